@@ -1,0 +1,27 @@
+//! Everything a tickwire client and server agree on, with no I/O.
+//!
+//! - [`protocol`]: the wire messages ([`ClientMsg`], [`ServerMsg`]) and their field types.
+//! - [`codec`]: the one place that turns messages into bytes and back (bincode 2 + serde,
+//!   one configuration). Swap the codec here and nowhere else.
+//! - [`quant`]: quantization of positions and angles, with `quantize`/`dequantize` side by side.
+//! - [`rules`]: the arena and the movement rules. The server runs them to move players and the
+//!   client runs the very same code to predict its own player, so they agree to the bit.
+//! - [`replica`]: the client's copy of the world, built from `Welcome` and `Snapshot` messages.
+//! - [`close`]: every WebSocket close code the server uses, in one table.
+//!
+//! The crate never touches a socket or a clock: time is passed in as ticks, so every piece of
+//! client logic is testable deterministically.
+#![warn(missing_docs)]
+
+pub mod close;
+pub mod codec;
+pub mod ids;
+pub mod protocol;
+pub mod quant;
+pub mod replica;
+pub mod rules;
+
+pub use codec::{CodecError, decode_client, decode_server, encode_client, encode_server};
+pub use ids::{InputSeq, NetId, PlayerId, Tick};
+pub use protocol::*;
+pub use replica::{Replica, ReplicaError};
