@@ -1,0 +1,113 @@
+//! Interest management: which entities each client is sent.
+//!
+//! Every tick the room lays the world's entities into a [`SpatialGrid`] once; each client's
+//! view is then a circle query around its body. A client always sees its own body. The cost
+//! per client is proportional to what it sees, not to the size of the world.
+
+use crate::grid::SpatialGrid;
+use glam::Vec2;
+use tickwire_shared::NetId;
+use tickwire_shared::replica::EntityState;
+
+/// One entity as the interest layer sees it: where it is and what a client would hold.
+#[derive(Debug, Clone, Copy)]
+pub struct ViewEntity {
+    /// Wire id.
+    pub id: NetId,
+    /// Current position.
+    pub pos: Vec2,
+    /// Quantized state.
+    pub state: EntityState,
+}
+
+/// The world laid out for view queries; rebuilt every tick.
+pub struct InterestGrid {
+    entities: Vec<ViewEntity>,
+    grid: SpatialGrid<u32>,
+    view_radius: f32,
+}
+
+impl InterestGrid {
+    /// An empty grid for an arena, sized for the view radius.
+    pub fn new(width: f32, height: f32, view_radius: f32) -> Self {
+        InterestGrid {
+            entities: Vec::new(),
+            // Cells of half the view radius: a query touches about 5×5 cells, few of them
+            // mostly outside the circle.
+            grid: SpatialGrid::new(width, height, view_radius * 0.5),
+            view_radius,
+        }
+    }
+
+    /// Replaces the world with `entities`.
+    pub fn rebuild(&mut self, entities: impl IntoIterator<Item = ViewEntity>) {
+        self.entities.clear();
+        self.entities.extend(entities);
+        self.grid.clear();
+        for (i, e) in self.entities.iter().enumerate() {
+            self.grid.insert(e.pos, i as u32);
+        }
+    }
+
+    /// What a client centred at `center` whose own body is `own` sees, sorted by id, into `out`.
+    pub fn view(&self, center: Vec2, own: Option<NetId>, out: &mut Vec<(NetId, EntityState)>) {
+        out.clear();
+        let mut own_seen = false;
+        self.grid.for_each_within(center, self.view_radius, |_, i| {
+            let e = &self.entities[i as usize];
+            own_seen |= Some(e.id) == own;
+            out.push((e.id, e.state));
+        });
+        if let (false, Some(own)) = (own_seen, own) {
+            if let Some(e) = self.entities.iter().find(|e| e.id == own) {
+                out.push((e.id, e.state));
+            }
+        }
+        out.sort_unstable_by_key(|e| e.0);
+    }
+
+    /// Number of entities in the world.
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// Whether the world is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickwire_shared::PlayerId;
+    use tickwire_shared::protocol::PlayerState;
+
+    fn ent(id: u32, x: f32, y: f32) -> ViewEntity {
+        ViewEntity {
+            id: NetId(id),
+            pos: Vec2::new(x, y),
+            state: EntityState::Player {
+                player: PlayerId(id),
+                state: PlayerState::default(),
+            },
+        }
+    }
+
+    #[test]
+    fn sees_what_is_in_radius_sorted_and_always_itself() {
+        let mut g = InterestGrid::new(2000.0, 2000.0, 300.0);
+        g.rebuild([
+            ent(5, 100.0, 100.0),
+            ent(2, 350.0, 100.0),
+            ent(9, 500.0, 100.0),
+            ent(1, 1900.0, 1900.0),
+        ]);
+        let mut out = Vec::new();
+        g.view(Vec2::new(100.0, 100.0), Some(NetId(5)), &mut out);
+        assert_eq!(out.iter().map(|e| e.0.0).collect::<Vec<_>>(), vec![2, 5]);
+        // A body far outside its own view centre is still included (e.g. the camera is elsewhere).
+        g.view(Vec2::new(100.0, 100.0), Some(NetId(1)), &mut out);
+        assert_eq!(out.iter().map(|e| e.0.0).collect::<Vec<_>>(), vec![1, 2, 5]);
+    }
+}

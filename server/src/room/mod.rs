@@ -1,0 +1,495 @@
+//! A room, sans-IO: it owns a [`Sim`], each client's input queue, and what each client has
+//! been sent. The network driver feeds it joins, inputs and leaves, and calls [`Room::tick`]
+//! at the tick rate; `tick` returns the bytes to send to each client. It never touches a socket
+//! or reads a clock, so every behaviour here is tested deterministically.
+//!
+//! Per tick: each client's queued inputs are applied in sequence order (a bounded number per
+//! tick), the sim steps, the world is laid into the interest grid, and for every client whose
+//! outbox has room a snapshot is built as the delta between its baseline (what it was last
+//! actually sent) and its current view. A client whose outbox is full skips the tick; its
+//! baseline does not move, so the next delta it gets is correct. Events ride in snapshots and
+//! wait for a skipping client, so none is lost. A client that skips for too long is dropped.
+
+mod delta;
+mod input_queue;
+mod net_ids;
+
+pub use delta::{EntityDelta, diff};
+pub use input_queue::{InputQueue, Push};
+pub use net_ids::NetIds;
+
+use crate::interest::{InterestGrid, ViewEntity};
+use crate::sim::{PlayerKey, ProjectileKey, Sim, SimEvent};
+use glam::Vec2;
+use slotmap::SecondaryMap;
+use std::collections::BTreeMap;
+use tickwire_shared::close::{self, CloseReason};
+use tickwire_shared::codec::encode_server_into;
+use tickwire_shared::protocol::{
+    Event, InputCmd, MAX_CHAT_CHARS, MAX_NAME_CHARS, PROTOCOL_VERSION, PlayerInfo, ServerMsg,
+    Snapshot, Welcome,
+};
+use tickwire_shared::replica::{EntityState, checksum};
+use tickwire_shared::rules::{Arena, Rules};
+use tickwire_shared::{NetId, PlayerId, Tick};
+
+/// Settings of one room.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// Ticks per second.
+    pub tick_rate: u16,
+    /// Radius of each client's view.
+    pub view_radius: f32,
+    /// Most players at once.
+    pub max_players: usize,
+    /// Most input commands applied per client per tick (lets a client catch up after a late
+    /// frame without letting it move faster than a couple of ticks' worth).
+    pub max_inputs_per_tick: usize,
+    /// Most input commands queued per client.
+    pub input_queue_capacity: usize,
+    /// How far ahead of the last applied command a sequence number may be.
+    pub input_window: u32,
+    /// Snapshots carry a checksum every this many ticks (0 = never).
+    pub checksum_interval: u16,
+    /// A client whose outbox stays full this many ticks in a row is dropped.
+    pub max_skipped_ticks: u32,
+    /// The arena.
+    pub arena: Arena,
+    /// Seed of the sim's random generator.
+    pub seed: u64,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        RoomConfig {
+            tick_rate: 30,
+            view_radius: 700.0,
+            max_players: 256,
+            max_inputs_per_tick: 3,
+            input_queue_capacity: 64,
+            input_window: 256,
+            checksum_interval: 0,
+            max_skipped_ticks: 150,
+            arena: Arena::default(),
+            seed: 1,
+        }
+    }
+}
+
+/// Why a join was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The room has `max_players` players.
+    #[error("room is full ({0} players)")]
+    Full(usize),
+}
+
+impl JoinError {
+    /// The close frame that tells the client.
+    pub fn close_reason(&self) -> CloseReason {
+        match self {
+            JoinError::Full(_) => CloseReason::new(close::FULL, self.to_string()),
+        }
+    }
+}
+
+/// A successful join.
+#[derive(Debug)]
+pub struct Joined {
+    /// The new player's id.
+    pub player_id: PlayerId,
+    /// The encoded `Welcome` to send first.
+    pub welcome: Vec<u8>,
+}
+
+/// What one tick produced.
+#[derive(Debug, Default)]
+pub struct TickOutput {
+    /// Encoded snapshot for each client that had room for one.
+    pub messages: Vec<(PlayerId, Vec<u8>)>,
+    /// Clients dropped this tick (already removed from the room) and why.
+    pub kicked: Vec<(PlayerId, CloseReason)>,
+    /// Clients whose outbox was full (they skipped this tick).
+    pub skipped: u32,
+}
+
+/// What happened to a batch of input commands.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct InputOutcome {
+    /// Queued for later ticks.
+    pub queued: u32,
+    /// Redundant repeats, ignored.
+    pub duplicates: u32,
+    /// Too far ahead or over the queue bound, ignored.
+    pub rejected: u32,
+}
+
+struct Client {
+    key: PlayerKey,
+    body: NetId,
+    inputs: InputQueue,
+    /// What this client holds: exactly the entity states it has been sent, sorted by id.
+    baseline: Vec<(NetId, EntityState)>,
+    pending_events: Vec<Event>,
+    skipped_in_a_row: u32,
+}
+
+/// One game room.
+pub struct Room {
+    config: RoomConfig,
+    sim: Sim,
+    clients: BTreeMap<PlayerId, Client>,
+    bodies: SecondaryMap<PlayerKey, NetId>,
+    projectile_ids: SecondaryMap<ProjectileKey, NetId>,
+    net_ids: NetIds,
+    next_player: u32,
+    interest: InterestGrid,
+    view: Vec<(NetId, EntityState)>,
+    encode_buf: Vec<u8>,
+}
+
+impl Room {
+    /// An empty room.
+    pub fn new(config: RoomConfig) -> Room {
+        let rules = Rules::at_tick_rate(config.tick_rate);
+        Room {
+            sim: Sim::new(config.arena.clone(), rules, config.seed),
+            interest: InterestGrid::new(
+                config.arena.width,
+                config.arena.height,
+                config.view_radius,
+            ),
+            config,
+            clients: BTreeMap::new(),
+            bodies: SecondaryMap::new(),
+            projectile_ids: SecondaryMap::new(),
+            net_ids: NetIds::default(),
+            next_player: 1,
+            view: Vec::new(),
+            encode_buf: Vec::new(),
+        }
+    }
+
+    /// The room's settings.
+    pub fn config(&self) -> &RoomConfig {
+        &self.config
+    }
+
+    /// The sim (read-only).
+    pub fn sim(&self) -> &Sim {
+        &self.sim
+    }
+
+    /// The sim, for tests and admin tools.
+    pub fn sim_mut(&mut self) -> &mut Sim {
+        &mut self.sim
+    }
+
+    /// Last completed tick.
+    pub fn tick_count(&self) -> Tick {
+        self.sim.tick()
+    }
+
+    /// Players in the room.
+    pub fn player_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Entities alive in the world.
+    pub fn entity_count(&self) -> usize {
+        self.sim.players().len() + self.sim.projectiles().len()
+    }
+
+    /// Wire ids referenced by entities or client baselines.
+    pub fn net_ids_in_use(&self) -> usize {
+        self.net_ids.in_use()
+    }
+
+    /// A player's sim key.
+    pub fn player_key(&self, id: PlayerId) -> Option<PlayerKey> {
+        self.clients.get(&id).map(|c| c.key)
+    }
+
+    /// Adds a player. The returned `Welcome` must be the first message the client gets; its
+    /// first snapshot (next tick) creates everything in its view.
+    pub fn handle_join(&mut self, name: &str) -> Result<Joined, JoinError> {
+        if self.clients.len() >= self.config.max_players {
+            return Err(JoinError::Full(self.config.max_players));
+        }
+        let id = PlayerId(self.next_player);
+        self.next_player += 1;
+        let name = clean_text(name, MAX_NAME_CHARS);
+        let name = if name.is_empty() {
+            format!("player-{}", id.0)
+        } else {
+            name
+        };
+        self.broadcast(Event::Join {
+            player: id,
+            name: name.clone(),
+        });
+        let key = self.sim.add_player(id, name);
+        let body = self.net_ids.alloc();
+        self.bodies.insert(key, body);
+        self.clients.insert(
+            id,
+            Client {
+                key,
+                body,
+                inputs: InputQueue::new(self.config.input_queue_capacity, self.config.input_window),
+                baseline: Vec::new(),
+                pending_events: Vec::new(),
+                skipped_in_a_row: 0,
+            },
+        );
+        let welcome = ServerMsg::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            player_id: id,
+            entity_id: body,
+            tick_rate: self.config.tick_rate,
+            tick: self.sim.tick(),
+            view_radius: self.config.view_radius,
+            checksum_interval: self.config.checksum_interval,
+            arena: self.sim.arena().clone(),
+            rules: self.sim.rules().clone(),
+            players: self.player_infos(),
+            resume_token: String::new(),
+        });
+        let mut bytes = Vec::new();
+        encode_server_into(&welcome, &mut bytes);
+        Ok(Joined {
+            player_id: id,
+            welcome: bytes,
+        })
+    }
+
+    fn player_infos(&self) -> Vec<PlayerInfo> {
+        let mut v: Vec<PlayerInfo> = self
+            .sim
+            .players()
+            .values()
+            .map(|p| PlayerInfo {
+                id: p.id,
+                name: p.name.clone(),
+                score: p.score,
+                deaths: p.deaths,
+            })
+            .collect();
+        v.sort_by_key(|p| p.id);
+        v
+    }
+
+    /// Removes a player (disconnect or kick). Their body disappears from every view on the
+    /// next tick; the ids this client held are released.
+    pub fn handle_leave(&mut self, id: PlayerId) {
+        let Some(client) = self.clients.remove(&id) else {
+            return;
+        };
+        self.sim.remove_player(client.key);
+        if let Some(body) = self.bodies.remove(client.key) {
+            self.net_ids.release(body);
+        }
+        for (nid, _) in &client.baseline {
+            self.net_ids.release(*nid);
+        }
+        self.broadcast(Event::Leave { player: id });
+    }
+
+    /// Queues input commands of a player.
+    pub fn handle_inputs(&mut self, id: PlayerId, cmds: &[InputCmd]) -> InputOutcome {
+        let mut out = InputOutcome::default();
+        let Some(c) = self.clients.get_mut(&id) else {
+            return out;
+        };
+        for cmd in cmds {
+            match c.inputs.push(*cmd) {
+                Push::Queued => out.queued += 1,
+                Push::Duplicate => out.duplicates += 1,
+                Push::TooFarAhead | Push::Full => out.rejected += 1,
+            }
+        }
+        out
+    }
+
+    /// A chat line from a player, relayed to the room (cut to the length limit; blank lines
+    /// are dropped).
+    pub fn handle_chat(&mut self, id: PlayerId, text: &str) {
+        if !self.clients.contains_key(&id) {
+            return;
+        }
+        let text = clean_text(text, MAX_CHAT_CHARS);
+        if !text.is_empty() {
+            self.broadcast(Event::Chat { player: id, text });
+        }
+    }
+
+    /// A message from the server to everyone in the room.
+    pub fn notice(&mut self, text: &str) {
+        self.broadcast(Event::Notice {
+            text: clean_text(text, MAX_CHAT_CHARS),
+        });
+    }
+
+    fn broadcast(&mut self, e: Event) {
+        for c in self.clients.values_mut() {
+            c.pending_events.push(e.clone());
+        }
+    }
+
+    /// Runs one tick. `ready(player)` says whether that client's outbox has room for a message;
+    /// a client that is not ready skips this tick.
+    pub fn tick(&mut self, mut ready: impl FnMut(PlayerId) -> bool) -> TickOutput {
+        for c in self.clients.values_mut() {
+            for _ in 0..self.config.max_inputs_per_tick {
+                let Some(cmd) = c.inputs.pop() else { break };
+                self.sim.apply_input(c.key, &cmd);
+            }
+        }
+        self.sim.step();
+        self.absorb_sim_events();
+        self.rebuild_interest();
+
+        let tick = self.sim.tick();
+        let with_checksum = self.config.checksum_interval > 0
+            && tick.0 % u32::from(self.config.checksum_interval) == 0;
+        let mut out = TickOutput::default();
+        let ids: Vec<PlayerId> = self.clients.keys().copied().collect();
+        for id in ids {
+            if !ready(id) {
+                out.skipped += 1;
+                let c = self.clients.get_mut(&id).expect("id from the map");
+                c.skipped_in_a_row += 1;
+                if c.skipped_in_a_row > self.config.max_skipped_ticks {
+                    out.kicked.push((
+                        id,
+                        CloseReason::new(
+                            close::TOO_SLOW,
+                            format!(
+                                "could not keep up: {} snapshots skipped in a row",
+                                c.skipped_in_a_row
+                            ),
+                        ),
+                    ));
+                }
+                continue;
+            }
+            let bytes = self.snapshot_for(id, tick, with_checksum);
+            out.messages.push((id, bytes));
+        }
+        for (id, _) in &out.kicked {
+            self.handle_leave(*id);
+        }
+        out
+    }
+
+    fn absorb_sim_events(&mut self) {
+        let events: Vec<SimEvent> = self.sim.drain_events().collect();
+        for e in events {
+            match e {
+                SimEvent::ProjectileSpawned(k) => {
+                    let id = self.net_ids.alloc();
+                    self.projectile_ids.insert(k, id);
+                }
+                SimEvent::ProjectileDespawned(k) => {
+                    if let Some(id) = self.projectile_ids.remove(k) {
+                        self.net_ids.release(id);
+                    }
+                }
+                SimEvent::Kill { killer, victim } => self.broadcast(Event::Kill { killer, victim }),
+                SimEvent::Respawn(player) => self.broadcast(Event::Respawn { player }),
+            }
+        }
+    }
+
+    fn rebuild_interest(&mut self) {
+        let sim = &self.sim;
+        let bodies = &self.bodies;
+        let projectile_ids = &self.projectile_ids;
+        let players = sim.players().iter().map(|(k, p)| ViewEntity {
+            id: bodies[k],
+            pos: p.pos,
+            state: EntityState::Player {
+                player: p.id,
+                state: p.wire_state(),
+            },
+        });
+        let projectiles = sim.projectiles().iter().map(|(k, p)| ViewEntity {
+            id: projectile_ids[k],
+            pos: sim.projectile_pos(p),
+            state: EntityState::Projectile(p.state),
+        });
+        self.interest.rebuild(players.chain(projectiles));
+    }
+
+    fn view_center(&self, c: &Client) -> Vec2 {
+        self.sim.player(c.key).map_or(Vec2::ZERO, |p| p.pos)
+    }
+
+    fn snapshot_for(&mut self, id: PlayerId, tick: Tick, with_checksum: bool) -> Vec<u8> {
+        let center = self.view_center(&self.clients[&id]);
+        let c = self.clients.get_mut(&id).expect("caller checked");
+        self.interest.view(center, Some(c.body), &mut self.view);
+        let delta = diff(&c.baseline, &self.view);
+        for e in &delta.created {
+            self.net_ids.retain(e.id);
+        }
+        for nid in &delta.removed {
+            self.net_ids.release(*nid);
+        }
+        std::mem::swap(&mut c.baseline, &mut self.view);
+        c.skipped_in_a_row = 0;
+        let snap = ServerMsg::Snapshot(Snapshot {
+            tick,
+            ack_input_seq: c.inputs.last_applied(),
+            removed: delta.removed,
+            created: delta.created,
+            updated: delta.updated,
+            events: std::mem::take(&mut c.pending_events),
+            checksum: with_checksum.then(|| checksum(c.baseline.iter().map(|(id, e)| (*id, e)))),
+        });
+        self.encode_buf.clear();
+        encode_server_into(&snap, &mut self.encode_buf);
+        self.encode_buf.clone()
+    }
+
+    /// What a client should hold right now, computed straight from the sim by brute force
+    /// (no grid, no baseline): the oracle tests compare replicas against.
+    pub fn authoritative_view(&self, id: PlayerId) -> Vec<(NetId, EntityState)> {
+        let Some(c) = self.clients.get(&id) else {
+            return Vec::new();
+        };
+        let center = self.view_center(c);
+        let r2 = self.config.view_radius * self.config.view_radius;
+        let mut v = Vec::new();
+        for (k, p) in self.sim.players() {
+            if k == c.key || p.pos.distance_squared(center) <= r2 {
+                v.push((
+                    self.bodies[k],
+                    EntityState::Player {
+                        player: p.id,
+                        state: p.wire_state(),
+                    },
+                ));
+            }
+        }
+        for (k, p) in self.sim.projectiles() {
+            if self.sim.projectile_pos(p).distance_squared(center) <= r2 {
+                v.push((self.projectile_ids[k], EntityState::Projectile(p.state)));
+            }
+        }
+        v.sort_by_key(|e| e.0);
+        v
+    }
+}
+
+/// Trims, drops control characters, and cuts to `max` characters.
+fn clean_text(s: &str, max: usize) -> String {
+    s.trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,403 @@
+use super::*;
+use tickwire_shared::protocol::{PlayerState, buttons, fields};
+use tickwire_shared::quant::quantize_angle16;
+use tickwire_shared::{InputSeq, Replica, decode_server};
+
+/// Drives a room the way the network layer does, with replicas standing in for clients.
+struct Harness {
+    room: Room,
+    clients: BTreeMap<PlayerId, TestClient>,
+}
+
+struct TestClient {
+    replica: Replica,
+    ready: bool,
+    seq: u32,
+    last: Option<Snapshot>,
+    last_len: usize,
+    received: u32,
+}
+
+impl Harness {
+    fn new(config: RoomConfig) -> Self {
+        Harness {
+            room: Room::new(config),
+            clients: BTreeMap::new(),
+        }
+    }
+
+    fn join(&mut self, name: &str) -> PlayerId {
+        let j = self.room.handle_join(name).unwrap();
+        let ServerMsg::Welcome(w) = decode_server(&j.welcome).unwrap() else {
+            panic!("not a welcome")
+        };
+        assert_eq!(w.player_id, j.player_id);
+        let client = TestClient {
+            replica: Replica::new(&w),
+            ready: true,
+            seq: 0,
+            last: None,
+            last_len: 0,
+            received: 0,
+        };
+        self.clients.insert(j.player_id, client);
+        j.player_id
+    }
+
+    fn input(&mut self, id: PlayerId, mx: i8, my: i8, aim: f32, b: u8) {
+        let c = self.clients.get_mut(&id).unwrap();
+        c.seq += 1;
+        let cmd = InputCmd {
+            seq: InputSeq(c.seq),
+            move_x: mx,
+            move_y: my,
+            aim: quantize_angle16(aim),
+            buttons: b,
+            view_tick: c.replica.tick,
+        };
+        self.room.handle_inputs(id, &[cmd]);
+    }
+
+    fn tick(&mut self) -> TickOutput {
+        let clients = &self.clients;
+        let out = self.room.tick(|id| clients[&id].ready);
+        for (id, bytes) in &out.messages {
+            let ServerMsg::Snapshot(s) = decode_server(bytes).unwrap() else {
+                panic!("not a snapshot")
+            };
+            let c = self.clients.get_mut(id).unwrap();
+            c.replica.apply(&s).unwrap();
+            c.last = Some(s);
+            c.last_len = bytes.len();
+            c.received += 1;
+        }
+        for (id, _) in &out.kicked {
+            self.clients.remove(id);
+        }
+        out
+    }
+
+    fn place(&mut self, id: PlayerId, x: f32, y: f32) {
+        let k = self.room.player_key(id).unwrap();
+        self.room.sim_mut().player_mut(k).unwrap().pos = Vec2::new(x, y);
+    }
+
+    fn assert_replicas_match(&self) {
+        for (id, c) in &self.clients {
+            if c.replica.tick != self.room.tick_count() {
+                continue; // skipped this tick: checked once it catches up
+            }
+            let want = self.room.authoritative_view(*id);
+            let got: Vec<(NetId, EntityState)> =
+                c.replica.entities.iter().map(|(k, v)| (*k, *v)).collect();
+            assert_eq!(
+                got,
+                want,
+                "replica of {id} at tick {}",
+                self.room.tick_count().0
+            );
+        }
+    }
+
+    fn last(&self, id: PlayerId) -> &Snapshot {
+        self.clients[&id].last.as_ref().unwrap()
+    }
+}
+
+fn empty_arena_config() -> RoomConfig {
+    RoomConfig {
+        arena: Arena {
+            width: 3000.0,
+            height: 3000.0,
+            obstacles: vec![],
+        },
+        view_radius: 500.0,
+        ..RoomConfig::default()
+    }
+}
+
+#[test]
+fn first_snapshot_creates_the_view_then_idle_costs_nothing() {
+    let mut h = Harness::new(empty_arena_config());
+    let a = h.join("alice");
+    let b = h.join("bob");
+    h.place(a, 1000.0, 1000.0);
+    h.place(b, 1100.0, 1000.0);
+    h.tick();
+    assert_eq!(h.last(a).created.len(), 2);
+    assert_eq!(
+        h.clients[&a].replica.players.len(),
+        2,
+        "bob's join reached alice"
+    );
+    h.assert_replicas_match();
+
+    let out = h.tick();
+    assert_eq!(out.messages.len(), 2);
+    let s = h.last(a);
+    assert!(
+        s.created.is_empty() && s.updated.is_empty() && s.removed.is_empty() && s.events.is_empty()
+    );
+    // Tick, ack and four empty lists: the whole snapshot is the fixed header.
+    let empty = ServerMsg::Snapshot(Snapshot {
+        tick: s.tick,
+        ack_input_seq: s.ack_input_seq,
+        removed: vec![],
+        created: vec![],
+        updated: vec![],
+        events: vec![],
+        checksum: None,
+    });
+    assert_eq!(
+        h.clients[&a].last_len,
+        tickwire_shared::encode_server(&empty).len()
+    );
+    assert!(h.clients[&a].last_len <= 10, "{}", h.clients[&a].last_len);
+}
+
+#[test]
+fn one_changed_field_sends_only_that_field() {
+    let mut h = Harness::new(empty_arena_config());
+    let a = h.join("alice");
+    let b = h.join("bob");
+    h.place(a, 1000.0, 1000.0);
+    h.place(b, 1100.0, 1000.0);
+    h.tick();
+    // Bob turns without moving: alice gets his aim and nothing else.
+    h.input(b, 0, 0, 1.0, 0);
+    h.tick();
+    let s = h.last(a);
+    assert_eq!(s.updated.len(), 1);
+    assert_eq!(s.updated[0].mask, fields::AIM);
+    assert_eq!(s.ack_input_seq, InputSeq(0), "alice sent nothing");
+    assert_eq!(h.last(b).ack_input_seq, InputSeq(1));
+    // Bob moves right: only position, as a small delta.
+    h.input(b, 127, 0, 1.0, 0);
+    h.tick();
+    let u = h.last(a).updated[0];
+    assert_eq!(u.mask, fields::POS);
+    assert_eq!(
+        (u.dx, u.dy),
+        (59, 0),
+        "220/30 units = 7.33, snapped to 7.375 = 59/8"
+    );
+    h.assert_replicas_match();
+}
+
+#[test]
+fn entities_enter_and_leave_view_explicitly() {
+    let mut h = Harness::new(empty_arena_config());
+    let a = h.join("alice");
+    let b = h.join("bob");
+    h.place(a, 500.0, 500.0);
+    h.place(b, 900.0, 500.0);
+    h.tick();
+    let b_body = h.clients[&b].replica.entity_id;
+    assert!(h.clients[&a].replica.entities.contains_key(&b_body));
+    h.place(b, 1200.0, 500.0);
+    h.tick();
+    assert_eq!(h.last(a).removed, vec![b_body]);
+    assert!(!h.clients[&a].replica.entities.contains_key(&b_body));
+    h.tick();
+    assert!(h.last(a).removed.is_empty(), "removed once");
+    h.place(b, 990.0, 500.0);
+    h.tick();
+    assert_eq!(h.last(a).created.len(), 1);
+    assert_eq!(h.last(a).created[0].id, b_body);
+    h.assert_replicas_match();
+}
+
+#[test]
+fn slow_client_skips_ticks_then_gets_a_correct_delta_and_every_event() {
+    let mut h = Harness::new(empty_arena_config());
+    let a = h.join("alice");
+    let b = h.join("bob");
+    h.place(a, 1000.0, 1000.0);
+    h.place(b, 1100.0, 1000.0);
+    h.tick();
+    h.clients.get_mut(&a).unwrap().ready = false;
+    let before = h.clients[&a].received;
+    let c = h.join("carol");
+    for _ in 0..20 {
+        h.input(b, 0, 127, 0.0, buttons::FIRE);
+        let out = h.tick();
+        assert_eq!(out.skipped, 1);
+    }
+    h.room.handle_chat(b, "hi");
+    h.tick();
+    assert_eq!(
+        h.clients[&a].received, before,
+        "nothing delivered while full"
+    );
+    h.clients.get_mut(&a).unwrap().ready = true;
+    h.tick();
+    let s = h.last(a);
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::Join { player, .. } if *player == c))
+    );
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::Chat { text, .. } if text == "hi"))
+    );
+    let bu = s
+        .updated
+        .iter()
+        .find(|u| u.id == h.clients[&b].replica.entity_id)
+        .unwrap();
+    assert!(
+        bu.dy > 20 * 50,
+        "one delta covers all skipped movement: {}",
+        bu.dy
+    );
+    h.assert_replicas_match();
+}
+
+#[test]
+fn a_client_that_never_catches_up_is_dropped() {
+    let mut h = Harness::new(RoomConfig {
+        max_skipped_ticks: 5,
+        ..empty_arena_config()
+    });
+    let a = h.join("alice");
+    let b = h.join("bob");
+    h.clients.get_mut(&a).unwrap().ready = false;
+    let mut kicked = Vec::new();
+    for _ in 0..6 {
+        kicked.extend(h.tick().kicked);
+    }
+    assert_eq!(kicked.len(), 1);
+    assert_eq!(kicked[0].0, a);
+    assert_eq!(kicked[0].1.code, close::TOO_SLOW);
+    assert_eq!(h.room.player_count(), 1);
+    h.tick();
+    assert!(h.last(b).events.contains(&Event::Leave { player: a }));
+    h.assert_replicas_match();
+}
+
+#[test]
+fn full_room_refuses_with_a_reason() {
+    let mut h = Harness::new(RoomConfig {
+        max_players: 1,
+        ..empty_arena_config()
+    });
+    h.join("alice");
+    let err = h.room.handle_join("bob").unwrap_err();
+    assert_eq!(err.close_reason().code, close::FULL);
+}
+
+#[test]
+fn replicas_match_the_server_through_combat_and_churn() {
+    let mut h = Harness::new(RoomConfig {
+        checksum_interval: 1,
+        view_radius: 600.0,
+        ..RoomConfig::default()
+    });
+    let ids: Vec<PlayerId> = (0..12).map(|i| h.join(&format!("bot{i}"))).collect();
+    let mut max_ids = 0;
+    for t in 0..900u32 {
+        for (i, &id) in ids.iter().enumerate() {
+            let phase = t as f32 * 0.03 + i as f32;
+            let mx = (phase.cos() * 127.0) as i8;
+            let my = ((phase * 0.7).sin() * 127.0) as i8;
+            // Everyone aims at the arena centre and fires: lots of projectiles and kills.
+            let me = h
+                .room
+                .sim()
+                .player(h.room.player_key(id).unwrap())
+                .unwrap()
+                .pos;
+            let aim = (Vec2::new(1200.0, 800.0) - me).to_angle();
+            if !(t % 97 == 0 && i == 3) {
+                h.input(id, mx, my, aim, buttons::FIRE);
+            }
+        }
+        // A slow client now and then.
+        h.clients.get_mut(&ids[5]).unwrap().ready = t % 7 != 0;
+        let out = h.tick();
+        assert!(out.kicked.is_empty());
+        max_ids = max_ids.max(h.room.net_ids_in_use());
+        if t % 10 == 0 {
+            h.assert_replicas_match();
+        }
+    }
+    h.tick();
+    h.assert_replicas_match();
+    let kills: u32 = h.room.sim().players().values().map(|p| p.score).sum();
+    assert!(kills > 5, "combat happened: {kills} kills");
+    assert!(max_ids < 400, "ids are recycled: {max_ids} in use at most");
+    // The scoreboard every client built from events equals the server's.
+    for c in h.clients.values() {
+        for p in h.room.sim().players().values() {
+            let info = &c.replica.players[&p.id];
+            assert_eq!((info.score, info.deaths), (p.score, p.deaths));
+        }
+    }
+}
+
+#[test]
+fn bytes_per_snapshot_for_10_and_50_moving_players_in_view() {
+    for n in [10usize, 50] {
+        let mut h = Harness::new(RoomConfig {
+            arena: Arena {
+                width: 4000.0,
+                height: 4000.0,
+                obstacles: vec![],
+            },
+            view_radius: 2000.0,
+            max_players: 100,
+            ..RoomConfig::default()
+        });
+        let ids: Vec<PlayerId> = (0..n).map(|i| h.join(&format!("p{i}"))).collect();
+        for (i, &id) in ids.iter().enumerate() {
+            h.place(
+                id,
+                1600.0 + (i % 10) as f32 * 80.0,
+                1600.0 + (i / 10) as f32 * 80.0,
+            );
+        }
+        h.tick();
+        let mut total = 0;
+        let ticks = 60;
+        for t in 0..ticks {
+            for (i, &id) in ids.iter().enumerate() {
+                let a = (t as f32 * 0.1 + i as f32).sin();
+                h.input(id, (a * 127.0) as i8, 90, a, 0);
+            }
+            h.tick();
+            total += h.clients[&ids[0]].last_len;
+        }
+        let per_snapshot = total / ticks;
+        eprintln!("{n} moving players in view: {per_snapshot} bytes per snapshot");
+        // Header ~6 bytes; each moving player costs id + mask + dx + dy + aim = 5 bytes.
+        assert!(
+            per_snapshot <= 8 + 5 * n,
+            "{n} players: {per_snapshot} bytes"
+        );
+        h.assert_replicas_match();
+    }
+}
+
+#[test]
+fn player_state_round_trips_through_updates() {
+    let a = PlayerState {
+        x: 5,
+        y: -7,
+        aim: 3,
+        health: 90,
+        status: 3,
+    };
+    let b = PlayerState {
+        x: -300,
+        y: 70000,
+        aim: 200,
+        health: 0,
+        status: 4,
+    };
+    let u = tickwire_shared::protocol::EntityUpdate::diff(NetId(1), &a, &b).unwrap();
+    let mut c = a;
+    u.apply(&mut c);
+    assert_eq!(c, b);
+}
