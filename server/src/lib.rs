@@ -1,6 +1,22 @@
-//! The tickwire server. Layers, inner to outer: [`sim`] (the game), [`room`] (sans-IO tick
-//! driver with per-client deltas), [`interest`] (who sees what), [`net`] (sockets).
+//! The tickwire server: an authoritative game state sync server.
+//!
+//! Layers, inner to outer:
+//! - [`sim`]: the game, pure state and rules in slotmaps. No networking, no clock.
+//! - [`room`]: a sans-IO room that owns a sim, each client's input queue and what each client
+//!   was last sent; `tick()` returns the bytes for each client.
+//! - [`interest`] and [`grid`]: who sees what, via a spatial grid.
+//! - [`net`]: hyper + fastwebsockets; one task per connection, one per room, bounded
+//!   channels between them.
+//! - [`config`], [`metrics`]: the command line and Prometheus metrics.
+#![warn(missing_docs)]
+
+pub mod config;
 pub mod grid;
 pub mod interest;
+pub mod metrics;
+pub mod net;
 pub mod room;
 pub mod sim;
+
+pub use config::Config;
+pub use net::Server;

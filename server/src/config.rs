@@ -1,0 +1,76 @@
+//! Server settings: the command line (clap) and the defaults a test or embedder starts from.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// tickwire: an authoritative multiplayer game state sync server.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+pub struct Config {
+    /// Address to listen on (HTTP, WebSocket at /ws).
+    #[arg(long, default_value = "127.0.0.1:7000")]
+    pub addr: SocketAddr,
+    /// Simulation ticks per second (10-128).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(10..=128))]
+    pub tick_rate: u16,
+    /// Radius around each player inside which entities are sent, world units.
+    #[arg(long, default_value_t = 700.0)]
+    pub view_radius: f32,
+    /// Most players in the room.
+    #[arg(long, default_value_t = 256)]
+    pub max_players: usize,
+    /// Most simultaneous connections (HTTP and WebSocket); more get HTTP 503.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Largest WebSocket message accepted from a client, bytes; larger ones get close 1009.
+    #[arg(long, default_value_t = 4096)]
+    pub max_frame_bytes: usize,
+    /// Interval between WebSocket pings to each client.
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    pub ping_interval: Duration,
+    /// A client silent for this long is closed (4002) and its player removed.
+    #[arg(long, default_value = "15s", value_parser = duration)]
+    pub idle_timeout: Duration,
+    /// Time a new WebSocket has to send Hello.
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    pub hello_timeout: Duration,
+    /// Snapshots buffered per client before it starts skipping ticks.
+    #[arg(long, default_value_t = 4)]
+    pub outbox_capacity: usize,
+    /// Client messages buffered per client between two ticks.
+    #[arg(long, default_value_t = 64)]
+    pub inbox_capacity: usize,
+    /// Ticks a client may skip in a row before it is dropped (4005).
+    #[arg(long, default_value_t = 150)]
+    pub max_skipped_ticks: u32,
+    /// Send a state checksum in snapshots every N ticks (0 = never); for load testers.
+    #[arg(long, default_value_t = 0)]
+    pub checksum_interval: u16,
+    /// Seed of the game's random generator (spawn spots).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How long shutdown waits for connections to close.
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::parse_from(["tickwire"])
+    }
+}
+
+impl Config {
+    /// Defaults, listening on an ephemeral loopback port (for tests).
+    pub fn ephemeral() -> Self {
+        Config {
+            addr: "127.0.0.1:0".parse().expect("literal address"),
+            ..Config::default()
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Prometheus metrics, served as text at `GET /metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels of the close counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloseLabels {
+    /// WebSocket close code (1006 when the peer vanished without a close frame).
+    pub code: u16,
+    /// `server` or `client`: who closed.
+    pub initiator: &'static str,
+}
+
+/// Labels of the input counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// What happened to the input commands.
+    pub outcome: &'static str,
+}
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Open WebSocket connections (joined or not).
+    pub connections: Gauge,
+    /// Players in rooms.
+    pub players: Gauge,
+    /// Time spent per tick (draining inputs, stepping, building and queueing snapshots).
+    pub tick_duration: Histogram,
+    /// The room's latest tick.
+    pub tick: Gauge,
+    /// Entities alive.
+    pub entities: Gauge,
+    /// WebSocket payload bytes sent.
+    pub bytes_sent: Counter,
+    /// WebSocket payload bytes received.
+    pub bytes_received: Counter,
+    /// Snapshots queued for clients.
+    pub snapshots_sent: Counter,
+    /// Snapshots not built because a client's outbox was full.
+    pub snapshots_skipped: Counter,
+    /// Closed WebSocket connections.
+    pub closes: Family<CloseLabels, Counter>,
+    /// Input commands received, by outcome.
+    pub inputs: Family<OutcomeLabels, Counter>,
+    /// HTTP requests refused because the connection limit was reached.
+    pub refused_connections: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("tickwire");
+        let m = Metrics {
+            connections: Gauge::default(),
+            players: Gauge::default(),
+            tick_duration: Histogram::new(
+                [
+                    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
+                ]
+                .into_iter(),
+            ),
+            tick: Gauge::default(),
+            entities: Gauge::default(),
+            bytes_sent: Counter::default(),
+            bytes_received: Counter::default(),
+            snapshots_sent: Counter::default(),
+            snapshots_skipped: Counter::default(),
+            closes: Family::default(),
+            inputs: Family::default(),
+            refused_connections: Counter::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "connections",
+            "Open WebSocket connections",
+            m.connections.clone(),
+        );
+        registry.register("players", "Players in rooms", m.players.clone());
+        registry.register(
+            "tick_duration_seconds",
+            "Time spent per room tick",
+            m.tick_duration.clone(),
+        );
+        registry.register("tick", "Latest completed tick", m.tick.clone());
+        registry.register("entities", "Entities alive", m.entities.clone());
+        registry.register(
+            "bytes_sent",
+            "WebSocket payload bytes sent",
+            m.bytes_sent.clone(),
+        );
+        registry.register(
+            "bytes_received",
+            "WebSocket payload bytes received",
+            m.bytes_received.clone(),
+        );
+        registry.register(
+            "snapshots_sent",
+            "Snapshots queued for clients",
+            m.snapshots_sent.clone(),
+        );
+        registry.register(
+            "snapshots_skipped",
+            "Snapshots skipped because the client's outbox was full",
+            m.snapshots_skipped.clone(),
+        );
+        registry.register(
+            "closes",
+            "Closed WebSocket connections by close code",
+            m.closes.clone(),
+        );
+        registry.register(
+            "inputs",
+            "Input commands received by outcome",
+            m.inputs.clone(),
+        );
+        registry.register(
+            "refused_connections",
+            "Connections refused at the connection limit",
+            m.refused_connections.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Counts a close.
+    pub fn closed(&self, code: u16, initiator: &'static str) {
+        self.closes
+            .get_or_create(&CloseLabels { code, initiator })
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        prometheus_client::encoding::text::encode(&mut s, &self.registry)
+            .expect("writing to a String cannot fail");
+        s
+    }
+}

@@ -1,0 +1,393 @@
+//! One WebSocket connection: a reader and a writer joined in one task.
+//!
+//! The reader decodes frames, enforces the handshake (`Hello` first, right protocol version)
+//! and the limits (frame size, silence), answers pings, and forwards inputs and chat to the
+//! room through the client's bounded inbox. The writer sends what the room queues in the
+//! outbox, WebSocket pings on an interval, and exactly one close frame. Every way a
+//! connection can go wrong maps to one close code from [`tickwire_shared::close`].
+//!
+//! fastwebsockets' `read_frame` is not cancel-safe, so the reader is never raced against
+//! other work in a `select!`: reader and writer are two futures joined, talking through a
+//! small control channel.
+
+use super::AppState;
+use super::room_task::{ClientCmd, ClientLink, RoomCmd};
+use bytes::Bytes;
+use fastwebsockets::upgrade::UpgradeFut;
+use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead, WebSocketWrite};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tickwire_shared::close::{self, CloseReason};
+use tickwire_shared::protocol::{ClientMsg, PROTOCOL_VERSION, Pong, ServerMsg};
+use tickwire_shared::{PlayerId, Tick, decode_client, encode_server};
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{MissedTickBehavior, timeout};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, debug_span};
+
+type Io = TokioIo<Upgraded>;
+
+/// Reader → writer.
+enum Ctl {
+    /// Send a WebSocket pong with this payload.
+    Pong(Bytes),
+    /// Send this encoded server message now (ahead of snapshots).
+    Message(Bytes),
+    /// Send a close frame and stop. `initiator` is for metrics.
+    Close(CloseReason, &'static str),
+    /// The peer is gone (EOF or I/O error): stop without a close frame.
+    Gone,
+}
+
+/// How long we wait for the peer's close reply after sending ours.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+pub(super) async fn run(upgrade: UpgradeFut, peer: SocketAddr, state: Arc<AppState>) {
+    let ws = match upgrade.await {
+        Ok(ws) => ws,
+        Err(e) => {
+            debug!(%peer, error = %e, "upgrade failed");
+            return;
+        }
+    };
+    state.metrics.connections.inc();
+    let span = debug_span!("conn", %peer, player = tracing::field::Empty);
+    async {
+        let (mut rd, wr) = ws.split(tokio::io::split);
+        rd.set_auto_close(false);
+        rd.set_auto_pong(false);
+        // fastwebsockets rejects frames of this length or more; the reader's own assembler
+        // enforces the same limit across fragments.
+        rd.set_max_message_size(state.config.max_frame_bytes + 1);
+
+        let (ctl_tx, ctl_rx) = mpsc::channel(8);
+        let (outbox_tx, outbox_rx) = mpsc::channel(state.config.outbox_capacity.max(1));
+        let (kick_tx, kick_rx) = oneshot::channel();
+        let close_sent = CancellationToken::new();
+
+        let reader = Reader { state: &state, ctl: ctl_tx, link: Some((outbox_tx, kick_tx)), inbox: None };
+        let writer = write_loop(wr, ctl_rx, outbox_rx, kick_rx, &state, close_sent.clone());
+        let reader = async {
+            tokio::select! {
+                _ = reader.run(rd) => {}
+                // Once our close frame is out, give the peer a moment to answer, then stop.
+                _ = async { close_sent.cancelled().await; tokio::time::sleep(CLOSE_GRACE).await } => {}
+            }
+        };
+        tokio::join!(reader, writer);
+    }
+    .instrument(span)
+    .await;
+    state.metrics.connections.dec();
+}
+
+struct Reader<'a> {
+    state: &'a AppState,
+    ctl: mpsc::Sender<Ctl>,
+    /// The room's ends of the channels, until handed over in the join.
+    link: Option<(mpsc::Sender<Bytes>, oneshot::Sender<CloseReason>)>,
+    /// Set once joined.
+    inbox: Option<(PlayerId, mpsc::Sender<ClientCmd>)>,
+}
+
+/// Reassembles fragmented messages under a size limit (fastwebsockets' own collector has none
+/// across fragments).
+struct Assembler {
+    buf: Vec<u8>,
+    active: bool,
+    limit: usize,
+}
+
+enum ReadError {
+    Close(CloseReason),
+    Gone,
+}
+
+fn close_err(code: u16, reason: impl Into<String>) -> ReadError {
+    ReadError::Close(CloseReason::new(code, reason))
+}
+
+impl Reader<'_> {
+    async fn run(mut self, mut rd: WebSocketRead<ReadHalf<Io>>) {
+        let mut asm = Assembler {
+            buf: Vec::new(),
+            active: false,
+            limit: self.state.config.max_frame_bytes,
+        };
+        let result = loop {
+            match self.next_message(&mut rd, &mut asm).await {
+                Ok(None) => continue,
+                Ok(Some(msg)) => {
+                    if let Err(e) = self.handle(msg).await {
+                        break e;
+                    }
+                }
+                Err(e) => break e,
+            }
+        };
+        let ctl = match result {
+            ReadError::Close(reason) => {
+                let initiator = if reason.code == close::NORMAL {
+                    "client"
+                } else {
+                    "server"
+                };
+                Ctl::Close(reason, initiator)
+            }
+            ReadError::Gone => Ctl::Gone,
+        };
+        let _ = self.ctl.send(ctl).await;
+        // Dropping `self` drops the inbox: the room removes the player on its next tick.
+    }
+
+    /// Reads one frame; returns a complete binary message, or `None` for control frames and
+    /// partial fragments.
+    async fn next_message(
+        &mut self,
+        rd: &mut WebSocketRead<ReadHalf<Io>>,
+        asm: &mut Assembler,
+    ) -> Result<Option<Vec<u8>>, ReadError> {
+        let (limit, what) = if self.inbox.is_some() {
+            (self.state.config.idle_timeout, "no message")
+        } else {
+            (self.state.config.hello_timeout, "no Hello")
+        };
+        let mut no_obligations =
+            |_: Frame<'_>| std::future::ready(Ok::<(), std::convert::Infallible>(()));
+        let frame = match timeout(limit, rd.read_frame(&mut no_obligations)).await {
+            Err(_) => {
+                return Err(close_err(
+                    close::TIMEOUT,
+                    format!("{what} for {}s", limit.as_secs_f32()),
+                ));
+            }
+            Ok(Err(e)) => return Err(read_error(e)),
+            Ok(Ok(f)) => f,
+        };
+        self.state
+            .metrics
+            .bytes_received
+            .inc_by(frame.payload.len() as u64);
+        match frame.opcode {
+            OpCode::Close => {
+                let code = match frame.payload.len() {
+                    0 => close::NORMAL,
+                    1 => return Err(close_err(close::PROTOCOL_ERROR, "malformed close frame")),
+                    _ => u16::from_be_bytes([frame.payload[0], frame.payload[1]]),
+                };
+                debug!(code, "client closed");
+                self.state.metrics.closed(code, "client");
+                // Echo a normal close; the writer does not count it again.
+                Err(ReadError::Close(CloseReason::new(close::NORMAL, "")))
+            }
+            OpCode::Ping => {
+                let _ = self
+                    .ctl
+                    .send(Ctl::Pong(Bytes::copy_from_slice(&frame.payload)))
+                    .await;
+                Ok(None)
+            }
+            OpCode::Pong => Ok(None),
+            OpCode::Text => Err(close_err(
+                close::UNSUPPORTED_DATA,
+                "text frames are not supported; send binary",
+            )),
+            OpCode::Binary | OpCode::Continuation => {
+                if frame.opcode == OpCode::Binary {
+                    if asm.active {
+                        return Err(close_err(
+                            close::PROTOCOL_ERROR,
+                            "new message inside a fragmented one",
+                        ));
+                    }
+                    if frame.fin {
+                        return Ok(Some(frame.payload.to_vec()));
+                    }
+                    asm.active = true;
+                    asm.buf.clear();
+                } else if !asm.active {
+                    return Err(close_err(
+                        close::PROTOCOL_ERROR,
+                        "continuation without a message",
+                    ));
+                }
+                if asm.buf.len() + frame.payload.len() > asm.limit {
+                    return Err(close_err(
+                        close::MESSAGE_TOO_BIG,
+                        format!("message over {} bytes", asm.limit),
+                    ));
+                }
+                asm.buf.extend_from_slice(&frame.payload);
+                if frame.fin {
+                    asm.active = false;
+                    return Ok(Some(std::mem::take(&mut asm.buf)));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn handle(&mut self, bytes: Vec<u8>) -> Result<(), ReadError> {
+        let msg = decode_client(&bytes)
+            .map_err(|e| close_err(close::INVALID_PAYLOAD, format!("undecodable message: {e}")))?;
+        let Some((_, inbox)) = &self.inbox else {
+            let ClientMsg::Hello(hello) = msg else {
+                return Err(close_err(
+                    close::HELLO_EXPECTED,
+                    "the first message must be Hello",
+                ));
+            };
+            if hello.protocol_version != PROTOCOL_VERSION {
+                return Err(close_err(
+                    close::PROTOCOL_VERSION_MISMATCH,
+                    format!(
+                        "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
+                        hello.protocol_version
+                    ),
+                ));
+            }
+            return self.join(hello.name).await;
+        };
+        match msg {
+            ClientMsg::Hello(_) => Err(close_err(close::HELLO_EXPECTED, "Hello was already sent")),
+            ClientMsg::Input(cmds) => inbox
+                .send(ClientCmd::Inputs(cmds))
+                .await
+                .map_err(|_| room_gone()),
+            ClientMsg::Chat(text) => inbox
+                .send(ClientCmd::Chat(text))
+                .await
+                .map_err(|_| room_gone()),
+            ClientMsg::Ping(p) => {
+                let tick = Tick(self.state.tick.load(Ordering::Relaxed));
+                let pong = encode_server(&ServerMsg::Pong(Pong {
+                    client_time: p.client_time,
+                    tick,
+                }));
+                self.state.metrics.bytes_sent.inc_by(pong.len() as u64);
+                let _ = self.ctl.send(Ctl::Message(Bytes::from(pong))).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn join(&mut self, name: String) -> Result<(), ReadError> {
+        let (outbox, kick) = self.link.take().expect("join happens once");
+        let (inbox_tx, inbox_rx) = mpsc::channel(self.state.config.inbox_capacity.max(1));
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let link = ClientLink {
+            outbox,
+            inbox: inbox_rx,
+            kick,
+        };
+        self.state
+            .room
+            .send(RoomCmd::Join {
+                name,
+                link,
+                reply: reply_tx,
+            })
+            .await
+            .map_err(|_| room_gone())?;
+        match reply_rx.await {
+            Ok(Ok(id)) => {
+                tracing::Span::current().record("player", tracing::field::display(id));
+                debug!(player = %id, "joined");
+                self.inbox = Some((id, inbox_tx));
+                Ok(())
+            }
+            Ok(Err(reason)) => Err(ReadError::Close(reason)),
+            Err(_) => Err(room_gone()),
+        }
+    }
+}
+
+fn room_gone() -> ReadError {
+    close_err(close::GOING_AWAY, "room closed")
+}
+
+fn read_error(e: WebSocketError) -> ReadError {
+    match e {
+        WebSocketError::FrameTooLarge => {
+            close_err(close::MESSAGE_TOO_BIG, "frame over the size limit")
+        }
+        WebSocketError::InvalidUTF8 => {
+            close_err(close::INVALID_PAYLOAD, "invalid UTF-8 in a text frame")
+        }
+        WebSocketError::UnexpectedEOF
+        | WebSocketError::IoError(_)
+        | WebSocketError::ConnectionClosed => ReadError::Gone,
+        other => close_err(close::PROTOCOL_ERROR, format!("bad frame: {other}")),
+    }
+}
+
+async fn write_loop(
+    mut wr: WebSocketWrite<WriteHalf<Io>>,
+    mut ctl: mpsc::Receiver<Ctl>,
+    mut outbox: mpsc::Receiver<Bytes>,
+    mut kick: oneshot::Receiver<CloseReason>,
+    state: &AppState,
+    close_sent: CancellationToken,
+) {
+    let mut ping = tokio::time::interval(state.config.ping_interval);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ping.tick().await;
+    let mut kick_done = false;
+    let close = loop {
+        let res = tokio::select! {
+            biased;
+            c = ctl.recv() => match c {
+                Some(Ctl::Pong(p)) => wr.write_frame(Frame::pong(Payload::Owned(p.to_vec()))).await,
+                Some(Ctl::Message(b)) => write_binary(&mut wr, &b).await,
+                Some(Ctl::Close(reason, initiator)) => break Some((reason, initiator)),
+                Some(Ctl::Gone) | None => break None,
+            },
+            k = &mut kick, if !kick_done => {
+                kick_done = true;
+                match k {
+                    Ok(reason) => break Some((reason, "server")),
+                    Err(_) => continue,
+                }
+            }
+            _ = state.shutdown.cancelled() => {
+                break Some((CloseReason::new(close::GOING_AWAY, "server shutting down"), "server"));
+            }
+            m = outbox.recv() => match m {
+                Some(b) => write_binary(&mut wr, &b).await,
+                None => break Some((CloseReason::new(close::GOING_AWAY, "room closed"), "server")),
+            },
+            _ = ping.tick() => wr.write_frame(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(&[]))).await,
+        };
+        if res.is_err() {
+            // The peer is unreachable; nothing more to write.
+            break None;
+        }
+    };
+    match close {
+        Some((reason, initiator)) => {
+            if initiator == "server" {
+                state.metrics.closed(reason.code, "server");
+            }
+            let _ = wr
+                .write_frame(Frame::close(reason.code, reason.reason.as_bytes()))
+                .await;
+            close_sent.cancel();
+        }
+        None => {
+            state.metrics.closed(1006, "client");
+            close_sent.cancel();
+        }
+    }
+}
+
+async fn write_binary(
+    wr: &mut WebSocketWrite<WriteHalf<Io>>,
+    b: &[u8],
+) -> Result<(), WebSocketError> {
+    wr.write_frame(Frame::binary(Payload::Borrowed(b))).await
+}
