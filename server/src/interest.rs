@@ -58,10 +58,10 @@ impl InterestGrid {
             own_seen |= Some(e.id) == own;
             out.push((e.id, e.state));
         });
-        if let (false, Some(own)) = (own_seen, own) {
-            if let Some(e) = self.entities.iter().find(|e| e.id == own) {
-                out.push((e.id, e.state));
-            }
+        if let (false, Some(own)) = (own_seen, own)
+            && let Some(e) = self.entities.iter().find(|e| e.id == own)
+        {
+            out.push((e.id, e.state));
         }
         out.sort_unstable_by_key(|e| e.0);
     }

@@ -65,12 +65,9 @@ impl Metrics {
         let m = Metrics {
             connections: Gauge::default(),
             players: Gauge::default(),
-            tick_duration: Histogram::new(
-                [
-                    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
-                ]
-                .into_iter(),
-            ),
+            tick_duration: Histogram::new([
+                0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
+            ]),
             tick: Gauge::default(),
             entities: Gauge::default(),
             bytes_sent: Counter::default(),

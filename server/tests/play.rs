@@ -75,14 +75,14 @@ async fn clients_play_and_replicas_match_the_server() {
     let mut bodies: BTreeMap<tickwire_shared::PlayerId, EntityState> = BTreeMap::new();
     for p in &players {
         for e in p.replica.entities.values() {
-            if let EntityState::Player { player, .. } = e {
-                if let Some(prev) = bodies.insert(*player, *e) {
-                    assert_eq!(
-                        prev, *e,
-                        "two clients see {player} differently at tick {}",
-                        target.0
-                    );
-                }
+            if let EntityState::Player { player, .. } = e
+                && let Some(prev) = bodies.insert(*player, *e)
+            {
+                assert_eq!(
+                    prev, *e,
+                    "two clients see {player} differently at tick {}",
+                    target.0
+                );
             }
         }
     }

@@ -72,3 +72,40 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMsg, CodecError> {
 pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg, CodecError> {
     decode(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::InputCmd;
+    use crate::{InputSeq, Tick};
+
+    /// The worked example in docs/PROTOCOL.md.
+    #[test]
+    fn input_layout_matches_the_protocol_doc() {
+        let msg = ClientMsg::Input(vec![InputCmd {
+            seq: InputSeq(1),
+            move_x: 127,
+            move_y: 0,
+            aim: 16384,
+            buttons: 1,
+            view_tick: Tick(300),
+        }]);
+        let bytes = encode_client(&msg);
+        assert_eq!(
+            bytes,
+            [
+                0x01, 0x01, 0x01, 0x7f, 0x00, 0xfb, 0x00, 0x40, 0x01, 0xfb, 0x2c, 0x01
+            ]
+        );
+        assert_eq!(decode_client(&bytes).unwrap(), msg);
+    }
+
+    #[test]
+    fn encoders_write_minimal_varints_and_decoders_accept_longer_ones() {
+        use crate::protocol::Ping;
+        let ping = ClientMsg::Ping(Ping { client_time: 5 });
+        assert_eq!(encode_client(&ping), [0x02, 0x05]);
+        // The same value in the 3-byte form decodes too (documented in PROTOCOL.md).
+        assert_eq!(decode_client(&[0x02, 0xfb, 0x05, 0x00]).unwrap(), ping);
+    }
+}

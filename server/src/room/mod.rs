@@ -351,7 +351,9 @@ impl Room {
 
         let tick = self.sim.tick();
         let with_checksum = self.config.checksum_interval > 0
-            && tick.0 % u32::from(self.config.checksum_interval) == 0;
+            && tick
+                .0
+                .is_multiple_of(u32::from(self.config.checksum_interval));
         let mut out = TickOutput::default();
         let ids: Vec<PlayerId> = self.clients.keys().copied().collect();
         for id in ids {

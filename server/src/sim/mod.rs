@@ -304,10 +304,10 @@ impl Sim {
                 if pk == proj.owner {
                     return;
                 }
-                if let Some(t) = segment_circle_hit(from, to, pos, reach) {
-                    if best.is_none_or(|(bt, bk)| t < bt || (t == bt && pk < bk)) {
-                        best = Some((t, pk));
-                    }
+                if let Some(t) = segment_circle_hit(from, to, pos, reach)
+                    && best.is_none_or(|(bt, bk)| t < bt || (t == bt && pk < bk))
+                {
+                    best = Some((t, pk));
                 }
             });
             match (best, blocked) {
@@ -359,10 +359,10 @@ impl Sim {
         v.deaths += 1;
         v.respawn_at = respawn_at;
         let victim_id = v.id;
-        if let Some(s) = self.players.get_mut(shooter) {
-            if s.id == shooter_id {
-                s.score += 1;
-            }
+        if let Some(s) = self.players.get_mut(shooter)
+            && s.id == shooter_id
+        {
+            s.score += 1;
         }
         self.events.push(SimEvent::Kill {
             killer: shooter_id,

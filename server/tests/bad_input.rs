@@ -1,0 +1,260 @@
+//! Bad input over real sockets: each case gets its own close code and reason, and a
+//! well-behaved player in the same room keeps receiving every snapshot.
+
+mod common;
+
+use common::*;
+use tickwire_server::Config;
+use tickwire_shared::protocol::{ClientMsg, Hello, InputCmd};
+use tickwire_shared::{InputSeq, close, encode_client};
+
+const BINARY: u8 = 2;
+const TEXT: u8 = 1;
+const CONTINUATION: u8 = 0;
+
+/// Runs `attack` on a raw connection while a normal player watches; checks the close code and
+/// that the watcher's snapshots keep coming, tick after tick, with a correct replica.
+async fn expect_close<F, Fut>(config: Config, want: u16, reason_has: &str, attack: F)
+where
+    F: FnOnce(RawWs) -> Fut,
+    Fut: std::future::Future<Output = RawWs>,
+{
+    let server = TestServer::start(Config {
+        checksum_interval: 1,
+        ..config
+    })
+    .await;
+    let mut watcher = Player::join(&server.ws_url(), "watcher").await;
+    let first = watcher.next_snapshot().await.tick;
+    let raw = RawWs::connect(server.addr).await;
+    let mut raw = attack(raw).await;
+    let (code, reason) = tokio::time::timeout(WAIT, raw.read_close())
+        .await
+        .expect("closed in time")
+        .expect("close frame");
+    assert_eq!(code, want, "reason: {reason}");
+    assert!(
+        reason.contains(reason_has),
+        "{reason:?} should mention {reason_has:?}"
+    );
+    // The watcher got every tick in order (apply() rejects gaps in order only; check
+    // contiguity here) and its replica checksums held.
+    let mut last = first;
+    for _ in 0..10 {
+        let s = watcher.next_snapshot().await;
+        assert_eq!(s.tick.0, last.0 + 1, "no tick skipped for the watcher");
+        last = s.tick;
+    }
+    let (_, metrics) = server.http_get("/metrics").await;
+    assert!(
+        metrics.contains(&format!(
+            "tickwire_closes_total{{code=\"{want}\",initiator=\"server\"}} 1"
+        )),
+        "close counted:\n{metrics}"
+    );
+    server.stop().await;
+}
+
+fn joined_hello() -> Vec<u8> {
+    encode_client(&hello("raw"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_frame_gets_1003() {
+    expect_close(
+        Config::ephemeral(),
+        close::UNSUPPORTED_DATA,
+        "text frames",
+        |mut ws| async move {
+            ws.frame(TEXT, true, b"{\"hello\":1}").await;
+            ws
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_frame_gets_1009() {
+    let config = Config {
+        max_frame_bytes: 512,
+        ..Config::ephemeral()
+    };
+    expect_close(
+        config,
+        close::MESSAGE_TOO_BIG,
+        "size limit",
+        |mut ws| async move {
+            ws.frame(BINARY, true, &joined_hello()).await;
+            ws.frame(BINARY, true, &vec![0u8; 513]).await;
+            ws
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frame_at_the_limit_is_accepted_but_fragments_over_it_get_1009() {
+    let config = Config {
+        max_frame_bytes: 512,
+        ..Config::ephemeral()
+    };
+    expect_close(
+        config,
+        close::MESSAGE_TOO_BIG,
+        "over 512 bytes",
+        |mut ws| async move {
+            ws.frame(BINARY, true, &joined_hello()).await;
+            // A batch of inputs padded to exactly the limit is fine (it decodes: 1007 would say
+            // otherwise)...
+            let mut n = 1;
+            let batch = loop {
+                let cmds: Vec<InputCmd> = (1..=n)
+                    .map(|s| InputCmd {
+                        seq: InputSeq(s),
+                        ..Default::default()
+                    })
+                    .collect();
+                let b = encode_client(&ClientMsg::Input(cmds));
+                if b.len() > 512 - 8 {
+                    break b;
+                }
+                n += 1;
+            };
+            assert!(batch.len() <= 512);
+            ws.frame(BINARY, true, &batch).await;
+            // ...but many small fragments adding up past it are not.
+            ws.frame(BINARY, false, &[0u8; 200]).await;
+            ws.frame(CONTINUATION, false, &[0u8; 200]).await;
+            ws.frame(CONTINUATION, true, &[0u8; 200]).await;
+            ws
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_declared_length_gets_1009_without_allocating() {
+    expect_close(
+        Config::ephemeral(),
+        close::MESSAGE_TOO_BIG,
+        "size limit",
+        |mut ws| async move {
+            use tokio::io::AsyncWriteExt;
+            // Header of a 2^62-byte binary frame, and no payload.
+            let mut f = vec![0x82, 0x80 | 127];
+            f.extend_from_slice(&(1u64 << 62).to_be_bytes());
+            f.extend_from_slice(&[0, 0, 0, 0]);
+            ws.stream.write_all(&f).await.unwrap();
+            ws
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_message_gets_1007() {
+    expect_close(
+        Config::ephemeral(),
+        close::INVALID_PAYLOAD,
+        "undecodable",
+        |mut ws| async move {
+            ws.frame(BINARY, true, &joined_hello()).await;
+            ws.frame(BINARY, true, &[0xff, 0xfe, 0x01]).await;
+            ws
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailing_bytes_get_1007() {
+    expect_close(
+        Config::ephemeral(),
+        close::INVALID_PAYLOAD,
+        "trailing",
+        |mut ws| async move {
+            let mut b = joined_hello();
+            b.push(0);
+            ws.frame(BINARY, true, &b).await;
+            ws
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_protocol_version_gets_4000() {
+    expect_close(
+        Config::ephemeral(),
+        close::PROTOCOL_VERSION_MISMATCH,
+        "protocol version 999",
+        |mut ws| async move {
+            let h = ClientMsg::Hello(Hello {
+                protocol_version: 999,
+                name: "old".into(),
+                auth_token: None,
+                resume_token: None,
+            });
+            ws.frame(BINARY, true, &encode_client(&h)).await;
+            ws
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_before_hello_gets_4001() {
+    expect_close(
+        Config::ephemeral(),
+        close::HELLO_EXPECTED,
+        "first message must be Hello",
+        |mut ws| async move {
+            let i = ClientMsg::Input(vec![InputCmd {
+                seq: InputSeq(1),
+                move_x: 127,
+                ..Default::default()
+            }]);
+            ws.frame(BINARY, true, &encode_client(&i)).await;
+            ws
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_hello_gets_4001() {
+    expect_close(
+        Config::ephemeral(),
+        close::HELLO_EXPECTED,
+        "already",
+        |mut ws| async move {
+            ws.frame(BINARY, true, &joined_hello()).await;
+            ws.frame(BINARY, true, &joined_hello()).await;
+            ws
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_hello_in_time_gets_4002() {
+    let config = Config {
+        hello_timeout: std::time::Duration::from_millis(300),
+        ..Config::ephemeral()
+    };
+    expect_close(config, close::TIMEOUT, "no Hello", |ws| async move { ws }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stray_continuation_gets_1002() {
+    expect_close(
+        Config::ephemeral(),
+        close::PROTOCOL_ERROR,
+        "continuation",
+        |mut ws| async move {
+            ws.frame(CONTINUATION, true, b"x").await;
+            ws
+        },
+    )
+    .await;
+}
