@@ -411,6 +411,22 @@ pub enum Event {
         /// The text.
         text: String,
     },
+    /// A hitscan shot, for drawing its tracer: from the shooter's muzzle to where it stopped
+    /// (a wall, the end of its range, or the player it hit).
+    Hitscan {
+        /// Who fired.
+        shooter: PlayerId,
+        /// Start x in 1/8 units.
+        from_x: i32,
+        /// Start y in 1/8 units.
+        from_y: i32,
+        /// End x in 1/8 units.
+        to_x: i32,
+        /// End y in 1/8 units.
+        to_y: i32,
+        /// The player hit, if any.
+        victim: Option<PlayerId>,
+    },
 }
 
 /// Answer to a ping.

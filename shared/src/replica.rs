@@ -248,7 +248,10 @@ impl Replica {
                     v.deaths += 1;
                 }
             }
-            Event::Respawn { .. } | Event::Chat { .. } | Event::Notice { .. } => {}
+            Event::Respawn { .. }
+            | Event::Chat { .. }
+            | Event::Notice { .. }
+            | Event::Hitscan { .. } => {}
         }
     }
 

@@ -144,6 +144,22 @@ fn event() -> impl Strategy<Value = Event> {
             text
         }),
         text().prop_map(|text| Event::Notice { text }),
+        (
+            any::<u32>(),
+            any::<i32>(),
+            any::<i32>(),
+            any::<i32>(),
+            any::<i32>(),
+            proptest::option::of(any::<u32>())
+        )
+            .prop_map(|(s, from_x, from_y, to_x, to_y, v)| Event::Hitscan {
+                shooter: PlayerId(s),
+                from_x,
+                from_y,
+                to_x,
+                to_y,
+                victim: v.map(PlayerId),
+            }),
     ]
 }
 
