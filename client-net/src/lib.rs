@@ -14,11 +14,15 @@ use fastwebsockets::{Frame, OpCode, Payload, WebSocketError};
 use http_body_util::Empty;
 use hyper::Request;
 use hyper::header::{CONNECTION, HOST, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use rustls_pki_types::ServerName;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tickwire_shared::{ClientMsg, CodecError, ServerMsg, decode_server, encode_client};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 /// Why a connection could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +81,7 @@ enum Out {
 
 /// A connected client.
 pub struct Client {
+    task: tokio::task::JoinHandle<()>,
     out: mpsc::Sender<Out>,
     incoming: mpsc::Receiver<Incoming>,
     closed: Option<(Option<u16>, String)>,
@@ -94,11 +99,37 @@ where
     }
 }
 
-/// Splits `ws://host:port/path?query` into (`host:port`, `/path?query`).
-pub fn parse_ws_url(url: &str) -> Result<(String, String), ConnectError> {
-    let rest = url
-        .strip_prefix("ws://")
-        .ok_or_else(|| ConnectError::BadUrl(url.into()))?;
+/// A parsed `ws://` or `wss://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsUrl {
+    /// Whether the scheme is `wss`.
+    pub tls: bool,
+    /// `host:port`.
+    pub authority: String,
+    /// `/path?query`.
+    pub path: String,
+}
+
+impl WsUrl {
+    /// The host part (the TLS server name).
+    pub fn host(&self) -> &str {
+        let a = &self.authority;
+        if let Some(rest) = a.strip_prefix('[') {
+            return rest.split(']').next().unwrap_or(rest);
+        }
+        a.rsplit_once(':').map_or(a.as_str(), |(h, _)| h)
+    }
+}
+
+/// Parses `ws://host:port/path?query` or `wss://…`.
+pub fn parse_url(url: &str) -> Result<WsUrl, ConnectError> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("wss://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("ws://") {
+        (false, r)
+    } else {
+        return Err(ConnectError::BadUrl(url.into()));
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -106,19 +137,69 @@ pub fn parse_ws_url(url: &str) -> Result<(String, String), ConnectError> {
     if authority.is_empty() || !authority.contains(':') {
         return Err(ConnectError::BadUrl(url.into()));
     }
-    Ok((authority.to_string(), path.to_string()))
+    Ok(WsUrl {
+        tls,
+        authority: authority.to_string(),
+        path: path.to_string(),
+    })
+}
+
+/// Splits `ws://host:port/path?query` into (`host:port`, `/path?query`).
+pub fn parse_ws_url(url: &str) -> Result<(String, String), ConnectError> {
+    match parse_url(url)? {
+        WsUrl {
+            tls: false,
+            authority,
+            path,
+        } => Ok((authority, path)),
+        _ => Err(ConnectError::BadUrl(url.into())),
+    }
+}
+
+/// TLS settings trusting the public web roots.
+pub fn default_tls_config() -> Arc<ClientConfig> {
+    let roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    Arc::new(tls_config_with_roots(roots))
+}
+
+/// TLS settings trusting the given roots (ring provider, HTTP/1.1 ALPN).
+pub fn tls_config_with_roots(roots: RootCertStore) -> ClientConfig {
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut c = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    c.alpn_protocols = vec![b"http/1.1".to_vec()];
+    c
 }
 
 impl Client {
-    /// Connects to `ws://host:port/path` within `limit`.
+    /// Connects to `ws://host:port/path` (or `wss://`, trusting the public web roots)
+    /// within `limit`.
     pub async fn connect(url: &str, limit: Duration) -> Result<Client, ConnectError> {
-        tokio::time::timeout(limit, Self::connect_inner(url))
+        Self::connect_with(url, limit, None).await
+    }
+
+    /// Connects with a given TLS configuration for `wss://` (e.g. a private CA in tests).
+    pub async fn connect_with(
+        url: &str,
+        limit: Duration,
+        tls: Option<Arc<ClientConfig>>,
+    ) -> Result<Client, ConnectError> {
+        tokio::time::timeout(limit, Self::connect_inner(url, tls))
             .await
             .map_err(|_| ConnectError::Timeout)?
     }
 
-    async fn connect_inner(url: &str) -> Result<Client, ConnectError> {
-        let (authority, path) = parse_ws_url(url)?;
+    async fn connect_inner(
+        url: &str,
+        tls: Option<Arc<ClientConfig>>,
+    ) -> Result<Client, ConnectError> {
+        let parsed = parse_url(url)?;
+        let authority = parsed.authority.clone();
         let stream = TcpStream::connect(&authority)
             .await
             .map_err(|source| ConnectError::Tcp {
@@ -126,10 +207,30 @@ impl Client {
                 source,
             })?;
         let _ = stream.set_nodelay(true);
+        if !parsed.tls {
+            return Self::handshake(url, &parsed, stream).await;
+        }
+        let name = ServerName::try_from(parsed.host().to_string())
+            .map_err(|_| ConnectError::BadUrl(url.into()))?;
+        let stream = TlsConnector::from(tls.unwrap_or_else(default_tls_config))
+            .connect(name, stream)
+            .await
+            .map_err(|source| ConnectError::Tcp {
+                addr: authority.clone(),
+                source,
+            })?;
+        Self::handshake(url, &parsed, stream).await
+    }
+
+    async fn handshake<S>(url: &str, parsed: &WsUrl, stream: S) -> Result<Client, ConnectError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        let (authority, path) = (&parsed.authority, &parsed.path);
         let req = Request::builder()
             .method("GET")
             .uri(path)
-            .header(HOST, &authority)
+            .header(HOST, authority.as_str())
             .header(UPGRADE, "websocket")
             .header(CONNECTION, "upgrade")
             .header(SEC_WEBSOCKET_KEY, fastwebsockets::handshake::generate_key())
@@ -139,8 +240,9 @@ impl Client {
         let (ws, _) = fastwebsockets::handshake::client(&SpawnExecutor, req, stream).await?;
         let (out_tx, out_rx) = mpsc::channel(64);
         let (in_tx, in_rx) = mpsc::channel(256);
-        tokio::spawn(drive(ws, out_rx, in_tx));
+        let task = tokio::spawn(drive(ws, out_rx, in_tx));
         Ok(Client {
+            task,
             out: out_tx,
             incoming: in_rx,
             closed: None,
@@ -160,6 +262,11 @@ impl Client {
     /// Queues a raw frame (for protocol tests).
     pub async fn send_raw(&self, frame: RawFrame) -> Result<(), Closed> {
         self.out.send(Out::Frame(frame)).await.map_err(|_| Closed)
+    }
+
+    /// Drops the connection without a close frame, as a network failure would.
+    pub fn abort(self) {
+        self.task.abort();
     }
 
     /// Sends a close frame; the connection ends when the server answers.
@@ -300,5 +407,10 @@ mod tests {
         assert_eq!(parse_ws_url("ws://h:1").unwrap().1, "/");
         assert!(parse_ws_url("http://h:1/ws").is_err());
         assert!(parse_ws_url("ws://host/ws").is_err());
+        let u = parse_url("wss://example.com:443/ws?room=a").unwrap();
+        assert!(u.tls);
+        assert_eq!(u.host(), "example.com");
+        assert_eq!(u.path, "/ws?room=a");
+        assert_eq!(parse_url("ws://[::1]:7000/ws").unwrap().host(), "::1");
     }
 }

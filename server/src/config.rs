@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -57,15 +58,63 @@ pub struct Config {
     /// How long shutdown waits for connections to close.
     #[arg(long, default_value = "5s", value_parser = duration)]
     pub shutdown_grace: Duration,
+    /// Most rooms at once; a join that needs a new room beyond this gets 4003.
+    #[arg(long, default_value_t = 64)]
+    pub max_rooms: usize,
+    /// An empty room is disposed of after this long.
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    pub empty_room_timeout: Duration,
+    /// Most simultaneous connections from one IP address; more get HTTP 503.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+    /// Time a new connection has to send its HTTP request head (and finish TLS).
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    pub handshake_timeout: Duration,
+    /// Sustained messages per second a client may send; a flood gets close 1008.
+    #[arg(long, default_value_t = 100.0)]
+    pub max_messages_per_sec: f64,
+    /// Messages a client may send in a burst above the sustained rate.
+    #[arg(long, default_value_t = 200.0)]
+    pub message_burst: f64,
+    /// Chat lines a player may send in a burst.
+    #[arg(long, default_value_t = 5)]
+    pub chat_burst: u32,
+    /// Time to earn back one chat line after a burst.
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    pub chat_interval: Duration,
+    /// How long a disconnected player waits for its client to resume.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub resume_grace: Duration,
+    /// Allowed `Origin` of WebSocket upgrades (repeat the flag for several; none = any).
+    /// Requests without an Origin header (non-browser clients) are always allowed.
+    #[arg(long = "allowed-origin")]
+    pub allowed_origins: Vec<String>,
+    /// HS256 secret: when set, every player needs a JWT (`?token=` or `Hello.auth_token`).
+    #[arg(long, env = "TICKWIRE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM certificate chain: serve https:// and wss:// (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config::parse_from(["tickwire"])
+        // Defaults only: the environment (TICKWIRE_JWT_SECRET) applies to the command line.
+        let mut config = Config::parse_from(["tickwire"]);
+        config.jwt_secret = None;
+        config
     }
 }
 
 impl Config {
+    /// Ticks in a duration at this config's tick rate (at least 1).
+    pub fn ticks(&self, d: Duration) -> u32 {
+        ((d.as_secs_f64() * f64::from(self.tick_rate)).round() as u32).max(1)
+    }
+
     /// Defaults, listening on an ephemeral loopback port (for tests).
     pub fn ephemeral() -> Self {
         Config {

@@ -10,13 +10,16 @@
 //! - [`config`], [`metrics`]: the command line and Prometheus metrics.
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod grid;
 pub mod interest;
+pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod room;
 pub mod sim;
+pub mod tls;
 
 pub use config::Config;
 pub use net::Server;

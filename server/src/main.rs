@@ -14,12 +14,15 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let shutdown = CancellationToken::new();
-    let server = Server::bind(config.clone(), shutdown.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+    let server = Server::bind(config.clone(), shutdown.clone()).await?;
     let addr = server.local_addr();
+    let (http, ws) = if server.is_tls() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
     tracing::info!(%addr, tick_rate = config.tick_rate, "tickwire listening");
-    println!("tickwire listening on http://{addr} (WebSocket: ws://{addr}/ws)");
+    println!("tickwire listening on {http}://{addr} (WebSocket: {ws}://{addr}/ws)");
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("signal received, shutting down");

@@ -16,10 +16,24 @@ pub struct CloseLabels {
     pub initiator: &'static str,
 }
 
+/// Labels of per-room metrics.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RoomLabels {
+    /// Room id.
+    pub room: String,
+}
+
+/// Labels of the auth failure counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Why.
+    pub reason: &'static str,
+}
+
 /// Labels of the input counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
-    /// What happened to the input commands.
+    /// What happened (or which limit).
     pub outcome: &'static str,
 }
 
@@ -50,6 +64,16 @@ pub struct Metrics {
     pub inputs: Family<OutcomeLabels, Counter>,
     /// HTTP requests refused because the connection limit was reached.
     pub refused_connections: Counter,
+    /// Rooms running.
+    pub rooms: Gauge,
+    /// Players per room.
+    pub room_players: Family<RoomLabels, Gauge>,
+    /// Refused authentications by reason.
+    pub auth_failures: Family<ReasonLabels, Counter>,
+    /// Rate-limit hits by kind (`messages`: connection closed with 1008; `chat`: line dropped).
+    pub rate_limited: Family<OutcomeLabels, Counter>,
+    /// Players taken back with a resume token.
+    pub resumes: Counter,
 }
 
 impl Default for Metrics {
@@ -77,6 +101,11 @@ impl Metrics {
             closes: Family::default(),
             inputs: Family::default(),
             refused_connections: Counter::default(),
+            rooms: Gauge::default(),
+            room_players: Family::default(),
+            auth_failures: Family::default(),
+            rate_limited: Family::default(),
+            resumes: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -126,6 +155,23 @@ impl Metrics {
             "refused_connections",
             "Connections refused at the connection limit",
             m.refused_connections.clone(),
+        );
+        registry.register("rooms", "Rooms running", m.rooms.clone());
+        registry.register("room_players", "Players per room", m.room_players.clone());
+        registry.register(
+            "auth_failures",
+            "Refused authentications by reason",
+            m.auth_failures.clone(),
+        );
+        registry.register(
+            "rate_limited",
+            "Rate-limit hits by kind",
+            m.rate_limited.clone(),
+        );
+        registry.register(
+            "resumes",
+            "Players taken back with a resume token",
+            m.resumes.clone(),
         );
         Metrics { registry, ..m }
     }

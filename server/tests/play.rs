@@ -194,9 +194,10 @@ async fn shutdown_closes_every_client_with_1001() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn full_room_is_refused_with_4003() {
+async fn full_server_is_refused_with_4003() {
     let server = TestServer::start(Config {
         max_players: 1,
+        max_rooms: 1,
         ..Config::ephemeral()
     })
     .await;
@@ -216,6 +217,7 @@ async fn silent_peer_is_closed_and_removed() {
     let server = TestServer::start(Config {
         ping_interval: Duration::from_millis(100),
         idle_timeout: Duration::from_millis(800),
+        resume_grace: Duration::from_millis(500),
         ..Config::ephemeral()
     })
     .await;
@@ -231,7 +233,8 @@ async fn silent_peer_is_closed_and_removed() {
         .unwrap();
     assert_eq!(code, close::TIMEOUT);
     assert!(reason.contains("no message"), "{reason}");
-    // The watcher answers pings (its client does) so it stays, and sees the silent one leave.
+    // The watcher answers pings (its client does) so it stays, and sees the silent one leave
+    // once its resume grace period is over.
     let mut left = false;
     for _ in 0..200 {
         let s = watcher.next_snapshot().await;

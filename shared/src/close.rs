@@ -51,6 +51,8 @@ pub const FULL: u16 = 4003;
 pub const UNAUTHORIZED: u16 = 4004;
 /// The client could not keep up with snapshots for too long and was dropped.
 pub const TOO_SLOW: u16 = 4005;
+/// Another connection resumed this player (the newer connection wins).
+pub const REPLACED: u16 = 4006;
 /// The client broke the protocol in a way not covered above (e.g. a malformed frame).
 pub const PROTOCOL_ERROR: u16 = 1002;
 

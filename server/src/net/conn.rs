@@ -12,6 +12,10 @@
 
 use super::AppState;
 use super::room_task::{ClientCmd, ClientLink, RoomCmd};
+use super::rooms::RoomStats;
+use crate::auth::Claims;
+use crate::limits::TokenBucket;
+use crate::metrics::{OutcomeLabels, ReasonLabels};
 use bytes::Bytes;
 use fastwebsockets::upgrade::UpgradeFut;
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead, WebSocketWrite};
@@ -19,10 +23,10 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use tickwire_shared::close::{self, CloseReason};
-use tickwire_shared::protocol::{ClientMsg, PROTOCOL_VERSION, Pong, ServerMsg};
+use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, Pong, ServerMsg};
 use tickwire_shared::{PlayerId, Tick, decode_client, encode_server};
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
@@ -44,10 +48,26 @@ enum Ctl {
     Gone,
 }
 
+/// What the HTTP layer learned before the upgrade.
+#[derive(Debug, Default)]
+pub(super) struct WsParams {
+    /// `?room=ID`.
+    pub room: Option<String>,
+    /// Claims of a valid `?token=`.
+    pub claims: Option<Claims>,
+}
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
 /// How long we wait for the peer's close reply after sending ours.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-pub(super) async fn run(upgrade: UpgradeFut, peer: SocketAddr, state: Arc<AppState>) {
+pub(super) async fn run(
+    upgrade: UpgradeFut,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    params: WsParams,
+) {
     let ws = match upgrade.await {
         Ok(ws) => ws,
         Err(e) => {
@@ -56,7 +76,8 @@ pub(super) async fn run(upgrade: UpgradeFut, peer: SocketAddr, state: Arc<AppSta
         }
     };
     state.metrics.connections.inc();
-    let span = debug_span!("conn", %peer, player = tracing::field::Empty);
+    let id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+    let span = debug_span!("conn", id, %peer, player = tracing::field::Empty, room = tracing::field::Empty);
     async {
         let (mut rd, wr) = ws.split(tokio::io::split);
         rd.set_auto_close(false);
@@ -70,7 +91,16 @@ pub(super) async fn run(upgrade: UpgradeFut, peer: SocketAddr, state: Arc<AppSta
         let (kick_tx, kick_rx) = oneshot::channel();
         let close_sent = CancellationToken::new();
 
-        let reader = Reader { state: &state, ctl: ctl_tx, link: Some((outbox_tx, kick_tx)), inbox: None };
+        let reader = Reader {
+            state: state.clone(),
+            params,
+            ctl: ctl_tx,
+            link: Some((outbox_tx, kick_tx)),
+            inbox: None,
+            room: None,
+            rate: TokenBucket::new(state.config.max_messages_per_sec, state.config.message_burst, 0.0),
+            started: Instant::now(),
+        };
         let writer = write_loop(wr, ctl_rx, outbox_rx, kick_rx, &state, close_sent.clone());
         let reader = async {
             tokio::select! {
@@ -86,13 +116,19 @@ pub(super) async fn run(upgrade: UpgradeFut, peer: SocketAddr, state: Arc<AppSta
     state.metrics.connections.dec();
 }
 
-struct Reader<'a> {
-    state: &'a AppState,
+struct Reader {
+    state: Arc<AppState>,
+    params: WsParams,
     ctl: mpsc::Sender<Ctl>,
     /// The room's ends of the channels, until handed over in the join.
     link: Option<(mpsc::Sender<Bytes>, oneshot::Sender<CloseReason>)>,
     /// Set once joined.
     inbox: Option<(PlayerId, mpsc::Sender<ClientCmd>)>,
+    /// The room joined (for the tick in pongs).
+    room: Option<Arc<RoomStats>>,
+    /// Message rate limit.
+    rate: TokenBucket,
+    started: Instant,
 }
 
 /// Reassembles fragmented messages under a size limit (fastwebsockets' own collector has none
@@ -112,7 +148,7 @@ fn close_err(code: u16, reason: impl Into<String>) -> ReadError {
     ReadError::Close(CloseReason::new(code, reason))
 }
 
-impl Reader<'_> {
+impl Reader {
     async fn run(mut self, mut rd: WebSocketRead<ReadHalf<Io>>) {
         let mut asm = Assembler {
             buf: Vec::new(),
@@ -130,18 +166,33 @@ impl Reader<'_> {
                 Err(e) => break e,
             }
         };
-        let ctl = match result {
+        let (ctl, drain) = match result {
             ReadError::Close(reason) => {
                 let initiator = if reason.code == close::NORMAL {
                     "client"
                 } else {
                     "server"
                 };
-                Ctl::Close(reason, initiator)
+                (Ctl::Close(reason, initiator), initiator == "server")
             }
-            ReadError::Gone => Ctl::Gone,
+            ReadError::Gone => (Ctl::Gone, false),
         };
         let _ = self.ctl.send(ctl).await;
+        if drain {
+            // Keep reading (and discarding) until the peer answers our close or the grace
+            // period ends: closing a socket with unread data would reset the connection, and
+            // the peer would never see our close code and reason.
+            let mut none =
+                |_: Frame<'_>| std::future::ready(Ok::<(), std::convert::Infallible>(()));
+            let _ = timeout(CLOSE_GRACE, async {
+                while let Ok(f) = rd.read_frame(&mut none).await {
+                    if f.opcode == OpCode::Close {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
         // Dropping `self` drops the inbox: the room removes the player on its next tick.
     }
 
@@ -182,6 +233,10 @@ impl Reader<'_> {
                 };
                 debug!(code, "client closed");
                 self.state.metrics.closed(code, "client");
+                // A deliberate goodbye: leave now instead of waiting for a resume.
+                if let Some((_, inbox)) = &self.inbox {
+                    let _ = inbox.send(ClientCmd::Quit).await;
+                }
                 // Echo a normal close; the writer does not count it again.
                 Err(ReadError::Close(CloseReason::new(close::NORMAL, "")))
             }
@@ -233,6 +288,19 @@ impl Reader<'_> {
     }
 
     async fn handle(&mut self, bytes: Vec<u8>) -> Result<(), ReadError> {
+        if !self.rate.try_take(self.started.elapsed().as_secs_f64()) {
+            self.state
+                .metrics
+                .rate_limited
+                .get_or_create(&OutcomeLabels {
+                    outcome: "messages",
+                })
+                .inc();
+            return Err(close_err(
+                close::POLICY_VIOLATION,
+                "message rate limit exceeded",
+            ));
+        }
         let msg = decode_client(&bytes)
             .map_err(|e| close_err(close::INVALID_PAYLOAD, format!("undecodable message: {e}")))?;
         let Some((_, inbox)) = &self.inbox else {
@@ -251,7 +319,7 @@ impl Reader<'_> {
                     ),
                 ));
             }
-            return self.join(hello.name).await;
+            return self.join(hello).await;
         };
         match msg {
             ClientMsg::Hello(_) => Err(close_err(close::HELLO_EXPECTED, "Hello was already sent")),
@@ -264,7 +332,11 @@ impl Reader<'_> {
                 .await
                 .map_err(|_| room_gone()),
             ClientMsg::Ping(p) => {
-                let tick = Tick(self.state.tick.load(Ordering::Relaxed));
+                let tick = Tick(
+                    self.room
+                        .as_ref()
+                        .map_or(0, |r| r.tick.load(Ordering::Relaxed)),
+                );
                 let pong = encode_server(&ServerMsg::Pong(Pong {
                     client_time: p.client_time,
                     tick,
@@ -276,7 +348,32 @@ impl Reader<'_> {
         }
     }
 
-    async fn join(&mut self, name: String) -> Result<(), ReadError> {
+    async fn join(&mut self, hello: Hello) -> Result<(), ReadError> {
+        let mut name = hello.name;
+        if let Some(jwt) = &self.state.jwt {
+            let claims = match self.params.claims.take() {
+                Some(c) => c,
+                None => jwt.verify(hello.auth_token.as_deref()).map_err(|e| {
+                    self.state
+                        .metrics
+                        .auth_failures
+                        .get_or_create(&ReasonLabels { reason: e.label() })
+                        .inc();
+                    close_err(close::UNAUTHORIZED, e.to_string())
+                })?,
+            };
+            debug!(account = %claims.sub, "authenticated");
+            name = claims.display_name().to_string();
+        }
+        let seat = self
+            .state
+            .rooms
+            .reserve(
+                &self.state,
+                self.params.room.as_deref(),
+                hello.resume_token.as_deref(),
+            )
+            .map_err(ReadError::Close)?;
         let (outbox, kick) = self.link.take().expect("join happens once");
         let (inbox_tx, inbox_rx) = mpsc::channel(self.state.config.inbox_capacity.max(1));
         let (reply_tx, reply_rx) = oneshot::channel();
@@ -285,20 +382,27 @@ impl Reader<'_> {
             inbox: inbox_rx,
             kick,
         };
-        self.state
-            .room
+        seat.room
+            .cmds
             .send(RoomCmd::Join {
                 name,
+                resume_token: hello.resume_token,
                 link,
                 reply: reply_tx,
             })
             .await
             .map_err(|_| room_gone())?;
-        match reply_rx.await {
-            Ok(Ok(id)) => {
-                tracing::Span::current().record("player", tracing::field::display(id));
-                debug!(player = %id, "joined");
-                self.inbox = Some((id, inbox_tx));
+        let reply = reply_rx.await;
+        let room = seat.room.stats.clone();
+        drop(seat);
+        match reply {
+            Ok(Ok(r)) => {
+                let span = tracing::Span::current();
+                span.record("player", tracing::field::display(r.player_id));
+                span.record("room", tracing::field::display(&room.id));
+                debug!(player = %r.player_id, resumed = r.resumed, "joined");
+                self.inbox = Some((r.player_id, inbox_tx));
+                self.room = Some(room);
                 Ok(())
             }
             Ok(Err(reason)) => Err(ReadError::Close(reason)),

@@ -1,78 +1,122 @@
-//! Sockets: the HTTP listener, the WebSocket connection tasks and the room task that drives a
-//! [`Room`](crate::room::Room) at the tick rate.
+//! Sockets: the listener, HTTP routing, WebSocket connection tasks, the room registry and the
+//! room tasks that drive each [`Room`](crate::room::Room) at the tick rate.
 //!
-//! Shape (after mini-redis): a listener accepts TCP connections under a connection limit and
-//! hands each to hyper; `/ws` upgrades spawn one connection task each. Connection tasks and the
-//! room task talk only through bounded channels: each client has an inbox (client → room,
-//! drained once per tick) and an outbox (room → client, snapshots). The room task never awaits
-//! a socket: a full outbox means the client skips that tick.
+//! Shape (after mini-redis): a listener accepts TCP connections under a global and a per-IP
+//! connection limit (TLS first when configured) and hands each to hyper; `/ws` upgrades spawn
+//! one connection task each. Connection tasks and room tasks talk only through bounded
+//! channels: each client has an inbox (client → room, drained once per tick) and an outbox
+//! (room → client, snapshots). A room task never awaits a socket: a full outbox means the
+//! client skips that tick.
 //!
 //! Shutdown is a [`CancellationToken`]: the listener stops accepting, every connection task
-//! sends close 1001, and [`Server::run`] returns once they have all finished or the grace
-//! period ends.
+//! sends close 1001, rooms stop after their current tick, and [`Server::run`] returns once
+//! every task has finished or the grace period ends.
 
 mod conn;
 mod http;
 mod room_task;
+pub mod rooms;
 
-pub use room_task::{ClientCmd, ClientLink, RoomCmd};
+pub use room_task::{ClientCmd, ClientLink, JoinReply, RoomCmd};
+pub use rooms::{RoomInfo, RoomRegistry};
 
+use crate::auth::JwtVerifier;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::room::{Room, RoomConfig};
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-/// What every connection task shares.
+/// What every connection and room task shares.
 pub(crate) struct AppState {
     pub config: Config,
     pub metrics: Metrics,
-    pub room: mpsc::Sender<RoomCmd>,
-    /// The room's latest tick, for pongs.
-    pub tick: AtomicU32,
+    pub rooms: RoomRegistry,
+    pub jwt: Option<JwtVerifier>,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// TLS files are unusable.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     state: Arc<AppState>,
-    room: Option<(Room, mpsc::Receiver<RoomCmd>)>,
+}
+
+/// A connection's place under the global and per-IP limits, held (shared) by the HTTP
+/// connection and any WebSocket it upgrades to, and released when both are gone.
+pub(crate) struct Admission {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    _ip: IpSlot,
+}
+
+/// Counts a connection against its IP until dropped.
+struct IpSlot {
+    state: Arc<AppState>,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut map = self.state.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl Server {
-    /// Binds the listening socket and builds the room. Nothing runs until [`Server::run`].
-    pub async fn bind(config: Config, shutdown: CancellationToken) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(config.addr).await?;
-        let room = Room::new(RoomConfig {
-            tick_rate: config.tick_rate,
-            view_radius: config.view_radius,
-            max_players: config.max_players,
-            checksum_interval: config.checksum_interval,
-            max_skipped_ticks: config.max_skipped_ticks,
-            seed: config.seed,
-            ..RoomConfig::default()
-        });
-        let (room_tx, room_rx) = mpsc::channel(256);
+    /// Binds the listening socket and loads TLS files. Nothing runs until [`Server::run`].
+    pub async fn bind(config: Config, shutdown: CancellationToken) -> Result<Server, StartError> {
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+            _ => None,
+        };
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.addr,
+                source,
+            })?;
         let state = Arc::new(AppState {
+            jwt: config.jwt_secret.as_deref().map(JwtVerifier::new),
             config,
             metrics: Metrics::new(),
-            room: room_tx,
-            tick: AtomicU32::new(0),
+            rooms: RoomRegistry::default(),
             shutdown,
             tracker: TaskTracker::new(),
+            per_ip: Mutex::new(HashMap::new()),
         });
         Ok(Server {
             listener,
+            tls,
             state,
-            room: Some((room, room_rx)),
         })
     }
 
@@ -83,13 +127,33 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
+    /// Whether the server speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    fn admit(&self, ip: IpAddr, global: &Arc<tokio::sync::Semaphore>) -> Option<Arc<Admission>> {
+        let permit = global.clone().try_acquire_owned().ok()?;
+        let mut map = self.state.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.state.config.max_connections_per_ip {
+            return None;
+        }
+        *n += 1;
+        Some(Arc::new(Admission {
+            _permit: permit,
+            _ip: IpSlot {
+                state: self.state.clone(),
+                ip,
+            },
+        }))
+    }
+
     /// Serves until the shutdown token is cancelled, then closes every connection (1001) and
-    /// returns when they are done or the grace period has passed.
-    pub async fn run(mut self) {
+    /// returns when every task is done or the grace period has passed.
+    pub async fn run(self) {
         let state = self.state.clone();
-        let (room, room_rx) = self.room.take().expect("run is called once");
-        let room_task = tokio::spawn(room_task::run(room, room_rx, state.clone()));
-        let limit = Arc::new(Semaphore::new(state.config.max_connections));
+        let limit = Arc::new(tokio::sync::Semaphore::new(state.config.max_connections));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = state.shutdown.cancelled() => break,
@@ -104,15 +168,30 @@ impl Server {
                 },
             };
             let _ = stream.set_nodelay(true);
-            let permit = limit.clone().try_acquire_owned().ok();
-            if permit.is_none() {
+            let admitted = self.admit(peer.ip(), &limit);
+            if admitted.is_none() {
                 state.metrics.refused_connections.inc();
                 debug!(%peer, "connection limit reached");
             }
             let st = state.clone();
+            let tls = self.tls.clone();
             state.tracker.spawn(async move {
-                http::serve_connection(stream, peer, st, permit.is_some()).await;
-                drop(permit);
+                match tls {
+                    None => http::serve_connection(stream, peer, st, admitted).await,
+                    Some(acceptor) => {
+                        let handshake = tokio::time::timeout(
+                            st.config.handshake_timeout,
+                            acceptor.accept(stream),
+                        );
+                        match handshake.await {
+                            Ok(Ok(tls_stream)) => {
+                                http::serve_connection(tls_stream, peer, st, admitted).await
+                            }
+                            Ok(Err(e)) => debug!(%peer, error = %e, "tls handshake failed"),
+                            Err(_) => debug!(%peer, "tls handshake timed out"),
+                        }
+                    }
+                }
             });
         }
         drop(self.listener);
@@ -124,7 +203,5 @@ impl Server {
         {
             warn!("shutdown grace period over with connections still open");
         }
-        room_task.abort();
-        let _ = room_task.await;
     }
 }

@@ -3,19 +3,21 @@
 //! queued with `try_send` only where the outbox has room.
 
 use super::AppState;
-use crate::room::Room;
+use super::rooms::RoomStats;
+use crate::metrics::{OutcomeLabels, RoomLabels};
+use crate::room::{ChatOutcome, Room};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tickwire_shared::PlayerId;
-use tickwire_shared::close::CloseReason;
+use tickwire_shared::close::{self, CloseReason};
 use tickwire_shared::protocol::InputCmd;
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
-use tracing::{debug, info};
+use tracing::{Instrument, debug, info, info_span};
 
 /// A message from a joined client to its room.
 #[derive(Debug)]
@@ -24,6 +26,8 @@ pub enum ClientCmd {
     Inputs(Vec<InputCmd>),
     /// A chat line.
     Chat(String),
+    /// The client closed the connection on purpose: leave now, no resume.
+    Quit,
 }
 
 /// The room's ends of a client's channels.
@@ -36,132 +40,261 @@ pub struct ClientLink {
     pub kick: oneshot::Sender<CloseReason>,
 }
 
+/// The answer to a join.
+#[derive(Debug, Clone, Copy)]
+pub struct JoinReply {
+    /// The player.
+    pub player_id: PlayerId,
+    /// Whether it was taken back with a resume token.
+    pub resumed: bool,
+}
+
 /// A request to the room task.
 pub enum RoomCmd {
-    /// Add a player; the reply carries its id or the refusal.
+    /// Add a player (or resume one); the reply carries its id or the refusal.
     Join {
         /// Requested display name.
         name: String,
+        /// Token from an earlier Welcome.
+        resume_token: Option<String>,
         /// The client's channels.
         link: ClientLink,
         /// Where to answer.
-        reply: oneshot::Sender<Result<PlayerId, CloseReason>>,
+        reply: oneshot::Sender<Result<JoinReply, CloseReason>>,
     },
 }
 
-pub(super) async fn run(mut room: Room, mut cmds: mpsc::Receiver<RoomCmd>, state: Arc<AppState>) {
-    let period = Duration::from_secs_f64(1.0 / f64::from(state.config.tick_rate));
-    let mut interval = tokio::time::interval(period);
-    // Burst keeps tick numbers in step with wall time after a stall, which clients' clock
-    // sync relies on.
-    interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    let mut links: HashMap<PlayerId, ClientLink> = HashMap::new();
-    let m = &state.metrics;
-    info!(tick_rate = state.config.tick_rate, "room started");
-    loop {
-        tokio::select! {
-            biased;
-            _ = state.shutdown.cancelled() => break,
-            _ = interval.tick() => {
-                let start = Instant::now();
-                drain_inboxes(&mut room, &mut links, &state);
-                let out = room.tick(|id| links.get(&id).is_some_and(|l| l.outbox.capacity() > 0));
-                let mut gone = Vec::new();
-                for (id, bytes) in out.messages {
-                    let Some(link) = links.get(&id) else { continue };
-                    let len = bytes.len() as u64;
-                    match link.outbox.try_send(Bytes::from(bytes)) {
-                        Ok(()) => {
-                            m.snapshots_sent.inc();
-                            m.bytes_sent.inc_by(len);
-                        }
-                        // Capacity was checked and only this task sends: full cannot happen.
-                        Err(TrySendError::Full(_)) => {
-                            m.snapshots_skipped.inc();
-                        }
-                        Err(TrySendError::Closed(_)) => gone.push(id),
-                    }
-                }
-                m.snapshots_skipped.inc_by(u64::from(out.skipped));
-                for (id, reason) in out.kicked {
-                    if let Some(link) = links.remove(&id) {
-                        debug!(player = %id, code = reason.code, "dropping client");
-                        let _ = link.kick.send(reason);
-                    }
-                }
-                for id in gone {
-                    links.remove(&id);
-                    room.handle_leave(id);
-                }
-                state.tick.store(room.tick_count().0, Ordering::Relaxed);
-                m.tick.set(i64::from(room.tick_count().0));
-                m.players.set(room.player_count() as i64);
-                m.entities.set(room.entity_count() as i64);
-                m.tick_duration.observe(start.elapsed().as_secs_f64());
-            }
-            Some(cmd) = cmds.recv() => match cmd {
-                RoomCmd::Join { name, link, reply } => {
-                    let answer = match room.handle_join(&name) {
-                        Ok(joined) => {
-                            let len = joined.welcome.len() as u64;
-                            // A fresh outbox is empty, so the welcome always fits.
-                            if link.outbox.try_send(Bytes::from(joined.welcome)).is_ok() {
-                                m.bytes_sent.inc_by(len);
-                            }
-                            info!(player = %joined.player_id, name = %name, "player joined");
-                            links.insert(joined.player_id, link);
-                            Ok(joined.player_id)
-                        }
-                        Err(e) => Err(e.close_reason()),
-                    };
-                    if let Err(Ok(id)) = reply.send(answer) {
-                        // The connection gave up waiting: undo the join.
-                        links.remove(&id);
-                        room.handle_leave(id);
-                    }
-                }
-            },
-        }
-    }
-    info!("room stopped");
+struct Driver {
+    room: Room,
+    links: HashMap<PlayerId, ClientLink>,
+    /// Players whose connection asked to leave (no resume).
+    quitting: Vec<PlayerId>,
+    stats: Arc<RoomStats>,
+    state: Arc<AppState>,
+    labels: RoomLabels,
 }
 
-/// Takes what each client sent since the last tick. A client whose connection task has ended
-/// (inbox closed) leaves the room.
-fn drain_inboxes(room: &mut Room, links: &mut HashMap<PlayerId, ClientLink>, state: &AppState) {
-    let m = &state.metrics;
-    let mut gone = Vec::new();
-    for (&id, link) in links.iter_mut() {
-        // Bounded by the inbox capacity so a client cannot keep the room busy by sending
-        // faster than the room drains.
-        for _ in 0..state.config.inbox_capacity {
-            match link.inbox.try_recv() {
-                Ok(ClientCmd::Inputs(cmds)) => {
-                    let o = room.handle_inputs(id, &cmds);
-                    for (outcome, n) in [
-                        ("queued", o.queued),
-                        ("duplicate", o.duplicates),
-                        ("rejected", o.rejected),
-                    ] {
-                        if n > 0 {
-                            m.inputs
-                                .get_or_create(&crate::metrics::OutcomeLabels { outcome })
-                                .inc_by(u64::from(n));
+pub(super) async fn run(
+    room: Room,
+    cmds: mpsc::Receiver<RoomCmd>,
+    stats: Arc<RoomStats>,
+    state: Arc<AppState>,
+) {
+    let span = info_span!("room", room = %stats.id);
+    let labels = RoomLabels {
+        room: stats.id.clone(),
+    };
+    let driver = Driver {
+        room,
+        links: HashMap::new(),
+        quitting: Vec::new(),
+        stats,
+        state,
+        labels,
+    };
+    driver.run(cmds).instrument(span).await;
+}
+
+impl Driver {
+    async fn run(mut self, mut cmds: mpsc::Receiver<RoomCmd>) {
+        let state = self.state.clone();
+        let period = Duration::from_secs_f64(1.0 / f64::from(state.config.tick_rate));
+        let mut interval = tokio::time::interval(period);
+        // Burst keeps tick numbers in step with wall time after a stall, which clients' clock
+        // sync relies on.
+        interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut empty_since: Option<Instant> = None;
+        state.metrics.rooms.inc();
+        info!(public = self.stats.public, "room created");
+        loop {
+            tokio::select! {
+                biased;
+                _ = state.shutdown.cancelled() => break,
+                _ = interval.tick() => {
+                    self.tick();
+                    if self.room.player_count() == 0 && self.stats.pending.load(Ordering::Relaxed) == 0 {
+                        let since = *empty_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= state.config.empty_room_timeout
+                            && state.rooms.remove_if_idle(&self.stats.id)
+                        {
+                            info!("empty room disposed of");
+                            break;
                         }
+                    } else {
+                        empty_since = None;
                     }
                 }
-                Ok(ClientCmd::Chat(text)) => room.handle_chat(id, &text),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    gone.push(id);
-                    break;
+                Some(cmd) = cmds.recv() => match cmd {
+                    RoomCmd::Join { name, resume_token, link, reply } => {
+                        self.join(name, resume_token, link, reply);
+                    }
+                },
+            }
+        }
+        state.metrics.rooms.dec();
+        state.metrics.room_players.remove(&self.labels);
+    }
+
+    fn join(
+        &mut self,
+        name: String,
+        resume_token: Option<String>,
+        link: ClientLink,
+        reply: oneshot::Sender<Result<JoinReply, CloseReason>>,
+    ) {
+        let m = &self.state.metrics;
+        // A resume while the old connection is still up (the client noticed the drop first):
+        // the new connection takes over and the old one is told why.
+        if let Some(id) = resume_token
+            .as_deref()
+            .and_then(|t| self.room.token_owner(t))
+            && self.room.is_connected(id)
+        {
+            if let Some(old) = self.links.remove(&id) {
+                let _ = old.kick.send(CloseReason::new(
+                    close::REPLACED,
+                    "replaced by a newer connection",
+                ));
+            }
+            self.room.handle_disconnect(id);
+        }
+        let answer = match self
+            .room
+            .handle_join_or_resume(&name, resume_token.as_deref())
+        {
+            Ok(joined) => {
+                let len = joined.welcome.len() as u64;
+                // A fresh outbox is empty, so the welcome always fits.
+                if link.outbox.try_send(Bytes::from(joined.welcome)).is_ok() {
+                    m.bytes_sent.inc_by(len);
+                }
+                if joined.resumed {
+                    m.resumes.inc();
+                    info!(player = %joined.player_id, "player resumed");
+                } else {
+                    info!(player = %joined.player_id, name = %name, "player joined");
+                }
+                self.links.insert(joined.player_id, link);
+                Ok(JoinReply {
+                    player_id: joined.player_id,
+                    resumed: joined.resumed,
+                })
+            }
+            Err(e) => Err(e.close_reason()),
+        };
+        if let Err(Ok(r)) = reply.send(answer) {
+            // The connection gave up waiting: it is as if it dropped.
+            self.links.remove(&r.player_id);
+            self.room.handle_disconnect(r.player_id);
+        }
+        self.publish_counts();
+    }
+
+    fn tick(&mut self) {
+        let start = Instant::now();
+        self.drain_inboxes();
+        let links = &self.links;
+        let out = self
+            .room
+            .tick(|id| links.get(&id).is_some_and(|l| l.outbox.capacity() > 0));
+        let m = &self.state.metrics;
+        let mut gone = Vec::new();
+        for (id, bytes) in out.messages {
+            let Some(link) = self.links.get(&id) else {
+                continue;
+            };
+            let len = bytes.len() as u64;
+            match link.outbox.try_send(Bytes::from(bytes)) {
+                Ok(()) => {
+                    m.snapshots_sent.inc();
+                    m.bytes_sent.inc_by(len);
+                }
+                // Capacity was checked and only this task sends: full cannot happen.
+                Err(TrySendError::Full(_)) => {
+                    m.snapshots_skipped.inc();
+                }
+                Err(TrySendError::Closed(_)) => gone.push(id),
+            }
+        }
+        m.snapshots_skipped.inc_by(u64::from(out.skipped));
+        for (id, reason) in out.kicked {
+            if let Some(link) = self.links.remove(&id) {
+                debug!(player = %id, code = reason.code, "dropping client");
+                let _ = link.kick.send(reason);
+            }
+        }
+        for id in gone {
+            self.links.remove(&id);
+            self.room.handle_disconnect(id);
+        }
+        let tick = self.room.tick_count().0;
+        self.stats.tick.store(tick, Ordering::Relaxed);
+        m.tick.set(i64::from(tick));
+        m.entities.set(self.room.entity_count() as i64);
+        self.publish_counts();
+        m.tick_duration.observe(start.elapsed().as_secs_f64());
+    }
+
+    fn publish_counts(&self) {
+        let players = self.room.player_count();
+        self.stats.players.store(players, Ordering::Relaxed);
+        self.state
+            .metrics
+            .room_players
+            .get_or_create(&self.labels)
+            .set(players as i64);
+    }
+
+    /// Takes what each client sent since the last tick. A client whose connection task has
+    /// ended is disconnected (resumable), or removed at once if it said goodbye.
+    fn drain_inboxes(&mut self) {
+        let m = &self.state.metrics;
+        let mut gone = Vec::new();
+        for (&id, link) in self.links.iter_mut() {
+            // Bounded by the inbox capacity so a client cannot keep the room busy by sending
+            // faster than the room drains.
+            for _ in 0..self.state.config.inbox_capacity {
+                match link.inbox.try_recv() {
+                    Ok(ClientCmd::Inputs(cmds)) => {
+                        let o = self.room.handle_inputs(id, &cmds);
+                        for (outcome, n) in [
+                            ("queued", o.queued),
+                            ("duplicate", o.duplicates),
+                            ("rejected", o.rejected),
+                        ] {
+                            if n > 0 {
+                                m.inputs
+                                    .get_or_create(&OutcomeLabels { outcome })
+                                    .inc_by(u64::from(n));
+                            }
+                        }
+                    }
+                    Ok(ClientCmd::Chat(text)) => {
+                        if self.room.handle_chat(id, &text) == ChatOutcome::RateLimited {
+                            m.rate_limited
+                                .get_or_create(&OutcomeLabels { outcome: "chat" })
+                                .inc();
+                        }
+                    }
+                    Ok(ClientCmd::Quit) => self.quitting.push(id),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        gone.push(id);
+                        break;
+                    }
                 }
             }
         }
-    }
-    for id in gone {
-        links.remove(&id);
-        room.handle_leave(id);
-        info!(player = %id, "player left");
+        for id in gone {
+            self.links.remove(&id);
+            if let Some(i) = self.quitting.iter().position(|q| *q == id) {
+                self.quitting.swap_remove(i);
+                self.room.handle_leave(id);
+                info!(player = %id, "player left");
+            } else {
+                self.room.handle_disconnect(id);
+                info!(player = %id, "player disconnected; may resume");
+            }
+        }
     }
 }

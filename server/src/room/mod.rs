@@ -19,10 +19,13 @@ pub use input_queue::{InputQueue, Push};
 pub use net_ids::NetIds;
 
 use crate::interest::{InterestGrid, ViewEntity};
+use crate::limits::TokenBucket;
 use crate::sim::{PlayerKey, ProjectileKey, Sim, SimEvent};
 use glam::Vec2;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use slotmap::SecondaryMap;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use tickwire_shared::close::{self, CloseReason};
 use tickwire_shared::codec::encode_server_into;
 use tickwire_shared::protocol::{
@@ -51,12 +54,21 @@ pub struct RoomConfig {
     pub input_window: u32,
     /// Snapshots carry a checksum every this many ticks (0 = never).
     pub checksum_interval: u16,
-    /// A client whose outbox stays full this many ticks in a row is dropped.
+    /// A client whose outbox stays full this many ticks in a row is disconnected (and may
+    /// resume within the grace period).
     pub max_skipped_ticks: u32,
     /// The arena.
     pub arena: Arena,
     /// Seed of the sim's random generator.
     pub seed: u64,
+    /// The room's id (prefix of its resume tokens).
+    pub id: String,
+    /// Ticks a disconnected player is kept for a resume before it is removed.
+    pub resume_grace_ticks: u32,
+    /// Chat lines a player may send in a burst.
+    pub chat_burst: u32,
+    /// Ticks to earn back one chat line.
+    pub chat_refill_ticks: u32,
 }
 
 impl Default for RoomConfig {
@@ -72,6 +84,10 @@ impl Default for RoomConfig {
             max_skipped_ticks: 150,
             arena: Arena::default(),
             seed: 1,
+            id: "main".into(),
+            resume_grace_ticks: 300,
+            chat_burst: 5,
+            chat_refill_ticks: 60,
         }
     }
 }
@@ -96,10 +112,12 @@ impl JoinError {
 /// A successful join.
 #[derive(Debug)]
 pub struct Joined {
-    /// The new player's id.
+    /// The player's id.
     pub player_id: PlayerId,
     /// The encoded `Welcome` to send first.
     pub welcome: Vec<u8>,
+    /// Whether an existing player was taken back with a resume token.
+    pub resumed: bool,
 }
 
 /// What one tick produced.
@@ -111,6 +129,17 @@ pub struct TickOutput {
     pub kicked: Vec<(PlayerId, CloseReason)>,
     /// Clients whose outbox was full (they skipped this tick).
     pub skipped: u32,
+}
+
+/// What happened to a chat line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatOutcome {
+    /// Relayed to the room.
+    Sent,
+    /// Empty after cleaning, or from an unknown player.
+    Dropped,
+    /// Over the player's chat rate; the player was told.
+    RateLimited,
 }
 
 /// What happened to a batch of input commands.
@@ -132,6 +161,11 @@ struct Client {
     baseline: Vec<(NetId, EntityState)>,
     pending_events: Vec<Event>,
     skipped_in_a_row: u32,
+    /// False between a disconnect and a resume (or removal after the grace period).
+    connected: bool,
+    disconnected_at: Tick,
+    resume_token: String,
+    chat: TokenBucket,
 }
 
 /// One game room.
@@ -146,6 +180,8 @@ pub struct Room {
     interest: InterestGrid,
     view: Vec<(NetId, EntityState)>,
     encode_buf: Vec<u8>,
+    tokens: HashMap<String, PlayerId>,
+    token_rng: StdRng,
 }
 
 impl Room {
@@ -167,6 +203,8 @@ impl Room {
             next_player: 1,
             view: Vec::new(),
             encode_buf: Vec::new(),
+            tokens: HashMap::new(),
+            token_rng: StdRng::from_os_rng(),
         }
     }
 
@@ -190,9 +228,14 @@ impl Room {
         self.sim.tick()
     }
 
-    /// Players in the room.
+    /// Players in the room (connected or within their resume grace period).
     pub fn player_count(&self) -> usize {
         self.clients.len()
+    }
+
+    /// Players whose connection is up.
+    pub fn connected_count(&self) -> usize {
+        self.clients.values().filter(|c| c.connected).count()
     }
 
     /// Entities alive in the world.
@@ -213,6 +256,32 @@ impl Room {
     /// Adds a player. The returned `Welcome` must be the first message the client gets; its
     /// first snapshot (next tick) creates everything in its view.
     pub fn handle_join(&mut self, name: &str) -> Result<Joined, JoinError> {
+        self.handle_join_or_resume(name, None)
+    }
+
+    /// Takes back a disconnected player whose resume token matches (same player, body, score
+    /// and health; the next snapshot is a full one), or else adds a new player.
+    pub fn handle_join_or_resume(
+        &mut self,
+        name: &str,
+        resume: Option<&str>,
+    ) -> Result<Joined, JoinError> {
+        if let Some(id) = resume.and_then(|t| self.tokens.get(t).copied())
+            && self.clients.get(&id).is_some_and(|c| !c.connected)
+        {
+            let token = self.new_token();
+            let c = self.clients.get_mut(&id).expect("checked above");
+            self.tokens.remove(&c.resume_token);
+            c.resume_token = token.clone();
+            c.connected = true;
+            c.skipped_in_a_row = 0;
+            self.tokens.insert(token, id);
+            return Ok(Joined {
+                player_id: id,
+                welcome: self.welcome(id),
+                resumed: true,
+            });
+        }
         if self.clients.len() >= self.config.max_players {
             return Err(JoinError::Full(self.config.max_players));
         }
@@ -231,21 +300,52 @@ impl Room {
         let key = self.sim.add_player(id, name);
         let body = self.net_ids.alloc();
         self.bodies.insert(key, body);
+        let token = self.new_token();
+        self.tokens.insert(token.clone(), id);
+        let now = f64::from(self.sim.tick().0);
+        let chat = TokenBucket::new(
+            1.0 / f64::from(self.config.chat_refill_ticks.max(1)),
+            f64::from(self.config.chat_burst),
+            now,
+        );
         self.clients.insert(
             id,
             Client {
                 key,
                 body,
-                inputs: InputQueue::new(self.config.input_queue_capacity, self.config.input_window),
+                inputs: self.new_input_queue(),
                 baseline: Vec::new(),
                 pending_events: Vec::new(),
                 skipped_in_a_row: 0,
+                connected: true,
+                disconnected_at: Tick(0),
+                resume_token: token,
+                chat,
             },
         );
+        Ok(Joined {
+            player_id: id,
+            welcome: self.welcome(id),
+            resumed: false,
+        })
+    }
+
+    fn new_input_queue(&self) -> InputQueue {
+        InputQueue::new(self.config.input_queue_capacity, self.config.input_window)
+    }
+
+    fn new_token(&mut self) -> String {
+        let n: u128 = self.token_rng.random();
+        format!("{}.{n:032x}", self.config.id)
+    }
+
+    /// An encoded `Welcome` for a player in the room (what a join or resume sends).
+    pub fn welcome(&self, id: PlayerId) -> Vec<u8> {
+        let c = &self.clients[&id];
         let welcome = ServerMsg::Welcome(Welcome {
             protocol_version: PROTOCOL_VERSION,
             player_id: id,
-            entity_id: body,
+            entity_id: c.body,
             tick_rate: self.config.tick_rate,
             tick: self.sim.tick(),
             view_radius: self.config.view_radius,
@@ -253,14 +353,43 @@ impl Room {
             arena: self.sim.arena().clone(),
             rules: self.sim.rules().clone(),
             players: self.player_infos(),
-            resume_token: String::new(),
+            resume_token: c.resume_token.clone(),
         });
         let mut bytes = Vec::new();
         encode_server_into(&welcome, &mut bytes);
-        Ok(Joined {
-            player_id: id,
-            welcome: bytes,
-        })
+        bytes
+    }
+
+    /// A player's connection dropped (or was dropped for being too slow). The player stays in
+    /// the world for the resume grace period; what its client held is forgotten, so a resumed
+    /// client gets a full snapshot.
+    pub fn handle_disconnect(&mut self, id: PlayerId) {
+        let tick = self.sim.tick();
+        let fresh_inputs = self.new_input_queue();
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if !c.connected {
+            return;
+        }
+        c.connected = false;
+        c.disconnected_at = tick;
+        for (nid, _) in c.baseline.drain(..) {
+            self.net_ids.release(nid);
+        }
+        c.pending_events.clear();
+        c.skipped_in_a_row = 0;
+        c.inputs = fresh_inputs;
+    }
+
+    /// The player a resume token belongs to.
+    pub fn token_owner(&self, token: &str) -> Option<PlayerId> {
+        self.tokens.get(token).copied()
+    }
+
+    /// Whether a player is in the room and connected.
+    pub fn is_connected(&self, id: PlayerId) -> bool {
+        self.clients.get(&id).is_some_and(|c| c.connected)
     }
 
     fn player_infos(&self) -> Vec<PlayerInfo> {
@@ -285,6 +414,7 @@ impl Room {
         let Some(client) = self.clients.remove(&id) else {
             return;
         };
+        self.tokens.remove(&client.resume_token);
         self.sim.remove_player(client.key);
         if let Some(body) = self.bodies.remove(client.key) {
             self.net_ids.release(body);
@@ -313,14 +443,23 @@ impl Room {
 
     /// A chat line from a player, relayed to the room (cut to the length limit; blank lines
     /// are dropped).
-    pub fn handle_chat(&mut self, id: PlayerId, text: &str) {
-        if !self.clients.contains_key(&id) {
-            return;
-        }
+    pub fn handle_chat(&mut self, id: PlayerId, text: &str) -> ChatOutcome {
+        let now = f64::from(self.sim.tick().0);
+        let Some(c) = self.clients.get_mut(&id) else {
+            return ChatOutcome::Dropped;
+        };
         let text = clean_text(text, MAX_CHAT_CHARS);
-        if !text.is_empty() {
-            self.broadcast(Event::Chat { player: id, text });
+        if text.is_empty() {
+            return ChatOutcome::Dropped;
         }
+        if !c.chat.try_take(now) {
+            c.pending_events.push(Event::Notice {
+                text: "chat rate limit: message not sent".into(),
+            });
+            return ChatOutcome::RateLimited;
+        }
+        self.broadcast(Event::Chat { player: id, text });
+        ChatOutcome::Sent
     }
 
     /// A message from the server to everyone in the room.
@@ -355,7 +494,22 @@ impl Room {
                 .0
                 .is_multiple_of(u32::from(self.config.checksum_interval));
         let mut out = TickOutput::default();
-        let ids: Vec<PlayerId> = self.clients.keys().copied().collect();
+        let grace = self.config.resume_grace_ticks;
+        let expired: Vec<PlayerId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| !c.connected && tick.since(c.disconnected_at) > grace)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.handle_leave(id);
+        }
+        let ids: Vec<PlayerId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.connected)
+            .map(|(id, _)| *id)
+            .collect();
         for id in ids {
             if !ready(id) {
                 out.skipped += 1;
@@ -379,7 +533,7 @@ impl Room {
             out.messages.push((id, bytes));
         }
         for (id, _) in &out.kicked {
-            self.handle_leave(*id);
+            self.handle_disconnect(*id);
         }
         out
     }

@@ -256,9 +256,10 @@ fn slow_client_skips_ticks_then_gets_a_correct_delta_and_every_event() {
 }
 
 #[test]
-fn a_client_that_never_catches_up_is_dropped() {
+fn a_client_that_never_catches_up_is_dropped_then_removed_after_the_grace_period() {
     let mut h = Harness::new(RoomConfig {
         max_skipped_ticks: 5,
+        resume_grace_ticks: 10,
         ..empty_arena_config()
     });
     let a = h.join("alice");
@@ -271,10 +272,130 @@ fn a_client_that_never_catches_up_is_dropped() {
     assert_eq!(kicked.len(), 1);
     assert_eq!(kicked[0].0, a);
     assert_eq!(kicked[0].1.code, close::TOO_SLOW);
+    assert_eq!(h.room.connected_count(), 1);
+    assert_eq!(h.room.player_count(), 2, "kept for a resume");
+    let mut left = false;
+    for _ in 0..11 {
+        h.tick();
+        left |= h.last(b).events.contains(&Event::Leave { player: a });
+    }
+    assert!(left, "removed once the grace period is over");
     assert_eq!(h.room.player_count(), 1);
-    h.tick();
-    assert!(h.last(b).events.contains(&Event::Leave { player: a }));
     h.assert_replicas_match();
+}
+
+fn resume_token(h: &Harness, id: PlayerId) -> String {
+    // The harness keeps the replica, not the welcome; ask the room for a fresh welcome.
+    let ServerMsg::Welcome(w) = decode_server(&h.room.welcome(id)).unwrap() else {
+        panic!()
+    };
+    w.resume_token
+}
+
+#[test]
+fn resume_within_grace_keeps_player_body_and_score_and_sends_a_full_snapshot() {
+    let mut h = Harness::new(RoomConfig {
+        resume_grace_ticks: 30,
+        ..empty_arena_config()
+    });
+    let a = h.join("alice");
+    let b = h.join("bob");
+    h.place(a, 1000.0, 1000.0);
+    h.place(b, 1100.0, 1000.0);
+    h.tick();
+    let body = h.clients[&a].replica.entity_id;
+    let token = resume_token(&h, a);
+    assert!(token.starts_with("main."), "{token}");
+    let key = h.room.player_key(a).unwrap();
+    h.room.sim_mut().player_mut(key).unwrap().score = 7;
+    h.room.handle_disconnect(a);
+    h.clients.remove(&a);
+    for _ in 0..20 {
+        h.tick();
+    }
+    assert!(
+        h.clients[&b].replica.entities.contains_key(&body),
+        "the body stays in the world meanwhile"
+    );
+    let j = h
+        .room
+        .handle_join_or_resume("ignored", Some(&token))
+        .unwrap();
+    assert!(j.resumed);
+    assert_eq!(j.player_id, a);
+    let ServerMsg::Welcome(w) = decode_server(&j.welcome).unwrap() else {
+        panic!()
+    };
+    assert_eq!(w.entity_id, body);
+    assert_ne!(w.resume_token, token, "tokens rotate");
+    assert_eq!(w.players.iter().find(|p| p.id == a).unwrap().score, 7);
+    let client = TestClient {
+        replica: Replica::new(&w),
+        ready: true,
+        seq: 0,
+        last: None,
+        last_len: 0,
+        received: 0,
+    };
+    h.clients.insert(a, client);
+    h.tick();
+    assert_eq!(h.last(a).created.len(), 2, "full snapshot after a resume");
+    h.assert_replicas_match();
+    // The old token is spent.
+    h.room.handle_disconnect(a);
+    let j = h.room.handle_join_or_resume("x", Some(&token)).unwrap();
+    assert!(!j.resumed);
+}
+
+#[test]
+fn resume_after_grace_is_a_new_player() {
+    let mut h = Harness::new(RoomConfig {
+        resume_grace_ticks: 5,
+        ..empty_arena_config()
+    });
+    let a = h.join("alice");
+    h.tick();
+    let token = resume_token(&h, a);
+    h.room.handle_disconnect(a);
+    h.clients.remove(&a);
+    for _ in 0..7 {
+        h.tick();
+    }
+    let j = h.room.handle_join_or_resume("alice", Some(&token)).unwrap();
+    assert!(!j.resumed);
+    assert_ne!(j.player_id, a);
+}
+
+#[test]
+fn chat_is_rate_limited_per_player() {
+    let mut h = Harness::new(RoomConfig {
+        chat_burst: 2,
+        chat_refill_ticks: 10,
+        ..empty_arena_config()
+    });
+    let a = h.join("alice");
+    let outcomes: Vec<ChatOutcome> = (0..3)
+        .map(|i| h.room.handle_chat(a, &format!("m{i}")))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ChatOutcome::Sent,
+            ChatOutcome::Sent,
+            ChatOutcome::RateLimited
+        ]
+    );
+    h.tick();
+    assert!(
+        h.last(a)
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Notice { text } if text.contains("rate limit")))
+    );
+    for _ in 0..10 {
+        h.tick();
+    }
+    assert_eq!(h.room.handle_chat(a, "later"), ChatOutcome::Sent);
 }
 
 #[test]

@@ -1,0 +1,534 @@
+//! Production features over loopback: rooms and matchmaking, `/rooms`, session resume, JWT
+//! auth, TLS, connection limits, message flood, origin allowlist.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use tickwire_client::{Client, ConnectError, Incoming};
+use tickwire_server::Config;
+use tickwire_server::net::RoomInfo;
+use tickwire_shared::protocol::{
+    ClientMsg, Event, Hello, InputCmd, PROTOCOL_VERSION, Ping, ServerMsg, buttons,
+};
+use tickwire_shared::quant::{dequantize_pos, quantize_angle16};
+use tickwire_shared::replica::EntityState;
+use tickwire_shared::{InputSeq, close};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn rooms(server: &TestServer) -> Vec<RoomInfo> {
+    let (status, body) = server.http_get("/rooms").await;
+    assert_eq!(status, 200);
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Polls `/rooms` until `pred` holds (the room task publishes counts once per tick).
+async fn wait_rooms(server: &TestServer, pred: impl Fn(&[RoomInfo]) -> bool) -> Vec<RoomInfo> {
+    for _ in 0..200 {
+        let r = rooms(server).await;
+        if pred(&r) {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "rooms never reached the expected state: {:?}",
+        rooms(server).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_match_fills_rooms_and_creates_new_ones() {
+    let server = TestServer::start(Config {
+        max_players: 2,
+        ..Config::ephemeral()
+    })
+    .await;
+    let url = server.ws_url();
+    let a = Player::join(&url, "a").await;
+    let b = Player::join(&url, "b").await;
+    let c = Player::join(&url, "c").await;
+    assert_eq!(a.welcome.resume_token.split('.').next(), Some("1"));
+    assert_eq!(
+        b.welcome.resume_token.split('.').next(),
+        Some("1"),
+        "fullest open room first"
+    );
+    assert_eq!(
+        c.welcome.resume_token.split('.').next(),
+        Some("2"),
+        "room 1 full: a new room"
+    );
+    assert_eq!(c.welcome.players.len(), 1);
+    let named = Player::join(&format!("{url}?room=lobby"), "d").await;
+    assert_eq!(named.welcome.resume_token.split('.').next(), Some("lobby"));
+    let d2 = Player::join(&url, "e").await;
+    assert_eq!(
+        d2.welcome.resume_token.split('.').next(),
+        Some("2"),
+        "quick-match skips named rooms"
+    );
+    let list = wait_rooms(&server, |r| r.iter().map(|x| x.players).sum::<usize>() == 5).await;
+    let summary: Vec<(String, usize, usize, bool)> = list
+        .iter()
+        .map(|r| (r.id.clone(), r.players, r.max_players, r.public))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("1".into(), 2, 2, true),
+            ("2".into(), 2, 2, true),
+            ("lobby".into(), 1, 2, false)
+        ]
+    );
+    assert!(list.iter().all(|r| r.tick_rate == 30));
+    assert_eq!(
+        server.http_get("/ws?room=../x").await.0,
+        426,
+        "no upgrade headers: 426 first"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_room_id_is_refused_before_the_upgrade() {
+    let server = TestServer::start(Config::ephemeral()).await;
+    let err = Client::connect(&format!("{}?room=a%20b", server.ws_url()), WAIT)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, ConnectError::Handshake(_)), "{err}");
+    assert!(err.to_string().contains("400"), "{err}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_rooms_are_disposed_of() {
+    let server = TestServer::start(Config {
+        empty_room_timeout: Duration::from_millis(200),
+        ..Config::ephemeral()
+    })
+    .await;
+    let p = Player::join(&format!("{}?room=short", server.ws_url()), "a").await;
+    wait_rooms(&server, |r| r.len() == 1 && r[0].players == 1).await;
+    p.client.close(close::NORMAL, "bye").await;
+    wait_rooms(&server, |r| r.is_empty()).await;
+    let (_, metrics) = server.http_get("/metrics").await;
+    assert!(metrics.contains("tickwire_rooms 0"), "{metrics}");
+    server.stop().await;
+}
+
+fn body_pos(p: &Player, id: tickwire_shared::PlayerId) -> Option<glam::Vec2> {
+    p.replica
+        .body_of(id)
+        .map(|(_, s)| glam::Vec2::new(dequantize_pos(s.x), dequantize_pos(s.y)))
+}
+
+async fn send(p: &mut Player, move_to: Option<glam::Vec2>, aim_at: Option<glam::Vec2>, fire: bool) {
+    let me = body_pos(p, p.welcome.player_id).unwrap();
+    let dir = move_to
+        .map(|t| (t - me).normalize_or_zero())
+        .unwrap_or_default();
+    let aim = aim_at.map(|t| (t - me).to_angle()).unwrap_or(0.0);
+    p.seq += 1;
+    let cmd = InputCmd {
+        seq: InputSeq(p.seq),
+        move_x: (dir.x * 127.0) as i8,
+        move_y: (dir.y * 127.0) as i8,
+        aim: quantize_angle16(aim),
+        buttons: if fire { buttons::FIRE } else { 0 },
+        view_tick: p.replica.tick,
+    };
+    p.client.send(&ClientMsg::Input(vec![cmd])).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_within_grace_keeps_player_body_and_score() {
+    let server = TestServer::start(Config {
+        tick_rate: 60,
+        seed: 3,
+        ..Config::ephemeral()
+    })
+    .await;
+    let url = server.ws_url();
+    let mut a = Player::join(&url, "hunter").await;
+    let mut b = Player::join(&url, "target").await;
+    let (aid, bid) = (a.welcome.player_id, b.welcome.player_id);
+    a.next_snapshot().await;
+    b.next_snapshot().await;
+    // The two walk towards each other until close, then `a` shoots `b` until it dies.
+    let mut killed = false;
+    for _ in 0..3000 {
+        let (pa, pb) = (body_pos(&a, aid), body_pos(&b, bid));
+        let target = body_pos(&a, bid).or(pb);
+        let close_enough = matches!((pa, target), (Some(x), Some(y)) if x.distance(y) < 250.0);
+        send(&mut a, target, target, close_enough).await;
+        send(&mut b, pa, None, false).await;
+        let s = a.next_snapshot().await;
+        b.next_snapshot().await;
+        if s.events.iter().any(
+            |e| matches!(e, Event::Kill { killer, victim } if *killer == aid && *victim == bid),
+        ) {
+            killed = true;
+            break;
+        }
+    }
+    assert!(killed, "the hunter scored");
+    assert_eq!(a.replica.players[&aid].score, 1);
+    let token = a.welcome.resume_token.clone();
+    let body = a.welcome.entity_id;
+    // The connection drops without a close frame (as on a network failure).
+    a.client.abort();
+    let again = Player::join(&url, "hunter-again").await;
+    assert_ne!(again.welcome.player_id, aid, "no token: a new player");
+    again.client.close(close::NORMAL, "").await;
+    let mut c = Client::connect(&url, WAIT).await.unwrap();
+    c.send(&ClientMsg::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        name: "ignored".into(),
+        auth_token: None,
+        resume_token: Some(token.clone()),
+    }))
+    .await
+    .unwrap();
+    let Some(Incoming::Msg(ServerMsg::Welcome(w), _)) = c.recv_timeout(WAIT).await else {
+        panic!("no welcome")
+    };
+    assert_eq!(w.player_id, aid);
+    assert_eq!(w.entity_id, body);
+    assert_eq!(w.players.iter().find(|p| p.id == aid).unwrap().score, 1);
+    assert_eq!(
+        w.players.iter().find(|p| p.id == aid).unwrap().name,
+        "hunter"
+    );
+    let mut r = tickwire_shared::Replica::new(&w);
+    loop {
+        if let Some(Incoming::Msg(ServerMsg::Snapshot(s), _)) = c.recv_timeout(WAIT).await {
+            assert!(
+                s.created.iter().any(|e| e.id == body),
+                "a full snapshot with the body"
+            );
+            r.apply(&s).unwrap();
+            break;
+        }
+    }
+    assert!(
+        matches!(r.entities.get(&body), Some(EntityState::Player { player, .. }) if *player == aid)
+    );
+    let (_, metrics) = server.http_get("/metrics").await;
+    assert!(metrics.contains("tickwire_resumes_total 1"), "{metrics}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_grace_is_a_new_player_and_a_live_connection_is_replaced() {
+    let server = TestServer::start(Config {
+        resume_grace: Duration::from_millis(300),
+        ..Config::ephemeral()
+    })
+    .await;
+    let url = server.ws_url();
+    let mut watcher = Player::join(&url, "watcher").await;
+    let a = Player::join(&url, "a").await;
+    let (aid, token) = (a.welcome.player_id, a.welcome.resume_token.clone());
+    a.client.abort();
+    // The watcher sees `a` leave once the grace period is over.
+    loop {
+        let s = watcher.next_snapshot().await;
+        if s.events.contains(&Event::Leave { player: aid }) {
+            break;
+        }
+    }
+    let resume = |t: String| {
+        ClientMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: "a".into(),
+            auth_token: None,
+            resume_token: Some(t),
+        })
+    };
+    let mut late = Client::connect(&url, WAIT).await.unwrap();
+    late.send(&resume(token)).await.unwrap();
+    let Some(Incoming::Msg(ServerMsg::Welcome(w), _)) = late.recv_timeout(WAIT).await else {
+        panic!()
+    };
+    assert_ne!(w.player_id, aid, "too late: a new player");
+
+    // A second connection with a live player's token takes it over; the first is told why.
+    let mut second = Client::connect(&url, WAIT).await.unwrap();
+    second.send(&resume(w.resume_token.clone())).await.unwrap();
+    let Some(Incoming::Msg(ServerMsg::Welcome(w2), _)) = second.recv_timeout(WAIT).await else {
+        panic!()
+    };
+    assert_eq!(w2.player_id, w.player_id);
+    let (code, reason) = late.wait_closed(WAIT).await.unwrap();
+    assert_eq!(code, Some(close::REPLACED), "{reason}");
+    server.stop().await;
+}
+
+fn jwt(secret: &str, name: &str, exp_offset: i64) -> String {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = tickwire_server::auth::Claims {
+        sub: format!("acct-{name}"),
+        name: Some(name.into()),
+        exp: (now + exp_offset) as u64,
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_auth_refuses_bad_tokens_and_takes_the_name_from_claims() {
+    let server = TestServer::start(Config {
+        jwt_secret: Some("s3cret".into()),
+        ..Config::ephemeral()
+    })
+    .await;
+    let url = server.ws_url();
+    // A bad token in the URL: HTTP 401 before the upgrade.
+    let err = Client::connect(&format!("{url}?token={}", jwt("wrong", "x", 60)), WAIT)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("401"), "{err}");
+    // No token at all: close 4004 after Hello.
+    let mut c = Client::connect(&url, WAIT).await.unwrap();
+    c.send(&hello("anon")).await.unwrap();
+    assert_eq!(
+        c.wait_closed(WAIT).await.unwrap(),
+        (Some(close::UNAUTHORIZED), "a token is required".into())
+    );
+    // An expired token in Hello: 4004 with the reason.
+    let mut c = Client::connect(&url, WAIT).await.unwrap();
+    c.send(&ClientMsg::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        name: "x".into(),
+        auth_token: Some(jwt("s3cret", "old", -120)),
+        resume_token: None,
+    }))
+    .await
+    .unwrap();
+    assert_eq!(
+        c.wait_closed(WAIT).await.unwrap(),
+        (Some(close::UNAUTHORIZED), "the token has expired".into())
+    );
+    // A good token in the URL: admitted, named by the claims, not by Hello.
+    let p = Player::join(
+        &format!("{url}?token={}", jwt("s3cret", "Ada", 60)),
+        "ignored",
+    )
+    .await;
+    assert_eq!(
+        p.welcome
+            .players
+            .iter()
+            .find(|i| i.id == p.welcome.player_id)
+            .unwrap()
+            .name,
+        "Ada"
+    );
+    // And a good token in Hello.
+    let mut c = Client::connect(&url, WAIT).await.unwrap();
+    c.send(&ClientMsg::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        name: "x".into(),
+        auth_token: Some(jwt("s3cret", "Grace", 60)),
+        resume_token: None,
+    }))
+    .await
+    .unwrap();
+    let Some(Incoming::Msg(ServerMsg::Welcome(w), _)) = c.recv_timeout(WAIT).await else {
+        panic!()
+    };
+    assert!(w.players.iter().any(|i| i.name == "Grace"));
+    let (_, metrics) = server.http_get("/metrics").await;
+    for reason in ["invalid", "missing", "expired"] {
+        assert!(
+            metrics.contains(&format!(
+                "tickwire_auth_failures_total{{reason=\"{reason}\"}} 1"
+            )),
+            "{metrics}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_client_plays_over_tls() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("tickwire-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let server = TestServer::start(Config {
+        tls_cert: Some(cert_path.clone()),
+        tls_key: Some(key_path.clone()),
+        ..Config::ephemeral()
+    })
+    .await;
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let tls = std::sync::Arc::new(tickwire_client::tls_config_with_roots(roots));
+    let url = format!("wss://localhost:{}/ws", server.addr.port());
+    let mut c = Client::connect_with(&url, WAIT, Some(tls.clone()))
+        .await
+        .unwrap();
+    c.send(&hello("secure")).await.unwrap();
+    let Some(Incoming::Msg(ServerMsg::Welcome(w), _)) = c.recv_timeout(WAIT).await else {
+        panic!()
+    };
+    let mut r = tickwire_shared::Replica::new(&w);
+    for _ in 0..5 {
+        match c.recv_timeout(WAIT).await {
+            Some(Incoming::Msg(ServerMsg::Snapshot(s), _)) => r.apply(&s).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(r.local_player().is_some());
+    // Plain ws:// to a TLS port does not get through.
+    assert!(
+        Client::connect(
+            &format!("ws://localhost:{}/ws", server.addr.port()),
+            Duration::from_secs(3)
+        )
+        .await
+        .is_err()
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_ip_connection_limit_gets_503() {
+    let server = TestServer::start(Config {
+        max_connections_per_ip: 3,
+        ..Config::ephemeral()
+    })
+    .await;
+    let url = server.ws_url();
+    let mut held = Vec::new();
+    for i in 0..3 {
+        held.push(Player::join(&url, &format!("p{i}")).await);
+    }
+    let err = Client::connect(&url, WAIT).await.err().unwrap();
+    assert!(err.to_string().contains("503"), "{err}");
+    // Closing one frees a slot.
+    let p = held.pop().unwrap();
+    p.client.close(close::NORMAL, "").await;
+    let mut ok = false;
+    for _ in 0..100 {
+        if Client::connect(&url, WAIT).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ok, "slot freed");
+    for p in held {
+        p.client.close(close::NORMAL, "").await;
+    }
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        let (status, body) = server.http_get("/metrics").await;
+        if status == 200 {
+            metrics = body;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        metrics.contains("tickwire_refused_connections_total"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_flood_gets_1008_and_others_keep_playing() {
+    let server = TestServer::start(Config {
+        max_messages_per_sec: 50.0,
+        message_burst: 50.0,
+        checksum_interval: 1,
+        ..Config::ephemeral()
+    })
+    .await;
+    let url = server.ws_url();
+    let mut watcher = Player::join(&url, "watcher").await;
+    let start = watcher.next_snapshot().await.tick;
+    let mut flooder = Player::join(&url, "flooder").await;
+    for i in 0..1000 {
+        if flooder
+            .client
+            .send(&ClientMsg::Ping(Ping { client_time: i }))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let (code, reason) = flooder.client.wait_closed(WAIT).await.unwrap();
+    assert_eq!(code, Some(close::POLICY_VIOLATION));
+    assert_eq!(reason, "message rate limit exceeded");
+    let mut last = start;
+    for _ in 0..10 {
+        let s = watcher.next_snapshot().await;
+        assert_eq!(s.tick.0, last.0 + 1);
+        last = s.tick;
+    }
+    let (_, metrics) = server.http_get("/metrics").await;
+    assert!(
+        metrics.contains("tickwire_rate_limited_total{outcome=\"messages\"} 1"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
+
+async fn upgrade_status(addr: std::net::SocketAddr, origin: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: {origin}\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(WAIT, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_allowlist() {
+    let server = TestServer::start(Config {
+        allowed_origins: vec!["https://game.example".into()],
+        ..Config::ephemeral()
+    })
+    .await;
+    assert!(
+        upgrade_status(server.addr, "https://evil.example")
+            .await
+            .starts_with("HTTP/1.1 403")
+    );
+    assert!(
+        upgrade_status(server.addr, "https://game.example")
+            .await
+            .starts_with("HTTP/1.1 101")
+    );
+    // Non-browser clients send no Origin and are let in.
+    Player::join(&server.ws_url(), "native").await;
+    server.stop().await;
+}
