@@ -1,0 +1,231 @@
+//! The hostile-input suite: attacks run against the real server while well-behaved players
+//! play in the same room. Every attacker gets its close code (or is cut off by a timeout); no
+//! task panics; the players receive every snapshot, in order, and their replicas match the
+//! server's checksums throughout.
+
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tickwire_server::Config;
+use tickwire_shared::protocol::{ClientMsg, InputCmd, Ping};
+use tickwire_shared::{InputSeq, close, encode_client};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+/// A tiny deterministic generator for attack payloads.
+struct Lcg(u64);
+
+impl Lcg {
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                self.0 = self
+                    .0
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (self.0 >> 33) as u8
+            })
+            .collect()
+    }
+}
+
+/// Reads until EOF or `limit`; returns whether the server closed the connection in time.
+async fn closed_within(mut s: TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(limit, async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+async fn joined_raw(addr: std::net::SocketAddr, name: &str) -> RawWs {
+    let mut ws = RawWs::connect(addr).await;
+    ws.frame(2, true, &encode_client(&hello(name))).await;
+    ws
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_inputs_do_not_hurt_well_behaved_players() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, Ordering::SeqCst);
+        default_hook(info);
+    }));
+    rlimit::increase_nofile_limit(10_000).expect("raise the open-file limit");
+
+    let server = TestServer::start(Config {
+        checksum_interval: 1,
+        // Roughly a second of snapshot buffering per player: the machine running this test is
+        // busy opening thousands of sockets, and the players must not skip a tick.
+        outbox_capacity: 32,
+        max_connections_per_ip: 5000,
+        hello_timeout: Duration::from_secs(1),
+        handshake_timeout: Duration::from_secs(1),
+        max_messages_per_sec: 200.0,
+        message_burst: 200.0,
+        ..Config::ephemeral()
+    })
+    .await;
+    let addr = server.addr;
+    let url = server.ws_url();
+
+    // Three well-behaved players, each in its own task, moving every tick and checking every
+    // snapshot (Replica::apply verifies the per-tick checksum).
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let mut players = Vec::new();
+    for i in 0..3 {
+        let mut p = Player::join(&url, &format!("good{i}")).await;
+        let stop = stop.clone();
+        players.push(tokio::spawn(async move {
+            let first = p.next_snapshot().await.tick;
+            let mut last = first;
+            loop {
+                p.seq += 1;
+                let cmd = InputCmd {
+                    seq: InputSeq(p.seq),
+                    move_x: if (p.seq / 40) % 2 == 0 { 100 } else { -100 },
+                    move_y: 40,
+                    aim: (p.seq * 500) as u16,
+                    buttons: 0,
+                    view_tick: p.replica.tick,
+                };
+                p.client.send(&ClientMsg::Input(vec![cmd])).await.unwrap();
+                let s = tokio::select! {
+                    s = p.next_snapshot() => s,
+                    _ = stop.notified() => break,
+                };
+                assert_eq!(s.tick.0, last.0 + 1, "player {i} missed a snapshot");
+                last = s.tick;
+            }
+            (last.0 - first.0, p.replica.ack_input_seq)
+        }));
+    }
+
+    let mut rng = Lcg(42);
+    let mut results: Vec<(&str, Option<(u16, String)>)> = Vec::new();
+
+    // Random bytes as a binary message after Hello.
+    let mut ws = joined_raw(addr, "noise").await;
+    ws.frame(2, true, &rng.bytes(300)).await;
+    results.push((
+        "random message",
+        tokio::time::timeout(WAIT, ws.read_close()).await.unwrap(),
+    ));
+
+    // A text frame.
+    let mut ws = joined_raw(addr, "text").await;
+    ws.frame(1, true, b"hello?").await;
+    results.push((
+        "text frame",
+        tokio::time::timeout(WAIT, ws.read_close()).await.unwrap(),
+    ));
+
+    // A frame header declaring 2^40 bytes.
+    let mut ws = joined_raw(addr, "huge").await;
+    let mut f = vec![0x82, 0x80 | 127];
+    f.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    f.extend_from_slice(&[0; 4]);
+    ws.stream.write_all(&f).await.unwrap();
+    results.push((
+        "huge length",
+        tokio::time::timeout(WAIT, ws.read_close()).await.unwrap(),
+    ));
+
+    // A truncated frame: the header promises 100 bytes, 10 arrive, then nothing.
+    let mut ws = RawWs::connect(addr).await;
+    let mut f = vec![0x82, 0x80 | 100, 0, 0, 0, 0];
+    f.extend_from_slice(&[1; 10]);
+    ws.stream.write_all(&f).await.unwrap();
+    results.push((
+        "truncated frame",
+        tokio::time::timeout(WAIT, ws.read_close()).await.unwrap(),
+    ));
+
+    // Thousands of messages per second.
+    let mut ws = joined_raw(addr, "flood").await;
+    let ping = encode_client(&ClientMsg::Ping(Ping { client_time: 1 }));
+    let mut burst = Vec::new();
+    for _ in 0..3000 {
+        burst.extend_from_slice(&[0x82, 0x80 | ping.len() as u8, 0, 0, 0, 0]);
+        burst.extend_from_slice(&ping);
+    }
+    let _ = ws.stream.write_all(&burst).await;
+    results.push((
+        "flood",
+        tokio::time::timeout(WAIT, ws.read_close()).await.unwrap(),
+    ));
+
+    let expected = [
+        ("random message", close::INVALID_PAYLOAD),
+        ("text frame", close::UNSUPPORTED_DATA),
+        ("huge length", close::MESSAGE_TOO_BIG),
+        ("truncated frame", close::TIMEOUT),
+        ("flood", close::POLICY_VIOLATION),
+    ];
+    for ((name, got), (want_name, want)) in results.iter().zip(expected) {
+        assert_eq!(*name, want_name);
+        let (code, reason) = got
+            .clone()
+            .unwrap_or_else(|| panic!("{name}: no close frame"));
+        assert_eq!(code, want, "{name}: {reason}");
+        assert!(!reason.is_empty(), "{name}: a reason is given");
+    }
+
+    // Random bytes instead of HTTP, and a request head that never finishes (slowloris): both
+    // are cut off by the handshake timeout or answered with 400.
+    let mut garbage = TcpStream::connect(addr).await.unwrap();
+    garbage.write_all(&rng.bytes(200)).await.unwrap();
+    assert!(
+        closed_within(garbage, Duration::from_secs(5)).await,
+        "garbage connection closed"
+    );
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: webso")
+        .await
+        .unwrap();
+    assert!(
+        closed_within(slow, Duration::from_secs(5)).await,
+        "slowloris connection closed"
+    );
+
+    // 2,000 connections opened and abandoned: bare TCP, WebSockets that never say Hello, and
+    // players that join the same room and vanish.
+    let mut abandoned = Vec::new();
+    for i in 0..2000 {
+        match i % 20 {
+            0 => abandoned.push(joined_raw(addr, &format!("ghost{i}")).await.stream),
+            1..10 => abandoned.push(RawWs::connect(addr).await.stream),
+            _ => abandoned.push(TcpStream::connect(addr).await.unwrap()),
+        }
+    }
+    drop(abandoned);
+    assert_eq!(server.http_get("/healthz").await, (200, "ok\n".into()));
+
+    stop.notify_waiters();
+    for p in players {
+        let (ticks, acked) = p.await.expect("player task ran to the end without a panic");
+        assert!(
+            ticks > 30,
+            "players kept playing during the attacks: {ticks} ticks"
+        );
+        assert!(acked.0 > 30, "and their inputs were applied: {acked:?}");
+    }
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "no task panicked");
+    let (_, metrics) = server.http_get("/metrics").await;
+    assert!(
+        metrics.contains("tickwire_closes_total{code=\"1009\",initiator=\"server\"} 1"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
