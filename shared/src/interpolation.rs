@@ -7,7 +7,8 @@
 //! `status` bits 1..7 changed, the body died or came back, or it moved farther than it could
 //! have) are never blended: the older one is shown until the newer one's tick. When the render
 //! tick passes the newest state (a late snapshot), the body is extrapolated along its last
-//! velocity for at most `max_extrapolation_ticks`, then held.
+//! velocity for at most `max_extrapolation_ticks`, then held. A body that just entered view is
+//! not drawn until the render tick reaches its first state.
 //!
 //! Sans-IO: states come from the [`Replica`] after each snapshot, the render tick is passed in.
 
@@ -143,8 +144,11 @@ impl Interpolator {
             state: s.state,
             late_ticks: late,
         };
-        if t <= f64::from(first.tick.0) {
-            return Some(hold(first, 0.0));
+        // A body that entered view at tick T appears when the render tick reaches T: before
+        // that there is nothing true to draw (holding it at its first state would show it
+        // standing still while it was in fact walking).
+        if t < f64::from(first.tick.0) {
+            return None;
         }
         let after = buf.partition_point(|s| f64::from(s.tick.0) <= t);
         if after < buf.len() {
@@ -249,8 +253,9 @@ mod tests {
         // 250 → 6 crosses zero: halfway is 0, not 128.
         assert!(s.aim < 0.01 || s.aim > TAU - 0.01, "{}", s.aim);
         assert_eq!(s.late_ticks, 0.0);
-        // Before the first state: held.
-        assert_eq!(i.sample(NetId(5), 3.0).unwrap().pos.x, 100.0);
+        // Before the first state: not drawn yet; at it: drawn there.
+        assert!(i.sample(NetId(5), 9.9).is_none());
+        assert_eq!(i.sample(NetId(5), 10.0).unwrap().pos.x, 100.0);
         // The local body is never buffered.
         assert!(i.sample(NetId(0), 10.5).is_none());
     }

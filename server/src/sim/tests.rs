@@ -239,7 +239,10 @@ fn hitscan_hits_the_nearest_body_is_blocked_by_walls_and_has_a_cooldown() {
     };
     assert_eq!((s, victim), (ids(shooter), Some(ids(near))));
     assert_eq!(from, Vec2::new(100.0, 500.0));
-    assert!((to.x - (300.0 - 15.2)).abs() < 0.2, "stops at the body: {to}");
+    assert!(
+        (to.x - (300.0 - 15.2)).abs() < 0.2,
+        "stops at the body: {to}"
+    );
     assert_eq!(sim.player(near).unwrap().health, 100 - 34);
     assert_eq!(sim.player(far).unwrap().health, 100);
 
@@ -323,9 +326,16 @@ fn shots_claiming_a_view_older_than_the_cap_are_clamped() {
     let h = sim.position_history();
     assert_eq!(h.rewind_tick(Tick(20), Tick(2)), Tick(16));
     assert_eq!(h.rewind_tick(Tick(20), Tick(18)), Tick(18));
-    assert_eq!(h.rewind_tick(Tick(20), Tick(25)), Tick(20), "no shots from the future");
+    assert_eq!(
+        h.rewind_tick(Tick(20), Tick(25)),
+        Tick(20),
+        "no shots from the future"
+    );
     assert_eq!(h.rewind_tick(Tick(20), Tick(0)), Tick(20));
-    assert!(h.at(Tick(15)).is_none(), "nothing older than the cap is kept");
+    assert!(
+        h.at(Tick(15)).is_none(),
+        "nothing older than the cap is kept"
+    );
     assert!(h.at(Tick(16)).is_some());
 
     // Aimed where the target was at tick 10, claiming tick 10: resolved at 16, a miss.
