@@ -16,6 +16,7 @@ use tickwire_shared::netsim::LinkConfig;
 use tickwire_shared::protocol::{Event, buttons};
 use tickwire_shared::quant::quantize_angle16;
 use tickwire_shared::rules::{Arena, Rect, Rules};
+use tickwire_shared::{PlayerId, Tick};
 
 /// The round trips of the tests, with jitter per direction.
 const LAGS: [(f64, f64); 3] = [(0.0, 0.005), (0.1, 0.02), (0.2, 0.04)];
@@ -176,10 +177,9 @@ fn collision_corrections_are_smoothed_and_converge() {
 }
 
 /// A shooter standing still fires the hitscan weapon at where it sees a walking target, at
-/// 150 ms RTT. Returns the victim of the shot and how many ticks the server rewound.
-fn hitscan_at_150ms(
-    lag_comp_ms: u32,
-) -> (Option<tickwire_shared::PlayerId>, tickwire_shared::PlayerId) {
+/// 150 ms RTT. Returns the victim of the shot, the target, and how many ticks before the
+/// server's tick the shooter's view was.
+fn hitscan_at_150ms(lag_comp_ms: u32) -> (Option<PlayerId>, PlayerId, u32) {
     let mut w = World::new(config(lag_comp_ms), 3);
     let links = Links::tcp(0.15, 0.005, 0.0);
     let shooter = w.join(Vec2::new(300.0, 1000.0), links, 2, idle());
@@ -196,12 +196,15 @@ fn hitscan_at_150ms(
         }),
     );
     let fire_at = 150;
+    let view = std::rc::Rc::new(std::cell::Cell::new(Tick(0)));
+    let seen_at = view.clone();
     w.set_bot(
         shooter,
         Box::new(move |n, net| {
             if n != fire_at {
                 return Intent::default();
             }
+            seen_at.set(net.clock.view_tick());
             let me = net.local_position().unwrap();
             let (_, seen) = net.remotes().next().expect("the target is in view");
             let d = seen.pos - me;
@@ -216,25 +219,37 @@ fn hitscan_at_150ms(
     let shots: Vec<_> = w.peers[shooter]
         .events
         .iter()
-        .filter_map(|e| match e {
-            Event::Hitscan { victim, .. } => Some(*victim),
+        .filter_map(|(tick, e)| match e {
+            Event::Hitscan { victim, .. } => Some((*tick, *victim)),
             _ => None,
         })
         .collect();
     assert_eq!(shots.len(), 1, "one shot fired and its tracer received");
-    (shots[0], w.peers[target].id)
+    // The shot was resolved during the tick before the snapshot that carried it.
+    let (tick, victim) = shots[0];
+    let rewind = tick.0 - 1 - view.get().0;
+    (victim, w.peers[target].id, rewind)
 }
 
 #[test]
-fn hitscan_at_150ms_hits_with_lag_compensation_and_misses_without() {
-    let (victim, target) = hitscan_at_150ms(250);
+fn hitscan_at_150ms_hits_with_lag_compensation_misses_without_and_is_capped() {
+    let (victim, target, rewind) = hitscan_at_150ms(250);
+    println!("150 ms RTT: the shot was resolved {rewind} ticks in the past");
+    // RTT (4.5 ticks) + interpolation delay (2 ticks + jitter) + waiting for the tick, within
+    // the 250 ms (8 tick) cap.
+    assert!((6..=8).contains(&rewind), "{rewind}");
     assert_eq!(
         victim,
         Some(target),
         "lag compensated: hits what the shooter saw"
     );
-    let (victim, _) = hitscan_at_150ms(0);
+    let (victim, _, _) = hitscan_at_150ms(0);
     assert_eq!(victim, None, "not compensated: the target has moved on");
+    // A cap of 100 ms (3 ticks) is shorter than this shooter's view is old: the claim is
+    // clamped to 3 ticks back, where the target no longer was.
+    let (victim, _, rewind) = hitscan_at_150ms(100);
+    assert!(rewind > 3);
+    assert_eq!(victim, None, "clamped to the cap: a miss");
 }
 
 /// Inputs over a lossy, reordering datagram link (the mode where redundancy matters): with

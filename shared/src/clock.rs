@@ -276,8 +276,22 @@ mod tests {
         let mut renders = Vec::new();
         let mut next = 0;
         let mut now = 0.0;
+        let mut frame = 0u32;
         while now < seconds - skew - 0.5 {
             now += 1.0 / 60.0;
+            frame += 1;
+            if frame.is_multiple_of(30) {
+                // A ping every half second; its pong comes back after a jittered round trip.
+                let ping = clock.ping(now);
+                let rtt = 2.0 * base + rng.next_f64() * 2.0 * jitter;
+                clock.handle_pong(
+                    &Pong {
+                        client_time: ping.client_time,
+                        tick: Tick(0),
+                    },
+                    now + rtt,
+                );
+            }
             while next < arrivals.len() && arrivals[next].0 <= now {
                 clock.handle_snapshot(Tick(arrivals[next].1), arrivals[next].0);
                 next += 1;
@@ -307,7 +321,13 @@ mod tests {
                 (behind - expected).abs() < 0.01,
                 "base {base} jitter {jitter}: behind {behind:.4} s, expected {expected:.4} s"
             );
-            // The delay covers the measured jitter but not the rare stalls.
+            // The server's current tick: newest tick plus half the round trip.
+            let estimate = clock.server_tick().unwrap();
+            assert!(
+                (estimate - server_tick).abs() * DT <= jitter + 0.002,
+                "server tick estimate {estimate:.2}, true {server_tick:.2}"
+            );
+            // The delay covers the measured jitter but not the rare outliers.
             assert!(clock.jitter() <= jitter + 1e-9, "{}", clock.jitter());
             assert!(clock.jitter() >= jitter * 0.8, "{}", clock.jitter());
             assert!(clock.delay_ticks() >= 2.0);

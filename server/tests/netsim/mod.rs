@@ -18,7 +18,7 @@ use tickwire_shared::netsim::{Link, LinkConfig};
 use tickwire_shared::protocol::{ClientMsg, Event, Pong, ServerMsg};
 use tickwire_shared::quant::dequantize_pos;
 use tickwire_shared::replica::EntityState;
-use tickwire_shared::{PlayerId, decode_server, encode_server};
+use tickwire_shared::{PlayerId, Tick, decode_server, encode_server};
 
 /// Frames per second of every client's display.
 pub const FPS: f64 = 60.0;
@@ -80,8 +80,8 @@ pub struct Peer {
     pub inputs_duplicate: u32,
     /// Rejected by the room.
     pub inputs_rejected: u32,
-    /// Every event received.
-    pub events: Vec<Event>,
+    /// Every event received, with the tick of its snapshot.
+    pub events: Vec<(Tick, Event)>,
 }
 
 /// The room, its clients, the fake clock and the server's true positions per tick.
@@ -228,7 +228,8 @@ impl World {
                 ServerMsg::Snapshot(s) => {
                     let net = p.net.as_mut().expect("welcome first");
                     let c = net.handle_snapshot(&s, now).expect("replica in step");
-                    p.events.extend(s.events.iter().cloned());
+                    p.events
+                        .extend(s.events.iter().map(|e| (s.tick, e.clone())));
                     if c.is_some_and(|c| c.error > 0.0 && !c.snapped) {
                         p.correction_started = Some(p.frame);
                     }
