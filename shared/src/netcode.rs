@@ -251,8 +251,10 @@ impl ClientNetcode {
 pub struct NetcodeReport {
     /// What was run (e.g. "100 ms RTT, 20 ms jitter").
     pub label: String,
-    /// Smoothed corrections (count).
+    /// Reconciliations (count).
     pub corrections: usize,
+    /// Reconciliations that found the prediction wrong (error above 0).
+    pub mispredicted: usize,
     /// Median correction, units.
     pub correction_p50: f32,
     /// 99th percentile correction, units.
@@ -280,6 +282,7 @@ impl NetcodeReport {
         NetcodeReport {
             label: label.into(),
             corrections: stats.corrections.len(),
+            mispredicted: stats.corrections.iter().filter(|e| **e > 0.0).count(),
             correction_p50: q(&stats.corrections, 0.5),
             correction_p99: q(&stats.corrections, 0.99),
             correction_max: q(&stats.corrections, 1.0),
@@ -296,18 +299,20 @@ impl NetcodeReport {
 
     /// The header of [`NetcodeReport::markdown_row`]'s table.
     pub fn markdown_header() -> String {
-        "| run | corrections | correction p50 | correction p99 | correction max | snaps | \
-         interpolation error p99 | interpolation error max | time extrapolating |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| run | reconciliations | mispredicted | correction p50 | correction p99 | \
+         correction max | snaps | interpolation error p99 | interpolation error max | \
+         time extrapolating |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
             .to_string()
     }
 
     /// One row of a markdown table (units are world units; a player is 16 in radius).
     pub fn markdown_row(&self) -> String {
         format!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {} | {:.3} | {:.3} | {:.2}% |",
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {:.3} | {:.3} | {:.2}% |",
             self.label,
             self.corrections,
+            self.mispredicted,
             self.correction_p50,
             self.correction_p99,
             self.correction_max,
