@@ -372,3 +372,14 @@ fn netcode_report() {
         assert!(r.corrections > 0);
     }
 }
+
+#[test]
+fn lag_comp_flag_defaults_to_250_ms_and_is_bounded() {
+    use clap::Parser;
+    use tickwire_server::Config;
+    assert_eq!(Config::parse_from(["tickwire"]).lag_comp_ms, 250);
+    assert_eq!(RoomConfig::default().lag_comp_ms, 250);
+    let off = Config::parse_from(["tickwire", "--lag-comp-ms", "0"]);
+    assert_eq!(off.lag_comp_ms, 0);
+    assert!(Config::try_parse_from(["tickwire", "--lag-comp-ms", "5000"]).is_err());
+}
