@@ -52,6 +52,10 @@ pub struct Config {
     /// Send a state checksum in snapshots every N ticks (0 = never); for load testers.
     #[arg(long, default_value_t = 0)]
     pub checksum_interval: u16,
+    /// Lag compensation: hitscan shots are resolved where targets were up to this many
+    /// milliseconds ago (the shooter's view); 0 turns it off.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub lag_comp_ms: u32,
     /// Seed of the game's random generator (spawn spots).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

@@ -9,13 +9,27 @@
 //! - [`replica`]: the client's copy of the world, built from `Welcome` and `Snapshot` messages.
 //! - [`close`]: every WebSocket close code the server uses, in one table.
 //!
+//! Client netcode (see `docs/NETCODE.md`):
+//! - [`clock`]: round-trip time, server tick estimate, jitter and the render clock.
+//! - [`input`]: numbered input commands, acknowledgement, redundant input frames.
+//! - [`prediction`]: local prediction, reconciliation and smoothed corrections.
+//! - [`interpolation`]: buffers that draw remote bodies in the past, with bounded extrapolation.
+//! - [`netcode`]: [`ClientNetcode`], the facade over all of the above, and the netcode report.
+//! - [`netsim`]: a deterministic network simulator for tests (delay, jitter, loss, reordering).
+//!
 //! The crate never touches a socket or a clock: time is passed in as ticks, so every piece of
 //! client logic is testable deterministically.
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod close;
 pub mod codec;
 pub mod ids;
+pub mod input;
+pub mod interpolation;
+pub mod netcode;
+pub mod netsim;
+pub mod prediction;
 pub mod protocol;
 pub mod quant;
 pub mod replica;
@@ -23,5 +37,6 @@ pub mod rules;
 
 pub use codec::{CodecError, decode_client, decode_server, encode_client, encode_server};
 pub use ids::{InputSeq, NetId, PlayerId, Tick};
+pub use netcode::{ClientNetcode, NetcodeConfig};
 pub use protocol::*;
 pub use replica::{Replica, ReplicaError};

@@ -32,6 +32,7 @@ use tickwire_shared::protocol::{
     Event, InputCmd, MAX_CHAT_CHARS, MAX_NAME_CHARS, PROTOCOL_VERSION, PlayerInfo, ServerMsg,
     Snapshot, Welcome,
 };
+use tickwire_shared::quant::quantize_pos;
 use tickwire_shared::replica::{EntityState, checksum};
 use tickwire_shared::rules::{Arena, Rules};
 use tickwire_shared::{NetId, PlayerId, Tick};
@@ -69,6 +70,9 @@ pub struct RoomConfig {
     pub chat_burst: u32,
     /// Ticks to earn back one chat line.
     pub chat_refill_ticks: u32,
+    /// How far back hitscan shots are resolved (the shooter's view, lag compensation),
+    /// milliseconds; 0 turns lag compensation off.
+    pub lag_comp_ms: u32,
 }
 
 impl Default for RoomConfig {
@@ -88,6 +92,7 @@ impl Default for RoomConfig {
             resume_grace_ticks: 300,
             chat_burst: 5,
             chat_refill_ticks: 60,
+            lag_comp_ms: 250,
         }
     }
 }
@@ -188,8 +193,10 @@ impl Room {
     /// An empty room.
     pub fn new(config: RoomConfig) -> Room {
         let rules = Rules::at_tick_rate(config.tick_rate);
+        let mut sim = Sim::new(config.arena.clone(), rules, config.seed);
+        sim.set_lag_compensation(lag_comp_ticks(config.lag_comp_ms, config.tick_rate));
         Room {
-            sim: Sim::new(config.arena.clone(), rules, config.seed),
+            sim,
             interest: InterestGrid::new(
                 config.arena.width,
                 config.arena.height,
@@ -553,6 +560,19 @@ impl Room {
                 }
                 SimEvent::Kill { killer, victim } => self.broadcast(Event::Kill { killer, victim }),
                 SimEvent::Respawn(player) => self.broadcast(Event::Respawn { player }),
+                SimEvent::Hitscan {
+                    shooter,
+                    from,
+                    to,
+                    victim,
+                } => self.broadcast(Event::Hitscan {
+                    shooter,
+                    from_x: quantize_pos(from.x),
+                    from_y: quantize_pos(from.y),
+                    to_x: quantize_pos(to.x),
+                    to_y: quantize_pos(to.y),
+                    victim,
+                }),
             }
         }
     }
@@ -636,6 +656,11 @@ impl Room {
         v.sort_by_key(|e| e.0);
         v
     }
+}
+
+/// The lag-compensation cap in ticks: `ms` rounded up to whole ticks.
+pub fn lag_comp_ticks(ms: u32, tick_rate: u16) -> u32 {
+    (u64::from(ms) * u64::from(tick_rate)).div_ceil(1000) as u32
 }
 
 /// Trims, drops control characters, and cuts to `max` characters.

@@ -522,3 +522,90 @@ fn player_state_round_trips_through_updates() {
     u.apply(&mut c);
     assert_eq!(c, b);
 }
+
+#[test]
+fn redundant_and_reordered_input_frames_apply_each_command_once() {
+    let mut h = Harness::new(empty_arena_config());
+    let a = h.join("a");
+    h.place(a, 500.0, 500.0);
+    let cmd = |s| InputCmd {
+        seq: InputSeq(s),
+        move_x: 127,
+        ..Default::default()
+    };
+    let outcome = |queued, duplicates| InputOutcome {
+        queued,
+        duplicates,
+        rejected: 0,
+    };
+    // Each frame repeats the unacknowledged commands before the new one.
+    assert_eq!(h.room.handle_inputs(a, &[cmd(1)]), outcome(1, 0));
+    assert_eq!(h.room.handle_inputs(a, &[cmd(1), cmd(2)]), outcome(1, 1));
+    h.tick();
+    assert_eq!(h.last(a).ack_input_seq, InputSeq(2));
+    // Late repeats of applied commands, and a frame whose commands arrive out of order.
+    assert_eq!(
+        h.room.handle_inputs(a, &[cmd(1), cmd(2), cmd(3)]),
+        outcome(1, 2)
+    );
+    assert_eq!(
+        h.room.handle_inputs(a, &[cmd(4), cmd(3), cmd(2)]),
+        outcome(1, 2)
+    );
+    h.tick();
+    assert_eq!(h.last(a).ack_input_seq, InputSeq(4));
+    // Four commands, four steps: no command applied twice.
+    let (rules, arena) = (h.room.sim().rules().clone(), h.room.sim().arena().clone());
+    let mut want = Vec2::new(500.0, 500.0);
+    for s in 1..=4 {
+        want = tickwire_shared::rules::step_player(want, &cmd(s), &rules, &arena);
+    }
+    let k = h.room.player_key(a).unwrap();
+    assert_eq!(h.room.sim().player(k).unwrap().pos, want);
+}
+
+#[test]
+fn hitscan_shots_reach_every_client_as_tracer_events() {
+    let mut h = Harness::new(empty_arena_config());
+    let (a, b) = (h.join("a"), h.join("b"));
+    h.place(a, 500.0, 500.0);
+    h.place(b, 700.0, 500.0);
+    h.tick();
+    h.input(a, 0, 0, 0.0, buttons::ALT_FIRE);
+    h.tick();
+    for id in [a, b] {
+        let tracers: Vec<&Event> = h
+            .last(id)
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::Hitscan { .. }))
+            .collect();
+        assert_eq!(
+            tracers,
+            vec![&Event::Hitscan {
+                shooter: a,
+                from_x: 4000,
+                from_y: 4000,
+                to_x: 5472, // 684 units: where the ray meets b's body
+                to_y: 4000,
+                victim: Some(b),
+            }]
+        );
+    }
+    let k = h.room.player_key(b).unwrap();
+    let damage = h.room.sim().rules().hitscan_damage;
+    assert_eq!(h.room.sim().player(k).unwrap().health, 100 - damage);
+}
+
+#[test]
+fn lag_compensation_cap_is_whole_ticks_and_zero_turns_it_off() {
+    assert_eq!(lag_comp_ticks(250, 30), 8);
+    assert_eq!(lag_comp_ticks(250, 60), 15);
+    assert_eq!(lag_comp_ticks(0, 30), 0);
+    assert_eq!(lag_comp_ticks(1000, 128), 128);
+    let room = Room::new(RoomConfig {
+        lag_comp_ms: 100,
+        ..RoomConfig::default()
+    });
+    assert_eq!(room.sim().position_history().cap_ticks(), 3);
+}

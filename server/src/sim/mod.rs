@@ -3,13 +3,16 @@
 //! Players and projectiles live in `SlotMap`s. The room drives the sim in two phases per tick:
 //! [`Sim::apply_input`] once per input command (movement and firing, with exactly the movement
 //! code clients predict with), then [`Sim::step`] once (player separation, projectiles, hits,
-//! deaths, respawns). Randomness (spawn spots) comes from a seeded generator, so a sim is
+//! deaths, respawns). Hitscan shots (`ALT_FIRE`) are resolved at once during `apply_input`,
+//! against where the targets were at the tick the shooter saw ([`lag_comp`]). Randomness (spawn spots) comes from a seeded generator, so a sim is
 //! reproducible from its seed and inputs.
 
+pub mod lag_comp;
 mod spawn;
 
 use crate::grid::SpatialGrid;
 use glam::Vec2;
+use lag_comp::PositionHistory;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use slotmap::{SlotMap, new_key_type};
@@ -82,7 +85,7 @@ pub struct Projectile {
 }
 
 /// Things that happened during a step that the room must relay or account for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SimEvent {
     /// `killer` brought `victim` to zero health.
     Kill {
@@ -97,6 +100,17 @@ pub enum SimEvent {
     ProjectileSpawned(ProjectileKey),
     /// A projectile was destroyed (hit, blocked or expired).
     ProjectileDespawned(ProjectileKey),
+    /// A hitscan shot was fired (for tracers); any damage it did is applied already.
+    Hitscan {
+        /// Who fired.
+        shooter: PlayerId,
+        /// Where the shot started (the shooter's centre).
+        from: Vec2,
+        /// Where it stopped: a wall, the end of its range, or the victim.
+        to: Vec2,
+        /// Who it hit.
+        victim: Option<PlayerId>,
+    },
 }
 
 /// The authoritative world.
@@ -110,6 +124,7 @@ pub struct Sim {
     events: Vec<SimEvent>,
     grid: SpatialGrid<PlayerKey>,
     scratch: Vec<PlayerKey>,
+    history: PositionHistory,
 }
 
 impl Sim {
@@ -126,7 +141,19 @@ impl Sim {
             rng: SmallRng::seed_from_u64(seed),
             events: Vec::new(),
             scratch: Vec::new(),
+            history: PositionHistory::new(0),
         }
+    }
+
+    /// Keeps body positions for lag compensation up to `cap_ticks` back (0 turns it off:
+    /// hitscan shots then hit where targets are now).
+    pub fn set_lag_compensation(&mut self, cap_ticks: u32) {
+        self.history = PositionHistory::new(cap_ticks);
+    }
+
+    /// The lag-compensation history.
+    pub fn position_history(&self) -> &PositionHistory {
+        &self.history
     }
 
     /// Completed steps so far.
@@ -229,6 +256,62 @@ impl Sim {
             });
             self.events.push(SimEvent::ProjectileSpawned(k));
         }
+        if cmd.buttons & buttons::ALT_FIRE != 0 && tick >= p.next_alt_fire {
+            p.next_alt_fire = Tick(tick.0 + u32::from(self.rules.hitscan_cooldown_ticks));
+            self.fire_hitscan(key, cmd);
+        }
+    }
+
+    /// Resolves a hitscan shot: a ray from the shooter's centre along its aim, stopped by
+    /// obstacles and the arena's edge, against the bodies as they were at the shooter's view
+    /// tick (clamped by the lag-compensation cap). The nearest body hit takes the damage.
+    fn fire_hitscan(&mut self, key: PlayerKey, cmd: &InputCmd) {
+        let Some(shooter) = self.players.get(key) else {
+            return;
+        };
+        let (shooter_id, from) = (shooter.id, shooter.pos);
+        let end = from + heading16(cmd.aim) * self.rules.hitscan_range;
+        let reach = self.arena.segment_blocked_at(from, end).unwrap_or(1.0);
+        let r = self.rules.player_radius;
+        let mut best: Option<(f32, PlayerKey)> = None;
+        let mut consider = |t: Option<f32>, k: PlayerKey| {
+            if let Some(t) = t
+                && t <= reach
+                && best.is_none_or(|(bt, bk)| t < bt || (t == bt && k < bk))
+            {
+                best = Some((t, k));
+            }
+        };
+        let rewind = self.history.rewind_tick(self.tick, cmd.view_tick);
+        match self.history.at(rewind) {
+            Some(past) => {
+                for b in past {
+                    // Only bodies still in play, and not respawned elsewhere since.
+                    let now = self.players.get(b.key);
+                    if b.key != key && now.is_some_and(|p| p.alive && p.respawns == b.respawns) {
+                        consider(segment_circle_hit(from, end, b.pos, r), b.key);
+                    }
+                }
+            }
+            None => {
+                for (k, p) in &self.players {
+                    if k != key && p.alive {
+                        consider(segment_circle_hit(from, end, p.pos, r), k);
+                    }
+                }
+            }
+        }
+        let t = best.map_or(reach, |b| b.0);
+        let victim = best.map(|(_, k)| k);
+        self.events.push(SimEvent::Hitscan {
+            shooter: shooter_id,
+            from,
+            to: from + (end - from) * t,
+            victim: victim.and_then(|k| self.players.get(k)).map(|p| p.id),
+        });
+        if let Some(v) = victim {
+            self.damage(v, key, shooter_id, self.rules.hitscan_damage);
+        }
     }
 
     /// Advances the world by one tick: separates overlapping players, moves projectiles and
@@ -238,6 +321,7 @@ impl Sim {
         self.tick = self.tick.next();
         self.move_projectiles();
         self.respawn_due();
+        self.history.record(self.tick, &self.players);
     }
 
     fn rebuild_grid(&mut self) {

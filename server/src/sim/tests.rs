@@ -200,3 +200,165 @@ fn same_seed_same_world() {
     };
     assert_eq!(run(), run());
 }
+
+fn alt_fire(seq: u32, aim: f32, view_tick: u32) -> InputCmd {
+    InputCmd {
+        buttons: buttons::ALT_FIRE,
+        view_tick: Tick(view_tick),
+        ..cmd(seq, 0, 0, aim, false)
+    }
+}
+
+fn hitscans(sim: &mut Sim) -> Vec<SimEvent> {
+    sim.drain_events()
+        .filter(|e| matches!(e, SimEvent::Hitscan { .. }))
+        .collect()
+}
+
+#[test]
+fn hitscan_hits_the_nearest_body_is_blocked_by_walls_and_has_a_cooldown() {
+    let (mut sim, keys) = sim_with(3);
+    let (shooter, near, far) = (keys[0], keys[1], keys[2]);
+    place(&mut sim, shooter, 100.0, 500.0);
+    place(&mut sim, near, 300.0, 505.0);
+    place(&mut sim, far, 500.0, 500.0);
+    sim.step();
+    sim.drain_events().for_each(drop);
+    sim.apply_input(shooter, &alt_fire(1, 0.0, 0));
+    let got = hitscans(&mut sim);
+    let ids = |k| sim.player(k).unwrap().id;
+    assert_eq!(got.len(), 1);
+    let SimEvent::Hitscan {
+        shooter: s,
+        from,
+        to,
+        victim,
+    } = got[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!((s, victim), (ids(shooter), Some(ids(near))));
+    assert_eq!(from, Vec2::new(100.0, 500.0));
+    assert!(
+        (to.x - (300.0 - 15.2)).abs() < 0.2,
+        "stops at the body: {to}"
+    );
+    assert_eq!(sim.player(near).unwrap().health, 100 - 34);
+    assert_eq!(sim.player(far).unwrap().health, 100);
+
+    // Cooldown: a second shot at once does nothing.
+    sim.apply_input(shooter, &alt_fire(2, 0.0, 0));
+    assert!(hitscans(&mut sim).is_empty());
+
+    // Past the cooldown, with the near body out of the way, a wall (x = 600) stops the ray
+    // before a body behind it.
+    place(&mut sim, near, 300.0, 900.0);
+    place(&mut sim, far, 700.0, 500.0);
+    for _ in 0..sim.rules().hitscan_cooldown_ticks {
+        sim.step();
+    }
+    sim.apply_input(shooter, &alt_fire(3, 0.0, 0));
+    let got = hitscans(&mut sim);
+    let SimEvent::Hitscan { to, victim, .. } = got[0] else {
+        unreachable!()
+    };
+    assert_eq!(victim, None);
+    assert!((to.x - 600.0).abs() < 0.01, "{to}");
+    assert_eq!(sim.player(far).unwrap().health, 100);
+}
+
+/// A target walking down past a shooter; returns the sim at tick 20 and where the target was
+/// at each tick.
+fn walking_target(lag_comp_ticks: u32) -> (Sim, PlayerKey, PlayerKey, Vec<Vec2>) {
+    let (mut sim, keys) = sim_with(2);
+    sim.set_lag_compensation(lag_comp_ticks);
+    place(&mut sim, keys[0], 100.0, 500.0);
+    place(&mut sim, keys[1], 400.0, 100.0);
+    let mut path = vec![Vec2::ZERO; 21];
+    path[0] = sim.player(keys[1]).unwrap().pos;
+    for s in 0..20 {
+        sim.apply_input(keys[1], &cmd(s + 1, 0, 127, 0.0, false));
+        sim.step();
+        path[sim.tick().0 as usize] = sim.player(keys[1]).unwrap().pos;
+    }
+    sim.drain_events().for_each(drop);
+    (sim, keys[0], keys[1], path)
+}
+
+fn shoot_at(sim: &mut Sim, shooter: PlayerKey, at: Vec2, view_tick: u32) -> Option<PlayerId> {
+    let from = sim.player(shooter).unwrap().pos;
+    let d = at - from;
+    sim.apply_input(shooter, &alt_fire(1, d.y.atan2(d.x), view_tick));
+    match hitscans(sim).as_slice() {
+        [SimEvent::Hitscan { victim, .. }] => *victim,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn lag_compensation_resolves_shots_where_the_shooter_saw_the_target() {
+    // The target moves 7.3 units a tick: 5 ticks ago it was 37 units from where it is now,
+    // more than a body's width.
+    let (mut sim, shooter, target, path) = walking_target(8);
+    assert!(path[15].distance(path[20]) > 32.0);
+    let hit = shoot_at(&mut sim, shooter, path[15], 15);
+    assert_eq!(hit, Some(sim.player(target).unwrap().id));
+    assert_eq!(sim.player(target).unwrap().health, 66);
+
+    // Without lag compensation the same shot misses.
+    let (mut sim, shooter, _, path) = walking_target(0);
+    assert_eq!(shoot_at(&mut sim, shooter, path[15], 15), None);
+
+    // Claiming no view tick (0) resolves against the present.
+    let (mut sim, shooter, target, path) = walking_target(8);
+    assert_eq!(shoot_at(&mut sim, shooter, path[15], 0), None);
+    let (mut sim2, shooter2, _, _) = walking_target(8);
+    assert_eq!(
+        shoot_at(&mut sim2, shooter2, path[20], 0),
+        Some(sim.player(target).unwrap().id)
+    );
+}
+
+#[test]
+fn shots_claiming_a_view_older_than_the_cap_are_clamped() {
+    // Cap of 4 ticks at tick 20: the oldest tick a shot can be resolved at is 16.
+    let (sim, _, _, _) = walking_target(4);
+    let h = sim.position_history();
+    assert_eq!(h.rewind_tick(Tick(20), Tick(2)), Tick(16));
+    assert_eq!(h.rewind_tick(Tick(20), Tick(18)), Tick(18));
+    assert_eq!(
+        h.rewind_tick(Tick(20), Tick(25)),
+        Tick(20),
+        "no shots from the future"
+    );
+    assert_eq!(h.rewind_tick(Tick(20), Tick(0)), Tick(20));
+    assert!(
+        h.at(Tick(15)).is_none(),
+        "nothing older than the cap is kept"
+    );
+    assert!(h.at(Tick(16)).is_some());
+
+    // Aimed where the target was at tick 10, claiming tick 10: resolved at 16, a miss.
+    let (mut sim, shooter, _, path) = walking_target(4);
+    assert_eq!(shoot_at(&mut sim, shooter, path[10], 10), None);
+    // Aimed where it was at tick 16 while claiming tick 2: resolved at 16, a hit.
+    let (mut sim, shooter, target, path) = walking_target(4);
+    assert_eq!(
+        shoot_at(&mut sim, shooter, path[16], 2),
+        Some(sim.player(target).unwrap().id)
+    );
+}
+
+#[test]
+fn a_body_that_respawned_since_the_view_tick_is_not_hit_where_it_was() {
+    // A cap long enough to reach back past the respawn.
+    let (mut sim, shooter, target, path) = walking_target(100);
+    sim.damage(target, shooter, PlayerId(1), 255);
+    for _ in 0..sim.rules().respawn_ticks {
+        sim.step();
+    }
+    assert!(sim.player(target).unwrap().alive);
+    assert_eq!(sim.player(target).unwrap().respawns, 1);
+    // Its old spot at tick 20, when it was alive there: no hit on the respawned body.
+    assert_eq!(shoot_at(&mut sim, shooter, path[20], 20), None);
+}

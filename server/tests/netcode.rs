@@ -1,0 +1,385 @@
+//! Netcode under simulated lag: the real `Room` and the real client netcode joined by the
+//! deterministic network simulator, driven by a fake clock. Prediction, reconciliation,
+//! interpolation, input redundancy and lag-compensated hitscan, at 0, 100 and 200 ms RTT.
+//!
+//! `cargo test -p tickwire-server --test netcode -- --nocapture` prints the netcode report
+//! (the table in `docs/NETCODE.md`).
+
+mod netsim;
+
+use glam::Vec2;
+use netsim::{Bot, Links, Peer, World};
+use tickwire_server::room::RoomConfig;
+use tickwire_shared::input::Intent;
+use tickwire_shared::netcode::NetcodeReport;
+use tickwire_shared::netsim::LinkConfig;
+use tickwire_shared::protocol::{Event, buttons};
+use tickwire_shared::quant::quantize_angle16;
+use tickwire_shared::rules::{Arena, Rect, Rules};
+use tickwire_shared::{PlayerId, Tick};
+
+/// The round trips of the tests, with jitter per direction.
+const LAGS: [(f64, f64); 3] = [(0.0, 0.005), (0.1, 0.02), (0.2, 0.04)];
+/// Loss in the report's lossy rows: on TCP a lost segment is a retransmit timeout during
+/// which nothing arrives (head-of-line blocking).
+const LOSS: f64 = 0.01;
+
+fn config(lag_comp_ms: u32) -> RoomConfig {
+    RoomConfig {
+        arena: Arena {
+            width: 2000.0,
+            height: 2000.0,
+            obstacles: vec![Rect::new(900.0, 900.0, 200.0, 200.0)],
+        },
+        view_radius: 800.0,
+        lag_comp_ms,
+        ..RoomConfig::default()
+    }
+}
+
+/// One tick of motion at top speed, world units.
+fn tick_of_motion() -> f32 {
+    let r = Rules::at_tick_rate(30);
+    r.player_speed * r.dt()
+}
+
+fn intent(move_x: i8, move_y: i8) -> Intent {
+    Intent {
+        move_x,
+        move_y,
+        ..Intent::default()
+    }
+}
+
+fn idle() -> Bot {
+    Box::new(|_, _| Intent::default())
+}
+
+/// Analog stick sweeping round: slides along walls and the obstacle.
+fn wander() -> Bot {
+    Box::new(|n, _| {
+        let n = n as f32;
+        intent(
+            ((n * 0.07).sin() * 127.0) as i8,
+            ((n * 0.031).cos() * 127.0) as i8,
+        )
+    })
+}
+
+/// A square path, `side` ticks per side, turning 90° at each corner.
+fn square(side: u32) -> Bot {
+    Box::new(move |n, _| match (n / side) % 4 {
+        0 => intent(127, 0),
+        1 => intent(0, 127),
+        2 => intent(-127, 0),
+        _ => intent(0, -127),
+    })
+}
+
+/// Straight along (x, y) for `ticks` commands, then still.
+fn walk(x: i8, y: i8, ticks: u32) -> Bot {
+    Box::new(move |n, _| {
+        if n < ticks {
+            intent(x, y)
+        } else {
+            Intent::default()
+        }
+    })
+}
+
+fn q(v: &[f32], p: f64) -> f32 {
+    let mut v: Vec<f64> = v.iter().map(|x| f64::from(*x)).collect();
+    tickwire_shared::clock::percentile(&mut v, p) as f32
+}
+
+/// A wanderer sliding along the obstacle, a walker on a square path and an observer who
+/// watches the walker: nobody touches anybody.
+fn no_contention(rtt: f64, jitter: f64, loss: f64, seed: u64) -> World {
+    let mut w = World::new(config(250), seed);
+    let links = Links::tcp(rtt, jitter, loss);
+    w.join(Vec2::new(820.0, 1000.0), links, 2, wander());
+    w.join(Vec2::new(300.0, 1200.0), links, 2, square(45));
+    w.join(Vec2::new(200.0, 1800.0), links, 2, idle());
+    w.run(20.0);
+    w
+}
+
+/// How two players meet in [`collision`].
+#[derive(Debug, Clone, Copy)]
+enum Meeting {
+    /// Walking past each other close enough to bump once.
+    Bump,
+    /// Nearly head-on, then pushing against each other for two seconds.
+    Shove,
+}
+
+/// Two players collide: the server pushes them apart, which neither predicted. Then they
+/// stand still.
+fn collision(meeting: Meeting, rtt: f64, jitter: f64, loss: f64, seed: u64) -> World {
+    let mut w = World::new(config(250), seed);
+    let links = Links::tcp(rtt, jitter, loss);
+    let (offset, ticks) = match meeting {
+        Meeting::Bump => (12.0, 60),
+        Meeting::Shove => (2.0, 90),
+    };
+    w.join(Vec2::new(300.0, 1500.0), links, 2, walk(127, 0, ticks));
+    w.join(
+        Vec2::new(700.0, 1500.0 + offset),
+        links,
+        2,
+        walk(-127, 0, ticks),
+    );
+    w.run(5.0);
+    w
+}
+
+fn assert_prediction_exact(p: &Peer, label: &str) {
+    let stats = p.net.as_ref().unwrap().stats();
+    assert!(
+        p.prediction_checks > 400,
+        "{label}: {}",
+        p.prediction_checks
+    );
+    assert_eq!(p.prediction_mismatches, 0, "{label}");
+    assert!(!stats.corrections.is_empty());
+    assert!(
+        stats.corrections.iter().all(|e| *e == 0.0),
+        "{label}: corrections {:?}",
+        stats
+            .corrections
+            .iter()
+            .filter(|e| **e != 0.0)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(stats.snaps, 0, "{label}");
+}
+
+#[test]
+fn prediction_equals_the_server_and_interpolation_follows_the_true_path() {
+    for (rtt, jitter) in LAGS {
+        let label = format!("{} ms RTT", rtt * 1000.0);
+        let w = no_contention(rtt, jitter, 0.0, 1);
+        // Local bodies: every acknowledged command left the body exactly where predicted.
+        for p in &w.peers {
+            assert_prediction_exact(p, &label);
+        }
+        // The observer's view of the walker: no backward jumps, within a tick of motion.
+        let observer = &w.peers[2];
+        assert!(observer.interp_errors.len() > 900, "{label}");
+        assert_eq!(observer.backward_jumps, 0, "{label}");
+        let worst = q(&observer.interp_errors, 1.0);
+        assert!(worst <= tick_of_motion(), "{label}: worst {worst}");
+    }
+}
+
+#[test]
+fn collision_corrections_are_smoothed_and_converge() {
+    for ((rtt, jitter), meeting) in LAGS
+        .into_iter()
+        .flat_map(|l| [(l, Meeting::Bump), (l, Meeting::Shove)])
+    {
+        let label = format!("{meeting:?} at {} ms RTT", rtt * 1000.0);
+        let w = collision(meeting, rtt, jitter, LOSS, 2);
+        for p in &w.peers {
+            let net = p.net.as_ref().unwrap();
+            let stats = net.stats();
+            let nonzero = stats.corrections.iter().filter(|e| **e > 0.0).count();
+            assert!(nonzero > 0, "{label}: the bump was mispredicted");
+            assert_eq!(stats.snaps, 0, "{label}: corrected smoothly, not snapped");
+            let worst = p.settle_frames.iter().copied().max().unwrap();
+            assert!(worst <= 12, "{label}: settled in {worst} frames");
+            // At rest: drawn = predicted = the server's position.
+            let key = w.room.player_key(p.id).unwrap();
+            let server = w.room.sim().player(key).unwrap().pos;
+            assert_eq!(net.local_position(), Some(server), "{label}");
+            assert_eq!(net.prediction.predicted_position(), Some(server));
+        }
+    }
+}
+
+/// A shooter standing still fires the hitscan weapon at where it sees a walking target, at
+/// 150 ms RTT. Returns the victim of the shot, the target, and how many ticks before the
+/// server's tick the shooter's view was.
+fn hitscan_at_150ms(lag_comp_ms: u32) -> (Option<PlayerId>, PlayerId, u32) {
+    let mut w = World::new(config(lag_comp_ms), 3);
+    let links = Links::tcp(0.15, 0.005, 0.0);
+    let shooter = w.join(Vec2::new(300.0, 1000.0), links, 2, idle());
+    let target = w.join(
+        Vec2::new(700.0, 700.0),
+        links,
+        2,
+        Box::new(|n, _| {
+            if (n / 40) % 2 == 0 {
+                intent(0, 127)
+            } else {
+                intent(0, -127)
+            }
+        }),
+    );
+    let fire_at = 150;
+    let view = std::rc::Rc::new(std::cell::Cell::new(Tick(0)));
+    let seen_at = view.clone();
+    w.set_bot(
+        shooter,
+        Box::new(move |n, net| {
+            if n != fire_at {
+                return Intent::default();
+            }
+            seen_at.set(net.clock.view_tick());
+            let me = net.local_position().unwrap();
+            let (_, seen) = net.remotes().next().expect("the target is in view");
+            let d = seen.pos - me;
+            Intent {
+                aim: quantize_angle16(d.y.atan2(d.x)),
+                buttons: buttons::ALT_FIRE,
+                ..Intent::default()
+            }
+        }),
+    );
+    w.run(6.0);
+    let shots: Vec<_> = w.peers[shooter]
+        .events
+        .iter()
+        .filter_map(|(tick, e)| match e {
+            Event::Hitscan { victim, .. } => Some((*tick, *victim)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shots.len(), 1, "one shot fired and its tracer received");
+    // The shot was resolved during the tick before the snapshot that carried it.
+    let (tick, victim) = shots[0];
+    let rewind = tick.0 - 1 - view.get().0;
+    (victim, w.peers[target].id, rewind)
+}
+
+#[test]
+fn hitscan_at_150ms_hits_with_lag_compensation_misses_without_and_is_capped() {
+    let (victim, target, rewind) = hitscan_at_150ms(250);
+    println!("150 ms RTT: the shot was resolved {rewind} ticks in the past");
+    // RTT (4.5 ticks) + interpolation delay (2 ticks + jitter) + waiting for the tick, within
+    // the 250 ms (8 tick) cap.
+    assert!((6..=8).contains(&rewind), "{rewind}");
+    assert_eq!(
+        victim,
+        Some(target),
+        "lag compensated: hits what the shooter saw"
+    );
+    let (victim, _, _) = hitscan_at_150ms(0);
+    assert_eq!(victim, None, "not compensated: the target has moved on");
+    // A cap of 100 ms (3 ticks) is shorter than this shooter's view is old: the claim is
+    // clamped to 3 ticks back, where the target no longer was.
+    let (victim, _, rewind) = hitscan_at_150ms(100);
+    assert!(rewind > 3);
+    assert_eq!(victim, None, "clamped to the cap: a miss");
+}
+
+/// Inputs over a lossy, reordering datagram link (the mode where redundancy matters): with
+/// two repeats per frame no command is lost and the server drops the repeats by sequence
+/// number; without, lost frames are lost movement the prediction has to take back.
+#[test]
+fn redundant_input_frames_survive_loss_and_are_deduplicated() {
+    let run = |redundancy| {
+        let mut w = World::new(config(250), 4);
+        let links = Links {
+            up: LinkConfig::unordered(0.1, 0.03, 0.1),
+            down: LinkConfig::tcp(0.1, 0.01, 0.0),
+        };
+        w.join(Vec2::new(400.0, 400.0), links, redundancy, square(30));
+        w.run(10.0);
+        w.peers.remove(0)
+    };
+    let with = run(2);
+    let without = run(0);
+    println!(
+        "redundancy 2: {} duplicates dropped, {} of {} acknowledged states mispredicted; \
+         redundancy 0: {} of {} mispredicted",
+        with.inputs_duplicate,
+        with.prediction_mismatches,
+        with.prediction_checks,
+        without.prediction_mismatches,
+        without.prediction_checks
+    );
+    assert!(with.inputs_duplicate > 300, "{}", with.inputs_duplicate);
+    assert_eq!(with.inputs_rejected, 0);
+    assert!(with.prediction_checks > 200);
+    assert_eq!(with.prediction_mismatches, 0, "no command lost");
+    assert_eq!(without.inputs_duplicate, 0);
+    assert!(
+        without.prediction_mismatches > 10,
+        "lost frames cost movement: {}",
+        without.prediction_mismatches
+    );
+}
+
+/// Prints the netcode report of `docs/NETCODE.md`.
+#[test]
+fn netcode_report() {
+    let mut rows = Vec::new();
+    for loss in [0.0, LOSS] {
+        for (rtt, jitter) in LAGS {
+            let lag = format!(
+                "{:.0} ms RTT, jitter {:.0} ms, loss {:.0}%",
+                rtt * 1000.0,
+                jitter * 1000.0,
+                loss * 100.0
+            );
+            let w = no_contention(rtt, jitter, loss, 1);
+            let mut stats = w.peers[0].net.as_ref().unwrap().stats().clone();
+            for p in &w.peers[1..] {
+                stats
+                    .corrections
+                    .extend(p.net.as_ref().unwrap().stats().corrections.iter());
+            }
+            let observer = &w.peers[2];
+            let ostats = observer.net.as_ref().unwrap().stats();
+            stats.body_render_s = ostats.body_render_s;
+            stats.extrapolating_s = ostats.extrapolating_s;
+            println!(
+                "{lag}: observer backward jumps {}, prediction mismatches {}",
+                observer.backward_jumps,
+                w.peers.iter().map(|p| p.prediction_mismatches).sum::<u32>()
+            );
+            rows.push(NetcodeReport::new(
+                format!("{lag}, no contention"),
+                &stats,
+                &observer.interp_errors,
+            ));
+            for meeting in [Meeting::Bump, Meeting::Shove] {
+                let w = collision(meeting, rtt, jitter, loss, 2);
+                let mut stats = w.peers[0].net.as_ref().unwrap().stats().clone();
+                let other = w.peers[1].net.as_ref().unwrap().stats();
+                stats.corrections.extend(other.corrections.iter());
+                stats.body_render_s += other.body_render_s;
+                stats.extrapolating_s += other.extrapolating_s;
+                let errors: Vec<f32> = w
+                    .peers
+                    .iter()
+                    .flat_map(|p| p.interp_errors.clone())
+                    .collect();
+                let settle = w.peers.iter().flat_map(|p| p.settle_frames.iter()).max();
+                println!("{lag}, {meeting:?}: corrections settle within {settle:?} frames");
+                rows.push(NetcodeReport::new(
+                    format!("{lag}, {meeting:?}"),
+                    &stats,
+                    &errors,
+                ));
+            }
+        }
+    }
+    println!("{}", NetcodeReport::markdown_header());
+    for r in &rows {
+        println!("{}", r.markdown_row());
+        assert!(r.corrections > 0);
+    }
+}
+
+#[test]
+fn lag_comp_flag_defaults_to_250_ms_and_is_bounded() {
+    use clap::Parser;
+    use tickwire_server::Config;
+    assert_eq!(Config::parse_from(["tickwire"]).lag_comp_ms, 250);
+    assert_eq!(RoomConfig::default().lag_comp_ms, 250);
+    let off = Config::parse_from(["tickwire", "--lag-comp-ms", "0"]);
+    assert_eq!(off.lag_comp_ms, 0);
+    assert!(Config::try_parse_from(["tickwire", "--lag-comp-ms", "5000"]).is_err());
+}

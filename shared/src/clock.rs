@@ -1,0 +1,382 @@
+//! Clock sync: the client's estimate of the server's tick, the round-trip time, and the server
+//! tick the client is rendering.
+//!
+//! Two kinds of samples come in. Every snapshot for tick `T` arriving at local time `now` gives
+//! an offset sample `T·dt − now`: the server clock minus ours, minus the one-way delay of that
+//! snapshot. Delay only ever adds, so the largest sample in a sliding window (the least delayed
+//! snapshot) is the best estimate; late snapshots (jitter, TCP retransmits) cannot drag it.
+//! How much later than that best snapshot the others arrive (the 95th percentile of lateness in
+//! the window) is the measured jitter, and the interpolation delay grows with it. Pongs give
+//! round-trip samples; the estimate is their median over the last few, so one stalled pong does
+//! not move it.
+//!
+//! The render clock plays back server time `delay` behind the newest tick we expect to have.
+//! It never jumps backwards under normal conditions: it advances with local time and is warped
+//! (at most `max_warp`, 5% by default) to converge on its target; only an error larger than
+//! `snap_after_s` (a stall, a server restart) makes it jump.
+//!
+//! Nothing here reads a clock: local time is passed in as seconds (`f64`) from any monotonic
+//! origin, so tests drive it with a fake clock.
+
+use crate::ids::Tick;
+use crate::protocol::{Ping, Pong};
+use std::collections::VecDeque;
+
+/// Tuning of [`ClockSync`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClockConfig {
+    /// Server ticks per second (from `Welcome`).
+    pub tick_rate: u16,
+    /// How long offset samples are kept, seconds.
+    pub window_s: f64,
+    /// Interpolation delay with no jitter, in snapshot intervals.
+    pub base_delay_ticks: f64,
+    /// Multiplier on the measured lateness (95th percentile) added to the delay.
+    pub jitter_margin: f64,
+    /// Largest interpolation delay, seconds.
+    pub max_delay_s: f64,
+    /// Largest fraction by which the render clock runs faster or slower than real time.
+    pub max_warp: f64,
+    /// Render-clock errors beyond this many seconds are fixed by a jump instead of a warp.
+    pub snap_after_s: f64,
+    /// Round-trip samples kept for the median.
+    pub rtt_samples: usize,
+}
+
+impl ClockConfig {
+    /// Defaults for a tick rate.
+    pub fn new(tick_rate: u16) -> ClockConfig {
+        ClockConfig {
+            tick_rate,
+            window_s: 2.0,
+            base_delay_ticks: 2.0,
+            jitter_margin: 1.0,
+            max_delay_s: 0.5,
+            max_warp: 0.05,
+            snap_after_s: 0.25,
+            rtt_samples: 9,
+        }
+    }
+}
+
+/// Estimates of server time, round-trip time and jitter, and the render clock.
+#[derive(Debug, Clone)]
+pub struct ClockSync {
+    config: ClockConfig,
+    dt: f64,
+    /// (arrival time, offset sample), oldest first.
+    offsets: VecDeque<(f64, f64)>,
+    best_offset: Option<f64>,
+    lateness_p95: f64,
+    rtts: VecDeque<f64>,
+    rtt: Option<f64>,
+    render_tick: f64,
+    render_started: bool,
+    now: f64,
+    scratch: Vec<f64>,
+}
+
+impl ClockSync {
+    /// A clock with no samples yet.
+    pub fn new(config: ClockConfig) -> ClockSync {
+        ClockSync {
+            dt: 1.0 / f64::from(config.tick_rate.max(1)),
+            config,
+            offsets: VecDeque::new(),
+            best_offset: None,
+            lateness_p95: 0.0,
+            rtts: VecDeque::new(),
+            rtt: None,
+            render_tick: 0.0,
+            render_started: false,
+            now: 0.0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClockConfig {
+        &self.config
+    }
+
+    /// Seconds per tick.
+    pub fn tick_seconds(&self) -> f64 {
+        self.dt
+    }
+
+    /// Records that a snapshot for `tick` arrived at `now`.
+    pub fn handle_snapshot(&mut self, tick: Tick, now: f64) {
+        let sample = f64::from(tick.0) * self.dt - now;
+        self.offsets.push_back((now, sample));
+        while self.offsets.len() > 1
+            && self
+                .offsets
+                .front()
+                .is_some_and(|(at, _)| *at < now - self.config.window_s)
+        {
+            self.offsets.pop_front();
+        }
+        let best = self
+            .offsets
+            .iter()
+            .map(|(_, o)| *o)
+            .fold(f64::NEG_INFINITY, f64::max);
+        self.best_offset = Some(best);
+        self.scratch.clear();
+        self.scratch
+            .extend(self.offsets.iter().map(|(_, o)| best - *o));
+        self.lateness_p95 = percentile(&mut self.scratch, 0.95);
+    }
+
+    /// A ping to send now; its pong gives a round-trip sample.
+    pub fn ping(&self, now: f64) -> Ping {
+        Ping {
+            client_time: millis(now),
+        }
+    }
+
+    /// Records the answer to one of our pings, arriving at `now`.
+    pub fn handle_pong(&mut self, pong: &Pong, now: f64) {
+        let rtt = f64::from(millis(now).wrapping_sub(pong.client_time)) / 1000.0;
+        // A pong older than a minute is not ours (or the counter wrapped): ignore it.
+        if rtt > 60.0 {
+            return;
+        }
+        self.rtts.push_back(rtt);
+        while self.rtts.len() > self.config.rtt_samples.max(1) {
+            self.rtts.pop_front();
+        }
+        self.scratch.clear();
+        self.scratch.extend(self.rtts.iter().copied());
+        self.rtt = Some(percentile(&mut self.scratch, 0.5));
+    }
+
+    /// Moves the render clock to local time `now`. Call once per frame before reading
+    /// [`ClockSync::render_tick`].
+    pub fn advance(&mut self, now: f64) {
+        let elapsed = (now - self.now).max(0.0);
+        self.now = self.now.max(now);
+        let Some(target) = self.target_render_tick() else {
+            return;
+        };
+        if !self.render_started {
+            self.render_tick = target;
+            self.render_started = true;
+            return;
+        }
+        let natural = self.render_tick + elapsed / self.dt;
+        let error = target - natural;
+        if error.abs() * self.dt > self.config.snap_after_s {
+            self.render_tick = target;
+        } else {
+            let most = self.config.max_warp * elapsed / self.dt;
+            self.render_tick = natural + error.clamp(-most, most);
+        }
+    }
+
+    fn target_render_tick(&self) -> Option<f64> {
+        Some(self.newest_tick_at(self.best_offset?, self.now) - self.delay_ticks())
+    }
+
+    fn newest_tick_at(&self, offset: f64, now: f64) -> f64 {
+        (now + offset) / self.dt
+    }
+
+    /// The tick of the freshest snapshot we expect to have by now (fractional), once any
+    /// snapshot has arrived.
+    pub fn newest_tick(&self) -> Option<f64> {
+        Some(self.newest_tick_at(self.best_offset?, self.now))
+    }
+
+    /// The server's current tick as estimated here: the newest tick plus half a round trip.
+    pub fn server_tick(&self) -> Option<f64> {
+        Some(self.newest_tick()? + self.rtt.unwrap_or(0.0) / 2.0 / self.dt)
+    }
+
+    /// The interpolation delay, in ticks: `base_delay_ticks` plus the measured lateness of
+    /// snapshots, capped at `max_delay_s`.
+    pub fn delay_ticks(&self) -> f64 {
+        let base = self.config.base_delay_ticks;
+        let with_jitter = base + self.config.jitter_margin * self.lateness_p95 / self.dt;
+        with_jitter.clamp(base, (self.config.max_delay_s / self.dt).max(base))
+    }
+
+    /// The server tick being rendered (fractional), for remote entities and for
+    /// [`InputCmd::view_tick`](crate::protocol::InputCmd::view_tick).
+    pub fn render_tick(&self) -> f64 {
+        self.render_tick
+    }
+
+    /// Whether a snapshot has arrived and the render clock runs.
+    pub fn is_synced(&self) -> bool {
+        self.render_started
+    }
+
+    /// The render tick rounded to the tick a command should name as seen (0 before sync).
+    pub fn view_tick(&self) -> Tick {
+        if self.render_started {
+            Tick(self.render_tick.round().max(0.0) as u32)
+        } else {
+            Tick(0)
+        }
+    }
+
+    /// Median round-trip time over the last pongs, seconds.
+    pub fn rtt(&self) -> Option<f64> {
+        self.rtt
+    }
+
+    /// How much later than the best snapshot in the window the others arrive (95th
+    /// percentile), seconds: the jitter the interpolation delay absorbs.
+    pub fn jitter(&self) -> f64 {
+        self.lateness_p95
+    }
+}
+
+/// Local seconds to the millisecond counter carried in pings (wraps every ~49 days).
+fn millis(now: f64) -> u32 {
+    ((now * 1000.0).round() as i64).rem_euclid(1 << 32) as u32
+}
+
+/// The `q` quantile (0..=1) of `values` by nearest rank; 0 when empty. Reorders `values`.
+pub fn percentile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    values[rank - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netsim::SplitMix64;
+
+    const RATE: u16 = 30;
+    const DT: f64 = 1.0 / 30.0;
+
+    /// Snapshots of one tick each, sent at the tick's time, delayed by `base` plus uniform
+    /// jitter and an occasional outlier; frames at 60 Hz in between.
+    fn run(base: f64, jitter: f64, seconds: f64) -> (ClockSync, Vec<(f64, f64)>) {
+        let mut clock = ClockSync::new(ClockConfig::new(RATE));
+        let mut rng = SplitMix64::new(42);
+        // The client's clock started 3.7 s after the server's.
+        let skew = 3.7;
+        let mut arrivals: Vec<(f64, u32)> = (1..(seconds / DT) as u32)
+            .map(|t| {
+                let mut delay = base + rng.next_f64() * jitter;
+                if t % 97 == 0 {
+                    delay += 0.3; // an outlier
+                }
+                (f64::from(t) * DT + delay - skew, t)
+            })
+            .collect();
+        arrivals.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut renders = Vec::new();
+        let mut next = 0;
+        let mut now = 0.0;
+        let mut frame = 0u32;
+        while now < seconds - skew - 0.5 {
+            now += 1.0 / 60.0;
+            frame += 1;
+            if frame.is_multiple_of(30) {
+                // A ping every half second; its pong comes back after a jittered round trip.
+                let ping = clock.ping(now);
+                let rtt = 2.0 * base + rng.next_f64() * 2.0 * jitter;
+                clock.handle_pong(
+                    &Pong {
+                        client_time: ping.client_time,
+                        tick: Tick(0),
+                    },
+                    now + rtt,
+                );
+            }
+            while next < arrivals.len() && arrivals[next].0 <= now {
+                clock.handle_snapshot(Tick(arrivals[next].1), arrivals[next].0);
+                next += 1;
+            }
+            clock.advance(now);
+            if clock.is_synced() {
+                renders.push((now, clock.render_tick()));
+            }
+        }
+        (clock, renders)
+    }
+
+    #[test]
+    fn render_tick_is_monotonic_and_tracks_server_time_under_jitter() {
+        for (base, jitter) in [(0.0, 0.0), (0.05, 0.02), (0.1, 0.04)] {
+            let (clock, renders) = run(base, jitter, 20.0);
+            for w in renders.windows(2) {
+                assert!(w[1].1 >= w[0].1, "render tick went back: {w:?}");
+            }
+            // After settling, the render tick is the true server tick minus the one-way
+            // delay and the interpolation delay.
+            let (now, render) = *renders.last().unwrap();
+            let server_tick = (now + 3.7) / DT;
+            let behind = (server_tick - render) * DT;
+            let expected = base + clock.delay_ticks() * DT;
+            assert!(
+                (behind - expected).abs() < 0.01,
+                "base {base} jitter {jitter}: behind {behind:.4} s, expected {expected:.4} s"
+            );
+            // The server's current tick: newest tick plus half the round trip.
+            let estimate = clock.server_tick().unwrap();
+            assert!(
+                (estimate - server_tick).abs() * DT <= jitter + 0.002,
+                "server tick estimate {estimate:.2}, true {server_tick:.2}"
+            );
+            // The delay covers the measured jitter but not the rare outliers.
+            assert!(clock.jitter() <= jitter + 1e-9, "{}", clock.jitter());
+            assert!(clock.jitter() >= jitter * 0.8, "{}", clock.jitter());
+            assert!(clock.delay_ticks() >= 2.0);
+        }
+    }
+
+    #[test]
+    fn rtt_is_the_median_and_ignores_outliers() {
+        let mut clock = ClockSync::new(ClockConfig::new(RATE));
+        assert_eq!(clock.rtt(), None);
+        let mut now = 100.0;
+        for i in 0..20 {
+            let ping = clock.ping(now);
+            let rtt = if i % 5 == 0 {
+                1.5
+            } else {
+                0.1 + 0.01 * (i % 3) as f64
+            };
+            now += rtt;
+            clock.handle_pong(
+                &Pong {
+                    client_time: ping.client_time,
+                    tick: Tick(0),
+                },
+                now,
+            );
+            now += 0.5;
+        }
+        let rtt = clock.rtt().unwrap();
+        assert!((0.1..=0.12).contains(&rtt), "{rtt}");
+        // A pong from before the millisecond counter wrapped still measures right.
+        let ping = clock.ping(4_294_967.0);
+        let mut c2 = ClockSync::new(ClockConfig::new(RATE));
+        c2.handle_pong(
+            &Pong {
+                client_time: ping.client_time,
+                tick: Tick(0),
+            },
+            4_294_967.0 + 0.4,
+        );
+        assert!((c2.rtt().unwrap() - 0.4).abs() < 0.002);
+    }
+
+    #[test]
+    fn percentile_by_nearest_rank() {
+        let mut v = vec![5.0, 1.0, 4.0, 2.0, 3.0];
+        assert_eq!(percentile(&mut v, 0.5), 3.0);
+        assert_eq!(percentile(&mut v, 0.99), 5.0);
+        assert_eq!(percentile(&mut v, 0.0), 1.0);
+        assert_eq!(percentile(&mut [], 0.5), 0.0);
+    }
+}
