@@ -19,8 +19,6 @@ use crate::metrics::{OutcomeLabels, ReasonLabels};
 use bytes::Bytes;
 use fastwebsockets::upgrade::UpgradeFut;
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead, WebSocketWrite};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +32,13 @@ use tokio::time::{MissedTickBehavior, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, debug_span};
 
-type Io = TokioIo<Upgraded>;
+/// A byte stream a WebSocket can run over (TCP, TLS, or an in-memory pipe in fuzzing).
+pub(crate) trait Socket:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static
+{
+}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Socket for T {}
 
 /// Reader → writer.
 enum Ctl {
@@ -50,7 +54,7 @@ enum Ctl {
 
 /// What the HTTP layer learned before the upgrade.
 #[derive(Debug, Default)]
-pub(super) struct WsParams {
+pub(crate) struct WsParams {
     /// `?room=ID`.
     pub room: Option<String>,
     /// Claims of a valid `?token=`.
@@ -75,6 +79,16 @@ pub(super) async fn run(
             return;
         }
     };
+    serve(ws, peer, state, params).await;
+}
+
+/// Runs a WebSocket whose handshake is done until it closes.
+pub(crate) async fn serve<S: Socket>(
+    ws: fastwebsockets::WebSocket<S>,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    params: WsParams,
+) {
     state.metrics.connections.inc();
     let id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let span = debug_span!("conn", id, %peer, player = tracing::field::Empty, room = tracing::field::Empty);
@@ -149,7 +163,7 @@ fn close_err(code: u16, reason: impl Into<String>) -> ReadError {
 }
 
 impl Reader {
-    async fn run(mut self, mut rd: WebSocketRead<ReadHalf<Io>>) {
+    async fn run<S: Socket>(mut self, mut rd: WebSocketRead<ReadHalf<S>>) {
         let mut asm = Assembler {
             buf: Vec::new(),
             active: false,
@@ -198,9 +212,9 @@ impl Reader {
 
     /// Reads one frame; returns a complete binary message, or `None` for control frames and
     /// partial fragments.
-    async fn next_message(
+    async fn next_message<S: Socket>(
         &mut self,
-        rd: &mut WebSocketRead<ReadHalf<Io>>,
+        rd: &mut WebSocketRead<ReadHalf<S>>,
         asm: &mut Assembler,
     ) -> Result<Option<Vec<u8>>, ReadError> {
         let (limit, what) = if self.inbox.is_some() {
@@ -430,8 +444,8 @@ fn read_error(e: WebSocketError) -> ReadError {
     }
 }
 
-async fn write_loop(
-    mut wr: WebSocketWrite<WriteHalf<Io>>,
+async fn write_loop<S: Socket>(
+    mut wr: WebSocketWrite<WriteHalf<S>>,
     mut ctl: mpsc::Receiver<Ctl>,
     mut outbox: mpsc::Receiver<Bytes>,
     mut kick: oneshot::Receiver<CloseReason>,
@@ -489,8 +503,8 @@ async fn write_loop(
     }
 }
 
-async fn write_binary(
-    wr: &mut WebSocketWrite<WriteHalf<Io>>,
+async fn write_binary<S: Socket>(
+    wr: &mut WebSocketWrite<WriteHalf<S>>,
     b: &[u8],
 ) -> Result<(), WebSocketError> {
     wr.write_frame(Frame::binary(Payload::Borrowed(b))).await

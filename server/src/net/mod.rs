@@ -13,6 +13,8 @@
 //! every task has finished or the grace period ends.
 
 mod conn;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod http;
 mod room_task;
 pub mod rooms;
@@ -41,6 +43,20 @@ pub(crate) struct AppState {
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl AppState {
+    pub(crate) fn new(config: Config, shutdown: CancellationToken) -> Arc<AppState> {
+        Arc::new(AppState {
+            jwt: config.jwt_secret.as_deref().map(JwtVerifier::new),
+            config,
+            metrics: Metrics::new(),
+            rooms: RoomRegistry::default(),
+            shutdown,
+            tracker: TaskTracker::new(),
+            per_ip: Mutex::new(HashMap::new()),
+        })
+    }
 }
 
 /// Why the server could not start.
@@ -104,15 +120,7 @@ impl Server {
                 addr: config.addr,
                 source,
             })?;
-        let state = Arc::new(AppState {
-            jwt: config.jwt_secret.as_deref().map(JwtVerifier::new),
-            config,
-            metrics: Metrics::new(),
-            rooms: RoomRegistry::default(),
-            shutdown,
-            tracker: TaskTracker::new(),
-            per_ip: Mutex::new(HashMap::new()),
-        });
+        let state = AppState::new(config, shutdown);
         Ok(Server {
             listener,
             tls,

@@ -1,0 +1,133 @@
+//! Entry points for fuzzing the connection's frame handling (cargo feature `fuzzing`).
+//!
+//! [`connection`] runs the real connection task over an in-memory pipe: the fuzzer's bytes
+//! are what a client wrote after the WebSocket handshake, and the server's answer is parsed
+//! back. Time is tokio's paused clock, so timeouts fire at once and a run is quick and
+//! deterministic.
+
+use super::AppState;
+use super::conn::{WsParams, serve};
+use crate::config::Config;
+use fastwebsockets::{Role, WebSocket};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+/// What the server did with a byte stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Server frames as (opcode, payload length).
+    pub frames: Vec<(u8, usize)>,
+    /// The close code the server sent, if it sent a close frame.
+    pub close_code: Option<u16>,
+}
+
+/// Feeds `input` to a fresh server connection as client bytes and returns what came back.
+/// Panics if the server's output is not well-formed WebSocket framing.
+pub fn connection(input: &[u8]) -> Outcome {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime builds");
+    rt.block_on(async {
+        let config = Config {
+            hello_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(2),
+            ping_interval: Duration::from_secs(1),
+            max_frame_bytes: 512,
+            ..Config::ephemeral()
+        };
+        let state = AppState::new(config, CancellationToken::new());
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let ws = WebSocket::after_handshake(server, Role::Server);
+        let peer = "127.0.0.1:1".parse().expect("literal address");
+        let conn = tokio::spawn(serve(ws, peer, state.clone(), WsParams::default()));
+        let (mut rd, mut wr) = tokio::io::split(client);
+        let input = input.to_vec();
+        let writer = tokio::spawn(async move {
+            let _ = wr.write_all(&input).await;
+            // Keep the write side open a little (paused time) so the server answers first.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let _ = wr.shutdown().await;
+        });
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(30), rd.read_to_end(&mut out)).await;
+        writer.abort();
+        let _ = tokio::time::timeout(Duration::from_secs(30), conn).await;
+        state.shutdown.cancel();
+        parse_server_frames(&out)
+    })
+}
+
+/// Parses unmasked server frames; panics on malformed framing.
+fn parse_server_frames(mut b: &[u8]) -> Outcome {
+    let mut o = Outcome {
+        frames: Vec::new(),
+        close_code: None,
+    };
+    while !b.is_empty() {
+        assert!(b.len() >= 2, "truncated server frame header");
+        let opcode = b[0] & 0x0f;
+        assert_eq!(b[1] & 0x80, 0, "server frames are never masked");
+        let (len, head) = match b[1] & 0x7f {
+            126 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+            127 => (
+                u64::from_be_bytes(b[2..10].try_into().expect("8 bytes")) as usize,
+                10,
+            ),
+            n => (n as usize, 2),
+        };
+        assert!(b.len() >= head + len, "truncated server frame payload");
+        let payload = &b[head..head + len];
+        if opcode == 0x8 {
+            assert!(o.close_code.is_none(), "one close frame at most");
+            assert!(len >= 2, "the server always sends a close code");
+            o.close_code = Some(u16::from_be_bytes([payload[0], payload[1]]));
+        } else {
+            assert!(o.close_code.is_none(), "nothing after the close frame");
+        }
+        o.frames.push((opcode, len));
+        b = &b[head + len..];
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickwire_shared::close;
+
+    fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x80 | opcode, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn a_text_frame_gets_1003_through_the_fuzz_entry_point() {
+        assert_eq!(
+            connection(&masked(1, b"hi")).close_code,
+            Some(close::UNSUPPORTED_DATA)
+        );
+    }
+
+    #[test]
+    fn silence_gets_the_hello_timeout() {
+        assert_eq!(connection(&[]).close_code, Some(close::TIMEOUT));
+    }
+
+    #[test]
+    fn a_hello_gets_a_welcome_then_snapshots() {
+        let hello = tickwire_shared::encode_client(&tickwire_shared::ClientMsg::Hello(
+            tickwire_shared::Hello {
+                protocol_version: tickwire_shared::PROTOCOL_VERSION,
+                name: "f".into(),
+                auth_token: None,
+                resume_token: None,
+            },
+        ));
+        let o = connection(&masked(2, &hello));
+        assert!(o.frames.iter().filter(|f| f.0 == 2).count() > 2, "{o:?}");
+    }
+}
