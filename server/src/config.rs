@@ -22,7 +22,7 @@ pub struct Config {
     /// Radius around each player inside which entities are sent, world units.
     #[arg(long, default_value_t = 700.0)]
     pub view_radius: f32,
-    /// Most players in the room.
+    /// Most players per room (quick-match opens a new room when every room is full).
     #[arg(long, default_value_t = 256)]
     pub max_players: usize,
     /// Most simultaneous connections (HTTP and WebSocket); more get HTTP 503.
@@ -34,7 +34,8 @@ pub struct Config {
     /// Interval between WebSocket pings to each client.
     #[arg(long, default_value = "5s", value_parser = duration)]
     pub ping_interval: Duration,
-    /// A client silent for this long is closed (4002) and its player removed.
+    /// A client silent for this long is closed (4002); its player then waits
+    /// `--resume-grace` for a resume before it is removed.
     #[arg(long, default_value = "15s", value_parser = duration)]
     pub idle_timeout: Duration,
     /// Time a new WebSocket has to send Hello.
@@ -46,7 +47,7 @@ pub struct Config {
     /// Client messages buffered per client between two ticks.
     #[arg(long, default_value_t = 64)]
     pub inbox_capacity: usize,
-    /// Ticks a client may skip in a row before it is dropped (4005).
+    /// Ticks a client may skip in a row before it is dropped (4005; it may resume).
     #[arg(long, default_value_t = 150)]
     pub max_skipped_ticks: u32,
     /// Send a state checksum in snapshots every N ticks (0 = never); for load testers.
