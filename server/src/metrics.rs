@@ -42,13 +42,11 @@ pub struct Metrics {
     registry: Registry,
     /// Open WebSocket connections (joined or not).
     pub connections: Gauge,
-    /// Players in rooms.
+    /// Players in all rooms (including ones waiting for a resume).
     pub players: Gauge,
     /// Time spent per tick (draining inputs, stepping, building and queueing snapshots).
     pub tick_duration: Histogram,
-    /// The room's latest tick.
-    pub tick: Gauge,
-    /// Entities alive.
+    /// Entities alive in all rooms.
     pub entities: Gauge,
     /// WebSocket payload bytes sent.
     pub bytes_sent: Counter,
@@ -92,7 +90,6 @@ impl Metrics {
             tick_duration: Histogram::new([
                 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
             ]),
-            tick: Gauge::default(),
             entities: Gauge::default(),
             bytes_sent: Counter::default(),
             bytes_received: Counter::default(),
@@ -119,7 +116,6 @@ impl Metrics {
             "Time spent per room tick",
             m.tick_duration.clone(),
         );
-        registry.register("tick", "Latest completed tick", m.tick.clone());
         registry.register("entities", "Entities alive", m.entities.clone());
         registry.register(
             "bytes_sent",

@@ -157,7 +157,8 @@ async fn http_endpoints() {
     assert_eq!(status, 200);
     for name in [
         "tickwire_connections",
-        "tickwire_players",
+        "tickwire_players 1",
+        "tickwire_rooms 1",
         "tickwire_tick_duration_seconds_bucket",
         "tickwire_bytes_sent_total",
         "tickwire_bytes_received_total",

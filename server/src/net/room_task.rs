@@ -72,6 +72,8 @@ struct Driver {
     stats: Arc<RoomStats>,
     state: Arc<AppState>,
     labels: RoomLabels,
+    /// This room's share of the process-wide player and entity gauges.
+    published: (i64, i64),
 }
 
 pub(super) async fn run(
@@ -91,6 +93,7 @@ pub(super) async fn run(
         stats,
         state,
         labels,
+        published: (0, 0),
     };
     driver.run(cmds).instrument(span).await;
 }
@@ -132,6 +135,8 @@ impl Driver {
             }
         }
         state.metrics.rooms.dec();
+        state.metrics.players.dec_by(self.published.0);
+        state.metrics.entities.dec_by(self.published.1);
         state.metrics.room_players.remove(&self.labels);
     }
 
@@ -227,22 +232,27 @@ impl Driver {
             self.links.remove(&id);
             self.room.handle_disconnect(id);
         }
-        let tick = self.room.tick_count().0;
-        self.stats.tick.store(tick, Ordering::Relaxed);
-        m.tick.set(i64::from(tick));
-        m.entities.set(self.room.entity_count() as i64);
+        self.stats
+            .tick
+            .store(self.room.tick_count().0, Ordering::Relaxed);
         self.publish_counts();
-        m.tick_duration.observe(start.elapsed().as_secs_f64());
-    }
-
-    fn publish_counts(&self) {
-        let players = self.room.player_count();
-        self.stats.players.store(players, Ordering::Relaxed);
         self.state
             .metrics
-            .room_players
+            .tick_duration
+            .observe(start.elapsed().as_secs_f64());
+    }
+
+    fn publish_counts(&mut self) {
+        let m = &self.state.metrics;
+        let players = self.room.player_count();
+        self.stats.players.store(players, Ordering::Relaxed);
+        m.room_players
             .get_or_create(&self.labels)
             .set(players as i64);
+        let now = (players as i64, self.room.entity_count() as i64);
+        m.players.inc_by(now.0 - self.published.0);
+        m.entities.inc_by(now.1 - self.published.1);
+        self.published = now;
     }
 
     /// Takes what each client sent since the last tick. A client whose connection task has
