@@ -532,3 +532,42 @@ async fn origin_allowlist() {
     Player::join(&server.ws_url(), "native").await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_player_dropped_by_the_heartbeat_resumes() {
+    let server = TestServer::start(Config {
+        ping_interval: Duration::from_millis(100),
+        idle_timeout: Duration::from_millis(600),
+        ..Config::ephemeral()
+    })
+    .await;
+    // A client that joins, then goes silent (answers no ping) until the server gives up on it.
+    let mut silent = RawWs::connect(server.addr).await;
+    silent
+        .frame(2, true, &tickwire_shared::encode_client(&hello("sleepy")))
+        .await;
+    let welcome = silent.read_binary().await.unwrap();
+    let ServerMsg::Welcome(w) = tickwire_shared::decode_server(&welcome).unwrap() else {
+        panic!()
+    };
+    let (code, _) = tokio::time::timeout(WAIT, silent.read_close())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(code, close::TIMEOUT);
+    // It comes back with its token within the grace period: same player, same body.
+    let mut c = Client::connect(&server.ws_url(), WAIT).await.unwrap();
+    c.send(&ClientMsg::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        name: "sleepy".into(),
+        auth_token: None,
+        resume_token: Some(w.resume_token.clone()),
+    }))
+    .await
+    .unwrap();
+    let Some(Incoming::Msg(ServerMsg::Welcome(w2), _)) = c.recv_timeout(WAIT).await else {
+        panic!()
+    };
+    assert_eq!((w2.player_id, w2.entity_id), (w.player_id, w.entity_id));
+    server.stop().await;
+}

@@ -172,24 +172,39 @@ impl RawWs {
         let _ = self.stream.write_all(&f).await;
     }
 
+    /// Reads server frames until the next binary message and returns its payload.
+    pub async fn read_binary(&mut self) -> Option<Vec<u8>> {
+        loop {
+            let (opcode, payload) = self.read_frame().await?;
+            if opcode == 0x2 {
+                return Some(payload);
+            }
+        }
+    }
+
+    async fn read_frame(&mut self) -> Option<(u8, Vec<u8>)> {
+        let mut h = [0u8; 2];
+        self.stream.read_exact(&mut h).await.ok()?;
+        let mut len = u64::from(h[1] & 0x7f);
+        if len == 126 {
+            let mut b = [0u8; 2];
+            self.stream.read_exact(&mut b).await.ok()?;
+            len = u64::from(u16::from_be_bytes(b));
+        } else if len == 127 {
+            let mut b = [0u8; 8];
+            self.stream.read_exact(&mut b).await.ok()?;
+            len = u64::from_be_bytes(b);
+        }
+        let mut payload = vec![0u8; len as usize];
+        self.stream.read_exact(&mut payload).await.ok()?;
+        Some((h[0] & 0x0f, payload))
+    }
+
     /// Reads server frames until a close; returns its code and reason (None on EOF).
     pub async fn read_close(&mut self) -> Option<(u16, String)> {
         loop {
-            let mut h = [0u8; 2];
-            self.stream.read_exact(&mut h).await.ok()?;
-            let mut len = u64::from(h[1] & 0x7f);
-            if len == 126 {
-                let mut b = [0u8; 2];
-                self.stream.read_exact(&mut b).await.ok()?;
-                len = u64::from(u16::from_be_bytes(b));
-            } else if len == 127 {
-                let mut b = [0u8; 8];
-                self.stream.read_exact(&mut b).await.ok()?;
-                len = u64::from_be_bytes(b);
-            }
-            let mut payload = vec![0u8; len as usize];
-            self.stream.read_exact(&mut payload).await.ok()?;
-            if h[0] & 0x0f == 0x8 {
+            let (opcode, payload) = self.read_frame().await?;
+            if opcode == 0x8 {
                 let code = u16::from_be_bytes([payload[0], payload[1]]);
                 return Some((code, String::from_utf8_lossy(&payload[2..]).into_owned()));
             }
