@@ -196,29 +196,10 @@ pub fn lerp_angle8(a: u8, b: u8, f: f32) -> f32 {
 mod tests {
     use super::*;
     use crate::ids::{InputSeq, PlayerId};
-    use crate::protocol::{PlayerInfo, Welcome};
     use crate::quant::quantize_pos;
-    use crate::rules::Arena;
 
     fn replica() -> Replica {
-        Replica::new(&Welcome {
-            protocol_version: crate::PROTOCOL_VERSION,
-            player_id: PlayerId(1),
-            entity_id: NetId(0),
-            tick_rate: 30,
-            tick: Tick(0),
-            view_radius: 500.0,
-            checksum_interval: 0,
-            arena: Arena::default(),
-            rules: Rules::at_tick_rate(30),
-            players: vec![PlayerInfo {
-                id: PlayerId(1),
-                name: "a".into(),
-                score: 0,
-                deaths: 0,
-            }],
-            resume_token: String::new(),
-        })
+        Replica::new(&crate::replica::tests::welcome_at(0))
     }
 
     fn put(r: &mut Replica, tick: u32, x: f32, aim: u8, status: u8) {

@@ -278,17 +278,18 @@ impl Replica {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::protocol::{EntitySpawn, EntityUpdate, fields};
 
-    fn welcome() -> Welcome {
+    /// A welcome for player 1 (body 0) at `tick`, in the default arena at 30 Hz.
+    pub(crate) fn welcome_at(tick: u32) -> Welcome {
         Welcome {
             protocol_version: crate::PROTOCOL_VERSION,
             player_id: PlayerId(1),
             entity_id: NetId(0),
             tick_rate: 30,
-            tick: Tick(10),
+            tick: Tick(tick),
             view_radius: 500.0,
             checksum_interval: 0,
             arena: Arena::default(),
@@ -301,6 +302,10 @@ mod tests {
             }],
             resume_token: String::new(),
         }
+    }
+
+    fn welcome() -> Welcome {
+        welcome_at(10)
     }
 
     fn snap(tick: u32) -> Snapshot {
