@@ -16,6 +16,7 @@ mod conn;
 mod http;
 mod room_task;
 pub mod rooms;
+mod web;
 
 pub use room_task::{ClientCmd, ClientLink, JoinReply, RoomCmd};
 pub use rooms::{RoomInfo, RoomRegistry};
