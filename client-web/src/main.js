@@ -232,6 +232,7 @@ class Game {
     }
     const r = this.replica;
     if (!r) {
+      this.renderer.drawIdle();
       this.ui.showHud({ pingMs: null, tick: null, fps: this.fps, entities: 0, kibDown: this.kibDown });
       return;
     }

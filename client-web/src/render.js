@@ -43,6 +43,27 @@ export class Renderer {
     return [sx + cam.x - this.width / 2, sy + cam.y - this.height / 2];
   }
 
+  /** The background shown before the first Welcome (behind the join form and status). */
+  drawIdle() {
+    this.resize();
+    const ctx = this.ctx;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.fillStyle = '#0b0e14';
+    ctx.fillRect(0, 0, this.width, this.height);
+    ctx.strokeStyle = '#161c27';
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (let x = 0; x <= this.width; x += GRID) {
+      ctx.moveTo(x + 0.5, 0);
+      ctx.lineTo(x + 0.5, this.height);
+    }
+    for (let y = 0; y <= this.height; y += GRID) {
+      ctx.moveTo(0, y + 0.5);
+      ctx.lineTo(this.width, y + 0.5);
+    }
+    ctx.stroke();
+  }
+
   /**
    * @param {object} scene
    * @param {{x:number,y:number}} scene.camera

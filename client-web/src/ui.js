@@ -54,8 +54,9 @@ export class Ui {
       return;
     }
     this.status.hidden = false;
-    const title = { connecting: 'Connecting…', reconnecting: 'Reconnecting…', closed: 'Disconnected' }[state] ?? state;
-    this.statusText.textContent = detail ? `${title} ${detail}` : title;
+    const title = { connecting: 'Connecting…', reconnecting: 'Reconnecting…', closed: 'Disconnected.' }[state] ?? state;
+    const b = el('b', '', title);
+    this.statusText.replaceChildren(b, document.createTextNode(detail ? ` ${detail}` : ''));
   }
 
   showHud(stats) {
