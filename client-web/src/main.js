@@ -38,6 +38,7 @@ class Game {
     this.lastKiller = null;
     this.frameTimes = [];
     this.fps = 0;
+    this.frameMs = 0;
     this.frames = 0;
     this.bytesWindow = [];
     this.kibDown = 0;
@@ -217,6 +218,13 @@ class Game {
 
   frame(now) {
     requestAnimationFrame((t) => this.frame(t));
+    const workStart = performance.now();
+    this.drawFrame(now);
+    // Script time per frame (smoothed): how much of the frame budget the client uses.
+    this.frameMs += (performance.now() - workStart - this.frameMs) * 0.05;
+  }
+
+  drawFrame(now) {
     const elapsed = now - this.lastFrameAt;
     this.lastFrameAt = now;
     this.frames++;
@@ -243,14 +251,15 @@ class Game {
     this.camera = { x: ox, y: oy };
     const players = [];
     const projectiles = [];
+    let ownBody = null;
     for (const [id, e] of r.entities) {
       if (e.type === 'Player') {
         if (id === r.entityId) {
-          players.push({
+          ownBody = {
             id, player: e.player, own: true, x: ox, y: oy,
             aim: this.input.hasMouse ? (this.lastAim / 65536) * 2 * Math.PI : dequantizeAngle8(e.state.aim),
             alive: (e.state.status & 1) !== 0, health: e.state.health, name: r.nameOf(e.player),
-          });
+          };
           continue;
         }
         const s = this.buffers.get(id)?.sample(renderTick);
@@ -262,6 +271,8 @@ class Game {
         projectiles.push({ x, y, own: e.owner === r.playerId });
       }
     }
+    // The local player is drawn last, on top of everyone.
+    if (ownBody) players.push(ownBody);
     this.tracers = this.tracers.filter((t) => now - t.born < TRACER_MS);
     const aimPoint = this.input.hasMouse ? this.renderer.toWorld(this.camera, this.input.mouseX, this.input.mouseY) : null;
     this.renderer.draw({
@@ -307,6 +318,7 @@ class Game {
       others: (this.visiblePlayers ?? []).filter((p) => !p.own).map((p) => ({ player: p.player, name: p.name, x: p.x, y: p.y, health: p.health, alive: p.alive })),
       entities: r?.entities.size ?? 0,
       fps: this.fps,
+      frameMs: this.frameMs,
       frames: this.frames,
       kibDown: this.kibDown,
       rttMs: this.clock?.rttMs ?? null,
