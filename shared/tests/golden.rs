@@ -140,7 +140,9 @@ fn server_json(m: &ServerMsg) -> Value {
             "events": s.events.iter().map(event_json).collect::<Vec<_>>(),
             "checksum": s.checksum,
         }),
-        ServerMsg::Pong(p) => json!({ "type": "Pong", "client_time": p.client_time, "tick": p.tick.0 }),
+        ServerMsg::Pong(p) => {
+            json!({ "type": "Pong", "client_time": p.client_time, "tick": p.tick.0 })
+        }
     }
 }
 
@@ -172,7 +174,10 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
     };
     vec![
         ("client_hello", hello("alice", None, None, PROTOCOL_VERSION)),
-        ("client_hello_empty_name", hello("", None, None, PROTOCOL_VERSION)),
+        (
+            "client_hello_empty_name",
+            hello("", None, None, PROTOCOL_VERSION),
+        ),
         (
             "client_hello_tokens_unicode",
             hello("Zoë 🚀 名前", Some("secret-token"), Some(""), u16::MAX),
@@ -191,7 +196,14 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
                     .map(|(i, &v)| {
                         let moves = [-128i8, -127, -1, 0, 1, 126, 127, 64];
                         let aims = [0u16, 1, 250, 251, 32_768, 65_535, 12_345, 255];
-                        cmd(v, moves[i], moves[7 - i], aims[i], [0, 1, 2, 3, 255][i % 5], v)
+                        cmd(
+                            v,
+                            moves[i],
+                            moves[7 - i],
+                            aims[i],
+                            [0, 1, 2, 3, 255][i % 5],
+                            v,
+                        )
                     })
                     .collect(),
             ),
@@ -255,11 +267,31 @@ fn server_messages() -> Vec<(&'static str, ServerMsg)> {
             EntityUpdate {
                 id: NetId(U32_EDGES[i % U32_EDGES.len()]),
                 mask,
-                dx: if mask & fields::POS != 0 { I32_EDGES[i % 10] } else { 0 },
-                dy: if mask & fields::POS != 0 { I32_EDGES[(i + 3) % 10] } else { 0 },
-                aim: if mask & fields::AIM != 0 { 255 - mask } else { 0 },
-                health: if mask & fields::HEALTH != 0 { mask * 16 } else { 0 },
-                status: if mask & fields::STATUS != 0 { 0xff - mask } else { 0 },
+                dx: if mask & fields::POS != 0 {
+                    I32_EDGES[i % 10]
+                } else {
+                    0
+                },
+                dy: if mask & fields::POS != 0 {
+                    I32_EDGES[(i + 3) % 10]
+                } else {
+                    0
+                },
+                aim: if mask & fields::AIM != 0 {
+                    255 - mask
+                } else {
+                    0
+                },
+                health: if mask & fields::HEALTH != 0 {
+                    mask * 16
+                } else {
+                    0
+                },
+                status: if mask & fields::STATUS != 0 {
+                    0xff - mask
+                } else {
+                    0
+                },
             }
         })
         .collect();
@@ -462,7 +494,10 @@ fn movement() -> Value {
     let walls = Arena {
         width: 200.0,
         height: 150.0,
-        obstacles: vec![Rect::new(90.0, 0.0, 20.0, 100.0), Rect::new(40.0, 60.0, 30.0, 30.0)],
+        obstacles: vec![
+            Rect::new(90.0, 0.0, 20.0, 100.0),
+            Rect::new(40.0, 60.0, 30.0, 30.0),
+        ],
     };
     let mut rng = Lcg(0x7469_636b_7769_7265);
     let mut suites = Vec::new();
@@ -472,7 +507,8 @@ fn movement() -> Value {
         // Into each obstacle of the demo arena from the left, then along its face.
         for o in &arena.obstacles {
             let start = Vec2::new(o.min_x - 60.0, (o.min_y + o.max_y) / 2.0);
-            let moves = std::iter::repeat_n((127, 0), 40).chain(std::iter::repeat_n((127, -90), 40));
+            let moves =
+                std::iter::repeat_n((127, 0), 40).chain(std::iter::repeat_n((127, -90), 40));
             cases.push(movement_case(&rules, ("demo", &arena), start, moves));
         }
         // Into the corners and walls.
@@ -481,7 +517,12 @@ fn movement() -> Value {
             (Vec2::new(2370.0, 1570.0), (127, 127)),
             (Vec2::new(1200.0, 20.0), (-128, -128)),
         ] {
-            cases.push(movement_case(&rules, ("demo", &arena), start, std::iter::repeat_n(dir, 20)));
+            cases.push(movement_case(
+                &rules,
+                ("demo", &arena),
+                start,
+                std::iter::repeat_n(dir, 20),
+            ));
         }
         // Random walks from off-grid starts (and from inside obstacles) in a tight arena.
         for start in [
@@ -494,7 +535,12 @@ fn movement() -> Value {
             cases.push(movement_case(&rules, ("walls", &walls), start, moves));
         }
         let moves: Vec<(i8, i8)> = (0..400).map(|_| (rng.axis(), rng.axis())).collect();
-        cases.push(movement_case(&rules, ("demo", &arena), Vec2::new(1000.0, 800.0), moves));
+        cases.push(movement_case(
+            &rules,
+            ("demo", &arena),
+            Vec2::new(1000.0, 800.0),
+            moves,
+        ));
         suites.push(json!({ "rules": rules_json(&rules), "cases": cases }));
     }
     json!({

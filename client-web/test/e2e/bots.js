@@ -98,8 +98,23 @@ export class Crowd {
     }
   }
 
+  /** Keeps every bot moving around where it stands now, within `radius` (a new spot every second). */
+  mill(radius) {
+    clearInterval(this.millTimer);
+    const anchors = this.bots.map((b) => b.pos);
+    const pick = () => {
+      this.bots.forEach((b, i) => {
+        const [x, y] = anchors[i];
+        b.target = [x + (Math.random() * 2 - 1) * radius, y + (Math.random() * 2 - 1) * radius];
+      });
+    };
+    pick();
+    this.millTimer = setInterval(pick, 1000);
+  }
+
   close() {
     clearInterval(this.timer);
+    clearInterval(this.millTimer);
     for (const b of this.bots) b.close();
   }
 }

@@ -176,7 +176,10 @@ mod tests {
         files.sort();
         let mut listed: Vec<String> = EMBEDDED.iter().map(|(p, _)| p.to_string()).collect();
         listed.sort();
-        assert_eq!(files, listed, "server/src/net/web.rs EMBEDDED must list every client file");
+        assert_eq!(
+            files, listed,
+            "server/src/net/web.rs EMBEDDED must list every client file"
+        );
         for (path, _) in EMBEDDED {
             assert!(content_type(path).is_some(), "no content type for {path}");
         }
@@ -186,7 +189,14 @@ mod tests {
     fn only_plain_paths_map_to_files() {
         assert_eq!(relative_path("/"), Some("index.html"));
         assert_eq!(relative_path("/src/main.js"), Some("src/main.js"));
-        for bad in ["/../Cargo.toml", "/src/../x", "/.git/config", "//etc", "/a\\b", "/src/"] {
+        for bad in [
+            "/../Cargo.toml",
+            "/src/../x",
+            "/.git/config",
+            "//etc",
+            "/a\\b",
+            "/src/",
+        ] {
             assert_eq!(relative_path(bad), None, "{bad}");
         }
     }
