@@ -1,22 +1,18 @@
-// The game: joins through Connection, keeps the Replica, predicts the local player, interpolates
-// everyone else, sends one InputCmd per server tick (repeating the last few unacknowledged
-// ones), and draws at display rate. `window.tickwire` exposes a read-only summary for the
-// end-to-end tests.
+// The game: joins through Connection, hands every server message to ClientNetcode (the JS
+// mirror of shared/src/netcode.rs: replica, clock sync, prediction, interpolation), sends one
+// InputCmd per server tick (repeating the last unacknowledged ones), and draws at display rate.
+// `window.tickwire` exposes a read-only summary for the end-to-end tests.
 
-import { ClockSync } from './clock.js';
 import { Connection } from './connection.js';
-import { InputState } from './input.js';
-import { InterpolationBuffer } from './interpolation.js';
-import { Predictor } from './prediction.js';
-import { POS_SCALE, dequantizeAngle8, projectilePosition, quantizeAngle16 } from './rules.js';
+import { InputState } from './controls.js';
+import { ClientNetcode } from './netcode.js';
+import { POS_SCALE, quantizeAngle16 } from './rules.js';
 import { Renderer } from './render.js';
-import { Replica, ReplicaError } from './replica.js';
+import { ReplicaError } from './replica.js';
 import { Ui } from './ui.js';
 
-/** Commands repeated in every Input message (the server ignores those it already has). */
-const REDUNDANT_INPUTS = 4;
-const PING_INTERVAL_MS = 1000;
 const TRACER_MS = 250;
+const seconds = (ms) => ms / 1000;
 
 class Game {
   constructor() {
@@ -25,16 +21,10 @@ class Game {
     this.ui = new Ui();
     this.input = new InputState(this.canvas);
     this.conn = null;
-    this.replica = null;
-    this.predictor = null;
-    this.clock = null;
-    this.buffers = new Map();
+    /** @type {ClientNetcode | null} */
+    this.net = null;
     this.tracers = [];
-    this.seq = 0;
     this.nextCmdAt = 0;
-    this.lastCmdAt = 0;
-    this.lastPingAt = 0;
-    this.ownRespawn = null;
     this.lastKiller = null;
     this.frameTimes = [];
     this.fps = 0;
@@ -42,7 +32,8 @@ class Game {
     this.frames = 0;
     this.bytesWindow = [];
     this.kibDown = 0;
-    this.lastFrameAt = performance.now();
+    this.ownFrom = null;
+    this.ownFromAt = 0;
     this.stats = { snapshots: 0, replicaErrors: 0, hitsLanded: 0, hitsTaken: 0, kills: 0, welcomes: 0, chats: [] };
     this.ui.onJoin((name) => this.start(name));
     this.ui.onRetry(() => this.conn?.retryNow());
@@ -75,68 +66,41 @@ class Game {
     this.conn.start();
   }
 
-  handle(msg, now) {
-    switch (msg.type) {
-      case 'Welcome':
-        this.onWelcome(msg, now);
-        break;
-      case 'Snapshot':
-        this.onSnapshot(msg, now);
-        break;
-      case 'Pong':
-        this.clock?.onPong(msg.client_time, msg.tick, now);
-        break;
+  handle(msg, nowMs) {
+    if (msg.type === 'Welcome') {
+      this.onWelcome(msg, nowMs);
+      return;
     }
-  }
-
-  onWelcome(w, now) {
-    this.replica = new Replica(w);
-    this.predictor = new Predictor(w.rules, w.arena);
-    this.clock = new ClockSync(w.tick_rate);
-    this.buffers.clear();
-    this.tracers = [];
-    this.seq = 0;
-    this.ownRespawn = null;
-    this.tickMs = 1000 / w.tick_rate;
-    this.nextCmdAt = now;
-    this.stats.welcomes++;
-    this.ui.addChat(null, `Joined as ${this.replica.nameOf(w.player_id)} (${w.players.length} in the room)`, 'system');
-  }
-
-  onSnapshot(snap, now) {
-    const r = this.replica;
-    if (!r) return;
-    this.clock.onSnapshot(snap.tick, now);
+    if (!this.net) return;
     try {
-      r.apply(snap);
+      this.net.handleMessage(msg, seconds(nowMs));
     } catch (e) {
       if (!(e instanceof ReplicaError)) throw e;
       // The replica diverged: a fresh connection brings a full state.
       this.stats.replicaErrors++;
       console.warn(e.message);
+      this.net = null;
       this.conn.retryNow();
       return;
     }
-    this.stats.snapshots++;
-    for (const id of snap.removed) this.buffers.delete(id);
-    for (const [id, e] of r.entities) {
-      if (e.type !== 'Player' || id === r.entityId) continue;
-      let b = this.buffers.get(id);
-      if (!b) this.buffers.set(id, (b = new InterpolationBuffer()));
-      b.push(snap.tick, e.state);
+    if (msg.type === 'Snapshot') {
+      this.stats.snapshots++;
+      for (const e of msg.events) this.onEvent(e, nowMs);
     }
-    const own = r.localState();
-    if (own) {
-      const respawn = own.status >> 1;
-      const teleported = this.ownRespawn !== null && respawn !== this.ownRespawn;
-      this.ownRespawn = respawn;
-      this.predictor.reconcile(own.x / POS_SCALE, own.y / POS_SCALE, snap.ack_input_seq, (own.status & 1) !== 0, teleported);
-    }
-    for (const e of snap.events) this.onEvent(e, now);
   }
 
-  onEvent(e, now) {
-    const r = this.replica;
+  onWelcome(w, nowMs) {
+    this.net = new ClientNetcode(w);
+    this.tracers = [];
+    this.ownFrom = null;
+    this.tickMs = 1000 / w.tick_rate;
+    this.nextCmdAt = nowMs;
+    this.stats.welcomes++;
+    this.ui.addChat(null, `Joined as ${this.net.replica.nameOf(w.player_id)} (${w.players.length} in the room)`, 'system');
+  }
+
+  onEvent(e, nowMs) {
+    const r = this.net.replica;
     const me = r.playerId;
     switch (e.type) {
       case 'Kill':
@@ -161,7 +125,7 @@ class Game {
         this.tracers.push({
           x1: e.from_x / POS_SCALE, y1: e.from_y / POS_SCALE,
           x2: e.to_x / POS_SCALE, y2: e.to_y / POS_SCALE,
-          born: now, own: e.shooter === me,
+          born: nowMs, own: e.shooter === me,
         });
         if (e.victim !== null && e.shooter === me) this.stats.hitsLanded++;
         if (e.victim === me) this.stats.hitsTaken++;
@@ -170,110 +134,100 @@ class Game {
   }
 
   /** Sends due input commands and pings. */
-  pump(now) {
-    if (!this.conn || this.conn.state !== 'connected' || !this.replica) return;
+  pump(nowMs) {
+    if (!this.conn || this.conn.state !== 'connected' || !this.net) return;
     let made = 0;
-    while (now >= this.nextCmdAt && made < 3) {
-      this.sendCommand(now);
+    while (nowMs >= this.nextCmdAt && made < 3) {
+      this.sendCommand(nowMs);
       this.nextCmdAt += this.tickMs;
       made++;
     }
-    if (now - this.nextCmdAt > this.tickMs * 3) this.nextCmdAt = now + this.tickMs; // fell far behind
-    if (now - this.lastPingAt >= PING_INTERVAL_MS) {
-      this.lastPingAt = now;
-      this.conn.send({ type: 'Ping', client_time: Math.floor(now) >>> 0 });
-    }
+    if (nowMs - this.nextCmdAt > this.tickMs * 3) this.nextCmdAt = nowMs + this.tickMs; // fell far behind
+    const ping = this.net.pollPing(seconds(nowMs));
+    if (ping) this.conn.send(ping);
   }
 
-  /** The local player's body position to draw (predicted, between ticks). */
-  ownPosition(now) {
-    const alpha = this.tickMs ? (now - this.lastCmdAt) / this.tickMs : 1;
-    return this.predictor.renderPosition(alpha);
-  }
-
-  sendCommand(now) {
-    const p = this.predictor;
+  sendCommand(nowMs) {
+    const net = this.net;
     const [mx, my] = this.input.movement();
-    const [px, py] = [p.x, p.y];
-    let aim = 0;
-    if (this.input.hasMouse) {
-      const [wx, wy] = this.renderer.toWorld(this.camera ?? { x: px, y: py }, this.input.mouseX, this.input.mouseY);
-      aim = quantizeAngle16(Math.atan2(wy - py, wx - px));
+    const p = net.prediction.predictedPosition();
+    let aim = this.lastAim ?? 0;
+    if (this.input.hasMouse && p) {
+      const cam = this.camera ?? { x: p[0], y: p[1] };
+      const [wx, wy] = this.renderer.toWorld(cam, this.input.mouseX, this.input.mouseY);
+      aim = quantizeAngle16(Math.atan2(wy - p[1], wx - p[0]));
     }
-    const renderTick = this.clock.renderTick(now);
-    const cmd = {
-      seq: ++this.seq,
-      move_x: mx,
-      move_y: my,
-      aim,
-      buttons: this.input.takeButtons(),
-      view_tick: renderTick === null ? 0 : Math.max(0, Math.floor(renderTick)),
-    };
     this.lastAim = aim;
-    p.applyLocal(cmd);
-    this.lastCmdAt = now;
-    const cmds = p.unacked(REDUNDANT_INPUTS).filter((c) => c.seq > p.ackSeq);
-    this.conn.send({ type: 'Input', cmds });
+    // The body glides from where it is drawn now to the new prediction over one tick.
+    this.ownFrom = this.ownDrawn ?? null;
+    this.ownFromAt = nowMs;
+    const frame = net.makeInput({ move_x: mx, move_y: my, aim, buttons: this.input.takeButtons() });
+    this.conn.send(frame);
   }
 
-  frame(now) {
+  /** The local body's position to draw: the prediction (with its decaying correction),
+   * reached smoothly over one tick from where it was drawn before the last command. */
+  ownPosition(nowMs) {
+    const target = this.net.localPosition();
+    if (!target) return null;
+    if (!this.ownFrom) return target;
+    const f = Math.min(1, (nowMs - this.ownFromAt) / this.tickMs);
+    if (Math.hypot(target[0] - this.ownFrom[0], target[1] - this.ownFrom[1]) > 64) return target;
+    return [this.ownFrom[0] + (target[0] - this.ownFrom[0]) * f, this.ownFrom[1] + (target[1] - this.ownFrom[1]) * f];
+  }
+
+  frame(nowMs) {
     requestAnimationFrame((t) => this.frame(t));
     const workStart = performance.now();
-    this.drawFrame(now);
+    this.drawFrame(nowMs);
     // Script time per frame (smoothed): how much of the frame budget the client uses.
     this.frameMs += (performance.now() - workStart - this.frameMs) * 0.05;
   }
 
-  drawFrame(now) {
-    const elapsed = now - this.lastFrameAt;
-    this.lastFrameAt = now;
+  drawFrame(nowMs) {
     this.frames++;
-    this.frameTimes.push(now);
-    while (this.frameTimes.length && this.frameTimes[0] < now - 1000) this.frameTimes.shift();
+    this.frameTimes.push(nowMs);
+    while (this.frameTimes.length && this.frameTimes[0] < nowMs - 1000) this.frameTimes.shift();
     this.fps = this.frameTimes.length;
-    this.pump(now);
+    this.pump(nowMs);
     if (this.conn) {
-      this.bytesWindow.push([now, this.conn.bytesIn]);
-      while (this.bytesWindow.length > 2 && this.bytesWindow[0][0] < now - 1000) this.bytesWindow.shift();
+      this.bytesWindow.push([nowMs, this.conn.bytesIn]);
+      while (this.bytesWindow.length > 2 && this.bytesWindow[0][0] < nowMs - 1000) this.bytesWindow.shift();
       const [t0, b0] = this.bytesWindow[0];
-      this.kibDown = now > t0 ? (this.conn.bytesIn - b0) / 1024 / ((now - t0) / 1000) : 0;
+      this.kibDown = nowMs > t0 ? (this.conn.bytesIn - b0) / 1024 / ((nowMs - t0) / 1000) : 0;
     }
-    const r = this.replica;
-    if (!r) {
+    const net = this.net;
+    if (!net) {
       this.renderer.drawIdle();
       this.ui.showHud({ pingMs: null, tick: null, fps: this.fps, entities: 0, kibDown: this.kibDown });
       return;
     }
-    this.predictor.decay(elapsed);
-    const renderTick = this.clock.renderTick(now) ?? r.tick;
+    net.advance(seconds(nowMs));
+    const r = net.replica;
     const own = r.localState();
-    const [ox, oy] = this.ownPosition(now);
-    this.camera = { x: ox, y: oy };
+    const ownPos = this.ownPosition(nowMs);
+    this.ownDrawn = ownPos;
+    const center = ownPos ?? [r.arena.width / 2, r.arena.height / 2];
+    this.camera = { x: center[0], y: center[1] };
     const players = [];
-    const projectiles = [];
-    let ownBody = null;
-    for (const [id, e] of r.entities) {
-      if (e.type === 'Player') {
-        if (id === r.entityId) {
-          ownBody = {
-            id, player: e.player, own: true, x: ox, y: oy,
-            aim: this.input.hasMouse ? (this.lastAim / 65536) * 2 * Math.PI : dequantizeAngle8(e.state.aim),
-            alive: (e.state.status & 1) !== 0, health: e.state.health, name: r.nameOf(e.player),
-          };
-          continue;
-        }
-        const s = this.buffers.get(id)?.sample(renderTick);
-        if (!s) continue;
-        players.push({ id, player: e.player, own: false, x: s.x, y: s.y, aim: s.aim, alive: s.alive, health: e.state.health, name: r.nameOf(e.player) });
-      } else {
-        if (renderTick < e.spawn_tick) continue;
-        const [x, y] = projectilePosition(e, r.rules, renderTick);
-        projectiles.push({ x, y, own: e.owner === r.playerId });
-      }
+    for (const [id, s] of net.remotes()) {
+      const e = r.entities.get(id);
+      players.push({
+        id, player: e.player, own: false, x: s.x, y: s.y, aim: s.aim,
+        alive: (s.state.status & 1) !== 0, health: e.state.health, name: r.nameOf(e.player),
+      });
     }
-    // The local player is drawn last, on top of everyone.
-    if (ownBody) players.push(ownBody);
-    this.tracers = this.tracers.filter((t) => now - t.born < TRACER_MS);
+    if (own && ownPos) {
+      // The local player is drawn last, on top of everyone, facing the mouse.
+      players.push({
+        id: r.entityId, player: r.playerId, own: true, x: ownPos[0], y: ownPos[1],
+        aim: ((this.lastAim ?? 0) / 65536) * 2 * Math.PI,
+        alive: (own.status & 1) !== 0, health: own.health, name: r.nameOf(r.playerId),
+      });
+    }
+    const projectiles = [];
+    for (const [, [x, y], p] of net.projectiles()) projectiles.push({ x, y, own: p.owner === r.playerId });
+    this.tracers = this.tracers.filter((t) => nowMs - t.born < TRACER_MS);
     const aimPoint = this.input.hasMouse ? this.renderer.toWorld(this.camera, this.input.mouseX, this.input.mouseY) : null;
     this.renderer.draw({
       camera: this.camera,
@@ -281,15 +235,16 @@ class Game {
       viewRadius: r.viewRadius,
       players,
       projectiles,
-      tracers: this.tracers.map((t) => ({ ...t, age: (now - t.born) / TRACER_MS })),
+      tracers: this.tracers.map((t) => ({ ...t, age: (nowMs - t.born) / TRACER_MS })),
       playerRadius: r.rules.player_radius,
       maxHealth: r.rules.max_health,
       aim: aimPoint && { x: aimPoint[0], y: aimPoint[1] },
     });
     this.visiblePlayers = players;
-    const serverTick = this.clock.serverTick(now);
+    const serverTick = net.clock.serverTick();
+    const rtt = net.clock.rtt();
     this.ui.showHud({
-      pingMs: this.clock.rttMs,
+      pingMs: rtt === null ? null : rtt * 1000,
       tick: serverTick === null ? null : Math.floor(serverTick),
       fps: this.fps,
       entities: r.entities.size,
@@ -302,8 +257,10 @@ class Game {
 
   /** A plain summary of the game for tests and debugging. */
   summary() {
-    const r = this.replica;
+    const net = this.net;
+    const r = net?.replica;
     const own = r?.localState();
+    const predicted = net?.prediction.predictedPosition();
     return {
       connection: this.conn?.state ?? 'idle',
       detail: this.conn?.detail ?? '',
@@ -311,19 +268,22 @@ class Game {
       playerId: r?.playerId ?? null,
       entityId: r?.entityId ?? null,
       tick: r?.tick ?? null,
-      predicted: this.predictor ? { x: this.predictor.x, y: this.predictor.y } : null,
+      renderTick: net?.renderTick() ?? null,
+      delayTicks: net?.clock.delayTicks() ?? null,
+      predicted: predicted ? { x: predicted[0], y: predicted[1] } : null,
       server: own ? { x: own.x / POS_SCALE, y: own.y / POS_SCALE, health: own.health, alive: (own.status & 1) !== 0 } : null,
-      ackSeq: this.predictor?.ackSeq ?? 0,
-      seq: this.seq,
+      ackSeq: net?.inputs.acknowledged() ?? 0,
+      seq: net?.inputs.lastSeq ?? 0,
       others: (this.visiblePlayers ?? []).filter((p) => !p.own).map((p) => ({ player: p.player, name: p.name, x: p.x, y: p.y, health: p.health, alive: p.alive })),
       entities: r?.entities.size ?? 0,
       fps: this.fps,
       frameMs: this.frameMs,
       frames: this.frames,
       kibDown: this.kibDown,
-      rttMs: this.clock?.rttMs ?? null,
+      rttMs: net?.clock.rtt() == null ? null : net.clock.rtt() * 1000,
       camera: this.camera ?? null,
       viewport: { width: this.renderer.width, height: this.renderer.height },
+      netcode: net ? { ...net.stats } : null,
       ...this.stats,
     };
   }

@@ -1,110 +1,89 @@
-// Client-side prediction and reconciliation of the local player.
+// Client-side prediction and reconciliation of the local player, mirroring
+// shared/src/prediction.rs (`Predictor`).
 //
-// Every input command moves the predicted body at once with the shared movement rules
-// (rules.js, identical to the server's). When a snapshot acknowledges commands up to
-// `ack_input_seq`, the authoritative position is taken and the commands not yet applied by the
-// server are replayed on top of it. If the replayed result differs from what was shown (another
-// player pushed us, a shot was lost), the difference becomes a visual offset that decays over a
-// few frames, unless it is large (a respawn, a teleport), which snaps at once.
+// Every input command is applied locally at once with stepPlayer, the function the server runs
+// per command (rules.js, bit-exact with Rust), so with nobody else involved the prediction is
+// the server's result to the bit. When a snapshot acknowledges command N, reconcile restarts
+// from the server's state of the local body and replays the commands after N. If the new
+// prediction differs from the old one (the server pushed us out of another player), the
+// difference becomes a visual offset that decays over a few frames (halves every 60 ms, and
+// shrinks by at least 40 units/s); an error above 64 units, a respawn or a death snaps at once.
 
-import { stepPlayer } from './rules.js';
+import { POS_SCALE, stepPlayer } from './rules.js';
 
-/** Corrections larger than this (world units) snap instead of smoothing. */
-export const SNAP_DISTANCE = 48;
-/** Time constant of the correction's decay, ms. */
-export const CORRECTION_TAU_MS = 60;
+/** Defaults of `PredictionConfig::default()`. */
+export function predictionConfig() {
+  return { correctionHalfLifeS: 0.06, correctionMinSpeed: 40, snapDistance: 64 };
+}
 
 export class Predictor {
-  constructor(rules, arena, historyLimit = 128) {
-    this.rules = rules;
-    this.arena = arena;
-    this.historyLimit = historyLimit;
-    /** Commands sent and not yet acknowledged, oldest first. */
-    this.history = [];
-    /** Predicted position after the newest command. */
-    this.x = 0;
-    this.y = 0;
-    /** Position before the newest command (for drawing between ticks). */
-    this.prevX = 0;
-    this.prevY = 0;
-    /** Visual correction offset, decaying to zero. */
-    this.errX = 0;
-    this.errY = 0;
-    this.ackSeq = 0;
-    this.alive = true;
-    this.initialized = false;
-    /** Largest correction seen (units), for the HUD and tests. */
-    this.lastCorrection = 0;
+  constructor(config = predictionConfig()) {
+    this.config = config;
+    /** Predicted position `[x, y]` after the newest command, or null before the first state. */
+    this.predicted = null;
+    this.server = { x: 0, y: 0, aim: 0, health: 0, status: 0 };
+    this.offset = [0, 0];
   }
 
-  /** Applies a new local command (the body moves at once) and remembers it for replay. */
-  applyLocal(cmd) {
-    this.history.push(cmd);
-    if (this.history.length > this.historyLimit) this.history.shift();
-    this.prevX = this.x;
-    this.prevY = this.y;
-    if (this.initialized && this.alive) {
-      [this.x, this.y] = stepPlayer(this.x, this.y, cmd.move_x, cmd.move_y, this.rules, this.arena);
+  /** Applies a new command to the predicted body (a dead body does not move). */
+  predict(cmd, rules, arena) {
+    if (this.predicted && this.server.status & 1) {
+      this.predicted = stepPlayer(this.predicted[0], this.predicted[1], cmd.move_x, cmd.move_y, rules, arena);
     }
   }
 
   /**
-   * The server says the body is at (`x`, `y`) (world units, on the 1/8 grid) after command
-   * `ackSeq`. `teleported` is true when the respawn counter changed.
+   * Restarts from the server's `PlayerState` of the local body and replays `pending` commands.
+   * Returns `{error, snapped}`: how far the prediction moved.
    */
-  reconcile(x, y, ackSeq, alive, teleported) {
-    if (ackSeq >= this.ackSeq) this.ackSeq = ackSeq;
-    while (this.history.length && this.history[0].seq <= this.ackSeq) this.history.shift();
-    this.alive = alive;
-    let px = x;
-    let py = y;
-    if (alive) {
-      for (const c of this.history) [px, py] = stepPlayer(px, py, c.move_x, c.move_y, this.rules, this.arena);
+  reconcile(server, pending, rules, arena) {
+    let pos = [server.x / POS_SCALE, server.y / POS_SCALE];
+    if (server.status & 1) {
+      for (const cmd of pending) pos = stepPlayer(pos[0], pos[1], cmd.move_x, cmd.move_y, rules, arena);
     }
-    if (!this.initialized || teleported) {
-      this.initialized = true;
-      this.errX = this.errY = 0;
-      this.prevX = this.x = px;
-      this.prevY = this.y = py;
-      return;
+    const teleported = server.status !== this.server.status;
+    this.server = { ...server };
+    const old = this.predicted;
+    this.predicted = pos;
+    if (!old) {
+      this.offset = [0, 0];
+      return { error: 0, snapped: true };
     }
-    const shownX = this.x + this.errX;
-    const shownY = this.y + this.errY;
-    const dx = shownX - px;
-    const dy = shownY - py;
-    const moved = Math.hypot(px - this.x, py - this.y);
-    if (moved > 0) this.lastCorrection = moved;
-    if (Math.hypot(dx, dy) > SNAP_DISTANCE) {
-      this.errX = this.errY = 0;
-      this.prevX = px;
-      this.prevY = py;
+    const ex = old[0] - pos[0];
+    const ey = old[1] - pos[1];
+    const error = Math.hypot(ex, ey);
+    const snapped = teleported || error > this.config.snapDistance;
+    if (snapped) {
+      this.offset = [0, 0];
     } else {
-      this.errX = dx;
-      this.errY = dy;
-      this.prevX += px - this.x;
-      this.prevY += py - this.y;
+      this.offset = [this.offset[0] + ex, this.offset[1] + ey];
+      if (Math.hypot(this.offset[0], this.offset[1]) > this.config.snapDistance) this.offset = [0, 0];
     }
-    this.x = px;
-    this.y = py;
+    return { error, snapped };
   }
 
-  /** Lets the visual correction decay for `elapsedMs`. */
-  decay(elapsedMs) {
-    const k = Math.exp(-elapsedMs / CORRECTION_TAU_MS);
-    this.errX *= k;
-    this.errY *= k;
-    if (Math.abs(this.errX) < 0.01) this.errX = 0;
-    if (Math.abs(this.errY) < 0.01) this.errY = 0;
+  /** Lets the visual offset decay over a frame of `frameS` seconds. */
+  advance(frameS) {
+    const len = Math.hypot(this.offset[0], this.offset[1]);
+    if (len === 0) return;
+    const decayed = len * 0.5 ** (frameS / this.config.correctionHalfLifeS) - this.config.correctionMinSpeed * frameS;
+    this.offset = decayed <= 0 ? [0, 0] : [this.offset[0] * (decayed / len), this.offset[1] * (decayed / len)];
   }
 
-  /** Where to draw the body, `alpha` (0..1) of the way through the current tick. */
-  renderPosition(alpha) {
-    const a = Math.min(1, Math.max(0, alpha));
-    return [this.prevX + (this.x - this.prevX) * a + this.errX, this.prevY + (this.y - this.prevY) * a + this.errY];
+  predictedPosition() {
+    return this.predicted;
   }
 
-  /** The newest `n` unacknowledged commands, oldest first (sent redundantly each tick). */
-  unacked(n) {
-    return this.history.slice(-n);
+  /** Where to draw the body: predicted plus the decaying correction. */
+  renderPosition() {
+    return this.predicted && [this.predicted[0] + this.offset[0], this.predicted[1] + this.offset[1]];
+  }
+
+  correctionOffset() {
+    return this.offset;
+  }
+
+  serverState() {
+    return this.server;
   }
 }

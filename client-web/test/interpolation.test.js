@@ -1,59 +1,74 @@
-// The interpolation buffer: linear between samples, angles the short way, bounded
-// extrapolation, and no interpolation across a respawn.
+// Interpolation (mirror of shared/src/interpolation.rs): linear between states, angles the
+// short way, bounded extrapolation, never across a teleport, nothing before the first state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InterpolationBuffer, angleDelta } from '../src/interpolation.js';
+import { Interpolator, interpolationConfig, lerpAngle8 } from '../src/interpolation.js';
 
-const state = (x, y, aim = 0, status = 1) => ({ x: x * 8, y: y * 8, aim, health: 100, status });
-const near = (a, b, msg) => assert.ok(Math.abs(a - b) < 1e-9, `${msg}: ${a} vs ${b}`);
+const rules = { tick_rate: 30, player_radius: 16, player_speed: 220 };
+const near = (a, b, msg) => assert.ok(Math.abs(a - b) < 1e-6, `${msg}: ${a} vs ${b}`);
 
-test('positions interpolate linearly between ticks', () => {
-  const b = new InterpolationBuffer();
-  b.push(10, state(100, 200));
-  b.push(12, state(120, 180));
-  const s = b.sample(11.5);
-  near(s.x, 115, 'x');
-  near(s.y, 185, 'y');
-  near(b.sample(10).x, 100, 'at the first sample');
-  near(b.sample(5).x, 100, 'before the first sample it holds');
+/** A minimal replica: entity 0 is the local body, 5 a remote one. */
+function replica() {
+  return { tick: 0, entities: new Map([[0, { type: 'Player', player: 1, state: { x: 0, y: 0, aim: 0, health: 100, status: 1 } }]]) };
+}
+
+function put(interp, r, tick, x, aim = 0, status = 1) {
+  r.tick = tick;
+  r.entities.set(5, { type: 'Player', player: 2, state: { x: x * 8, y: 80, aim, health: 100, status } });
+  interp.handleSnapshot(r, 0);
+}
+
+test('bodies interpolate between states and the local body is never buffered', () => {
+  const i = new Interpolator(interpolationConfig(rules));
+  const r = replica();
+  put(i, r, 10, 100);
+  put(i, r, 12, 110);
+  assert.deepEqual([...i.ids()], [5]);
+  assert.equal(i.sample(5, 9.5), null, 'not drawn before its first state');
+  near(i.sample(5, 11).x, 105, 'halfway');
+  near(i.sample(5, 11).y, 10, 'y');
+  near(i.sample(5, 12).x, 110, 'at the newest');
 });
 
-test('angles turn the short way across zero', () => {
-  assert.ok(Math.abs(angleDelta(6.2, 0.1) - (0.1 + 2 * Math.PI - 6.2)) < 1e-9);
-  const b = new InterpolationBuffer();
-  b.push(1, state(0, 0, 250)); // just below a full turn
-  b.push(2, state(0, 0, 6)); // just past zero
-  const mid = b.sample(1.5).aim;
-  const wrapped = ((mid % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI);
-  // Halfway is at 256/256 of a turn = 0, not half a turn round the other way.
-  assert.ok(wrapped < 0.1 || wrapped > 2 * Math.PI - 0.1, `halfway aim ${wrapped}`);
+test('angles take the short way round', () => {
+  near(lerpAngle8(250, 6, 0.5), 0, 'across zero');
+  near(lerpAngle8(6, 250, 0.5), 0, 'backwards across zero');
+  near(lerpAngle8(0, 64, 0.5), Math.PI / 4, 'a quarter turn');
 });
 
-test('extrapolation continues the last motion for a bounded number of ticks, then holds', () => {
-  const b = new InterpolationBuffer();
-  b.push(1, state(0, 0));
-  b.push(2, state(10, 0));
-  near(b.sample(3).x, 20, 'one tick ahead');
-  near(b.sample(4, 3).x, 30, 'two ticks ahead');
-  near(b.sample(100, 3).x, 40, 'capped at three ticks');
-  near(b.sample(100, 0).x, 10, 'no extrapolation when disabled');
+test('extrapolation along the last velocity is capped at three ticks; dead bodies hold', () => {
+  const i = new Interpolator(interpolationConfig(rules));
+  const r = replica();
+  put(i, r, 1, 100);
+  put(i, r, 2, 105);
+  near(i.sample(5, 3).x, 110, 'one tick late');
+  assert.equal(i.sample(5, 3).lateTicks, 1);
+  near(i.sample(5, 50).x, 120, 'capped');
+  put(i, r, 3, 110, 0, 0); // died
+  near(i.sample(5, 10).x, 110, 'held');
 });
 
-test('no interpolation or extrapolation across a respawn', () => {
-  const b = new InterpolationBuffer();
-  b.push(1, state(0, 0, 0, 0b01)); // alive, respawn counter 0
-  b.push(2, state(2000, 1000, 0, 0b11)); // respawned far away: counter 1
-  near(b.sample(1.9).x, 0, 'holds the old spot until the respawn tick');
-  near(b.sample(2).x, 2000, 'then jumps');
-  near(b.sample(5).x, 2000, 'and does not extrapolate the jump');
+test('never blended across a respawn or an impossible move', () => {
+  const i = new Interpolator(interpolationConfig(rules));
+  const r = replica();
+  put(i, r, 1, 100, 0, 0b01);
+  put(i, r, 2, 100, 0, 0b11); // respawned in place
+  put(i, r, 3, 900, 0, 0b11); // moved 800 units in one tick
+  near(i.sample(5, 1.5).x, 100, 'respawn: the older state is held');
+  near(i.sample(5, 2.9).x, 100, 'teleport: held until the newer tick');
+  near(i.sample(5, 3).x, 900, 'then shown');
+  near(i.sample(5, 6).x, 900, 'and not extrapolated');
 });
 
-test('dead bodies are not extrapolated and old samples are dropped', () => {
-  const b = new InterpolationBuffer(4);
-  for (let t = 1; t <= 10; t++) b.push(t, state(t, 0, 0, t === 10 ? 0 : 1));
-  assert.equal(b.samples.length, 4);
-  assert.equal(b.samples[0].tick, 7);
-  near(b.sample(12).x, 10, 'a dead body holds');
-  b.push(10, state(99, 0));
-  assert.equal(b.samples.length, 4, 'a sample for an old tick is ignored');
+test('bodies that leave the replica are dropped; pruning keeps what the render tick needs', () => {
+  const i = new Interpolator(interpolationConfig(rules));
+  const r = replica();
+  for (let t = 1; t <= 10; t++) put(i, r, t, t * 5);
+  i.prune(7.5);
+  assert.equal(i.buffers.get(5)[0].tick, 7);
+  near(i.sample(5, 7.5).x, 37.5, 'still interpolates');
+  r.entities.delete(5);
+  r.tick = 11;
+  i.handleSnapshot(r, 0);
+  assert.equal(i.sample(5, 11), null);
 });

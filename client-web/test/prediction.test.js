@@ -1,7 +1,9 @@
-// Prediction and reconciliation of the local player against a server that runs the same rules.
+// Prediction and reconciliation (mirror of shared/src/prediction.rs) against a server that runs
+// the same rules, and the input history that feeds it (shared/src/input.rs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Predictor, SNAP_DISTANCE } from '../src/prediction.js';
+import { InputHistory } from '../src/input.js';
+import { Predictor, predictionConfig } from '../src/prediction.js';
 import { stepPlayer } from '../src/rules.js';
 
 const f = Math.fround;
@@ -11,91 +13,79 @@ const arena = {
   height: 1600,
   obstacles: [{ min_x: f(1140), min_y: f(640), max_x: f(1260), max_y: f(960) }],
 };
-const cmd = (seq, mx, my = 0) => ({ seq, move_x: mx, move_y: my, aim: 0, buttons: 0, view_tick: 0 });
+const state = (x, y, status = 1) => ({ x: Math.round(x * 8), y: Math.round(y * 8), aim: 0, health: 100, status });
+const intent = (mx, my = 0) => ({ move_x: mx, move_y: my, aim: 0, buttons: 0 });
 
-/** A server that applies commands as they arrive, with `lag` commands in flight. */
-function simulate(moves, lag) {
-  const p = new Predictor(rules, arena);
-  p.reconcile(1000, 800, 0, true, false);
-  let server = [1000, 800];
-  let serverSeq = 0;
+test('with an agreeing server and commands in flight, prediction is exact and never corrected', () => {
+  const inputs = new InputHistory();
+  const p = new Predictor();
+  p.reconcile(state(1100, 700), [], rules, arena);
+  let server = [1100, 700];
+  let applied = 0;
   const sent = [];
-  const shown = [];
-  moves.forEach(([mx, my], i) => {
-    const c = cmd(i + 1, mx, my);
-    p.applyLocal(c);
-    sent.push(c);
-    // The server catches up to `lag` commands behind and reports.
-    while (serverSeq < sent.length - lag) {
-      const s = sent[serverSeq++];
-      server = stepPlayer(server[0], server[1], s.move_x, s.move_y, rules, arena);
+  let local = [1100, 700];
+  for (let i = 0; i < 120; i++) {
+    const cmd = inputs.push(intent(i % 40 < 20 ? 127 : -127, i % 7 === 0 ? 127 : -40), 0);
+    p.predict(cmd, rules, arena);
+    sent.push(cmd);
+    local = stepPlayer(local[0], local[1], cmd.move_x, cmd.move_y, rules, arena);
+    assert.deepEqual(p.predictedPosition(), local, `predicted step ${i}`);
+    // The server is five commands behind (latency) and reports every tick.
+    while (applied < sent.length - 5) {
+      const c = sent[applied++];
+      server = stepPlayer(server[0], server[1], c.move_x, c.move_y, rules, arena);
     }
-    p.reconcile(server[0], server[1], serverSeq, true, false);
-    shown.push([p.x + p.errX, p.y + p.errY]);
-  });
-  return { p, server, shown };
-}
-
-test('with an agreeing server, prediction never needs correcting', () => {
-  const moves = Array.from({ length: 90 }, (_, i) => [i % 30 < 15 ? 127 : -127, i % 7 === 0 ? 127 : 0]);
-  const { p, shown } = simulate(moves, 5);
-  assert.equal(p.errX, 0);
-  assert.equal(p.errY, 0);
-  // What was shown equals pure local integration, step by step.
-  let x = 1000;
-  let y = 800;
-  moves.forEach(([mx, my], i) => {
-    [x, y] = stepPlayer(x, y, mx, my, rules, arena);
-    assert.deepEqual(shown[i], [x, y], `step ${i}`);
-  });
-  assert.equal(p.history.length, 5, 'only the commands in flight are kept');
+    inputs.acknowledge(applied);
+    const c = p.reconcile(state(server[0], server[1]), inputs.unacked(), rules, arena);
+    assert.equal(c.error, 0, `step ${i}`);
+    assert.deepEqual(p.correctionOffset(), [0, 0]);
+  }
+  assert.equal(inputs.unacked().length, 5);
 });
 
-test('acknowledged commands are dropped and the rest replayed on the server position', () => {
-  const p = new Predictor(rules, arena);
-  p.reconcile(100, 100, 0, true, false);
-  for (let s = 1; s <= 5; s++) p.applyLocal(cmd(s, 127));
-  // The server applied 1..3 but something pushed us 2 units down.
-  let sx = 100;
-  for (let s = 1; s <= 3; s++) [sx] = stepPlayer(sx, 100, 127, 0, rules, arena);
-  p.reconcile(sx, 102, 3, true, false);
-  assert.deepEqual(p.history.map((c) => c.seq), [4, 5]);
-  let [x, y] = [sx, 102];
-  for (let s = 4; s <= 5; s++) [x, y] = stepPlayer(x, y, 127, 0, rules, arena);
-  assert.deepEqual([p.x, p.y], [x, y], 'replayed from the authoritative state');
-  // The jump is smoothed: the body is still drawn where it was, and the offset decays.
-  assert.ok(Math.abs(p.errY + 2) < 1e-9, `offset ${p.errY}`);
-  p.decay(16);
-  assert.ok(p.errY < 0 && p.errY > -2, 'decays');
-  for (let i = 0; i < 20; i++) p.decay(16);
-  assert.equal(p.errY, 0, 'gone after a few frames');
+test('a push the client did not predict becomes an offset that decays within a few frames', () => {
+  const p = new Predictor();
+  p.reconcile(state(100, 100), [], rules, arena);
+  const c = p.reconcile(state(100, 106), [], rules, arena);
+  assert.deepEqual(c, { error: 6, snapped: false });
+  assert.deepEqual(p.predictedPosition(), [100, 106]);
+  assert.deepEqual(p.renderPosition(), [100, 100], 'still drawn where it was');
+  const cfg = predictionConfig();
+  p.advance(cfg.correctionHalfLifeS);
+  const [, oy] = p.correctionOffset();
+  // Halved by the half-life, less the minimum speed: 6 / 2 - 40 × 0.06 = 0.6.
+  assert.ok(Math.abs(oy + 0.6) < 1e-9, `half-life and minimum speed: ${oy}`);
+  let frames = 1;
+  while (p.correctionOffset()[1] !== 0) {
+    p.advance(1 / 60);
+    frames++;
+  }
+  assert.ok(frames <= 12, `${frames} frames`);
+  assert.deepEqual(p.renderPosition(), [100, 106]);
 });
 
-test('large corrections and respawns snap instead of smoothing', () => {
-  const p = new Predictor(rules, arena);
-  p.reconcile(100, 100, 0, true, false);
-  p.applyLocal(cmd(1, 127));
-  p.reconcile(100 + SNAP_DISTANCE * 2, 100, 1, true, false);
-  assert.deepEqual([p.errX, p.errY], [0, 0]);
-  assert.deepEqual([p.x, p.y], [100 + SNAP_DISTANCE * 2, 100]);
-  p.applyLocal(cmd(2, 127));
-  p.reconcile(2000, 1500, 1, true, true);
-  assert.deepEqual([p.errX, p.errY], [0, 0]);
-  assert.equal(p.y, 1500);
+test('large errors, respawns and deaths snap', () => {
+  const p = new Predictor();
+  p.reconcile(state(100, 100), [], rules, arena);
+  assert.deepEqual(p.reconcile(state(300, 100), [], rules, arena), { error: 200, snapped: true });
+  assert.deepEqual(p.correctionOffset(), [0, 0]);
+  // Respawn counter 0 → 1, same place: still a teleport.
+  assert.equal(p.reconcile(state(300, 101, 0b11), [], rules, arena).snapped, true);
+  // Death (alive bit off) snaps, and a dead body does not move.
+  assert.equal(p.reconcile(state(300, 101, 0b10), [], rules, arena).snapped, true);
+  p.predict({ seq: 1, move_x: 127, move_y: 0 }, rules, arena);
+  assert.deepEqual(p.predictedPosition(), [300, 101]);
 });
 
-test('a dead player does not move', () => {
-  const p = new Predictor(rules, arena);
-  p.reconcile(100, 100, 0, false, false);
-  p.applyLocal(cmd(1, 127));
-  assert.deepEqual([p.x, p.y], [100, 100]);
-});
-
-test('the redundant input window holds the newest unacknowledged commands', () => {
-  const p = new Predictor(rules, arena);
-  p.reconcile(100, 100, 0, true, false);
-  for (let s = 1; s <= 10; s++) p.applyLocal(cmd(s, 0));
-  assert.deepEqual(p.unacked(4).map((c) => c.seq), [7, 8, 9, 10]);
-  p.reconcile(100, 100, 9, true, false);
-  assert.deepEqual(p.unacked(4).map((c) => c.seq), [10]);
+test('the input history numbers commands, builds redundant frames and drops acknowledged ones', () => {
+  const h = new InputHistory(4);
+  for (let i = 0; i < 6; i++) h.push(intent(i), 100 + i);
+  assert.equal(h.lastSeq, 6);
+  assert.deepEqual(h.unacked().map((c) => c.seq), [3, 4, 5, 6], 'capacity');
+  assert.deepEqual(h.frame(2).cmds.map((c) => c.seq), [4, 5, 6], 'newest plus two repeats');
+  assert.equal(h.frame(2).cmds[2].view_tick, 105);
+  h.acknowledge(5);
+  assert.deepEqual(h.frame(2).cmds.map((c) => c.seq), [6]);
+  h.acknowledge(3);
+  assert.equal(h.acknowledged(), 5, 'acknowledgements never go back');
 });

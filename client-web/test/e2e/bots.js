@@ -42,6 +42,13 @@ class Bot {
     });
   }
 
+  /** A random spot in the area `[x, y, halfWidth, halfHeight]` this bot is gathering in. */
+  pickTarget() {
+    const [x, y, hw, hh] = this.area;
+    this.target = [x + (Math.random() * 2 - 1) * hw, y + (Math.random() * 2 - 1) * hh];
+    this.walking = 0;
+  }
+
   send(msg) {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeClient(msg));
   }
@@ -49,10 +56,13 @@ class Bot {
   /** One tick: walk towards the target (or stand still when there). */
   tick() {
     if (!this.pos || !this.target) return;
+    // A bot that has not arrived in 8 s (wedged behind an obstacle) tries another spot.
+    if (this.area && ++this.walking > 240) this.pickTarget();
     let mx = 0;
     let my = 0;
     const dx = this.target[0] - this.pos[0];
     const dy = this.target[1] - this.pos[1];
+    if (Math.hypot(dx, dy) <= 12) this.walking = 0;
     if (Math.hypot(dx, dy) > 12) {
       const len = Math.hypot(dx, dy);
       mx = Math.round((dx / len) * 127);
@@ -94,7 +104,8 @@ export class Crowd {
   /** Sends every bot to a random spot in the rectangle centred on (x, y). */
   gatherAround(x, y, halfWidth, halfHeight) {
     for (const b of this.bots) {
-      b.target = [x + (Math.random() * 2 - 1) * halfWidth, y + (Math.random() * 2 - 1) * halfHeight];
+      b.area = [x, y, halfWidth, halfHeight];
+      b.pickTarget();
     }
   }
 
@@ -102,6 +113,7 @@ export class Crowd {
   mill(radius) {
     clearInterval(this.millTimer);
     const anchors = this.bots.map((b) => b.pos);
+    for (const b of this.bots) b.area = null;
     const pick = () => {
       this.bots.forEach((b, i) => {
         const [x, y] = anchors[i];

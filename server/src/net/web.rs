@@ -38,6 +38,8 @@ pub(crate) const EMBEDDED: &[(&str, &[u8])] = embed!(
     "src/backoff.js",
     "src/connection.js",
     "src/input.js",
+    "src/controls.js",
+    "src/netcode.js",
     "src/render.js",
     "src/ui.js",
 );
