@@ -148,23 +148,22 @@ pub(super) fn serve(
 mod tests {
     use super::*;
 
+    /// The files that make up the client: the page's own files at the top of `client-web/`
+    /// (not the npm manifest) and everything under `src/`. Tests, test output and packages
+    /// live elsewhere in the directory and are never served.
     fn client_files(dir: &Path, prefix: &str, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let entry = entry.unwrap();
             let name = entry.file_name().to_string_lossy().into_owned();
             let rel = format!("{prefix}{name}");
-            // Tests, packages and tooling are not part of the served client.
-            if name.starts_with('.')
-                || ["test", "node_modules", "package.json", "package-lock.json"]
-                    .contains(&name.as_str())
-                || name.ends_with(".sh")
-                || name.ends_with(".md")
-            {
-                continue;
-            }
             if entry.file_type().unwrap().is_dir() {
-                client_files(&entry.path(), &format!("{rel}/"), out);
-            } else {
+                if rel == "src" || prefix.starts_with("src/") {
+                    client_files(&entry.path(), &format!("{rel}/"), out);
+                }
+            } else if (!prefix.is_empty() || !name.starts_with("package"))
+                && !name.starts_with('.')
+                && content_type(&name).is_some()
+            {
                 out.push(rel);
             }
         }
