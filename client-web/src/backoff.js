@@ -2,7 +2,7 @@
 // jitter, capped) and which closes are worth retrying at all. Pure functions, unit tested.
 
 /** Close codes after which retrying without a change is pointless (docs/PROTOCOL.md). */
-const NO_RETRY = new Set([4000, 4001, 4003, 4004]);
+const NO_RETRY = new Set([4000, 4001, 4003, 4004, 4006]);
 
 /**
  * Delay before reconnection attempt `attempt` (0 for the first retry): the ceiling doubles
@@ -41,6 +41,8 @@ export function describeClose(code, reason) {
       return `Not authorized${said}`;
     case 4005:
       return `Kicked: the connection could not keep up${said}`;
+    case 4006:
+      return `This player was taken over by another tab or window${said}`;
     case 1008:
       return `Kicked for flooding${said}`;
     default:

@@ -56,8 +56,12 @@ class Game {
     const params = new URLSearchParams(location.search);
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const version = params.has('protocol') ? Number(params.get('protocol')) : undefined;
+    // `?room=ID` joins that room and `?token=JWT` authenticates, passed on to the WebSocket.
+    const wsParams = new URLSearchParams();
+    for (const key of ['room', 'token']) if (params.has(key)) wsParams.set(key, params.get(key));
+    const query = wsParams.size ? `?${wsParams}` : '';
     this.conn = new Connection({
-      url: params.get('ws') || `${proto}//${location.host}/ws`,
+      url: params.get('ws') || `${proto}//${location.host}/ws${query}`,
       name,
       protocolVersion: version,
       onState: (state, detail) => this.ui.showConnection(state, detail),

@@ -27,8 +27,8 @@ test('custom base and cap', () => {
   assert.equal(backoffDelay(1, { baseMs: 100, capMs: 300, random: () => 1 }), 200);
 });
 
-test('version, handshake, full and auth closes are not retried; the rest are', () => {
-  for (const code of [4000, 4001, 4003, 4004]) assert.equal(shouldRetry(code), false, String(code));
+test('version, handshake, full, auth and replaced closes are not retried; the rest are', () => {
+  for (const code of [4000, 4001, 4003, 4004, 4006]) assert.equal(shouldRetry(code), false, String(code));
   for (const code of [1000, 1001, 1006, 1011, 4002, 4005]) assert.equal(shouldRetry(code), true, String(code));
 });
 

@@ -1,7 +1,8 @@
 // End to end in headless Chromium against the real server binary: two pages join, page A's
-// keyboard moves A and page B sees it; A shoots B and the hit registers on both pages; chat
-// and the scoreboard work; the server is killed and restarted and the page reconnects by
-// itself; a wrong protocol version shows its message. Screenshots go to test-results/.
+// keyboard moves A and page B sees it; A shoots B (projectile, then hitscan) and the hit
+// registers on both pages; chat and the scoreboard work; the server is killed and restarted
+// and the page reconnects by itself; a wrong protocol version shows its message.
+// Screenshots go to test-results/.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -113,6 +114,28 @@ test('A shoots B with the mouse and the hit registers', async () => {
   const b = await waitFor(pageB, (s) => s.server.health < 100, 'B to see its own health drop');
   assert.ok(b.server.health < 100);
   await pageA.screenshot({ path: `${SHOTS_DIR}hit.png` });
+});
+
+test('the hitscan weapon (right button) hits B and both pages get the tracer', async () => {
+  // A is within range of B with a clear line (the projectile just got through).
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    assert.ok(Date.now() < deadline, 'no hitscan hit');
+    const a = await summary(pageA);
+    if (a.hitsLanded > 0) break;
+    const bob = a.others.find((o) => o.name === 'bob');
+    const [sx, sy] = toScreen(a, bob.x, bob.y);
+    await pageA.mouse.move(sx, sy);
+    await pageA.mouse.down({ button: 'right' });
+    await pageA.mouse.up({ button: 'right' });
+    try {
+      await waitFor(pageA, (s) => s.hitsLanded > 0, 'the hitscan event', 1000); // cooldown 0.8 s
+    } catch {
+      // Cooling down or B moved: aim again.
+    }
+  }
+  await pageA.screenshot({ path: `${SHOTS_DIR}hitscan.png` });
+  await waitFor(pageB, (s) => s.hitsTaken > 0, 'B to get the tracer that hit it');
 });
 
 test('chat and the scoreboard', async () => {
