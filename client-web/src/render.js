@@ -134,13 +134,17 @@ export class Renderer {
       ctx.stroke();
     }
 
-    ctx.fillStyle = '#ffd25a';
-    ctx.beginPath();
-    for (const p of scene.projectiles) {
-      ctx.moveTo(p.x + 4, p.y);
-      ctx.arc(p.x, p.y, 4, 0, Math.PI * 2);
+    // Projectiles in two batches: the local player's in its colour, everyone else's in amber.
+    for (const own of [false, true]) {
+      ctx.fillStyle = own ? OWN_COLOR : '#ffd25a';
+      ctx.beginPath();
+      for (const p of scene.projectiles) {
+        if (p.own !== own) continue;
+        ctx.moveTo(p.x + 4, p.y);
+        ctx.arc(p.x, p.y, 4, 0, Math.PI * 2);
+      }
+      ctx.fill();
     }
-    ctx.fill();
 
     const r = scene.playerRadius;
     for (const p of scene.players) {
