@@ -103,6 +103,10 @@ pub struct Config {
     /// PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Serve the browser client from this directory instead of the copy built into the
+    /// binary (for developing `client-web/` without rebuilding).
+    #[arg(long, value_name = "PATH")]
+    pub web_dir: Option<PathBuf>,
 }
 
 impl Default for Config {

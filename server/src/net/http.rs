@@ -1,9 +1,11 @@
-//! HTTP routing: `/ws` (WebSocket upgrade), `/rooms`, `/healthz`, `/metrics`; everything else
-//! 404. Checks made before an upgrade (origin, room id, a token in the URL) answer with an
-//! HTTP status, so a browser sees a clear refusal rather than a dropped socket.
+//! HTTP routing: `/ws` (WebSocket upgrade), `/rooms`, `/healthz`, `/metrics`, the browser
+//! client's files (see [`super::web`]); everything else 404. Checks made before an upgrade
+//! (origin, room id, a token in the URL) answer with an HTTP status, so a browser sees a clear
+//! refusal rather than a dropped socket.
 
 use super::conn::{self, WsParams};
 use super::rooms::valid_room_id;
+use super::web;
 use super::{Admission, AppState};
 use bytes::Bytes;
 use http_body_util::Full;
@@ -100,7 +102,8 @@ fn route(
             response(StatusCode::OK, "application/json", body)
         }
         "/ws" => upgrade(req, peer, state, admission),
-        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        path => web::serve(path, req.headers(), state.config.web_dir.as_deref())
+            .unwrap_or_else(|| text(StatusCode::NOT_FOUND, "not found\n")),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod fuzzing;
 mod http;
 mod room_task;
 pub mod rooms;
+mod web;
 
 pub use room_task::{ClientCmd, ClientLink, JoinReply, RoomCmd};
 pub use rooms::{RoomInfo, RoomRegistry};

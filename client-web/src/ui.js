@@ -1,0 +1,133 @@
+// The DOM around the canvas: name entry, connection status banner, HUD, scoreboard (Tab), kill
+// feed and chat box (Enter). Shows what the game hands it; holds no game state of its own.
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+export class Ui {
+  constructor() {
+    this.join = $('join');
+    this.nameInput = $('name');
+    this.status = $('status');
+    this.statusText = $('status-text');
+    this.retry = $('retry');
+    this.hud = $('hud');
+    this.scoreboard = $('scoreboard');
+    this.killfeed = $('killfeed');
+    this.chatLog = $('chat-log');
+    this.chatInput = $('chat-input');
+    this.deathBanner = $('death');
+    this.nameInput.value = localStorage.getItem('tickwire.name') || '';
+    this.hudCells = {};
+    for (const k of ['ping', 'tick', 'fps', 'entities', 'down']) this.hudCells[k] = $(`hud-${k}`);
+  }
+
+  /** Calls `fn(name)` when the player submits the join form. */
+  onJoin(fn) {
+    $('join-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const name = this.nameInput.value.trim();
+      localStorage.setItem('tickwire.name', name);
+      this.join.hidden = true;
+      fn(name);
+    });
+    this.nameInput.focus();
+  }
+
+  onRetry(fn) {
+    this.retry.addEventListener('click', fn);
+  }
+
+  /** Connection state: 'connecting' | 'connected' | 'reconnecting' | 'closed'. */
+  showConnection(state, detail) {
+    document.body.dataset.connection = state;
+    this.status.dataset.state = state;
+    this.retry.hidden = state !== 'closed';
+    if (state === 'connected') {
+      this.status.hidden = true;
+      return;
+    }
+    this.status.hidden = false;
+    const title = { connecting: 'Connecting…', reconnecting: 'Reconnecting…', closed: 'Disconnected.' }[state] ?? state;
+    const b = el('b', '', title);
+    this.statusText.replaceChildren(b, document.createTextNode(detail ? ` ${detail}` : ''));
+  }
+
+  showHud(stats) {
+    const c = this.hudCells;
+    c.ping.textContent = stats.pingMs === null ? '–' : `${Math.round(stats.pingMs)} ms`;
+    c.tick.textContent = stats.tick === null ? '–' : String(stats.tick);
+    c.fps.textContent = String(Math.round(stats.fps));
+    c.entities.textContent = String(stats.entities);
+    c.down.textContent = `${stats.kibDown.toFixed(1)} KiB/s`;
+  }
+
+  showScoreboard(visible, players, ownId) {
+    this.scoreboard.hidden = !visible;
+    if (!visible) return;
+    const rows = [...players].sort((a, b) => b.score - a.score || a.deaths - b.deaths || a.id - b.id);
+    const body = this.scoreboard.querySelector('tbody');
+    body.replaceChildren(
+      ...rows.map((p) => {
+        const tr = el('tr', p.id === ownId ? 'own' : '');
+        tr.append(el('td', '', p.name), el('td', 'num', String(p.score)), el('td', 'num', String(p.deaths)));
+        return tr;
+      }),
+    );
+  }
+
+  addKill(killer, victim, ownInvolved) {
+    const line = el('div', ownInvolved ? 'kill own' : 'kill');
+    line.append(el('b', '', killer), document.createTextNode(' ✕ '), el('b', '', victim));
+    this.killfeed.prepend(line);
+    while (this.killfeed.children.length > 5) this.killfeed.lastChild.remove();
+    setTimeout(() => line.classList.add('fade'), 6000);
+    setTimeout(() => line.remove(), 7000);
+  }
+
+  addChat(who, text, kind = 'chat') {
+    const line = el('div', `line ${kind}`);
+    if (who) line.append(el('b', '', `${who}: `));
+    line.append(document.createTextNode(text));
+    this.chatLog.append(line);
+    while (this.chatLog.children.length > 8) this.chatLog.firstChild.remove();
+  }
+
+  /** Opens the chat input; `send(text)` is called on Enter. */
+  bindChat(send) {
+    window.addEventListener('keydown', (ev) => {
+      if (!this.join.hidden) return;
+      if (ev.key === 'Enter' && document.activeElement !== this.chatInput) {
+        ev.preventDefault();
+        this.chatInput.hidden = false;
+        this.chatInput.focus();
+      }
+    });
+    this.chatInput.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter') {
+        ev.preventDefault();
+        const text = this.chatInput.value.trim();
+        if (text) send(text);
+        this.chatInput.value = '';
+        this.chatInput.blur();
+        this.chatInput.hidden = true;
+      } else if (ev.key === 'Escape') {
+        this.chatInput.value = '';
+        this.chatInput.blur();
+        this.chatInput.hidden = true;
+      }
+      ev.stopPropagation();
+    });
+  }
+
+  showDeath(text) {
+    this.deathBanner.hidden = !text;
+    if (text) this.deathBanner.textContent = text;
+  }
+}

@@ -1,0 +1,73 @@
+// Frame rate with 100 other players in view: 100 WebSocket bots from Node gather around the
+// page's player inside its screen and keep moving there, while the page counts its own
+// animation frames for five seconds. The figure is printed and saved to test-results/fps.json.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { Crowd } from './bots.js';
+import { SHOTS_DIR, ServerProcess, joinPage, launchBrowser, summary, waitFor } from './harness.js';
+
+const BOTS = 100;
+let server;
+let browser;
+let crowd;
+
+before(async () => {
+  server = await ServerProcess.start([]);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  crowd?.close();
+  await browser?.close();
+  await server?.stop();
+});
+
+test(`60 FPS with ${BOTS} players on screen`, { timeout: 180_000 }, async () => {
+  const page = await joinPage(browser, server.url, 'watcher');
+  const me = await waitFor(page, (s) => s.connection === 'connected' && s.server, 'the page to join');
+  crowd = await Crowd.join(`ws://${server.addr}/ws`, BOTS);
+  // Inside the 1280×720 screen around the watcher (the camera follows it).
+  crowd.gatherAround(me.server.x, me.server.y, 560, 300);
+  const gathered = await waitFor(
+    page,
+    (s) => s.others.filter((o) => Math.abs(o.x - s.camera.x) < 640 && Math.abs(o.y - s.camera.y) < 360).length >= BOTS,
+    `${BOTS} players on screen`,
+    90_000,
+  );
+  // Everyone keeps moving, but stays on screen.
+  crowd.mill(25);
+  const measured = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const times = [];
+        const start = performance.now();
+        const step = (t) => {
+          times.push(t);
+          if (t - start < 5000) requestAnimationFrame(step);
+          else resolve(times);
+        };
+        requestAnimationFrame(step);
+      }),
+  );
+  const after = await summary(page);
+  await page.screenshot({ path: `${SHOTS_DIR}crowd.png` });
+  const gaps = measured.slice(1).map((t, i) => t - measured[i]).sort((a, b) => a - b);
+  const seconds = (measured[measured.length - 1] - measured[0]) / 1000;
+  const result = {
+    players_on_screen: gathered.others.length,
+    entities_in_view: after.entities,
+    fps: (measured.length - 1) / seconds,
+    frame_gap_p50_ms: gaps[Math.floor(gaps.length * 0.5)],
+    frame_gap_p99_ms: gaps[Math.floor(gaps.length * 0.99)],
+    frame_gap_max_ms: gaps[gaps.length - 1],
+    frame_script_ms: after.frameMs,
+    kib_down_per_s: after.kibDown,
+  };
+  writeFileSync(`${SHOTS_DIR}fps.json`, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`# fps: ${JSON.stringify(result)}`);
+  assert.ok(after.entities >= BOTS + 1, `entities in view: ${after.entities}`);
+  assert.ok(result.fps >= 55, `measured ${result.fps.toFixed(1)} FPS`);
+  assert.deepEqual(page.errors, []);
+});

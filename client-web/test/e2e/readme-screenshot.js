@@ -1,0 +1,48 @@
+// Takes the README screenshot (docs/screenshots/web.png): the page plays among a dozen bots,
+// fires at the nearest one until the kill feed shows a kill, chats, and is captured mid-fight.
+// Run by hand: `node test/e2e/readme-screenshot.js` (after `npm ci`; builds the server).
+
+import { Crowd } from './bots.js';
+import { REPO_DIR, ServerProcess, joinPage, launchBrowser, summary, waitFor } from './harness.js';
+
+const out = process.argv[2] || `${REPO_DIR}docs/screenshots/web.png`;
+const server = await ServerProcess.start([]);
+const browser = await launchBrowser();
+let crowd;
+try {
+  const page = await joinPage(browser, server.url, 'you');
+  const me = await waitFor(page, (s) => s.connection === 'connected' && s.server, 'join');
+  crowd = await Crowd.join(`ws://${server.addr}/ws`, 12);
+  crowd.gatherAround(me.server.x, me.server.y, 420, 230);
+  await waitFor(page, (s) => s.others.length >= 10, 'the bots', 60_000);
+  crowd.mill(40);
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('gg, nice aim');
+  await page.keyboard.press('Enter');
+  const deadline = Date.now() + 40_000;
+  let shots = 0;
+  while (Date.now() < deadline) {
+    const s = await summary(page);
+    if (s.kills > 0 && shots % 2 === 1) break;
+    const target = s.others
+      .filter((o) => o.alive)
+      .sort((a, b) => Math.hypot(a.x - s.camera.x, a.y - s.camera.y) - Math.hypot(b.x - s.camera.x, b.y - s.camera.y))[0];
+    if (!target) continue;
+    const sx = target.x - s.camera.x + s.viewport.width / 2;
+    const sy = target.y - s.camera.y + s.viewport.height / 2;
+    await page.mouse.move(sx, sy);
+    const right = shots++ % 4 === 3;
+    await page.mouse.down({ button: right ? 'right' : 'left' });
+    await page.waitForTimeout(right ? 40 : 260);
+    await page.mouse.up({ button: right ? 'right' : 'left' });
+  }
+  await page.mouse.down();
+  await page.waitForTimeout(120);
+  await page.screenshot({ path: out });
+  await page.mouse.up();
+  console.log(`saved ${out}`);
+} finally {
+  crowd?.close();
+  await browser.close();
+  await server.stop();
+}

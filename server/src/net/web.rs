@@ -1,0 +1,204 @@
+//! The browser client (`client-web/`), served at `/`.
+//!
+//! By default the files are embedded in the binary at build time (`include_bytes!` of a fixed
+//! list, so the release binary is self-contained and serves exactly these files, nothing else);
+//! `--web-dir PATH` serves them from a directory instead, for editing the client without
+//! rebuilding. This module owns the file list, content types and caching headers: files are not
+//! content-hashed, so every answer says `Cache-Control: no-cache` and carries a strong `ETag`,
+//! and a matching `If-None-Match` gets `304 Not Modified`. It never serves a path outside its
+//! list (embedded) or outside the directory (dev), and never touches the WebSocket routes.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH};
+use hyper::{Response, StatusCode};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+macro_rules! embed {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_bytes!(concat!("../../../client-web/", $path)))),*]
+    };
+}
+
+/// Every file of the browser client, relative to `client-web/`. A test checks that this list
+/// names every file the client consists of, so a new module cannot be forgotten.
+pub(crate) const EMBEDDED: &[(&str, &[u8])] = embed!(
+    "index.html",
+    "style.css",
+    "favicon.svg",
+    "src/main.js",
+    "src/codec.js",
+    "src/rules.js",
+    "src/replica.js",
+    "src/clock.js",
+    "src/prediction.js",
+    "src/interpolation.js",
+    "src/backoff.js",
+    "src/connection.js",
+    "src/input.js",
+    "src/controls.js",
+    "src/netcode.js",
+    "src/render.js",
+    "src/ui.js",
+);
+
+struct Asset {
+    bytes: Bytes,
+    content_type: &'static str,
+    etag: String,
+}
+
+fn embedded() -> &'static HashMap<&'static str, Asset> {
+    static ASSETS: OnceLock<HashMap<&'static str, Asset>> = OnceLock::new();
+    ASSETS.get_or_init(|| {
+        EMBEDDED
+            .iter()
+            .map(|(path, bytes)| (*path, asset(path, Bytes::from_static(bytes))))
+            .collect()
+    })
+}
+
+fn asset(path: &str, bytes: Bytes) -> Asset {
+    Asset {
+        etag: format!("\"{:016x}\"", fnv1a64(&bytes)),
+        content_type: content_type(path).unwrap_or("application/octet-stream"),
+        bytes,
+    }
+}
+
+/// The content type of a client file, by extension; `None` for kinds the client has none of.
+fn content_type(path: &str) -> Option<&'static str> {
+    let ext = path.rsplit_once('.')?.1;
+    Some(match ext {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "json" => "application/json",
+        "ico" => "image/x-icon",
+        _ => return None,
+    })
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A request path as a relative file path (`/` is `index.html`), or `None` when it is not a
+/// plain path of safe segments (no `..`, no hidden files, no backslashes).
+fn relative_path(path: &str) -> Option<&str> {
+    let rel = path.strip_prefix('/')?;
+    if rel.is_empty() {
+        return Some("index.html");
+    }
+    let safe = rel.split('/').all(|seg| {
+        !seg.is_empty()
+            && !seg.starts_with('.')
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    });
+    safe.then_some(rel)
+}
+
+/// The answer for a client file, or `None` when there is no such file (the caller answers 404).
+pub(super) fn serve(
+    path: &str,
+    headers: &HeaderMap,
+    web_dir: Option<&Path>,
+) -> Option<Response<Full<Bytes>>> {
+    let rel = relative_path(path)?;
+    let from_disk;
+    let asset = match web_dir {
+        None => embedded().get(rel)?,
+        Some(dir) => {
+            content_type(rel)?;
+            // Development only: a small blocking read keeps this path simple.
+            let bytes = std::fs::read(dir.join(rel)).ok()?;
+            from_disk = asset(rel, Bytes::from(bytes));
+            &from_disk
+        }
+    };
+    let not_modified = headers
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == asset.etag));
+    let builder = Response::builder()
+        .header(CACHE_CONTROL, "no-cache")
+        .header(ETAG, &asset.etag)
+        .header("x-content-type-options", "nosniff");
+    let response = if not_modified {
+        builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Full::new(Bytes::new()))
+    } else {
+        builder
+            .header(CONTENT_TYPE, asset.content_type)
+            .body(Full::new(asset.bytes.clone()))
+    };
+    Some(response.expect("static response parts are valid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The files that make up the client: the page's own files at the top of `client-web/`
+    /// (not the npm manifest) and everything under `src/`. Tests, test output and packages
+    /// live elsewhere in the directory and are never served.
+    fn client_files(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = format!("{prefix}{name}");
+            if entry.file_type().unwrap().is_dir() {
+                if rel == "src" || prefix.starts_with("src/") {
+                    client_files(&entry.path(), &format!("{rel}/"), out);
+                }
+            } else if (!prefix.is_empty() || !name.starts_with("package"))
+                && !name.starts_with('.')
+                && content_type(&name).is_some()
+            {
+                out.push(rel);
+            }
+        }
+    }
+
+    #[test]
+    fn every_client_file_is_embedded() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../client-web");
+        let mut files = Vec::new();
+        client_files(&root, "", &mut files);
+        files.sort();
+        let mut listed: Vec<String> = EMBEDDED.iter().map(|(p, _)| p.to_string()).collect();
+        listed.sort();
+        assert_eq!(
+            files, listed,
+            "server/src/net/web.rs EMBEDDED must list every client file"
+        );
+        for (path, _) in EMBEDDED {
+            assert!(content_type(path).is_some(), "no content type for {path}");
+        }
+    }
+
+    #[test]
+    fn only_plain_paths_map_to_files() {
+        assert_eq!(relative_path("/"), Some("index.html"));
+        assert_eq!(relative_path("/src/main.js"), Some("src/main.js"));
+        for bad in [
+            "/../Cargo.toml",
+            "/src/../x",
+            "/.git/config",
+            "//etc",
+            "/a\\b",
+            "/src/",
+        ] {
+            assert_eq!(relative_path(bad), None, "{bad}");
+        }
+    }
+}
