@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tickwire_server::Config;
@@ -82,7 +81,9 @@ async fn hostile_inputs_do_not_hurt_well_behaved_players() {
 
     // Three well-behaved players, each in its own task, moving every tick and checking every
     // snapshot (Replica::apply verifies the per-tick checksum).
-    let stop = Arc::new(tokio::sync::Notify::new());
+    // A token, not a `Notify`: `notify_waiters` only wakes tasks parked at that instant, so a
+    // player busy sending its input would miss it and play forever.
+    let stop = tokio_util::sync::CancellationToken::new();
     let mut players = Vec::new();
     for i in 0..3 {
         let mut p = Player::join(&url, &format!("good{i}")).await;
@@ -103,7 +104,7 @@ async fn hostile_inputs_do_not_hurt_well_behaved_players() {
                 p.client.send(&ClientMsg::Input(vec![cmd])).await.unwrap();
                 let s = tokio::select! {
                     s = p.next_snapshot() => s,
-                    _ = stop.notified() => break,
+                    _ = stop.cancelled() => break,
                 };
                 assert_eq!(s.tick.0, last.0 + 1, "player {i} missed a snapshot");
                 last = s.tick;
@@ -212,7 +213,7 @@ async fn hostile_inputs_do_not_hurt_well_behaved_players() {
     drop(abandoned);
     assert_eq!(server.http_get("/healthz").await, (200, "ok\n".into()));
 
-    stop.notify_waiters();
+    stop.cancel();
     for p in players {
         let (ticks, acked) = p.await.expect("player task ran to the end without a panic");
         assert!(
