@@ -1,0 +1,298 @@
+//! The socket side of the client: a background thread running a tokio runtime that owns the
+//! WebSocket ([`tickwire_client::Client`]), says `Hello` (with the last resume token),
+//! reconnects with backoff, optionally delays traffic to simulate lag, and talks to Bevy
+//! systems through two channels. It never touches game state: messages go to Bevy as they
+//! arrive, and Bevy decides what they mean.
+
+use super::backoff::Backoff;
+use super::delay_line::DelayLine;
+use super::status::{Disconnect, LinkStatus};
+use rand::Rng;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tickwire_client::{Client, Incoming};
+use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::time::sleep_until;
+
+/// How to reach the server and how to behave when the link drops.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// `ws://host:port/ws`.
+    pub url: String,
+    /// Display name sent in `Hello`.
+    pub name: String,
+    /// Simulated one-way latency added to every message in each direction.
+    pub lag: Duration,
+    /// First reconnect delay.
+    pub backoff_base: Duration,
+    /// Longest reconnect delay.
+    pub backoff_cap: Duration,
+    /// Time allowed for TCP connect plus the WebSocket handshake.
+    pub connect_timeout: Duration,
+}
+
+impl LinkConfig {
+    /// Defaults for `url` and `name`: no lag, reconnects from 0.5 s up to 8 s.
+    pub fn new(url: impl Into<String>, name: impl Into<String>) -> LinkConfig {
+        LinkConfig {
+            url: url.into(),
+            name: name.into(),
+            lag: Duration::ZERO,
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(8),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// From Bevy to the socket thread.
+#[derive(Debug)]
+pub enum ToNet {
+    /// Send this message (dropped when not connected).
+    Send(ClientMsg),
+    /// Drop the current connection (or stop waiting) and connect again now.
+    Reconnect(Disconnect),
+    /// Close politely and end the thread.
+    Shutdown,
+}
+
+/// From the socket thread to Bevy.
+#[derive(Debug)]
+pub enum FromNet {
+    /// The link changed state.
+    Status(LinkStatus),
+    /// A message from the server, the size of its frame and when it arrived (after any
+    /// simulated lag).
+    Msg(ServerMsg, usize, Instant),
+    /// A frame that did not decode (already logged); its size still counts as traffic.
+    Undecodable(usize),
+}
+
+/// Bevy's end of the link: the two channels and the thread. Dropping it shuts the thread down.
+pub struct NetLink {
+    to_net: UnboundedSender<ToNet>,
+    from_net: UnboundedReceiver<FromNet>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl NetLink {
+    /// Starts the socket thread; it begins connecting at once.
+    pub fn spawn(config: LinkConfig) -> std::io::Result<NetLink> {
+        let (to_net, cmds) = mpsc::unbounded_channel();
+        let (events, from_net) = mpsc::unbounded_channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("tickwire-net".into())
+            .spawn(move || runtime.block_on(run_link(config, cmds, events)))?;
+        Ok(NetLink {
+            to_net,
+            from_net,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a command for the socket thread.
+    pub fn command(&self, cmd: ToNet) {
+        // Fails only when the thread has ended, and then there is nobody to tell.
+        let _ = self.to_net.send(cmd);
+    }
+
+    /// Queues a message for the server.
+    pub fn send(&self, msg: ClientMsg) {
+        self.command(ToNet::Send(msg));
+    }
+
+    /// The next event from the socket thread, without waiting.
+    pub fn try_recv(&mut self) -> Option<FromNet> {
+        self.from_net.try_recv().ok()
+    }
+}
+
+impl Drop for NetLink {
+    fn drop(&mut self) {
+        let _ = self.to_net.send(ToNet::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// How a session ended.
+enum SessionEnd {
+    /// Bevy asked the thread to stop.
+    Shutdown,
+    /// The connection ended; `welcomed` tells whether it got as far as `Welcome`.
+    Lost { cause: Disconnect, welcomed: bool },
+}
+
+/// The thread's whole life: connect, play, and reconnect until told to stop.
+async fn run_link(
+    config: LinkConfig,
+    mut cmds: UnboundedReceiver<ToNet>,
+    events: UnboundedSender<FromNet>,
+) {
+    let emit = |e: FromNet| {
+        let _ = events.send(e);
+    };
+    let mut backoff = Backoff::new(config.backoff_base, config.backoff_cap);
+    let mut resume_token: Option<String> = None;
+    loop {
+        emit(FromNet::Status(LinkStatus::Connecting {
+            attempt: backoff.failures() + 1,
+        }));
+        let connected = tokio::select! {
+            c = Client::connect(&config.url, config.connect_timeout) => Some(c),
+            stop = wait_for_stop(&mut cmds) => if stop { return } else { None },
+        };
+        let cause = match connected {
+            // Asked to reconnect while connecting: start over at once.
+            None => continue,
+            Some(Err(e)) => Disconnect::Unreachable(e.to_string()),
+            Some(Ok(client)) => {
+                match run_session(&config, client, &mut resume_token, &mut cmds, &events).await {
+                    SessionEnd::Shutdown => return,
+                    SessionEnd::Lost { cause, welcomed } => {
+                        if welcomed {
+                            backoff.reset();
+                        }
+                        cause
+                    }
+                }
+            }
+        };
+        if !cause.retry_helps() {
+            tracing::info!(reason = %cause.describe(), "disconnected; not retrying");
+            emit(FromNet::Status(LinkStatus::Stopped { cause }));
+            // Wait for the player to ask again.
+            loop {
+                match cmds.recv().await {
+                    None | Some(ToNet::Shutdown) => return,
+                    Some(ToNet::Reconnect(_)) => break,
+                    Some(ToNet::Send(_)) => {}
+                }
+            }
+            backoff.reset();
+            continue;
+        }
+        if matches!(cause, Disconnect::Diverged(_)) {
+            // Our own decision to resync: no reason to wait.
+            continue;
+        }
+        let delay = backoff.next_delay(rand::rng().random::<f64>());
+        let at = Instant::now() + delay;
+        tracing::info!(reason = %cause.describe(), ?delay, "disconnected; retrying");
+        emit(FromNet::Status(LinkStatus::Retrying { at, cause }));
+        tokio::select! {
+            _ = sleep_until(at.into()) => {}
+            stop = wait_for_stop(&mut cmds) => if stop { return },
+        }
+    }
+}
+
+/// Waits for `Shutdown` (true) or `Reconnect` (false), dropping messages meant for a server
+/// we are not connected to.
+async fn wait_for_stop(cmds: &mut UnboundedReceiver<ToNet>) -> bool {
+    loop {
+        match cmds.recv().await {
+            None | Some(ToNet::Shutdown) => return true,
+            Some(ToNet::Reconnect(_)) => return false,
+            Some(ToNet::Send(_)) => {}
+        }
+    }
+}
+
+/// One connection: `Hello`, then messages both ways until it ends.
+async fn run_session(
+    config: &LinkConfig,
+    mut client: Client,
+    resume_token: &mut Option<String>,
+    cmds: &mut UnboundedReceiver<ToNet>,
+    events: &UnboundedSender<FromNet>,
+) -> SessionEnd {
+    let hello = ClientMsg::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        name: config.name.clone(),
+        auth_token: None,
+        resume_token: resume_token.clone(),
+    });
+    let resuming = resume_token.is_some();
+    if client.send(&hello).await.is_err() {
+        return SessionEnd::Lost {
+            cause: Disconnect::Closed {
+                code: None,
+                reason: String::new(),
+            },
+            welcomed: false,
+        };
+    }
+    let _ = events.send(FromNet::Status(LinkStatus::Joining { resuming }));
+    let mut welcomed = false;
+    let mut inbound: DelayLine<FromNet> = DelayLine::new(config.lag);
+    let mut outbound: DelayLine<ClientMsg> = DelayLine::new(config.lag);
+    let far_future = || tokio::time::Instant::now() + Duration::from_secs(3600);
+    let end = loop {
+        let next_in = inbound
+            .next_due()
+            .map(Into::into)
+            .unwrap_or_else(far_future);
+        let next_out = outbound
+            .next_due()
+            .map(Into::into)
+            .unwrap_or_else(far_future);
+        tokio::select! {
+            incoming = client.recv() => match incoming {
+                Incoming::Msg(msg, len) => {
+                    if let ServerMsg::Welcome(w) = &msg {
+                        welcomed = true;
+                        *resume_token = (!w.resume_token.is_empty()).then(|| w.resume_token.clone());
+                    }
+                    inbound.push(Instant::now(), FromNet::Msg(msg, len, Instant::now()));
+                }
+                Incoming::Undecodable(e, len) => {
+                    tracing::debug!(error = %e, len, "dropping an undecodable server message");
+                    inbound.push(Instant::now(), FromNet::Undecodable(len));
+                }
+                Incoming::Closed { code, reason } => {
+                    break SessionEnd::Lost { cause: Disconnect::Closed { code, reason }, welcomed };
+                }
+            },
+            cmd = cmds.recv() => match cmd {
+                Some(ToNet::Send(msg)) => outbound.push(Instant::now(), msg),
+                Some(ToNet::Reconnect(cause)) => {
+                    client.close(1000, "resynchronising").await;
+                    break SessionEnd::Lost { cause, welcomed };
+                }
+                None | Some(ToNet::Shutdown) => {
+                    client.close(1000, "bye").await;
+                    break SessionEnd::Shutdown;
+                }
+            },
+            _ = sleep_until(next_in) => {
+                let now = Instant::now();
+                while let Some(item) = inbound.pop_due(now) {
+                    let item = match item {
+                        // Stamp arrival after the simulated delay, as a slow link would.
+                        FromNet::Msg(m, len, _) => FromNet::Msg(m, len, now),
+                        other => other,
+                    };
+                    let _ = events.send(item);
+                }
+            }
+            _ = sleep_until(next_out) => {
+                while let Some(msg) = outbound.pop_due(Instant::now()) {
+                    if client.send(&msg).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    // What already arrived is still worth showing (kill events, the last positions).
+    for item in inbound.drain() {
+        let _ = events.send(item);
+    }
+    end
+}
