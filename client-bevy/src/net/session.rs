@@ -200,6 +200,11 @@ impl Session {
         }
     }
 
+    /// Whether the server has applied every input command sent so far.
+    pub fn all_inputs_acknowledged(&self) -> bool {
+        self.replica.ack_input_seq >= self.last_seq
+    }
+
     /// The latest server tick this session has seen.
     pub fn tick(&self) -> Tick {
         self.replica.tick

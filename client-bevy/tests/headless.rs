@@ -1,0 +1,298 @@
+//! Headless tests of the Bevy client: `App`s with `MinimalPlugins` and the `NetPlugin` (no
+//! window, no renderer) against the real server on a loopback port. Frames are stepped by
+//! hand; every wait is for a condition on the app's state, bounded by a deadline.
+
+use bevy::prelude::*;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tickwire_client_bevy::net::{
+    Connection, Disconnect, Game, LinkConfig, LinkStatus, NetPlugin, PlayerIntent, ViewKind,
+    ViewState,
+};
+use tickwire_server::{Config, Server};
+use tickwire_shared::PlayerId;
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(15);
+/// Pause between frames, as a frame limiter would (about 200 frames per second).
+const FRAME: Duration = Duration::from_millis(5);
+
+/// The real server, running on its own tokio runtime.
+struct TestServer {
+    runtime: tokio::runtime::Runtime,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    fn start(addr: SocketAddr) -> TestServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = Config {
+            addr,
+            // Everyone sees everyone, wherever they spawn.
+            view_radius: 10_000.0,
+            ..Config::ephemeral()
+        };
+        let shutdown = CancellationToken::new();
+        let server = runtime
+            .block_on(Server::bind(config, shutdown.clone()))
+            .expect("bind");
+        let addr = server.local_addr();
+        let task = runtime.spawn(server.run());
+        TestServer {
+            runtime,
+            addr,
+            shutdown,
+            task,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    fn stop(self) {
+        self.shutdown.cancel();
+        self.runtime
+            .block_on(async { tokio::time::timeout(WAIT, self.task).await })
+            .expect("server stops in time")
+            .unwrap();
+    }
+}
+
+fn client_app(url: &str, name: &str) -> App {
+    let mut link = LinkConfig::new(url, name);
+    link.backoff_base = Duration::from_millis(100);
+    link.backoff_cap = Duration::from_millis(400);
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, NetPlugin { link }));
+    app.finish();
+    app.cleanup();
+    app
+}
+
+/// Steps every app one frame at a time until `done` holds; panics with `what` at the deadline.
+fn run_until(apps: &mut [&mut App], what: &str, mut done: impl FnMut(&mut [&mut App]) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        for app in apps.iter_mut() {
+            app.update();
+        }
+        if done(apps) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(FRAME);
+    }
+}
+
+/// Steps every app for `frames` frames.
+fn run_frames(apps: &mut [&mut App], frames: u32) {
+    for _ in 0..frames {
+        for app in apps.iter_mut() {
+            app.update();
+        }
+        std::thread::sleep(FRAME);
+    }
+}
+
+fn player_id(app: &App) -> Option<PlayerId> {
+    app.world()
+        .resource::<Game>()
+        .0
+        .as_ref()
+        .map(|s| s.replica.player_id)
+}
+
+fn seen_position(app: &App, player: PlayerId) -> Option<Vec2> {
+    app.world()
+        .resource::<ViewState>()
+        .player(player)
+        .map(|e| e.pos)
+}
+
+fn local(app: &App) -> Option<tickwire_client_bevy::net::LocalView> {
+    app.world().resource::<ViewState>().local
+}
+
+/// A direction from `pos` towards the arena's middle, so a walk does not start into a wall.
+fn inward(app: &App, pos: Vec2) -> Vec2 {
+    let game = app.world().resource::<Game>();
+    let arena = &game.0.as_ref().unwrap().replica.arena;
+    let centre = Vec2::new(arena.width, arena.height) / 2.0;
+    let d = centre - pos;
+    Vec2::new(d.x.signum(), 0.0)
+}
+
+fn set_intent(app: &mut App, movement: Vec2) {
+    app.world_mut().resource_mut::<PlayerIntent>().movement = movement;
+}
+
+#[test]
+fn a_remote_players_moves_show_in_the_other_clients_view() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap());
+    let mut alice = client_app(&server.url(), "alice");
+    let mut bob = client_app(&server.url(), "bob");
+    let mut alice_id = None;
+    run_until(&mut [&mut alice, &mut bob], "both joined, bob sees alice", |apps| {
+        alice_id = player_id(apps[0]);
+        alice_id.is_some_and(|a| seen_position(apps[1], a).is_some()) && local(apps[0]).is_some()
+    });
+    let alice_id = alice_id.unwrap();
+    let start = seen_position(&bob, alice_id).unwrap();
+    let dir = inward(&alice, local(&alice).unwrap().predicted);
+    set_intent(&mut alice, dir);
+
+    // Bob's view of alice moves, in many small steps (one per frame), not one jump per
+    // snapshot.
+    let mut positions = vec![start];
+    run_until(&mut [&mut alice, &mut bob], "bob sees alice move 60 units", |apps| {
+        let p = seen_position(apps[1], alice_id).unwrap_or(start);
+        if positions.last() != Some(&p) {
+            positions.push(p);
+        }
+        (p - start).dot(dir) > 60.0
+    });
+    assert!(
+        positions.windows(2).all(|w| (w[1] - w[0]).dot(dir) >= -0.01),
+        "alice only moves forward in bob's view: {positions:?}"
+    );
+    let largest_step = positions
+        .windows(2)
+        .map(|w| w[0].distance(w[1]))
+        .fold(0.0, f32::max);
+    let per_tick = {
+        let game = bob.world().resource::<Game>();
+        let rules = &game.0.as_ref().unwrap().replica.rules;
+        rules.player_speed * rules.dt()
+    };
+    assert!(
+        positions.len() >= 8,
+        "moved in {} steps: {positions:?}",
+        positions.len()
+    );
+    assert!(
+        largest_step <= per_tick * 2.0 + 0.5,
+        "largest step {largest_step} for {per_tick} per tick"
+    );
+    // Bob renders alice in the past (interpolation delay), never ahead of the server.
+    let view = bob.world().resource::<ViewState>();
+    assert!(view.render_tick <= view.server_tick, "{view:?}");
+    drop((alice, bob));
+    server.stop();
+}
+
+#[test]
+fn prediction_matches_the_server_after_reconciliation() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap());
+    let mut alice = client_app(&server.url(), "alice");
+    run_until(&mut [&mut alice], "alice joined", |apps| {
+        local(apps[0]).is_some()
+    });
+    let start = local(&alice).unwrap();
+    let dir = inward(&alice, start.predicted);
+    set_intent(&mut alice, dir);
+    // While moving, prediction runs ahead of what the server has confirmed.
+    let mut ahead = 0.0f32;
+    run_until(&mut [&mut alice], "alice walked 100 units", |apps| {
+        let l = local(apps[0]).unwrap();
+        ahead = ahead.max((l.predicted - l.server).dot(dir));
+        (l.predicted - start.predicted).dot(dir) > 100.0
+    });
+    assert!(ahead > 0.0, "prediction never ran ahead of the server");
+    set_intent(&mut alice, Vec2::ZERO);
+    // Once the server has applied every command, prediction and server agree exactly.
+    run_until(&mut [&mut alice], "prediction settles on the server's position", |apps| {
+        let l = local(apps[0]).unwrap();
+        let game = apps[0].world().resource::<Game>();
+        let session = game.0.as_ref().unwrap();
+        session.all_inputs_acknowledged() && l.predicted == l.server
+    });
+    let l = local(&alice).unwrap();
+    let game = alice.world().resource::<Game>();
+    let replica = &game.0.as_ref().unwrap().replica;
+    let body = replica.local_player().unwrap();
+    assert_eq!(
+        l.server,
+        Vec2::new(body.x as f32 / 8.0, body.y as f32 / 8.0),
+        "the ghost is the replica's authoritative position"
+    );
+    // With no other players around, prediction used the server's own movement rules, so
+    // reconciliation never had to move the player by more than the wire's rounding.
+    let c = alice.world().resource::<ViewState>().corrections;
+    assert!(c.samples > 10, "{c:?}");
+    assert!(c.max_recent <= 0.2, "{c:?}");
+    drop(alice);
+    server.stop();
+}
+
+#[test]
+fn a_server_restart_triggers_a_reconnect() {
+    let first = TestServer::start("127.0.0.1:0".parse().unwrap());
+    let addr = first.addr;
+    let mut alice = client_app(&first.url(), "alice");
+    run_until(&mut [&mut alice], "alice joined", |apps| {
+        apps[0].world().resource::<Connection>().status == LinkStatus::Playing
+    });
+    first.stop();
+    let mut saw_retry = None;
+    run_until(&mut [&mut alice], "the client notices the shutdown", |apps| {
+        let c = apps[0].world().resource::<Connection>();
+        if let LinkStatus::Retrying { cause, .. } = &c.status {
+            saw_retry = Some(cause.clone());
+        }
+        saw_retry.is_some()
+    });
+    assert_eq!(
+        saw_retry.unwrap(),
+        Disconnect::Closed {
+            code: Some(tickwire_shared::close::GOING_AWAY),
+            reason: "server shutting down".into()
+        }
+    );
+    assert!(alice.world().resource::<Game>().0.is_none());
+    // While the server is down, attempts fail and are retried.
+    run_frames(&mut [&mut alice], 40);
+    let second = TestServer::start(addr);
+    run_until(&mut [&mut alice], "alice rejoined the new server", |apps| {
+        let c = apps[0].world().resource::<Connection>();
+        c.sessions == 2 && c.status == LinkStatus::Playing && local(apps[0]).is_some()
+    });
+    drop(alice);
+    second.stop();
+}
+
+#[test]
+fn remote_view_lists_players_with_names_and_health() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap());
+    let mut alice = client_app(&server.url(), "alice");
+    let mut bob = client_app(&server.url(), "bob");
+    run_until(&mut [&mut alice, &mut bob], "each sees two players", |apps| {
+        apps.iter().all(|a| {
+            a.world()
+                .resource::<ViewState>()
+                .entities
+                .iter()
+                .filter(|e| matches!(e.kind, ViewKind::Player { .. }))
+                .count()
+                == 2
+        })
+    });
+    let game = bob.world().resource::<Game>();
+    let names: Vec<_> = game.0.as_ref().unwrap().replica.players.values().map(|p| p.name.clone()).collect();
+    assert!(names.contains(&"alice".to_string()) && names.contains(&"bob".to_string()), "{names:?}");
+    let view = bob.world().resource::<ViewState>();
+    let locals = view
+        .entities
+        .iter()
+        .filter(|e| matches!(e.kind, ViewKind::Player { local: true, health, alive: true, .. } if health > 0))
+        .count();
+    assert_eq!(locals, 1);
+    drop((alice, bob));
+    server.stop();
+}
