@@ -165,7 +165,7 @@ fn spawn_hud(mut commands: Commands) {
 fn name_of(game: &Game, player: PlayerId) -> String {
     game.0
         .as_ref()
-        .and_then(|s| s.replica.players.get(&player))
+        .and_then(|s| s.replica().players.get(&player))
         .map(|p| p.name.clone())
         .unwrap_or_else(|| player.to_string())
 }
@@ -268,7 +268,7 @@ fn update_status_line(
         .get(&FrameTimeDiagnosticsPlugin::FPS)
         .and_then(|d| d.smoothed())
         .unwrap_or(0.0);
-    let ping = stats
+    let ping = view
         .rtt
         .map(|r| format!("{} ms", r.as_millis()))
         .unwrap_or_else(|| "-".into());
@@ -329,7 +329,7 @@ fn update_scoreboard(game: Res<Game>, mut board: Query<&mut Text, With<Scoreboar
         text.0.clear();
         return;
     };
-    let mut players: Vec<_> = session.replica.players.values().collect();
+    let mut players: Vec<_> = session.replica().players.values().collect();
     players.sort_by(|a, b| {
         b.score
             .cmp(&a.score)
@@ -338,7 +338,7 @@ fn update_scoreboard(game: Res<Game>, mut board: Query<&mut Text, With<Scoreboar
     });
     let mut out = format!("{:<16} {:>5} {:>6}\n", "player", "kills", "deaths");
     for p in players.iter().take(12) {
-        let me = if p.id == session.replica.player_id {
+        let me = if p.id == session.replica().player_id {
             ">"
         } else {
             " "

@@ -105,8 +105,8 @@ fn build_arena(
     let Some(session) = game.0.as_ref() else {
         return;
     };
-    let arena = &session.replica.arena;
-    let rules = &session.replica.rules;
+    let arena = &session.replica().arena;
+    let rules = &session.replica().rules;
     let key = (
         arena.width.to_bits() ^ arena.height.to_bits(),
         arena.obstacles.len(),
@@ -174,14 +174,14 @@ fn sync_entities(
     let Some(assets) = drawn.assets.as_mut() else {
         return;
     };
-    let max_health = f32::from(session.replica.rules.max_health.max(1));
-    let radius = session.replica.rules.player_radius;
+    let max_health = f32::from(session.replica().rules.max_health.max(1));
+    let radius = session.replica().rules.player_radius;
     let mut seen: Vec<NetId> = Vec::with_capacity(view.entities.len());
     for e in &view.entities {
         seen.push(e.id);
         let at = world_to_bevy(e.pos);
         match e.kind {
-            ViewKind::Projectile { .. } => {
+            ViewKind::Projectile => {
                 let d = drawn.by_id.entry(e.id).or_insert_with(|| Drawing {
                     body: commands
                         .spawn((
@@ -204,7 +204,7 @@ fn sync_entities(
                 local,
             } => {
                 let name = session
-                    .replica
+                    .replica()
                     .players
                     .get(&player)
                     .map(|p| p.name.clone())
@@ -370,7 +370,7 @@ fn draw_aim_and_tracers(
     let Some(session) = game.0.as_ref() else {
         return;
     };
-    let radius = session.replica.rules.player_radius;
+    let radius = session.replica().rules.player_radius;
     for e in &view.entities {
         if let ViewKind::Player {
             alive: true, local, ..

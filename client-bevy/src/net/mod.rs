@@ -13,7 +13,9 @@ mod session;
 pub mod status;
 pub mod transport;
 
-pub use session::{Corrections, LocalView, Session, ViewEntity, ViewKind, ViewState};
+pub use session::{
+    Corrections, LocalView, Session, ViewEntity, ViewKind, ViewState, intent_to_wire,
+};
 pub use status::{Disconnect, LinkStatus};
 pub use transport::{FromNet, LinkConfig, NetLink, ToNet};
 
@@ -22,7 +24,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tickwire_shared::PlayerId;
-use tickwire_shared::protocol::{ClientMsg, Event, Ping, ServerMsg};
+use tickwire_shared::protocol::{ClientMsg, Event, ServerMsg};
 
 /// The networking plugin. Add it with the server's URL and the player's name.
 pub struct NetPlugin {
@@ -53,10 +55,7 @@ impl Plugin for NetPlugin {
             .add_systems(Startup, start_link)
             .add_systems(PreUpdate, receive.in_set(NetSystems::Receive))
             .add_systems(FixedUpdate, send_input)
-            .add_systems(
-                Update,
-                (send_ping, send_chat, build_view.in_set(NetSystems::View)),
-            );
+            .add_systems(Update, (send_chat, build_view.in_set(NetSystems::View)));
     }
 }
 
@@ -126,8 +125,6 @@ pub struct PlayerIntent {
 /// Traffic and timing figures for the HUD.
 #[derive(Resource, Debug, Default)]
 pub struct NetStats {
-    /// Last measured round trip (application-level ping).
-    pub rtt: Option<Duration>,
     /// Bytes received in the last second, by arrival time.
     recent: VecDeque<(Instant, usize)>,
     /// Total bytes received.
@@ -136,8 +133,6 @@ pub struct NetStats {
     pub snapshots: u64,
     /// Messages dropped because they did not decode or did not fit the replica.
     pub dropped: u64,
-    last_ping: Option<Instant>,
-    epoch: Option<Instant>,
 }
 
 impl NetStats {
@@ -243,10 +238,6 @@ fn receive(
                         }
                     }
                     ServerMsg::Pong(pong) => {
-                        if let Some(epoch) = stats.epoch {
-                            let sent = epoch + Duration::from_millis(u64::from(pong.client_time));
-                            stats.rtt = Some(at.saturating_duration_since(sent));
-                        }
                         if let Some(session) = game.0.as_mut() {
                             session.on_pong(&pong, at);
                         }
@@ -261,27 +252,9 @@ fn send_input(link: Option<Res<Link>>, intent: Res<PlayerIntent>, mut game: ResM
     let (Some(link), Some(session)) = (link, game.0.as_mut()) else {
         return;
     };
-    if let Some(msg) = session.next_input(&intent, Instant::now()) {
+    for msg in session.next_tick(&intent, Instant::now()) {
         link.command(ToNet::Send(msg));
     }
-}
-
-fn send_ping(link: Option<Res<Link>>, game: Res<Game>, mut stats: ResMut<NetStats>) {
-    let Some(link) = link else { return };
-    if game.0.is_none() {
-        return;
-    }
-    let now = Instant::now();
-    let epoch = *stats.epoch.get_or_insert(now);
-    if stats
-        .last_ping
-        .is_some_and(|t| now.duration_since(t) < Duration::from_millis(500))
-    {
-        return;
-    }
-    stats.last_ping = Some(now);
-    let client_time = now.duration_since(epoch).as_millis() as u32;
-    link.command(ToNet::Send(ClientMsg::Ping(Ping { client_time })));
 }
 
 fn send_chat(link: Option<Res<Link>>, mut chat: MessageReader<OutgoingChat>) {
@@ -294,9 +267,19 @@ fn send_chat(link: Option<Res<Link>>, mut chat: MessageReader<OutgoingChat>) {
     }
 }
 
-fn build_view(game: Res<Game>, fixed: Res<Time<Fixed>>, mut view: ResMut<ViewState>) {
-    match game.0.as_ref() {
-        Some(session) => session.fill_view(Instant::now(), fixed.overstep_fraction(), &mut view),
+fn build_view(
+    mut game: ResMut<Game>,
+    fixed: Res<Time<Fixed>>,
+    intent: Res<PlayerIntent>,
+    mut view: ResMut<ViewState>,
+) {
+    match game.0.as_mut() {
+        Some(session) => session.fill_view(
+            Instant::now(),
+            fixed.overstep_fraction(),
+            intent.aim,
+            &mut view,
+        ),
         None => view.clear(),
     }
 }

@@ -230,6 +230,7 @@ async fn run_session(
     }
     let _ = events.send(FromNet::Status(LinkStatus::Joining { resuming }));
     let mut welcomed = false;
+    let mut abort = false;
     let mut inbound: DelayLine<FromNet> = DelayLine::new(config.lag);
     let mut outbound: DelayLine<ClientMsg> = DelayLine::new(config.lag);
     let far_future = || tokio::time::Instant::now() + Duration::from_secs(3600);
@@ -262,7 +263,9 @@ async fn run_session(
             cmd = cmds.recv() => match cmd {
                 Some(ToNet::Send(msg)) => outbound.push(Instant::now(), msg),
                 Some(ToNet::Reconnect(cause)) => {
-                    client.close(1000, "resynchronising").await;
+                    // Drop the socket without a goodbye, so the server keeps the player for
+                    // a resume instead of removing it.
+                    abort = true;
                     break SessionEnd::Lost { cause, welcomed };
                 }
                 None | Some(ToNet::Shutdown) => {
@@ -290,9 +293,13 @@ async fn run_session(
             }
         }
     };
-    // What already arrived is still worth showing (kill events, the last positions).
-    for item in inbound.drain() {
-        let _ = events.send(item);
+    if abort {
+        client.abort();
+    } else {
+        // What already arrived is still worth showing (kill events, the last positions).
+        for item in inbound.drain() {
+            let _ = events.send(item);
+        }
     }
     end
 }
