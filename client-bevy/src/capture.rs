@@ -1,6 +1,7 @@
 //! `CapturePlugin`: scripted runs. After `after` seconds it saves a screenshot of the window
 //! (when a path is given) and then exits; every few seconds, and at exit, it logs the frame
-//! rate and the entities in view, which is how the FPS figures in the docs were taken.
+//! rate and the entities in view, and at exit the netcode figures of the F3 overlay; that is
+//! how the FPS and correction figures in the docs were taken.
 
 use crate::net::ViewState;
 use bevy::diagnostic::{DiagnosticsStore, FrameTimeDiagnosticsPlugin};
@@ -121,5 +122,18 @@ fn run_capture(
             elapsed
         );
     }
+    let c = view.corrections;
+    println!(
+        "netcode: rtt {} ms, interpolation delay {:.0} ms, corrections: {} reconciliations, \
+         {} mispredicted, mean {:.3} u, max {:.3} u, last {:.3} u, {} snaps",
+        view.rtt.map_or(-1, |r| r.as_millis() as i64),
+        view.interp_delay_ms,
+        c.samples,
+        c.count,
+        c.mean,
+        c.max,
+        c.last,
+        c.snaps
+    );
     exit.write(AppExit::Success);
 }

@@ -29,6 +29,9 @@ struct Args {
     /// Simulated latency added to each direction, milliseconds (to watch the netcode work).
     #[arg(long, default_value_t = 0)]
     lag_ms: u64,
+    /// Play by itself (wander and shoot), for scripted runs.
+    #[arg(long)]
+    autopilot: bool,
     /// Start with the F3 netcode overlay shown.
     #[arg(long)]
     debug_overlay: bool,
@@ -80,7 +83,9 @@ fn main() -> anyhow::Result<()> {
         }))
         .add_plugins((
             NetPlugin { link },
-            ControlsPlugin,
+            ControlsPlugin {
+                autopilot: args.autopilot,
+            },
             RenderPlugin,
             HudPlugin,
             OverlayPlugin {

@@ -6,7 +6,7 @@ use bevy::prelude::*;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tickwire_client_bevy::net::{
-    Connection, Disconnect, Game, Link, LinkConfig, LinkStatus, NetPlugin, PlayerIntent, ToNet,
+    Connection, Corrections, Disconnect, Game, Link, LinkConfig, LinkStatus, NetPlugin, PlayerIntent, ToNet,
     ViewKind, ViewState,
 };
 use tickwire_server::{Config, Server};
@@ -66,7 +66,12 @@ impl TestServer {
 }
 
 fn client_app(url: &str, name: &str) -> App {
+    client_app_with_lag(url, name, Duration::ZERO)
+}
+
+fn client_app_with_lag(url: &str, name: &str, lag: Duration) -> App {
     let mut link = LinkConfig::new(url, name);
+    link.lag = lag;
     link.backoff_base = Duration::from_millis(100);
     link.backoff_cap = Duration::from_millis(400);
     let mut app = App::new();
@@ -198,17 +203,19 @@ fn a_remote_players_moves_show_in_the_other_clients_view() {
     server.stop();
 }
 
-#[test]
-fn prediction_matches_the_server_after_reconciliation() {
+/// Walks alice for 100 units over a link with `lag` each way, stops, and waits until the
+/// prediction has settled on the server's position; returns the reconciliation figures.
+fn walk_and_settle(lag: Duration) -> Corrections {
     let server = TestServer::start("127.0.0.1:0".parse().unwrap());
-    let mut alice = client_app(&server.url(), "alice");
+    let mut alice = client_app_with_lag(&server.url(), "alice", lag);
     run_until(&mut [&mut alice], "alice joined", |apps| {
         local(apps[0]).is_some()
     });
     let start = local(&alice).unwrap();
     let dir = inward(&alice, start.predicted);
     set_intent(&mut alice, dir);
-    // While moving, prediction runs ahead of what the server has confirmed.
+    // While moving, prediction runs ahead of what the server has confirmed, by about the
+    // round trip's worth of movement.
     let mut ahead = 0.0f32;
     run_until(&mut [&mut alice], "alice walked 100 units", |apps| {
         let l = local(apps[0]).unwrap();
@@ -216,35 +223,55 @@ fn prediction_matches_the_server_after_reconciliation() {
         (l.predicted - start.predicted).dot(dir) > 100.0
     });
     assert!(ahead > 0.0, "prediction never ran ahead of the server");
+    if !lag.is_zero() {
+        let speed = {
+            let game = alice.world().resource::<Game>();
+            game.0.as_ref().unwrap().replica().rules.player_speed
+        };
+        let round_trip_walk = speed * 2.0 * lag.as_secs_f32();
+        assert!(
+            ahead >= round_trip_walk * 0.8,
+            "ahead by {ahead}, expected at least {round_trip_walk} at {lag:?} each way"
+        );
+    }
     set_intent(&mut alice, Vec2::ZERO);
     // Once the server has applied every command, prediction and server agree exactly.
-    run_until(
-        &mut [&mut alice],
-        "prediction settles on the server's position",
-        |apps| {
-            let l = local(apps[0]).unwrap();
-            let game = apps[0].world().resource::<Game>();
-            let session = game.0.as_ref().unwrap();
-            session.all_inputs_acknowledged() && l.predicted == l.server
-        },
-    );
+    run_until(&mut [&mut alice], "prediction settles on the server's position", |apps| {
+        let l = local(apps[0]).unwrap();
+        let game = apps[0].world().resource::<Game>();
+        let session = game.0.as_ref().unwrap();
+        session.all_inputs_acknowledged() && l.predicted == l.server
+    });
     let l = local(&alice).unwrap();
     let game = alice.world().resource::<Game>();
-    let replica = &game.0.as_ref().unwrap().replica();
+    let replica = game.0.as_ref().unwrap().replica();
     let body = replica.local_player().unwrap();
     assert_eq!(
         l.server,
         Vec2::new(body.x as f32 / 8.0, body.y as f32 / 8.0),
         "the ghost is the replica's authoritative position"
     );
-    // With no other players around, prediction used the server's own movement rules, so
-    // reconciliation never had to move the player by more than the wire's rounding.
     let c = alice.world().resource::<ViewState>().corrections;
-    assert!(c.samples > 10, "{c:?}");
-    assert!(c.max <= 0.2, "{c:?}");
-    println!("corrections at 0 ms lag: {c:?}");
+    println!("corrections at {lag:?} each way: {c:?}");
     drop(alice);
     server.stop();
+    c
+}
+
+#[test]
+fn prediction_matches_the_server_after_reconciliation() {
+    let c = walk_and_settle(Duration::ZERO);
+    // With no other players around, prediction ran the server's own movement rules, so
+    // reconciliation never had to move the player.
+    assert!(c.samples > 10, "{c:?}");
+    assert_eq!(c.max, 0.0, "{c:?}");
+}
+
+#[test]
+fn prediction_holds_under_simulated_lag() {
+    let c = walk_and_settle(Duration::from_millis(60));
+    assert!(c.samples > 10, "{c:?}");
+    assert_eq!(c.max, 0.0, "{c:?}");
 }
 
 #[test]
