@@ -6,10 +6,10 @@
 
 use crate::hud::ChatInput;
 use crate::net::{Game, NetSystems, PlayerIntent, ViewKind, ViewState};
-use std::f32::consts::TAU;
 use crate::{bevy_to_world, render::MainCamera};
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
+use std::f32::consts::TAU;
 
 /// Keyboard and mouse (or the autopilot) into [`PlayerIntent`].
 pub struct ControlsPlugin {
@@ -30,7 +30,12 @@ impl Plugin for ControlsPlugin {
 /// Seconds between two changes of the autopilot's heading.
 const WANDER_SECS: f32 = 1.5;
 
-fn autopilot(time: Res<Time>, view: Res<ViewState>, game: Res<Game>, mut intent: ResMut<PlayerIntent>) {
+fn autopilot(
+    time: Res<Time>,
+    view: Res<ViewState>,
+    game: Res<Game>,
+    mut intent: ResMut<PlayerIntent>,
+) {
     let (Some(local), Some(session)) = (view.local, game.0.as_ref()) else {
         return;
     };
@@ -45,7 +50,16 @@ fn autopilot(time: Res<Time>, view: Res<ViewState>, game: Res<Game>, mut intent:
     let nearest = view
         .entities
         .iter()
-        .filter(|e| matches!(e.kind, ViewKind::Player { local: false, alive: true, .. }))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                ViewKind::Player {
+                    local: false,
+                    alive: true,
+                    ..
+                }
+            )
+        })
         .map(|e| e.pos)
         .min_by(|a, b| {
             a.distance_squared(local.predicted)

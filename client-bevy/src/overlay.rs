@@ -3,7 +3,7 @@
 //! delay, the render and estimated server ticks, and the reconciliation correction magnitudes,
 //! so a developer can watch prediction and interpolation at work.
 
-use crate::net::{NetStats, NetSystems, ViewState};
+use crate::net::{Game, NetStats, NetSystems, ViewState};
 use crate::render::local_color;
 use crate::world_to_bevy;
 use bevy::prelude::*;
@@ -56,6 +56,7 @@ fn toggle(keys: Res<ButtonInput<KeyCode>>, mut shown: ResMut<OverlayShown>) {
 fn draw(
     shown: Res<OverlayShown>,
     view: Res<ViewState>,
+    game: Res<Game>,
     stats: Res<NetStats>,
     mut text: Query<(&mut Text, &mut Visibility), With<OverlayText>>,
     mut gizmos: Gizmos,
@@ -94,11 +95,15 @@ fn draw(
     if text.0 != s {
         text.0 = s;
     }
+    let radius = game
+        .0
+        .as_ref()
+        .map_or(16.0, |s| s.replica().rules.player_radius);
     if let Some(local) = view.local {
         let ghost = world_to_bevy(local.server);
         let body = world_to_bevy(local.predicted);
-        gizmos.circle_2d(ghost, 16.0, Color::srgba(0.4, 1.0, 1.0, 0.9));
+        gizmos.circle_2d(ghost, radius, Color::srgba(0.4, 1.0, 1.0, 0.9));
         gizmos.line_2d(ghost, body, Color::srgba(0.4, 1.0, 1.0, 0.6));
-        gizmos.circle_2d(body, 18.0, local_color());
+        gizmos.circle_2d(body, radius + 2.0, local_color());
     }
 }

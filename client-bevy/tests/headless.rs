@@ -6,8 +6,8 @@ use bevy::prelude::*;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tickwire_client_bevy::net::{
-    Connection, Corrections, Disconnect, Game, Link, LinkConfig, LinkStatus, NetPlugin, PlayerIntent, ToNet,
-    ViewKind, ViewState,
+    Connection, Corrections, Disconnect, Game, Link, LinkConfig, LinkStatus, NetPlugin,
+    PlayerIntent, ToNet, ViewKind, ViewState,
 };
 use tickwire_server::{Config, Server};
 use tickwire_shared::PlayerId;
@@ -235,13 +235,22 @@ fn walk_and_settle(lag: Duration) -> Corrections {
         );
     }
     set_intent(&mut alice, Vec2::ZERO);
-    // Once the server has applied every command, prediction and server agree exactly.
-    run_until(&mut [&mut alice], "prediction settles on the server's position", |apps| {
-        let l = local(apps[0]).unwrap();
-        let game = apps[0].world().resource::<Game>();
-        let session = game.0.as_ref().unwrap();
-        session.all_inputs_acknowledged() && l.predicted == l.server
-    });
+    // Commands up to this one may still move; every later one stands still.
+    let last_moving = {
+        let game = alice.world().resource::<Game>();
+        game.0.as_ref().unwrap().net.inputs.last_seq()
+    };
+    // Once the server has applied every moving command, prediction and server agree exactly.
+    run_until(
+        &mut [&mut alice],
+        "prediction settles on the server's position",
+        |apps| {
+            let l = local(apps[0]).unwrap();
+            let game = apps[0].world().resource::<Game>();
+            let session = game.0.as_ref().unwrap();
+            session.net.inputs.acknowledged() >= last_moving && l.predicted == l.server
+        },
+    );
     let l = local(&alice).unwrap();
     let game = alice.world().resource::<Game>();
     let replica = game.0.as_ref().unwrap().replica();

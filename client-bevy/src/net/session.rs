@@ -236,11 +236,6 @@ impl Session {
         out
     }
 
-    /// Whether the server has applied every input command sent so far.
-    pub fn all_inputs_acknowledged(&self) -> bool {
-        self.net.inputs.acknowledged() >= self.net.inputs.last_seq()
-    }
-
     /// Advances display time to `now` and fills `view`. `overstep` is how far (0..1) the
     /// frame is between the last input tick and the next: the local body is drawn that far
     /// between its last two predicted positions, so it moves every frame, not every tick.

@@ -1,0 +1,159 @@
+//! The client against a scripted server that misbehaves: a frame that does not decode is
+//! dropped (and counted) without disturbing the session, and a snapshot that does not fit the
+//! replica makes the client reconnect for a fresh state instead of panicking.
+
+use bevy::prelude::*;
+use fastwebsockets::{Frame, OpCode, Payload};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::time::{Duration, Instant};
+use tickwire_client_bevy::net::{
+    Connection, Game, LinkConfig, LinkStatus, NetPlugin, NetStats, ViewState,
+};
+use tickwire_shared::protocol::{
+    EntitySpawn, PROTOCOL_VERSION, PlayerInfo, PlayerState, ServerMsg, Snapshot, SpawnKind, Welcome,
+};
+use tickwire_shared::rules::{Arena, Rules};
+use tickwire_shared::{InputSeq, NetId, PlayerId, Tick, encode_server};
+use tokio::net::TcpListener;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn welcome() -> Welcome {
+    Welcome {
+        protocol_version: PROTOCOL_VERSION,
+        player_id: PlayerId(7),
+        entity_id: NetId(1),
+        tick_rate: 30,
+        tick: Tick(100),
+        view_radius: 700.0,
+        checksum_interval: 0,
+        arena: Arena::default(),
+        rules: Rules::at_tick_rate(30),
+        players: vec![PlayerInfo {
+            id: PlayerId(7),
+            name: "alice".into(),
+            score: 0,
+            deaths: 0,
+        }],
+        resume_token: String::new(),
+    }
+}
+
+fn snapshot(tick: u32) -> Snapshot {
+    Snapshot {
+        tick: Tick(tick),
+        ack_input_seq: InputSeq(0),
+        removed: vec![],
+        created: vec![],
+        updated: vec![],
+        events: vec![],
+        checksum: None,
+    }
+}
+
+/// What the scripted server sends after `Hello`, in order, on the first connection; later
+/// connections get a welcome and a valid first snapshot only.
+fn script() -> Vec<Vec<u8>> {
+    let mut first = snapshot(101);
+    first.created.push(EntitySpawn {
+        id: NetId(1),
+        kind: SpawnKind::Player {
+            player: PlayerId(7),
+            state: PlayerState {
+                x: 800,
+                y: 800,
+                aim: 0,
+                health: 100,
+                status: 1,
+            },
+        },
+    });
+    let mut bad = snapshot(102);
+    // Removes an entity the client never had: the replica is out of step.
+    bad.removed.push(NetId(99));
+    vec![
+        encode_server(&ServerMsg::Welcome(welcome())),
+        vec![0xff, 0xfe, 0x00, 0x13],
+        encode_server(&ServerMsg::Snapshot(first)),
+        b"not a message at all".to_vec(),
+        encode_server(&ServerMsg::Snapshot(bad)),
+    ]
+}
+
+async fn serve(listener: TcpListener) {
+    let mut connection = 0u32;
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        connection += 1;
+        let frames = if connection == 1 {
+            script()
+        } else {
+            script().into_iter().step_by(2).take(2).collect()
+        };
+        tokio::spawn(async move {
+            let service = service_fn(move |mut req| {
+                let frames = frames.clone();
+                async move {
+                    let (response, upgrade) = fastwebsockets::upgrade::upgrade(&mut req)?;
+                    tokio::spawn(async move {
+                        let Ok(mut ws) = upgrade.await else { return };
+                        // Wait for Hello, then play the script and keep the socket open.
+                        let _ = ws.read_frame().await;
+                        for f in frames {
+                            let frame = Frame::new(true, OpCode::Binary, None, Payload::Owned(f));
+                            if ws.write_frame(frame).await.is_err() {
+                                return;
+                            }
+                        }
+                        while let Ok(f) = ws.read_frame().await {
+                            if f.opcode == OpCode::Close {
+                                return;
+                            }
+                        }
+                    });
+                    Ok::<_, fastwebsockets::WebSocketError>(response)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+    }
+}
+
+#[test]
+fn garbage_is_dropped_and_a_diverged_replica_reconnects() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(serve(listener));
+
+    let mut link = LinkConfig::new(format!("ws://{addr}/ws"), "alice");
+    link.backoff_base = Duration::from_millis(50);
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, NetPlugin { link }));
+    app.finish();
+    app.cleanup();
+
+    let deadline = Instant::now() + WAIT;
+    let mut saw_body = false;
+    loop {
+        app.update();
+        saw_body |= app.world().resource::<ViewState>().local.is_some();
+        let c = app.world().resource::<Connection>();
+        if c.sessions >= 2 && c.status == LinkStatus::Playing && saw_body {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no reconnect: {c:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Two undecodable frames and one snapshot that did not fit were dropped, and the client
+    // came back for a fresh state on a new connection.
+    let stats = app.world().resource::<NetStats>();
+    assert_eq!(stats.dropped, 3, "{stats:?}");
+    assert!(app.world().resource::<Game>().0.is_some());
+}
