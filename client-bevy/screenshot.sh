@@ -11,7 +11,9 @@
 #   LAG_MS=0         simulated latency each way in the client (--lag-ms)
 #   OVERLAY=1        start with the F3 netcode overlay shown
 #   AUTOPILOT=1      let the client's player wander and shoot
+#   ZOOM=1           world units per pixel (2 shows the whole arena)
 #   PORT=7410        server port
+#   BOTS_BIN=path    a prebuilt `bots` binary (default: build tickwire-bench's)
 # Needs: xvfb mesa-vulkan-drivers libvulkan1 (installed with apt-get when missing and root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,7 @@ VIEW_RADIUS="${VIEW_RADIUS:-700}"
 LAG_MS="${LAG_MS:-0}"
 OVERLAY="${OVERLAY:-1}"
 AUTOPILOT="${AUTOPILOT:-1}"
+ZOOM="${ZOOM:-1}"
 PORT="${PORT:-7410}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
@@ -35,7 +38,12 @@ if ! command -v Xvfb >/dev/null || ! dpkg -s mesa-vulkan-drivers libvulkan1 >/de
     fi
 fi
 
-cargo build --release -p tickwire-server -p tickwire-client-bevy -p tickwire-bench --bin bots
+if [ -n "${BOTS_BIN:-}" ]; then
+    cargo build --release -p tickwire-server -p tickwire-client-bevy
+else
+    cargo build --release -p tickwire-server -p tickwire-client-bevy -p tickwire-bench --bin bots
+    BOTS_BIN="$CARGO_TARGET_DIR/release/bots"
+fi
 BIN="$CARGO_TARGET_DIR/release"
 
 PIDS=()
@@ -52,7 +60,7 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-"$BIN/bots" --url "ws://127.0.0.1:$PORT/ws" --bots "$BOTS" --duration "$((SECS + 30))s" \
+"$BOTS_BIN" --url "ws://127.0.0.1:$PORT/ws" --bots "$BOTS" --duration "$((SECS + 30))s" \
     --chat-interval 3s --quiet >/tmp/tickwire-shot-bots.log 2>&1 &
 PIDS+=($!)
 
@@ -62,7 +70,7 @@ PIDS+=($!)
 sleep 1
 
 mkdir -p "$(dirname "$OUT")"
-FLAGS=(--url "ws://127.0.0.1:$PORT/ws" --name alice --lag-ms "$LAG_MS"
+FLAGS=(--url "ws://127.0.0.1:$PORT/ws" --name alice --lag-ms "$LAG_MS" --zoom "$ZOOM"
        --screenshot "$OUT" --exit-after "$SECS")
 [ "$OVERLAY" = 1 ] && FLAGS+=(--debug-overlay)
 [ "$AUTOPILOT" = 1 ] && FLAGS+=(--autopilot)

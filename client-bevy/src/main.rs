@@ -41,6 +41,9 @@ struct Args {
     /// Exit after this many seconds (taking the screenshot first, if asked).
     #[arg(long)]
     exit_after: Option<f64>,
+    /// World units per pixel (2 shows the whole demo arena in a 1280x720 window).
+    #[arg(long, default_value_t = 1.0)]
+    zoom: f32,
     /// Window size, e.g. 1280x720.
     #[arg(long, default_value = "1280x720")]
     size: String,
@@ -86,7 +89,7 @@ fn main() -> anyhow::Result<()> {
             ControlsPlugin {
                 autopilot: args.autopilot,
             },
-            RenderPlugin,
+            RenderPlugin { zoom: args.zoom },
             HudPlugin,
             OverlayPlugin {
                 shown: args.debug_overlay,

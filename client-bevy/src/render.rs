@@ -13,11 +13,19 @@ use tickwire_shared::quant::dequantize_pos;
 use tickwire_shared::{NetId, PlayerId};
 
 /// Draws the arena and everything in view.
-pub struct RenderPlugin;
+pub struct RenderPlugin {
+    /// World units per screen pixel (1 = native; 2 shows the whole demo arena at 1280×720).
+    pub zoom: f32,
+}
+
+/// The camera's zoom, as configured.
+#[derive(Resource, Debug, Clone, Copy)]
+struct Zoom(f32);
 
 impl Plugin for RenderPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(ClearColor(Color::srgb(0.05, 0.06, 0.08)))
+            .insert_resource(Zoom(self.zoom.max(0.1)))
             .init_resource::<Drawn>()
             .init_resource::<Tracers>()
             .add_systems(Startup, setup)
@@ -79,14 +87,21 @@ struct Drawing {
 #[derive(Resource, Default)]
 struct Tracers(Vec<(Vec2, Vec2, f32)>);
 
-fn setup(mut commands: Commands) {
-    commands.spawn((Camera2d, MainCamera));
+fn setup(mut commands: Commands, zoom: Res<Zoom>) {
+    commands.spawn((
+        Camera2d,
+        MainCamera,
+        Projection::Orthographic(OrthographicProjection {
+            scale: zoom.0,
+            ..OrthographicProjection::default_2d()
+        }),
+    ));
 }
 
-/// A stable, distinct colour per player.
+/// A stable colour per player, never in the yellows kept for the local player.
 pub fn player_color(player: PlayerId) -> Color {
-    let hue = (player.0.wrapping_mul(137) % 360) as f32;
-    Color::hsl(hue, 0.65, 0.55)
+    let hue = (80 + player.0.wrapping_mul(137) % 300) % 360;
+    Color::hsl(hue as f32, 0.65, 0.55)
 }
 
 /// The colour of this client's own player.
@@ -307,7 +322,7 @@ fn sync_entities(
                         s.custom_size = Some(size);
                     }
                 }
-                for t in [bar_bg, bar_fill] {
+                for t in [tag, bar_bg, bar_fill] {
                     if let Ok(mut v) = visibility.get_mut(t) {
                         v.set_if_neq(shown);
                     }
