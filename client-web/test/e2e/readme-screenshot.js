@@ -36,8 +36,14 @@ try {
     await page.waitForTimeout(right ? 40 : 260);
     await page.mouse.up({ button: right ? 'right' : 'left' });
   }
+  // The last volley goes at a bot farther away, so the shots are in flight in the picture.
+  const s = await summary(page);
+  const far = s.others
+    .filter((o) => o.alive && Math.hypot(o.x - s.camera.x, o.y - s.camera.y) > 250)
+    .sort((a, b) => Math.hypot(a.x - s.camera.x, a.y - s.camera.y) - Math.hypot(b.x - s.camera.x, b.y - s.camera.y))[0];
+  if (far) await page.mouse.move(far.x - s.camera.x + s.viewport.width / 2, far.y - s.camera.y + s.viewport.height / 2);
   await page.mouse.down();
-  await page.waitForTimeout(120);
+  await page.waitForTimeout(400);
   await page.screenshot({ path: out });
   await page.mouse.up();
   console.log(`saved ${out}`);
