@@ -10,7 +10,9 @@
 #![warn(missing_docs)]
 
 use bytes::Bytes;
-use fastwebsockets::{Frame, OpCode, Payload, WebSocketError};
+/// WebSocket opcodes, for building a [`RawFrame`].
+pub use fastwebsockets::OpCode;
+use fastwebsockets::{Frame, Payload, WebSocketError};
 use http_body_util::Empty;
 use hyper::Request;
 use hyper::header::{CONNECTION, HOST, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};

@@ -1,0 +1,307 @@
+//! One simulated player. [`BotState`] is the sans-IO part: it keeps the bot's [`Replica`],
+//! checks every snapshot (and its checksum, when the server sends one) and counts what
+//! arrives. [`run_bot`] is the driver: it connects with `tickwire-client`, says `Hello`, then
+//! sends inputs, pings and chat on timers until told to stop, and closes the socket cleanly.
+
+use crate::behaviour::{Behaviour, Brain};
+use crate::live::Live;
+use crate::stats::{BotOutcome, BotStats, Ending};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tickwire_client::{Client, Incoming, OpCode, RawFrame};
+use tickwire_shared::close;
+use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, Ping, ServerMsg, Welcome};
+use tickwire_shared::{Replica, ReplicaError, Tick, encode_client};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+/// What a bot does, the same for every bot of a run.
+#[derive(Debug, Clone)]
+pub struct BotPlan {
+    /// `ws://host:port/path`.
+    pub url: String,
+    /// How it plays (before [`Behaviour::for_bot`]).
+    pub behaviour: Behaviour,
+    /// Input commands per second (0 = none).
+    pub input_rate: f64,
+    /// Time between application pings.
+    pub ping_interval: Duration,
+    /// Time between chat lines (`None` = no chat).
+    pub chat_interval: Option<Duration>,
+    /// Limit for TCP connect + WebSocket handshake + `Welcome`.
+    pub connect_timeout: Duration,
+    /// Base seed; bot `i` uses `seed + i`.
+    pub seed: u64,
+}
+
+/// What the bot did with one server message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// A snapshot applied; `verified` when it carried a checksum that matched.
+    Snapshot {
+        /// Whether a checksum was checked.
+        verified: bool,
+    },
+    /// A snapshot whose checksum disagreed with the replica.
+    Divergence,
+    /// A snapshot the replica could not apply.
+    ReplicaError,
+    /// A pong, with the round-trip time it measured (also recorded in the stats).
+    Pong(Duration),
+    /// Anything else.
+    Other,
+}
+
+/// A bot's view of the game and its counters, without any I/O.
+#[derive(Debug)]
+pub struct BotState {
+    /// The bot's copy of its view.
+    pub replica: Replica,
+    /// Counters.
+    pub stats: BotStats,
+    brain: Brain,
+    tick_period: Duration,
+    last_snapshot: Option<(Instant, Tick)>,
+    /// After an error the replica is unusable; later snapshots are only counted.
+    broken: bool,
+    /// Time base of ping timestamps.
+    epoch: Instant,
+}
+
+impl BotState {
+    /// A bot that has just been welcomed.
+    pub fn new(welcome: &Welcome, brain: Brain, epoch: Instant) -> BotState {
+        BotState {
+            replica: Replica::new(welcome),
+            stats: BotStats::default(),
+            brain,
+            tick_period: Duration::from_secs_f64(1.0 / f64::from(welcome.tick_rate.max(1))),
+            last_snapshot: None,
+            broken: false,
+            epoch,
+        }
+    }
+
+    /// Handles one server message of `len` payload bytes that arrived at `now`.
+    pub fn on_message(&mut self, msg: &ServerMsg, len: usize, now: Instant) -> Seen {
+        self.stats.msgs_in += 1;
+        self.stats.bytes_in += len as u64;
+        match msg {
+            ServerMsg::Snapshot(snap) => {
+                self.stats.snapshots += 1;
+                self.stats.snapshot_bytes += len as u64;
+                self.stats.entity_updates += snap.updated.len() as u64;
+                if let Some((at, tick)) = self.last_snapshot {
+                    let gap = now.saturating_duration_since(at);
+                    self.stats.jitter.record(gap.abs_diff(self.tick_period));
+                    self.stats.missed_ticks += u64::from(snap.tick.since(tick).saturating_sub(1));
+                }
+                self.last_snapshot = Some((now, snap.tick));
+                if self.broken {
+                    return Seen::Other;
+                }
+                match self.replica.apply(snap) {
+                    Ok(()) => {
+                        let verified = snap.checksum.is_some();
+                        self.stats.checksums_verified += u64::from(verified);
+                        Seen::Snapshot { verified }
+                    }
+                    Err(ReplicaError::ChecksumMismatch { .. }) => {
+                        // The tables differ; every later checksum would too. Count it once and
+                        // stop checking this bot.
+                        self.stats.divergences += 1;
+                        self.broken = true;
+                        Seen::Divergence
+                    }
+                    Err(_) => {
+                        self.stats.replica_errors += 1;
+                        self.broken = true;
+                        Seen::ReplicaError
+                    }
+                }
+            }
+            ServerMsg::Pong(p) => {
+                let now_us = self.micros(now);
+                let rtt = Duration::from_micros(u64::from(now_us.wrapping_sub(p.client_time)));
+                self.stats.rtt.record(rtt);
+                Seen::Pong(rtt)
+            }
+            ServerMsg::Welcome(_) => Seen::Other,
+        }
+    }
+
+    fn micros(&self, now: Instant) -> u32 {
+        // Wraps after 71 minutes; runs are bounded well below that and wrapping_sub copes.
+        now.saturating_duration_since(self.epoch).as_micros() as u32
+    }
+
+    /// The next input message.
+    pub fn input(&mut self, input_rate: f64) -> ClientMsg {
+        ClientMsg::Input(vec![self.brain.next_input(&self.replica, input_rate)])
+    }
+
+    /// A ping stamped with `now`.
+    pub fn ping(&self, now: Instant) -> ClientMsg {
+        ClientMsg::Ping(Ping {
+            client_time: self.micros(now),
+        })
+    }
+
+    /// Whether a checksum disagreed or a snapshot could not be applied.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+}
+
+async fn send(client: &Client, state: &mut BotState, live: &Live, msg: &ClientMsg) -> bool {
+    let payload = encode_client(msg);
+    let len = payload.len() as u64;
+    let sent = client
+        .send_raw(RawFrame {
+            opcode: OpCode::Binary,
+            fin: true,
+            payload,
+        })
+        .await
+        .is_ok();
+    if sent {
+        state.stats.msgs_out += 1;
+        state.stats.bytes_out += len;
+        live.bytes_out.fetch_add(len, Ordering::Relaxed);
+    }
+    sent
+}
+
+/// Connects and says `Hello`; returns the client and its `Welcome` (with its frame size).
+async fn connect(plan: &BotPlan, name: &str) -> Result<(Client, Welcome, usize), String> {
+    let attempt = async {
+        let mut client = Client::connect(&plan.url, plan.connect_timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        client
+            .send(&ClientMsg::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                name: name.into(),
+                auth_token: None,
+                resume_token: None,
+            }))
+            .await
+            .map_err(|e| e.to_string())?;
+        loop {
+            match client.recv().await {
+                Incoming::Msg(ServerMsg::Welcome(w), len) => return Ok((client, w, len)),
+                Incoming::Msg(..) => continue,
+                Incoming::Undecodable(e, _) => return Err(format!("undecodable welcome: {e}")),
+                Incoming::Closed { code, reason } => {
+                    return Err(format!(
+                        "closed before welcome: {} {reason}",
+                        code.map_or_else(|| "none".into(), |c| c.to_string())
+                    ));
+                }
+            }
+        }
+    };
+    tokio::time::timeout(plan.connect_timeout, attempt)
+        .await
+        .map_err(|_| "timed out".to_string())?
+}
+
+/// Runs bot number `index` until `stop` fires or the server ends the connection.
+pub async fn run_bot(
+    index: usize,
+    plan: Arc<BotPlan>,
+    live: Arc<Live>,
+    stop: CancellationToken,
+) -> BotOutcome {
+    let name = format!("bot{index}");
+    let (mut client, welcome, welcome_len) = tokio::select! {
+        r = connect(&plan, &name) => match r {
+            Ok(x) => x,
+            Err(reason) => {
+                live.failed.fetch_add(1, Ordering::Relaxed);
+                return BotOutcome { ending: Ending::ConnectFailed(reason), stats: BotStats::default() };
+            }
+        },
+        _ = stop.cancelled() => {
+            live.failed.fetch_add(1, Ordering::Relaxed);
+            return BotOutcome { ending: Ending::ConnectFailed("stopped before connecting".into()), stats: BotStats::default() };
+        }
+    };
+    live.connected.fetch_add(1, Ordering::Relaxed);
+    let connected_at = Instant::now();
+    let seed = plan.seed.wrapping_add(index as u64);
+    let brain = Brain::new(plan.behaviour.for_bot(index), seed);
+    let mut state = BotState::new(&welcome, brain, live.epoch);
+    state.stats.msgs_in += 1;
+    state.stats.bytes_in += welcome_len as u64;
+
+    // Timers start at a per-bot offset so bots do not all send in the same instant.
+    let offset = |period: Duration| period.mul_f64((seed % 1000) as f64 / 1000.0);
+    let make = |period: Duration| {
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + offset(period), period);
+        t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        t
+    };
+    let input_period =
+        (plan.input_rate > 0.0).then(|| Duration::from_secs_f64(1.0 / plan.input_rate.min(1000.0)));
+    let mut inputs = make(input_period.unwrap_or(Duration::from_secs(3600)));
+    let mut pings = make(plan.ping_interval.max(Duration::from_millis(10)));
+    let mut chats = make(plan.chat_interval.unwrap_or(Duration::from_secs(3600)));
+    let mut chat_lines = 0u32;
+
+    let ending = loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break Ending::Clean,
+            incoming = client.recv() => match incoming {
+                Incoming::Msg(msg, len) => {
+                    let seen = state.on_message(&msg, len, Instant::now());
+                    live.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
+                    match seen {
+                        Seen::Snapshot { .. } => { live.snapshots.fetch_add(1, Ordering::Relaxed); }
+                        Seen::Divergence | Seen::ReplicaError => {
+                            live.snapshots.fetch_add(1, Ordering::Relaxed);
+                            live.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Seen::Pong(rtt) => live.record_rtt(rtt),
+                        Seen::Other => {}
+                    }
+                }
+                Incoming::Undecodable(_, len) => {
+                    state.stats.undecodable += 1;
+                    state.stats.bytes_in += len as u64;
+                    live.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                Incoming::Closed { code, reason } => {
+                    live.errors.fetch_add(1, Ordering::Relaxed);
+                    break Ending::Unexpected(code, reason);
+                }
+            },
+            _ = inputs.tick(), if input_period.is_some() => {
+                let msg = state.input(plan.input_rate);
+                send(&client, &mut state, &live, &msg).await;
+            }
+            _ = pings.tick() => {
+                let msg = state.ping(Instant::now());
+                send(&client, &mut state, &live, &msg).await;
+            }
+            _ = chats.tick(), if plan.chat_interval.is_some() => {
+                chat_lines += 1;
+                let msg = ClientMsg::Chat(format!("{name} says hello #{chat_lines}"));
+                send(&client, &mut state, &live, &msg).await;
+            }
+        }
+    };
+    state.stats.connected_for = connected_at.elapsed();
+    if ending == Ending::Clean {
+        // Close cleanly and wait for the server's answer, bounded.
+        client.close(close::NORMAL, "load test over").await;
+        let _ = client.wait_closed(Duration::from_secs(5)).await;
+    }
+    live.connected.fetch_sub(1, Ordering::Relaxed);
+    BotOutcome {
+        ending,
+        stats: state.stats,
+    }
+}

@@ -1,0 +1,273 @@
+//! A load run: starts bots at the ramp rate, holds them for the duration, stops them all
+//! cleanly, and builds the [`Report`]. Bounded in bots ([`MAX_BOTS`]) and time (connect
+//! timeout, [`MAX_DURATION`], a bounded wait for bots to finish).
+
+use crate::behaviour::Behaviour;
+use crate::bot::{BotPlan, run_bot};
+use crate::live::Live;
+use crate::report::{Memory, Report, ServerFigures};
+use crate::server_metrics::{ServerSample, ServerWindow, metrics_url_for, rss_kib, scrape};
+use crate::stats::{BotOutcome, BotStats, Ending, Totals};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Most bots one run may start.
+pub const MAX_BOTS: usize = 20_000;
+/// Longest hold.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// How long stopping bots may take before the rest are abandoned.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// Settings of a load run (also the `bots` command line).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadConfig {
+    /// WebSocket URL of the server.
+    #[arg(long, default_value = "ws://127.0.0.1:7000/ws")]
+    pub url: String,
+    /// Number of bots.
+    #[arg(long, default_value_t = 100)]
+    pub bots: usize,
+    /// Bots started per second during ramp-up.
+    #[arg(long, default_value_t = 200.0)]
+    pub ramp: f64,
+    /// How long all bots are held connected once the ramp is over.
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    pub duration: Duration,
+    /// How bots play.
+    #[arg(long, value_enum, default_value_t = Behaviour::Mixed)]
+    pub behaviour: Behaviour,
+    /// Input commands per second per bot (0 = none).
+    #[arg(long, default_value_t = 30.0)]
+    pub input_rate: f64,
+    /// Time between application pings of each bot.
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub ping_interval: Duration,
+    /// Each bot says something in chat this often (off unless given).
+    #[arg(long, value_parser = duration)]
+    pub chat_interval: Option<Duration>,
+    /// Limit for one bot's connect + handshake + Welcome.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub connect_timeout: Duration,
+    /// Base random seed of the bots' behaviour.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The server's `/metrics` URL (default: derived from --url; "off" to skip).
+    #[arg(long)]
+    pub metrics_url: Option<String>,
+    /// Pid of a server on this machine, to report its memory per connection.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Scenario name for the report.
+    #[arg(long)]
+    pub scenario: Option<String>,
+}
+
+impl LoadConfig {
+    /// Defaults pointed at `url`.
+    pub fn for_url(url: &str) -> LoadConfig {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            c: LoadConfig,
+        }
+        let mut c = Wrap::parse_from(["bots"]).c;
+        c.url = url.into();
+        c
+    }
+
+    /// Checks the bounds.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.bots == 0 || self.bots > MAX_BOTS {
+            return Err(format!("--bots must be 1..={MAX_BOTS}"));
+        }
+        if self.duration > MAX_DURATION {
+            return Err(format!("--duration must be at most {MAX_DURATION:?}"));
+        }
+        if !(self.ramp > 0.0) {
+            return Err("--ramp must be positive".into());
+        }
+        if !(0.0..=1000.0).contains(&self.input_rate) {
+            return Err("--input-rate must be 0..=1000".into());
+        }
+        tickwire_client::parse_ws_url(&self.url).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn metrics(&self) -> Option<String> {
+        match self.metrics_url.as_deref() {
+            Some("off") => None,
+            Some(u) => Some(u.to_string()),
+            None => metrics_url_for(&self.url),
+        }
+    }
+}
+
+async fn sample(url: Option<&str>, pid: Option<u32>) -> Option<ServerSample> {
+    let mut s = match url {
+        Some(u) => scrape(u).await.ok()?,
+        None => ServerSample::default(),
+    };
+    s.rss_kib = pid.and_then(rss_kib);
+    Some(s)
+}
+
+fn progress_bar(target: u64, show: bool) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(
+        Some(target),
+        if show {
+            ProgressDrawTarget::stderr_with_hz(2)
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    pb.set_style(
+        ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} connected  {msg}")
+            .expect("static template is valid")
+            .progress_chars("=> "),
+    );
+    pb
+}
+
+/// Runs a load test. `show_progress` draws the live bar on stderr.
+pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, String> {
+    cfg.validate()?;
+    let metrics_url = cfg.metrics();
+    let before = sample(metrics_url.as_deref(), cfg.server_pid).await;
+    let live = Arc::new(Live::default());
+    let stop = CancellationToken::new();
+    let plan = Arc::new(BotPlan {
+        url: cfg.url.clone(),
+        behaviour: cfg.behaviour,
+        input_rate: cfg.input_rate,
+        ping_interval: cfg.ping_interval,
+        chat_interval: cfg.chat_interval,
+        connect_timeout: cfg.connect_timeout,
+        seed: cfg.seed,
+    });
+
+    let pb = progress_bar(cfg.bots as u64, show_progress);
+    let display = {
+        let live = live.clone();
+        let pb = pb.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            let (mut snaps, mut bin, mut bout) = (0u64, 0u64, 0u64);
+            let mut rtt = None;
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = every.tick() => {}
+                }
+                let s = live.snapshots.load(Ordering::Relaxed);
+                let i = live.bytes_in.load(Ordering::Relaxed);
+                let o = live.bytes_out.load(Ordering::Relaxed);
+                rtt = live.take_rtt_p50_ms().or(rtt);
+                pb.set_position(live.connected.load(Ordering::Relaxed));
+                pb.set_message(format!(
+                    "{} snap/s  in {:.0} KiB/s  out {:.0} KiB/s  rtt p50 {}  failed {}  errors {}",
+                    s - snaps,
+                    (i - bin) as f64 / 1024.0,
+                    (o - bout) as f64 / 1024.0,
+                    rtt.map_or_else(|| "-".into(), |r: f64| format!("{r:.1} ms")),
+                    live.failed.load(Ordering::Relaxed),
+                    live.errors.load(Ordering::Relaxed),
+                ));
+                (snaps, bin, bout) = (s, i, o);
+            }
+        })
+    };
+
+    // Ramp: start bot i at i / ramp seconds.
+    let start = Instant::now();
+    let t0 = tokio::time::Instant::now();
+    let mut handles = Vec::with_capacity(cfg.bots);
+    for i in 0..cfg.bots {
+        tokio::time::sleep_until(t0 + Duration::from_secs_f64(i as f64 / cfg.ramp)).await;
+        handles.push(tokio::spawn(run_bot(
+            i,
+            plan.clone(),
+            live.clone(),
+            stop.clone(),
+        )));
+    }
+    // The hold starts when every bot has connected or given up (bounded by the connect
+    // timeout, which every attempt obeys).
+    let settle_deadline =
+        tokio::time::Instant::now() + cfg.connect_timeout + Duration::from_secs(1);
+    while (live.connected.load(Ordering::Relaxed) + live.failed.load(Ordering::Relaxed))
+        < cfg.bots as u64
+        && tokio::time::Instant::now() < settle_deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ramp_s = start.elapsed().as_secs_f64();
+    let hold_start = sample(metrics_url.as_deref(), cfg.server_pid).await;
+    let connected_at_hold = live.connected.load(Ordering::Relaxed);
+    let hold_began = Instant::now();
+    tokio::time::sleep(cfg.duration).await;
+    let after = sample(metrics_url.as_deref(), cfg.server_pid).await;
+    let hold_s = hold_began.elapsed().as_secs_f64();
+
+    stop.cancel();
+    let _ = display.await;
+    pb.finish_and_clear();
+    let mut outcomes = Vec::with_capacity(handles.len());
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    for h in handles {
+        let abort = h.abort_handle();
+        match tokio::time::timeout_at(deadline, h).await {
+            Ok(Ok(o)) => outcomes.push(o),
+            Ok(Err(e)) => outcomes.push(BotOutcome {
+                ending: Ending::Unexpected(None, format!("bot task failed: {e}")),
+                stats: BotStats::default(),
+            }),
+            Err(_) => {
+                abort.abort();
+                outcomes.push(BotOutcome {
+                    ending: Ending::Unexpected(None, "did not stop in time".into()),
+                    stats: BotStats::default(),
+                });
+            }
+        }
+    }
+    let wall_s = start.elapsed().as_secs_f64();
+
+    let totals = Totals::from_outcomes(&outcomes);
+    let mut report = Report::from_totals(&totals, wall_s);
+    report.scenario = cfg.scenario.clone();
+    report.bots = cfg.bots as u64;
+    report.behaviour = format!("{:?}", cfg.behaviour).to_lowercase();
+    report.input_rate = cfg.input_rate;
+    report.ramp_s = ramp_s;
+    report.hold_s = hold_s;
+    if metrics_url.is_some()
+        && let (Some(before), Some(hold_start), Some(after)) = (before, hold_start, after)
+    {
+        let memory = match (before.rss_kib, after.rss_kib) {
+            (Some(b), Some(a)) if connected_at_hold > 0 => Some(Memory {
+                rss_before_kib: b,
+                rss_loaded_kib: a,
+                rss_per_connection_kib: a.saturating_sub(b) as f64 / connected_at_hold as f64,
+            }),
+            _ => None,
+        };
+        report.server = Some(ServerFigures {
+            hold: ServerWindow::between(&hold_start, &after),
+            before,
+            hold_start,
+            after,
+            memory,
+        });
+    }
+    report.judge();
+    Ok(report)
+}
