@@ -1,9 +1,28 @@
 //! Server settings: the command line (clap) and the defaults a test or embedder starts from.
 
+use crate::room::{UpdatePolicy, UpdateTier};
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use tickwire_shared::rules::{Arena, Rect};
+
+/// The parsed `--update-tiers` list (one argument holding every tier).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierList(pub Vec<UpdateTier>);
+
+fn tiers(s: &str) -> Result<TierList, String> {
+    UpdatePolicy::parse_tiers(s)
+        .map(TierList)
+        .map_err(|e| e.to_string())
+}
+
+fn arena_scale(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(f) if (0.25..=20.0).contains(&f) => Ok(f),
+        _ => Err("expected a number in 0.25..=20".into()),
+    }
+}
 
 fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| e.to_string())
@@ -60,6 +79,17 @@ pub struct Config {
     /// Seed of the game's random generator (spawn spots).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Entities far from a viewer are updated less often: FRACTION:TICKS pairs (entities beyond
+    /// FRACTION of the view radius are updated every TICKS ticks), or "off".
+    #[arg(long, default_value = "0.35:2,0.7:4", value_parser = tiers)]
+    pub update_tiers: TierList,
+    /// Aim changes of at most this many steps (256 per turn) wait until they add up (0 = off).
+    #[arg(long, default_value_t = 1)]
+    pub aim_deadband: u8,
+    /// Scales the demo arena (size and obstacles) by this factor; e.g. 3.2 keeps the density of
+    /// 100 players with 1,000.
+    #[arg(long, default_value_t = 1.0, value_parser = arena_scale)]
+    pub arena_scale: f32,
     /// How long shutdown waits for connections to close.
     #[arg(long, default_value = "5s", value_parser = duration)]
     pub shutdown_grace: Duration,
@@ -124,11 +154,71 @@ impl Config {
         ((d.as_secs_f64() * f64::from(self.tick_rate)).round() as u32).max(1)
     }
 
+    /// The room's update policy from `--update-tiers` and `--aim-deadband`.
+    pub fn update_policy(&self) -> UpdatePolicy {
+        UpdatePolicy {
+            tiers: self.update_tiers.0.clone(),
+            aim_deadband: self.aim_deadband,
+        }
+    }
+
+    /// The demo arena scaled by `--arena-scale`.
+    pub fn arena(&self) -> Arena {
+        let f = self.arena_scale;
+        let a = Arena::default();
+        if f == 1.0 {
+            return a;
+        }
+        Arena {
+            width: a.width * f,
+            height: a.height * f,
+            obstacles: a
+                .obstacles
+                .iter()
+                .map(|o| {
+                    Rect::new(
+                        o.min_x * f,
+                        o.min_y * f,
+                        (o.max_x - o.min_x) * f,
+                        (o.max_y - o.min_y) * f,
+                    )
+                })
+                .collect(),
+        }
+    }
+
     /// Defaults, listening on an ephemeral loopback port (for tests).
     pub fn ephemeral() -> Self {
         Config {
             addr: "127.0.0.1:0".parse().expect("literal address"),
             ..Config::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_policy_and_arena_scale_come_from_the_command_line() {
+        let c = Config::default();
+        assert_eq!(c.update_policy(), UpdatePolicy::default());
+        assert_eq!(c.arena(), Arena::default());
+        let c = Config::parse_from([
+            "tickwire",
+            "--update-tiers",
+            "off",
+            "--aim-deadband",
+            "0",
+            "--arena-scale",
+            "2",
+        ]);
+        assert_eq!(c.update_policy(), UpdatePolicy::off());
+        let (a, d) = (c.arena(), Arena::default());
+        assert_eq!((a.width, a.height), (d.width * 2.0, d.height * 2.0));
+        assert_eq!(a.obstacles[0].max_x, d.obstacles[0].max_x * 2.0);
+        assert!(Config::try_parse_from(["tickwire", "--update-tiers", "0.5:0"]).is_err());
+        assert!(Config::try_parse_from(["tickwire", "--arena-scale", "100"]).is_err());
     }
 }

@@ -232,6 +232,8 @@ fn spawn_room(state: &Arc<AppState>, id: String, public: bool) -> RoomHandle {
         chat_burst: c.chat_burst,
         chat_refill_ticks: c.ticks(c.chat_interval),
         lag_comp_ms: c.lag_comp_ms,
+        update_policy: c.update_policy(),
+        arena: c.arena(),
         ..RoomConfig::default()
     });
     let (tx, rx) = mpsc::channel(256);

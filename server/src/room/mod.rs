@@ -7,16 +7,19 @@
 //! tick), the sim steps, the world is laid into the interest grid, and for every client whose
 //! outbox has room a snapshot is built as the delta between its baseline (what it was last
 //! actually sent) and its current view. A client whose outbox is full skips the tick; its
-//! baseline does not move, so the next delta it gets is correct. Events ride in snapshots and
+//! baseline does not move, so the next delta it gets is correct. The same mechanism lets far
+//! entities be updated less often (see [`UpdatePolicy`]). Events ride in snapshots and
 //! wait for a skipping client, so none is lost. A client that skips for too long is dropped.
 
 mod delta;
 mod input_queue;
 mod net_ids;
+mod priority;
 
 pub use delta::{EntityDelta, diff};
 pub use input_queue::{InputQueue, Push};
 pub use net_ids::NetIds;
+pub use priority::{TierParseError, UpdatePolicy, UpdateTier};
 
 use crate::interest::{InterestGrid, ViewEntity};
 use crate::limits::TokenBucket;
@@ -73,6 +76,8 @@ pub struct RoomConfig {
     /// How far back hitscan shots are resolved (the shooter's view, lag compensation),
     /// milliseconds; 0 turns lag compensation off.
     pub lag_comp_ms: u32,
+    /// Which entity updates may wait a few ticks (far entities, tiny aim changes).
+    pub update_policy: UpdatePolicy,
 }
 
 impl Default for RoomConfig {
@@ -93,6 +98,7 @@ impl Default for RoomConfig {
             chat_burst: 5,
             chat_refill_ticks: 60,
             lag_comp_ms: 250,
+            update_policy: UpdatePolicy::default(),
         }
     }
 }
@@ -605,6 +611,14 @@ impl Room {
         let center = self.view_center(&self.clients[&id]);
         let c = self.clients.get_mut(&id).expect("caller checked");
         self.interest.view(center, Some(c.body), &mut self.view);
+        self.config.update_policy.hold_back(
+            tick,
+            center,
+            c.body,
+            self.config.view_radius,
+            &c.baseline,
+            &mut self.view,
+        );
         let delta = diff(&c.baseline, &self.view);
         for e in &delta.created {
             self.net_ids.retain(e.id);

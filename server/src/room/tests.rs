@@ -82,20 +82,83 @@ impl Harness {
         self.room.sim_mut().player_mut(k).unwrap().pos = Vec2::new(x, y);
     }
 
+    /// Every up-to-date replica holds exactly what the server recorded sending it, and that
+    /// record agrees with the world: the same entities; health, status and projectiles exact;
+    /// entities due this tick (and the client's own body) exact up to the aim deadband; held-back
+    /// far entities within the distance they can cover in the policy's longest interval.
     fn assert_replicas_match(&self) {
+        let policy = &self.room.config.update_policy;
+        let tick = self.room.tick_count();
+        let rules = self.room.sim().rules();
+        // Per tick a body moves at most its speed, plus at most one radius of separation push.
+        let per_tick = (rules.player_speed * rules.dt() + rules.player_radius) * 8.0;
+        let lag_bound = (per_tick * (policy.max_interval() - 1) as f32).ceil() as i32;
         for (id, c) in &self.clients {
-            if c.replica.tick != self.room.tick_count() {
+            if c.replica.tick != tick {
                 continue; // skipped this tick: checked once it catches up
             }
-            let want = self.room.authoritative_view(*id);
+            let sent = &self.room.clients[id].baseline;
             let got: Vec<(NetId, EntityState)> =
                 c.replica.entities.iter().map(|(k, v)| (*k, *v)).collect();
+            assert_eq!(&got, sent, "replica of {id} at tick {}", tick.0);
+
+            let want = self.room.authoritative_view(*id);
+            let ids = |v: &[(NetId, EntityState)]| v.iter().map(|e| e.0).collect::<Vec<_>>();
             assert_eq!(
-                got,
-                want,
-                "replica of {id} at tick {}",
-                self.room.tick_count().0
+                ids(sent),
+                ids(&want),
+                "entities in view of {id} at tick {}",
+                tick.0
             );
+            let own = self.room.clients[id].body;
+            let center = self.room.view_center(&self.room.clients[id]);
+            for ((nid, s), (_, w)) in sent.iter().zip(&want) {
+                let (
+                    EntityState::Player {
+                        player: sp,
+                        state: s,
+                    },
+                    EntityState::Player {
+                        player: wp,
+                        state: w,
+                    },
+                ) = (s, w)
+                else {
+                    assert_eq!(s, w, "projectile {nid:?} seen by {id}");
+                    continue;
+                };
+                let ctx = format!("entity {nid:?} seen by {id} at tick {}", tick.0);
+                assert_eq!((sp, s.health, s.status), (wp, w.health, w.status), "{ctx}");
+                let pos = Vec2::new(
+                    tickwire_shared::quant::dequantize_pos(w.x),
+                    tickwire_shared::quant::dequantize_pos(w.y),
+                );
+                let due = *nid == own
+                    || policy.is_due(
+                        tick,
+                        *nid,
+                        pos.distance(center),
+                        self.room.config.view_radius,
+                    );
+                if due {
+                    assert_eq!((s.x, s.y), (w.x, w.y), "{ctx}: due, so exact");
+                    assert!(
+                        priority::aim_steps(s.aim, w.aim) <= policy.aim_deadband,
+                        "{ctx}: aim {} vs {}",
+                        s.aim,
+                        w.aim
+                    );
+                } else {
+                    assert!(
+                        (s.x - w.x).abs() <= lag_bound && (s.y - w.y).abs() <= lag_bound,
+                        "{ctx}: held back too far: ({}, {}) vs ({}, {}), bound {lag_bound}",
+                        s.x,
+                        s.y,
+                        w.x,
+                        w.y
+                    );
+                }
+            }
         }
     }
 
@@ -458,47 +521,107 @@ fn replicas_match_the_server_through_combat_and_churn() {
     }
 }
 
+/// Mean snapshot bytes seen by one client among `n` players moving and turning in a disc of
+/// radius `spread` around the arena centre (view radius 1000, so everyone is in view).
+fn bytes_per_snapshot(n: usize, spread: f32, policy: UpdatePolicy) -> usize {
+    let mut h = Harness::new(RoomConfig {
+        arena: Arena {
+            width: 4000.0,
+            height: 4000.0,
+            obstacles: vec![],
+        },
+        view_radius: 1000.0,
+        max_players: 100,
+        update_policy: policy,
+        ..RoomConfig::default()
+    });
+    let ids: Vec<PlayerId> = (0..n).map(|i| h.join(&format!("p{i}"))).collect();
+    for (i, &id) in ids.iter().enumerate() {
+        // A sunflower layout: evenly spread over the disc, the observer (i = 0) at the centre.
+        let r = spread * (i as f32 / n as f32).sqrt();
+        let a = i as f32 * 2.399_963;
+        h.place(id, 2000.0 + r * a.cos(), 2000.0 + r * a.sin());
+    }
+    h.tick();
+    let mut total = 0;
+    let ticks = 60;
+    for t in 0..ticks {
+        for (i, &id) in ids.iter().enumerate() {
+            let a = (t as f32 * 0.1 + i as f32).sin();
+            h.input(id, (a * 127.0) as i8, 90, a, 0);
+        }
+        h.tick();
+        total += h.clients[&ids[0]].last_len;
+        h.assert_replicas_match();
+    }
+    total / ticks
+}
+
 #[test]
 fn bytes_per_snapshot_for_10_and_50_moving_players_in_view() {
     for n in [10usize, 50] {
-        let mut h = Harness::new(RoomConfig {
-            arena: Arena {
-                width: 4000.0,
-                height: 4000.0,
-                obstacles: vec![],
-            },
-            view_radius: 2000.0,
-            max_players: 100,
-            ..RoomConfig::default()
-        });
-        let ids: Vec<PlayerId> = (0..n).map(|i| h.join(&format!("p{i}"))).collect();
-        for (i, &id) in ids.iter().enumerate() {
-            h.place(
-                id,
-                1600.0 + (i % 10) as f32 * 80.0,
-                1600.0 + (i / 10) as f32 * 80.0,
-            );
-        }
-        h.tick();
-        let mut total = 0;
-        let ticks = 60;
-        for t in 0..ticks {
-            for (i, &id) in ids.iter().enumerate() {
-                let a = (t as f32 * 0.1 + i as f32).sin();
-                h.input(id, (a * 127.0) as i8, 90, a, 0);
-            }
-            h.tick();
-            total += h.clients[&ids[0]].last_len;
-        }
-        let per_snapshot = total / ticks;
-        eprintln!("{n} moving players in view: {per_snapshot} bytes per snapshot");
-        // Header ~6 bytes; each moving player costs id + mask + dx + dy + aim = 5 bytes.
-        assert!(
-            per_snapshot <= 8 + 5 * n,
-            "{n} players: {per_snapshot} bytes"
+        let full = bytes_per_snapshot(n, 950.0, UpdatePolicy::off());
+        let tiered = bytes_per_snapshot(n, 950.0, UpdatePolicy::default());
+        eprintln!(
+            "{n} moving players in view: {full} bytes per snapshot at full rate, {tiered} with the default update policy"
         );
-        h.assert_replicas_match();
+        // Header ~6 bytes; each moving player costs id + mask + dx + dy + aim = 5 bytes.
+        assert!(full <= 8 + 5 * n, "{n} players: {full} bytes");
+        assert!(full >= 4 * n, "{n} players: everyone moves: {full} bytes");
+        // Spread evenly over the view, most players are far: well under two thirds of the cost.
+        assert!(
+            tiered * 3 < full * 2,
+            "{n} players: {tiered} vs {full} bytes"
+        );
     }
+}
+
+#[test]
+fn far_players_lag_by_at_most_the_longest_interval_and_catch_up_exactly() {
+    let mut h = Harness::new(RoomConfig {
+        checksum_interval: 1,
+        ..empty_arena_config()
+    });
+    let a = h.join("alice");
+    let b = h.join("bob");
+    h.place(a, 1000.0, 1000.0);
+    h.place(b, 1450.0, 1000.0); // 90 % of the view radius: every 4th tick
+    h.tick();
+    let b_body = h.clients[&b].replica.entity_id;
+    let mut updates_of_b = Vec::new();
+    for _ in 0..16 {
+        h.input(b, 0, 127, 0.0, 0);
+        h.tick();
+        h.assert_replicas_match();
+        let s = h.last(a);
+        updates_of_b.extend(
+            s.updated
+                .iter()
+                .filter(|u| u.id == b_body)
+                .map(|u| (s.tick, u.dy)),
+        );
+        // Bob's own snapshot always carries his own body.
+        assert!(h.last(b).updated.iter().any(|u| u.id == b_body));
+    }
+    assert_eq!(updates_of_b.len(), 4, "every 4th tick: {updates_of_b:?}");
+    for w in updates_of_b.windows(2) {
+        assert_eq!(w[1].0.0 - w[0].0.0, 4);
+    }
+    assert!(
+        updates_of_b.iter().skip(1).all(|u| u.1 == 4 * 59),
+        "{updates_of_b:?}"
+    );
+    // A hit is never held back.
+    let k = h.room.player_key(b).unwrap();
+    h.room.sim_mut().player_mut(k).unwrap().health = 50;
+    let tick_now = h.room.tick_count().0 + 1;
+    h.tick();
+    let hit = h.last(a).updated.iter().find(|u| u.id == b_body).copied();
+    assert!(
+        hit.is_some_and(|u| u.mask & fields::HEALTH != 0 && u.health == 50),
+        "tick {tick_now}: {hit:?}"
+    );
+    h.assert_replicas_match();
 }
 
 #[test]
