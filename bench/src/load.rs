@@ -91,7 +91,7 @@ impl LoadConfig {
         if self.duration > MAX_DURATION {
             return Err(format!("--duration must be at most {MAX_DURATION:?}"));
         }
-        if !(self.ramp > 0.0) {
+        if !self.ramp.is_finite() || self.ramp <= 0.0 {
             return Err("--ramp must be positive".into());
         }
         if !(0.0..=1000.0).contains(&self.input_rate) {

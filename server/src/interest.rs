@@ -22,9 +22,11 @@ pub struct ViewEntity {
 
 /// The world laid out for view queries; rebuilt every tick.
 pub struct InterestGrid {
+    /// Sorted by id, so sorting a view's indices sorts it by id.
     entities: Vec<ViewEntity>,
     grid: SpatialGrid<u32>,
     view_radius: f32,
+    scratch: Vec<u32>,
 }
 
 impl InterestGrid {
@@ -36,6 +38,7 @@ impl InterestGrid {
             // mostly outside the circle.
             grid: SpatialGrid::new(width, height, view_radius * 0.5),
             view_radius,
+            scratch: Vec::new(),
         }
     }
 
@@ -43,6 +46,8 @@ impl InterestGrid {
     pub fn rebuild(&mut self, entities: impl IntoIterator<Item = ViewEntity>) {
         self.entities.clear();
         self.entities.extend(entities);
+        // Sorting once here lets every view sort plain indices instead of whole states.
+        self.entities.sort_unstable_by_key(|e| e.id);
         self.grid.clear();
         for (i, e) in self.entities.iter().enumerate() {
             self.grid.insert(e.pos, i as u32);
@@ -50,20 +55,23 @@ impl InterestGrid {
     }
 
     /// What a client centred at `center` whose own body is `own` sees, sorted by id, into `out`.
-    pub fn view(&self, center: Vec2, own: Option<NetId>, out: &mut Vec<(NetId, EntityState)>) {
-        out.clear();
-        let mut own_seen = false;
-        self.grid.for_each_within(center, self.view_radius, |_, i| {
-            let e = &self.entities[i as usize];
-            own_seen |= Some(e.id) == own;
-            out.push((e.id, e.state));
-        });
-        if let (false, Some(own)) = (own_seen, own)
-            && let Some(e) = self.entities.iter().find(|e| e.id == own)
+    pub fn view(&mut self, center: Vec2, own: Option<NetId>, out: &mut Vec<(NetId, EntityState)>) {
+        let idx = &mut self.scratch;
+        idx.clear();
+        self.grid
+            .for_each_within(center, self.view_radius, |_, i| idx.push(i));
+        idx.sort_unstable();
+        if let Some(own) = own
+            && let Ok(i) = self.entities.binary_search_by_key(&own, |e| e.id)
+            && let Err(at) = idx.binary_search(&(i as u32))
         {
-            out.push((e.id, e.state));
+            idx.insert(at, i as u32);
         }
-        out.sort_unstable_by_key(|e| e.0);
+        out.clear();
+        out.extend(idx.iter().map(|&i| {
+            let e = &self.entities[i as usize];
+            (e.id, e.state)
+        }));
     }
 
     /// Number of entities in the world.

@@ -13,7 +13,7 @@
 //! when `(tick + id) % n == 0`, which spreads far updates evenly over ticks.
 
 use glam::Vec2;
-use tickwire_shared::quant::dequantize_pos;
+use tickwire_shared::quant::quantize_pos;
 use tickwire_shared::replica::EntityState;
 use tickwire_shared::{NetId, Tick};
 
@@ -120,8 +120,7 @@ impl UpdatePolicy {
 
     /// Whether entity `id`, `dist` from the viewer, is due for an update at `tick`.
     pub fn is_due(&self, tick: Tick, id: NetId, dist: f32, view_radius: f32) -> bool {
-        let every = self.interval(dist, view_radius);
-        every <= 1 || tick.0.wrapping_add(id.0) % every == 0
+        due(tick, id, self.interval(dist, view_radius))
     }
 
     /// Rewrites `view` (what the client should see now) so that updates not due this tick are
@@ -138,6 +137,21 @@ impl UpdatePolicy {
         if self.tiers.is_empty() && self.aim_deadband == 0 {
             return;
         }
+        // Squared band starts in 1/8 units, so the loop needs no square root or float
+        // conversion per entity.
+        let bands: Vec<(i64, u32)> = self
+            .tiers
+            .iter()
+            .rev()
+            .map(|t| {
+                let r = f64::from(t.beyond * view_radius) * 8.0;
+                ((r * r).ceil() as i64, t.every.max(1))
+            })
+            .collect();
+        let (cx, cy) = (
+            i64::from(quantize_pos(center.x)),
+            i64::from(quantize_pos(center.y)),
+        );
         let mut i = 0;
         for (id, new) in view.iter_mut() {
             while i < baseline.len() && baseline[i].0 < *id {
@@ -157,14 +171,20 @@ impl UpdatePolicy {
             if old.health != new.health || old.status != new.status {
                 continue;
             }
-            let pos = Vec2::new(dequantize_pos(new.x), dequantize_pos(new.y));
-            if !self.is_due(tick, *id, pos.distance(center), view_radius) {
+            let (dx, dy) = (i64::from(new.x) - cx, i64::from(new.y) - cy);
+            let d2 = dx * dx + dy * dy;
+            let every = bands.iter().find(|b| d2 >= b.0).map_or(1, |b| b.1);
+            if !due(tick, *id, every) {
                 *new = *old;
             } else if aim_steps(old.aim, new.aim) <= self.aim_deadband {
                 new.aim = old.aim;
             }
         }
     }
+}
+
+fn due(tick: Tick, id: NetId, every: u32) -> bool {
+    every <= 1 || tick.0.wrapping_add(id.0).is_multiple_of(every)
 }
 
 /// Circular distance between two 8-bit angles, in steps.
