@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tickwire_client::{Client, Incoming, OpCode, RawFrame};
 use tickwire_shared::close;
 use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, Ping, ServerMsg, Welcome};
+use tickwire_shared::replica::EntityState;
 use tickwire_shared::{Replica, ReplicaError, Tick, encode_client};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -74,7 +75,10 @@ impl BotState {
     pub fn new(welcome: &Welcome, brain: Brain, epoch: Instant) -> BotState {
         BotState {
             replica: Replica::new(welcome),
-            stats: BotStats::default(),
+            stats: BotStats {
+                checksum_interval: welcome.checksum_interval,
+                ..BotStats::default()
+            },
             brain,
             tick_period: Duration::from_secs_f64(1.0 / f64::from(welcome.tick_rate.max(1))),
             last_snapshot: None,
@@ -103,6 +107,12 @@ impl BotState {
                 }
                 match self.replica.apply(snap) {
                     Ok(()) => {
+                        self.stats.players_in_view += self
+                            .replica
+                            .entities
+                            .values()
+                            .filter(|e| matches!(e, EntityState::Player { .. }))
+                            .count() as u64;
                         let verified = snap.checksum.is_some();
                         self.stats.checksums_verified += u64::from(verified);
                         Seen::Snapshot { verified }

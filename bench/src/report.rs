@@ -58,6 +58,8 @@ pub struct Traffic {
     pub snapshots_per_client_s: f64,
     /// Mean snapshot payload, bytes.
     pub bytes_per_snapshot: f64,
+    /// Mean players in a bot's view (its own body included).
+    pub players_in_view: f64,
     /// Mean entity updates per snapshot.
     pub updates_per_snapshot: f64,
     /// Snapshot bytes divided by entity updates (header included: an upper bound).
@@ -117,6 +119,8 @@ pub struct Report {
     pub snapshots: u64,
     /// Ticks without a snapshot, as seen by bots (gaps in snapshot ticks).
     pub missed_snapshot_ticks: u64,
+    /// Checksum interval the server announced (0 = it sends none: divergences go unseen).
+    pub checksum_interval: u16,
     /// Snapshots whose checksum a replica verified.
     pub checksums_verified: u64,
     /// Checksums that disagreed with a replica (must be 0).
@@ -164,11 +168,13 @@ impl Report {
                 msgs_out_per_s: per_wall(s.msgs_out),
                 snapshots_per_client_s: t.per_client_second(s.snapshots),
                 bytes_per_snapshot: ratio(s.snapshot_bytes, s.snapshots),
+                players_in_view: ratio(s.players_in_view, s.snapshots),
                 updates_per_snapshot: ratio(s.entity_updates, s.snapshots),
                 bytes_per_entity_update: ratio(s.snapshot_bytes, s.entity_updates),
             },
             snapshots: s.snapshots,
             missed_snapshot_ticks: s.missed_ticks,
+            checksum_interval: s.checksum_interval,
             checksums_verified: s.checksums_verified,
             divergences: s.divergences,
             replica_errors: s.replica_errors,
@@ -202,6 +208,9 @@ impl Report {
                 "{} snapshots could not be applied",
                 self.replica_errors
             ));
+        }
+        if self.checksum_interval > 0 && self.snapshots > 0 && self.checksums_verified == 0 {
+            f.push("the server announced checksums but none was verified".into());
         }
         if self.undecodable > 0 {
             f.push(format!("{} undecodable frames", self.undecodable));
@@ -265,8 +274,11 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "snapshot size    {:.1} B mean, {:.1} entity updates each, {:.2} B per update",
-            t.bytes_per_snapshot, t.updates_per_snapshot, t.bytes_per_entity_update
+            "snapshot size    {:.1} B mean, {:.1} players in view, {:.1} entity updates each, {:.2} B per update",
+            t.bytes_per_snapshot,
+            t.players_in_view,
+            t.updates_per_snapshot,
+            t.bytes_per_entity_update
         );
         let _ = writeln!(
             s,
@@ -275,8 +287,17 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "consistency      {} checksums verified, {} divergences, {} replica errors, {} undecodable",
-            self.checksums_verified, self.divergences, self.replica_errors, self.undecodable
+            "consistency      {} checksums verified (server sends one every {} ticks{}), {} divergences, {} replica errors, {} undecodable",
+            self.checksums_verified,
+            self.checksum_interval,
+            if self.checksum_interval == 0 {
+                ": OFF, start the server with --checksum-interval N to check replicas"
+            } else {
+                ""
+            },
+            self.divergences,
+            self.replica_errors,
+            self.undecodable
         );
         match &self.server {
             Some(sv) => {

@@ -75,6 +75,8 @@ pub struct BotStats {
     pub snapshots: u64,
     /// Entity updates received (for bytes per update).
     pub entity_updates: u64,
+    /// Players in the replica summed over snapshots (for the mean number in view).
+    pub players_in_view: u64,
     /// Bytes of snapshot payloads.
     pub snapshot_bytes: u64,
     /// Ticks for which no snapshot came (gaps in the snapshot tick sequence).
@@ -89,6 +91,8 @@ pub struct BotStats {
     pub undecodable: u64,
     /// How long the bot was connected.
     pub connected_for: Duration,
+    /// The checksum interval the server announced (largest seen across merged bots).
+    pub checksum_interval: u16,
 }
 
 impl BotStats {
@@ -102,6 +106,7 @@ impl BotStats {
         self.msgs_out += o.msgs_out;
         self.snapshots += o.snapshots;
         self.entity_updates += o.entity_updates;
+        self.players_in_view += o.players_in_view;
         self.snapshot_bytes += o.snapshot_bytes;
         self.missed_ticks += o.missed_ticks;
         self.checksums_verified += o.checksums_verified;
@@ -109,6 +114,7 @@ impl BotStats {
         self.replica_errors += o.replica_errors;
         self.undecodable += o.undecodable;
         self.connected_for += o.connected_for;
+        self.checksum_interval = self.checksum_interval.max(o.checksum_interval);
     }
 }
 

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Runs a named load scenario end to end: builds (release), starts the server, runs the bots,
+# stops the server, and appends one row to bench/results/runs.tsv (the full JSON report goes
+# to bench/results/<scenario>-<utc time>.json).
+#
+#   bash bench/run-load.sh SCENARIO        # smoke | default | active-1000 | connected-5000
+#   DURATION=10s bash bench/run-load.sh default   # shorter hold while developing
+#   SERVER_FLAGS="--update-tiers off --aim-deadband 0" bash bench/run-load.sh default
+#
+# Scenarios (server flags | bot flags):
+#   smoke           20 bots, 5 s: a quick end-to-end check.
+#   default         150 bots in the demo arena (30-50 players in each view), mixed behaviour,
+#                   30 inputs/s: the bandwidth figure.
+#   active-1000     1,000 bots, mixed, 30 inputs/s, arena scaled 3.2x (same density as default).
+#   connected-5000  5,000 bots wandering at 2 inputs/s, arena scaled 7.1x: memory per connection.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scenario="${1:-}"
+# A free loopback port unless PORT is given (other servers may be running on this machine).
+port="${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+url="ws://127.0.0.1:${port}/ws"
+server_flags=(--addr "127.0.0.1:${port}" --checksum-interval "${CHECKSUM_INTERVAL:-10}")
+case "$scenario" in
+  smoke)
+    bots=20; duration="${DURATION:-5s}"
+    bot_flags=(--behaviour mixed --input-rate 30 --ramp 100 --chat-interval 2s) ;;
+  default)
+    bots=150; duration="${DURATION:-60s}"
+    bot_flags=(--behaviour mixed --input-rate 30 --ramp 100) ;;
+  active-1000)
+    bots=1000; duration="${DURATION:-60s}"
+    server_flags+=(--max-players 1100 --arena-scale 3.2)
+    bot_flags=(--behaviour mixed --input-rate 30 --ramp 200) ;;
+  connected-5000)
+    bots=5000; duration="${DURATION:-60s}"
+    server_flags+=(--max-players 5100 --arena-scale 7.1 --idle-timeout 60s)
+    bot_flags=(--behaviour wander --input-rate 2 --ramp 250 --ping-interval 5s --connect-timeout 30s) ;;
+  *)
+    echo "usage: $0 smoke|default|active-1000|connected-5000" >&2
+    exit 2 ;;
+esac
+
+# Both processes need a descriptor per connection (the server one per bot, the bots one each).
+need=$((bots + 256))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
+  ulimit -n "$need" 2>/dev/null || {
+    echo "open-file limit $(ulimit -n) is below the $need this scenario needs, and the hard limit" \
+         "($(ulimit -Hn)) does not allow raising it; run as root or raise LimitNOFILE" >&2
+    exit 2
+  }
+fi
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+cargo build --release -q -p tickwire-server -p tickwire-bench
+bin="$CARGO_TARGET_DIR/release"
+
+mkdir -p bench/results
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+json="bench/results/${scenario}-${stamp}.json"
+log="bench/results/${scenario}-${stamp}.server.log"
+
+# SERVER_FLAGS (extra server flags) is split on spaces on purpose.
+# shellcheck disable=SC2086
+RUST_LOG=warn "$bin/tickwire" "${server_flags[@]}" ${SERVER_FLAGS:-} >"$log" 2>&1 &
+server_pid=$!
+stop_server() {
+  if kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+}
+trap stop_server EXIT
+
+# Wait (bounded) for our server to answer /healthz.
+for attempt in $(seq 1 101); do
+  if ! kill -0 "$server_pid" 2>/dev/null || [ "$attempt" = 101 ]; then
+    echo "the server did not start; its log ($log):" >&2
+    cat "$log" >&2
+    exit 2
+  fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/${port}" && printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3 && grep -q ok <&3) 2>/dev/null; then
+    break
+  fi
+  sleep 0.1
+done
+
+set +e
+"$bin/bots" --url "$url" --bots "$bots" --duration "$duration" --scenario "$scenario" \
+  --server-pid "$server_pid" --json "$json" "${bot_flags[@]}" ${BOTS_QUIET:+--quiet}
+status=$?
+set -e
+stop_server
+trap - EXIT
+
+row="$(python3 - "$json" "$stamp" "$(git rev-parse --short HEAD)" "$(nproc)" "${SERVER_FLAGS:-}" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r.get("server") or {}
+h = s.get("hold") or {}
+m = s.get("memory") or {}
+t = r["traffic"]
+c = r["connections"]
+print("\t".join(str(x) for x in [
+    sys.argv[2], sys.argv[3], sys.argv[4], r["scenario"] + (" " + sys.argv[5] if sys.argv[5] else ""), r["bots"], round(r["hold_s"], 1),
+    c["ok"], c["failed"], c["unexpected_disconnects"], r["divergences"], r["checksums_verified"],
+    round(r["rtt_ms"]["p50"], 2), round(r["rtt_ms"]["p99"], 2), round(r["snapshot_jitter_p99_ms"], 2),
+    round(t["bytes_in_per_client_s"]), round(t["bytes_out_per_client_s"]),
+    round(t["players_in_view"], 1), round(t["bytes_per_entity_update"], 2), round(h.get("tick_p50_ms", 0), 3),
+    round(h.get("tick_p99_ms", 0), 3), h.get("snapshots_skipped", ""),
+    round(m.get("rss_per_connection_kib", 0), 1) if m else "",
+    "PASS" if not r["failures"] else "FAIL",
+]))
+PY
+)"
+tsv=bench/results/runs.tsv
+if [ ! -f "$tsv" ]; then
+  printf 'utc\tcommit\tcores\tscenario\tbots\thold_s\tok\tfailed\tunexpected_closes\tdivergences\tchecksums\trtt_p50_ms\trtt_p99_ms\tjitter_p99_ms\tin_B_per_client_s\tout_B_per_client_s\tplayers_in_view\tB_per_update\ttick_p50_ms\ttick_p99_ms\tskipped\trss_KiB_per_conn\tresult\n' >"$tsv"
+fi
+echo "$row" >>"$tsv"
+echo "appended to $tsv: $row"
+exit "$status"
