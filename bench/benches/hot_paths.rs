@@ -12,7 +12,7 @@ use glam::Vec2;
 use std::hint::black_box;
 use tickwire_server::Config;
 use tickwire_server::interest::{InterestGrid, ViewEntity};
-use tickwire_server::room::{Room, RoomConfig, diff};
+use tickwire_server::room::{Room, RoomConfig, UpdatePolicy, diff_with};
 use tickwire_server::sim::Sim;
 use tickwire_shared::codec::encode_server_into;
 use tickwire_shared::protocol::{ClientMsg, InputCmd, PlayerState, ServerMsg, Snapshot, buttons};
@@ -136,12 +136,22 @@ fn delta_encode(c: &mut Criterion) {
             })
             .collect();
         let mut buf = Vec::with_capacity(4096);
+        let mut scratch = view.clone();
+        let policy = UpdatePolicy::default();
+        let mut tick = 1000u32;
         g.throughput(Throughput::Elements(u64::from(n)));
         g.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
-                let d = diff(black_box(&baseline), black_box(&view));
+                // What the room does per client: the update policy decides, in the same pass
+                // as the diff, which changes are due (the viewer stands at the first entity).
+                tick += 1;
+                scratch.copy_from_slice(&view);
+                let holder = policy.holder(Tick(tick), Vec2::new(100.0, 300.0), NetId(0), 700.0);
+                let d = diff_with(black_box(&baseline), &mut scratch, |id, old, new| {
+                    holder.hold(id, old, new)
+                });
                 let snap = ServerMsg::Snapshot(Snapshot {
-                    tick: Tick(1000),
+                    tick: Tick(tick),
                     ack_input_seq: InputSeq(900),
                     removed: d.removed,
                     created: d.created,

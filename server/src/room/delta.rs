@@ -5,7 +5,7 @@
 //! updates. An entity that did not change costs nothing.
 
 use tickwire_shared::NetId;
-use tickwire_shared::protocol::{EntitySpawn, EntityUpdate};
+use tickwire_shared::protocol::{EntitySpawn, EntityUpdate, PlayerState};
 use tickwire_shared::replica::EntityState;
 
 /// Entity changes for one client and one snapshot.
@@ -28,16 +28,29 @@ impl EntityDelta {
 
 /// Compares a baseline with a view (both sorted by id, ids unique).
 pub fn diff(baseline: &[(NetId, EntityState)], view: &[(NetId, EntityState)]) -> EntityDelta {
+    diff_with(baseline, &mut view.to_vec(), |_, _, _| {})
+}
+
+/// Like [`diff`], but first lets `hold(id, old, new)` rewrite the new state of each player
+/// present in both (to hold back an update that is not due); `view` keeps the rewritten
+/// states, so it is exactly what the client holds once the delta is applied. One pass over
+/// both lists.
+pub fn diff_with(
+    baseline: &[(NetId, EntityState)],
+    view: &mut [(NetId, EntityState)],
+    mut hold: impl FnMut(NetId, &PlayerState, &mut PlayerState),
+) -> EntityDelta {
     let mut d = EntityDelta::default();
     let (mut i, mut j) = (0, 0);
     while i < baseline.len() || j < view.len() {
-        match (baseline.get(i), view.get(j)) {
+        match (baseline.get(i), view.get_mut(j)) {
             (Some(old), Some(new)) if old.0 == new.0 => {
                 if let (
                     EntityState::Player { state: a, .. },
                     EntityState::Player { state: b, .. },
-                ) = (&old.1, &new.1)
+                ) = (&old.1, &mut new.1)
                 {
+                    hold(new.0, a, b);
                     d.updated.extend(EntityUpdate::diff(new.0, a, b));
                 }
                 i += 1;
@@ -68,7 +81,7 @@ pub fn diff(baseline: &[(NetId, EntityState)], view: &[(NetId, EntityState)]) ->
 mod tests {
     use super::*;
     use tickwire_shared::PlayerId;
-    use tickwire_shared::protocol::{PlayerState, fields};
+    use tickwire_shared::protocol::fields;
 
     fn p(id: u32, x: i32, health: u8) -> (NetId, EntityState) {
         (

@@ -16,10 +16,10 @@ mod input_queue;
 mod net_ids;
 mod priority;
 
-pub use delta::{EntityDelta, diff};
+pub use delta::{EntityDelta, diff, diff_with};
 pub use input_queue::{InputQueue, Push};
 pub use net_ids::NetIds;
-pub use priority::{TierParseError, UpdatePolicy, UpdateTier};
+pub use priority::{Holder, TierParseError, UpdatePolicy, UpdateTier};
 
 use crate::interest::{InterestGrid, ViewEntity};
 use crate::limits::TokenBucket;
@@ -611,15 +611,13 @@ impl Room {
         let center = self.view_center(&self.clients[&id]);
         let c = self.clients.get_mut(&id).expect("caller checked");
         self.interest.view(center, Some(c.body), &mut self.view);
-        self.config.update_policy.hold_back(
-            tick,
-            center,
-            c.body,
-            self.config.view_radius,
-            &c.baseline,
-            &mut self.view,
-        );
-        let delta = diff(&c.baseline, &self.view);
+        let holder =
+            self.config
+                .update_policy
+                .holder(tick, center, c.body, self.config.view_radius);
+        let delta = diff_with(&c.baseline, &mut self.view, |id, old, new| {
+            holder.hold(id, old, new)
+        });
         for e in &delta.created {
             self.net_ids.retain(e.id);
         }

@@ -13,8 +13,8 @@
 //! when `(tick + id) % n == 0`, which spreads far updates evenly over ticks.
 
 use glam::Vec2;
+use tickwire_shared::protocol::PlayerState;
 use tickwire_shared::quant::quantize_pos;
-use tickwire_shared::replica::EntityState;
 use tickwire_shared::{NetId, Tick};
 
 /// Entities at least `beyond × view_radius` from the viewer are updated every `every` ticks.
@@ -109,76 +109,81 @@ impl UpdatePolicy {
         self.tiers.iter().map(|t| t.every).max().unwrap_or(1).max(1)
     }
 
-    /// Update interval for an entity `dist` from the viewer.
-    pub fn interval(&self, dist: f32, view_radius: f32) -> u32 {
+    /// Update interval for an entity at quantized position `entity` seen from `center` (both
+    /// in 1/8 units). Integer arithmetic, so every caller agrees exactly on band edges.
+    pub fn interval(&self, entity: (i32, i32), center: (i32, i32), view_radius: f32) -> u32 {
+        let (dx, dy) = (
+            i64::from(entity.0) - i64::from(center.0),
+            i64::from(entity.1) - i64::from(center.1),
+        );
+        let d2 = (dx * dx + dy * dy) as f64;
         self.tiers
             .iter()
             .rev()
-            .find(|t| dist >= t.beyond * view_radius)
+            .find(|t| {
+                let r = f64::from(t.beyond * view_radius) * 8.0;
+                d2 >= r * r
+            })
             .map_or(1, |t| t.every.max(1))
     }
 
-    /// Whether entity `id`, `dist` from the viewer, is due for an update at `tick`.
-    pub fn is_due(&self, tick: Tick, id: NetId, dist: f32, view_radius: f32) -> bool {
-        due(tick, id, self.interval(dist, view_radius))
-    }
-
-    /// Rewrites `view` (what the client should see now) so that updates not due this tick are
-    /// held back: such entities keep their `baseline` state. Both lists are sorted by id.
-    pub fn hold_back(
+    /// Whether entity `id` at quantized `entity` is due for an update at `tick` for a viewer at
+    /// `center`.
+    pub fn is_due(
         &self,
         tick: Tick,
-        center: Vec2,
-        own: NetId,
+        id: NetId,
+        entity: (i32, i32),
+        center: (i32, i32),
         view_radius: f32,
-        baseline: &[(NetId, EntityState)],
-        view: &mut [(NetId, EntityState)],
-    ) {
-        if self.tiers.is_empty() && self.aim_deadband == 0 {
+    ) -> bool {
+        due(tick, id, self.interval(entity, center, view_radius))
+    }
+
+    /// The hold-back rule for one viewer at one tick (see [`Holder::hold`]).
+    pub fn holder(&self, tick: Tick, center: Vec2, own: NetId, view_radius: f32) -> Holder<'_> {
+        Holder {
+            policy: self,
+            tick,
+            center: (quantize_pos(center.x), quantize_pos(center.y)),
+            own,
+            view_radius,
+            active: !self.tiers.is_empty() || self.aim_deadband > 0,
+        }
+    }
+}
+
+/// The update policy applied for one viewer at one tick.
+#[derive(Debug, Clone, Copy)]
+pub struct Holder<'a> {
+    policy: &'a UpdatePolicy,
+    tick: Tick,
+    center: (i32, i32),
+    own: NetId,
+    view_radius: f32,
+    active: bool,
+}
+
+impl Holder<'_> {
+    /// Given what the client holds of player entity `id` (`old`) and its state now (`new`),
+    /// rewrites `new` to what should be sent this tick: `old` entirely when the entity is not
+    /// due, `old`'s aim when the aim change is within the deadband.
+    pub fn hold(&self, id: NetId, old: &PlayerState, new: &mut PlayerState) {
+        if !self.active
+            || id == self.own
+            || old.health != new.health
+            || old.status != new.status
+            || old == new
+        {
             return;
         }
-        // Squared band starts in 1/8 units, so the loop needs no square root or float
-        // conversion per entity.
-        let bands: Vec<(i64, u32)> = self
-            .tiers
-            .iter()
-            .rev()
-            .map(|t| {
-                let r = f64::from(t.beyond * view_radius) * 8.0;
-                ((r * r).ceil() as i64, t.every.max(1))
-            })
-            .collect();
-        let (cx, cy) = (
-            i64::from(quantize_pos(center.x)),
-            i64::from(quantize_pos(center.y)),
-        );
-        let mut i = 0;
-        for (id, new) in view.iter_mut() {
-            while i < baseline.len() && baseline[i].0 < *id {
-                i += 1;
-            }
-            let Some((_, old)) = baseline.get(i).filter(|b| b.0 == *id) else {
-                continue; // entering view: always sent in full
-            };
-            if *id == own {
-                continue;
-            }
-            let (EntityState::Player { state: old, .. }, EntityState::Player { state: new, .. }) =
-                (old, new)
-            else {
-                continue;
-            };
-            if old.health != new.health || old.status != new.status {
-                continue;
-            }
-            let (dx, dy) = (i64::from(new.x) - cx, i64::from(new.y) - cy);
-            let d2 = dx * dx + dy * dy;
-            let every = bands.iter().find(|b| d2 >= b.0).map_or(1, |b| b.1);
-            if !due(tick, *id, every) {
-                *new = *old;
-            } else if aim_steps(old.aim, new.aim) <= self.aim_deadband {
-                new.aim = old.aim;
-            }
+        let every = self
+            .policy
+            .interval((new.x, new.y), self.center, self.view_radius);
+        if !due(self.tick, id, every) {
+            *new = *old;
+        } else if aim_steps(old.aim, new.aim) <= self.policy.aim_deadband {
+            new.aim = old.aim;
         }
     }
 }
@@ -196,24 +201,6 @@ pub fn aim_steps(a: u8, b: u8) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tickwire_shared::PlayerId;
-    use tickwire_shared::protocol::PlayerState;
-
-    fn player(id: u32, x: f32, aim: u8, health: u8) -> (NetId, EntityState) {
-        (
-            NetId(id),
-            EntityState::Player {
-                player: PlayerId(id),
-                state: PlayerState {
-                    x: (x * 8.0) as i32,
-                    y: 0,
-                    aim,
-                    health,
-                    status: 1,
-                },
-            },
-        )
-    }
 
     #[test]
     fn parses_tiers_and_rejects_nonsense() {
@@ -240,12 +227,13 @@ mod tests {
     #[test]
     fn far_entities_are_due_on_staggered_ticks() {
         let p = UpdatePolicy::default();
-        assert_eq!(p.interval(100.0, 1000.0), 1);
-        assert_eq!(p.interval(350.0, 1000.0), 2);
-        assert_eq!(p.interval(999.0, 1000.0), 4);
+        let at = |x: f32| ((x * 8.0) as i32, 0);
+        assert_eq!(p.interval(at(100.0), (0, 0), 1000.0), 1);
+        assert_eq!(p.interval(at(350.0), (0, 0), 1000.0), 2);
+        assert_eq!(p.interval(at(999.0), (0, 0), 1000.0), 4);
         assert_eq!(p.max_interval(), 4);
         // Entity 1, far: due on ticks 3, 7, 11; entity 2 on 2, 6, 10.
-        let due = |id, t| p.is_due(Tick(t), NetId(id), 900.0, 1000.0);
+        let due = |id, t| p.is_due(Tick(t), NetId(id), at(900.0), (0, 0), 1000.0);
         assert_eq!(
             (0..12).filter(|&t| due(1, t)).collect::<Vec<_>>(),
             [3, 7, 11]
@@ -254,57 +242,63 @@ mod tests {
             (0..12).filter(|&t| due(2, t)).collect::<Vec<_>>(),
             [2, 6, 10]
         );
-        assert!((0..12).all(|t| p.is_due(Tick(t), NetId(1), 10.0, 1000.0)));
+        assert!((0..12).all(|t| p.is_due(Tick(t), NetId(1), at(10.0), (0, 0), 1000.0)));
+    }
+
+    fn state(x: f32, aim: u8, health: u8) -> PlayerState {
+        PlayerState {
+            x: (x * 8.0) as i32,
+            y: 0,
+            aim,
+            health,
+            status: 1,
+        }
     }
 
     #[test]
-    fn holds_back_far_movement_and_small_aim_but_never_health_own_or_new() {
+    fn holds_back_far_movement_and_small_aim_but_never_health_or_own() {
         let p = UpdatePolicy::default();
-        let base = vec![
-            player(1, 100.0, 0, 100),  // own body, far from the centre used below
-            player(2, 900.0, 0, 100),  // far, moves
-            player(3, 900.0, 0, 100),  // far, gets hurt
-            player(4, 100.0, 10, 100), // near, turns by one step
-        ];
-        let mut view = vec![
-            player(1, 104.0, 0, 100),
-            player(2, 904.0, 0, 100),
-            player(3, 904.0, 0, 75),
-            player(4, 104.0, 11, 100),
-            player(5, 950.0, 0, 100), // entering view
-        ];
-        let want_unchanged = [view[0], view[2], view[4]];
-        // Tick 1: entity 2 is not due ((1 + 2) % 4 != 0).
-        p.hold_back(Tick(1), Vec2::ZERO, NetId(1), 1000.0, &base, &mut view);
-        assert_eq!(view[1], base[1], "far move held back");
-        assert_eq!([view[0], view[2], view[4]], want_unchanged);
+        // Tick 1, viewer at the origin whose own body is entity 1.
+        let h = p.holder(Tick(1), Vec2::ZERO, NetId(1), 1000.0);
+        let hold = |id: u32, old: PlayerState, mut new: PlayerState| {
+            h.hold(NetId(id), &old, &mut new);
+            new
+        };
+        // Own body: always sent.
         assert_eq!(
-            view[3],
-            player(4, 104.0, 10, 100),
-            "position sent, one-step aim change held"
+            hold(1, state(900.0, 0, 100), state(904.0, 1, 100)),
+            state(904.0, 1, 100)
         );
-        // Tick 2: entity 2 is due.
-        let mut view2 = vec![player(2, 904.0, 0, 100)];
-        p.hold_back(
-            Tick(2),
-            Vec2::ZERO,
-            NetId(1),
-            1000.0,
-            &base[1..2],
-            &mut view2,
+        // Far entity 2 is not due at tick 1 ((1 + 2) % 4 != 0): held back entirely.
+        assert_eq!(
+            hold(2, state(900.0, 0, 100), state(904.0, 9, 100)),
+            state(900.0, 0, 100)
         );
-        assert_eq!(view2[0], player(2, 904.0, 0, 100));
-        // Off: nothing changes.
-        let mut view3 = vec![player(2, 904.0, 1, 100)];
-        UpdatePolicy::off().hold_back(
-            Tick(1),
-            Vec2::ZERO,
-            NetId(1),
-            1000.0,
-            &base[1..2],
-            &mut view3,
+        // A hit is never held back.
+        assert_eq!(
+            hold(2, state(900.0, 0, 100), state(904.0, 0, 75)),
+            state(904.0, 0, 75)
         );
-        assert_eq!(view3[0], player(2, 904.0, 1, 100));
+        // Near entity: position sent, a one-step aim change held.
+        assert_eq!(
+            hold(4, state(100.0, 10, 100), state(104.0, 11, 100)),
+            state(104.0, 10, 100)
+        );
+        assert_eq!(
+            hold(4, state(100.0, 10, 100), state(104.0, 12, 100)),
+            state(104.0, 12, 100)
+        );
+        // Entity 3 is due at tick 1 ((1 + 3) % 4 == 0).
+        assert_eq!(
+            hold(3, state(900.0, 0, 100), state(904.0, 0, 100)),
+            state(904.0, 0, 100)
+        );
+        // Off: nothing is held.
+        let off = UpdatePolicy::off();
+        let h = off.holder(Tick(1), Vec2::ZERO, NetId(1), 1000.0);
+        let mut new = state(904.0, 1, 100);
+        h.hold(NetId(2), &state(900.0, 0, 100), &mut new);
+        assert_eq!(new, state(904.0, 1, 100));
         assert_eq!(aim_steps(255, 1), 2);
         assert_eq!(aim_steps(3, 250), 9);
     }
