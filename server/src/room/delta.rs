@@ -38,9 +38,23 @@ pub fn diff(baseline: &[(NetId, EntityState)], view: &[(NetId, EntityState)]) ->
 pub fn diff_with(
     baseline: &[(NetId, EntityState)],
     view: &mut [(NetId, EntityState)],
-    mut hold: impl FnMut(NetId, &PlayerState, &mut PlayerState),
+    hold: impl FnMut(NetId, &PlayerState, &mut PlayerState),
 ) -> EntityDelta {
     let mut d = EntityDelta::default();
+    diff_into(&mut d, baseline, view, hold);
+    d
+}
+
+/// Like [`diff_with`], writing into `d` (cleared first) so its buffers are reused.
+pub fn diff_into(
+    d: &mut EntityDelta,
+    baseline: &[(NetId, EntityState)],
+    view: &mut [(NetId, EntityState)],
+    mut hold: impl FnMut(NetId, &PlayerState, &mut PlayerState),
+) {
+    d.removed.clear();
+    d.created.clear();
+    d.updated.clear();
     let (mut i, mut j) = (0, 0);
     while i < baseline.len() || j < view.len() {
         match (baseline.get(i), view.get_mut(j)) {
@@ -74,7 +88,6 @@ pub fn diff_with(
             (None, None) => unreachable!("loop condition"),
         }
     }
-    d
 }
 
 #[cfg(test)]

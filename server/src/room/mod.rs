@@ -16,7 +16,7 @@ mod input_queue;
 mod net_ids;
 mod priority;
 
-pub use delta::{EntityDelta, diff, diff_with};
+pub use delta::{EntityDelta, diff, diff_into, diff_with};
 pub use input_queue::{InputQueue, Push};
 pub use net_ids::NetIds;
 pub use priority::{Holder, TierParseError, UpdatePolicy, UpdateTier};
@@ -190,6 +190,7 @@ pub struct Room {
     next_player: u32,
     interest: InterestGrid,
     view: Vec<(NetId, EntityState)>,
+    delta: EntityDelta,
     encode_buf: Vec<u8>,
     tokens: HashMap<String, PlayerId>,
     token_rng: StdRng,
@@ -215,6 +216,7 @@ impl Room {
             net_ids: NetIds::default(),
             next_player: 1,
             view: Vec::new(),
+            delta: EntityDelta::default(),
             encode_buf: Vec::new(),
             tokens: HashMap::new(),
             token_rng: StdRng::from_os_rng(),
@@ -615,7 +617,8 @@ impl Room {
             self.config
                 .update_policy
                 .holder(tick, center, c.body, self.config.view_radius);
-        let delta = diff_with(&c.baseline, &mut self.view, |id, old, new| {
+        let delta = &mut self.delta;
+        diff_into(delta, &c.baseline, &mut self.view, |id, old, new| {
             holder.hold(id, old, new)
         });
         for e in &delta.created {
@@ -629,14 +632,25 @@ impl Room {
         let snap = ServerMsg::Snapshot(Snapshot {
             tick,
             ack_input_seq: c.inputs.last_applied(),
-            removed: delta.removed,
-            created: delta.created,
-            updated: delta.updated,
+            removed: std::mem::take(&mut delta.removed),
+            created: std::mem::take(&mut delta.created),
+            updated: std::mem::take(&mut delta.updated),
             events: std::mem::take(&mut c.pending_events),
             checksum: with_checksum.then(|| checksum(c.baseline.iter().map(|(id, e)| (*id, e)))),
         });
         self.encode_buf.clear();
         encode_server_into(&snap, &mut self.encode_buf);
+        // Hand the buffers back for the next client instead of allocating new ones.
+        let ServerMsg::Snapshot(snap) = snap else {
+            unreachable!("built above")
+        };
+        (delta.removed, delta.created, delta.updated) = (snap.removed, snap.created, snap.updated);
+        c.pending_events = snap.events;
+        c.pending_events.clear();
+        if c.pending_events.capacity() > 8 {
+            // A burst (say, many joins at once) should not pin memory in every client.
+            c.pending_events = Vec::new();
+        }
         self.encode_buf.clone()
     }
 
