@@ -34,7 +34,7 @@ case "$scenario" in
     bot_flags=(--behaviour mixed --input-rate 30 --ramp 200) ;;
   connected-5000)
     bots=5000; duration="${DURATION:-60s}"
-    server_flags+=(--max-players 5100 --arena-scale 7.1 --idle-timeout 60s)
+    server_flags+=(--max-players 5100 --arena-scale 7.1 --idle-timeout 60s --max-skipped-ticks 900)
     bot_flags=(--behaviour wander --input-rate 2 --ramp 250 --ping-interval 5s --connect-timeout 30s) ;;
   *)
     echo "usage: $0 smoke|default|active-1000|connected-5000" >&2
