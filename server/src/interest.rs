@@ -26,7 +26,9 @@ pub struct InterestGrid {
     entities: Vec<ViewEntity>,
     grid: SpatialGrid<u32>,
     view_radius: f32,
-    scratch: Vec<u32>,
+    /// One bit per entity: a view marks what it sees, then reads the bits in order, which
+    /// yields the view sorted by id without sorting.
+    seen: Vec<u64>,
 }
 
 impl InterestGrid {
@@ -38,7 +40,7 @@ impl InterestGrid {
             // mostly outside the circle.
             grid: SpatialGrid::new(width, height, view_radius * 0.5),
             view_radius,
-            scratch: Vec::new(),
+            seen: Vec::new(),
         }
     }
 
@@ -48,6 +50,8 @@ impl InterestGrid {
         self.entities.extend(entities);
         // Sorting once here lets every view sort plain indices instead of whole states.
         self.entities.sort_unstable_by_key(|e| e.id);
+        self.seen.clear();
+        self.seen.resize(self.entities.len().div_ceil(64), 0);
         self.grid.clear();
         for (i, e) in self.entities.iter().enumerate() {
             self.grid.insert(e.pos, i as u32);
@@ -56,22 +60,24 @@ impl InterestGrid {
 
     /// What a client centred at `center` whose own body is `own` sees, sorted by id, into `out`.
     pub fn view(&mut self, center: Vec2, own: Option<NetId>, out: &mut Vec<(NetId, EntityState)>) {
-        let idx = &mut self.scratch;
-        idx.clear();
-        self.grid
-            .for_each_within(center, self.view_radius, |_, i| idx.push(i));
-        idx.sort_unstable();
+        let seen = &mut self.seen;
+        self.grid.for_each_within(center, self.view_radius, |_, i| {
+            seen[i as usize / 64] |= 1 << (i % 64);
+        });
         if let Some(own) = own
             && let Ok(i) = self.entities.binary_search_by_key(&own, |e| e.id)
-            && let Err(at) = idx.binary_search(&(i as u32))
         {
-            idx.insert(at, i as u32);
+            seen[i / 64] |= 1 << (i % 64);
         }
         out.clear();
-        out.extend(idx.iter().map(|&i| {
-            let e = &self.entities[i as usize];
-            (e.id, e.state)
-        }));
+        for (w, word) in seen.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let e = &self.entities[w * 64 + bits.trailing_zeros() as usize];
+                out.push((e.id, e.state));
+                bits &= bits - 1;
+            }
+        }
     }
 
     /// Number of entities in the world.
@@ -117,5 +123,36 @@ mod tests {
         // A body far outside its own view centre is still included (e.g. the camera is elsewhere).
         g.view(Vec2::new(100.0, 100.0), Some(NetId(1)), &mut out);
         assert_eq!(out.iter().map(|e| e.0.0).collect::<Vec<_>>(), vec![1, 2, 5]);
+    }
+
+    #[test]
+    fn views_equal_brute_force_for_many_entities_in_any_order() {
+        let mut g = InterestGrid::new(3000.0, 2000.0, 400.0);
+        // Ids deliberately not in insertion order, more than one bitset word.
+        let ents: Vec<ViewEntity> = (0..500u32)
+            .map(|i| {
+                let id = (i * 7919) % 1009;
+                ent(id, (i * 37 % 3000) as f32, (i * 91 % 2000) as f32)
+            })
+            .collect();
+        g.rebuild(ents.iter().copied());
+        let mut out = Vec::new();
+        for (cx, cy, own) in [(1500.0, 1000.0, 5), (0.0, 0.0, 0), (2999.0, 1999.0, 1008)] {
+            let c = Vec2::new(cx, cy);
+            let own = ents[own % ents.len()].id;
+            g.view(c, Some(own), &mut out);
+            let mut want: Vec<u32> = ents
+                .iter()
+                .filter(|e| e.pos.distance(c) <= 400.0 || e.id == own)
+                .map(|e| e.id.0)
+                .collect();
+            want.sort();
+            assert_eq!(out.iter().map(|e| e.0.0).collect::<Vec<_>>(), want);
+            assert!(want.len() > 5);
+        }
+        // A second build with fewer entities leaves nothing behind.
+        g.rebuild(ents[..10].iter().copied());
+        g.view(Vec2::new(1500.0, 1000.0), None, &mut out);
+        assert!(out.iter().all(|e| ents[..10].iter().any(|x| x.id == e.0)));
     }
 }

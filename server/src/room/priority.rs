@@ -85,7 +85,11 @@ impl UpdatePolicy {
             let (f, n) = part.trim().split_once(':').ok_or_else(err)?;
             let beyond: f32 = f.trim().parse().map_err(|_| err())?;
             let every: u32 = n.trim().parse().map_err(|_| err())?;
-            if !(0.0..=1.0).contains(&beyond) || every == 0 || every > 64 {
+            if !(0.0..=1.0).contains(&beyond)
+                || every == 0
+                || every > 64
+                || tiers.len() == MAX_TIERS
+            {
                 return Err(err());
             }
             if tiers
@@ -112,19 +116,8 @@ impl UpdatePolicy {
     /// Update interval for an entity at quantized position `entity` seen from `center` (both
     /// in 1/8 units). Integer arithmetic, so every caller agrees exactly on band edges.
     pub fn interval(&self, entity: (i32, i32), center: (i32, i32), view_radius: f32) -> u32 {
-        let (dx, dy) = (
-            i64::from(entity.0) - i64::from(center.0),
-            i64::from(entity.1) - i64::from(center.1),
-        );
-        let d2 = (dx * dx + dy * dy) as f64;
-        self.tiers
-            .iter()
-            .rev()
-            .find(|t| {
-                let r = f64::from(t.beyond * view_radius) * 8.0;
-                d2 >= r * r
-            })
-            .map_or(1, |t| t.every.max(1))
+        let bands = Bands::new(self, view_radius);
+        bands.interval(distance2(entity, center))
     }
 
     /// Whether entity `id` at quantized `entity` is due for an update at `tick` for a viewer at
@@ -141,13 +134,13 @@ impl UpdatePolicy {
     }
 
     /// The hold-back rule for one viewer at one tick (see [`Holder::hold`]).
-    pub fn holder(&self, tick: Tick, center: Vec2, own: NetId, view_radius: f32) -> Holder<'_> {
+    pub fn holder(&self, tick: Tick, center: Vec2, own: NetId, view_radius: f32) -> Holder {
         Holder {
-            policy: self,
+            bands: Bands::new(self, view_radius),
+            aim_deadband: self.aim_deadband,
             tick,
             center: (quantize_pos(center.x), quantize_pos(center.y)),
             own,
-            view_radius,
             active: !self.tiers.is_empty() || self.aim_deadband > 0,
         }
     }
@@ -155,16 +148,57 @@ impl UpdatePolicy {
 
 /// The update policy applied for one viewer at one tick.
 #[derive(Debug, Clone, Copy)]
-pub struct Holder<'a> {
-    policy: &'a UpdatePolicy,
+pub struct Holder {
+    bands: Bands,
+    aim_deadband: u8,
     tick: Tick,
     center: (i32, i32),
     own: NetId,
-    view_radius: f32,
     active: bool,
 }
 
-impl Holder<'_> {
+/// Most tiers a policy may have.
+pub const MAX_TIERS: usize = 8;
+
+/// Tier starts as squared distances in (1/8 unit)², farthest first, so that deciding an
+/// entity's interval is a few integer comparisons.
+#[derive(Debug, Clone, Copy)]
+struct Bands {
+    starts: [(i64, u32); MAX_TIERS],
+    len: usize,
+}
+
+impl Bands {
+    fn new(policy: &UpdatePolicy, view_radius: f32) -> Bands {
+        let mut b = Bands {
+            starts: [(0, 1); MAX_TIERS],
+            len: 0,
+        };
+        for t in policy.tiers.iter().rev().take(MAX_TIERS) {
+            let r = f64::from(t.beyond * view_radius) * 8.0;
+            b.starts[b.len] = ((r * r).ceil() as i64, t.every.max(1));
+            b.len += 1;
+        }
+        b
+    }
+
+    fn interval(&self, d2: i64) -> u32 {
+        self.starts[..self.len]
+            .iter()
+            .find(|(start, _)| d2 >= *start)
+            .map_or(1, |b| b.1)
+    }
+}
+
+fn distance2(a: (i32, i32), b: (i32, i32)) -> i64 {
+    let (dx, dy) = (
+        i64::from(a.0) - i64::from(b.0),
+        i64::from(a.1) - i64::from(b.1),
+    );
+    dx * dx + dy * dy
+}
+
+impl Holder {
     /// Given what the client holds of player entity `id` (`old`) and its state now (`new`),
     /// rewrites `new` to what should be sent this tick: `old` entirely when the entity is not
     /// due, `old`'s aim when the aim change is within the deadband.
@@ -177,12 +211,10 @@ impl Holder<'_> {
         {
             return;
         }
-        let every = self
-            .policy
-            .interval((new.x, new.y), self.center, self.view_radius);
+        let every = self.bands.interval(distance2((new.x, new.y), self.center));
         if !due(self.tick, id, every) {
             *new = *old;
-        } else if aim_steps(old.aim, new.aim) <= self.policy.aim_deadband {
+        } else if aim_steps(old.aim, new.aim) <= self.aim_deadband {
             new.aim = old.aim;
         }
     }
