@@ -20,7 +20,10 @@ scenario="${1:-}"
 # A free loopback port unless PORT is given (other servers may be running on this machine).
 port="${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 url="ws://127.0.0.1:${port}/ws"
-server_flags=(--addr "127.0.0.1:${port}" --checksum-interval "${CHECKSUM_INTERVAL:-10}")
+# Every scenario runs with far-entity update tiers on (the server default is off; see
+# docs/BENCHMARKS.md). Override with SERVER_FLAGS="--update-tiers off --aim-deadband 0".
+server_flags=(--addr "127.0.0.1:${port}" --checksum-interval "${CHECKSUM_INTERVAL:-10}"
+  --update-tiers 0.35:2,0.7:4 --aim-deadband 1)
 case "$scenario" in
   smoke)
     bots=20; duration="${DURATION:-5s}"

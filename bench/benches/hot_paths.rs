@@ -137,13 +137,14 @@ fn delta_encode(c: &mut Criterion) {
             .collect();
         let mut buf = Vec::with_capacity(4096);
         let mut scratch = view.clone();
-        let policy = UpdatePolicy::default();
+        let policy = UpdatePolicy::recommended();
         let mut tick = 1000u32;
         g.throughput(Throughput::Elements(u64::from(n)));
         g.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
-                // What the room does per client: the update policy decides, in the same pass
-                // as the diff, which changes are due (the viewer stands at the first entity).
+                // What the room does per client with --update-tiers on: the policy decides, in
+                // the same pass as the diff, which changes are due (the viewer stands at the
+                // first entity).
                 tick += 1;
                 scratch.copy_from_slice(&view);
                 let holder = policy.holder(Tick(tick), Vec2::new(100.0, 300.0), NetId(0), 700.0);
@@ -171,10 +172,21 @@ fn delta_encode(c: &mut Criterion) {
 fn room_tick(c: &mut Criterion) {
     let mut g = c.benchmark_group("room_tick");
     g.sample_size(30);
-    for n in [100usize, 500, 1_000] {
+    let cases = [
+        (100usize, "default"),
+        (500, "default"),
+        (1_000, "default"),
+        (1_000, "tiered"),
+    ];
+    for (n, policy) in cases {
         let mut room = Room::new(RoomConfig {
             arena: arena_for(n),
             max_players: n,
+            update_policy: if policy == "tiered" {
+                UpdatePolicy::recommended()
+            } else {
+                UpdatePolicy::off()
+            },
             ..RoomConfig::default()
         });
         let ids: Vec<PlayerId> = (0..n)

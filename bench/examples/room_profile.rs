@@ -1,16 +1,17 @@
 //! A fixed room workload for instruction-count profiles (deterministic, unlike wall time on a
 //! shared machine): N clients in the demo arena scaled to the density of 100 players, 60
-//! warm-up ticks, then a given number of measured ticks (default 20). Instructions per tick
+//! warm-up ticks, then a given number of measured ticks (default 20); a third argument
+//! `tiered` turns on the recommended update policy. Instructions per tick
 //! are the difference of two runs divided by the tick count:
 //!
 //! ```sh
 //! cargo build --release -p tickwire-bench --example room_profile
-//! perf stat -e instructions:u target/release/examples/room_profile 1000 0
-//! perf stat -e instructions:u target/release/examples/room_profile 1000 20
+//! valgrind --tool=callgrind target/release/examples/room_profile 1000 0
+//! valgrind --tool=callgrind target/release/examples/room_profile 1000 20
 //! ```
 
 use std::time::Instant;
-use tickwire_server::room::{Room, RoomConfig};
+use tickwire_server::room::{Room, RoomConfig, UpdatePolicy};
 use tickwire_shared::protocol::{InputCmd, buttons};
 use tickwire_shared::quant::quantize_angle16;
 use tickwire_shared::rules::{Arena, Rect};
@@ -43,9 +44,15 @@ fn main() {
             })
             .collect(),
     };
+    let tiered = std::env::args().nth(3).as_deref() == Some("tiered");
     let mut room = Room::new(RoomConfig {
         arena,
         max_players: n,
+        update_policy: if tiered {
+            UpdatePolicy::recommended()
+        } else {
+            UpdatePolicy::off()
+        },
         ..RoomConfig::default()
     });
     let ids: Vec<_> = (0..n)

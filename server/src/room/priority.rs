@@ -39,9 +39,24 @@ pub struct UpdatePolicy {
 }
 
 impl Default for UpdatePolicy {
-    /// Full rate within 35 % of the view radius, every 2nd tick to 70 %, every 4th beyond; aim
-    /// changes of one step wait.
+    /// Off (every entity every tick): clients whose interpolation samples every snapshot
+    /// would show held-back entities moving in steps. See [`UpdatePolicy::recommended`].
     fn default() -> Self {
+        UpdatePolicy::off()
+    }
+}
+
+/// Why a tier list could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "bad update tiers {0:?}: expected \"off\" or FRACTION:TICKS[,FRACTION:TICKS...], e.g. \"0.35:2,0.7:4\", with increasing fractions in 0..=1 and intervals that divide the largest"
+)]
+pub struct TierParseError(String);
+
+impl UpdatePolicy {
+    /// The tiers the load scenarios use: full rate within 35 % of the view radius, every 2nd
+    /// tick to 70 %, every 4th beyond; aim changes of one step wait.
+    pub fn recommended() -> Self {
         UpdatePolicy {
             tiers: vec![
                 UpdateTier {
@@ -56,16 +71,7 @@ impl Default for UpdatePolicy {
             aim_deadband: 1,
         }
     }
-}
 
-/// Why a tier list could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "bad update tiers {0:?}: expected \"off\" or FRACTION:TICKS[,FRACTION:TICKS...], e.g. \"0.35:2,0.7:4\", with increasing fractions in 0..=1 and intervals that divide the largest"
-)]
-pub struct TierParseError(String);
-
-impl UpdatePolicy {
     /// Every entity every tick, every aim change sent: the behaviour without prioritisation.
     pub fn off() -> Self {
         UpdatePolicy {
@@ -258,7 +264,7 @@ mod tests {
 
     #[test]
     fn far_entities_are_due_on_staggered_ticks() {
-        let p = UpdatePolicy::default();
+        let p = UpdatePolicy::recommended();
         let at = |x: f32| ((x * 8.0) as i32, 0);
         assert_eq!(p.interval(at(100.0), (0, 0), 1000.0), 1);
         assert_eq!(p.interval(at(350.0), (0, 0), 1000.0), 2);
@@ -289,7 +295,7 @@ mod tests {
 
     #[test]
     fn holds_back_far_movement_and_small_aim_but_never_health_or_own() {
-        let p = UpdatePolicy::default();
+        let p = UpdatePolicy::recommended();
         // Tick 1, viewer at the origin whose own body is entity 1.
         let h = p.holder(Tick(1), Vec2::ZERO, NetId(1), 1000.0);
         let hold = |id: u32, old: PlayerState, mut new: PlayerState| {

@@ -469,9 +469,11 @@ fn full_room_refuses_with_a_reason() {
 
 #[test]
 fn replicas_match_the_server_through_combat_and_churn() {
+    // With far updates held back, so the oracle's lag bound is exercised through all of it.
     let mut h = Harness::new(RoomConfig {
         checksum_interval: 1,
         view_radius: 600.0,
+        update_policy: UpdatePolicy::recommended(),
         ..RoomConfig::default()
     });
     let ids: Vec<PlayerId> = (0..12).map(|i| h.join(&format!("bot{i}"))).collect();
@@ -556,9 +558,9 @@ fn bytes_per_snapshot(n: usize, spread: f32, policy: UpdatePolicy) -> usize {
 fn bytes_per_snapshot_for_10_and_50_moving_players_in_view() {
     for n in [10usize, 50] {
         let full = bytes_per_snapshot(n, 950.0, UpdatePolicy::off());
-        let tiered = bytes_per_snapshot(n, 950.0, UpdatePolicy::default());
+        let tiered = bytes_per_snapshot(n, 950.0, UpdatePolicy::recommended());
         eprintln!(
-            "{n} moving players in view: {full} bytes per snapshot at full rate, {tiered} with the default update policy"
+            "{n} moving players in view: {full} bytes per snapshot at full rate, {tiered} with the recommended update policy"
         );
         // Header ~6 bytes; each moving player costs id + mask + dx + dy + aim = 5 bytes.
         assert!(full <= 8 + 5 * n, "{n} players: {full} bytes");
@@ -575,6 +577,7 @@ fn bytes_per_snapshot_for_10_and_50_moving_players_in_view() {
 fn far_players_lag_by_at_most_the_longest_interval_and_catch_up_exactly() {
     let mut h = Harness::new(RoomConfig {
         checksum_interval: 1,
+        update_policy: UpdatePolicy::recommended(),
         ..empty_arena_config()
     });
     let a = h.join("alice");
