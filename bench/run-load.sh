@@ -5,7 +5,8 @@
 #
 #   bash bench/run-load.sh SCENARIO        # smoke | default | active-1000 | connected-5000
 #   DURATION=10s bash bench/run-load.sh default   # shorter hold while developing
-#   SERVER_FLAGS="--update-tiers off --aim-deadband 0" bash bench/run-load.sh default
+#   TIERS=off AIM_DEADBAND=0 bash bench/run-load.sh default   # update tiers off
+#   SERVER_FLAGS="--view-radius 500" bash bench/run-load.sh default   # any other server flag
 #
 # Scenarios (server flags | bot flags):
 #   smoke           20 bots, 5 s: a quick end-to-end check.
@@ -21,22 +22,24 @@ scenario="${1:-}"
 port="${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 url="ws://127.0.0.1:${port}/ws"
 # Every scenario runs with far-entity update tiers on (the server default is off; see
-# docs/BENCHMARKS.md). Override with SERVER_FLAGS="--update-tiers off --aim-deadband 0".
+# docs/BENCHMARKS.md). Compare with TIERS=off AIM_DEADBAND=0.
 server_flags=(--addr "127.0.0.1:${port}" --checksum-interval "${CHECKSUM_INTERVAL:-10}"
-  --update-tiers 0.35:2,0.7:4 --aim-deadband 1)
+  --update-tiers "${TIERS:-0.35:2,0.7:4}" --aim-deadband "${AIM_DEADBAND:-1}")
+# Every bot connects from 127.0.0.1: lift the per-IP connection limit (default 256).
+per_ip() { server_flags+=(--max-connections-per-ip $(($1 + 64))); }
 case "$scenario" in
   smoke)
-    bots=20; duration="${DURATION:-5s}"
+    bots=20; duration="${DURATION:-5s}"; per_ip "$bots"
     bot_flags=(--behaviour mixed --input-rate 30 --ramp 100 --chat-interval 2s) ;;
   default)
-    bots=150; duration="${DURATION:-60s}"
+    bots=150; duration="${DURATION:-60s}"; per_ip "$bots"
     bot_flags=(--behaviour mixed --input-rate 30 --ramp 100) ;;
   active-1000)
-    bots=1000; duration="${DURATION:-60s}"
+    bots=1000; duration="${DURATION:-60s}"; per_ip "$bots"
     server_flags+=(--max-players 1100 --arena-scale 3.2)
     bot_flags=(--behaviour mixed --input-rate 30 --ramp 200) ;;
   connected-5000)
-    bots=5000; duration="${DURATION:-60s}"
+    bots=5000; duration="${DURATION:-60s}"; per_ip "$bots"
     server_flags+=(--max-players 5100 --arena-scale 7.1 --idle-timeout 60s --max-skipped-ticks 900)
     bot_flags=(--behaviour wander --input-rate 2 --ramp 250 --ping-interval 5s --connect-timeout 30s) ;;
   *)
@@ -96,7 +99,7 @@ set -e
 stop_server
 trap - EXIT
 
-row="$(python3 - "$json" "$stamp" "$(git rev-parse --short HEAD)" "$(nproc)" "${SERVER_FLAGS:-}" <<'PY'
+row="$(python3 - "$json" "$stamp" "$(git rev-parse --short HEAD)" "$(nproc)" "${SERVER_FLAGS:-}${TIERS:+ tiers=$TIERS}" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 s = r.get("server") or {}

@@ -210,9 +210,7 @@ fn room_tick(c: &mut Criterion) {
             step(&mut room);
         }
         g.throughput(Throughput::Elements(n as u64));
-        g.bench_function(BenchmarkId::from_parameter(n), |b| {
-            b.iter(|| step(&mut room))
-        });
+        g.bench_function(BenchmarkId::new(policy, n), |b| b.iter(|| step(&mut room)));
     }
     g.finish();
 }
