@@ -65,9 +65,10 @@ async fn hostile_inputs_do_not_hurt_well_behaved_players() {
 
     let server = TestServer::start(Config {
         checksum_interval: 1,
-        // Roughly a second of snapshot buffering per player: the machine running this test is
-        // busy opening thousands of sockets, and the players must not skip a tick.
-        outbox_capacity: 32,
+        // A few seconds of snapshot buffering per player: the machine running this test is busy
+        // opening thousands of sockets (and may be shared), and what is checked is that the
+        // attacks cost the players nothing, not how the host schedules their tasks.
+        outbox_capacity: 128,
         max_connections_per_ip: 5000,
         hello_timeout: Duration::from_secs(1),
         handshake_timeout: Duration::from_secs(1),
