@@ -14,6 +14,9 @@
 #                   30 inputs/s: the bandwidth figure.
 #   active-1000     1,000 bots, mixed, 30 inputs/s, arena scaled 3.2x (same density as default).
 #   connected-5000  5,000 bots wandering at 2 inputs/s, arena scaled 7.1x: memory per connection.
+#   idle-5000       5,000 joined bots that send nothing but pongs and a ping every 10 s, held
+#                   60 s; meanwhile a separate playing bot and /healthz are probed for
+#                   responsiveness (written next to the JSON report as *.probe.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,8 +45,12 @@ case "$scenario" in
     bots=5000; duration="${DURATION:-60s}"; per_ip "$bots"
     server_flags+=(--max-players 5100 --arena-scale 7.1 --idle-timeout 60s --max-skipped-ticks 900)
     bot_flags=(--behaviour wander --input-rate 2 --ramp 250 --ping-interval 5s --connect-timeout 30s) ;;
+  idle-5000)
+    bots=5000; duration="${DURATION:-60s}"; per_ip $((bots + 1)); probe=1
+    server_flags+=(--max-players 5100 --arena-scale 7.1 --idle-timeout 60s --max-skipped-ticks 900)
+    bot_flags=(--behaviour idle --input-rate 0 --ramp 250 --ping-interval 10s --connect-timeout 30s) ;;
   *)
-    echo "usage: $0 smoke|default|active-1000|connected-5000" >&2
+    echo "usage: $0 smoke|default|active-1000|connected-5000|idle-5000" >&2
     exit 2 ;;
 esac
 
@@ -91,10 +98,39 @@ for attempt in $(seq 1 101); do
   sleep 0.1
 done
 
+# Responsiveness probe (idle-5000): once the ramp is over, one playing bot for 15 s and ten
+# timed /healthz requests, while the main bots hold their connections.
+probe_pid=""
+if [ -n "${probe:-}" ]; then
+  probe_json="${json%.json}.probe.json"
+  (
+    sleep $((bots / 250 + 10))
+    "$bin/bots" --url "$url" --bots 1 --behaviour strafe-and-shoot --input-rate 30 --duration 15s \
+      --scenario "${scenario}-probe" --metrics-url off --json "$probe_json" --quiet >/dev/null 2>&1
+    python3 - "$port" "${json%.json}.healthz.txt" <<'PY'
+import sys, time, urllib.request
+port, out = sys.argv[1], sys.argv[2]
+times = []
+for _ in range(10):
+    t = time.monotonic()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+        assert r.status == 200
+    times.append((time.monotonic() - t) * 1000)
+    time.sleep(0.2)
+open(out, "w").write("healthz_ms " + " ".join(f"{x:.1f}" for x in times) + f"\nmax_ms {max(times):.1f}\n")
+PY
+  ) &
+  probe_pid=$!
+fi
+
 set +e
 "$bin/bots" --url "$url" --bots "$bots" --duration "$duration" --scenario "$scenario" \
   --server-pid "$server_pid" --json "$json" "${bot_flags[@]}" ${BOTS_QUIET:+--quiet}
 status=$?
+if [ -n "$probe_pid" ]; then
+  wait "$probe_pid"
+  echo "probe: $(cat "${json%.json}.healthz.txt" | tail -1); playing bot report: $probe_json"
+fi
 set -e
 stop_server
 trap - EXIT
