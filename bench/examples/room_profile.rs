@@ -14,7 +14,7 @@ use std::time::Instant;
 use tickwire_server::room::{Room, RoomConfig, UpdatePolicy};
 use tickwire_shared::protocol::{InputCmd, buttons};
 use tickwire_shared::quant::quantize_angle16;
-use tickwire_shared::rules::{Arena, Rect};
+use tickwire_shared::rules::Arena;
 use tickwire_shared::{InputSeq, Tick};
 
 fn main() {
@@ -27,23 +27,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(20);
     let f = (n as f32 / 100.0).sqrt().max(1.0);
-    let d = Arena::default();
-    let arena = Arena {
-        width: d.width * f,
-        height: d.height * f,
-        obstacles: d
-            .obstacles
-            .iter()
-            .map(|o| {
-                Rect::new(
-                    o.min_x * f,
-                    o.min_y * f,
-                    (o.max_x - o.min_x) * f,
-                    (o.max_y - o.min_y) * f,
-                )
-            })
-            .collect(),
-    };
+    let arena = Arena::default().scaled(f);
     let tiered = std::env::args().nth(3).as_deref() == Some("tiered");
     let mut room = Room::new(RoomConfig {
         arena,

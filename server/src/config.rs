@@ -5,7 +5,7 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use tickwire_shared::rules::{Arena, Rect};
+use tickwire_shared::rules::Arena;
 
 /// The parsed `--update-tiers` list (one argument holding every tier).
 #[derive(Debug, Clone, PartialEq)]
@@ -166,26 +166,11 @@ impl Config {
 
     /// The demo arena scaled by `--arena-scale`.
     pub fn arena(&self) -> Arena {
-        let f = self.arena_scale;
         let a = Arena::default();
-        if f == 1.0 {
-            return a;
-        }
-        Arena {
-            width: a.width * f,
-            height: a.height * f,
-            obstacles: a
-                .obstacles
-                .iter()
-                .map(|o| {
-                    Rect::new(
-                        o.min_x * f,
-                        o.min_y * f,
-                        (o.max_x - o.min_x) * f,
-                        (o.max_y - o.min_y) * f,
-                    )
-                })
-                .collect(),
+        if self.arena_scale == 1.0 {
+            a
+        } else {
+            a.scaled(self.arena_scale)
         }
     }
 

@@ -186,6 +186,25 @@ impl Default for Arena {
 }
 
 impl Arena {
+    /// This arena stretched by `factor` in both directions (obstacles too), e.g. to keep the
+    /// demo's player density with more players.
+    pub fn scaled(&self, factor: f32) -> Arena {
+        Arena {
+            width: self.width * factor,
+            height: self.height * factor,
+            obstacles: self
+                .obstacles
+                .iter()
+                .map(|o| Rect {
+                    min_x: o.min_x * factor,
+                    min_y: o.min_y * factor,
+                    max_x: o.max_x * factor,
+                    max_y: o.max_y * factor,
+                })
+                .collect(),
+        }
+    }
+
     /// Moves a circle out of every obstacle and inside the bounds.
     pub fn resolve_circle(&self, mut c: Vec2, r: f32) -> Vec2 {
         // Two passes settle a circle wedged between an obstacle and a wall or another obstacle.
@@ -317,6 +336,14 @@ mod tests {
             p = step_player(p, &cmd(-127, -127), &rules, &arena);
         }
         assert_eq!(p, Vec2::splat(rules.player_radius), "stopped in the corner");
+    }
+
+    #[test]
+    fn scaling_stretches_bounds_and_obstacles() {
+        let a = Arena::default().scaled(2.0);
+        assert_eq!((a.width, a.height), (4800.0, 3200.0));
+        assert_eq!(a.obstacles[0], Rect::new(1000.0, 600.0, 480.0, 120.0));
+        assert_eq!(Arena::default().scaled(1.0), Arena::default());
     }
 
     #[test]
