@@ -119,6 +119,9 @@ pub struct Config {
     /// Time to earn back one chat line after a burst.
     #[arg(long, default_value = "2s", value_parser = duration)]
     pub chat_interval: Duration,
+    /// A server notice shown to every player when they join (message of the day).
+    #[arg(long)]
+    pub motd: Option<String>,
     /// How long a disconnected player waits for its client to resume.
     #[arg(long, default_value = "10s", value_parser = duration)]
     pub resume_grace: Duration,

@@ -231,6 +231,7 @@ fn spawn_room(state: &Arc<AppState>, id: String, public: bool) -> RoomHandle {
         resume_grace_ticks: c.ticks(c.resume_grace),
         chat_burst: c.chat_burst,
         chat_refill_ticks: c.ticks(c.chat_interval),
+        motd: c.motd.clone(),
         lag_comp_ms: c.lag_comp_ms,
         update_policy: c.update_policy(),
         arena: c.arena(),

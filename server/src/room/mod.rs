@@ -73,6 +73,8 @@ pub struct RoomConfig {
     pub chat_burst: u32,
     /// Ticks to earn back one chat line.
     pub chat_refill_ticks: u32,
+    /// A server notice every new player gets with its first snapshot (message of the day).
+    pub motd: Option<String>,
     /// How far back hitscan shots are resolved (the shooter's view, lag compensation),
     /// milliseconds; 0 turns lag compensation off.
     pub lag_comp_ms: u32,
@@ -97,6 +99,7 @@ impl Default for RoomConfig {
             resume_grace_ticks: 300,
             chat_burst: 5,
             chat_refill_ticks: 60,
+            motd: None,
             lag_comp_ms: 250,
             update_policy: UpdatePolicy::default(),
         }
@@ -284,6 +287,11 @@ impl Room {
         if let Some(id) = resume.and_then(|t| self.tokens.get(t).copied())
             && self.clients.get(&id).is_some_and(|c| !c.connected)
         {
+            // Tell the others before this client counts as connected again.
+            let name = self.player_name(id);
+            self.broadcast(Event::Notice {
+                text: format!("{name} is back"),
+            });
             let token = self.new_token();
             let c = self.clients.get_mut(&id).expect("checked above");
             self.tokens.remove(&c.resume_token);
@@ -313,6 +321,12 @@ impl Room {
             name: name.clone(),
         });
         let key = self.sim.add_player(id, name);
+        let mut pending_events = Vec::new();
+        if let Some(motd) = &self.config.motd {
+            pending_events.push(Event::Notice {
+                text: clean_text(motd, MAX_CHAT_CHARS),
+            });
+        }
         let body = self.net_ids.alloc();
         self.bodies.insert(key, body);
         let token = self.new_token();
@@ -330,7 +344,7 @@ impl Room {
                 body,
                 inputs: self.new_input_queue(),
                 baseline: Vec::new(),
-                pending_events: Vec::new(),
+                pending_events,
                 skipped_in_a_row: 0,
                 connected: true,
                 disconnected_at: Tick(0),
@@ -395,6 +409,17 @@ impl Room {
         c.pending_events.clear();
         c.skipped_in_a_row = 0;
         c.inputs = fresh_inputs;
+        let name = self.player_name(id);
+        self.broadcast(Event::Notice {
+            text: format!("{name} lost connection"),
+        });
+    }
+
+    fn player_name(&self, id: PlayerId) -> String {
+        self.clients
+            .get(&id)
+            .and_then(|c| self.sim.player(c.key))
+            .map_or_else(|| id.to_string(), |p| p.name.clone())
     }
 
     /// The player a resume token belongs to.
@@ -484,8 +509,10 @@ impl Room {
         });
     }
 
+    /// Queues an event for every connected client. A disconnected one gets none: if it
+    /// resumes, its `Welcome` and first (full) snapshot carry the state instead.
     fn broadcast(&mut self, e: Event) {
-        for c in self.clients.values_mut() {
+        for c in self.clients.values_mut().filter(|c| c.connected) {
             c.pending_events.push(e.clone());
         }
     }

@@ -342,6 +342,17 @@ fn a_client_that_never_catches_up_is_dropped_then_removed_after_the_grace_period
     h.assert_replicas_match();
 }
 
+fn notices(h: &Harness, id: PlayerId) -> Vec<String> {
+    h.last(id)
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notice { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn resume_token(h: &Harness, id: PlayerId) -> String {
     // The harness keeps the replica, not the welcome; ask the room for a fresh welcome.
     let ServerMsg::Welcome(w) = decode_server(&h.room.welcome(id)).unwrap() else {
@@ -368,7 +379,9 @@ fn resume_within_grace_keeps_player_body_and_score_and_sends_a_full_snapshot() {
     h.room.sim_mut().player_mut(key).unwrap().score = 7;
     h.room.handle_disconnect(a);
     h.clients.remove(&a);
-    for _ in 0..20 {
+    h.tick();
+    assert_eq!(notices(&h, b), vec!["alice lost connection".to_string()]);
+    for _ in 0..19 {
         h.tick();
     }
     assert!(
@@ -398,6 +411,11 @@ fn resume_within_grace_keeps_player_body_and_score_and_sends_a_full_snapshot() {
     h.clients.insert(a, client);
     h.tick();
     assert_eq!(h.last(a).created.len(), 2, "full snapshot after a resume");
+    assert_eq!(notices(&h, b), vec!["alice is back".to_string()]);
+    assert!(
+        notices(&h, a).is_empty(),
+        "nothing queued for alice while she was away"
+    );
     h.assert_replicas_match();
     // The old token is spent.
     h.room.handle_disconnect(a);
@@ -729,4 +747,19 @@ fn lag_compensation_cap_is_whole_ticks_and_zero_turns_it_off() {
         ..RoomConfig::default()
     });
     assert_eq!(room.sim().position_history().cap_ticks(), 3);
+}
+
+#[test]
+fn new_players_get_the_message_of_the_day() {
+    let mut h = Harness::new(RoomConfig {
+        motd: Some("welcome to tickwire".into()),
+        ..empty_arena_config()
+    });
+    let a = h.join("alice");
+    h.tick();
+    assert_eq!(notices(&h, a), vec!["welcome to tickwire".to_string()]);
+    let b = h.join("bob");
+    h.tick();
+    assert_eq!(notices(&h, b), vec!["welcome to tickwire".to_string()]);
+    assert!(notices(&h, a).is_empty(), "only the new player gets it");
 }
