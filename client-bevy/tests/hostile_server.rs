@@ -41,15 +41,7 @@ fn welcome() -> Welcome {
 }
 
 fn snapshot(tick: u32) -> Snapshot {
-    Snapshot {
-        tick: Tick(tick),
-        ack_input_seq: InputSeq(0),
-        removed: vec![],
-        created: vec![],
-        updated: vec![],
-        events: vec![],
-        checksum: None,
-    }
+    Snapshot::empty(Tick(tick), InputSeq(0))
 }
 
 /// What the scripted server sends after `Hello`, in order, on the first connection; later

@@ -150,6 +150,21 @@ pub struct Snapshot {
     pub checksum: Option<u32>,
 }
 
+impl Snapshot {
+    /// A snapshot in which nothing changed: the fixed header alone.
+    pub fn empty(tick: Tick, ack_input_seq: InputSeq) -> Snapshot {
+        Snapshot {
+            tick,
+            ack_input_seq,
+            removed: Vec::new(),
+            created: Vec::new(),
+            updated: Vec::new(),
+            events: Vec::new(),
+            checksum: None,
+        }
+    }
+}
+
 /// A new entity in a client's view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntitySpawn {

@@ -309,15 +309,7 @@ pub(crate) mod tests {
     }
 
     fn snap(tick: u32) -> Snapshot {
-        Snapshot {
-            tick: Tick(tick),
-            ack_input_seq: InputSeq(0),
-            removed: vec![],
-            created: vec![],
-            updated: vec![],
-            events: vec![],
-            checksum: None,
-        }
+        Snapshot::empty(Tick(tick), InputSeq(0))
     }
 
     #[test]

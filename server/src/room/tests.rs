@@ -77,6 +77,17 @@ impl Harness {
         out
     }
 
+    /// Joins alice and bob, puts them at the given spots and runs the tick that sends each
+    /// its first (full) snapshot.
+    fn alice_and_bob(&mut self, at_a: (f32, f32), at_b: (f32, f32)) -> (PlayerId, PlayerId) {
+        let a = self.join("alice");
+        let b = self.join("bob");
+        self.place(a, at_a.0, at_a.1);
+        self.place(b, at_b.0, at_b.1);
+        self.tick();
+        (a, b)
+    }
+
     fn place(&mut self, id: PlayerId, x: f32, y: f32) {
         let k = self.room.player_key(id).unwrap();
         self.room.sim_mut().player_mut(k).unwrap().pos = Vec2::new(x, y);
@@ -177,11 +188,7 @@ fn empty_arena_config() -> RoomConfig {
 #[test]
 fn first_snapshot_creates_the_view_then_idle_costs_nothing() {
     let mut h = Harness::new(empty_arena_config());
-    let a = h.join("alice");
-    let b = h.join("bob");
-    h.place(a, 1000.0, 1000.0);
-    h.place(b, 1100.0, 1000.0);
-    h.tick();
+    let (a, _bob) = h.alice_and_bob((1000.0, 1000.0), (1100.0, 1000.0));
     assert_eq!(h.last(a).created.len(), 2);
     assert_eq!(
         h.clients[&a].replica.players.len(),
@@ -197,15 +204,7 @@ fn first_snapshot_creates_the_view_then_idle_costs_nothing() {
         s.created.is_empty() && s.updated.is_empty() && s.removed.is_empty() && s.events.is_empty()
     );
     // Tick, ack and four empty lists: the whole snapshot is the fixed header.
-    let empty = ServerMsg::Snapshot(Snapshot {
-        tick: s.tick,
-        ack_input_seq: s.ack_input_seq,
-        removed: vec![],
-        created: vec![],
-        updated: vec![],
-        events: vec![],
-        checksum: None,
-    });
+    let empty = ServerMsg::Snapshot(Snapshot::empty(s.tick, s.ack_input_seq));
     assert_eq!(
         h.clients[&a].last_len,
         tickwire_shared::encode_server(&empty).len()
@@ -216,11 +215,7 @@ fn first_snapshot_creates_the_view_then_idle_costs_nothing() {
 #[test]
 fn one_changed_field_sends_only_that_field() {
     let mut h = Harness::new(empty_arena_config());
-    let a = h.join("alice");
-    let b = h.join("bob");
-    h.place(a, 1000.0, 1000.0);
-    h.place(b, 1100.0, 1000.0);
-    h.tick();
+    let (a, b) = h.alice_and_bob((1000.0, 1000.0), (1100.0, 1000.0));
     // Bob turns without moving: alice gets his aim and nothing else.
     h.input(b, 0, 0, 1.0, 0);
     h.tick();
@@ -245,11 +240,7 @@ fn one_changed_field_sends_only_that_field() {
 #[test]
 fn entities_enter_and_leave_view_explicitly() {
     let mut h = Harness::new(empty_arena_config());
-    let a = h.join("alice");
-    let b = h.join("bob");
-    h.place(a, 500.0, 500.0);
-    h.place(b, 900.0, 500.0);
-    h.tick();
+    let (a, b) = h.alice_and_bob((500.0, 500.0), (900.0, 500.0));
     let b_body = h.clients[&b].replica.entity_id;
     assert!(h.clients[&a].replica.entities.contains_key(&b_body));
     h.place(b, 1200.0, 500.0);
@@ -268,11 +259,7 @@ fn entities_enter_and_leave_view_explicitly() {
 #[test]
 fn slow_client_skips_ticks_then_gets_a_correct_delta_and_every_event() {
     let mut h = Harness::new(empty_arena_config());
-    let a = h.join("alice");
-    let b = h.join("bob");
-    h.place(a, 1000.0, 1000.0);
-    h.place(b, 1100.0, 1000.0);
-    h.tick();
+    let (a, b) = h.alice_and_bob((1000.0, 1000.0), (1100.0, 1000.0));
     h.clients.get_mut(&a).unwrap().ready = false;
     let before = h.clients[&a].received;
     let c = h.join("carol");
@@ -367,11 +354,7 @@ fn resume_within_grace_keeps_player_body_and_score_and_sends_a_full_snapshot() {
         resume_grace_ticks: 30,
         ..empty_arena_config()
     });
-    let a = h.join("alice");
-    let b = h.join("bob");
-    h.place(a, 1000.0, 1000.0);
-    h.place(b, 1100.0, 1000.0);
-    h.tick();
+    let (a, b) = h.alice_and_bob((1000.0, 1000.0), (1100.0, 1000.0));
     let body = h.clients[&a].replica.entity_id;
     let token = resume_token(&h, a);
     assert!(token.starts_with("main."), "{token}");
@@ -598,11 +581,7 @@ fn far_players_lag_by_at_most_the_longest_interval_and_catch_up_exactly() {
         update_policy: UpdatePolicy::recommended(),
         ..empty_arena_config()
     });
-    let a = h.join("alice");
-    let b = h.join("bob");
-    h.place(a, 1000.0, 1000.0);
-    h.place(b, 1450.0, 1000.0); // 90 % of the view radius: every 4th tick
-    h.tick();
+    let (a, b) = h.alice_and_bob((1000.0, 1000.0), (1450.0, 1000.0)); // 90 % of the view radius: every 4th tick
     let b_body = h.clients[&b].replica.entity_id;
     let mut updates_of_b = Vec::new();
     for _ in 0..16 {
