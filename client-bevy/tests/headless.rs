@@ -159,14 +159,16 @@ fn a_remote_players_moves_show_in_the_other_clients_view() {
     set_intent(&mut alice, dir);
 
     // Bob's view of alice moves a little every frame, at her walking speed, not one jump per
-    // snapshot.
-    let mut seen = vec![(Instant::now(), start)];
+    // snapshot. Each sample is timed by the instant bob's view was built for (his render
+    // clock), not by when the test looked: the two apps update one after the other.
+    let built_at = |app: &App| app.world().resource::<ViewState>().built_at.unwrap();
+    let mut seen = vec![(built_at(&bob), start)];
     run_until(
         &mut [&mut alice, &mut bob],
         "bob sees alice move 60 units",
         |apps| {
             let p = seen_position(apps[1], alice_id).unwrap_or(start);
-            seen.push((Instant::now(), p));
+            seen.push((built_at(apps[1]), p));
             (p - start).dot(dir) > 60.0
         },
     );

@@ -150,6 +150,8 @@ pub struct ViewState {
     pub rtt: Option<Duration>,
     /// Reconciliation figures.
     pub corrections: Corrections,
+    /// The instant this view was built for (the render clock's "now").
+    pub built_at: Option<Instant>,
 }
 
 impl ViewState {
@@ -246,6 +248,7 @@ impl Session {
         let r = &net.replica;
         view.entities.clear();
         view.local = None;
+        view.built_at = Some(now);
         view.render_tick = net.clock.render_tick();
         view.server_tick = net.clock.server_tick().unwrap_or(f64::from(r.tick.0));
         view.interp_delay_ms = (net.clock.delay_ticks() * net.clock.tick_seconds() * 1000.0) as f32;
