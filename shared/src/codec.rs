@@ -13,7 +13,8 @@ pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
 type Config = Configuration<LittleEndian, Varint, Limit<MAX_MESSAGE_BYTES>>;
 
-const CONFIG: Config = bincode::config::standard().with_limit::<MAX_MESSAGE_BYTES>();
+/// The one bincode configuration, shared with the schema-driven codec in [`crate::sync`].
+pub(crate) const CONFIG: Config = bincode::config::standard().with_limit::<MAX_MESSAGE_BYTES>();
 
 /// Why bytes could not be decoded.
 #[derive(Debug, thiserror::Error)]

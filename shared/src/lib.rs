@@ -8,6 +8,9 @@
 //!   client runs the very same code to predict its own player, so they agree to the bit.
 //! - [`replica`]: the client's copy of the world, built from `Welcome` and `Snapshot` messages.
 //! - [`close`]: every WebSocket close code the server uses, in one table.
+//! - [`schema`]: how a game declares what it replicates, once; [`sync`]: protocol version 2,
+//!   whose snapshots, inputs, actions and events are encoded from that schema, and the
+//!   [`sync::Replica`] for any game.
 //!
 //! Client netcode (see `docs/NETCODE.md`):
 //! - [`clock`]: round-trip time, server tick estimate, jitter and the render clock.
@@ -34,6 +37,8 @@ pub mod protocol;
 pub mod quant;
 pub mod replica;
 pub mod rules;
+pub mod schema;
+pub mod sync;
 
 pub use codec::{CodecError, decode_client, decode_server, encode_client, encode_server};
 pub use ids::{InputSeq, NetId, PlayerId, Tick};

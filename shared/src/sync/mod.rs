@@ -1,0 +1,626 @@
+//! Protocol version 2: messages for any game, encoded by the game's [`Schema`].
+//!
+//! The envelope is the same as version 1 (one message per binary WebSocket frame, the
+//! message's variant index as the first varint, bincode 2 rules throughout), but what a game
+//! replicates is no longer written into the protocol: `Welcome` carries the game's
+//! [`Schema`], and snapshots, input commands, actions and events are encoded field by field
+//! from it ([`wire`] gives the byte rules). A client in any language that reads the schema
+//! decodes any game with no generated code.
+//!
+//! - [`ClientMsg`]: `Hello`, `Input` (commands of the schema's input fields), `Ping`, `Chat`,
+//!   `Action` (a reliable, game-validated action).
+//! - [`ServerMsg`]: `Welcome` (who you are, the tick, the schema, the game's constants),
+//!   `Snapshot` (the per-client delta of entities, player records, room fields and events),
+//!   `Pong`.
+//! - [`Replica`]: the client's copy of everything replicated, for any schema.
+//!
+//! A snapshot's updates do not name their entity's kind: the decoder looks it up in what the
+//! client holds (see [`Replica::decode`]), which is why decoding a snapshot needs the replica.
+
+pub mod replica;
+pub mod wire;
+
+pub use replica::{Entity, PlayerRecord, Replica, ReplicaError};
+
+use crate::ids::{InputSeq, NetId, PlayerId, Tick};
+use crate::schema::{FieldDesc, FieldType, Schema};
+use serde::{Deserialize, Serialize};
+use wire::{Reader, WireError, Writer, check_range, decode_serde, encode_serde};
+
+/// Version 2 of the protocol (schema-driven).
+pub const PROTOCOL_VERSION: u16 = 2;
+
+/// The handshake: the first message on a connection, and only the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Must equal [`PROTOCOL_VERSION`].
+    pub protocol_version: u16,
+    /// Display name.
+    pub name: String,
+    /// Authentication token, when the server requires one.
+    pub auth_token: Option<String>,
+    /// Token from an earlier `Welcome`, to take back the same player after a reconnect.
+    pub resume_token: Option<String>,
+}
+
+/// One input command: the engine's numbering, then the schema's input fields.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InputCmd {
+    /// 1 for a connection's first command, then +1 for each.
+    pub seq: InputSeq,
+    /// The server tick the client was displaying (for lag compensation); 0 when unknown.
+    pub view_tick: Tick,
+    /// One lane per field of [`Schema::input`].
+    pub lanes: Vec<i64>,
+}
+
+/// A value of an event or action field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// Any numeric field type.
+    Int(i64),
+    /// A `Str` field.
+    Str(String),
+}
+
+impl Value {
+    /// The number, or 0 for text.
+    pub fn int(&self) -> i64 {
+        match self {
+            Value::Int(v) => *v,
+            Value::Str(_) => 0,
+        }
+    }
+
+    /// The text, or "" for a number.
+    pub fn str(&self) -> &str {
+        match self {
+            Value::Str(s) => s,
+            Value::Int(_) => "",
+        }
+    }
+}
+
+/// A reliable, discrete action (play a card, buy an item) for the game to validate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    /// The client's number for it (echoed in a `rejected` event if the game refuses it).
+    pub seq: u32,
+    /// Index into [`Schema::actions`].
+    pub kind: u16,
+    /// One value per field of that action.
+    pub values: Vec<Value>,
+}
+
+/// An event (index into [`Schema::events`], one value per field of that event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Index into [`Schema::events`].
+    pub kind: u16,
+    /// One value per field of that event.
+    pub values: Vec<Value>,
+}
+
+/// Application-level ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// Opaque to the server, echoed back (clients put a timestamp here).
+    pub client_time: u32,
+}
+
+/// Answer to a ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pong {
+    /// The ping's `client_time`.
+    pub client_time: u32,
+    /// The server's latest completed tick.
+    pub tick: Tick,
+}
+
+/// A message from a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientMsg {
+    /// 0: the handshake.
+    Hello(Hello),
+    /// 1: input commands, oldest first (recent unacknowledged ones repeated).
+    Input(Vec<InputCmd>),
+    /// 2: ping.
+    Ping(Ping),
+    /// 3: a chat line for the room.
+    Chat(String),
+    /// 4: an action.
+    Action(Action),
+}
+
+/// The answer to `Hello`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The server's protocol version.
+    pub protocol_version: u16,
+    /// Your player.
+    pub player_id: PlayerId,
+    /// Simulation ticks per second.
+    pub tick_rate: u16,
+    /// The server's current tick.
+    pub tick: Tick,
+    /// Snapshots whose tick is a multiple of this carry a checksum (0 = never).
+    pub checksum_interval: u16,
+    /// Present in a later `Hello` to take this player back after a disconnect.
+    pub resume_token: String,
+    /// Whether this connection took back an existing player.
+    pub resumed: bool,
+    /// What the game replicates and how it is encoded.
+    pub schema: Schema,
+    /// The game's own constants for its client code (JSON; opaque to the engine).
+    pub game_config: String,
+}
+
+/// An entity entering a client's view; its lanes follow in [`Snapshot::created_lanes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spawn {
+    /// Wire id.
+    pub id: NetId,
+    /// Index into [`Schema::kinds`].
+    pub kind: u16,
+}
+
+/// Changed fields of an entity; one lane per set bit follows in [`Snapshot::updated_lanes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Update {
+    /// Wire id.
+    pub id: NetId,
+    /// Its kind (not on the wire: the decoder looks it up in what the client holds).
+    pub kind: u16,
+    /// Bit `i` set: field `i` follows (its change, for a `delta` field).
+    pub mask: u64,
+}
+
+/// A player joining the room (or already there, in a client's first snapshot); its lanes
+/// follow in [`Snapshot::joined_lanes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayerJoin {
+    /// Player id.
+    pub id: PlayerId,
+    /// Display name.
+    pub name: String,
+}
+
+/// The per-client delta for one tick. Apply in field order: removed, created, updated,
+/// players left, joined, changed, room, then events; then compare the checksum.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// The tick this snapshot describes.
+    pub tick: Tick,
+    /// The last of your input commands the server has applied.
+    pub ack_input_seq: InputSeq,
+    /// Entities that left your view or were destroyed.
+    pub removed: Vec<NetId>,
+    /// Entities that entered your view or were created.
+    pub created: Vec<Spawn>,
+    /// All lanes of each created entity, in order.
+    pub created_lanes: Vec<i64>,
+    /// Entities in view whose fields changed.
+    pub updated: Vec<Update>,
+    /// The changed lanes of each update, in order.
+    pub updated_lanes: Vec<i64>,
+    /// Players who left the room.
+    pub players_left: Vec<PlayerId>,
+    /// Players new to you.
+    pub players_joined: Vec<PlayerJoin>,
+    /// All lanes of each joined player, in order.
+    pub joined_lanes: Vec<i64>,
+    /// Players whose record changed.
+    pub players_changed: Vec<PlayerId>,
+    /// All lanes of each changed player, in order.
+    pub changed_lanes: Vec<i64>,
+    /// The room's lanes, when any changed.
+    pub room: Option<Vec<i64>>,
+    /// What happened since your previous snapshot, in order.
+    pub events: Vec<Event>,
+    /// Checksum of your replica after applying this (see [`Replica::checksum`]).
+    pub checksum: Option<u32>,
+}
+
+impl Snapshot {
+    /// A snapshot in which nothing changed.
+    pub fn empty(tick: Tick, ack_input_seq: InputSeq) -> Snapshot {
+        Snapshot {
+            tick,
+            ack_input_seq,
+            ..Snapshot::default()
+        }
+    }
+
+    /// Empties every list, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.removed.clear();
+        self.created.clear();
+        self.created_lanes.clear();
+        self.updated.clear();
+        self.updated_lanes.clear();
+        self.players_left.clear();
+        self.players_joined.clear();
+        self.joined_lanes.clear();
+        self.players_changed.clear();
+        self.changed_lanes.clear();
+        self.room = None;
+        self.events.clear();
+        self.checksum = None;
+    }
+}
+
+/// A message from the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMsg {
+    /// 0: the answer to `Hello`.
+    Welcome(Box<Welcome>),
+    /// 1: what changed in your view.
+    Snapshot(Snapshot),
+    /// 2: the answer to a ping.
+    Pong(Pong),
+}
+
+/// Bits of a snapshot's section byte: which sections follow (in wire order: removed, created,
+/// updated, players, players changed, room, events, checksum).
+pub mod sections {
+    /// Updated entities.
+    pub const UPDATED: u8 = 1;
+    /// Created entities.
+    pub const CREATED: u8 = 2;
+    /// Removed entities.
+    pub const REMOVED: u8 = 4;
+    /// Events.
+    pub const EVENTS: u8 = 8;
+    /// Changed player records.
+    pub const PLAYERS_CHANGED: u8 = 16;
+    /// Room fields.
+    pub const ROOM: u8 = 32;
+    /// Checksum (4 bytes, little-endian).
+    pub const CHECKSUM: u8 = 64;
+    /// Players who left, then players who joined (two lists).
+    pub const PLAYERS: u8 = 128;
+}
+
+// ---- encoding ----
+
+fn write_lanes(w: &mut Writer<'_>, fields: &[FieldDesc], lanes: &[i64]) {
+    for (f, v) in fields.iter().zip(lanes) {
+        w.lane(f.ty, *v);
+    }
+}
+
+fn write_values(w: &mut Writer<'_>, fields: &[FieldDesc], values: &[Value]) {
+    for (f, v) in fields.iter().zip(values) {
+        match (f.ty, v) {
+            (FieldType::Str(_), v) => w.str(v.str()),
+            (ty, v) => w.lane(ty, v.int()),
+        }
+    }
+}
+
+/// Appends a client message.
+pub fn encode_client(msg: &ClientMsg, schema: &Schema, out: &mut Vec<u8>) {
+    let mut w = Writer::new(out);
+    match msg {
+        ClientMsg::Hello(h) => {
+            w.varint(0);
+            encode_serde(h, w.out);
+        }
+        ClientMsg::Input(cmds) => {
+            w.varint(1);
+            w.varint(cmds.len() as u64);
+            for c in cmds {
+                w.varint(u64::from(c.seq.0));
+                w.varint(u64::from(c.view_tick.0));
+                write_lanes(&mut w, &schema.input, &c.lanes);
+            }
+        }
+        ClientMsg::Ping(p) => {
+            w.varint(2);
+            encode_serde(p, w.out);
+        }
+        ClientMsg::Chat(text) => {
+            w.varint(3);
+            w.str(text);
+        }
+        ClientMsg::Action(a) => {
+            w.varint(4);
+            w.varint(u64::from(a.seq));
+            w.varint(u64::from(a.kind));
+            if let Some(desc) = schema.actions.get(usize::from(a.kind)) {
+                write_values(&mut w, &desc.fields, &a.values);
+            }
+        }
+    }
+}
+
+/// Appends a server message. Lanes are written as given: the server keeps them in range.
+pub fn encode_server(msg: &ServerMsg, schema: &Schema, out: &mut Vec<u8>) {
+    let mut w = Writer::new(out);
+    match msg {
+        ServerMsg::Welcome(wel) => {
+            w.varint(0);
+            encode_serde(wel.as_ref(), w.out);
+        }
+        ServerMsg::Snapshot(s) => {
+            w.varint(1);
+            encode_snapshot(&mut w, s, schema);
+        }
+        ServerMsg::Pong(p) => {
+            w.varint(2);
+            encode_serde(p, w.out);
+        }
+    }
+}
+
+fn encode_snapshot(w: &mut Writer<'_>, s: &Snapshot, schema: &Schema) {
+    w.varint(u64::from(s.tick.0));
+    w.varint(u64::from(s.ack_input_seq.0));
+    let mut bits = 0;
+    let mut set = |on: bool, bit: u8| {
+        if on {
+            bits |= bit;
+        }
+    };
+    set(!s.updated.is_empty(), sections::UPDATED);
+    set(!s.created.is_empty(), sections::CREATED);
+    set(!s.removed.is_empty(), sections::REMOVED);
+    set(!s.events.is_empty(), sections::EVENTS);
+    set(!s.players_changed.is_empty(), sections::PLAYERS_CHANGED);
+    set(s.room.is_some(), sections::ROOM);
+    set(s.checksum.is_some(), sections::CHECKSUM);
+    set(
+        !s.players_left.is_empty() || !s.players_joined.is_empty(),
+        sections::PLAYERS,
+    );
+    w.u8(bits);
+    if bits & sections::REMOVED != 0 {
+        w.varint(s.removed.len() as u64);
+        for id in &s.removed {
+            w.varint(u64::from(id.0));
+        }
+    }
+    if bits & sections::CREATED != 0 {
+        w.varint(s.created.len() as u64);
+        let mut lanes = &s.created_lanes[..];
+        for c in &s.created {
+            w.varint(u64::from(c.id.0));
+            w.varint(u64::from(c.kind));
+            let fields = &schema.kinds[usize::from(c.kind)].fields;
+            write_lanes(w, fields, &lanes[..fields.len()]);
+            lanes = &lanes[fields.len()..];
+        }
+    }
+    if bits & sections::UPDATED != 0 {
+        w.varint(s.updated.len() as u64);
+        let mut lanes = s.updated_lanes.iter();
+        for u in &s.updated {
+            w.varint(u64::from(u.id.0));
+            w.varint(u.mask);
+            let fields = &schema.kinds[usize::from(u.kind)].fields;
+            let mut m = u.mask;
+            while m != 0 {
+                let f = &fields[m.trailing_zeros() as usize];
+                let v = *lanes.next().expect("one lane per mask bit");
+                if f.delta { w.zigzag(v) } else { w.lane(f.ty, v) }
+                m &= m - 1;
+            }
+        }
+    }
+    if bits & sections::PLAYERS != 0 {
+        w.varint(s.players_left.len() as u64);
+        for id in &s.players_left {
+            w.varint(u64::from(id.0));
+        }
+        w.varint(s.players_joined.len() as u64);
+        let n = schema.player_fields.len();
+        for (p, lanes) in s.players_joined.iter().zip(s.joined_lanes.chunks(n.max(1))) {
+            w.varint(u64::from(p.id.0));
+            w.str(&p.name);
+            write_lanes(w, &schema.player_fields, lanes);
+        }
+    }
+    if bits & sections::PLAYERS_CHANGED != 0 {
+        w.varint(s.players_changed.len() as u64);
+        let n = schema.player_fields.len();
+        for (id, lanes) in s.players_changed.iter().zip(s.changed_lanes.chunks(n.max(1))) {
+            w.varint(u64::from(id.0));
+            write_lanes(w, &schema.player_fields, lanes);
+        }
+    }
+    if let Some(room) = &s.room {
+        write_lanes(w, &schema.room_fields, room);
+    }
+    if bits & sections::EVENTS != 0 {
+        w.varint(s.events.len() as u64);
+        for e in &s.events {
+            w.varint(u64::from(e.kind));
+            write_values(w, &schema.events[usize::from(e.kind)].fields, &e.values);
+        }
+    }
+    if let Some(c) = s.checksum {
+        w.out.extend_from_slice(&c.to_le_bytes());
+    }
+}
+
+// ---- decoding ----
+
+fn read_lanes(
+    r: &mut Reader<'_>,
+    fields: &[FieldDesc],
+    out: &mut Vec<i64>,
+) -> Result<(), WireError> {
+    for f in fields {
+        out.push(r.lane(f.ty)?);
+    }
+    Ok(())
+}
+
+fn read_values(r: &mut Reader<'_>, fields: &[FieldDesc]) -> Result<Vec<Value>, WireError> {
+    fields
+        .iter()
+        .map(|f| match f.ty {
+            FieldType::Str(n) => r.str(usize::from(n)).map(Value::Str),
+            ty => r.lane(ty).map(Value::Int),
+        })
+        .collect()
+}
+
+fn kind_index(v: u64, len: usize, what: &str) -> Result<u16, WireError> {
+    if v < len as u64 {
+        Ok(v as u16)
+    } else {
+        Err(WireError::Invalid(format!("unknown {what} {v}")))
+    }
+}
+
+/// Decodes a client message; the whole slice must be one message.
+pub fn decode_client(bytes: &[u8], schema: &Schema) -> Result<ClientMsg, WireError> {
+    let mut r = Reader::new(bytes);
+    let msg = match r.varint()? {
+        0 => ClientMsg::Hello(decode_serde(&mut r)?),
+        1 => {
+            let n = r.count()?;
+            let mut cmds = Vec::with_capacity(n);
+            for _ in 0..n {
+                let seq = InputSeq(r.varint32()?);
+                let view_tick = Tick(r.varint32()?);
+                let mut lanes = Vec::with_capacity(schema.input.len());
+                read_lanes(&mut r, &schema.input, &mut lanes)?;
+                cmds.push(InputCmd {
+                    seq,
+                    view_tick,
+                    lanes,
+                });
+            }
+            ClientMsg::Input(cmds)
+        }
+        2 => ClientMsg::Ping(decode_serde(&mut r)?),
+        3 => ClientMsg::Chat(r.str(crate::codec::MAX_MESSAGE_BYTES)?),
+        4 => {
+            let seq = r.varint32()?;
+            let kind = kind_index(r.varint()?, schema.actions.len(), "action")?;
+            let values = read_values(&mut r, &schema.actions[usize::from(kind)].fields)?;
+            ClientMsg::Action(Action { seq, kind, values })
+        }
+        v => return Err(WireError::Invalid(format!("unknown client message {v}"))),
+    };
+    r.finish()?;
+    Ok(msg)
+}
+
+/// Decodes a server message. A snapshot needs the schema (from `Welcome`) and the kind of
+/// each entity the client holds (`kind_of`); without a schema only `Welcome` and `Pong` decode.
+pub fn decode_server(
+    bytes: &[u8],
+    schema: Option<&Schema>,
+    kind_of: &dyn Fn(NetId) -> Option<u16>,
+) -> Result<ServerMsg, WireError> {
+    let mut r = Reader::new(bytes);
+    let msg = match r.varint()? {
+        0 => ServerMsg::Welcome(Box::new(decode_serde(&mut r)?)),
+        1 => {
+            let schema = schema
+                .ok_or_else(|| WireError::Invalid("a snapshot before the welcome".into()))?;
+            ServerMsg::Snapshot(decode_snapshot(&mut r, schema, kind_of)?)
+        }
+        2 => ServerMsg::Pong(decode_serde(&mut r)?),
+        v => return Err(WireError::Invalid(format!("unknown server message {v}"))),
+    };
+    r.finish()?;
+    Ok(msg)
+}
+
+fn decode_snapshot(
+    r: &mut Reader<'_>,
+    schema: &Schema,
+    kind_of: &dyn Fn(NetId) -> Option<u16>,
+) -> Result<Snapshot, WireError> {
+    let mut s = Snapshot {
+        tick: Tick(r.varint32()?),
+        ack_input_seq: InputSeq(r.varint32()?),
+        ..Snapshot::default()
+    };
+    let bits = r.u8()?;
+    if bits & sections::REMOVED != 0 {
+        for _ in 0..r.count()? {
+            s.removed.push(NetId(r.varint32()?));
+        }
+    }
+    if bits & sections::CREATED != 0 {
+        for _ in 0..r.count()? {
+            let id = NetId(r.varint32()?);
+            let kind = kind_index(r.varint()?, schema.kinds.len(), "entity kind")?;
+            read_lanes(r, &schema.kinds[usize::from(kind)].fields, &mut s.created_lanes)?;
+            s.created.push(Spawn { id, kind });
+        }
+    }
+    if bits & sections::UPDATED != 0 {
+        for _ in 0..r.count()? {
+            let id = NetId(r.varint32()?);
+            let kind = s
+                .created
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.kind)
+                .or_else(|| kind_of(id))
+                .ok_or_else(|| WireError::Invalid(format!("update of unknown entity {}", id.0)))?;
+            let fields = &schema.kinds[usize::from(kind)].fields;
+            let mask = r.varint()?;
+            if fields.len() < 64 && mask >> fields.len() != 0 {
+                return Err(WireError::Invalid(format!("mask bits beyond kind {kind}")));
+            }
+            let mut m = mask;
+            while m != 0 {
+                let f = &fields[m.trailing_zeros() as usize];
+                let v = if f.delta { r.zigzag()? } else { r.lane(f.ty)? };
+                s.updated_lanes.push(v);
+                m &= m - 1;
+            }
+            s.updated.push(Update { id, kind, mask });
+        }
+    }
+    if bits & sections::PLAYERS != 0 {
+        for _ in 0..r.count()? {
+            s.players_left.push(PlayerId(r.varint32()?));
+        }
+        for _ in 0..r.count()? {
+            let id = PlayerId(r.varint32()?);
+            let name = r.str(crate::protocol::MAX_NAME_CHARS)?;
+            read_lanes(r, &schema.player_fields, &mut s.joined_lanes)?;
+            s.players_joined.push(PlayerJoin { id, name });
+        }
+    }
+    if bits & sections::PLAYERS_CHANGED != 0 {
+        for _ in 0..r.count()? {
+            s.players_changed.push(PlayerId(r.varint32()?));
+            read_lanes(r, &schema.player_fields, &mut s.changed_lanes)?;
+        }
+    }
+    if bits & sections::ROOM != 0 {
+        let mut room = Vec::with_capacity(schema.room_fields.len());
+        read_lanes(r, &schema.room_fields, &mut room)?;
+        s.room = Some(room);
+    }
+    if bits & sections::EVENTS != 0 {
+        for _ in 0..r.count()? {
+            let kind = kind_index(r.varint()?, schema.events.len(), "event")?;
+            let values = read_values(r, &schema.events[usize::from(kind)].fields)?;
+            s.events.push(Event { kind, values });
+        }
+    }
+    if bits & sections::CHECKSUM != 0 {
+        let b = [r.u8()?, r.u8()?, r.u8()?, r.u8()?];
+        s.checksum = Some(u32::from_le_bytes(b));
+    }
+    Ok(s)
+}
+
+/// Checks that a delta lane applied to `held` stays in the field's range.
+pub fn apply_lane(f: &FieldDesc, held: i64, wire: i64) -> Result<i64, WireError> {
+    if f.delta {
+        check_range(f.ty, held.wrapping_add(wire))
+    } else {
+        Ok(wire)
+    }
+}

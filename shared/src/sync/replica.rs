@@ -1,0 +1,263 @@
+//! The client's copy of everything a game replicates, for any schema: the entities in view,
+//! every player's record and the room's fields, exactly as the server sent them (quantized
+//! lanes, so a checksum compares to the bit). It never predicts or interpolates.
+//!
+//! [`Replica::apply`] returns what changed ([`Changes`]), so an SDK can call a game's
+//! add / change / remove callbacks per entity kind without diffing tables itself.
+
+use super::wire::{Fnv1a, WireError};
+use super::{ServerMsg, Snapshot, Welcome, apply_lane, decode_server};
+use crate::ids::{InputSeq, NetId, PlayerId, Tick};
+use crate::schema::Schema;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One entity a client holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    /// Index into [`Schema::kinds`].
+    pub kind: u16,
+    /// One lane per field of the kind.
+    pub lanes: Vec<i64>,
+}
+
+/// One player's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayerRecord {
+    /// Display name.
+    pub name: String,
+    /// One lane per [`Schema::player_fields`].
+    pub lanes: Vec<i64>,
+}
+
+/// A snapshot that does not fit the replica: client and server disagree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplicaError {
+    /// A snapshot for a tick not after the current one.
+    #[error("snapshot for tick {got} after tick {have}")]
+    OutOfOrder {
+        /// The replica's tick.
+        have: u32,
+        /// The snapshot's tick.
+        got: u32,
+    },
+    /// A created entity already exists.
+    #[error("entity {0} created twice")]
+    DuplicateCreate(u32),
+    /// An update or removal names an unknown entity.
+    #[error("entity {0} is unknown")]
+    UnknownEntity(u32),
+    /// A player record for an unknown player, or a join of a known one.
+    #[error("player {0} is unknown or joined twice")]
+    BadPlayer(u32),
+    /// A value that does not fit its field.
+    #[error("bad value: {0}")]
+    BadValue(#[from] WireError),
+    /// The checksum differs after applying the snapshot.
+    #[error("checksum mismatch at tick {tick}: server {server:#010x}, replica {replica:#010x}")]
+    ChecksumMismatch {
+        /// Snapshot tick.
+        tick: u32,
+        /// Sent by the server.
+        server: u32,
+        /// Computed here.
+        replica: u32,
+    },
+}
+
+/// What one snapshot changed, for callbacks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Entities removed (with their kind).
+    pub removed: Vec<(NetId, u16)>,
+    /// Entities created.
+    pub created: Vec<NetId>,
+    /// Entities updated, with the mask of fields that changed.
+    pub updated: Vec<(NetId, u64)>,
+    /// Players who left.
+    pub players_left: Vec<PlayerId>,
+    /// Players who joined or whose record changed.
+    pub players_changed: Vec<PlayerId>,
+    /// Whether the room fields changed.
+    pub room_changed: bool,
+}
+
+/// The client's view of a room, for any game.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    /// What the game replicates.
+    pub schema: Arc<Schema>,
+    /// This client's player.
+    pub player_id: PlayerId,
+    /// Ticks per second.
+    pub tick_rate: u16,
+    /// Tick of the last applied snapshot (the `Welcome` tick before any).
+    pub tick: Tick,
+    /// The last input command the server has applied.
+    pub ack_input_seq: InputSeq,
+    /// The game's own constants (JSON).
+    pub game_config: String,
+    /// Entities in view, by id.
+    pub entities: BTreeMap<NetId, Entity>,
+    /// Everyone in the room, by id.
+    pub players: BTreeMap<PlayerId, PlayerRecord>,
+    /// The room's lanes (zero until the first snapshot that carries them).
+    pub room: Vec<i64>,
+    /// Snapshots applied so far.
+    pub snapshots_applied: u64,
+}
+
+impl Replica {
+    /// An empty replica for the room described by `welcome`.
+    pub fn new(welcome: &Welcome) -> Replica {
+        Replica {
+            room: vec![0; welcome.schema.room_fields.len()],
+            schema: Arc::new(welcome.schema.clone()),
+            player_id: welcome.player_id,
+            tick_rate: welcome.tick_rate,
+            tick: welcome.tick,
+            ack_input_seq: InputSeq(0),
+            game_config: welcome.game_config.clone(),
+            entities: BTreeMap::new(),
+            players: BTreeMap::new(),
+            snapshots_applied: 0,
+        }
+    }
+
+    /// Decodes a server message against this replica (a snapshot's updates name entities the
+    /// replica holds).
+    pub fn decode(&self, bytes: &[u8]) -> Result<ServerMsg, WireError> {
+        decode_server(bytes, Some(&self.schema), &|id| {
+            self.entities.get(&id).map(|e| e.kind)
+        })
+    }
+
+    /// Applies a snapshot, then checks its checksum if it carries one. On error the replica
+    /// may be partly updated and should be discarded (reconnect for a fresh one).
+    pub fn apply(&mut self, s: &Snapshot) -> Result<Changes, ReplicaError> {
+        if s.tick <= self.tick && self.snapshots_applied > 0 {
+            return Err(ReplicaError::OutOfOrder {
+                have: self.tick.0,
+                got: s.tick.0,
+            });
+        }
+        let mut ch = Changes::default();
+        for id in &s.removed {
+            let e = self
+                .entities
+                .remove(id)
+                .ok_or(ReplicaError::UnknownEntity(id.0))?;
+            ch.removed.push((*id, e.kind));
+        }
+        let mut lanes = &s.created_lanes[..];
+        for c in &s.created {
+            let n = self.schema.kinds[usize::from(c.kind)].fields.len();
+            let e = Entity {
+                kind: c.kind,
+                lanes: lanes[..n].to_vec(),
+            };
+            lanes = &lanes[n..];
+            if self.entities.insert(c.id, e).is_some() {
+                return Err(ReplicaError::DuplicateCreate(c.id.0));
+            }
+            ch.created.push(c.id);
+        }
+        let mut wire = s.updated_lanes.iter();
+        for u in &s.updated {
+            let e = self
+                .entities
+                .get_mut(&u.id)
+                .ok_or(ReplicaError::UnknownEntity(u.id.0))?;
+            let fields = &self.schema.kinds[usize::from(e.kind)].fields;
+            let mut m = u.mask;
+            while m != 0 {
+                let i = m.trailing_zeros() as usize;
+                let v = *wire.next().expect("decoded with one lane per bit");
+                e.lanes[i] = apply_lane(&fields[i], e.lanes[i], v)?;
+                m &= m - 1;
+            }
+            ch.updated.push((u.id, u.mask));
+        }
+        let n = self.schema.player_fields.len();
+        for id in &s.players_left {
+            self.players
+                .remove(id)
+                .ok_or(ReplicaError::BadPlayer(id.0))?;
+            ch.players_left.push(*id);
+        }
+        for (i, p) in s.players_joined.iter().enumerate() {
+            let rec = PlayerRecord {
+                name: p.name.clone(),
+                lanes: s.joined_lanes[i * n..(i + 1) * n].to_vec(),
+            };
+            if self.players.insert(p.id, rec).is_some() {
+                return Err(ReplicaError::BadPlayer(p.id.0));
+            }
+            ch.players_changed.push(p.id);
+        }
+        for (i, id) in s.players_changed.iter().enumerate() {
+            let rec = self
+                .players
+                .get_mut(id)
+                .ok_or(ReplicaError::BadPlayer(id.0))?;
+            rec.lanes.copy_from_slice(&s.changed_lanes[i * n..(i + 1) * n]);
+            ch.players_changed.push(*id);
+        }
+        if let Some(room) = &s.room {
+            self.room.copy_from_slice(room);
+            ch.room_changed = true;
+        }
+        self.tick = s.tick;
+        self.ack_input_seq = s.ack_input_seq;
+        self.snapshots_applied += 1;
+        if let Some(server) = s.checksum {
+            let replica = self.checksum();
+            if replica != server {
+                return Err(ReplicaError::ChecksumMismatch {
+                    tick: s.tick.0,
+                    server,
+                    replica,
+                });
+            }
+        }
+        Ok(ch)
+    }
+
+    /// Checksum of the entity table and the room fields (see [`checksum`]).
+    pub fn checksum(&self) -> u32 {
+        checksum(
+            self.entities.iter().map(|(id, e)| (*id, e.kind, &e.lanes[..])),
+            &self.room,
+        )
+    }
+
+    /// The entities of one kind, in id order.
+    pub fn of_kind(&self, kind: u16) -> impl Iterator<Item = (NetId, &[i64])> + '_ {
+        self.entities
+            .iter()
+            .filter(move |(_, e)| e.kind == kind)
+            .map(|(id, e)| (*id, &e.lanes[..]))
+    }
+}
+
+/// FNV-1a (32-bit) over a client's entities in ascending id order (id as u32 LE, kind as u16
+/// LE, each lane as i64 LE), then the room's lanes (i64 LE). Server and clients must agree on
+/// it exactly; `docs/PROTOCOL.md` documents it. Player records are not covered: they are sent
+/// whole whenever they change, so there is no delta to drift.
+pub fn checksum<'a>(
+    entities: impl IntoIterator<Item = (NetId, u16, &'a [i64])>,
+    room: &[i64],
+) -> u32 {
+    let mut h = Fnv1a::default();
+    for (id, kind, lanes) in entities {
+        h.write(&id.0.to_le_bytes());
+        h.write(&kind.to_le_bytes());
+        for v in lanes {
+            h.write(&v.to_le_bytes());
+        }
+    }
+    for v in room {
+        h.write(&v.to_le_bytes());
+    }
+    h.0
+}
