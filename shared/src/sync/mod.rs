@@ -183,6 +183,17 @@ pub struct PlayerJoin {
     pub id: PlayerId,
     /// Display name.
     pub name: String,
+    /// Whether the player's connection is up (false while it may still resume).
+    pub connected: bool,
+}
+
+/// A player whose record changed; its lanes follow in [`Snapshot::changed_lanes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlayerChange {
+    /// Player id.
+    pub id: PlayerId,
+    /// Whether the player's connection is up.
+    pub connected: bool,
 }
 
 /// The per-client delta for one tick. Apply in field order: removed, created, updated,
@@ -210,7 +221,7 @@ pub struct Snapshot {
     /// All lanes of each joined player, in order.
     pub joined_lanes: Vec<i64>,
     /// Players whose record changed.
-    pub players_changed: Vec<PlayerId>,
+    pub players_changed: Vec<PlayerChange>,
     /// All lanes of each changed player, in order.
     pub changed_lanes: Vec<i64>,
     /// The room's lanes, when any changed.
@@ -402,7 +413,11 @@ fn encode_snapshot(w: &mut Writer<'_>, s: &Snapshot, schema: &Schema) {
             while m != 0 {
                 let f = &fields[m.trailing_zeros() as usize];
                 let v = *lanes.next().expect("one lane per mask bit");
-                if f.delta { w.zigzag(v) } else { w.lane(f.ty, v) }
+                if f.delta {
+                    w.zigzag(v)
+                } else {
+                    w.lane(f.ty, v)
+                }
                 m &= m - 1;
             }
         }
@@ -414,17 +429,21 @@ fn encode_snapshot(w: &mut Writer<'_>, s: &Snapshot, schema: &Schema) {
         }
         w.varint(s.players_joined.len() as u64);
         let n = schema.player_fields.len();
-        for (p, lanes) in s.players_joined.iter().zip(s.joined_lanes.chunks(n.max(1))) {
+        for (i, p) in s.players_joined.iter().enumerate() {
+            let lanes = &s.joined_lanes[i * n..(i + 1) * n];
             w.varint(u64::from(p.id.0));
             w.str(&p.name);
+            w.u8(u8::from(p.connected));
             write_lanes(w, &schema.player_fields, lanes);
         }
     }
     if bits & sections::PLAYERS_CHANGED != 0 {
         w.varint(s.players_changed.len() as u64);
         let n = schema.player_fields.len();
-        for (id, lanes) in s.players_changed.iter().zip(s.changed_lanes.chunks(n.max(1))) {
-            w.varint(u64::from(id.0));
+        for (i, p) in s.players_changed.iter().enumerate() {
+            let lanes = &s.changed_lanes[i * n..(i + 1) * n];
+            w.varint(u64::from(p.id.0));
+            w.u8(u8::from(p.connected));
             write_lanes(w, &schema.player_fields, lanes);
         }
     }
@@ -520,8 +539,8 @@ pub fn decode_server(
     let msg = match r.varint()? {
         0 => ServerMsg::Welcome(Box::new(decode_serde(&mut r)?)),
         1 => {
-            let schema = schema
-                .ok_or_else(|| WireError::Invalid("a snapshot before the welcome".into()))?;
+            let schema =
+                schema.ok_or_else(|| WireError::Invalid("a snapshot before the welcome".into()))?;
             ServerMsg::Snapshot(decode_snapshot(&mut r, schema, kind_of)?)
         }
         2 => ServerMsg::Pong(decode_serde(&mut r)?),
@@ -551,7 +570,11 @@ fn decode_snapshot(
         for _ in 0..r.count()? {
             let id = NetId(r.varint32()?);
             let kind = kind_index(r.varint()?, schema.kinds.len(), "entity kind")?;
-            read_lanes(r, &schema.kinds[usize::from(kind)].fields, &mut s.created_lanes)?;
+            read_lanes(
+                r,
+                &schema.kinds[usize::from(kind)].fields,
+                &mut s.created_lanes,
+            )?;
             s.created.push(Spawn { id, kind });
         }
     }
@@ -587,13 +610,20 @@ fn decode_snapshot(
         for _ in 0..r.count()? {
             let id = PlayerId(r.varint32()?);
             let name = r.str(crate::protocol::MAX_NAME_CHARS)?;
+            let connected = r.lane(FieldType::Bool)? == 1;
             read_lanes(r, &schema.player_fields, &mut s.joined_lanes)?;
-            s.players_joined.push(PlayerJoin { id, name });
+            s.players_joined.push(PlayerJoin {
+                id,
+                name,
+                connected,
+            });
         }
     }
     if bits & sections::PLAYERS_CHANGED != 0 {
         for _ in 0..r.count()? {
-            s.players_changed.push(PlayerId(r.varint32()?));
+            let id = PlayerId(r.varint32()?);
+            let connected = r.lane(FieldType::Bool)? == 1;
+            s.players_changed.push(PlayerChange { id, connected });
             read_lanes(r, &schema.player_fields, &mut s.changed_lanes)?;
         }
     }

@@ -26,6 +26,8 @@ pub struct Entity {
 pub struct PlayerRecord {
     /// Display name.
     pub name: String,
+    /// Whether the player's connection is up.
+    pub connected: bool,
     /// One lane per [`Schema::player_fields`].
     pub lanes: Vec<i64>,
 }
@@ -188,6 +190,7 @@ impl Replica {
         for (i, p) in s.players_joined.iter().enumerate() {
             let rec = PlayerRecord {
                 name: p.name.clone(),
+                connected: p.connected,
                 lanes: s.joined_lanes[i * n..(i + 1) * n].to_vec(),
             };
             if self.players.insert(p.id, rec).is_some() {
@@ -195,13 +198,15 @@ impl Replica {
             }
             ch.players_changed.push(p.id);
         }
-        for (i, id) in s.players_changed.iter().enumerate() {
+        for (i, p) in s.players_changed.iter().enumerate() {
             let rec = self
                 .players
-                .get_mut(id)
-                .ok_or(ReplicaError::BadPlayer(id.0))?;
-            rec.lanes.copy_from_slice(&s.changed_lanes[i * n..(i + 1) * n]);
-            ch.players_changed.push(*id);
+                .get_mut(&p.id)
+                .ok_or(ReplicaError::BadPlayer(p.id.0))?;
+            rec.connected = p.connected;
+            rec.lanes
+                .copy_from_slice(&s.changed_lanes[i * n..(i + 1) * n]);
+            ch.players_changed.push(p.id);
         }
         if let Some(room) = &s.room {
             self.room.copy_from_slice(room);
@@ -226,7 +231,9 @@ impl Replica {
     /// Checksum of the entity table and the room fields (see [`checksum`]).
     pub fn checksum(&self) -> u32 {
         checksum(
-            self.entities.iter().map(|(id, e)| (*id, e.kind, &e.lanes[..])),
+            self.entities
+                .iter()
+                .map(|(id, e)| (*id, e.kind, &e.lanes[..])),
             &self.room,
         )
     }

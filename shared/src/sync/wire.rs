@@ -93,9 +93,7 @@ impl<'a> Writer<'a> {
     /// A lane, absolute, by its field type (text types write nothing: lanes are numbers).
     pub fn lane(&mut self, ty: FieldType, v: i64) {
         match ty {
-            FieldType::Bool | FieldType::U8 | FieldType::Angle8 | FieldType::I8 => {
-                self.u8(v as u8)
-            }
+            FieldType::Bool | FieldType::U8 | FieldType::Angle8 | FieldType::I8 => self.u8(v as u8),
             FieldType::U16
             | FieldType::U32
             | FieldType::Angle16
@@ -205,7 +203,9 @@ impl<'a> Reader<'a> {
             | FieldType::U32
             | FieldType::Angle16
             | FieldType::Player
-            | FieldType::Entity => i64::try_from(self.varint()?).map_err(|_| WireError::BadVarint)?,
+            | FieldType::Entity => {
+                i64::try_from(self.varint()?).map_err(|_| WireError::BadVarint)?
+            }
             FieldType::I16 | FieldType::I32 | FieldType::Fixed(_) => self.zigzag()?,
             FieldType::Str(_) => {
                 return Err(WireError::Invalid("a text type in a numeric lane".into()));
