@@ -1,0 +1,439 @@
+// Protocol v2 messages, encoded field by field from the game's schema, exactly as
+// shared/src/sync/mod.rs. Messages are plain objects tagged with `type`, in the shapes of
+// client-web/test/vectors/v2/v2.json:
+//
+// Client → server
+//   { type: 'Hello', protocol_version, name, auth_token, resume_token }   (tokens: string|null)
+//   { type: 'Input', cmds: [{ seq, view_tick, lanes: [one per schema.input field] }] }
+//   { type: 'Ping', client_time }
+//   { type: 'Chat', text }
+//   { type: 'Action', seq, kind, values: [number|string per field of schema.actions[kind]] }
+// Server → client
+//   { type: 'Welcome', protocol_version, player_id, tick_rate, tick, checksum_interval,
+//     resume_token, resumed, schema, game_config }
+//   { type: 'Snapshot', tick, ack_input_seq, removed: [id], created: [{ id, kind, lanes }],
+//     updated: [{ id, mask, lanes }], players_left: [id],
+//     players_joined: [{ id, name, connected, lanes }], players_changed: [{ id, connected, lanes }],
+//     room: lanes|null, events: [{ kind, values }], checksum: u32|null }
+//   { type: 'Pong', client_time, tick }
+//
+// An update's lanes are one per set mask bit, ascending; for a `delta` field the lane is the
+// change from the value the client holds. Updates do not carry their kind: the decoder finds it
+// among the entities created earlier in the same snapshot, then asks `kindOf(id)` (the replica).
+
+import { plan, readSchema, validateSchema, writeSchema } from './schema.js';
+import { Reader, T, WireError, Writer, maskBits } from './wire.js';
+
+/** Version 2 of the protocol (schema-driven). */
+export const PROTOCOL_VERSION = 2;
+/** Longest player name, in characters (shared/src/protocol.rs). */
+export const MAX_NAME_CHARS = 24;
+/** Longest chat line, in characters (shared/src/protocol.rs). */
+export const MAX_CHAT_CHARS = 200;
+/** Largest message a server accepts (shared/src/codec.rs). */
+export const MAX_MESSAGE_BYTES = 1 << 20;
+
+/** Bits of a snapshot's section byte (`sync::sections`). */
+export const SECTIONS = Object.freeze({
+  UPDATED: 1, CREATED: 2, REMOVED: 4, EVENTS: 8, PLAYERS_CHANGED: 16, ROOM: 32, CHECKSUM: 64,
+  PLAYERS: 128,
+});
+
+const CLIENT_TYPES = ['Hello', 'Input', 'Ping', 'Chat', 'Action'];
+const SERVER_TYPES = ['Welcome', 'Snapshot', 'Pong'];
+
+const invalid = (msg) => new WireError('Invalid', msg);
+const list = (v) => v ?? [];
+
+function needSchema(schema, what) {
+  if (schema === null || schema === undefined || typeof schema !== 'object') {
+    throw invalid(`${what} needs the schema (from Welcome)`);
+  }
+  return plan(schema);
+}
+
+// ---------------------------------------------------------------- lanes and values
+
+function writeLanes(w, p, lanes, what) {
+  if (!Array.isArray(lanes) || lanes.length !== p.codes.length) {
+    throw invalid(`${what}: ${p.codes.length} lanes expected, got ${lanes?.length}`);
+  }
+  for (let i = 0; i < p.codes.length; i++) w.lane(p.codes[i], lanes[i]);
+}
+
+function readLanes(r, p) {
+  const n = p.codes.length;
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = r.lane(p.codes[i]);
+  return out;
+}
+
+function writeValues(w, p, values, what) {
+  if (!Array.isArray(values) || values.length !== p.codes.length) {
+    throw invalid(`${what}: ${p.codes.length} values expected, got ${values?.length}`);
+  }
+  for (let i = 0; i < p.codes.length; i++) {
+    if (p.codes[i] === T.Str) w.str(values[i], p.args[i]);
+    else w.lane(p.codes[i], values[i]);
+  }
+}
+
+function readValues(r, p) {
+  const n = p.codes.length;
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = p.codes[i] === T.Str ? r.str(p.args[i]) : r.lane(p.codes[i]);
+  }
+  return out;
+}
+
+function kindIndex(v, len, what) {
+  if (typeof v === 'number' && v < len) return v;
+  throw invalid(`unknown ${what} ${v}`);
+}
+
+function u32(v, what) {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw invalid(`${what}: ${v} is not a u32`);
+  return v;
+}
+
+// ---------------------------------------------------------------- client messages
+
+/**
+ * Encodes a client message. `schema` (from Welcome) is needed for Input and Action.
+ * @returns {Uint8Array}
+ */
+export function encodeClient(msg, schema) {
+  const w = new Writer(64);
+  const variant = CLIENT_TYPES.indexOf(msg?.type);
+  if (variant < 0) throw invalid(`unknown client message ${msg?.type}`);
+  w.varint(variant);
+  switch (msg.type) {
+    case 'Hello':
+      w.serdeUint(msg.protocol_version, 0xffff);
+      w.str(msg.name);
+      w.optionStr(msg.auth_token);
+      w.optionStr(msg.resume_token);
+      break;
+    case 'Input': {
+      const p = needSchema(schema, 'Input').input;
+      const cmds = list(msg.cmds);
+      w.varint(cmds.length);
+      for (const c of cmds) {
+        w.varint(u32(c.seq, 'seq'));
+        w.varint(u32(c.view_tick, 'view_tick'));
+        writeLanes(w, p, c.lanes, 'input');
+      }
+      break;
+    }
+    case 'Ping':
+      w.serdeUint(msg.client_time, 0xffffffff);
+      break;
+    case 'Chat':
+      w.str(msg.text);
+      break;
+    case 'Action': {
+      const p = needSchema(schema, 'Action');
+      const kind = kindIndex(msg.kind, p.actions.length, 'action');
+      w.varint(u32(msg.seq, 'seq'));
+      w.varint(kind);
+      writeValues(w, p.actions[kind], msg.values, `action ${schema.actions[kind].name}`);
+      break;
+    }
+  }
+  return w.finish();
+}
+
+/** Decodes a client message (the whole byte slice). `schema` is needed for Input and Action. */
+export function decodeClient(bytes, schema) {
+  const r = new Reader(bytes);
+  const v = r.varint();
+  let msg;
+  switch (v) {
+    case 0:
+      msg = {
+        type: 'Hello',
+        protocol_version: r.serdeU16(),
+        name: r.serdeStr(),
+        auth_token: r.optionStr(),
+        resume_token: r.optionStr(),
+      };
+      break;
+    case 1: {
+      const p = needSchema(schema, 'Input').input;
+      const n = r.count();
+      const cmds = [];
+      for (let i = 0; i < n; i++) {
+        const seq = r.varint32();
+        const view_tick = r.varint32();
+        cmds.push({ seq, view_tick, lanes: readLanes(r, p) });
+      }
+      msg = { type: 'Input', cmds };
+      break;
+    }
+    case 2:
+      msg = { type: 'Ping', client_time: r.serdeU32() };
+      break;
+    case 3:
+      msg = { type: 'Chat', text: r.str(MAX_MESSAGE_BYTES) };
+      break;
+    case 4: {
+      const p = needSchema(schema, 'Action');
+      const seq = r.varint32();
+      const kind = kindIndex(r.varint(), p.actions.length, 'action');
+      msg = { type: 'Action', seq, kind, values: readValues(r, p.actions[kind]) };
+      break;
+    }
+    default:
+      throw invalid(`unknown client message ${v}`);
+  }
+  r.finish();
+  return msg;
+}
+
+// ---------------------------------------------------------------- server messages
+
+/**
+ * Encodes a server message (a test server, a replay tool). A snapshot's updates need their
+ * kind: `u.kind` if given, else an entity created earlier in the snapshot, else `kindOf(id)`.
+ * @returns {Uint8Array}
+ */
+export function encodeServer(msg, schema, kindOf = () => undefined) {
+  const w = new Writer(128);
+  const variant = SERVER_TYPES.indexOf(msg?.type);
+  if (variant < 0) throw invalid(`unknown server message ${msg?.type}`);
+  w.varint(variant);
+  switch (msg.type) {
+    case 'Welcome':
+      w.serdeUint(msg.protocol_version, 0xffff);
+      w.serdeUint(msg.player_id, 0xffffffff);
+      w.serdeUint(msg.tick_rate, 0xffff);
+      w.serdeUint(msg.tick, 0xffffffff);
+      w.serdeUint(msg.checksum_interval, 0xffff);
+      w.str(msg.resume_token);
+      w.bool(msg.resumed);
+      writeSchema(w, msg.schema);
+      w.str(msg.game_config);
+      break;
+    case 'Snapshot':
+      encodeSnapshot(w, msg, needSchema(schema, 'a snapshot'), kindOf);
+      break;
+    case 'Pong':
+      w.serdeUint(msg.client_time, 0xffffffff);
+      w.serdeUint(msg.tick, 0xffffffff);
+      break;
+  }
+  return w.finish();
+}
+
+function encodeSnapshot(w, s, p, kindOf) {
+  const removed = list(s.removed);
+  const created = list(s.created);
+  const updated = list(s.updated);
+  const left = list(s.players_left);
+  const joined = list(s.players_joined);
+  const changed = list(s.players_changed);
+  const events = list(s.events);
+  const room = s.room ?? null;
+  const checksum = s.checksum ?? null;
+  w.varint(u32(s.tick, 'tick'));
+  w.varint(u32(s.ack_input_seq, 'ack_input_seq'));
+  let bits = 0;
+  if (updated.length) bits |= SECTIONS.UPDATED;
+  if (created.length) bits |= SECTIONS.CREATED;
+  if (removed.length) bits |= SECTIONS.REMOVED;
+  if (events.length) bits |= SECTIONS.EVENTS;
+  if (changed.length) bits |= SECTIONS.PLAYERS_CHANGED;
+  if (room !== null) bits |= SECTIONS.ROOM;
+  if (checksum !== null) bits |= SECTIONS.CHECKSUM;
+  if (left.length || joined.length) bits |= SECTIONS.PLAYERS;
+  w.u8(bits);
+  if (removed.length) {
+    w.varint(removed.length);
+    for (const id of removed) w.varint(u32(id, 'removed id'));
+  }
+  if (created.length) {
+    w.varint(created.length);
+    for (const c of created) {
+      const kind = kindIndex(c.kind, p.kinds.length, 'entity kind');
+      w.varint(u32(c.id, 'created id'));
+      w.varint(kind);
+      writeLanes(w, p.kinds[kind], c.lanes, `entity ${c.id}`);
+    }
+  }
+  if (updated.length) {
+    w.varint(updated.length);
+    for (const u of updated) {
+      const kind = u.kind ?? created.find((c) => c.id === u.id)?.kind ?? kindOf(u.id);
+      if (kind === undefined || kind === null) throw invalid(`update of unknown entity ${u.id}`);
+      const k = p.kinds[kindIndex(kind, p.kinds.length, 'entity kind')];
+      w.varint(u32(u.id, 'updated id'));
+      const bitsSet = maskBits(u.mask);
+      if (bitsSet.length && bitsSet[bitsSet.length - 1] >= k.codes.length) {
+        throw invalid(`mask bits beyond kind ${kind}`);
+      }
+      if (!Array.isArray(u.lanes) || u.lanes.length !== bitsSet.length) {
+        throw invalid(`entity ${u.id}: one lane per mask bit expected`);
+      }
+      w.varint(u.mask);
+      bitsSet.forEach((f, j) => {
+        if (k.delta[f]) w.zigzag(u.lanes[j]);
+        else w.lane(k.codes[f], u.lanes[j]);
+      });
+    }
+  }
+  if (bits & SECTIONS.PLAYERS) {
+    w.varint(left.length);
+    for (const id of left) w.varint(u32(id, 'player id'));
+    w.varint(joined.length);
+    for (const j of joined) {
+      w.varint(u32(j.id, 'player id'));
+      w.str(j.name, MAX_NAME_CHARS);
+      w.lane(T.Bool, j.connected ? 1 : 0);
+      writeLanes(w, p.player, j.lanes, `player ${j.id}`);
+    }
+  }
+  if (changed.length) {
+    w.varint(changed.length);
+    for (const c of changed) {
+      w.varint(u32(c.id, 'player id'));
+      w.lane(T.Bool, c.connected ? 1 : 0);
+      writeLanes(w, p.player, c.lanes, `player ${c.id}`);
+    }
+  }
+  if (room !== null) writeLanes(w, p.room, room, 'room');
+  if (events.length) {
+    w.varint(events.length);
+    for (const e of events) {
+      const kind = kindIndex(e.kind, p.events.length, 'event');
+      w.varint(kind);
+      writeValues(w, p.events[kind], e.values, `event ${kind}`);
+    }
+  }
+  if (checksum !== null) w.u32le(checksum);
+}
+
+/**
+ * Decodes a server message (the whole byte slice). A snapshot needs the schema (from Welcome)
+ * and `kindOf(id)`, the kind index of an entity the client holds (undefined when it holds none);
+ * without a schema only Welcome and Pong decode. A Welcome's schema is validated. Throws a
+ * WireError for anything malformed.
+ */
+export function decodeServer(bytes, schema, kindOf = () => undefined) {
+  const r = new Reader(bytes);
+  const v = r.varint();
+  let msg;
+  switch (v) {
+    case 0:
+      msg = {
+        type: 'Welcome',
+        protocol_version: r.serdeU16(),
+        player_id: r.serdeU32(),
+        tick_rate: r.serdeU16(),
+        tick: r.serdeU32(),
+        checksum_interval: r.serdeU16(),
+        resume_token: r.serdeStr(),
+        resumed: r.bool(),
+        schema: readSchema(r),
+        game_config: r.serdeStr(),
+      };
+      r.finish();
+      validateSchema(msg.schema);
+      return msg;
+    case 1:
+      msg = decodeSnapshot(r, needSchema(schema, 'a snapshot'), kindOf);
+      break;
+    case 2:
+      msg = { type: 'Pong', client_time: r.serdeU32(), tick: r.serdeU32() };
+      break;
+    default:
+      throw invalid(`unknown server message ${v}`);
+  }
+  r.finish();
+  return msg;
+}
+
+function decodeSnapshot(r, p, kindOf) {
+  const s = {
+    type: 'Snapshot',
+    tick: r.varint32(),
+    ack_input_seq: r.varint32(),
+    removed: [],
+    created: [],
+    updated: [],
+    players_left: [],
+    players_joined: [],
+    players_changed: [],
+    room: null,
+    events: [],
+    checksum: null,
+  };
+  const bits = r.u8();
+  if (bits & SECTIONS.REMOVED) {
+    const n = r.count();
+    for (let i = 0; i < n; i++) s.removed.push(r.varint32());
+  }
+  // Kinds of the entities created in this snapshot, for its updates (first one wins, as Rust).
+  let createdKinds = null;
+  if (bits & SECTIONS.CREATED) {
+    const n = r.count();
+    createdKinds = new Map();
+    for (let i = 0; i < n; i++) {
+      const id = r.varint32();
+      const kind = kindIndex(r.varint(), p.kinds.length, 'entity kind');
+      s.created.push({ id, kind, lanes: readLanes(r, p.kinds[kind]) });
+      if (!createdKinds.has(id)) createdKinds.set(id, kind);
+    }
+  }
+  if (bits & SECTIONS.UPDATED) {
+    const n = r.count();
+    for (let i = 0; i < n; i++) {
+      const id = r.varint32();
+      let kind = createdKinds?.get(id);
+      if (kind === undefined) kind = kindOf(id);
+      if (kind === undefined || kind === null) throw invalid(`update of unknown entity ${id}`);
+      const k = p.kinds[kind];
+      if (k === undefined) throw invalid(`unknown entity kind ${kind} for entity ${id}`);
+      const mask = r.varint();
+      const set = maskBits(mask);
+      if (set.length && set[set.length - 1] >= k.codes.length) {
+        throw invalid(`mask bits beyond kind ${kind}`);
+      }
+      const lanes = new Array(set.length);
+      for (let j = 0; j < set.length; j++) {
+        const f = set[j];
+        lanes[j] = k.delta[f] ? r.zigzag() : r.lane(k.codes[f]);
+      }
+      s.updated.push({ id, mask, lanes });
+    }
+  }
+  if (bits & SECTIONS.PLAYERS) {
+    let n = r.count();
+    for (let i = 0; i < n; i++) s.players_left.push(r.varint32());
+    n = r.count();
+    for (let i = 0; i < n; i++) {
+      const id = r.varint32();
+      const name = r.str(MAX_NAME_CHARS);
+      const connected = r.lane(T.Bool) === 1;
+      s.players_joined.push({ id, name, connected, lanes: readLanes(r, p.player) });
+    }
+  }
+  if (bits & SECTIONS.PLAYERS_CHANGED) {
+    const n = r.count();
+    for (let i = 0; i < n; i++) {
+      const id = r.varint32();
+      const connected = r.lane(T.Bool) === 1;
+      s.players_changed.push({ id, connected, lanes: readLanes(r, p.player) });
+    }
+  }
+  if (bits & SECTIONS.ROOM) s.room = readLanes(r, p.room);
+  if (bits & SECTIONS.EVENTS) {
+    const n = r.count();
+    for (let i = 0; i < n; i++) {
+      const kind = kindIndex(r.varint(), p.events.length, 'event');
+      s.events.push({ kind, values: readValues(r, p.events[kind]) });
+    }
+  }
+  if (bits & SECTIONS.CHECKSUM) s.checksum = r.u32le();
+  return s;
+}
