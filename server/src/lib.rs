@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod engine;
 pub mod grid;
 pub mod interest;
 pub mod limits;

@@ -250,6 +250,9 @@ pub enum SchemaError {
     /// More kinds than a u16 can name.
     #[error("too many kinds")]
     TooManyKinds,
+    /// `Fixed(0)` has no precision.
+    #[error("{0}: Fixed needs a scale of at least 1")]
+    ZeroScale(String),
 }
 
 impl Schema {
@@ -280,7 +283,10 @@ impl Schema {
                 ),
                 MessageDesc::new(
                     "rejected",
-                    vec![FieldDesc::new("seq", U32), FieldDesc::new("reason", Str(120))],
+                    vec![
+                        FieldDesc::new("seq", U32),
+                        FieldDesc::new("reason", Str(120)),
+                    ],
                 ),
             ],
         }
@@ -344,6 +350,9 @@ impl Schema {
                 return Err(SchemaError::TooManyFields(what));
             }
             for f in fields {
+                if f.ty == FieldType::Fixed(0) {
+                    return Err(SchemaError::ZeroScale(format!("{what}.{}", f.name)));
+                }
                 if f.ty.is_text() {
                     return Err(SchemaError::TextField(format!("{what}.{}", f.name)));
                 }
@@ -360,6 +369,9 @@ impl Schema {
         for m in self.actions.iter().chain(&self.events) {
             if m.fields.len() > MAX_FIELDS {
                 return Err(SchemaError::TooManyFields(m.name.clone()));
+            }
+            if let Some(f) = m.fields.iter().find(|f| f.ty == FieldType::Fixed(0)) {
+                return Err(SchemaError::ZeroScale(format!("{}.{}", m.name, f.name)));
             }
         }
         Ok(())

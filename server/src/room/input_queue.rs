@@ -8,6 +8,24 @@ use std::collections::VecDeque;
 use tickwire_shared::InputSeq;
 use tickwire_shared::protocol::InputCmd;
 
+/// A command with a sequence number (the protocol's input commands of either version).
+pub trait Sequenced {
+    /// Its sequence number.
+    fn seq(&self) -> InputSeq;
+}
+
+impl Sequenced for InputCmd {
+    fn seq(&self) -> InputSeq {
+        self.seq
+    }
+}
+
+impl Sequenced for tickwire_shared::sync::InputCmd {
+    fn seq(&self) -> InputSeq {
+        self.seq
+    }
+}
+
 /// What happened to a pushed command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
@@ -23,14 +41,14 @@ pub enum Push {
 
 /// Pending input commands of one client.
 #[derive(Debug)]
-pub struct InputQueue {
+pub struct InputQueue<C = InputCmd> {
     last_applied: InputSeq,
-    queued: VecDeque<InputCmd>,
+    queued: VecDeque<C>,
     capacity: usize,
     window: u32,
 }
 
-impl InputQueue {
+impl<C: Sequenced> InputQueue<C> {
     /// A queue holding at most `capacity` commands and accepting sequence numbers at most
     /// `window` past the last applied one.
     pub fn new(capacity: usize, window: u32) -> Self {
@@ -58,8 +76,8 @@ impl InputQueue {
     }
 
     /// Adds a command in sequence order.
-    pub fn push(&mut self, cmd: InputCmd) -> Push {
-        let seq = cmd.seq.0;
+    pub fn push(&mut self, cmd: C) -> Push {
+        let seq = cmd.seq().0;
         if seq <= self.last_applied.0 {
             return Push::Duplicate;
         }
@@ -68,8 +86,8 @@ impl InputQueue {
         if !fresh && seq - self.last_applied.0 > self.window {
             return Push::TooFarAhead;
         }
-        let at = self.queued.partition_point(|c| c.seq.0 < seq);
-        if self.queued.get(at).is_some_and(|c| c.seq.0 == seq) {
+        let at = self.queued.partition_point(|c| c.seq().0 < seq);
+        if self.queued.get(at).is_some_and(|c| c.seq().0 == seq) {
             return Push::Duplicate;
         }
         if self.queued.len() >= self.capacity {
@@ -80,9 +98,9 @@ impl InputQueue {
     }
 
     /// Takes the oldest command and records it as applied.
-    pub fn pop(&mut self) -> Option<InputCmd> {
+    pub fn pop(&mut self) -> Option<C> {
         let cmd = self.queued.pop_front()?;
-        self.last_applied = cmd.seq;
+        self.last_applied = cmd.seq();
         Some(cmd)
     }
 }
@@ -100,7 +118,7 @@ mod tests {
 
     #[test]
     fn orders_and_deduplicates_redundant_sends() {
-        let mut q = InputQueue::new(8, 100);
+        let mut q: InputQueue = InputQueue::new(8, 100);
         // Frames repeating the last unacknowledged commands, one arriving out of order.
         for batch in [[1, 2, 3], [2, 3, 4], [3, 5, 4]] {
             for s in batch {
@@ -116,13 +134,13 @@ mod tests {
 
     #[test]
     fn rejects_far_future_and_overflow() {
-        let mut q = InputQueue::new(2, 10);
+        let mut q: InputQueue = InputQueue::new(2, 10);
         assert_eq!(q.push(c(1)), Push::Queued);
         assert_eq!(q.push(c(12)), Push::TooFarAhead);
         assert_eq!(q.push(c(3)), Push::Queued);
         assert_eq!(q.push(c(2)), Push::Full);
         // A first command may start anywhere.
-        let mut q = InputQueue::new(2, 10);
+        let mut q: InputQueue = InputQueue::new(2, 10);
         assert_eq!(q.push(c(5000)), Push::Queued);
         assert_eq!(q.push(c(5011)), Push::TooFarAhead);
     }

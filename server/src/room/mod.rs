@@ -17,7 +17,7 @@ mod net_ids;
 mod priority;
 
 pub use delta::{EntityDelta, diff, diff_into, diff_with};
-pub use input_queue::{InputQueue, Push};
+pub use input_queue::{InputQueue, Push, Sequenced};
 pub use net_ids::NetIds;
 pub use priority::{Holder, TierParseError, UpdatePolicy, UpdateTier};
 
@@ -112,13 +112,18 @@ pub enum JoinError {
     /// The room has `max_players` players.
     #[error("room is full ({0} players)")]
     Full(usize),
+    /// The game refused the player (its reason).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl JoinError {
     /// The close frame that tells the client.
     pub fn close_reason(&self) -> CloseReason {
         match self {
-            JoinError::Full(_) => CloseReason::new(close::FULL, self.to_string()),
+            JoinError::Full(_) | JoinError::Refused(_) => {
+                CloseReason::new(close::FULL, self.to_string())
+            }
         }
     }
 }

@@ -35,14 +35,21 @@ impl NetIds {
         self.refs[id.0 as usize] += 1;
     }
 
-    /// Drops a reference; at zero the id is free again.
-    pub fn release(&mut self, id: NetId) {
-        let r = &mut self.refs[id.0 as usize];
-        debug_assert!(*r > 0, "net id {} released too often", id.0);
-        *r = r.saturating_sub(1);
+    /// Drops a reference; at zero the id is free again. Releasing an id that has no
+    /// reference left (or was never handed out) changes nothing and returns false: an id can
+    /// never reach the free list twice, so two live entities can never share it.
+    pub fn release(&mut self, id: NetId) -> bool {
+        let Some(r) = self.refs.get_mut(id.0 as usize) else {
+            return false;
+        };
+        if *r == 0 {
+            return false;
+        }
+        *r -= 1;
         if *r == 0 {
             self.free.push(Reverse(id.0));
         }
+        true
     }
 
     /// Ids currently referenced.
@@ -68,5 +75,16 @@ mod tests {
         assert_eq!(ids.in_use(), 3);
         ids.release(b);
         assert_eq!(ids.in_use(), 2);
+    }
+
+    #[test]
+    fn a_double_release_is_refused_and_the_id_is_handed_out_once() {
+        let mut ids = NetIds::default();
+        let a = ids.alloc();
+        assert!(ids.release(a));
+        assert!(!ids.release(a), "no reference left");
+        assert!(!ids.release(NetId(99)), "never handed out");
+        assert_eq!(ids.alloc(), a);
+        assert_ne!(ids.alloc(), a, "the id was on the free list only once");
     }
 }

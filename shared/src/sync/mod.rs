@@ -537,7 +537,14 @@ pub fn decode_server(
 ) -> Result<ServerMsg, WireError> {
     let mut r = Reader::new(bytes);
     let msg = match r.varint()? {
-        0 => ServerMsg::Welcome(Box::new(decode_serde(&mut r)?)),
+        0 => {
+            let w: Welcome = decode_serde(&mut r)?;
+            // Every later decode relies on the schema's rules (kind indices fit a u16, ...).
+            w.schema
+                .validate()
+                .map_err(|e| WireError::Invalid(format!("bad schema: {e}")))?;
+            ServerMsg::Welcome(Box::new(w))
+        }
         1 => {
             let schema =
                 schema.ok_or_else(|| WireError::Invalid("a snapshot before the welcome".into()))?;

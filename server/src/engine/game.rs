@@ -1,0 +1,224 @@
+//! What a game implements ([`Game`]) and what the engine hands it: a [`Ctx`] to spawn and
+//! despawn entities and emit events, and a [`World`] to write what it replicates into.
+//!
+//! A game is plain deterministic Rust: it owns its state, the engine calls it at fixed points
+//! of the tick, and time and ids come in through the context. It never sees a socket, a
+//! client's baseline or a byte of the wire.
+
+use crate::room::NetIds;
+use glam::Vec2;
+use tickwire_shared::schema::Schema;
+use tickwire_shared::sync::{Action, Event, InputCmd, Value};
+use tickwire_shared::{NetId, PlayerId, Tick};
+
+/// Who receives an event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Audience {
+    /// Every connected player in the room.
+    All,
+    /// One player.
+    Player(PlayerId),
+    /// The players of one team (as [`Game::team`] says).
+    Team(u16),
+    /// The players whose view contains this point (everyone, for a game without a view
+    /// radius).
+    Near(Vec2),
+}
+
+/// Who may see an entity at all (interest then decides whether it is in view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    /// Anyone whose view contains it.
+    #[default]
+    Everyone,
+    /// Only its owner.
+    Owner,
+    /// Only players of this team.
+    Team(u16),
+}
+
+/// One entity as the game replicates it this tick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EntityMeta {
+    /// Its wire id (from [`Ctx::spawn`]).
+    pub id: NetId,
+    /// Index into the schema's kinds.
+    pub kind: u16,
+    /// The player it belongs to: it is always in its owner's view, and its owner-only fields
+    /// reach only the owner.
+    pub owner: Option<PlayerId>,
+    /// Where it is, for spatial interest; `None` puts it in every view (a card, a scoreboard
+    /// entity).
+    pub pos: Option<Vec2>,
+    /// Who may see it.
+    pub visibility: Visibility,
+}
+
+impl EntityMeta {
+    /// An entity everyone near it sees.
+    pub fn new(id: NetId, kind: u16) -> EntityMeta {
+        EntityMeta {
+            id,
+            kind,
+            owner: None,
+            pos: None,
+            visibility: Visibility::Everyone,
+        }
+    }
+
+    /// Places it, for spatial interest.
+    pub fn at(mut self, pos: Vec2) -> Self {
+        self.pos = Some(pos);
+        self
+    }
+
+    /// Gives it an owner.
+    pub fn owned_by(mut self, player: PlayerId) -> Self {
+        self.owner = Some(player);
+        self
+    }
+
+    /// Restricts who may see it.
+    pub fn visible_to(mut self, v: Visibility) -> Self {
+        self.visibility = v;
+        self
+    }
+}
+
+/// What a game replicates this tick: its entities, every player's record and the room's
+/// fields. The engine clears it before each [`Game::replicate`].
+#[derive(Debug, Default)]
+pub struct World {
+    pub(crate) entities: Vec<(EntityMeta, u32)>,
+    pub(crate) lanes: Vec<i64>,
+    pub(crate) players: Vec<(PlayerId, u32)>,
+    pub(crate) player_lanes: Vec<i64>,
+    pub(crate) room: Vec<i64>,
+}
+
+impl World {
+    /// Adds an entity with one lane per field of its kind (quantized: see
+    /// [`tickwire_shared::schema`]).
+    pub fn entity(&mut self, meta: EntityMeta, lanes: &[i64]) {
+        self.entities.push((meta, self.lanes.len() as u32));
+        self.lanes.extend_from_slice(lanes);
+    }
+
+    /// Sets a player's record lanes (one per schema player field).
+    pub fn player(&mut self, player: PlayerId, lanes: &[i64]) {
+        self.players.push((player, self.player_lanes.len() as u32));
+        self.player_lanes.extend_from_slice(lanes);
+    }
+
+    /// Sets the room's lanes (one per schema room field).
+    pub fn room(&mut self, lanes: &[i64]) {
+        self.room.clear();
+        self.room.extend_from_slice(lanes);
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entities.clear();
+        self.lanes.clear();
+        self.players.clear();
+        self.player_lanes.clear();
+        self.room.clear();
+    }
+}
+
+/// What the engine lends a game while it runs: the tick, wire ids and the event queue.
+pub struct Ctx<'a> {
+    pub(crate) tick: Tick,
+    pub(crate) tick_rate: u16,
+    pub(crate) ids: &'a mut NetIds,
+    pub(crate) events: &'a mut Vec<(Audience, Event)>,
+}
+
+impl Ctx<'_> {
+    /// The tick being computed (in `step`), or the last completed one (elsewhere).
+    pub fn tick(&self) -> Tick {
+        self.tick
+    }
+
+    /// Ticks per second.
+    pub fn tick_rate(&self) -> u16 {
+        self.tick_rate
+    }
+
+    /// A wire id for a new entity. It stays the entity's until [`Ctx::despawn`], and is not
+    /// given to another entity while any client may still hold it.
+    pub fn spawn(&mut self) -> NetId {
+        self.ids.alloc()
+    }
+
+    /// The entity is gone: clients that hold it get its removal with their next snapshot.
+    pub fn despawn(&mut self, id: NetId) {
+        self.ids.release(id);
+    }
+
+    /// Sends an event (index into the schema's events) to an audience with the next
+    /// snapshot, in order with the state it belongs to.
+    pub fn emit(&mut self, audience: Audience, kind: u16, values: Vec<Value>) {
+        self.events.push((audience, Event { kind, values }));
+    }
+}
+
+/// A game on the engine. The engine calls, each tick: [`Game::input`] for each queued
+/// command of each player in sequence order, then [`Game::step`], then [`Game::replicate`];
+/// [`Game::join`], [`Game::leave`] and [`Game::action`] between ticks as they arrive.
+pub trait Game: Send + 'static {
+    /// What the game replicates. Called once, when its room is made.
+    fn schema(&self) -> Schema;
+
+    /// The game's constants for its client code (JSON), sent in `Welcome`.
+    fn client_config(&self) -> String {
+        String::new()
+    }
+
+    /// How far each player sees around [`Game::view_center`]; `None` sends every entity to
+    /// everyone (whom visibility allows).
+    fn view_radius(&self) -> Option<f32> {
+        None
+    }
+
+    /// Where a player's view is centred (its body); `None` sees only unplaced and owned
+    /// entities.
+    fn view_center(&self, _player: PlayerId) -> Option<Vec2> {
+        None
+    }
+
+    /// A player's team, for team visibility and team events.
+    fn team(&self, _player: PlayerId) -> Option<u16> {
+        None
+    }
+
+    /// A player joins. Refuse with a reason (the room is in a match, say) by returning `Err`.
+    fn join(&mut self, ctx: &mut Ctx<'_>, player: PlayerId, name: &str) -> Result<(), String>;
+
+    /// A player leaves for good (left, or its resume grace ran out).
+    fn leave(&mut self, ctx: &mut Ctx<'_>, player: PlayerId);
+
+    /// A player's connection dropped; it may resume within the grace period.
+    fn disconnected(&mut self, _ctx: &mut Ctx<'_>, _player: PlayerId) {}
+
+    /// A disconnected player took its seat back.
+    fn resumed(&mut self, _ctx: &mut Ctx<'_>, _player: PlayerId) {}
+
+    /// One input command of a player (lanes of the schema's input fields, in range).
+    fn input(&mut self, ctx: &mut Ctx<'_>, player: PlayerId, cmd: &InputCmd);
+
+    /// A reliable action; `Err(reason)` refuses it (the player gets a `rejected` event).
+    fn action(
+        &mut self,
+        _ctx: &mut Ctx<'_>,
+        _player: PlayerId,
+        _action: &Action,
+    ) -> Result<(), String> {
+        Err("this game has no actions".into())
+    }
+
+    /// Advances the game by one tick.
+    fn step(&mut self, ctx: &mut Ctx<'_>);
+
+    /// Writes what is replicated now: every entity, every player's record, the room.
+    fn replicate(&self, world: &mut World);
+}

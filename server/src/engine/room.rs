@@ -1,0 +1,833 @@
+//! A room for any [`Game`], sans-IO: it owns the game, each client's input queue and what each
+//! client holds, and [`Room::tick`] returns the bytes for each client. It never touches a
+//! socket or reads a clock.
+//!
+//! Per tick: expired resume seats leave (before anything is laid out, so no view is built
+//! from an entity that is gone), each client's queued commands are applied in seq order (a
+//! bounded number), the game steps and replicates, player records and room fields are
+//! compared with the last tick's, events are routed to their audiences, and every client
+//! whose outbox has room gets its delta against exactly what it holds. A client that skips
+//! ticks keeps its baseline, and its next snapshot covers the gap: entity deltas against the
+//! baseline, player records from the change log since its last snapshot, room fields if they
+//! changed since, every event it missed.
+
+use super::game::{Audience, Ctx, Game, World};
+use super::view::{Interest, Masks, Table, Viewer, diff};
+use crate::limits::TokenBucket;
+use crate::room::{InputOutcome, InputQueue, JoinError, NetIds, Push};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use tickwire_shared::close::{self, CloseReason};
+use tickwire_shared::protocol::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
+use tickwire_shared::schema::{Schema, engine_events};
+use tickwire_shared::sync::replica::checksum;
+use tickwire_shared::sync::{
+    Action, Event, InputCmd, PROTOCOL_VERSION, PlayerChange, PlayerJoin, ServerMsg, Snapshot,
+    Value, Welcome, encode_server,
+};
+use tickwire_shared::{PlayerId, Tick};
+
+/// Settings of one room that the engine owns (the game has its own).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Ticks per second.
+    pub tick_rate: u16,
+    /// Most players at once.
+    pub max_players: usize,
+    /// Most input commands applied per client per tick.
+    pub max_inputs_per_tick: usize,
+    /// Most input commands queued per client.
+    pub input_queue_capacity: usize,
+    /// How far ahead of the last applied command a seq may be (not for the first command).
+    pub input_window: u32,
+    /// Snapshots whose tick is a multiple of this carry a checksum (0 = never).
+    pub checksum_interval: u16,
+    /// A client whose outbox stays full this many ticks in a row is disconnected.
+    pub max_skipped_ticks: u32,
+    /// The room's id (prefix of its resume tokens).
+    pub id: String,
+    /// Ticks a disconnected player keeps its seat for a resume.
+    pub resume_grace_ticks: u32,
+    /// Chat lines a player may send in a burst.
+    pub chat_burst: u32,
+    /// Ticks to earn back one chat line.
+    pub chat_refill_ticks: u32,
+    /// A notice every new player gets with its first snapshot.
+    pub motd: Option<String>,
+    /// Width and height of the area spatial interest covers.
+    pub area: (f32, f32),
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            tick_rate: 30,
+            max_players: 256,
+            max_inputs_per_tick: 3,
+            input_queue_capacity: 64,
+            input_window: 256,
+            checksum_interval: 0,
+            max_skipped_ticks: 150,
+            id: "main".into(),
+            resume_grace_ticks: 300,
+            chat_burst: 5,
+            chat_refill_ticks: 60,
+            motd: None,
+            area: (4096.0, 4096.0),
+        }
+    }
+}
+
+/// A successful join.
+#[derive(Debug)]
+pub struct Joined {
+    /// The player's id.
+    pub player_id: PlayerId,
+    /// The encoded `Welcome` to send first.
+    pub welcome: Vec<u8>,
+    /// Whether an existing player was taken back with a resume token.
+    pub resumed: bool,
+}
+
+/// What one tick produced.
+#[derive(Debug, Default)]
+pub struct TickOutput {
+    /// Encoded snapshot for each client that had room for one.
+    pub messages: Vec<(PlayerId, Vec<u8>)>,
+    /// Clients dropped this tick (they may resume) and why.
+    pub kicked: Vec<(PlayerId, CloseReason)>,
+    /// Clients whose outbox was full.
+    pub skipped: u32,
+}
+
+struct Client {
+    inputs: InputQueue<InputCmd>,
+    /// Exactly the entities this client has been sent.
+    baseline: Table,
+    pending: Vec<Arc<Event>>,
+    /// Tick of the last snapshot sent; `None` until the first (which is then complete).
+    last_sent: Option<Tick>,
+    skipped_in_a_row: u32,
+    connected: bool,
+    disconnected_at: Tick,
+    resume_token: String,
+    chat: TokenBucket,
+}
+
+pub(super) struct Record {
+    name: String,
+    connected: bool,
+    lanes: Vec<i64>,
+    joined_at: Tick,
+    changed_at: Tick,
+    public_changed_at: Tick,
+}
+
+/// A change to the player list, kept for clients that skip ticks.
+#[derive(Debug, Clone, Copy)]
+struct LogEntry {
+    at: Tick,
+    player: PlayerId,
+    /// For a departure: when the player had joined (a client that knew it gets `left`).
+    left_joined_at: Option<Tick>,
+}
+
+/// One room of a game.
+pub struct Room<G: Game> {
+    config: EngineConfig,
+    game: G,
+    schema: Arc<Schema>,
+    pub(super) masks: Masks,
+    player_owner_only: Vec<usize>,
+    client_config: String,
+    tick: Tick,
+    clients: BTreeMap<PlayerId, Client>,
+    pub(super) records: BTreeMap<PlayerId, Record>,
+    log: VecDeque<LogEntry>,
+    room_lanes: Vec<i64>,
+    room_changed_at: Tick,
+    net_ids: NetIds,
+    next_player: u32,
+    world: World,
+    pub(super) interest: Interest,
+    view: Table,
+    snap: Snapshot,
+    events: Vec<(Audience, Event)>,
+    tokens: HashMap<String, PlayerId>,
+    token_rng: StdRng,
+}
+
+/// Trims, drops control characters, and cuts to `max` characters.
+pub fn clean_text(s: &str, max: usize) -> String {
+    s.trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect()
+}
+
+impl<G: Game> Room<G> {
+    /// An empty room running `game`.
+    pub fn new(config: EngineConfig, game: G) -> Room<G> {
+        let schema = game.schema();
+        if let Err(e) = schema.validate() {
+            panic!("game {:?} declares an invalid schema: {e}", schema.game);
+        }
+        let masks = Masks::new(&schema);
+        let player_owner_only = schema
+            .player_fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.owner_only)
+            .map(|(i, _)| i)
+            .collect();
+        Room {
+            interest: Interest::new(config.area.0, config.area.1, game.view_radius()),
+            client_config: game.client_config(),
+            room_lanes: vec![0; schema.room_fields.len()],
+            schema: Arc::new(schema),
+            masks,
+            player_owner_only,
+            config,
+            game,
+            tick: Tick(0),
+            clients: BTreeMap::new(),
+            records: BTreeMap::new(),
+            log: VecDeque::new(),
+            room_changed_at: Tick(0),
+            net_ids: NetIds::default(),
+            next_player: 1,
+            world: World::default(),
+            view: Table::default(),
+            snap: Snapshot::default(),
+            events: Vec::new(),
+            tokens: HashMap::new(),
+            token_rng: StdRng::from_os_rng(),
+        }
+    }
+
+    /// The game (read-only).
+    pub fn game(&self) -> &G {
+        &self.game
+    }
+
+    /// The game, for tests and admin tools.
+    pub fn game_mut(&mut self) -> &mut G {
+        &mut self.game
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    /// The engine settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Last completed tick.
+    pub fn tick_count(&self) -> Tick {
+        self.tick
+    }
+
+    /// Players in the room (connected or holding a seat for a resume).
+    pub fn player_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Entities replicated at the last tick.
+    pub fn entity_count(&self) -> usize {
+        self.interest.len()
+    }
+
+    /// Wire ids referenced by entities or client baselines.
+    pub fn net_ids_in_use(&self) -> usize {
+        self.net_ids.in_use()
+    }
+
+    /// Whether a player is in the room and connected.
+    pub fn is_connected(&self, id: PlayerId) -> bool {
+        self.clients.get(&id).is_some_and(|c| c.connected)
+    }
+
+    /// The player a resume token belongs to.
+    pub fn token_owner(&self, token: &str) -> Option<PlayerId> {
+        self.tokens.get(token).copied()
+    }
+
+    /// The tick stamped on changes made between ticks: the next snapshot's.
+    fn stamp(&self) -> Tick {
+        self.tick.next()
+    }
+
+    fn ctx_parts(&mut self) -> (&mut G, Ctx<'_>) {
+        (
+            &mut self.game,
+            Ctx {
+                tick: self.tick,
+                tick_rate: self.config.tick_rate,
+                ids: &mut self.net_ids,
+                events: &mut self.events,
+            },
+        )
+    }
+
+    /// Adds a player, or takes back a disconnected one whose resume token matches (same
+    /// player, same game state; its next snapshot is complete).
+    pub fn handle_join(&mut self, name: &str, resume: Option<&str>) -> Result<Joined, JoinError> {
+        if let Some(id) = resume.and_then(|t| self.tokens.get(t).copied())
+            && self.clients.get(&id).is_some_and(|c| !c.connected)
+        {
+            let name = self.records[&id].name.clone();
+            self.notice_all(format!("{name} is back"));
+            let token = self.new_token();
+            let stamp = self.stamp();
+            let c = self.clients.get_mut(&id).expect("checked above");
+            self.tokens.remove(&c.resume_token);
+            c.resume_token = token.clone();
+            c.connected = true;
+            c.skipped_in_a_row = 0;
+            self.tokens.insert(token, id);
+            self.set_connected(id, true, stamp);
+            let (game, mut ctx) = self.ctx_parts();
+            game.resumed(&mut ctx, id);
+            return Ok(Joined {
+                player_id: id,
+                welcome: self.welcome(id, true),
+                resumed: true,
+            });
+        }
+        if self.clients.len() >= self.config.max_players {
+            return Err(JoinError::Full(self.config.max_players));
+        }
+        let id = PlayerId(self.next_player);
+        let name = clean_text(name, MAX_NAME_CHARS);
+        let name = if name.is_empty() {
+            format!("player-{}", id.0)
+        } else {
+            name
+        };
+        let (game, mut ctx) = self.ctx_parts();
+        game.join(&mut ctx, id, &name).map_err(JoinError::Refused)?;
+        self.next_player += 1;
+        let stamp = self.stamp();
+        self.records.insert(
+            id,
+            Record {
+                name,
+                connected: true,
+                lanes: vec![0; self.schema.player_fields.len()],
+                joined_at: stamp,
+                changed_at: stamp,
+                public_changed_at: stamp,
+            },
+        );
+        self.log.push_back(LogEntry {
+            at: stamp,
+            player: id,
+            left_joined_at: None,
+        });
+        let mut pending = Vec::new();
+        if let Some(motd) = &self.config.motd {
+            pending.push(Arc::new(notice(clean_text(motd, MAX_CHAT_CHARS))));
+        }
+        let token = self.new_token();
+        self.tokens.insert(token.clone(), id);
+        let chat = TokenBucket::new(
+            1.0 / f64::from(self.config.chat_refill_ticks.max(1)),
+            f64::from(self.config.chat_burst),
+            f64::from(self.tick.0),
+        );
+        self.clients.insert(
+            id,
+            Client {
+                inputs: self.new_input_queue(),
+                baseline: Table::default(),
+                pending,
+                last_sent: None,
+                skipped_in_a_row: 0,
+                connected: true,
+                disconnected_at: Tick(0),
+                resume_token: token,
+                chat,
+            },
+        );
+        Ok(Joined {
+            player_id: id,
+            welcome: self.welcome(id, false),
+            resumed: false,
+        })
+    }
+
+    fn new_input_queue(&self) -> InputQueue<InputCmd> {
+        InputQueue::new(self.config.input_queue_capacity, self.config.input_window)
+    }
+
+    fn new_token(&mut self) -> String {
+        let n: u128 = self.token_rng.random();
+        format!("{}.{n:032x}", self.config.id)
+    }
+
+    fn set_connected(&mut self, id: PlayerId, connected: bool, stamp: Tick) {
+        if let Some(r) = self.records.get_mut(&id) {
+            r.connected = connected;
+            r.changed_at = stamp;
+            r.public_changed_at = stamp;
+            self.log.push_back(LogEntry {
+                at: stamp,
+                player: id,
+                left_joined_at: None,
+            });
+        }
+    }
+
+    fn welcome(&self, id: PlayerId, resumed: bool) -> Vec<u8> {
+        let msg = ServerMsg::Welcome(Box::new(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            player_id: id,
+            tick_rate: self.config.tick_rate,
+            tick: self.tick,
+            checksum_interval: self.config.checksum_interval,
+            resume_token: self.clients[&id].resume_token.clone(),
+            resumed,
+            schema: (*self.schema).clone(),
+            game_config: self.client_config.clone(),
+        }));
+        let mut bytes = Vec::new();
+        encode_server(&msg, &self.schema, &mut bytes);
+        bytes
+    }
+
+    /// A player's connection dropped (or it was dropped for being too slow). Its seat is kept
+    /// for the grace period; what its client held is forgotten, so a resume starts complete.
+    pub fn handle_disconnect(&mut self, id: PlayerId) {
+        let tick = self.tick;
+        let fresh = self.new_input_queue();
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if !c.connected {
+            return;
+        }
+        c.connected = false;
+        c.disconnected_at = tick;
+        for nid in c.baseline.ids() {
+            self.net_ids.release(nid);
+        }
+        c.baseline.clear();
+        c.pending.clear();
+        c.last_sent = None;
+        c.skipped_in_a_row = 0;
+        c.inputs = fresh;
+        let stamp = self.stamp();
+        self.set_connected(id, false, stamp);
+        let name = self.records[&id].name.clone();
+        self.notice_all(format!("{name} lost connection"));
+        let (game, mut ctx) = self.ctx_parts();
+        game.disconnected(&mut ctx, id);
+    }
+
+    /// Removes a player for good: the game's `leave`, then its record leaves every client's
+    /// list with their next snapshot.
+    pub fn handle_leave(&mut self, id: PlayerId) {
+        let Some(client) = self.clients.remove(&id) else {
+            return;
+        };
+        self.tokens.remove(&client.resume_token);
+        for nid in client.baseline.ids() {
+            self.net_ids.release(nid);
+        }
+        let (game, mut ctx) = self.ctx_parts();
+        game.leave(&mut ctx, id);
+        if let Some(r) = self.records.remove(&id) {
+            let stamp = self.stamp();
+            self.log.push_back(LogEntry {
+                at: stamp,
+                player: id,
+                left_joined_at: Some(r.joined_at),
+            });
+        }
+    }
+
+    /// Queues input commands of a player.
+    pub fn handle_inputs(&mut self, id: PlayerId, cmds: Vec<InputCmd>) -> InputOutcome {
+        let mut out = InputOutcome::default();
+        let Some(c) = self.clients.get_mut(&id) else {
+            return out;
+        };
+        for cmd in cmds {
+            match c.inputs.push(cmd) {
+                Push::Queued => out.queued += 1,
+                Push::Duplicate => out.duplicates += 1,
+                Push::TooFarAhead | Push::Full => out.rejected += 1,
+            }
+        }
+        out
+    }
+
+    /// A reliable action, handed to the game at once; a refusal reaches the player as a
+    /// `rejected` event with its seq and the game's reason.
+    pub fn handle_action(&mut self, id: PlayerId, action: &Action) -> Result<(), String> {
+        if !self.is_connected(id) {
+            return Err("not in the room".into());
+        }
+        let (game, mut ctx) = self.ctx_parts();
+        let result = game.action(&mut ctx, id, action);
+        if let Err(reason) = &result {
+            let e = Event {
+                kind: engine_events::REJECTED,
+                values: vec![
+                    Value::Int(i64::from(action.seq)),
+                    Value::Str(reason.chars().take(120).collect()),
+                ],
+            };
+            self.events.push((Audience::Player(id), e));
+        }
+        result
+    }
+
+    /// A chat line from a player to the room (cleaned, cut, rate-limited: over the limit the
+    /// player alone gets a notice). Returns whether it was relayed.
+    pub fn handle_chat(&mut self, id: PlayerId, text: &str) -> crate::room::ChatOutcome {
+        use crate::room::ChatOutcome;
+        let now = f64::from(self.tick.0);
+        let Some(c) = self.clients.get_mut(&id) else {
+            return ChatOutcome::Dropped;
+        };
+        let text = clean_text(text, MAX_CHAT_CHARS);
+        if text.is_empty() {
+            return ChatOutcome::Dropped;
+        }
+        if !c.chat.try_take(now) {
+            c.pending
+                .push(Arc::new(notice("chat rate limit: message not sent".into())));
+            return ChatOutcome::RateLimited;
+        }
+        let e = Event {
+            kind: engine_events::CHAT,
+            values: vec![Value::Int(i64::from(id.0)), Value::Str(text)],
+        };
+        self.push_to(Audience::All, Arc::new(e));
+        ChatOutcome::Sent
+    }
+
+    /// A server notice to everyone in the room.
+    pub fn notice(&mut self, text: &str) {
+        self.notice_all(clean_text(text, MAX_CHAT_CHARS));
+    }
+
+    fn notice_all(&mut self, text: String) {
+        self.push_to(Audience::All, Arc::new(notice(text)));
+    }
+
+    /// Queues an event for the connected clients in its audience (`Near` needs views, so
+    /// events emitted between ticks with that audience reach everyone).
+    fn push_to(&mut self, audience: Audience, e: Arc<Event>) {
+        for (id, c) in self.clients.iter_mut().filter(|(_, c)| c.connected) {
+            let to = match audience {
+                Audience::All | Audience::Near(_) => true,
+                Audience::Player(p) => p == *id,
+                Audience::Team(t) => self.game.team(*id) == Some(t),
+            };
+            if to {
+                c.pending.push(e.clone());
+            }
+        }
+    }
+
+    /// Runs one tick. `ready(player)` says whether that client's outbox has room; a client
+    /// that is not ready skips this tick.
+    pub fn tick(&mut self, mut ready: impl FnMut(PlayerId) -> bool) -> TickOutput {
+        let grace = self.config.resume_grace_ticks;
+        let now = self.tick;
+        let expired: Vec<PlayerId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| !c.connected && now.since(c.disconnected_at) > grace)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.handle_leave(id);
+        }
+        self.tick = self.tick.next();
+        let tick = self.tick;
+        let max_inputs = self.config.max_inputs_per_tick;
+        let mut ctx = Ctx {
+            tick,
+            tick_rate: self.config.tick_rate,
+            ids: &mut self.net_ids,
+            events: &mut self.events,
+        };
+        for (id, c) in self.clients.iter_mut() {
+            for _ in 0..max_inputs {
+                let Some(cmd) = c.inputs.pop() else { break };
+                self.game.input(&mut ctx, *id, &cmd);
+            }
+        }
+        self.game.step(&mut ctx);
+        self.world.clear();
+        self.game.replicate(&mut self.world);
+        self.clamp_world();
+        self.interest.rebuild(&mut self.world);
+        self.absorb_records(tick);
+        self.route_events();
+
+        let with_checksum = self.config.checksum_interval > 0
+            && tick
+                .0
+                .is_multiple_of(u32::from(self.config.checksum_interval));
+        let mut out = TickOutput::default();
+        let ids: Vec<PlayerId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.connected)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if !ready(id) {
+                out.skipped += 1;
+                let c = self.clients.get_mut(&id).expect("id from the map");
+                c.skipped_in_a_row += 1;
+                if c.skipped_in_a_row > self.config.max_skipped_ticks {
+                    out.kicked.push((
+                        id,
+                        CloseReason::new(
+                            close::TOO_SLOW,
+                            format!(
+                                "could not keep up: {} snapshots skipped in a row",
+                                c.skipped_in_a_row
+                            ),
+                        ),
+                    ));
+                }
+                continue;
+            }
+            let bytes = self.snapshot_for(id, tick, with_checksum);
+            out.messages.push((id, bytes));
+        }
+        for (id, _) in &out.kicked {
+            self.handle_disconnect(*id);
+        }
+        self.prune_log();
+        out
+    }
+
+    /// Keeps every lane the game wrote inside its field type's range (angles wrap), so a
+    /// game's arithmetic slip can never put a value on the wire that wraps differently on a
+    /// client and breaks its checksum.
+    fn clamp_world(&mut self) {
+        let w = &mut self.world;
+        let mut expected = 0;
+        for (meta, start) in &w.entities {
+            let fields = &self.schema.kinds[usize::from(meta.kind)].fields;
+            assert_eq!(
+                *start as usize, expected,
+                "game {:?}: an entity of kind {} was replicated with the wrong number of lanes",
+                self.schema.game, meta.kind
+            );
+            expected += fields.len();
+            for (f, v) in fields.iter().zip(&mut w.lanes[*start as usize..]) {
+                *v = f.ty.clamp(*v);
+            }
+        }
+        let pf = &self.schema.player_fields;
+        for (_, start) in &w.players {
+            for (f, v) in pf.iter().zip(&mut w.player_lanes[*start as usize..]) {
+                *v = f.ty.clamp(*v);
+            }
+        }
+        for (f, v) in self.schema.room_fields.iter().zip(&mut w.room) {
+            *v = f.ty.clamp(*v);
+        }
+    }
+
+    /// Compares this tick's player records and room fields with the last ones.
+    fn absorb_records(&mut self, tick: Tick) {
+        let n = self.schema.player_fields.len();
+        for &(id, start) in &self.world.players {
+            let Some(r) = self.records.get_mut(&id) else {
+                continue;
+            };
+            let new = &self.world.player_lanes[start as usize..start as usize + n];
+            if r.lanes[..] != *new {
+                let public =
+                    (0..n).any(|i| r.lanes[i] != new[i] && !self.player_owner_only.contains(&i));
+                r.lanes.copy_from_slice(new);
+                r.changed_at = tick;
+                if public {
+                    r.public_changed_at = tick;
+                }
+                self.log.push_back(LogEntry {
+                    at: tick,
+                    player: id,
+                    left_joined_at: None,
+                });
+            }
+        }
+        if self.world.room.len() == self.room_lanes.len() && self.world.room != self.room_lanes {
+            self.room_lanes.copy_from_slice(&self.world.room);
+            self.room_changed_at = tick;
+        }
+    }
+
+    fn route_events(&mut self) {
+        let events = std::mem::take(&mut self.events);
+        for (audience, e) in events {
+            let e = Arc::new(e);
+            if let Audience::Near(p) = audience {
+                for (id, c) in self.clients.iter_mut().filter(|(_, c)| c.connected) {
+                    let viewer = Viewer {
+                        player: *id,
+                        center: self.game.view_center(*id),
+                        team: None,
+                    };
+                    if self.interest.sees_point(&viewer, p) {
+                        c.pending.push(e.clone());
+                    }
+                }
+            } else {
+                self.push_to(audience, e);
+            }
+        }
+    }
+
+    /// Drops log entries no client still needs (every connected client has been sent a
+    /// snapshot after them, or could only be behind by more than it is allowed to skip).
+    fn prune_log(&mut self) {
+        let oldest_needed = self
+            .clients
+            .values()
+            .filter(|c| c.connected)
+            .filter_map(|c| c.last_sent)
+            .min()
+            .unwrap_or(self.tick);
+        while self.log.front().is_some_and(|e| e.at <= oldest_needed) {
+            self.log.pop_front();
+        }
+    }
+
+    fn snapshot_for(&mut self, id: PlayerId, tick: Tick, with_checksum: bool) -> Vec<u8> {
+        let viewer = Viewer {
+            player: id,
+            center: self.game.view_center(id),
+            team: self.game.team(id),
+        };
+        self.interest.view(&viewer, &self.masks, &mut self.view);
+        let c = self.clients.get_mut(&id).expect("caller checked");
+        let snap = &mut self.snap;
+        snap.clear();
+        snap.tick = tick;
+        snap.ack_input_seq = c.inputs.last_applied();
+        diff(&self.schema, &c.baseline, &self.view, snap);
+        for s in &snap.created {
+            self.net_ids.retain(s.id);
+        }
+        for nid in &snap.removed {
+            self.net_ids.release(*nid);
+        }
+        std::mem::swap(&mut c.baseline, &mut self.view);
+        c.skipped_in_a_row = 0;
+        // Player records.
+        let n = self.schema.player_fields.len();
+        let masked = |r: &Record, out: &mut Vec<i64>| {
+            let at = out.len();
+            out.extend_from_slice(&r.lanes);
+            for &f in &self.player_owner_only {
+                out[at + f] = 0;
+            }
+        };
+        match c.last_sent {
+            None => {
+                for (pid, r) in &self.records {
+                    snap.players_joined.push(PlayerJoin {
+                        id: *pid,
+                        name: r.name.clone(),
+                        connected: r.connected,
+                    });
+                    if *pid == id {
+                        snap.joined_lanes.extend_from_slice(&r.lanes);
+                    } else {
+                        masked(r, &mut snap.joined_lanes);
+                    }
+                }
+            }
+            Some(t) => {
+                let from = self.log.partition_point(|e| e.at <= t);
+                let mut touched: Vec<(PlayerId, Option<Tick>)> = self
+                    .log
+                    .range(from..)
+                    .map(|e| (e.player, e.left_joined_at))
+                    .collect();
+                touched.sort_unstable_by_key(|e| (e.0, e.1.is_none()));
+                touched.dedup_by_key(|e| e.0);
+                for (pid, left_joined_at) in touched {
+                    match self.records.get(&pid) {
+                        Some(r) if r.joined_at > t => {
+                            snap.players_joined.push(PlayerJoin {
+                                id: pid,
+                                name: r.name.clone(),
+                                connected: r.connected,
+                            });
+                            if pid == id {
+                                snap.joined_lanes.extend_from_slice(&r.lanes);
+                            } else {
+                                masked(r, &mut snap.joined_lanes);
+                            }
+                        }
+                        Some(r) => {
+                            let changed = if pid == id {
+                                r.changed_at > t
+                            } else {
+                                r.public_changed_at > t
+                            };
+                            if changed {
+                                snap.players_changed.push(PlayerChange {
+                                    id: pid,
+                                    connected: r.connected,
+                                });
+                                if pid == id {
+                                    snap.changed_lanes.extend_from_slice(&r.lanes);
+                                } else {
+                                    masked(r, &mut snap.changed_lanes);
+                                }
+                            }
+                        }
+                        None => {
+                            if left_joined_at.is_some_and(|j| j <= t) {
+                                snap.players_left.push(pid);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        debug_assert_eq!(snap.joined_lanes.len(), snap.players_joined.len() * n);
+        if !self.room_lanes.is_empty() && c.last_sent.is_none_or(|t| self.room_changed_at > t) {
+            snap.room = Some(self.room_lanes.clone());
+        }
+        snap.events
+            .extend(c.pending.drain(..).map(|e| (*e).clone()));
+        if with_checksum {
+            snap.checksum = Some(checksum(c.baseline.iter(&self.schema), &self.room_lanes));
+        }
+        c.last_sent = Some(tick);
+        let mut bytes = Vec::with_capacity(64);
+        let msg = ServerMsg::Snapshot(std::mem::take(snap));
+        encode_server(&msg, &self.schema, &mut bytes);
+        // Hand the buffers back for the next client instead of allocating new ones.
+        if let ServerMsg::Snapshot(s) = msg {
+            *snap = s;
+        }
+        bytes
+    }
+}
+
+fn notice(text: String) -> Event {
+    Event {
+        kind: engine_events::NOTICE,
+        values: vec![Value::Str(text)],
+    }
+}

@@ -1,0 +1,308 @@
+//! Per-client views and deltas for any schema.
+//!
+//! Every tick the world's entities are laid out once ([`Interest::rebuild`]): sorted by id,
+//! placed ones into a spatial grid. A client's view ([`Interest::view`]) is then the entities
+//! within its view radius (all of them for a game without one), every unplaced entity and
+//! every entity it owns, filtered by visibility, with owner-only lanes zeroed unless the
+//! client owns the entity. Views are [`Table`]s sorted by id, so [`diff`] is one merge pass
+//! against what the client holds: removals, creations and field-level updates, where an
+//! unchanged entity costs nothing.
+
+use super::game::{EntityMeta, Visibility, World};
+use crate::grid::SpatialGrid;
+use glam::Vec2;
+use tickwire_shared::schema::Schema;
+use tickwire_shared::sync::{Snapshot, Spawn, Update};
+use tickwire_shared::{NetId, PlayerId};
+
+/// Entity rows with their lanes, sorted by id: a client's baseline or view.
+#[derive(Debug, Default, Clone)]
+pub struct Table {
+    rows: Vec<(NetId, u16, u32)>,
+    lanes: Vec<i64>,
+}
+
+impl Table {
+    /// Empties the table, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.rows.clear();
+        self.lanes.clear();
+    }
+
+    /// Entities held.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The ids held, ascending.
+    pub fn ids(&self) -> impl Iterator<Item = NetId> + '_ {
+        self.rows.iter().map(|r| r.0)
+    }
+
+    /// Rows as (id, kind, lanes), ascending id.
+    pub fn iter<'a>(
+        &'a self,
+        schema: &'a Schema,
+    ) -> impl Iterator<Item = (NetId, u16, &'a [i64])> + 'a {
+        self.rows.iter().map(move |&(id, kind, start)| {
+            let n = schema.kinds[usize::from(kind)].fields.len();
+            (id, kind, &self.lanes[start as usize..start as usize + n])
+        })
+    }
+}
+
+/// Which lanes of each kind only the owner receives.
+#[derive(Debug, Clone)]
+pub struct Masks {
+    lens: Vec<usize>,
+    owner_only: Vec<Vec<usize>>,
+}
+
+impl Masks {
+    /// Computed from a schema.
+    pub fn new(schema: &Schema) -> Masks {
+        Masks {
+            lens: schema.kinds.iter().map(|k| k.fields.len()).collect(),
+            owner_only: schema
+                .kinds
+                .iter()
+                .map(|k| {
+                    k.fields
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, f)| f.owner_only)
+                        .map(|(i, _)| i)
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The world laid out for view queries; rebuilt every tick.
+pub struct Interest {
+    radius: Option<f32>,
+    /// (meta, lane start) sorted by id.
+    pub(super) entities: Vec<(EntityMeta, u32)>,
+    lanes: Vec<i64>,
+    grid: SpatialGrid<u32>,
+    unplaced: Vec<u32>,
+    /// (owner, index) sorted.
+    owned: Vec<(PlayerId, u32)>,
+    seen: Vec<u64>,
+}
+
+/// Who is looking.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    /// The player.
+    pub player: PlayerId,
+    /// The view's centre, if it has one.
+    pub center: Option<Vec2>,
+    /// The player's team.
+    pub team: Option<u16>,
+}
+
+impl Interest {
+    /// Interest over an area of `width × height` (placed entities outside it fall into the
+    /// border cells), with a view radius or none (everyone sees everything).
+    pub fn new(width: f32, height: f32, radius: Option<f32>) -> Interest {
+        let cell = radius.map_or(width.max(height).max(1.0), |r| (r * 0.5).max(1.0));
+        Interest {
+            radius,
+            entities: Vec::new(),
+            lanes: Vec::new(),
+            grid: SpatialGrid::new(width.max(1.0), height.max(1.0), cell),
+            unplaced: Vec::new(),
+            owned: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Takes this tick's entities from the world (the world's entity buffers are swapped
+    /// in, not copied).
+    pub fn rebuild(&mut self, world: &mut World) {
+        std::mem::swap(&mut self.entities, &mut world.entities);
+        std::mem::swap(&mut self.lanes, &mut world.lanes);
+        world.entities.clear();
+        world.lanes.clear();
+        self.entities.sort_unstable_by_key(|e| e.0.id);
+        self.grid.clear();
+        self.unplaced.clear();
+        self.owned.clear();
+        self.seen.clear();
+        self.seen.resize(self.entities.len().div_ceil(64), 0);
+        for (i, (meta, _)) in self.entities.iter().enumerate() {
+            match (meta.pos, self.radius) {
+                (Some(p), Some(_)) => self.grid.insert(p, i as u32),
+                _ => self.unplaced.push(i as u32),
+            }
+            if let Some(o) = meta.owner {
+                self.owned.push((o, i as u32));
+            }
+        }
+        self.owned.sort_unstable();
+    }
+
+    /// Entities in the world.
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// Whether the world has no entity.
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
+
+    /// Whether a point is inside a viewer's view.
+    pub fn sees_point(&self, viewer: &Viewer, p: Vec2) -> bool {
+        match (self.radius, viewer.center) {
+            (None, _) => true,
+            (Some(r), Some(c)) => c.distance_squared(p) <= r * r,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// What `viewer` sees, sorted by id, into `out`.
+    pub fn view(&mut self, viewer: &Viewer, masks: &Masks, out: &mut Table) {
+        let seen = &mut self.seen;
+        let mark = |seen: &mut Vec<u64>, i: u32| seen[i as usize / 64] |= 1 << (i % 64);
+        if let (Some(r), Some(c)) = (self.radius, viewer.center) {
+            self.grid.for_each_within(c, r, |_, i| mark(seen, i));
+        }
+        for &i in &self.unplaced {
+            mark(seen, i);
+        }
+        let from = self.owned.partition_point(|o| o.0 < viewer.player);
+        for &(o, i) in &self.owned[from..] {
+            if o != viewer.player {
+                break;
+            }
+            mark(seen, i);
+        }
+        out.clear();
+        for (w, word) in seen.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let (meta, start) = &self.entities[w * 64 + bits.trailing_zeros() as usize];
+                bits &= bits - 1;
+                let own = meta.owner == Some(viewer.player);
+                let allowed = match meta.visibility {
+                    Visibility::Everyone => true,
+                    Visibility::Owner => own,
+                    Visibility::Team(t) => viewer.team == Some(t),
+                };
+                if !allowed {
+                    continue;
+                }
+                let k = usize::from(meta.kind);
+                let n = masks.lens[k];
+                let at = out.lanes.len();
+                out.rows.push((meta.id, meta.kind, at as u32));
+                out.lanes
+                    .extend_from_slice(&self.lanes[*start as usize..*start as usize + n]);
+                if !own {
+                    for &f in &masks.owner_only[k] {
+                        out.lanes[at + f] = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The brute-force view (no grid, no bitset), for tests to compare against.
+    pub fn brute_force_view(&self, viewer: &Viewer, masks: &Masks) -> Table {
+        let mut out = Table::default();
+        for (meta, start) in &self.entities {
+            let own = meta.owner == Some(viewer.player);
+            let in_range = match (meta.pos, self.radius, viewer.center) {
+                (_, None, _) | (None, _, _) => true,
+                (Some(p), Some(r), Some(c)) => p.distance_squared(c) <= r * r,
+                (Some(_), Some(_), None) => false,
+            };
+            let allowed = match meta.visibility {
+                Visibility::Everyone => true,
+                Visibility::Owner => own,
+                Visibility::Team(t) => viewer.team == Some(t),
+            };
+            if !(in_range || own) || !allowed {
+                continue;
+            }
+            let k = usize::from(meta.kind);
+            let at = out.lanes.len();
+            out.rows.push((meta.id, meta.kind, at as u32));
+            out.lanes
+                .extend_from_slice(&self.lanes[*start as usize..*start as usize + masks.lens[k]]);
+            if !own {
+                for &f in &masks.owner_only[k] {
+                    out.lanes[at + f] = 0;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Writes into `snap` the entity delta that turns `baseline` into `view`: removals, creations
+/// with all lanes, and updates with a bit per changed field (the change, for `delta`
+/// fields).
+pub fn diff(schema: &Schema, baseline: &Table, view: &Table, snap: &mut Snapshot) {
+    fn lanes_of<'a>(schema: &Schema, t: &'a Table, i: usize) -> &'a [i64] {
+        let (_, kind, start) = t.rows[i];
+        let n = schema.kinds[usize::from(kind)].fields.len();
+        &t.lanes[start as usize..start as usize + n]
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < baseline.rows.len() || j < view.rows.len() {
+        let old = baseline.rows.get(i);
+        let new = view.rows.get(j);
+        match (old, new) {
+            (Some(o), Some(n)) if o.0 == n.0 && o.1 == n.1 => {
+                let (a, b) = (lanes_of(schema, baseline, i), lanes_of(schema, view, j));
+                if a != b {
+                    let fields = &schema.kinds[usize::from(n.1)].fields;
+                    let mut mask = 0u64;
+                    for (f, (x, y)) in a.iter().zip(b).enumerate() {
+                        if x != y {
+                            mask |= 1 << f;
+                            snap.updated_lanes.push(if fields[f].delta {
+                                y.wrapping_sub(*x)
+                            } else {
+                                *y
+                            });
+                        }
+                    }
+                    snap.updated.push(Update {
+                        id: n.0,
+                        kind: n.1,
+                        mask,
+                    });
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(o), Some(n)) if o.0 <= n.0 => {
+                // Same id with another kind cannot happen (ids are not reused while held),
+                // but if it did, removal then creation keeps the client exact.
+                snap.removed.push(o.0);
+                i += 1;
+            }
+            (Some(o), None) => {
+                snap.removed.push(o.0);
+                i += 1;
+            }
+            (_, Some(n)) => {
+                snap.created.push(Spawn { id: n.0, kind: n.1 });
+                snap.created_lanes
+                    .extend_from_slice(lanes_of(schema, view, j));
+                j += 1;
+            }
+            (None, None) => unreachable!("loop condition"),
+        }
+    }
+}
