@@ -80,6 +80,17 @@ impl FieldType {
         }
     }
 
+    /// A lane in world units: `Fixed(s)` divides by `s`, angles become radians, the rest is
+    /// the number itself.
+    pub fn dequantize(self, v: f64) -> f64 {
+        match self {
+            FieldType::Fixed(s) => v / f64::from(s.max(1)),
+            FieldType::Angle8 => v / 256.0 * std::f64::consts::TAU,
+            FieldType::Angle16 => v / 65536.0 * std::f64::consts::TAU,
+            _ => v,
+        }
+    }
+
     /// Clamps (or, for angles, wraps) a lane value into the type's range.
     pub fn clamp(self, v: i64) -> i64 {
         if let Some(turn) = self.turn() {

@@ -12,11 +12,15 @@
 //! - [`ServerMsg`]: `Welcome` (who you are, the tick, the schema, the game's constants),
 //!   `Snapshot` (the per-client delta of entities, player records, room fields and events),
 //!   `Pong`.
-//! - [`Replica`]: the client's copy of everything replicated, for any schema.
+//! - [`Replica`]: the client's copy of everything replicated, for any schema;
+//!   [`interpolate`] draws the fields declared `interpolate` between snapshots, [`predict`]
+//!   runs the game's own step on the local entity's `predict` fields.
 //!
 //! A snapshot's updates do not name their entity's kind: the decoder looks it up in what the
 //! client holds (see [`Replica::decode`]), which is why decoding a snapshot needs the replica.
 
+pub mod interpolate;
+pub mod predict;
 pub mod replica;
 pub mod wire;
 
