@@ -470,7 +470,7 @@ fn v2_golden_vectors_match_the_checked_in_files() {
 }
 
 #[test]
-fn the_idle_snapshot_is_three_bytes_and_deltas_are_small() {
+fn the_idle_snapshot_is_four_bytes_and_deltas_are_small() {
     let schema = demo_schema();
     let mut b = Vec::new();
     encode_server(
@@ -490,4 +490,38 @@ fn the_idle_snapshot_is_three_bytes_and_deltas_are_small() {
     let mut b = Vec::new();
     encode_server(&ServerMsg::Snapshot(s), &schema, &mut b);
     assert_eq!(b, [1, 100, 7, 1, 1, 5, 0b110, 6, 3]);
+}
+
+/// The worked example of docs/PROTOCOL.md (version 2): a `Welcome` for the smallest game.
+#[test]
+fn the_documented_welcome_example_encodes_to_its_bytes() {
+    use tickwire_shared::schema::{FieldDesc, FieldType};
+    let schema = Schema::new("dots")
+        .kind(KindDesc {
+            name: "dot".into(),
+            fields: vec![FieldDesc::new("x", FieldType::I32).delta()],
+        })
+        .input(vec![FieldDesc::new("dx", FieldType::I8)]);
+    let w = Welcome {
+        protocol_version: PROTOCOL_VERSION,
+        player_id: PlayerId(1),
+        tick_rate: 30,
+        tick: Tick(300),
+        checksum_interval: 0,
+        resume_token: "t".into(),
+        resumed: false,
+        schema: schema.clone(),
+        game_config: String::new(),
+    };
+    let mut b = Vec::new();
+    encode_server(&ServerMsg::Welcome(Box::new(w)), &schema, &mut b);
+    let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    assert_eq!(
+        hex.join(" "),
+        "00 02 01 1e fb 2c 01 00 01 74 00 04 64 6f 74 73 01 03 64 6f 74 01 01 78 06 00 00 00 01 \
+         00 00 00 01 02 64 78 04 00 00 00 00 00 00 03 04 63 68 61 74 02 06 70 6c 61 79 65 72 0a \
+         00 00 00 00 00 04 74 65 78 74 0c c8 00 00 00 00 00 06 6e 6f 74 69 63 65 01 04 74 65 78 \
+         74 0c c8 00 00 00 00 00 08 72 65 6a 65 63 74 65 64 02 03 73 65 71 03 00 00 00 00 00 06 \
+         72 65 61 73 6f 6e 0c 78 00 00 00 00 00 00"
+    );
 }
