@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tickwire_client::{Client, Incoming, OpCode, RawFrame};
-use tickwire_shared::close;
+use tickwire_shared::close::CloseCode;
 use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, Ping, ServerMsg, Welcome};
 use tickwire_shared::replica::EntityState;
 use tickwire_shared::{Replica, ReplicaError, Tick, encode_client};
@@ -306,7 +306,7 @@ pub async fn run_bot(
     state.stats.connected_for = connected_at.elapsed();
     if ending == Ending::Clean {
         // Close cleanly and wait for the server's answer, bounded.
-        client.close(close::NORMAL, "load test over").await;
+        client.close(CloseCode::Normal, "load test over").await;
         let _ = client.wait_closed(Duration::from_secs(5)).await;
     }
     live.connected.fetch_sub(1, Ordering::Relaxed);

@@ -304,7 +304,7 @@ fn a_server_restart_triggers_a_reconnect() {
     assert_eq!(
         saw_retry.unwrap(),
         Disconnect::Closed {
-            code: Some(tickwire_shared::close::GOING_AWAY),
+            code: Some(tickwire_shared::close::CloseCode::GoingAway.code()),
             reason: "server shutting down".into()
         }
     );

@@ -20,6 +20,9 @@ use rustls_pki_types::ServerName;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+/// The close-code table and retry policy, re-exported: [`CloseCode`] for each code the server
+/// sends, [`retry_policy`] for what to do after [`Incoming::Closed`].
+pub use tickwire_shared::close::{CloseCode, Retry, retry_policy};
 use tickwire_shared::{ClientMsg, CodecError, ServerMsg, decode_server, encode_client};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -63,6 +66,18 @@ pub enum Incoming {
         /// Close reason.
         reason: String,
     },
+}
+
+impl Incoming {
+    /// For [`Incoming::Closed`], whether reconnecting can help ([`retry_policy`] of its code:
+    /// no close frame is network loss, unknown codes are retried slowly); `None` for
+    /// anything else.
+    pub fn retry(&self) -> Option<Retry> {
+        match self {
+            Incoming::Closed { code, .. } => Some(retry_policy(*code)),
+            _ => None,
+        }
+    }
 }
 
 /// A frame to send, for tests that need to break the protocol on purpose.
@@ -271,9 +286,10 @@ impl Client {
         self.task.abort();
     }
 
-    /// Sends a close frame; the connection ends when the server answers.
-    pub async fn close(&self, code: u16, reason: &str) {
-        let _ = self.out.send(Out::Close(code, reason.into())).await;
+    /// Sends a close frame; the connection ends when the server answers. (A client closes
+    /// with [`CloseCode::Normal`]: the server then removes the player at once.)
+    pub async fn close(&self, code: CloseCode, reason: &str) {
+        let _ = self.out.send(Out::Close(code.code(), reason.into())).await;
     }
 
     /// The next thing from the server; after `Closed` it keeps returning `Closed`.
@@ -382,7 +398,7 @@ async fn drive(ws: Ws, mut out: mpsc::Receiver<Out>, incoming: mpsc::Sender<Inco
                         return;
                     }
                     None => {
-                        let _ = wr.write_frame(Frame::close(1000, b"")).await;
+                        let _ = wr.write_frame(Frame::close(CloseCode::Normal.code(), b"")).await;
                         return;
                     }
                 },
@@ -414,5 +430,20 @@ mod tests {
         assert_eq!(u.host(), "example.com");
         assert_eq!(u.path, "/ws?room=a");
         assert_eq!(parse_url("ws://[::1]:7000/ws").unwrap().host(), "::1");
+    }
+
+    #[test]
+    fn closes_carry_the_shared_retry_policy() {
+        let closed = |code| Incoming::Closed {
+            code,
+            reason: String::new(),
+        };
+        assert_eq!(closed(Some(4006)).retry(), Some(Retry::Never));
+        assert_eq!(closed(Some(4003)).retry(), Some(Retry::Later));
+        assert_eq!(closed(Some(1001)).retry(), Some(Retry::Reconnect));
+        assert_eq!(closed(None).retry(), Some(Retry::Reconnect));
+        let undecodable =
+            Incoming::Undecodable(tickwire_shared::decode_server(&[0xff]).unwrap_err(), 1);
+        assert_eq!(undecodable.retry(), None);
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use tickwire_server::Config;
 use tickwire_shared::protocol::{ClientMsg, Hello, InputCmd};
-use tickwire_shared::{InputSeq, close, encode_client};
+use tickwire_shared::{InputSeq, close::CloseCode, encode_client};
 
 const BINARY: u8 = 2;
 const TEXT: u8 = 1;
@@ -63,7 +63,7 @@ fn joined_hello() -> Vec<u8> {
 async fn text_frame_gets_1003() {
     expect_close(
         Config::ephemeral(),
-        close::UNSUPPORTED_DATA,
+        CloseCode::UnsupportedData.code(),
         "text frames",
         |mut ws| async move {
             ws.frame(TEXT, true, b"{\"hello\":1}").await;
@@ -81,7 +81,7 @@ async fn oversized_frame_gets_1009() {
     };
     expect_close(
         config,
-        close::MESSAGE_TOO_BIG,
+        CloseCode::MessageTooBig.code(),
         "size limit",
         |mut ws| async move {
             ws.frame(BINARY, true, &joined_hello()).await;
@@ -100,7 +100,7 @@ async fn frame_at_the_limit_is_accepted_but_fragments_over_it_get_1009() {
     };
     expect_close(
         config,
-        close::MESSAGE_TOO_BIG,
+        CloseCode::MessageTooBig.code(),
         "over 512 bytes",
         |mut ws| async move {
             ws.frame(BINARY, true, &joined_hello()).await;
@@ -136,7 +136,7 @@ async fn frame_at_the_limit_is_accepted_but_fragments_over_it_get_1009() {
 async fn huge_declared_length_gets_1009_without_allocating() {
     expect_close(
         Config::ephemeral(),
-        close::MESSAGE_TOO_BIG,
+        CloseCode::MessageTooBig.code(),
         "size limit",
         |mut ws| async move {
             use tokio::io::AsyncWriteExt;
@@ -155,7 +155,7 @@ async fn huge_declared_length_gets_1009_without_allocating() {
 async fn undecodable_message_gets_1007() {
     expect_close(
         Config::ephemeral(),
-        close::INVALID_PAYLOAD,
+        CloseCode::InvalidPayload.code(),
         "undecodable",
         |mut ws| async move {
             ws.frame(BINARY, true, &joined_hello()).await;
@@ -170,7 +170,7 @@ async fn undecodable_message_gets_1007() {
 async fn trailing_bytes_get_1007() {
     expect_close(
         Config::ephemeral(),
-        close::INVALID_PAYLOAD,
+        CloseCode::InvalidPayload.code(),
         "trailing",
         |mut ws| async move {
             let mut b = joined_hello();
@@ -186,7 +186,7 @@ async fn trailing_bytes_get_1007() {
 async fn wrong_protocol_version_gets_4000() {
     expect_close(
         Config::ephemeral(),
-        close::PROTOCOL_VERSION_MISMATCH,
+        CloseCode::VersionMismatch.code(),
         "protocol version 999",
         |mut ws| async move {
             let h = ClientMsg::Hello(Hello {
@@ -206,7 +206,7 @@ async fn wrong_protocol_version_gets_4000() {
 async fn input_before_hello_gets_4001() {
     expect_close(
         Config::ephemeral(),
-        close::HELLO_EXPECTED,
+        CloseCode::HelloExpected.code(),
         "first message must be Hello",
         |mut ws| async move {
             let i = ClientMsg::Input(vec![InputCmd {
@@ -225,7 +225,7 @@ async fn input_before_hello_gets_4001() {
 async fn second_hello_gets_4001() {
     expect_close(
         Config::ephemeral(),
-        close::HELLO_EXPECTED,
+        CloseCode::HelloExpected.code(),
         "already",
         |mut ws| async move {
             ws.frame(BINARY, true, &joined_hello()).await;
@@ -242,14 +242,20 @@ async fn no_hello_in_time_gets_4002() {
         hello_timeout: std::time::Duration::from_millis(300),
         ..Config::ephemeral()
     };
-    expect_close(config, close::TIMEOUT, "no Hello", |ws| async move { ws }).await;
+    expect_close(
+        config,
+        CloseCode::Timeout.code(),
+        "no Hello",
+        |ws| async move { ws },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stray_continuation_gets_1002() {
     expect_close(
         Config::ephemeral(),
-        close::PROTOCOL_ERROR,
+        CloseCode::ProtocolError.code(),
         "continuation",
         |mut ws| async move {
             ws.frame(CONTINUATION, true, b"x").await;

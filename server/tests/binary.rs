@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::process::Stdio;
-use tickwire_shared::close;
+use tickwire_shared::close::CloseCode;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -42,7 +42,7 @@ async fn binary_serves_and_shuts_down_on_sigterm() {
         .unwrap();
     assert!(status.success());
     let (code, _) = p.client.wait_closed(WAIT).await.expect("closed");
-    assert_eq!(code, Some(close::GOING_AWAY));
+    assert_eq!(code, Some(CloseCode::GoingAway.code()));
     let exit = tokio::time::timeout(WAIT, child.wait())
         .await
         .expect("exits promptly")

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tickwire_server::Config;
 use tickwire_shared::protocol::{ClientMsg, InputCmd, Ping};
-use tickwire_shared::{InputSeq, close, encode_client};
+use tickwire_shared::{InputSeq, close::CloseCode, encode_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -169,11 +169,11 @@ async fn hostile_inputs_do_not_hurt_well_behaved_players() {
     ));
 
     let expected = [
-        ("random message", close::INVALID_PAYLOAD),
-        ("text frame", close::UNSUPPORTED_DATA),
-        ("huge length", close::MESSAGE_TOO_BIG),
-        ("truncated frame", close::TIMEOUT),
-        ("flood", close::POLICY_VIOLATION),
+        ("random message", CloseCode::InvalidPayload.code()),
+        ("text frame", CloseCode::UnsupportedData.code()),
+        ("huge length", CloseCode::MessageTooBig.code()),
+        ("truncated frame", CloseCode::Timeout.code()),
+        ("flood", CloseCode::PolicyViolation.code()),
     ];
     for ((name, got), (want_name, want)) in results.iter().zip(expected) {
         assert_eq!(*name, want_name);

@@ -10,7 +10,7 @@ use tickwire_client::Incoming;
 use tickwire_server::Config;
 use tickwire_shared::protocol::{ClientMsg, Event, InputCmd, Ping, ServerMsg, buttons};
 use tickwire_shared::replica::EntityState;
-use tickwire_shared::{InputSeq, Tick, close};
+use tickwire_shared::{InputSeq, Tick, close::CloseCode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_play_and_replicas_match_the_server() {
@@ -133,7 +133,11 @@ async fn chat_reaches_everyone_and_leave_is_announced() {
                 Event::Chat { player, text } if *player == bob_id => {
                     assert_eq!(text, "hello room", "trimmed, control characters dropped");
                     got_chat = true;
-                    b.take().unwrap().client.close(close::NORMAL, "bye").await;
+                    b.take()
+                        .unwrap()
+                        .client
+                        .close(CloseCode::Normal, "bye")
+                        .await;
                 }
                 Event::Leave { player } if *player == bob_id => got_leave = true,
                 _ => {}
@@ -185,7 +189,7 @@ async fn shutdown_closes_every_client_with_1001() {
     server.shutdown.cancel();
     for p in [&mut a, &mut b] {
         let (code, reason) = p.client.wait_closed(WAIT).await.expect("closed in time");
-        assert_eq!(code, Some(close::GOING_AWAY));
+        assert_eq!(code, Some(CloseCode::GoingAway.code()));
         assert_eq!(reason, "server shutting down");
     }
     tokio::time::timeout(WAIT, server.task)
@@ -208,7 +212,7 @@ async fn full_server_is_refused_with_4003() {
         .unwrap();
     c.send(&hello("b")).await.unwrap();
     let (code, reason) = c.wait_closed(WAIT).await.unwrap();
-    assert_eq!(code, Some(close::FULL));
+    assert_eq!(code, Some(CloseCode::Full.code()));
     assert!(reason.contains("full"), "{reason}");
     server.stop().await;
 }
@@ -232,7 +236,7 @@ async fn silent_peer_is_closed_and_removed() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(code, close::TIMEOUT);
+    assert_eq!(code, CloseCode::Timeout.code());
     assert!(reason.contains("no message"), "{reason}");
     // The watcher answers pings (its client does) so it stays, and sees the silent one leave
     // once its resume grace period is over.

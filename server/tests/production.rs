@@ -13,7 +13,7 @@ use tickwire_shared::protocol::{
 };
 use tickwire_shared::quant::{dequantize_pos, quantize_angle16};
 use tickwire_shared::replica::EntityState;
-use tickwire_shared::{InputSeq, close};
+use tickwire_shared::{InputSeq, close::CloseCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn rooms(server: &TestServer) -> Vec<RoomInfo> {
@@ -111,7 +111,7 @@ async fn empty_rooms_are_disposed_of() {
     .await;
     let p = Player::join(&format!("{}?room=short", server.ws_url()), "a").await;
     wait_rooms(&server, |r| r.len() == 1 && r[0].players == 1).await;
-    p.client.close(close::NORMAL, "bye").await;
+    p.client.close(CloseCode::Normal, "bye").await;
     wait_rooms(&server, |r| r.is_empty()).await;
     let (_, metrics) = server.http_get("/metrics").await;
     assert!(metrics.contains("tickwire_rooms 0"), "{metrics}");
@@ -181,7 +181,7 @@ async fn resume_within_grace_keeps_player_body_and_score() {
     a.client.abort();
     let again = Player::join(&url, "hunter-again").await;
     assert_ne!(again.welcome.player_id, aid, "no token: a new player");
-    again.client.close(close::NORMAL, "").await;
+    again.client.close(CloseCode::Normal, "").await;
     let mut c = Client::connect(&url, WAIT).await.unwrap();
     c.send(&ClientMsg::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
@@ -262,7 +262,7 @@ async fn resume_after_grace_is_a_new_player_and_a_live_connection_is_replaced() 
     };
     assert_eq!(w2.player_id, w.player_id);
     let (code, reason) = late.wait_closed(WAIT).await.unwrap();
-    assert_eq!(code, Some(close::REPLACED), "{reason}");
+    assert_eq!(code, Some(CloseCode::Replaced.code()), "{reason}");
     server.stop().await;
 }
 
@@ -304,7 +304,10 @@ async fn jwt_auth_refuses_bad_tokens_and_takes_the_name_from_claims() {
     c.send(&hello("anon")).await.unwrap();
     assert_eq!(
         c.wait_closed(WAIT).await.unwrap(),
-        (Some(close::UNAUTHORIZED), "a token is required".into())
+        (
+            Some(CloseCode::Unauthorized.code()),
+            "a token is required".into()
+        )
     );
     // An expired token in Hello: 4004 with the reason.
     let mut c = Client::connect(&url, WAIT).await.unwrap();
@@ -318,7 +321,10 @@ async fn jwt_auth_refuses_bad_tokens_and_takes_the_name_from_claims() {
     .unwrap();
     assert_eq!(
         c.wait_closed(WAIT).await.unwrap(),
-        (Some(close::UNAUTHORIZED), "the token has expired".into())
+        (
+            Some(CloseCode::Unauthorized.code()),
+            "the token has expired".into()
+        )
     );
     // A good token in the URL: admitted, named by the claims, not by Hello.
     let p = Player::join(
@@ -423,7 +429,7 @@ async fn per_ip_connection_limit_gets_503() {
     assert!(err.to_string().contains("503"), "{err}");
     // Closing one frees a slot.
     let p = held.pop().unwrap();
-    p.client.close(close::NORMAL, "").await;
+    p.client.close(CloseCode::Normal, "").await;
     let mut ok = false;
     for _ in 0..100 {
         if Client::connect(&url, WAIT).await.is_ok() {
@@ -434,7 +440,7 @@ async fn per_ip_connection_limit_gets_503() {
     }
     assert!(ok, "slot freed");
     for p in held {
-        p.client.close(close::NORMAL, "").await;
+        p.client.close(CloseCode::Normal, "").await;
     }
     let mut metrics = String::new();
     for _ in 0..100 {
@@ -476,7 +482,7 @@ async fn message_flood_gets_1008_and_others_keep_playing() {
         }
     }
     let (code, reason) = flooder.client.wait_closed(WAIT).await.unwrap();
-    assert_eq!(code, Some(close::POLICY_VIOLATION));
+    assert_eq!(code, Some(CloseCode::PolicyViolation.code()));
     assert_eq!(reason, "message rate limit exceeded");
     let mut last = start;
     for _ in 0..10 {
@@ -554,7 +560,7 @@ async fn a_player_dropped_by_the_heartbeat_resumes() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(code, close::TIMEOUT);
+    assert_eq!(code, CloseCode::Timeout.code());
     // It comes back with its token within the grace period: same player, same body.
     let mut c = Client::connect(&server.ws_url(), WAIT).await.unwrap();
     c.send(&ClientMsg::Hello(Hello {

@@ -34,6 +34,14 @@ impl Backoff {
         ceiling / 2 + ceiling.mul_f64(jitter / 2.0)
     }
 
+    /// The longest delay (the cap, with the same jitter), for closes that say "retry later"
+    /// (a full room); counts one more failure.
+    pub fn longest_delay(&mut self, jitter: f64) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let jitter = jitter.clamp(0.0, 1.0);
+        self.cap / 2 + self.cap.mul_f64(jitter / 2.0)
+    }
+
     /// Forgets past failures (after a session got as far as `Welcome`).
     pub fn reset(&mut self) {
         self.failures = 0;
@@ -66,5 +74,13 @@ mod tests {
                 "never above the cap"
             );
         }
+    }
+
+    #[test]
+    fn the_longest_delay_is_the_jittered_cap_from_the_first_failure() {
+        let mut b = Backoff::new(Duration::from_millis(250), Duration::from_secs(4));
+        assert_eq!(b.longest_delay(0.0), Duration::from_secs(2));
+        assert_eq!(b.longest_delay(1.0), Duration::from_secs(4));
+        assert_eq!(b.failures(), 2);
     }
 }

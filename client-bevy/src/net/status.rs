@@ -2,7 +2,7 @@
 //! connection ended, in words, and whether to try again by ourselves.
 
 use std::time::Instant;
-use tickwire_shared::close;
+use tickwire_shared::close::{self, CloseCode, Retry};
 
 /// Where the link to the server is.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,89 +50,106 @@ pub enum Disconnect {
 }
 
 impl Disconnect {
-    /// Whether reconnecting on our own could help. The protocol asks clients not to retry
-    /// after a version mismatch, a protocol violation, a full room or an auth failure.
-    pub fn retry_helps(&self) -> bool {
-        !matches!(
-            self,
-            Disconnect::Closed {
-                code: Some(
-                    close::PROTOCOL_VERSION_MISMATCH
-                        | close::HELLO_EXPECTED
-                        | close::FULL
-                        | close::UNAUTHORIZED
-                ),
-                ..
-            }
-        )
+    /// Whether (and how soon) to reconnect by ourselves: the shared close-code table's policy
+    /// for a close ([`close::retry_policy`]; no close frame counts as network loss). An
+    /// unreachable server may come back, and a diverged replica wants a fresh connection at
+    /// once, so both reconnect.
+    pub fn retry(&self) -> Retry {
+        match self {
+            Disconnect::Closed { code, .. } => close::retry_policy(*code),
+            Disconnect::Unreachable(_) | Disconnect::Diverged(_) => Retry::Reconnect,
+        }
     }
 
-    /// A sentence for the player.
+    /// A sentence for the player: the code's meaning from the shared table, the server's own
+    /// reason when it says more, and the code.
     pub fn describe(&self) -> String {
         match self {
             Disconnect::Unreachable(e) => format!("Cannot reach the server: {e}"),
             Disconnect::Diverged(e) => format!("Resynchronising: {e}"),
             Disconnect::Closed { code, reason } => {
-                let what = match code {
-                    None => "The connection was lost",
-                    Some(close::NORMAL) => "The server closed the connection",
-                    Some(close::GOING_AWAY) => "The server is shutting down",
-                    Some(close::PROTOCOL_ERROR) => "The server rejected a malformed frame",
-                    Some(close::UNSUPPORTED_DATA) => "The server refused a text frame",
-                    Some(close::INVALID_PAYLOAD) => "The server could not decode a message",
-                    Some(close::POLICY_VIOLATION) => "Too many messages: the server dropped us",
-                    Some(close::MESSAGE_TOO_BIG) => "A message was over the server's size limit",
-                    Some(close::INTERNAL_ERROR) => "The server hit an internal error",
-                    Some(close::PROTOCOL_VERSION_MISMATCH) => {
-                        "This client's protocol version is not supported"
-                    }
-                    Some(close::HELLO_EXPECTED) => "The handshake went wrong",
-                    Some(close::TIMEOUT) => "Timed out",
-                    Some(close::FULL) => "The room is full",
-                    Some(close::UNAUTHORIZED) => "Not authorised",
-                    Some(close::TOO_SLOW) => "This client could not keep up with the server",
-                    Some(_) => "The server closed the connection",
+                let known = code.map_or(Some(CloseCode::Abnormal), CloseCode::from_code);
+                let what = known.map_or_else(
+                    || "The server closed the connection".to_string(),
+                    |c| capitalized(c.reason()),
+                );
+                let said = match known {
+                    Some(c) if reason.eq_ignore_ascii_case(c.reason()) => "",
+                    _ => reason.as_str(),
                 };
-                match (code, reason.is_empty()) {
+                match (code, said.is_empty()) {
                     (Some(c), true) => format!("{what} (code {c})"),
-                    (Some(c), false) => format!("{what}: {reason} (code {c})"),
-                    (None, _) => what.to_string(),
+                    (Some(c), false) => format!("{what}: {said} (code {c})"),
+                    (None, _) => what,
                 }
             }
         }
     }
 }
 
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn closed(code: CloseCode, reason: &str) -> Disconnect {
+        Disconnect::Closed {
+            code: Some(code.code()),
+            reason: reason.into(),
+        }
+    }
+
     #[test]
-    fn names_close_codes_and_knows_when_not_to_retry() {
-        let full = Disconnect::Closed {
-            code: Some(close::FULL),
-            reason: "room is full (256 players)".into(),
-        };
-        assert!(!full.retry_helps());
+    fn names_close_codes_and_follows_the_shared_retry_policy() {
+        let full = closed(CloseCode::Full, "room is full (256 players)");
+        assert_eq!(full.retry(), Retry::Later);
         assert_eq!(
             full.describe(),
             "The room is full: room is full (256 players) (code 4003)"
         );
-        let restart = Disconnect::Closed {
-            code: Some(close::GOING_AWAY),
-            reason: "server shutting down".into(),
-        };
-        assert!(restart.retry_helps());
-        assert!(
-            restart
-                .describe()
-                .starts_with("The server is shutting down")
+        let restart = closed(CloseCode::GoingAway, "server shutting down");
+        assert_eq!(restart.retry(), Retry::Reconnect);
+        assert_eq!(
+            restart.describe(),
+            "The server is going away: server shutting down (code 1001)"
         );
-        assert!(Disconnect::Unreachable("refused".into()).retry_helps());
+        assert_eq!(closed(CloseCode::VersionMismatch, "").retry(), Retry::Never);
+        assert_eq!(
+            Disconnect::Unreachable("refused".into()).retry(),
+            Retry::Reconnect
+        );
         let lost = Disconnect::Closed {
             code: None,
             reason: String::new(),
         };
+        assert_eq!(lost.retry(), Retry::Reconnect);
         assert_eq!(lost.describe(), "The connection was lost");
+        let odd = Disconnect::Closed {
+            code: Some(4999),
+            reason: "odd".into(),
+        };
+        assert_eq!(odd.retry(), Retry::Later);
+        assert_eq!(
+            odd.describe(),
+            "The server closed the connection: odd (code 4999)"
+        );
+    }
+
+    #[test]
+    fn replaced_gives_up_and_says_why() {
+        // A newer connection took this player: reconnecting would come back as a second
+        // player or steal it back, so the client stops and tells the player.
+        let replaced = closed(CloseCode::Replaced, "replaced by a newer connection");
+        assert_eq!(replaced.retry(), Retry::Never);
+        assert_eq!(
+            replaced.describe(),
+            "Replaced by a newer connection (code 4006)"
+        );
     }
 }

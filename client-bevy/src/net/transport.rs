@@ -10,7 +10,7 @@ use super::status::{Disconnect, LinkStatus};
 use rand::Rng;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tickwire_client::{Client, Incoming};
+use tickwire_client::{Client, CloseCode, Incoming, Retry};
 use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::sleep_until;
@@ -163,7 +163,8 @@ async fn run_link(
                 }
             }
         };
-        if !cause.retry_helps() {
+        let retry = cause.retry();
+        if retry == Retry::Never {
             tracing::info!(reason = %cause.describe(), "disconnected; not retrying");
             emit(FromNet::Status(LinkStatus::Stopped { cause }));
             // Wait for the player to ask again.
@@ -181,7 +182,12 @@ async fn run_link(
             // Our own decision to resync: no reason to wait.
             continue;
         }
-        let delay = backoff.next_delay(rand::rng().random::<f64>());
+        let jitter = rand::rng().random::<f64>();
+        let delay = match retry {
+            // Turned away for load (a full room): the long wait every time.
+            Retry::Later => backoff.longest_delay(jitter),
+            _ => backoff.next_delay(jitter),
+        };
         let at = Instant::now() + delay;
         tracing::info!(reason = %cause.describe(), ?delay, "disconnected; retrying");
         emit(FromNet::Status(LinkStatus::Retrying { at, cause }));
@@ -269,7 +275,7 @@ async fn run_session(
                     break SessionEnd::Lost { cause, welcomed };
                 }
                 None | Some(ToNet::Shutdown) => {
-                    client.close(1000, "bye").await;
+                    client.close(CloseCode::Normal, "bye").await;
                     break SessionEnd::Shutdown;
                 }
             },

@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use tickwire_shared::close::{self, CloseReason};
+use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::protocol::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
 use tickwire_shared::schema::{Schema, engine_events};
 use tickwire_shared::sync::replica::checksum;
@@ -595,7 +595,7 @@ impl<G: Game> Room<G> {
                     out.kicked.push((
                         id,
                         CloseReason::new(
-                            close::TOO_SLOW,
+                            CloseCode::TooSlow,
                             format!(
                                 "could not keep up: {} snapshots skipped in a row",
                                 c.skipped_in_a_row

@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tickwire_shared::close::{self, CloseReason};
+use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, Pong, ServerMsg};
 use tickwire_shared::{PlayerId, Tick, decode_client, encode_server};
 use tokio::io::{ReadHalf, WriteHalf};
@@ -158,7 +158,7 @@ enum ReadError {
     Gone,
 }
 
-fn close_err(code: u16, reason: impl Into<String>) -> ReadError {
+fn close_err(code: CloseCode, reason: impl Into<String>) -> ReadError {
     ReadError::Close(CloseReason::new(code, reason))
 }
 
@@ -182,7 +182,7 @@ impl Reader {
         };
         let (ctl, drain) = match result {
             ReadError::Close(reason) => {
-                let initiator = if reason.code == close::NORMAL {
+                let initiator = if reason.code == CloseCode::Normal {
                     "client"
                 } else {
                     "server"
@@ -227,7 +227,7 @@ impl Reader {
         let frame = match timeout(limit, rd.read_frame(&mut no_obligations)).await {
             Err(_) => {
                 return Err(close_err(
-                    close::TIMEOUT,
+                    CloseCode::Timeout,
                     format!("{what} for {}s", limit.as_secs_f32()),
                 ));
             }
@@ -241,8 +241,8 @@ impl Reader {
         match frame.opcode {
             OpCode::Close => {
                 let code = match frame.payload.len() {
-                    0 => close::NORMAL,
-                    1 => return Err(close_err(close::PROTOCOL_ERROR, "malformed close frame")),
+                    0 => CloseCode::Normal.code(),
+                    1 => return Err(close_err(CloseCode::ProtocolError, "malformed close frame")),
                     _ => u16::from_be_bytes([frame.payload[0], frame.payload[1]]),
                 };
                 debug!(code, "client closed");
@@ -252,7 +252,7 @@ impl Reader {
                     let _ = inbox.send(ClientCmd::Quit).await;
                 }
                 // Echo a normal close; the writer does not count it again.
-                Err(ReadError::Close(CloseReason::new(close::NORMAL, "")))
+                Err(ReadError::Close(CloseReason::new(CloseCode::Normal, "")))
             }
             OpCode::Ping => {
                 let _ = self
@@ -263,14 +263,14 @@ impl Reader {
             }
             OpCode::Pong => Ok(None),
             OpCode::Text => Err(close_err(
-                close::UNSUPPORTED_DATA,
+                CloseCode::UnsupportedData,
                 "text frames are not supported; send binary",
             )),
             OpCode::Binary | OpCode::Continuation => {
                 if frame.opcode == OpCode::Binary {
                     if asm.active {
                         return Err(close_err(
-                            close::PROTOCOL_ERROR,
+                            CloseCode::ProtocolError,
                             "new message inside a fragmented one",
                         ));
                     }
@@ -281,13 +281,13 @@ impl Reader {
                     asm.buf.clear();
                 } else if !asm.active {
                     return Err(close_err(
-                        close::PROTOCOL_ERROR,
+                        CloseCode::ProtocolError,
                         "continuation without a message",
                     ));
                 }
                 if asm.buf.len() + frame.payload.len() > asm.limit {
                     return Err(close_err(
-                        close::MESSAGE_TOO_BIG,
+                        CloseCode::MessageTooBig,
                         format!("message over {} bytes", asm.limit),
                     ));
                 }
@@ -311,22 +311,26 @@ impl Reader {
                 })
                 .inc();
             return Err(close_err(
-                close::POLICY_VIOLATION,
+                CloseCode::PolicyViolation,
                 "message rate limit exceeded",
             ));
         }
-        let msg = decode_client(&bytes)
-            .map_err(|e| close_err(close::INVALID_PAYLOAD, format!("undecodable message: {e}")))?;
+        let msg = decode_client(&bytes).map_err(|e| {
+            close_err(
+                CloseCode::InvalidPayload,
+                format!("undecodable message: {e}"),
+            )
+        })?;
         let Some((_, inbox)) = &self.inbox else {
             let ClientMsg::Hello(hello) = msg else {
                 return Err(close_err(
-                    close::HELLO_EXPECTED,
+                    CloseCode::HelloExpected,
                     "the first message must be Hello",
                 ));
             };
             if hello.protocol_version != PROTOCOL_VERSION {
                 return Err(close_err(
-                    close::PROTOCOL_VERSION_MISMATCH,
+                    CloseCode::VersionMismatch,
                     format!(
                         "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
                         hello.protocol_version
@@ -336,7 +340,10 @@ impl Reader {
             return self.join(hello).await;
         };
         match msg {
-            ClientMsg::Hello(_) => Err(close_err(close::HELLO_EXPECTED, "Hello was already sent")),
+            ClientMsg::Hello(_) => Err(close_err(
+                CloseCode::HelloExpected,
+                "Hello was already sent",
+            )),
             ClientMsg::Input(cmds) => inbox
                 .send(ClientCmd::Inputs(cmds))
                 .await
@@ -373,7 +380,7 @@ impl Reader {
                         .auth_failures
                         .get_or_create(&ReasonLabels { reason: e.label() })
                         .inc();
-                    close_err(close::UNAUTHORIZED, e.to_string())
+                    close_err(CloseCode::Unauthorized, e.to_string())
                 })?,
             };
             debug!(account = %claims.sub, "authenticated");
@@ -426,21 +433,21 @@ impl Reader {
 }
 
 fn room_gone() -> ReadError {
-    close_err(close::GOING_AWAY, "room closed")
+    close_err(CloseCode::GoingAway, "room closed")
 }
 
 fn read_error(e: WebSocketError) -> ReadError {
     match e {
         WebSocketError::FrameTooLarge => {
-            close_err(close::MESSAGE_TOO_BIG, "frame over the size limit")
+            close_err(CloseCode::MessageTooBig, "frame over the size limit")
         }
         WebSocketError::InvalidUTF8 => {
-            close_err(close::INVALID_PAYLOAD, "invalid UTF-8 in a text frame")
+            close_err(CloseCode::InvalidPayload, "invalid UTF-8 in a text frame")
         }
         WebSocketError::UnexpectedEOF
         | WebSocketError::IoError(_)
         | WebSocketError::ConnectionClosed => ReadError::Gone,
-        other => close_err(close::PROTOCOL_ERROR, format!("bad frame: {other}")),
+        other => close_err(CloseCode::ProtocolError, format!("bad frame: {other}")),
     }
 }
 
@@ -473,11 +480,11 @@ async fn write_loop<S: Socket>(
                 }
             }
             _ = state.shutdown.cancelled() => {
-                break Some((CloseReason::new(close::GOING_AWAY, "server shutting down"), "server"));
+                break Some((CloseReason::new(CloseCode::GoingAway, "server shutting down"), "server"));
             }
             m = outbox.recv() => match m {
                 Some(b) => write_binary(&mut wr, &b).await,
-                None => break Some((CloseReason::new(close::GOING_AWAY, "room closed"), "server")),
+                None => break Some((CloseReason::new(CloseCode::GoingAway, "room closed"), "server")),
             },
             _ = ping.tick() => wr.write_frame(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(&[]))).await,
         };
@@ -489,15 +496,15 @@ async fn write_loop<S: Socket>(
     match close {
         Some((reason, initiator)) => {
             if initiator == "server" {
-                state.metrics.closed(reason.code, "server");
+                state.metrics.closed(reason.code.code(), "server");
             }
             let _ = wr
-                .write_frame(Frame::close(reason.code, reason.reason.as_bytes()))
+                .write_frame(Frame::close(reason.code.code(), reason.reason.as_bytes()))
                 .await;
             close_sent.cancel();
         }
         None => {
-            state.metrics.closed(1006, "client");
+            state.metrics.closed(CloseCode::Abnormal.code(), "client");
             close_sent.cancel();
         }
     }

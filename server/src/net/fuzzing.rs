@@ -96,7 +96,7 @@ fn parse_server_frames(mut b: &[u8]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tickwire_shared::close;
+    use tickwire_shared::close::CloseCode;
 
     fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0x80 | opcode, 0x80 | payload.len() as u8, 0, 0, 0, 0];
@@ -108,13 +108,13 @@ mod tests {
     fn a_text_frame_gets_1003_through_the_fuzz_entry_point() {
         assert_eq!(
             connection(&masked(1, b"hi")).close_code,
-            Some(close::UNSUPPORTED_DATA)
+            Some(CloseCode::UnsupportedData.code())
         );
     }
 
     #[test]
     fn silence_gets_the_hello_timeout() {
-        assert_eq!(connection(&[]).close_code, Some(close::TIMEOUT));
+        assert_eq!(connection(&[]).close_code, Some(CloseCode::Timeout.code()));
     }
 
     #[test]

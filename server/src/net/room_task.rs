@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tickwire_shared::PlayerId;
-use tickwire_shared::close::{self, CloseReason};
+use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::protocol::InputCmd;
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot};
@@ -170,10 +170,7 @@ impl Driver {
             && self.room.is_connected(id)
         {
             if let Some(old) = self.links.remove(&id) {
-                let _ = old.kick.send(CloseReason::new(
-                    close::REPLACED,
-                    "replaced by a newer connection",
-                ));
+                let _ = old.kick.send(CloseReason::from(CloseCode::Replaced));
             }
             self.room.handle_disconnect(id);
         }
@@ -238,7 +235,7 @@ impl Driver {
         m.snapshots_skipped.inc_by(u64::from(out.skipped));
         for (id, reason) in out.kicked {
             if let Some(link) = self.links.remove(&id) {
-                debug!(player = %id, code = reason.code, "dropping client");
+                debug!(player = %id, code = reason.code.code(), "dropping client");
                 let _ = link.kick.send(reason);
             }
         }

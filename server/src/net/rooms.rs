@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tickwire_shared::close::{self, CloseReason};
+use tickwire_shared::close::{CloseCode, CloseReason};
 use tokio::sync::mpsc;
 
 /// Shared view of a running room.
@@ -136,7 +136,7 @@ impl RoomRegistry {
                 Some(h) if h.stats.occupancy() < max => Some(h.clone()),
                 Some(_) => {
                     return Err(CloseReason::new(
-                        close::FULL,
+                        CloseCode::Full,
                         format!("room {id} is full ({max} players)"),
                     ));
                 }
@@ -154,7 +154,7 @@ impl RoomRegistry {
             None => {
                 if inner.rooms.len() >= state.config.max_rooms {
                     return Err(CloseReason::new(
-                        close::FULL,
+                        CloseCode::Full,
                         format!("server is full ({} rooms)", state.config.max_rooms),
                     ));
                 }

@@ -29,7 +29,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use slotmap::SecondaryMap;
 use std::collections::{BTreeMap, HashMap};
-use tickwire_shared::close::{self, CloseReason};
+use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::codec::encode_server_into;
 use tickwire_shared::protocol::{
     Event, InputCmd, MAX_CHAT_CHARS, MAX_NAME_CHARS, PROTOCOL_VERSION, PlayerInfo, ServerMsg,
@@ -122,7 +122,7 @@ impl JoinError {
     pub fn close_reason(&self) -> CloseReason {
         match self {
             JoinError::Full(_) | JoinError::Refused(_) => {
-                CloseReason::new(close::FULL, self.to_string())
+                CloseReason::new(CloseCode::Full, self.to_string())
             }
         }
     }
@@ -566,7 +566,7 @@ impl Room {
                     out.kicked.push((
                         id,
                         CloseReason::new(
-                            close::TOO_SLOW,
+                            CloseCode::TooSlow,
                             format!(
                                 "could not keep up: {} snapshots skipped in a row",
                                 c.skipped_in_a_row

@@ -316,7 +316,7 @@ fn a_client_that_never_catches_up_is_dropped_then_removed_after_the_grace_period
     }
     assert_eq!(kicked.len(), 1);
     assert_eq!(kicked[0].0, a);
-    assert_eq!(kicked[0].1.code, close::TOO_SLOW);
+    assert_eq!(kicked[0].1.code, CloseCode::TooSlow);
     assert_eq!(h.room.connected_count(), 1);
     assert_eq!(h.room.player_count(), 2, "kept for a resume");
     let mut left = false;
@@ -465,7 +465,7 @@ fn full_room_refuses_with_a_reason() {
     });
     h.join("alice");
     let err = h.room.handle_join("bob").unwrap_err();
-    assert_eq!(err.close_reason().code, close::FULL);
+    assert_eq!(err.close_reason().code, CloseCode::Full);
 }
 
 #[test]
