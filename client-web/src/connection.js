@@ -1,10 +1,12 @@
 // The WebSocket life cycle: connect, say Hello, hand decoded messages to the game, and on a
-// dropped connection reconnect with backoff (backoff.js) and join again. Exposes its state
-// ('connecting' | 'connected' | 'reconnecting' | 'closed') and the reason of the last close,
-// so the page can always tell the player what is going on.
+// dropped connection do what the shared close-code table says (close.js): reconnect with
+// backoff (backoff.js) and resume, retry after the long delay, or stop and show why. Exposes
+// its state ('connecting' | 'connected' | 'reconnecting' | 'closed') and the reason of the
+// last close, so the page can always tell the player what is going on.
 
 import { decodeServer, encodeClient, PROTOCOL_VERSION } from './codec.js';
-import { backoffDelay, describeClose, shouldRetry } from './backoff.js';
+import { backoffDelay, longestDelay } from './backoff.js';
+import { describeClose, retryPolicy } from './close.js';
 
 export class Connection {
   /**
@@ -74,7 +76,11 @@ export class Connection {
         msg = decodeServer(new Uint8Array(ev.data));
       } catch (e) {
         console.warn('undecodable server message', e);
+        // Our own decision, whatever code the close gets: drop this socket and reconnect for
+        // a fresh state.
+        this.ws = null;
         ws.close(1000);
+        this.scheduleRetry(1000, 'this page could not decode a server message', 'reconnect');
         return;
       }
       if (msg.type === 'Welcome') {
@@ -94,13 +100,14 @@ export class Connection {
     };
   }
 
-  scheduleRetry(code, reason) {
+  /** After a close with `code`: retry as `policy` says ('reconnect' | 'later' | 'never'). */
+  scheduleRetry(code, reason, policy = retryPolicy(code)) {
     const text = describeClose(code, reason);
-    if (!shouldRetry(code)) {
+    if (policy === 'never') {
       this.setState('closed', text);
       return;
     }
-    const delay = backoffDelay(this.attempt++);
+    const delay = policy === 'later' ? longestDelay() : backoffDelay(this.attempt++);
     this.retryAt = performance.now() + delay;
     this.setState('reconnecting', `${text} — retrying in ${(delay / 1000).toFixed(1)} s`);
     this.everConnected = true;

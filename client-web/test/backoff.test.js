@@ -1,7 +1,7 @@
-// The reconnection schedule: exponential, jittered, capped; and which closes are retried.
+// The reconnection schedule: exponential, jittered, capped (which closes are retried: close.test.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay, describeClose, shouldRetry } from '../src/backoff.js';
+import { backoffDelay, longestDelay } from '../src/backoff.js';
 
 test('the ceiling doubles from the base up to the cap', () => {
   const top = (n) => backoffDelay(n, { random: () => 1 });
@@ -27,15 +27,8 @@ test('custom base and cap', () => {
   assert.equal(backoffDelay(1, { baseMs: 100, capMs: 300, random: () => 1 }), 200);
 });
 
-test('version, handshake, full, auth and replaced closes are not retried; the rest are', () => {
-  for (const code of [4000, 4001, 4003, 4004, 4006]) assert.equal(shouldRetry(code), false, String(code));
-  for (const code of [1000, 1001, 1006, 1011, 4002, 4005]) assert.equal(shouldRetry(code), true, String(code));
-});
-
-test('close reasons read as sentences', () => {
-  assert.match(describeClose(4000, 'protocol version 2 is not supported'), /different protocol versions: protocol version 2/);
-  assert.match(describeClose(1001, 'server shutting down'), /shutting down/);
-  assert.match(describeClose(4005, ''), /^Kicked/);
-  assert.match(describeClose(1006, ''), /Lost the connection/);
-  assert.match(describeClose(4242, 'odd'), /code 4242\): odd/);
+test('the longest delay is the jittered cap', () => {
+  assert.equal(longestDelay({ random: () => 0 }), 5000);
+  assert.equal(longestDelay({ random: () => 1 }), 10_000);
+  assert.equal(longestDelay({ capMs: 300, random: () => 0.5 }), 225);
 });

@@ -36,6 +36,7 @@ pub(crate) const EMBEDDED: &[(&str, &[u8])] = embed!(
     "src/prediction.js",
     "src/interpolation.js",
     "src/backoff.js",
+    "src/close.js",
     "src/connection.js",
     "src/input.js",
     "src/controls.js",
