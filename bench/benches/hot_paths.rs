@@ -230,12 +230,70 @@ fn decode_input(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same scenario as `room_tick`, with the arena running as a game on the engine
+/// (schema-driven views, deltas and encoding), so the two compare in one run.
+fn engine_room_tick(c: &mut Criterion) {
+    use tickwire_arena::{ArenaConfig, ArenaGame};
+    use tickwire_server::engine::{EngineConfig, Room as EngineRoom};
+    let mut g = c.benchmark_group("engine_room_tick");
+    g.sample_size(30);
+    for n in [100usize, 1_000] {
+        let game = ArenaGame::new(ArenaConfig {
+            arena: arena_for(n),
+            ..ArenaConfig::default()
+        });
+        let mut room = EngineRoom::new(
+            EngineConfig {
+                max_players: n,
+                ..EngineConfig::default()
+            },
+            game,
+        );
+        let ids: Vec<PlayerId> = (0..n)
+            .map(|i| {
+                room.handle_join(&format!("p{i}"), None)
+                    .expect("room has space")
+                    .player_id
+            })
+            .collect();
+        let mut t = 0u32;
+        let mut step = |room: &mut EngineRoom<ArenaGame>| {
+            t += 1;
+            for (i, &id) in ids.iter().enumerate() {
+                let c = command(i, t, t);
+                let cmd = tickwire_shared::sync::InputCmd {
+                    seq: c.seq,
+                    view_tick: c.view_tick,
+                    lanes: vec![
+                        i64::from(c.move_x),
+                        i64::from(c.move_y),
+                        i64::from(c.aim),
+                        i64::from(c.buttons),
+                    ],
+                };
+                room.handle_inputs(id, vec![cmd]);
+            }
+            let out = room.tick(|_| true);
+            out.messages.len()
+        };
+        for _ in 0..60 {
+            step(&mut room);
+        }
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::new("default", n), |b| {
+            b.iter(|| step(&mut room))
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     sim_step,
     interest_query,
     delta_encode,
     room_tick,
+    engine_room_tick,
     decode_input
 );
 criterion_main!(benches);

@@ -11,7 +11,7 @@ use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Version of this protocol. A client whose `Hello` carries another version is closed with
-/// [`crate::close::PROTOCOL_VERSION_MISMATCH`].
+/// [`crate::close::CloseCode::VersionMismatch`].
 pub const PROTOCOL_VERSION: u16 = 1;
 
 /// Longest player name, in characters; longer names are cut.

@@ -10,9 +10,11 @@
 use glam::Vec2;
 use slotmap::SecondaryMap;
 use std::collections::BTreeMap;
-use tickwire_server::engine::{Audience, Ctx, EntityMeta, Game, World};
-use tickwire_server::room::lag_comp_ticks;
-use tickwire_server::sim::{PlayerKey, ProjectileKey, Sim, SimEvent};
+pub mod sim;
+
+use sim::lag_comp::lag_comp_ticks;
+use sim::{PlayerKey, ProjectileKey, Sim, SimEvent};
+use tickwire_engine::{Audience, Ctx, EntityMeta, Game, World};
 use tickwire_shared::protocol::InputCmd as ArenaCmd;
 use tickwire_shared::quant::quantize_pos;
 use tickwire_shared::rules::{Arena, Rules};

@@ -43,6 +43,11 @@ pub(crate) const EMBEDDED: &[(&str, &[u8])] = embed!(
     "src/netcode.js",
     "src/render.js",
     "src/ui.js",
+    "src/sdk/index.js",
+    "src/sdk/wire.js",
+    "src/sdk/schema.js",
+    "src/sdk/codec.js",
+    "src/sdk/replica.js",
 );
 
 struct Asset {

@@ -12,14 +12,14 @@
 //! wait for a skipping client, so none is lost. A client that skips for too long is dropped.
 
 mod delta;
-mod input_queue;
-mod net_ids;
 mod priority;
 
+pub use crate::sim::lag_comp::lag_comp_ticks;
 pub use delta::{EntityDelta, diff, diff_into, diff_with};
-pub use input_queue::{InputQueue, Push, Sequenced};
-pub use net_ids::NetIds;
 pub use priority::{Holder, TierParseError, UpdatePolicy, UpdateTier};
+pub use tickwire_engine::{
+    ChatOutcome, InputOutcome, InputQueue, JoinError, NetIds, Push, Sequenced,
+};
 
 use crate::interest::{InterestGrid, ViewEntity};
 use crate::limits::TokenBucket;
@@ -29,6 +29,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use slotmap::SecondaryMap;
 use std::collections::{BTreeMap, HashMap};
+use tickwire_engine::clean_text;
 use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::codec::encode_server_into;
 use tickwire_shared::protocol::{
@@ -106,28 +107,6 @@ impl Default for RoomConfig {
     }
 }
 
-/// Why a join was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum JoinError {
-    /// The room has `max_players` players.
-    #[error("room is full ({0} players)")]
-    Full(usize),
-    /// The game refused the player (its reason).
-    #[error("{0}")]
-    Refused(String),
-}
-
-impl JoinError {
-    /// The close frame that tells the client.
-    pub fn close_reason(&self) -> CloseReason {
-        match self {
-            JoinError::Full(_) | JoinError::Refused(_) => {
-                CloseReason::new(CloseCode::Full, self.to_string())
-            }
-        }
-    }
-}
-
 /// A successful join.
 #[derive(Debug)]
 pub struct Joined {
@@ -148,28 +127,6 @@ pub struct TickOutput {
     pub kicked: Vec<(PlayerId, CloseReason)>,
     /// Clients whose outbox was full (they skipped this tick).
     pub skipped: u32,
-}
-
-/// What happened to a chat line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChatOutcome {
-    /// Relayed to the room.
-    Sent,
-    /// Empty after cleaning, or from an unknown player.
-    Dropped,
-    /// Over the player's chat rate; the player was told.
-    RateLimited,
-}
-
-/// What happened to a batch of input commands.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct InputOutcome {
-    /// Queued for later ticks.
-    pub queued: u32,
-    /// Redundant repeats, ignored.
-    pub duplicates: u32,
-    /// Too far ahead or over the queue bound, ignored.
-    pub rejected: u32,
 }
 
 struct Client {
@@ -714,20 +671,6 @@ impl Room {
         v.sort_by_key(|e| e.0);
         v
     }
-}
-
-/// The lag-compensation cap in ticks: `ms` rounded up to whole ticks.
-pub fn lag_comp_ticks(ms: u32, tick_rate: u16) -> u32 {
-    (u64::from(ms) * u64::from(tick_rate)).div_ceil(1000) as u32
-}
-
-/// Trims, drops control characters, and cuts to `max` characters.
-fn clean_text(s: &str, max: usize) -> String {
-    s.trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(max)
-        .collect()
 }
 
 #[cfg(test)]

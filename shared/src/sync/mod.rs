@@ -265,6 +265,9 @@ impl Snapshot {
 }
 
 /// A message from the server.
+// Snapshots are nearly every message a client gets: boxing them would cost an allocation per
+// snapshot to save stack space in the rare Pong.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerMsg {
     /// 0: the answer to `Hello`.
@@ -359,7 +362,7 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, out: &mut Vec<u8>) {
         }
         ServerMsg::Snapshot(s) => {
             w.varint(1);
-            encode_snapshot(&mut w, s, schema);
+            encode_snapshot(&mut w, s, &s.events, schema);
         }
         ServerMsg::Pong(p) => {
             w.varint(2);
@@ -368,7 +371,25 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, out: &mut Vec<u8>) {
     }
 }
 
-fn encode_snapshot(w: &mut Writer<'_>, s: &Snapshot, schema: &Schema) {
+/// Appends a `Snapshot` message whose events are `events` (`s.events` is not read): lets a
+/// server share one event among many clients' snapshots without copying it.
+pub fn encode_snapshot_with_events<E: std::borrow::Borrow<Event>>(
+    s: &Snapshot,
+    events: &[E],
+    schema: &Schema,
+    out: &mut Vec<u8>,
+) {
+    let mut w = Writer::new(out);
+    w.varint(1);
+    encode_snapshot(&mut w, s, events, schema);
+}
+
+fn encode_snapshot<E: std::borrow::Borrow<Event>>(
+    w: &mut Writer<'_>,
+    s: &Snapshot,
+    events: &[E],
+    schema: &Schema,
+) {
     w.varint(u64::from(s.tick.0));
     w.varint(u64::from(s.ack_input_seq.0));
     let mut bits = 0;
@@ -380,7 +401,7 @@ fn encode_snapshot(w: &mut Writer<'_>, s: &Snapshot, schema: &Schema) {
     set(!s.updated.is_empty(), sections::UPDATED);
     set(!s.created.is_empty(), sections::CREATED);
     set(!s.removed.is_empty(), sections::REMOVED);
-    set(!s.events.is_empty(), sections::EVENTS);
+    set(!events.is_empty(), sections::EVENTS);
     set(!s.players_changed.is_empty(), sections::PLAYERS_CHANGED);
     set(s.room.is_some(), sections::ROOM);
     set(s.checksum.is_some(), sections::CHECKSUM);
@@ -455,8 +476,9 @@ fn encode_snapshot(w: &mut Writer<'_>, s: &Snapshot, schema: &Schema) {
         write_lanes(w, &schema.room_fields, room);
     }
     if bits & sections::EVENTS != 0 {
-        w.varint(s.events.len() as u64);
-        for e in &s.events {
+        w.varint(events.len() as u64);
+        for e in events {
+            let e = e.borrow();
             w.varint(u64::from(e.kind));
             write_values(w, &schema.events[usize::from(e.kind)].fields, &e.values);
         }

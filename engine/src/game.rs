@@ -5,7 +5,7 @@
 //! of the tick, and time and ids come in through the context. It never sees a socket, a
 //! client's baseline or a byte of the wire.
 
-use crate::room::NetIds;
+use crate::net_ids::NetIds;
 use glam::Vec2;
 use tickwire_shared::schema::Schema;
 use tickwire_shared::sync::{Action, Event, InputCmd, Value};

@@ -10,12 +10,12 @@
 pub mod lag_comp;
 mod spawn;
 
-use crate::grid::SpatialGrid;
 use glam::Vec2;
 use lag_comp::PositionHistory;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use slotmap::{SlotMap, new_key_type};
+use tickwire_engine::grid::SpatialGrid;
 use tickwire_shared::protocol::{InputCmd, PlayerState, ProjectileState, buttons};
 use tickwire_shared::quant::{
     dequantize_angle16, heading16, quantize_angle8, quantize_pos, snap_vec,

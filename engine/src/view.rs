@@ -87,6 +87,8 @@ impl Masks {
 /// The world laid out for view queries; rebuilt every tick.
 pub struct Interest {
     radius: Option<f32>,
+    /// The area the grid covers, grown when entities are placed beyond it.
+    size: (f32, f32),
     /// (meta, lane start) sorted by id.
     pub(super) entities: Vec<(EntityMeta, u32)>,
     lanes: Vec<i64>,
@@ -114,6 +116,7 @@ impl Interest {
     pub fn new(width: f32, height: f32, radius: Option<f32>) -> Interest {
         let cell = radius.map_or(width.max(height).max(1.0), |r| (r * 0.5).max(1.0));
         Interest {
+            size: (width.max(1.0), height.max(1.0)),
             radius,
             entities: Vec::new(),
             lanes: Vec::new(),
@@ -132,6 +135,21 @@ impl Interest {
         world.entities.clear();
         world.lanes.clear();
         self.entities.sort_unstable_by_key(|e| e.0.id);
+        if let Some(r) = self.radius {
+            // Entities beyond the grid would pile into its border cells and make every query
+            // near the edge scan them all: grow the grid to cover the world instead.
+            let (mut w, mut h) = self.size;
+            for (meta, _) in &self.entities {
+                if let Some(p) = meta.pos {
+                    w = w.max(p.x + 1.0);
+                    h = h.max(p.y + 1.0);
+                }
+            }
+            if (w, h) != self.size {
+                self.size = (w * 1.25, h * 1.25);
+                self.grid = SpatialGrid::new(self.size.0, self.size.1, (r * 0.5).max(1.0));
+            }
+        }
         self.grid.clear();
         self.unplaced.clear();
         self.owned.clear();

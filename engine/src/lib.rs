@@ -1,4 +1,4 @@
-//! The engine: rooms for any game.
+//! The tickwire engine: authoritative rooms on a fixed tick, for any game.
 //!
 //! A game is one Rust type implementing [`Game`]. It declares what it replicates as a
 //! [`Schema`](tickwire_shared::schema::Schema) (entity kinds and their fields with wire type
@@ -8,7 +8,7 @@
 //! into a [`World`]. The engine owns everything else:
 //!
 //! - the tick loop and the order of things in it ([`Room::tick`]);
-//! - inputs applied in seq order with redundancy and bounds ([`crate::room::InputQueue`]);
+//! - inputs applied in seq order with redundancy and bounds ([`InputQueue`]);
 //! - interest: a view radius around [`Game::view_center`], unplaced entities for everyone,
 //!   owned entities always in their owner's view, visibility by owner or team, owner-only
 //!   fields zeroed for everyone else ([`view::Interest`]);
@@ -21,12 +21,23 @@
 //! ([`tickwire_shared::sync`]), so any client that reads the schema in `Welcome` plays any
 //! game.
 
+#![warn(missing_docs)]
+
 pub mod game;
+pub mod grid;
+pub mod input_queue;
+pub mod limits;
+pub mod net_ids;
 pub mod room;
+pub mod testing;
 pub mod view;
 
 pub use game::{Audience, Ctx, EntityMeta, Game, Visibility, World};
-pub use room::{EngineConfig, Joined, Room, TickOutput};
+pub use input_queue::{InputQueue, Push, Sequenced};
+pub use net_ids::NetIds;
+pub use room::{
+    ChatOutcome, EngineConfig, InputOutcome, JoinError, Joined, Room, TickOutput, clean_text,
+};
 
 #[cfg(test)]
 mod tests;

@@ -101,3 +101,8 @@ impl PositionHistory {
         (f.tick == tick).then_some(f.bodies.as_slice())
     }
 }
+
+/// The lag-compensation cap in ticks: `ms` rounded up to whole ticks.
+pub fn lag_comp_ticks(ms: u32, tick_rate: u16) -> u32 {
+    (u64::from(ms) * u64::from(tick_rate)).div_ceil(1000) as u32
+}

@@ -13,8 +13,9 @@
 
 use super::game::{Audience, Ctx, Game, World};
 use super::view::{Interest, Masks, Table, Viewer, diff};
+use crate::input_queue::{InputQueue, Push};
 use crate::limits::TokenBucket;
-use crate::room::{InputOutcome, InputQueue, JoinError, NetIds, Push};
+use crate::net_ids::NetIds;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -25,7 +26,7 @@ use tickwire_shared::schema::{Schema, engine_events};
 use tickwire_shared::sync::replica::checksum;
 use tickwire_shared::sync::{
     Action, Event, InputCmd, PROTOCOL_VERSION, PlayerChange, PlayerJoin, ServerMsg, Snapshot,
-    Value, Welcome, encode_server,
+    Value, Welcome, encode_server, encode_snapshot_with_events,
 };
 use tickwire_shared::{PlayerId, Tick};
 
@@ -78,6 +79,50 @@ impl Default for EngineConfig {
             area: (4096.0, 4096.0),
         }
     }
+}
+
+/// Why a join was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The room has `max_players` players.
+    #[error("room is full ({0} players)")]
+    Full(usize),
+    /// The game refused the player (its reason).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl JoinError {
+    /// The close frame that tells the client.
+    pub fn close_reason(&self) -> CloseReason {
+        match self {
+            JoinError::Full(_) | JoinError::Refused(_) => {
+                CloseReason::new(CloseCode::Full, self.to_string())
+            }
+        }
+    }
+}
+
+/// What happened to a chat line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatOutcome {
+    /// Relayed to the room.
+    Sent,
+    /// Empty after cleaning, or from an unknown player.
+    Dropped,
+    /// Over the player's chat rate; the player was told.
+    RateLimited,
+}
+
+/// What happened to a batch of input commands.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct InputOutcome {
+    /// Queued for later ticks.
+    pub queued: u32,
+    /// Redundant repeats, ignored.
+    pub duplicates: u32,
+    /// Too far ahead or over the queue bound, ignored.
+    pub rejected: u32,
 }
 
 /// A successful join.
@@ -491,8 +536,7 @@ impl<G: Game> Room<G> {
 
     /// A chat line from a player to the room (cleaned, cut, rate-limited: over the limit the
     /// player alone gets a notice). Returns whether it was relayed.
-    pub fn handle_chat(&mut self, id: PlayerId, text: &str) -> crate::room::ChatOutcome {
-        use crate::room::ChatOutcome;
+    pub fn handle_chat(&mut self, id: PlayerId, text: &str) -> ChatOutcome {
         let now = f64::from(self.tick.0);
         let Some(c) = self.clients.get_mut(&id) else {
             return ChatOutcome::Dropped;
@@ -808,18 +852,16 @@ impl<G: Game> Room<G> {
         if !self.room_lanes.is_empty() && c.last_sent.is_none_or(|t| self.room_changed_at > t) {
             snap.room = Some(self.room_lanes.clone());
         }
-        snap.events
-            .extend(c.pending.drain(..).map(|e| (*e).clone()));
         if with_checksum {
             snap.checksum = Some(checksum(c.baseline.iter(&self.schema), &self.room_lanes));
         }
         c.last_sent = Some(tick);
         let mut bytes = Vec::with_capacity(64);
-        let msg = ServerMsg::Snapshot(std::mem::take(snap));
-        encode_server(&msg, &self.schema, &mut bytes);
-        // Hand the buffers back for the next client instead of allocating new ones.
-        if let ServerMsg::Snapshot(s) = msg {
-            *snap = s;
+        encode_snapshot_with_events(snap, &c.pending, &self.schema, &mut bytes);
+        c.pending.clear();
+        if c.pending.capacity() > 8 {
+            // A burst (many joins at once) should not pin memory in every client.
+            c.pending = Vec::new();
         }
         bytes
     }
