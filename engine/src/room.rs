@@ -199,6 +199,7 @@ pub struct Room<G: Game> {
     pub(super) interest: Interest,
     view: Table,
     snap: Snapshot,
+    encode_buf: Vec<u8>,
     events: Vec<(Audience, Event)>,
     tokens: HashMap<String, PlayerId>,
     token_rng: StdRng,
@@ -247,6 +248,7 @@ impl<G: Game> Room<G> {
             world: World::default(),
             view: Table::default(),
             snap: Snapshot::default(),
+            encode_buf: Vec::new(),
             events: Vec::new(),
             tokens: HashMap::new(),
             token_rng: StdRng::from_os_rng(),
@@ -765,7 +767,7 @@ impl<G: Game> Room<G> {
         snap.clear();
         snap.tick = tick;
         snap.ack_input_seq = c.inputs.last_applied();
-        diff(&self.schema, &c.baseline, &self.view, snap);
+        diff(&self.masks, &c.baseline, &self.view, snap);
         for s in &snap.created {
             self.net_ids.retain(s.id);
         }
@@ -856,8 +858,9 @@ impl<G: Game> Room<G> {
             snap.checksum = Some(checksum(c.baseline.iter(&self.schema), &self.room_lanes));
         }
         c.last_sent = Some(tick);
-        let mut bytes = Vec::with_capacity(64);
-        encode_snapshot_with_events(snap, &c.pending, &self.schema, &mut bytes);
+        self.encode_buf.clear();
+        encode_snapshot_with_events(snap, &c.pending, &self.schema, &mut self.encode_buf);
+        let bytes = self.encode_buf.clone();
         c.pending.clear();
         if c.pending.capacity() > 8 {
             // A burst (many joins at once) should not pin memory in every client.

@@ -61,6 +61,8 @@ impl Table {
 pub struct Masks {
     lens: Vec<usize>,
     owner_only: Vec<Vec<usize>>,
+    /// Bit `f` set: field `f` of the kind is sent as a change.
+    delta: Vec<u64>,
 }
 
 impl Masks {
@@ -68,6 +70,17 @@ impl Masks {
     pub fn new(schema: &Schema) -> Masks {
         Masks {
             lens: schema.kinds.iter().map(|k| k.fields.len()).collect(),
+            delta: schema
+                .kinds
+                .iter()
+                .map(|k| {
+                    k.fields
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, f)| f.delta)
+                        .fold(0, |m, (i, _)| m | 1 << i)
+                })
+                .collect(),
             owner_only: schema
                 .kinds
                 .iter()
@@ -224,7 +237,7 @@ impl Interest {
                 out.rows.push((meta.id, meta.kind, at as u32));
                 out.lanes
                     .extend_from_slice(&self.lanes[*start as usize..*start as usize + n]);
-                if !own {
+                if !own && !masks.owner_only[k].is_empty() {
                     for &f in &masks.owner_only[k] {
                         out.lanes[at + f] = 0;
                     }
@@ -269,31 +282,35 @@ impl Interest {
 /// Writes into `snap` the entity delta that turns `baseline` into `view`: removals, creations
 /// with all lanes, and updates with a bit per changed field (the change, for `delta`
 /// fields).
-pub fn diff(schema: &Schema, baseline: &Table, view: &Table, snap: &mut Snapshot) {
-    fn lanes_of<'a>(schema: &Schema, t: &'a Table, i: usize) -> &'a [i64] {
-        let (_, kind, start) = t.rows[i];
-        let n = schema.kinds[usize::from(kind)].fields.len();
-        &t.lanes[start as usize..start as usize + n]
-    }
+pub fn diff(masks: &Masks, baseline: &Table, view: &Table, snap: &mut Snapshot) {
+    let lanes_of = |row: &(NetId, u16, u32)| -> (usize, usize) {
+        let start = row.2 as usize;
+        (start, start + masks.lens[usize::from(row.1)])
+    };
     let (mut i, mut j) = (0, 0);
     while i < baseline.rows.len() || j < view.rows.len() {
         let old = baseline.rows.get(i);
         let new = view.rows.get(j);
         match (old, new) {
             (Some(o), Some(n)) if o.0 == n.0 && o.1 == n.1 => {
-                let (a, b) = (lanes_of(schema, baseline, i), lanes_of(schema, view, j));
+                let (a0, a1) = lanes_of(o);
+                let (b0, b1) = lanes_of(n);
+                let (a, b) = (&baseline.lanes[a0..a1], &view.lanes[b0..b1]);
                 if a != b {
-                    let fields = &schema.kinds[usize::from(n.1)].fields;
                     let mut mask = 0u64;
                     for (f, (x, y)) in a.iter().zip(b).enumerate() {
-                        if x != y {
-                            mask |= 1 << f;
-                            snap.updated_lanes.push(if fields[f].delta {
-                                y.wrapping_sub(*x)
-                            } else {
-                                *y
-                            });
-                        }
+                        mask |= u64::from(x != y) << f;
+                    }
+                    let delta = masks.delta[usize::from(n.1)];
+                    let mut m = mask;
+                    while m != 0 {
+                        let f = m.trailing_zeros() as usize;
+                        snap.updated_lanes.push(if delta >> f & 1 != 0 {
+                            b[f].wrapping_sub(a[f])
+                        } else {
+                            b[f]
+                        });
+                        m &= m - 1;
                     }
                     snap.updated.push(Update {
                         id: n.0,
@@ -316,8 +333,8 @@ pub fn diff(schema: &Schema, baseline: &Table, view: &Table, snap: &mut Snapshot
             }
             (_, Some(n)) => {
                 snap.created.push(Spawn { id: n.0, kind: n.1 });
-                snap.created_lanes
-                    .extend_from_slice(lanes_of(schema, view, j));
+                let (b0, b1) = lanes_of(n);
+                snap.created_lanes.extend_from_slice(&view.lanes[b0..b1]);
                 j += 1;
             }
             (None, None) => unreachable!("loop condition"),

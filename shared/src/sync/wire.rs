@@ -59,15 +59,24 @@ impl<'a> Writer<'a> {
     }
 
     /// One raw byte.
+    #[inline]
     pub fn u8(&mut self, v: u8) {
         self.out.push(v);
     }
 
     /// An unsigned varint, shortest form.
+    #[inline]
     pub fn varint(&mut self, v: u64) {
         if v < 251 {
             self.out.push(v as u8);
-        } else if v <= u64::from(u16::MAX) {
+        } else {
+            self.wide_varint(v);
+        }
+    }
+
+    #[inline]
+    fn wide_varint(&mut self, v: u64) {
+        if v <= u64::from(u16::MAX) {
             self.out.push(251);
             self.out.extend_from_slice(&(v as u16).to_le_bytes());
         } else if v <= u64::from(u32::MAX) {
@@ -80,17 +89,20 @@ impl<'a> Writer<'a> {
     }
 
     /// A signed varint (zigzag).
+    #[inline]
     pub fn zigzag(&mut self, v: i64) {
         self.varint(((v << 1) ^ (v >> 63)) as u64);
     }
 
     /// Text: byte length, then UTF-8.
+    #[inline]
     pub fn str(&mut self, s: &str) {
         self.varint(s.len() as u64);
         self.out.extend_from_slice(s.as_bytes());
     }
 
     /// A lane, absolute, by its field type (text types write nothing: lanes are numbers).
+    #[inline]
     pub fn lane(&mut self, ty: FieldType, v: i64) {
         match ty {
             FieldType::Bool | FieldType::U8 | FieldType::Angle8 | FieldType::I8 => self.u8(v as u8),
@@ -136,6 +148,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         let end = self.pos.checked_add(n).ok_or(WireError::Eof)?;
         let s = self.bytes.get(self.pos..end).ok_or(WireError::Eof)?;
@@ -144,11 +157,13 @@ impl<'a> Reader<'a> {
     }
 
     /// One raw byte.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, WireError> {
         Ok(self.take(1)?[0])
     }
 
     /// An unsigned varint.
+    #[inline]
     pub fn varint(&mut self) -> Result<u64, WireError> {
         let b = self.u8()?;
         Ok(match b {
@@ -176,6 +191,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A signed (zigzag) varint.
+    #[inline]
     pub fn zigzag(&mut self) -> Result<i64, WireError> {
         let u = self.varint()?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
@@ -195,6 +211,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A lane, absolute, by its field type, checked against the type's range.
+    #[inline]
     pub fn lane(&mut self, ty: FieldType) -> Result<i64, WireError> {
         let v = match ty {
             FieldType::Bool | FieldType::U8 | FieldType::Angle8 => i64::from(self.u8()?),
