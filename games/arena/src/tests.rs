@@ -70,7 +70,7 @@ fn replicas_stay_exact_through_combat_churn_and_skipping() {
                 id,
                 rng.random_range(-127..=127),
                 rng.random_range(-127..=127),
-                rng.random_range(0.0..6.28),
+                rng.random_range(0.0..std::f32::consts::TAU),
                 b,
             );
         }

@@ -45,11 +45,14 @@ pub struct Sampled {
     pub late_ticks: f64,
 }
 
+/// An entity's kind and its recent states (tick, lanes), oldest first.
+type Buffer = (u16, VecDeque<(Tick, Vec<i64>)>);
+
 /// Buffers of recent states of every interpolated entity in view.
 #[derive(Debug, Clone, Default)]
 pub struct Interpolator {
     config: InterpolationConfig,
-    buffers: BTreeMap<NetId, (u16, VecDeque<(Tick, Vec<i64>)>)>,
+    buffers: BTreeMap<NetId, Buffer>,
 }
 
 impl Interpolator {
