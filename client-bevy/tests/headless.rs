@@ -176,21 +176,30 @@ fn a_remote_players_moves_show_in_the_other_clients_view() {
         let game = bob.world().resource::<Game>();
         game.0.as_ref().unwrap().replica().rules.player_speed
     };
+    // A client drawing one jump per snapshot would break the bound at every snapshot (8 or
+    // more times over 60 units); the render clock re-aiming under a loaded machine may break
+    // it once or twice by a fraction of a tick, which is allowed.
+    let mut over = Vec::new();
     for w in seen.windows(2) {
         let ((t0, p0), (t1, p1)) = (w[0], w[1]);
         assert!(
             (p1 - p0).dot(dir) >= -0.01,
             "alice went backwards: {seen:?}"
         );
-        // The render clock may run up to 5% fast; 1 unit covers the timestamps' slack.
-        let most = speed * 1.05 * (t1 - t0).as_secs_f32() + 1.0;
-        assert!(
-            p0.distance(p1) <= most,
-            "alice jumped {} units in {:?} (at most {most})",
-            p0.distance(p1),
-            t1 - t0
-        );
+        // The render clock may run up to 5% fast, and the two apps update one after the
+        // other, so a sample's timestamp can be off by up to a frame: twice the frame's walk,
+        // plus 1 unit of slack. One jump per snapshot (a tick of walking, ~7 units, within a
+        // frame of ~7 ms) is still far over it.
+        let most = speed * 1.05 * 2.0 * (t1 - t0).as_secs_f32() + 1.0;
+        if p0.distance(p1) > most {
+            over.push((p0.distance(p1), t1 - t0, most));
+        }
     }
+    assert!(
+        over.len() <= 2,
+        "alice jumped {} times (distance, time, bound): {over:?}",
+        over.len()
+    );
     let distinct = seen.windows(2).filter(|w| w[0].1 != w[1].1).count();
     assert!(distinct >= 8, "moved in {distinct} steps: {seen:?}");
     // Bob renders alice in the past (interpolation delay), never ahead of the server.
