@@ -482,6 +482,20 @@ impl Room {
     /// Runs one tick. `ready(player)` says whether that client's outbox has room for a message;
     /// a client that is not ready skips this tick.
     pub fn tick(&mut self, mut ready: impl FnMut(PlayerId) -> bool) -> TickOutput {
+        // Seats whose resume grace has run out leave first, before the world is laid into the
+        // interest grid: a view built from a grid that still holds a removed body would take
+        // a reference to its freed id.
+        let now = self.sim.tick().next();
+        let grace = self.config.resume_grace_ticks;
+        let expired: Vec<PlayerId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| !c.connected && now.since(c.disconnected_at) > grace)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.handle_leave(id);
+        }
         for c in self.clients.values_mut() {
             for _ in 0..self.config.max_inputs_per_tick {
                 let Some(cmd) = c.inputs.pop() else { break };
@@ -498,16 +512,6 @@ impl Room {
                 .0
                 .is_multiple_of(u32::from(self.config.checksum_interval));
         let mut out = TickOutput::default();
-        let grace = self.config.resume_grace_ticks;
-        let expired: Vec<PlayerId> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| !c.connected && tick.since(c.disconnected_at) > grace)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.handle_leave(id);
-        }
         let ids: Vec<PlayerId> = self
             .clients
             .iter()

@@ -742,3 +742,39 @@ fn new_players_get_the_message_of_the_day() {
     assert_eq!(notices(&h, b), vec!["welcome to tickwire".to_string()]);
     assert!(notices(&h, a).is_empty(), "only the new player gets it");
 }
+
+/// A dropped player's grace runs out in the very tick another client first sees its body:
+/// the body must leave the world before any view is built from it, or that client takes a
+/// reference to an id that was just freed, and the id is later handed to a second entity.
+#[test]
+fn a_body_whose_grace_expires_is_never_first_seen_in_that_tick() {
+    let grace = 3;
+    for offset in 0..grace + 3 {
+        let mut h = Harness::new(RoomConfig {
+            resume_grace_ticks: grace,
+            checksum_interval: 1,
+            ..empty_arena_config()
+        });
+        let (a, b) = h.alice_and_bob((500.0, 500.0), (1500.0, 1000.0));
+        h.room.handle_disconnect(a);
+        h.clients.remove(&a);
+        for t in 0..grace + 3 {
+            if t == offset {
+                // Bob walks into alice's body's view this tick.
+                h.place(b, 520.0, 500.0);
+            }
+            h.tick();
+            h.assert_replicas_match();
+        }
+        // Later entities and players never share an id with anything a client holds.
+        for i in 0..4 {
+            let p = h.join(&format!("late{i}"));
+            h.place(p, 510.0 + 10.0 * i as f32, 520.0);
+            for _ in 0..3 {
+                h.input(p, 0, 0, 0.0, buttons::FIRE);
+                h.tick();
+                h.assert_replicas_match();
+            }
+        }
+    }
+}
