@@ -123,6 +123,31 @@ pub struct Viewer {
     pub team: Option<u16>,
 }
 
+/// Whether visibility lets `viewer` see an entity at all.
+fn allowed(meta: &EntityMeta, viewer: &Viewer) -> bool {
+    match meta.visibility {
+        Visibility::Everyone => true,
+        Visibility::Owner => meta.owner == Some(viewer.player),
+        Visibility::Team(t) => viewer.team == Some(t),
+    }
+}
+
+impl Table {
+    /// Appends an entity's row as `viewer` may hold it: owner-only lanes are 0 unless it is
+    /// the owner.
+    fn push_for(&mut self, meta: &EntityMeta, lanes: &[i64], viewer: &Viewer, masks: &Masks) {
+        let k = usize::from(meta.kind);
+        let at = self.lanes.len();
+        self.rows.push((meta.id, meta.kind, at as u32));
+        self.lanes.extend_from_slice(&lanes[..masks.lens[k]]);
+        if meta.owner != Some(viewer.player) {
+            for &f in &masks.owner_only[k] {
+                self.lanes[at + f] = 0;
+            }
+        }
+    }
+}
+
 impl Interest {
     /// Interest over an area of `width × height` (placed entities outside it fall into the
     /// border cells), with a view radius or none (everyone sees everything).
@@ -222,25 +247,8 @@ impl Interest {
             while bits != 0 {
                 let (meta, start) = &self.entities[w * 64 + bits.trailing_zeros() as usize];
                 bits &= bits - 1;
-                let own = meta.owner == Some(viewer.player);
-                let allowed = match meta.visibility {
-                    Visibility::Everyone => true,
-                    Visibility::Owner => own,
-                    Visibility::Team(t) => viewer.team == Some(t),
-                };
-                if !allowed {
-                    continue;
-                }
-                let k = usize::from(meta.kind);
-                let n = masks.lens[k];
-                let at = out.lanes.len();
-                out.rows.push((meta.id, meta.kind, at as u32));
-                out.lanes
-                    .extend_from_slice(&self.lanes[*start as usize..*start as usize + n]);
-                if !own && !masks.owner_only[k].is_empty() {
-                    for &f in &masks.owner_only[k] {
-                        out.lanes[at + f] = 0;
-                    }
+                if allowed(meta, viewer) {
+                    out.push_for(meta, &self.lanes[*start as usize..], viewer, masks);
                 }
             }
         }
@@ -256,23 +264,8 @@ impl Interest {
                 (Some(p), Some(r), Some(c)) => p.distance_squared(c) <= r * r,
                 (Some(_), Some(_), None) => false,
             };
-            let allowed = match meta.visibility {
-                Visibility::Everyone => true,
-                Visibility::Owner => own,
-                Visibility::Team(t) => viewer.team == Some(t),
-            };
-            if !(in_range || own) || !allowed {
-                continue;
-            }
-            let k = usize::from(meta.kind);
-            let at = out.lanes.len();
-            out.rows.push((meta.id, meta.kind, at as u32));
-            out.lanes
-                .extend_from_slice(&self.lanes[*start as usize..*start as usize + masks.lens[k]]);
-            if !own {
-                for &f in &masks.owner_only[k] {
-                    out.lanes[at + f] = 0;
-                }
+            if (in_range || own) && allowed(meta, viewer) {
+                out.push_for(meta, &self.lanes[*start as usize..], viewer, masks);
             }
         }
         out

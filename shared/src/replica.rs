@@ -8,6 +8,7 @@ use crate::protocol::{
 };
 use crate::quant::{dequantize_pos, heading16};
 use crate::rules::{Arena, Rules};
+use crate::sync::wire::Fnv1a;
 use glam::Vec2;
 use std::collections::BTreeMap;
 
@@ -74,23 +75,6 @@ pub fn checksum<'a>(entities: impl IntoIterator<Item = (NetId, &'a EntityState)>
         }
     }
     h.0
-}
-
-struct Fnv1a(u32);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Fnv1a(0x811c_9dc5)
-    }
-}
-
-impl Fnv1a {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u32::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0193);
-        }
-    }
 }
 
 /// Position of a projectile at `tick`, from its immutable state.
