@@ -1,7 +1,7 @@
 // The reconnection schedule: exponential, jittered, capped (which closes are retried: close.test.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay, longestDelay } from '../src/backoff.js';
+import { backoffDelay, longestDelay } from '../src/sdk/backoff.js';
 
 test('the ceiling doubles from the base up to the cap', () => {
   const top = (n) => backoffDelay(n, { random: () => 1 });

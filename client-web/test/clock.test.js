@@ -1,9 +1,9 @@
-// Clock sync (mirror of shared/src/clock.rs) with a fake clock: the render tick never goes
+// Clock sync (src/sdk/clock.js, mirror of shared/src/clock.rs) with a fake clock: the render tick never goes
 // back and sits the right distance behind the server under jitter; RTT is a median that
 // ignores outliers and survives the millisecond counter wrapping.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClockSync, clockConfig, millis, percentile } from '../src/clock.js';
+import { ClockSync, clockConfig, millis, percentile } from '../src/sdk/clock.js';
 
 const RATE = 30;
 const DT = 1 / RATE;

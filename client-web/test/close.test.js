@@ -1,10 +1,10 @@
 // The browser's close-code table is the Rust one: test/close_codes.json is written from
-// shared/src/close.rs by shared/tests/close_codes.rs, and src/close.js must equal it exactly.
+// shared/src/close.rs by shared/tests/close_codes.rs, and src/sdk/close.js must equal it exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CLOSE_CODES, UNKNOWN_CODE_RETRY, closeInfo, describeClose, retryPolicy } from '../src/close.js';
+import { CLOSE_CODES, UNKNOWN_CODE_RETRY, closeInfo, describeClose, retryPolicy } from '../src/sdk/close.js';
 
 const file = fileURLToPath(new URL('./close_codes.json', import.meta.url));
 const golden = JSON.parse(readFileSync(file, 'utf8'));
