@@ -1,56 +1,55 @@
 /**
- * tickwire browser SDK, protocol version 2: one decoder for any game.
+ * tickwire browser SDK, protocol version 2: one module for any game on the engine.
  *
  * The server describes its game in `Welcome` (the schema: entity kinds and their fields, the
  * player record, the room fields, the input command, actions and events); every later message
- * is encoded field by field from that schema. So a page needs no generated code: connect, read
- * the Welcome, build a {@link Replica}, register callbacks by kind name, and feed it frames.
+ * is encoded field by field from that schema. So a page needs no generated code. A page
+ * imports this module and writes only its rendering and its input:
  *
  * ```js
- * import { Replica, encodeClient, PROTOCOL_VERSION, actionIndex } from './sdk/index.js';
+ * import { GameClient, quantize } from './sdk/index.js';
  *
- * const ws = new WebSocket('ws://127.0.0.1:7000/ws');
- * ws.binaryType = 'arraybuffer';
- * let replica = null;
- * ws.onopen = () => ws.send(encodeClient({
- *   type: 'Hello', protocol_version: PROTOCOL_VERSION, name: 'ann',
- *   auth_token: null, resume_token: null,
- * }));
- * ws.onmessage = ({ data }) => {
- *   if (replica === null) {
- *     replica = Replica.fromWelcome(new Uint8Array(data));   // the first message
- *     const hull = replica.field('ship', 'hull');               // lane index by name
- *     replica.on('ship', {
- *       add: (id) => sprites.create(id, replica.value(id, 'x'), replica.value(id, 'y')),
- *       change: (id, ship, mask) => {                           // bit i: field i changed
- *         sprites.move(id, replica.value(id, 'x'), replica.value(id, 'y'));
- *         if (mask & (1 << hull)) sprites.flash(id, ship.lanes[hull]);
- *       },
- *       remove: (id) => sprites.destroy(id),
- *     });
- *     replica.onPlayer({ join: (id, p) => board.add(id, p.name), leave: (id) => board.remove(id) });
- *     replica.onEvent('chat', ({ player, text }) => chat.show(player, text));
- *     return;
- *   }
- *   replica.receive(new Uint8Array(data));   // decode; apply snapshots; callbacks fire
- * };
- * // Sending: lanes in the order of schema.input, values in the order of the action's fields.
- * ws.send(encodeClient({ type: 'Input', cmds: [{ seq: 1, view_tick: replica.tick,
- *   lanes: [127, 0, 16384, 1] }] }, replica.schema));
- * ws.send(encodeClient({ type: 'Action', seq: 1, kind: actionIndex(replica.schema, 'buy'),
- *   values: [700, 'rush'] }, replica.schema));
+ * const client = new GameClient({
+ *   url: 'ws://127.0.0.1:7000/ws', name: 'ann',
+ *   // The game's deterministic step for one command, on the lanes of an entity the player
+ *   // owns (only the fields marked `predict` are taken from it). Optional.
+ *   step: (lanes, cmd, { config }) => { lanes[1] += cmd.lanes[0] * 8; },
+ *   // The next command's lanes, in the order of schema.input, asked once per server tick.
+ *   input: (c) => [keys.dx, keys.dy, quantize(c.replica.schema.input[2].ty, aim), buttons],
+ *   onState: (state, detail) => banner.show(state, detail),   // connecting, reconnecting…
+ * });
+ * client.on('ship', {                                          // per entity kind
+ *   add: (id, ship) => sprites.create(id),
+ *   change: (id, ship, mask) => {},                            // bit i: field i changed
+ *   remove: (id) => sprites.destroy(id),
+ * });
+ * client.onPlayer({ join: (id, p) => board.add(id, p.name), leave: (id) => board.remove(id) });
+ * client.onEvent('chat', ({ player, text }) => chat.show(player, text));
+ * client.start();                                  // connects; reconnects and resumes itself
+ *
+ * requestAnimationFrame(function draw() {
+ *   client.frame();                                // render clock, corrections
+ *   for (const v of client.views('ship')) sprite(v.id).at(v.value('x'), v.value('y'));
+ *   requestAnimationFrame(draw);
+ * });
+ * client.chat('gg');
+ * client.action('buy', [700, 'rush']);             // reliable; refusals come as `rejected`
  * ```
  *
- * Values are held as quantized integer lanes, exactly what the server holds, so checksums
- * compare to the bit: `replica.value(id, name)` (or `dequantize(field.ty, lane)`) gives the
- * game's value (Fixed → lane / scale, Angle8 / Angle16 → radians, Bool → boolean), and
- * `quantize(field.ty, value)` the lane for an input. Everything a hostile or buggy server could
- * send throws: a `WireError` from decoding, a `ReplicaError` (e.g. `code: 'ChecksumMismatch'`)
- * from applying; after either, drop the connection and reconnect for a fresh replica.
+ * `views(kind)` gives each entity as it should be drawn now: predicted (owned, with `predict`
+ * fields), interpolated at the render tick (fields marked `interpolate`, never blended across a
+ * `discontinuity` change), or as held. `client.replica` holds the exact lanes: the player
+ * records (the scoreboard), the room fields, `value` / `playerValue` / `roomValue` by name.
+ * Bad bytes from the server or a checksum mismatch close the socket with the reason and
+ * reconnect for a fresh replica; nothing throws out of the socket handler.
  *
- * Modules: `wire.js` (varints, zigzag, lanes, FNV-1a), `schema.js` (the schema's bytes, rules,
- * names and quantization), `codec.js` (every message), `replica.js` (the replica). Rust
- * counterparts: shared/src/sync/{wire,mod,replica}.rs and shared/src/schema.rs.
+ * The parts, usable alone: `connection.js` (WebSocket life cycle, Hello, backoff, close-code
+ * policy in `close.js` / `backoff.js`), `clock.js` (clock sync), `inputs.js` (input history and
+ * redundant frames), `interpolate.js`, `predict.js`, `replica.js` (the replica: per-kind
+ * callbacks, checksum), `codec.js` (every message), `schema.js` (the schema's bytes, rules,
+ * names and quantization), `wire.js` (varints, zigzag, lanes, FNV-1a). Rust counterparts:
+ * shared/src/sync/{wire,mod,replica,interpolate,predict}.rs, shared/src/schema.rs,
+ * shared/src/clock.rs, shared/src/close.rs.
  *
  * @module tickwire-sdk
  */
@@ -84,3 +83,11 @@ export {
   validateSchema,
 } from './schema.js';
 export { Fnv1a, RANGES, Reader, T, TYPE_NAMES, WireError, Writer, fnv1a, maskBits, maskOf } from './wire.js';
+export { GameClient, clientConfig, ownedByFirstPlayerField } from './client.js';
+export { Connection, closeReason } from './connection.js';
+export { ClockSync, clockConfig, millis, percentile } from './clock.js';
+export { InputHistory, inputConfig } from './inputs.js';
+export { Interpolator, blend, interpolationConfig, turnOf } from './interpolate.js';
+export { Predictor, predictionConfig } from './predict.js';
+export { CLOSE_CODES, UNKNOWN_CODE_RETRY, closeInfo, describeClose, retryPolicy } from './close.js';
+export { backoffDelay, longestDelay } from './backoff.js';
