@@ -47,9 +47,9 @@ function client(over = {}) {
   c.on('dot', {
     add: (id, e) => log.push(['add', id, e.lanes[1]]),
     change: (id, e, mask) => log.push(['change', id, mask]),
-    remove: (id) => log.push(['remove', id]),
+    remove: (id, e, info) => log.push(info?.reset ? ['reset', id] : ['remove', id]),
   });
-  c.onPlayer({ join: (id, p) => log.push(['join', id, p.name]), leave: (id) => log.push(['leave', id]) });
+  c.onPlayer({ join: (id, p) => log.push(['join', id, p.name]), leave: (id, info) => log.push([info?.reset ? 'reset' : 'leave', id]) });
   c.onEvent('boom', ({ at }) => log.push(['boom', at]));
   c.onRoom((room) => log.push(['room', room[0]]));
   return c;
@@ -92,6 +92,8 @@ test('joins, builds the replica from the Welcome and fires the callbacks registe
   assert.deepEqual(c.owned(), [0], 'owned through the first Player field');
   assert.deepEqual(c.owned('rock'), []);
   assert.equal(c.replica.playerValue(2, 'score'), 3);
+  send(ws, c, snapshot(3, { removed: [1], players_left: [2] }));
+  assert.deepEqual(log.slice(6), [['remove', 1], ['leave', 2]], 'real departures carry no reset flag');
   assert.deepEqual(errors, []);
 });
 
@@ -185,7 +187,7 @@ test('reconnects and resumes: the old replica is reported gone, numbering starts
   assert.equal(decodeClient(ws.sent[0]).resume_token, 'room.token1');
   log.length = 0;
   ws.deliver(encodeServer(welcome(schema, { tick: 40, resumed: true, resume_token: 'room.token2' })));
-  assert.deepEqual(log, [['remove', 0], ['remove', 1], ['leave', 1], ['leave', 2]]);
+  assert.deepEqual(log, [['reset', 0], ['reset', 1], ['reset', 1], ['reset', 2]], 'told apart from real departures');
   assert.equal(c.replica.entities.size, 0, 'a fresh replica');
   firstSnapshot(ws, c, 41);
   assert.deepEqual(log.slice(4, 6), [['add', 0, 800], ['add', 1, 1600]], 'callbacks carried over');

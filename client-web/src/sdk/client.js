@@ -9,8 +9,9 @@
 //   through the game's own `step`.
 // - Callbacks registered on the client (`on`, `onPlayer`, `onRoom`, `onEvent`) are attached to
 //   every replica, so they survive reconnections. When a new Welcome replaces a replica, what
-//   the old one held is reported removed (and its players as left) before the first snapshot
-//   of the new connection adds everything in view again.
+//   the old one held is reported removed (and its players as left), with a last argument
+//   `{reset: true}`, before the first snapshot of the new connection adds everything in view
+//   again.
 // - Bad bytes or a replica that no longer matches the server (a checksum mismatch) never
 //   throw out of the socket handler: the socket is closed with the reason and the client
 //   reconnects for a fresh state. An exception in one of the game's callbacks is the game's
@@ -56,6 +57,9 @@ export function ownedByFirstPlayerField(replica) {
   const fieldOf = replica.schema.kinds.map((k) => k.fields.findIndex((f) => typeCode(f.ty) === T.Player));
   return (id, e) => fieldOf[e.kind] >= 0 && e.lanes[fieldOf[e.kind]] === replica.playerId;
 }
+
+/** The last argument of the `remove` and `leave` calls made when a new Welcome resets all. */
+const RESET = Object.freeze({ reset: true });
 
 function defaultCallbackError(e) {
   if (typeof globalThis.reportError === 'function') globalThis.reportError(e);
@@ -237,7 +241,11 @@ export class GameClient {
     return out;
   }
 
-  /** Tells the subscribers that everything `old` held is gone (a new Welcome replaces it). */
+  /**
+   * Tells the subscribers that everything `old` held is gone (a new Welcome replaces it):
+   * `remove(id, entity, {reset: true})` and `leave(id, {reset: true})`, so a page can tell
+   * this from a real departure.
+   */
   retire(old) {
     for (const sub of this.subs) sub.detach?.();
     const ids = [...old.entities.keys()].sort((a, b) => a - b);
@@ -246,10 +254,10 @@ export class GameClient {
         const kind = old.plan.kindIndex.get(sub.kindName);
         for (const id of ids) {
           const e = old.entities.get(id);
-          if (e.kind === kind) this.guard(sub.handlers.remove)(id, e);
+          if (e.kind === kind) this.guard(sub.handlers.remove)(id, e, RESET);
         }
       }
-      if (sub.players?.leave) for (const id of old.players.keys()) this.guard(sub.players.leave)(id);
+      if (sub.players?.leave) for (const id of old.players.keys()) this.guard(sub.players.leave)(id, RESET);
     }
   }
 
