@@ -68,7 +68,7 @@ function defaultCallbackError(e) {
 
 /** An entity as it should be drawn now: predicted, interpolated, or as held. */
 class View {
-  constructor(id, entity, lanes, fields, how, lateTicks) {
+  constructor(id, entity, lanes, plan, how, lateTicks) {
     /** NetId. */
     this.id = id;
     /** The entity as the replica holds it: `{kind, lanes}` (exact lanes). */
@@ -81,14 +81,14 @@ class View {
     this.how = how;
     /** How far past its newest state an interpolated entity is drawn, ticks. */
     this.lateTicks = lateTicks;
-    this.fields = fields;
+    this.plan = plan;
   }
 
   /** Field `name` in the game's units (`dequantize`: Fixed → units, angles → radians…). */
   value(name) {
-    const i = this.fields.findIndex((f) => f.name === name);
-    if (i < 0) throw new Error(`no field "${name}" in this entity's kind`);
-    return dequantize(this.fields[i].ty, this.lanes[i]);
+    const i = this.plan.index.get(name);
+    if (i === undefined) throw new Error(`no field "${name}" in this entity's kind`);
+    return dequantize(this.plan.fields[i].ty, this.lanes[i]);
   }
 }
 
@@ -452,15 +452,15 @@ export class GameClient {
     const r = this.replica;
     const e = r?.entities.get(id);
     if (e === undefined) return null;
-    const fields = r.schema.kinds[e.kind].fields;
+    const plan = r.plan.kinds[e.kind];
     const p = this.predictors.get(id);
     const predicted = p?.render();
-    if (predicted) return new View(id, e, predicted, fields, 'predicted', 0);
+    if (predicted) return new View(id, e, predicted, plan, 'predicted', 0);
     if (this.interpolator.has(id)) {
       const s = this.interpolator.sample(id, this.clock.renderTick());
-      return s && new View(id, e, s.lanes, fields, 'interpolated', s.lateTicks);
+      return s && new View(id, e, s.lanes, plan, 'interpolated', s.lateTicks);
     }
-    return new View(id, e, [...e.lanes], fields, 'held', 0);
+    return new View(id, e, [...e.lanes], plan, 'held', 0);
   }
 
   /** Views of every drawable entity of kind `kindName`, in NetId order. */

@@ -41,7 +41,10 @@
  * `discontinuity` change), or as held. `client.replica` holds the exact lanes: the player
  * records (the scoreboard), the room fields, `value` / `playerValue` / `roomValue` by name.
  * Bad bytes from the server or a checksum mismatch close the socket with the reason and
- * reconnect for a fresh replica; nothing throws out of the socket handler.
+ * reconnect for a fresh replica; nothing throws out of the socket handler. After any
+ * reconnection a new Welcome starts a fresh replica: what the old one held is reported through
+ * `remove(id, entity, {reset: true})` and `leave(id, {reset: true})`, then the first snapshot
+ * `add`s everything in view again; input numbering starts over at 1.
  *
  * The parts, usable alone: `connection.js` (WebSocket life cycle, Hello, backoff, close-code
  * policy in `close.js` / `backoff.js`), `clock.js` (clock sync), `inputs.js` (input history and
