@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod delta;
 pub mod game;
 pub mod grid;
 pub mod input_queue;

@@ -11,6 +11,7 @@
 //! baseline, player records from the change log since its last snapshot, room fields if they
 //! changed since, every event it missed.
 
+use super::delta::{self, Baseline, Changes, Held};
 use super::game::{Audience, Ctx, Game, World};
 use super::view::{Interest, Masks, Table, Viewer, diff};
 use crate::input_queue::{InputQueue, Push};
@@ -23,10 +24,10 @@ use std::sync::Arc;
 use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::protocol::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
 use tickwire_shared::schema::{Schema, engine_events};
-use tickwire_shared::sync::replica::checksum;
 use tickwire_shared::sync::{
-    Action, Event, InputCmd, PROTOCOL_VERSION, PlayerChange, PlayerJoin, ServerMsg, Snapshot,
-    Value, Welcome, encode_server, encode_snapshot_with_events,
+    Action, EncodedEntities, Event, InputCmd, PROTOCOL_VERSION, PlayerChange, PlayerJoin,
+    ServerMsg, Snapshot, Value, Welcome, encode_server, encode_snapshot_with_entities,
+    encode_snapshot_with_events,
 };
 use tickwire_shared::{PlayerId, Tick};
 
@@ -150,7 +151,7 @@ pub struct TickOutput {
 struct Client {
     inputs: InputQueue<InputCmd>,
     /// Exactly the entities this client has been sent.
-    baseline: Table,
+    baseline: Baseline,
     pending: Vec<Arc<Event>>,
     /// Tick of the last snapshot sent; `None` until the first (which is then complete).
     last_sent: Option<Tick>,
@@ -197,12 +198,22 @@ pub struct Room<G: Game> {
     next_player: u32,
     world: World,
     pub(super) interest: Interest,
+    changes: Changes,
+    /// This tick's viewers: every connected client, ascending id.
+    viewers: Vec<Viewer>,
+    visible: Vec<u32>,
+    rows: Vec<Held>,
     view: Table,
+    entities: EncodedEntities,
     snap: Snapshot,
     encode_buf: Vec<u8>,
     events: Vec<(Audience, Event)>,
     tokens: HashMap<String, PlayerId>,
     token_rng: StdRng,
+    /// Tests: every client's delta goes through a copy of what it holds, as after a skip
+    /// (the reference the live path must match byte for byte).
+    #[cfg(test)]
+    pub(super) always_copy: bool,
 }
 
 /// Trims, drops control characters, and cuts to `max` characters.
@@ -246,12 +257,19 @@ impl<G: Game> Room<G> {
             net_ids: NetIds::default(),
             next_player: 1,
             world: World::default(),
+            changes: Changes::default(),
+            viewers: Vec::new(),
+            visible: Vec::new(),
+            rows: Vec::new(),
             view: Table::default(),
+            entities: EncodedEntities::default(),
             snap: Snapshot::default(),
             encode_buf: Vec::new(),
             events: Vec::new(),
             tokens: HashMap::new(),
             token_rng: StdRng::from_os_rng(),
+            #[cfg(test)]
+            always_copy: false,
         }
     }
 
@@ -392,7 +410,7 @@ impl<G: Game> Room<G> {
             id,
             Client {
                 inputs: self.new_input_queue(),
-                baseline: Table::default(),
+                baseline: Baseline::default(),
                 pending,
                 last_sent: None,
                 skipped_in_a_row: 0,
@@ -618,7 +636,17 @@ impl<G: Game> Room<G> {
         self.game.replicate(&mut self.world);
         self.clamp_world();
         self.interest.rebuild(&mut self.world);
+        self.changes
+            .compute(&self.interest, &self.masks, &self.schema);
         self.absorb_records(tick);
+        self.viewers.clear();
+        for (id, _) in self.clients.iter().filter(|(_, c)| c.connected) {
+            self.viewers.push(Viewer {
+                player: *id,
+                center: self.game.view_center(*id),
+                team: self.game.team(*id),
+            });
+        }
         self.route_events();
 
         let with_checksum = self.config.checksum_interval > 0
@@ -626,16 +654,14 @@ impl<G: Game> Room<G> {
                 .0
                 .is_multiple_of(u32::from(self.config.checksum_interval));
         let mut out = TickOutput::default();
-        let ids: Vec<PlayerId> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| c.connected)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
+        for k in 0..self.viewers.len() {
+            let viewer = self.viewers[k];
+            let id = viewer.player;
             if !ready(id) {
                 out.skipped += 1;
                 let c = self.clients.get_mut(&id).expect("id from the map");
+                c.baseline
+                    .keep_through_skip(&self.interest, &self.masks, &viewer);
                 c.skipped_in_a_row += 1;
                 if c.skipped_in_a_row > self.config.max_skipped_ticks {
                     out.kicked.push((
@@ -651,7 +677,7 @@ impl<G: Game> Room<G> {
                 }
                 continue;
             }
-            let bytes = self.snapshot_for(id, tick, with_checksum);
+            let bytes = self.snapshot_for(&viewer, tick, with_checksum);
             out.messages.push((id, bytes));
         }
         for (id, _) in &out.kicked {
@@ -724,13 +750,10 @@ impl<G: Game> Room<G> {
         for (audience, e) in events {
             let e = Arc::new(e);
             if let Audience::Near(p) = audience {
-                for (id, c) in self.clients.iter_mut().filter(|(_, c)| c.connected) {
-                    let viewer = Viewer {
-                        player: *id,
-                        center: self.game.view_center(*id),
-                        team: None,
-                    };
-                    if self.interest.sees_point(&viewer, p) {
+                for viewer in &self.viewers {
+                    if self.interest.sees_point(viewer, p)
+                        && let Some(c) = self.clients.get_mut(&viewer.player)
+                    {
                         c.pending.push(e.clone());
                     }
                 }
@@ -755,26 +778,62 @@ impl<G: Game> Room<G> {
         }
     }
 
-    fn snapshot_for(&mut self, id: PlayerId, tick: Tick, with_checksum: bool) -> Vec<u8> {
-        let viewer = Viewer {
-            player: id,
-            center: self.game.view_center(id),
-            team: self.game.team(id),
-        };
-        self.interest.view(&viewer, &self.masks, &mut self.view);
+    fn snapshot_for(&mut self, viewer: &Viewer, tick: Tick, with_checksum: bool) -> Vec<u8> {
+        let id = viewer.player;
         let c = self.clients.get_mut(&id).expect("caller checked");
+        #[cfg(test)]
+        if self.always_copy {
+            c.baseline
+                .keep_through_skip(&self.interest, &self.masks, viewer);
+        }
         let snap = &mut self.snap;
         snap.clear();
         snap.tick = tick;
         snap.ack_input_seq = c.inputs.last_applied();
-        diff(&self.masks, &c.baseline, &self.view, snap);
-        for s in &snap.created {
-            self.net_ids.retain(s.id);
+        // Entities: from the previous tick's world when the client was sent it (nearly every
+        // time), else against its own copy; either way it then holds this tick's world.
+        let live = match &c.baseline {
+            Baseline::Live(held) => {
+                self.interest.visible(viewer, &mut self.visible);
+                self.changes.delta(
+                    &self.interest,
+                    &self.masks,
+                    &self.schema,
+                    id,
+                    held,
+                    &self.visible,
+                    &mut self.entities,
+                    &mut self.rows,
+                    &mut self.net_ids,
+                );
+                true
+            }
+            Baseline::Copied(copy) => {
+                self.interest
+                    .view(viewer, &self.masks, &mut self.visible, &mut self.view);
+                diff(&self.masks, copy, &self.view, snap);
+                for s in &snap.created {
+                    self.net_ids.retain(s.id);
+                }
+                for nid in &snap.removed {
+                    self.net_ids.release(*nid);
+                }
+                self.rows.clear();
+                for &i in &self.visible {
+                    let (meta, _) = self.interest.entity(i);
+                    self.rows.push(Held {
+                        id: meta.id,
+                        kind: meta.kind,
+                        at: i,
+                    });
+                }
+                false
+            }
+        };
+        match &mut c.baseline {
+            Baseline::Live(held) => std::mem::swap(held, &mut self.rows),
+            b => *b = Baseline::Live(std::mem::take(&mut self.rows)),
         }
-        for nid in &snap.removed {
-            self.net_ids.release(*nid);
-        }
-        std::mem::swap(&mut c.baseline, &mut self.view);
         c.skipped_in_a_row = 0;
         // Player records.
         let n = self.schema.player_fields.len();
@@ -854,12 +913,28 @@ impl<G: Game> Room<G> {
         if !self.room_lanes.is_empty() && c.last_sent.is_none_or(|t| self.room_changed_at > t) {
             snap.room = Some(self.room_lanes.clone());
         }
-        if with_checksum {
-            snap.checksum = Some(checksum(c.baseline.iter(&self.schema), &self.room_lanes));
+        if with_checksum && let Baseline::Live(rows) = &c.baseline {
+            snap.checksum = Some(delta::checksum(
+                &self.interest,
+                &self.masks,
+                id,
+                rows,
+                &self.room_lanes,
+            ));
         }
         c.last_sent = Some(tick);
         self.encode_buf.clear();
-        encode_snapshot_with_events(snap, &c.pending, &self.schema, &mut self.encode_buf);
+        if live {
+            encode_snapshot_with_entities(
+                snap,
+                &self.entities,
+                &c.pending,
+                &self.schema,
+                &mut self.encode_buf,
+            );
+        } else {
+            encode_snapshot_with_events(snap, &c.pending, &self.schema, &mut self.encode_buf);
+        }
         let bytes = self.encode_buf.clone();
         c.pending.clear();
         if c.pending.capacity() > 8 {

@@ -147,12 +147,14 @@ fields! {
     }
 }
 fields! { mod card { value: U8; } }
+fields! { mod relic { holder: Player; charge: U16, owner_only; } }
 fields! { mod stats { score: U32; coins: U16, owner_only; } }
 fields! { mod turn { whose: Player; round: U16; } }
 fields! { mod walk { dx: I8; } }
 
 const UNIT: u16 = 0;
 const CARD: u16 = 1;
+const RELIC: u16 = 2;
 const SCORED: u16 = tickwire_shared::schema::engine_events::COUNT;
 
 #[derive(Default)]
@@ -162,6 +164,9 @@ struct Rich {
     score: BTreeMap<PlayerId, (i64, i64)>,
     round: i64,
     whose: i64,
+    /// An unplaced entity whose owner (and so who sees its owner-only charge) changes every
+    /// few ticks.
+    relic: Option<(NetId, Option<PlayerId>, i64)>,
 }
 
 impl Game for Rich {
@@ -174,6 +179,10 @@ impl Game for Rich {
             .kind(KindDesc {
                 name: "card".into(),
                 fields: card::fields(),
+            })
+            .kind(KindDesc {
+                name: "relic".into(),
+                fields: relic::fields(),
             })
             .player_fields(stats::fields())
             .room_fields(turn::fields())
@@ -246,6 +255,13 @@ impl Game for Rich {
         Ok(())
     }
     fn step(&mut self, ctx: &mut Ctx<'_>) {
+        let t = ctx.tick().0;
+        let id = self.relic.map_or_else(|| ctx.spawn(), |r| r.0);
+        let holder = match self.units.len() {
+            0 => None,
+            n => self.units.keys().nth((t / 5) as usize % n).copied(),
+        };
+        self.relic = Some((id, holder, i64::from(t % 1000)));
         if ctx.tick().0.is_multiple_of(10) {
             self.round += 1;
             self.whose = self.units.keys().next().map_or(0, |p| i64::from(p.0));
@@ -268,6 +284,11 @@ impl Game for Rich {
         }
         for (p, s) in &self.score {
             world.player(*p, &[s.0, s.1]);
+        }
+        if let Some((id, holder, charge)) = self.relic {
+            let meta = EntityMeta::new(id, RELIC);
+            let meta = holder.map_or(meta, |p| meta.owned_by(p));
+            world.entity(meta, &[holder.map_or(0, |p| i64::from(p.0)), charge]);
         }
         world.room(&[self.whose, self.round]);
     }
@@ -366,26 +387,32 @@ fn hidden_hands_owner_only_fields_room_state_actions_and_refusals() {
 
 /// Random joins, inputs, actions, drops, resumes, grace expiries, leaves and skipped ticks;
 /// every connected client's replica must verify its checksum every tick and equal the
-/// engine's own brute-force view, and no id may be handed to two live entities.
+/// engine's own brute-force view, no id may be handed to two live entities, and a twin room
+/// that computes every delta against a copy of what the client holds (the path after a
+/// skipped tick) must send the same bytes as the live path.
 #[test]
 fn replicas_stay_exact_through_random_churn_and_skipping() {
     for seed in 0..6u64 {
         let mut rng = SmallRng::seed_from_u64(seed);
-        let mut room = Room::new(
-            EngineConfig {
-                checksum_interval: 1,
-                resume_grace_ticks: 3,
-                max_skipped_ticks: 1000,
-                ..EngineConfig::default()
-            },
-            Rich::default(),
-        );
+        let config = EngineConfig {
+            checksum_interval: 1,
+            resume_grace_ticks: 3,
+            max_skipped_ticks: 1000,
+            ..EngineConfig::default()
+        };
+        let mut room = Room::new(config.clone(), Rich::default());
+        let mut twin = Room::new(config, Rich::default());
+        twin.always_copy = true;
+        let mut twin_tokens: BTreeMap<PlayerId, String> = BTreeMap::new();
         let mut clients: BTreeMap<PlayerId, (Client, String, u32)> = BTreeMap::new();
         let mut dropped: Vec<(PlayerId, String)> = Vec::new();
         for t in 0..400 {
             match rng.random_range(0..20) {
                 0 | 1 if clients.len() < 12 => {
                     let j = room.handle_join("p", None).unwrap();
+                    let jt = twin.handle_join("p", None).unwrap();
+                    assert_eq!(j.player_id, jt.player_id);
+                    twin_tokens.insert(jt.player_id, token_of(&jt.welcome));
                     let token = token_of(&j.welcome);
                     clients.insert(j.player_id, (Client::new(&j.welcome), token, 0));
                 }
@@ -396,11 +423,17 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
                         .unwrap();
                     let (_, token, _) = clients.remove(&id).unwrap();
                     room.handle_disconnect(id);
+                    twin.handle_disconnect(id);
                     dropped.push((id, token));
                 }
                 3 if !dropped.is_empty() => {
-                    let (_, token) = dropped.remove(rng.random_range(0..dropped.len()));
+                    let (id, token) = dropped.remove(rng.random_range(0..dropped.len()));
+                    let jt = twin.handle_join("p", twin_tokens.get(&id).map(|t| &t[..]));
                     if let Ok(j) = room.handle_join("p", Some(&token)) {
+                        let jt = jt.expect("the twin takes the same player");
+                        assert_eq!(jt.player_id, j.player_id);
+                        assert_eq!(jt.resumed, j.resumed);
+                        twin_tokens.insert(jt.player_id, token_of(&jt.welcome));
                         let token = token_of(&j.welcome);
                         clients.insert(j.player_id, (Client::new(&j.welcome), token, 0));
                     }
@@ -412,25 +445,26 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
                         .unwrap();
                     clients.remove(&id);
                     room.handle_leave(id);
+                    twin.handle_leave(id);
                 }
                 _ => {}
             }
             for (id, (c, _, seq)) in clients.iter_mut() {
                 if rng.random_bool(0.5) {
                     *seq += 1;
-                    room.handle_inputs(*id, vec![cmd(*seq, vec![rng.random_range(-9..=9)])]);
+                    let c = cmd(*seq, vec![rng.random_range(-9..=9)]);
+                    room.handle_inputs(*id, vec![c.clone()]);
+                    twin.handle_inputs(*id, vec![c]);
                 }
                 if rng.random_bool(0.05)
                     && let Some((card, _)) = c.r().of_kind(CARD).next()
                 {
-                    let _ = room.handle_action(
-                        *id,
-                        &Action {
-                            seq: t,
-                            kind: 0,
-                            values: vec![Value::Int(i64::from(card.0))],
-                        },
-                    );
+                    let a = Action {
+                        seq: t,
+                        kind: 0,
+                        values: vec![Value::Int(i64::from(card.0))],
+                    };
+                    assert_eq!(room.handle_action(*id, &a), twin.handle_action(*id, &a));
                 }
             }
             let skipping: Vec<PlayerId> = clients
@@ -439,6 +473,11 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
                 .filter(|_| rng.random_bool(0.2))
                 .collect();
             let out = room.tick(|id| !skipping.contains(&id));
+            let twin_out = twin.tick(|id| !skipping.contains(&id));
+            assert_eq!(
+                out.messages, twin_out.messages,
+                "seed {seed} tick {t}: live and copied deltas differ"
+            );
             for (id, bytes) in &out.messages {
                 let (c, _, _) = clients
                     .get_mut(id)

@@ -4,9 +4,10 @@
 //! placed ones into a spatial grid. A client's view ([`Interest::view`]) is then the entities
 //! within its view radius (all of them for a game without one), every unplaced entity and
 //! every entity it owns, filtered by visibility, with owner-only lanes zeroed unless the
-//! client owns the entity. Views are [`Table`]s sorted by id, so [`diff`] is one merge pass
-//! against what the client holds: removals, creations and field-level updates, where an
-//! unchanged entity costs nothing.
+//! client owns the entity. Views are sorted by id, so a delta is one merge pass against what
+//! the client holds: removals, creations and field-level updates. The previous tick's world
+//! is kept, so a client that was sent it needs no copy of its own ([`crate::delta`]); a
+//! client that skipped ticks holds a [`Table`], and [`diff`] merges it with its view.
 
 use super::game::{EntityMeta, Visibility, World};
 use crate::grid::SpatialGrid;
@@ -59,10 +60,12 @@ impl Table {
 /// Which lanes of each kind only the owner receives.
 #[derive(Debug, Clone)]
 pub struct Masks {
-    lens: Vec<usize>,
+    pub(crate) lens: Vec<usize>,
     owner_only: Vec<Vec<usize>>,
+    /// Bit `f` set: field `f` of the kind reaches only the owner.
+    pub(crate) owner_only_bits: Vec<u64>,
     /// Bit `f` set: field `f` of the kind is sent as a change.
-    delta: Vec<u64>,
+    pub(crate) delta: Vec<u64>,
 }
 
 impl Masks {
@@ -78,6 +81,17 @@ impl Masks {
                         .iter()
                         .enumerate()
                         .filter(|(_, f)| f.delta)
+                        .fold(0, |m, (i, _)| m | 1 << i)
+                })
+                .collect(),
+            owner_only_bits: schema
+                .kinds
+                .iter()
+                .map(|k| {
+                    k.fields
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, f)| f.owner_only)
                         .fold(0, |m, (i, _)| m | 1 << i)
                 })
                 .collect(),
@@ -105,6 +119,9 @@ pub struct Interest {
     /// (meta, lane start) sorted by id.
     pub(super) entities: Vec<(EntityMeta, u32)>,
     lanes: Vec<i64>,
+    /// The previous tick's `entities` and `lanes`: what every client sent that tick holds.
+    prev_entities: Vec<(EntityMeta, u32)>,
+    prev_lanes: Vec<i64>,
     grid: SpatialGrid<u32>,
     unplaced: Vec<u32>,
     /// (owner, index) sorted.
@@ -135,7 +152,13 @@ fn allowed(meta: &EntityMeta, viewer: &Viewer) -> bool {
 impl Table {
     /// Appends an entity's row as `viewer` may hold it: owner-only lanes are 0 unless it is
     /// the owner.
-    fn push_for(&mut self, meta: &EntityMeta, lanes: &[i64], viewer: &Viewer, masks: &Masks) {
+    pub(crate) fn push_for(
+        &mut self,
+        meta: &EntityMeta,
+        lanes: &[i64],
+        viewer: &Viewer,
+        masks: &Masks,
+    ) {
         let k = usize::from(meta.kind);
         let at = self.lanes.len();
         self.rows.push((meta.id, meta.kind, at as u32));
@@ -158,6 +181,8 @@ impl Interest {
             radius,
             entities: Vec::new(),
             lanes: Vec::new(),
+            prev_entities: Vec::new(),
+            prev_lanes: Vec::new(),
             grid: SpatialGrid::new(width.max(1.0), height.max(1.0), cell),
             unplaced: Vec::new(),
             owned: Vec::new(),
@@ -166,8 +191,10 @@ impl Interest {
     }
 
     /// Takes this tick's entities from the world (the world's entity buffers are swapped
-    /// in, not copied).
+    /// in, not copied); the last tick's become the previous world.
     pub fn rebuild(&mut self, world: &mut World) {
+        std::mem::swap(&mut self.prev_entities, &mut self.entities);
+        std::mem::swap(&mut self.prev_lanes, &mut self.lanes);
         std::mem::swap(&mut self.entities, &mut world.entities);
         std::mem::swap(&mut self.lanes, &mut world.lanes);
         world.entities.clear();
@@ -224,8 +251,27 @@ impl Interest {
         }
     }
 
-    /// What `viewer` sees, sorted by id, into `out`.
-    pub fn view(&mut self, viewer: &Viewer, masks: &Masks, out: &mut Table) {
+    /// Entity `i` of this tick (ascending id): its meta and lanes.
+    #[inline]
+    pub(crate) fn entity(&self, i: u32) -> (&EntityMeta, &[i64]) {
+        let (meta, start) = &self.entities[i as usize];
+        (meta, &self.lanes[*start as usize..])
+    }
+
+    /// Entity `i` of the previous tick.
+    #[inline]
+    pub(crate) fn prev_entity(&self, i: u32) -> (&EntityMeta, &[i64]) {
+        let (meta, start) = &self.prev_entities[i as usize];
+        (meta, &self.prev_lanes[*start as usize..])
+    }
+
+    /// The previous tick's entities (meta, lane start), ascending id.
+    pub(crate) fn prev_entities(&self) -> &[(EntityMeta, u32)] {
+        &self.prev_entities
+    }
+
+    /// What `viewer` sees: indices of this tick's entities, ascending (so ascending id).
+    pub fn visible(&mut self, viewer: &Viewer, out: &mut Vec<u32>) {
         let seen = &mut self.seen;
         let mark = |seen: &mut Vec<u64>, i: u32| seen[i as usize / 64] |= 1 << (i % 64);
         if let (Some(r), Some(c)) = (self.radius, viewer.center) {
@@ -245,12 +291,28 @@ impl Interest {
         for (w, word) in seen.iter_mut().enumerate() {
             let mut bits = std::mem::take(word);
             while bits != 0 {
-                let (meta, start) = &self.entities[w * 64 + bits.trailing_zeros() as usize];
+                let i = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                if allowed(meta, viewer) {
-                    out.push_for(meta, &self.lanes[*start as usize..], viewer, masks);
+                if allowed(&self.entities[i].0, viewer) {
+                    out.push(i as u32);
                 }
             }
+        }
+    }
+
+    /// What `viewer` sees, sorted by id, into `out`; `visible` gets the entities' indices.
+    pub fn view(
+        &mut self,
+        viewer: &Viewer,
+        masks: &Masks,
+        visible: &mut Vec<u32>,
+        out: &mut Table,
+    ) {
+        self.visible(viewer, visible);
+        out.clear();
+        for &i in visible.iter() {
+            let (meta, start) = &self.entities[i as usize];
+            out.push_for(meta, &self.lanes[*start as usize..], viewer, masks);
         }
     }
 

@@ -362,7 +362,7 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, out: &mut Vec<u8>) {
         }
         ServerMsg::Snapshot(s) => {
             w.varint(1);
-            encode_snapshot(&mut w, s, &s.events, schema);
+            encode_snapshot(&mut w, s, None, &s.events, schema);
         }
         ServerMsg::Pong(p) => {
             w.varint(2);
@@ -381,26 +381,110 @@ pub fn encode_snapshot_with_events<E: std::borrow::Borrow<Event>>(
 ) {
     let mut w = Writer::new(out);
     w.varint(1);
-    encode_snapshot(&mut w, s, events, schema);
+    encode_snapshot(&mut w, s, None, events, schema);
+}
+
+/// A snapshot's entity sections encoded ahead of the snapshot with [`write_spawn`] and
+/// [`write_update`]: a server encodes an entity's change once per tick and copies the bytes
+/// into every snapshot that carries it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EncodedEntities {
+    /// Entities that left the view, in the order sent.
+    pub removed: Vec<NetId>,
+    /// How many spawns `created_bytes` holds.
+    pub created: u32,
+    /// The spawns, each as [`write_spawn`] wrote it.
+    pub created_bytes: Vec<u8>,
+    /// How many updates `updated_bytes` holds.
+    pub updated: u32,
+    /// The updates, each as [`write_update`] wrote it.
+    pub updated_bytes: Vec<u8>,
+}
+
+impl EncodedEntities {
+    /// Empties every section, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.removed.clear();
+        self.created = 0;
+        self.created_bytes.clear();
+        self.updated = 0;
+        self.updated_bytes.clear();
+    }
+}
+
+/// Appends a `Snapshot` message whose entity sections are `entities` and whose events are
+/// `events` (`s.removed`, `s.created`, `s.updated` and their lanes and `s.events` are not
+/// read). The bytes are those [`encode_server`] writes for the same snapshot.
+pub fn encode_snapshot_with_entities<E: std::borrow::Borrow<Event>>(
+    s: &Snapshot,
+    entities: &EncodedEntities,
+    events: &[E],
+    schema: &Schema,
+    out: &mut Vec<u8>,
+) {
+    let mut w = Writer::new(out);
+    w.varint(1);
+    encode_snapshot(&mut w, s, Some(entities), events, schema);
+}
+
+/// Appends one entity entering a view as a snapshot's `created` section carries it: id,
+/// kind, then every lane by its field type.
+#[inline]
+pub fn write_spawn(w: &mut Writer<'_>, fields: &[FieldDesc], id: NetId, kind: u16, lanes: &[i64]) {
+    w.varint(u64::from(id.0));
+    w.varint(u64::from(kind));
+    write_lanes(w, fields, lanes);
+}
+
+/// Appends one entity update as a snapshot's `updated` section carries it: id, mask, then
+/// for each set bit, lowest first, `lane(field)`: the change from the held value (zigzag)
+/// for a `delta` field, the value by its field type otherwise.
+#[inline]
+pub fn write_update(
+    w: &mut Writer<'_>,
+    fields: &[FieldDesc],
+    id: NetId,
+    mask: u64,
+    mut lane: impl FnMut(usize) -> i64,
+) {
+    w.varint(u64::from(id.0));
+    w.varint(mask);
+    let mut m = mask;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        let f = &fields[i];
+        let v = lane(i);
+        if f.delta {
+            w.zigzag(v)
+        } else {
+            w.lane(f.ty, v)
+        }
+        m &= m - 1;
+    }
 }
 
 fn encode_snapshot<E: std::borrow::Borrow<Event>>(
     w: &mut Writer<'_>,
     s: &Snapshot,
+    entities: Option<&EncodedEntities>,
     events: &[E],
     schema: &Schema,
 ) {
     w.varint(u64::from(s.tick.0));
     w.varint(u64::from(s.ack_input_seq.0));
+    let (removed, created, updated) = match entities {
+        Some(e) => (&e.removed[..], e.created as usize, e.updated as usize),
+        None => (&s.removed[..], s.created.len(), s.updated.len()),
+    };
     let mut bits = 0;
     let mut set = |on: bool, bit: u8| {
         if on {
             bits |= bit;
         }
     };
-    set(!s.updated.is_empty(), sections::UPDATED);
-    set(!s.created.is_empty(), sections::CREATED);
-    set(!s.removed.is_empty(), sections::REMOVED);
+    set(updated != 0, sections::UPDATED);
+    set(created != 0, sections::CREATED);
+    set(!removed.is_empty(), sections::REMOVED);
     set(!events.is_empty(), sections::EVENTS);
     set(!s.players_changed.is_empty(), sections::PLAYERS_CHANGED);
     set(s.room.is_some(), sections::ROOM);
@@ -411,39 +495,37 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
     );
     w.u8(bits);
     if bits & sections::REMOVED != 0 {
-        w.varint(s.removed.len() as u64);
-        for id in &s.removed {
+        w.varint(removed.len() as u64);
+        for id in removed {
             w.varint(u64::from(id.0));
         }
     }
     if bits & sections::CREATED != 0 {
-        w.varint(s.created.len() as u64);
-        let mut lanes = &s.created_lanes[..];
-        for c in &s.created {
-            w.varint(u64::from(c.id.0));
-            w.varint(u64::from(c.kind));
-            let fields = &schema.kinds[usize::from(c.kind)].fields;
-            write_lanes(w, fields, &lanes[..fields.len()]);
-            lanes = &lanes[fields.len()..];
+        w.varint(created as u64);
+        match entities {
+            Some(e) => w.out.extend_from_slice(&e.created_bytes),
+            None => {
+                let mut lanes = &s.created_lanes[..];
+                for c in &s.created {
+                    let fields = &schema.kinds[usize::from(c.kind)].fields;
+                    write_spawn(w, fields, c.id, c.kind, &lanes[..fields.len()]);
+                    lanes = &lanes[fields.len()..];
+                }
+            }
         }
     }
     if bits & sections::UPDATED != 0 {
-        w.varint(s.updated.len() as u64);
-        let mut lanes = s.updated_lanes.iter();
-        for u in &s.updated {
-            w.varint(u64::from(u.id.0));
-            w.varint(u.mask);
-            let fields = &schema.kinds[usize::from(u.kind)].fields;
-            let mut m = u.mask;
-            while m != 0 {
-                let f = &fields[m.trailing_zeros() as usize];
-                let v = *lanes.next().expect("one lane per mask bit");
-                if f.delta {
-                    w.zigzag(v)
-                } else {
-                    w.lane(f.ty, v)
+        w.varint(updated as u64);
+        match entities {
+            Some(e) => w.out.extend_from_slice(&e.updated_bytes),
+            None => {
+                let mut lanes = s.updated_lanes.iter();
+                for u in &s.updated {
+                    let fields = &schema.kinds[usize::from(u.kind)].fields;
+                    write_update(w, fields, u.id, u.mask, |_| {
+                        *lanes.next().expect("one lane per mask bit")
+                    });
                 }
-                m &= m - 1;
             }
         }
     }

@@ -255,16 +255,34 @@ pub fn checksum<'a>(
     entities: impl IntoIterator<Item = (NetId, u16, &'a [i64])>,
     room: &[i64],
 ) -> u32 {
-    let mut h = Fnv1a::default();
+    let mut h = Checksum::default();
     for (id, kind, lanes) in entities {
-        h.write(&id.0.to_le_bytes());
-        h.write(&kind.to_le_bytes());
+        h.entity(id, kind, lanes.iter().copied());
+    }
+    h.finish(room)
+}
+
+/// [`checksum`] fed one entity at a time (ascending id), for a server that holds a client's
+/// entities in no table of its own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checksum(Fnv1a);
+
+impl Checksum {
+    /// Adds the next entity (ids ascending).
+    #[inline]
+    pub fn entity(&mut self, id: NetId, kind: u16, lanes: impl IntoIterator<Item = i64>) {
+        self.0.write(&id.0.to_le_bytes());
+        self.0.write(&kind.to_le_bytes());
         for v in lanes {
-            h.write(&v.to_le_bytes());
+            self.0.write(&v.to_le_bytes());
         }
     }
-    for v in room {
-        h.write(&v.to_le_bytes());
+
+    /// Adds the room's lanes and gives the checksum.
+    pub fn finish(mut self, room: &[i64]) -> u32 {
+        for v in room {
+            self.0.write(&v.to_le_bytes());
+        }
+        self.0.0
     }
-    h.0
 }

@@ -1,0 +1,348 @@
+//! Entity deltas at the cost of one encoding per entity, not one per client and entity.
+//!
+//! Nearly every client was sent the previous tick, so what it holds of an entity is that
+//! tick's value (owner-only fields zeroed unless it owns the entity): the engine keeps the
+//! previous tick's world instead of a copy per client ([`Baseline::Live`]). Once per tick,
+//! [`Changes::compute`] compares every entity with its previous-tick self and encodes the
+//! update that everyone but its owner gets; a client's delta ([`Changes::delta`]) is then a
+//! merge of the ids it holds with the ids it sees that copies those bytes. Only a client's own
+//! entities (and one whose owner changed) are encoded for that client alone.
+//!
+//! A client that skips a tick cannot use them (the world it holds is gone by its next
+//! snapshot), so its baseline becomes a copy of what it holds ([`Baseline::Copied`]) and its
+//! next delta is [`crate::view::diff`]'s. Both paths write the same bytes for the same state;
+//! the engine's tests run every client through both and compare.
+
+use crate::net_ids::NetIds;
+use crate::view::{Interest, Masks, Table, Viewer};
+use tickwire_shared::schema::{FieldDesc, Schema};
+use tickwire_shared::sync::replica::Checksum;
+use tickwire_shared::sync::wire::Writer;
+use tickwire_shared::sync::{EncodedEntities, write_spawn, write_update};
+use tickwire_shared::{NetId, PlayerId};
+
+/// No entity (an index that is not one).
+const NONE: u32 = u32::MAX;
+
+/// One entity a client holds, as of the last tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// Its wire id.
+    pub id: NetId,
+    /// Its kind.
+    pub kind: u16,
+    /// Its index in the world of the tick the client was last sent.
+    pub at: u32,
+}
+
+/// What one client holds.
+#[derive(Debug)]
+pub enum Baseline {
+    /// Entities of the last tick's world, ascending id, with their values of that tick as the
+    /// client may see them: nothing is copied. The client was sent that tick (or holds
+    /// nothing).
+    Live(Vec<Held>),
+    /// A copy of what the client holds, made when it skipped a tick.
+    Copied(Table),
+}
+
+impl Default for Baseline {
+    fn default() -> Self {
+        Baseline::Live(Vec::new())
+    }
+}
+
+impl Baseline {
+    /// The ids held, ascending.
+    pub fn ids(&self) -> impl Iterator<Item = NetId> + '_ {
+        let (live, copied) = match self {
+            Baseline::Live(rows) => (Some(rows.iter().map(|h| h.id)), None),
+            Baseline::Copied(t) => (None, Some(t.ids())),
+        };
+        live.into_iter()
+            .flatten()
+            .chain(copied.into_iter().flatten())
+    }
+
+    /// Holds nothing (keeps the buffer of a live baseline).
+    pub fn clear(&mut self) {
+        match self {
+            Baseline::Live(rows) => rows.clear(),
+            Baseline::Copied(_) => *self = Baseline::default(),
+        }
+    }
+
+    /// The client skips this tick: the previous tick's world it holds is about to go, so a
+    /// live baseline becomes a copy of what it holds (call after [`Interest::rebuild`]).
+    pub fn keep_through_skip(&mut self, interest: &Interest, masks: &Masks, viewer: &Viewer) {
+        let Baseline::Live(rows) = self else { return };
+        if rows.is_empty() {
+            return;
+        }
+        let mut copy = Table::default();
+        for h in rows.iter() {
+            let (meta, lanes) = interest.prev_entity(h.at);
+            copy.push_for(meta, lanes, viewer, masks);
+        }
+        *self = Baseline::Copied(copy);
+    }
+}
+
+/// Per-entity work done once per tick: which entity of the previous tick each one is, and the
+/// bytes of its update and its spawn for viewers other than its owner.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Per entity of this tick: the index of the same entity (id and kind) in the previous
+    /// tick's world, or `NONE`.
+    prev: Vec<u32>,
+    /// Per entity: its update for anyone but its owner, as a range of `updates` (empty: no
+    /// change they can see).
+    public: Vec<(u32, u32)>,
+    updates: Vec<u8>,
+    /// Per entity: its spawn for anyone but its owner, as a range of `spawns`, encoded the
+    /// first time a client needs it this tick (`NONE` until then).
+    spawn: Vec<(u32, u32)>,
+    spawns: Vec<u8>,
+    /// Lanes with owner-only fields zeroed.
+    masked: Vec<i64>,
+}
+
+/// Writes the update that turns `old` into `new` of one entity (each seen by its owner or
+/// not, as the flags say); false when the viewer sees no change.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn write_change(
+    w: &mut Writer<'_>,
+    fields: &[FieldDesc],
+    masks: &Masks,
+    (id, kind): (NetId, u16),
+    old: &[i64],
+    old_own: bool,
+    new: &[i64],
+    new_own: bool,
+) -> bool {
+    let k = usize::from(kind);
+    let n = masks.lens[k];
+    let hidden = masks.owner_only_bits[k];
+    let (old, new) = (&old[..n], &new[..n]);
+    let lane = |l: &[i64], own: bool, f: usize| {
+        if !own && hidden >> f & 1 != 0 {
+            0
+        } else {
+            l[f]
+        }
+    };
+    let mut mask = 0u64;
+    for f in 0..n {
+        mask |= u64::from(lane(old, old_own, f) != lane(new, new_own, f)) << f;
+    }
+    if mask == 0 {
+        return false;
+    }
+    let delta = masks.delta[k];
+    write_update(w, fields, id, mask, |f| {
+        let v = lane(new, new_own, f);
+        if delta >> f & 1 != 0 {
+            v.wrapping_sub(lane(old, old_own, f))
+        } else {
+            v
+        }
+    });
+    true
+}
+
+impl Changes {
+    /// Compares this tick's world with the previous one and encodes every entity's update
+    /// for viewers other than its owner (call after [`Interest::rebuild`]).
+    pub fn compute(&mut self, interest: &Interest, masks: &Masks, schema: &Schema) {
+        self.prev.clear();
+        self.public.clear();
+        self.updates.clear();
+        self.spawn.clear();
+        self.spawns.clear();
+        let prev = interest.prev_entities();
+        let mut p = 0;
+        for i in 0..interest.len() as u32 {
+            let (meta, new) = interest.entity(i);
+            while p < prev.len() && prev[p].0.id < meta.id {
+                p += 1;
+            }
+            let from = self.updates.len() as u32;
+            let at = if prev
+                .get(p)
+                .is_some_and(|e| e.0.id == meta.id && e.0.kind == meta.kind)
+            {
+                let (_, old) = interest.prev_entity(p as u32);
+                let fields = &schema.kinds[usize::from(meta.kind)].fields;
+                let mut w = Writer::new(&mut self.updates);
+                write_change(
+                    &mut w,
+                    fields,
+                    masks,
+                    (meta.id, meta.kind),
+                    old,
+                    false,
+                    new,
+                    false,
+                );
+                p as u32
+            } else {
+                NONE
+            };
+            self.prev.push(at);
+            self.public.push((from, self.updates.len() as u32));
+            self.spawn.push((NONE, 0));
+        }
+    }
+
+    /// The bytes of entity `i`'s spawn for anyone but its owner.
+    fn public_spawn(
+        &mut self,
+        interest: &Interest,
+        masks: &Masks,
+        schema: &Schema,
+        i: u32,
+    ) -> &[u8] {
+        let (from, to) = self.spawn[i as usize];
+        if from != NONE {
+            return &self.spawns[from as usize..to as usize];
+        }
+        let (meta, lanes) = interest.entity(i);
+        let k = usize::from(meta.kind);
+        let lanes = &lanes[..masks.lens[k]];
+        let hidden = masks.owner_only_bits[k];
+        let lanes = if hidden == 0 {
+            lanes
+        } else {
+            self.masked.clear();
+            self.masked.extend(
+                lanes
+                    .iter()
+                    .enumerate()
+                    .map(|(f, &v)| if hidden >> f & 1 != 0 { 0 } else { v }),
+            );
+            &self.masked
+        };
+        let from = self.spawns.len();
+        let mut w = Writer::new(&mut self.spawns);
+        write_spawn(&mut w, &schema.kinds[k].fields, meta.id, meta.kind, lanes);
+        self.spawn[i as usize] = (from as u32, self.spawns.len() as u32);
+        &self.spawns[from..]
+    }
+
+    /// Writes into `out` the entity sections that turn what a live baseline holds (`held`,
+    /// of the previous tick) into what `viewer` sees now (`visible`, from
+    /// [`Interest::visible`]), into `next` what it then holds, and counts the ids it now
+    /// holds and no longer holds in `ids`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn delta(
+        &mut self,
+        interest: &Interest,
+        masks: &Masks,
+        schema: &Schema,
+        viewer: PlayerId,
+        held: &[Held],
+        visible: &[u32],
+        out: &mut EncodedEntities,
+        next: &mut Vec<Held>,
+        ids: &mut NetIds,
+    ) {
+        out.clear();
+        next.clear();
+        let (mut a, mut b) = (0, 0);
+        loop {
+            let (h, i) = match (held.get(a), visible.get(b)) {
+                (None, None) => break,
+                (Some(h), None) => {
+                    out.removed.push(h.id);
+                    a += 1;
+                    continue;
+                }
+                (h, Some(&i)) => (h, i),
+            };
+            let (meta, new) = interest.entity(i);
+            match h {
+                Some(h) if h.id == meta.id && h.kind == meta.kind => {
+                    let (old_meta, old) = interest.prev_entity(h.at);
+                    let old_own = old_meta.owner == Some(viewer);
+                    let new_own = meta.owner == Some(viewer);
+                    if !old_own && !new_own && self.prev[i as usize] == h.at {
+                        let (from, to) = self.public[i as usize];
+                        if from != to {
+                            out.updated += 1;
+                            out.updated_bytes
+                                .extend_from_slice(&self.updates[from as usize..to as usize]);
+                        }
+                    } else {
+                        let fields = &schema.kinds[usize::from(h.kind)].fields;
+                        let mut w = Writer::new(&mut out.updated_bytes);
+                        let key = (h.id, h.kind);
+                        if write_change(&mut w, fields, masks, key, old, old_own, new, new_own) {
+                            out.updated += 1;
+                        }
+                    }
+                    next.push(*h);
+                    next.last_mut().expect("just pushed").at = i;
+                    a += 1;
+                    b += 1;
+                }
+                // Same id with another kind cannot happen (ids are not reused while held),
+                // but if it did, removal then creation keeps the client exact.
+                Some(h) if h.id <= meta.id => {
+                    out.removed.push(h.id);
+                    a += 1;
+                }
+                _ => {
+                    out.created += 1;
+                    ids.retain(meta.id);
+                    if meta.owner == Some(viewer) {
+                        let k = usize::from(meta.kind);
+                        let mut w = Writer::new(&mut out.created_bytes);
+                        let lanes = &new[..masks.lens[k]];
+                        write_spawn(&mut w, &schema.kinds[k].fields, meta.id, meta.kind, lanes);
+                    } else {
+                        let bytes = self.public_spawn(interest, masks, schema, i);
+                        out.created_bytes.extend_from_slice(bytes);
+                    }
+                    next.push(Held {
+                        id: meta.id,
+                        kind: meta.kind,
+                        at: i,
+                    });
+                    b += 1;
+                }
+            }
+        }
+        for id in &out.removed {
+            ids.release(*id);
+        }
+    }
+}
+
+/// The checksum (see [`tickwire_shared::sync::replica::checksum`]) of what `viewer` holds
+/// when it holds `rows` of this tick's world, with the room's lanes.
+pub fn checksum(
+    interest: &Interest,
+    masks: &Masks,
+    viewer: PlayerId,
+    rows: &[Held],
+    room: &[i64],
+) -> u32 {
+    let mut h = Checksum::default();
+    for r in rows {
+        let (meta, lanes) = interest.entity(r.at);
+        let k = usize::from(r.kind);
+        let hidden = if meta.owner == Some(viewer) {
+            0
+        } else {
+            masks.owner_only_bits[k]
+        };
+        let lanes = lanes[..masks.lens[k]].iter().enumerate();
+        h.entity(
+            r.id,
+            r.kind,
+            lanes.map(|(f, &v)| if hidden >> f & 1 != 0 { 0 } else { v }),
+        );
+    }
+    h.finish(room)
+}
