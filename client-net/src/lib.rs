@@ -6,8 +6,12 @@
 //! [`Client::recv`] is cancel-safe and can sit in a `select!` next to a send timer.
 //!
 //! Bots, integration tests and native clients (the Bevy client) use it; the game logic on top
-//! (replica, prediction) is in `tickwire-shared`.
+//! (replica, prediction) is in `tickwire-shared`. [`Client`] speaks protocol version 1 (the
+//! arena's fixed messages) or carries raw frames; [`GameClient`] speaks version 2 for any game.
 #![warn(missing_docs)]
+
+pub mod game;
+pub use game::{GameClient, GameEvent};
 
 use bytes::Bytes;
 /// WebSocket opcodes, for building a [`RawFrame`].
@@ -80,6 +84,20 @@ impl Incoming {
     }
 }
 
+/// A server frame as it came (for clients that decode themselves, such as [`GameClient`]).
+#[derive(Debug)]
+pub enum Received {
+    /// A binary message's payload.
+    Binary(Vec<u8>),
+    /// The connection ended (see [`Incoming::Closed`]).
+    Closed {
+        /// Close code.
+        code: Option<u16>,
+        /// Close reason.
+        reason: String,
+    },
+}
+
 /// A frame to send, for tests that need to break the protocol on purpose.
 #[derive(Debug, Clone)]
 pub struct RawFrame {
@@ -100,7 +118,7 @@ enum Out {
 pub struct Client {
     task: tokio::task::JoinHandle<()>,
     out: mpsc::Sender<Out>,
-    incoming: mpsc::Receiver<Incoming>,
+    incoming: mpsc::Receiver<Received>,
     closed: Option<(Option<u16>, String)>,
 }
 
@@ -276,6 +294,16 @@ impl Client {
         .await
     }
 
+    /// Queues an encoded message as one binary frame.
+    pub async fn send_bytes(&self, payload: Vec<u8>) -> Result<(), Closed> {
+        self.send_raw(RawFrame {
+            opcode: OpCode::Binary,
+            fin: true,
+            payload,
+        })
+        .await
+    }
+
     /// Queues a raw frame (for protocol tests).
     pub async fn send_raw(&self, frame: RawFrame) -> Result<(), Closed> {
         self.out.send(Out::Frame(frame)).await.map_err(|_| Closed)
@@ -292,20 +320,32 @@ impl Client {
         let _ = self.out.send(Out::Close(code.code(), reason.into())).await;
     }
 
-    /// The next thing from the server; after `Closed` it keeps returning `Closed`.
-    /// Cancel-safe.
+    /// The next thing from the server, decoded as protocol version 1; after `Closed` it keeps
+    /// returning `Closed`. Cancel-safe.
     pub async fn recv(&mut self) -> Incoming {
+        match self.recv_frame().await {
+            Received::Binary(b) => match decode_server(&b) {
+                Ok(m) => Incoming::Msg(m, b.len()),
+                Err(e) => Incoming::Undecodable(e, b.len()),
+            },
+            Received::Closed { code, reason } => Incoming::Closed { code, reason },
+        }
+    }
+
+    /// The next server frame as it came; after `Closed` it keeps returning `Closed`.
+    /// Cancel-safe.
+    pub async fn recv_frame(&mut self) -> Received {
         if let Some((code, reason)) = &self.closed {
-            return Incoming::Closed {
+            return Received::Closed {
                 code: *code,
                 reason: reason.clone(),
             };
         }
-        let item = self.incoming.recv().await.unwrap_or(Incoming::Closed {
+        let item = self.incoming.recv().await.unwrap_or(Received::Closed {
             code: None,
             reason: String::new(),
         });
-        if let Incoming::Closed { code, reason } = &item {
+        if let Received::Closed { code, reason } = &item {
             self.closed = Some((*code, reason.clone()));
         }
         item
@@ -335,7 +375,7 @@ pub struct Closed;
 
 type Ws = fastwebsockets::WebSocket<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
 
-async fn drive(ws: Ws, mut out: mpsc::Receiver<Out>, incoming: mpsc::Sender<Incoming>) {
+async fn drive(ws: Ws, mut out: mpsc::Receiver<Out>, incoming: mpsc::Sender<Received>) {
     let (mut rd, mut wr) = ws.split(tokio::io::split);
     rd.set_auto_close(false);
     rd.set_auto_pong(false);
@@ -347,7 +387,7 @@ async fn drive(ws: Ws, mut out: mpsc::Receiver<Out>, incoming: mpsc::Sender<Inco
                 Ok(f) => f,
                 Err(_) => {
                     let _ = incoming
-                        .send(Incoming::Closed {
+                        .send(Received::Closed {
                             code: None,
                             reason: String::new(),
                         })
@@ -357,11 +397,7 @@ async fn drive(ws: Ws, mut out: mpsc::Receiver<Out>, incoming: mpsc::Sender<Inco
             };
             match frame.opcode {
                 OpCode::Binary => {
-                    let len = frame.payload.len();
-                    let item = match decode_server(&frame.payload) {
-                        Ok(m) => Incoming::Msg(m, len),
-                        Err(e) => Incoming::Undecodable(e, len),
-                    };
+                    let item = Received::Binary(frame.payload.to_vec());
                     if incoming.send(item).await.is_err() {
                         return;
                     }
@@ -377,7 +413,7 @@ async fn drive(ws: Ws, mut out: mpsc::Receiver<Out>, incoming: mpsc::Sender<Inco
                     } else {
                         String::new()
                     };
-                    let _ = incoming.send(Incoming::Closed { code, reason }).await;
+                    let _ = incoming.send(Received::Closed { code, reason }).await;
                     return;
                 }
                 _ => {}

@@ -1,5 +1,6 @@
 //! Server settings: the command line (clap) and the defaults a test or embedder starts from.
 
+pub use crate::net::driver::GameName;
 use crate::room::{UpdatePolicy, UpdateTier};
 use clap::Parser;
 use std::net::SocketAddr;
@@ -32,6 +33,9 @@ fn duration(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, Parser)]
 #[command(version, about)]
 pub struct Config {
+    /// The game rooms play (protocol version 2; the arena also serves version-1 clients).
+    #[arg(long, value_enum, default_value = "arena")]
+    pub game: GameName,
     /// Address to listen on (HTTP, WebSocket at /ws).
     #[arg(long, default_value = "127.0.0.1:7000")]
     pub addr: SocketAddr,

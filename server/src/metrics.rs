@@ -60,6 +60,8 @@ pub struct Metrics {
     pub closes: Family<CloseLabels, Counter>,
     /// Input commands received, by outcome.
     pub inputs: Family<OutcomeLabels, Counter>,
+    /// Game actions received, by outcome (`accepted`, `refused` by the game).
+    pub actions: Family<OutcomeLabels, Counter>,
     /// HTTP requests refused because the connection limit was reached.
     pub refused_connections: Counter,
     /// Rooms running.
@@ -97,6 +99,7 @@ impl Metrics {
             snapshots_skipped: Counter::default(),
             closes: Family::default(),
             inputs: Family::default(),
+            actions: Family::default(),
             refused_connections: Counter::default(),
             rooms: Gauge::default(),
             room_players: Family::default(),
@@ -146,6 +149,11 @@ impl Metrics {
             "inputs",
             "Input commands received by outcome",
             m.inputs.clone(),
+        );
+        registry.register(
+            "actions",
+            "Game actions received by outcome",
+            m.actions.clone(),
         );
         registry.register(
             "refused_connections",

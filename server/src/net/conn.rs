@@ -11,6 +11,7 @@
 //! small control channel.
 
 use super::AppState;
+use super::driver::{self, GameMsg, Protocol};
 use super::room_task::{ClientCmd, ClientLink, RoomCmd};
 use super::rooms::RoomStats;
 use crate::auth::Claims;
@@ -25,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, Pong, ServerMsg};
-use tickwire_shared::{PlayerId, Tick, decode_client, encode_server};
+use tickwire_shared::{PlayerId, Tick, decode_client, encode_server, sync};
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{MissedTickBehavior, timeout};
@@ -111,6 +112,7 @@ pub(crate) async fn serve<S: Socket>(
             ctl: ctl_tx,
             link: Some((outbox_tx, kick_tx)),
             inbox: None,
+            protocol: Protocol::V1,
             room: None,
             rate: TokenBucket::new(state.config.max_messages_per_sec, state.config.message_burst, 0.0),
             started: Instant::now(),
@@ -138,6 +140,8 @@ struct Reader {
     link: Option<(mpsc::Sender<Bytes>, oneshot::Sender<CloseReason>)>,
     /// Set once joined.
     inbox: Option<(PlayerId, mpsc::Sender<ClientCmd>)>,
+    /// The joined room's protocol (how the messages after `Hello` are decoded).
+    protocol: Protocol,
     /// The room joined (for the tick in pongs).
     room: Option<Arc<RoomStats>>,
     /// Message rate limit.
@@ -315,53 +319,61 @@ impl Reader {
                 "message rate limit exceeded",
             ));
         }
-        let msg = decode_client(&bytes).map_err(|e| {
-            close_err(
-                CloseCode::InvalidPayload,
-                format!("undecodable message: {e}"),
-            )
-        })?;
-        let Some((_, inbox)) = &self.inbox else {
-            let ClientMsg::Hello(hello) = msg else {
-                return Err(close_err(
-                    CloseCode::HelloExpected,
-                    "the first message must be Hello",
-                ));
-            };
-            if hello.protocol_version != PROTOCOL_VERSION {
-                return Err(close_err(
-                    CloseCode::VersionMismatch,
-                    format!(
-                        "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
-                        hello.protocol_version
-                    ),
-                ));
-            }
+        if self.inbox.is_none() {
+            let hello = first_message(&bytes, &self.state)?;
             return self.join(hello).await;
+        }
+        let msg = match &self.protocol {
+            Protocol::V1 => match decode_client(&bytes).map_err(undecodable)? {
+                ClientMsg::Hello(_) => Incoming::Hello,
+                ClientMsg::Input(cmds) => Incoming::Game(GameMsg::V1Inputs(cmds)),
+                ClientMsg::Chat(text) => Incoming::Chat(text),
+                ClientMsg::Ping(p) => Incoming::Ping(p.client_time),
+            },
+            Protocol::V2(schema) => {
+                match sync::decode_client(&bytes, schema).map_err(undecodable)? {
+                    sync::ClientMsg::Hello(_) => Incoming::Hello,
+                    sync::ClientMsg::Input(cmds) => Incoming::Game(GameMsg::Inputs(cmds)),
+                    sync::ClientMsg::Action(a) => Incoming::Game(GameMsg::Action(a)),
+                    sync::ClientMsg::Chat(text) => Incoming::Chat(text),
+                    sync::ClientMsg::Ping(p) => Incoming::Ping(p.client_time),
+                }
+            }
+        };
+        let Some((_, inbox)) = &self.inbox else {
+            unreachable!("joined above");
         };
         match msg {
-            ClientMsg::Hello(_) => Err(close_err(
+            Incoming::Hello => Err(close_err(
                 CloseCode::HelloExpected,
                 "Hello was already sent",
             )),
-            ClientMsg::Input(cmds) => inbox
-                .send(ClientCmd::Inputs(cmds))
+            Incoming::Game(m) => inbox
+                .send(ClientCmd::Game(m))
                 .await
                 .map_err(|_| room_gone()),
-            ClientMsg::Chat(text) => inbox
+            Incoming::Chat(text) => inbox
                 .send(ClientCmd::Chat(text))
                 .await
                 .map_err(|_| room_gone()),
-            ClientMsg::Ping(p) => {
+            Incoming::Ping(client_time) => {
                 let tick = Tick(
                     self.room
                         .as_ref()
                         .map_or(0, |r| r.tick.load(Ordering::Relaxed)),
                 );
-                let pong = encode_server(&ServerMsg::Pong(Pong {
-                    client_time: p.client_time,
-                    tick,
-                }));
+                let pong = match &self.protocol {
+                    Protocol::V1 => encode_server(&ServerMsg::Pong(Pong { client_time, tick })),
+                    Protocol::V2(schema) => {
+                        let mut out = Vec::new();
+                        sync::encode_server(
+                            &sync::ServerMsg::Pong(sync::Pong { client_time, tick }),
+                            schema,
+                            &mut out,
+                        );
+                        out
+                    }
+                };
                 self.state.metrics.bytes_sent.inc_by(pong.len() as u64);
                 let _ = self.ctl.send(Ctl::Message(Bytes::from(pong))).await;
                 Ok(())
@@ -393,6 +405,7 @@ impl Reader {
                 &self.state,
                 self.params.room.as_deref(),
                 hello.resume_token.as_deref(),
+                hello.protocol_version,
             )
             .map_err(ReadError::Close)?;
         let (outbox, kick) = self.link.take().expect("join happens once");
@@ -423,6 +436,7 @@ impl Reader {
                 span.record("room", tracing::field::display(&room.id));
                 debug!(player = %r.player_id, resumed = r.resumed, "joined");
                 self.inbox = Some((r.player_id, inbox_tx));
+                self.protocol = r.protocol;
                 self.room = Some(room);
                 Ok(())
             }
@@ -430,6 +444,67 @@ impl Reader {
             Err(_) => Err(room_gone()),
         }
     }
+}
+
+/// A joined client's message, whatever its protocol.
+enum Incoming {
+    Hello,
+    Game(GameMsg),
+    Chat(String),
+    Ping(u32),
+}
+
+fn undecodable(e: impl std::fmt::Display) -> ReadError {
+    close_err(
+        CloseCode::InvalidPayload,
+        format!("undecodable message: {e}"),
+    )
+}
+
+/// Decodes a connection's first message, which must be a `Hello` of a protocol version this
+/// server speaks. Versions 1 and 2 encode `Hello` alike (message 0, then the same fields), so
+/// one decoder reads both; a first message that is something else of either version gets
+/// 4001.
+fn first_message(bytes: &[u8], state: &AppState) -> Result<Hello, ReadError> {
+    let hello = match decode_client(bytes) {
+        Ok(ClientMsg::Hello(h)) => h,
+        Ok(_) => return Err(hello_expected()),
+        Err(e) => match sync::decode_client(bytes, &state.schema) {
+            Ok(sync::ClientMsg::Hello(h)) => Hello {
+                protocol_version: h.protocol_version,
+                name: h.name,
+                auth_token: h.auth_token,
+                resume_token: h.resume_token,
+            },
+            Ok(_) => return Err(hello_expected()),
+            Err(_) => return Err(undecodable(e)),
+        },
+    };
+    let v1 = driver::has_v1(&state.config);
+    let ok = match hello.protocol_version {
+        PROTOCOL_VERSION => v1,
+        sync::PROTOCOL_VERSION => true,
+        _ => false,
+    };
+    if !ok {
+        let spoken = if v1 {
+            format!("{PROTOCOL_VERSION} and {}", sync::PROTOCOL_VERSION)
+        } else {
+            sync::PROTOCOL_VERSION.to_string()
+        };
+        return Err(close_err(
+            CloseCode::VersionMismatch,
+            format!(
+                "protocol version {} is not supported; this server speaks {spoken}",
+                hello.protocol_version
+            ),
+        ));
+    }
+    Ok(hello)
+}
+
+fn hello_expected() -> ReadError {
+    close_err(CloseCode::HelloExpected, "the first message must be Hello")
 }
 
 fn room_gone() -> ReadError {

@@ -13,6 +13,7 @@
 //! every task has finished or the grace period ends.
 
 mod conn;
+pub mod driver;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 mod http;
@@ -38,6 +39,8 @@ use tracing::{debug, info, warn};
 /// What every connection and room task shares.
 pub(crate) struct AppState {
     pub config: Config,
+    /// The configured game's schema: what version-2 connections decode with.
+    pub schema: Arc<tickwire_shared::schema::Schema>,
     pub metrics: Metrics,
     pub rooms: RoomRegistry,
     pub jwt: Option<JwtVerifier>,
@@ -49,6 +52,7 @@ pub(crate) struct AppState {
 impl AppState {
     pub(crate) fn new(config: Config, shutdown: CancellationToken) -> Arc<AppState> {
         Arc::new(AppState {
+            schema: driver::game_schema(&config),
             jwt: config.jwt_secret.as_deref().map(JwtVerifier::new),
             config,
             metrics: Metrics::new(),

@@ -1,19 +1,19 @@
-//! The room task: drives a [`Room`] at the tick rate. It owns every client's link (inbox,
+//! The room task: drives a room ([`RoomLogic`]) at the tick rate. It owns every client's link (inbox,
 //! outbox, kick) and never awaits a socket: inboxes are drained with `try_recv`, snapshots are
 //! queued with `try_send` only where the outbox has room.
 
 use super::AppState;
+use super::driver::{GameMsg, Protocol, RoomLogic};
 use super::rooms::RoomStats;
 use crate::metrics::{OutcomeLabels, RoomLabels};
-use crate::room::{ChatOutcome, Room};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use tickwire_engine::ChatOutcome;
 use tickwire_shared::PlayerId;
 use tickwire_shared::close::{CloseCode, CloseReason};
-use tickwire_shared::protocol::InputCmd;
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
@@ -22,8 +22,8 @@ use tracing::{Instrument, debug, info, info_span};
 /// A message from a joined client to its room.
 #[derive(Debug)]
 pub enum ClientCmd {
-    /// Input commands.
-    Inputs(Vec<InputCmd>),
+    /// Inputs or an action, decoded with the room's protocol.
+    Game(GameMsg),
     /// A chat line.
     Chat(String),
     /// The client closed the connection on purpose: leave now, no resume.
@@ -41,12 +41,14 @@ pub struct ClientLink {
 }
 
 /// The answer to a join.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct JoinReply {
     /// The player.
     pub player_id: PlayerId,
     /// Whether it was taken back with a resume token.
     pub resumed: bool,
+    /// How the room's messages are encoded.
+    pub protocol: Protocol,
 }
 
 /// A request to the room task.
@@ -69,7 +71,7 @@ pub enum RoomCmd {
 const JOINS_PER_TICK: usize = 64;
 
 struct Driver {
-    room: Room,
+    room: Box<dyn RoomLogic>,
     links: HashMap<PlayerId, ClientLink>,
     /// Players whose connection asked to leave (no resume).
     quitting: Vec<PlayerId>,
@@ -81,7 +83,7 @@ struct Driver {
 }
 
 pub(super) async fn run(
-    room: Room,
+    room: Box<dyn RoomLogic>,
     cmds: mpsc::Receiver<RoomCmd>,
     stats: Arc<RoomStats>,
     state: Arc<AppState>,
@@ -172,12 +174,9 @@ impl Driver {
             if let Some(old) = self.links.remove(&id) {
                 let _ = old.kick.send(CloseReason::from(CloseCode::Replaced));
             }
-            self.room.handle_disconnect(id);
+            self.room.disconnect(id);
         }
-        let answer = match self
-            .room
-            .handle_join_or_resume(&name, resume_token.as_deref())
-        {
+        let answer = match self.room.join(&name, resume_token.as_deref()) {
             Ok(joined) => {
                 let len = joined.welcome.len() as u64;
                 // A fresh outbox is empty, so the welcome always fits.
@@ -194,14 +193,15 @@ impl Driver {
                 Ok(JoinReply {
                     player_id: joined.player_id,
                     resumed: joined.resumed,
+                    protocol: self.room.protocol(),
                 })
             }
-            Err(e) => Err(e.close_reason()),
+            Err(reason) => Err(reason),
         };
         if let Err(Ok(r)) = reply.send(answer) {
             // The connection gave up waiting: it is as if it dropped.
             self.links.remove(&r.player_id);
-            self.room.handle_disconnect(r.player_id);
+            self.room.disconnect(r.player_id);
         }
         self.publish_counts();
     }
@@ -212,7 +212,7 @@ impl Driver {
         let links = &self.links;
         let out = self
             .room
-            .tick(|id| links.get(&id).is_some_and(|l| l.outbox.capacity() > 0));
+            .tick(&mut |id| links.get(&id).is_some_and(|l| l.outbox.capacity() > 0));
         let m = &self.state.metrics;
         let mut gone = Vec::new();
         for (id, bytes) in out.messages {
@@ -241,7 +241,7 @@ impl Driver {
         }
         for id in gone {
             self.links.remove(&id);
-            self.room.handle_disconnect(id);
+            self.room.disconnect(id);
         }
         self.stats
             .tick
@@ -276,8 +276,18 @@ impl Driver {
             // faster than the room drains.
             for _ in 0..self.state.config.inbox_capacity {
                 match link.inbox.try_recv() {
-                    Ok(ClientCmd::Inputs(cmds)) => {
-                        let o = self.room.handle_inputs(id, &cmds);
+                    Ok(ClientCmd::Game(msg)) => {
+                        let is_action = matches!(msg, GameMsg::Action(_));
+                        let outcome = self.room.message(id, msg);
+                        if is_action {
+                            let outcome = if outcome.action_refused {
+                                "refused"
+                            } else {
+                                "accepted"
+                            };
+                            m.actions.get_or_create(&OutcomeLabels { outcome }).inc();
+                        }
+                        let o = outcome.inputs;
                         for (outcome, n) in [
                             ("queued", o.queued),
                             ("duplicate", o.duplicates),
@@ -291,7 +301,7 @@ impl Driver {
                         }
                     }
                     Ok(ClientCmd::Chat(text)) => {
-                        if self.room.handle_chat(id, &text) == ChatOutcome::RateLimited {
+                        if self.room.chat(id, &text) == ChatOutcome::RateLimited {
                             m.rate_limited
                                 .get_or_create(&OutcomeLabels { outcome: "chat" })
                                 .inc();
@@ -310,10 +320,10 @@ impl Driver {
             self.links.remove(&id);
             if let Some(i) = self.quitting.iter().position(|q| *q == id) {
                 self.quitting.swap_remove(i);
-                self.room.handle_leave(id);
+                self.room.leave(id);
                 info!(player = %id, "player left");
             } else {
-                self.room.handle_disconnect(id);
+                self.room.disconnect(id);
                 info!(player = %id, "player disconnected; may resume");
             }
         }

@@ -1,0 +1,272 @@
+//! A protocol-version-2 client for any game: joins, keeps the [`Replica`] the server's
+//! snapshots describe (decoded with the schema from `Welcome`), numbers and repeats input
+//! commands until the server acknowledges them, and sends actions, chat and pings.
+//!
+//! It knows no game: lanes go in and out as the game's schema lays them. Prediction and
+//! interpolation sit on top ([`tickwire_shared::sync::Predictor`],
+//! [`tickwire_shared::sync::Interpolator`]); the commands it still holds unacknowledged
+//! ([`GameClient::pending`]) are what a predictor replays.
+
+use crate::{Client, ConnectError, Received};
+use std::collections::VecDeque;
+use std::time::Duration;
+use tickwire_shared::sync::replica::{Changes, Replica, ReplicaError};
+use tickwire_shared::sync::{
+    Action, ClientMsg, Event, Hello, InputCmd, PROTOCOL_VERSION, Ping, Pong, ServerMsg, Welcome,
+    encode_client,
+};
+use tickwire_shared::{InputSeq, Tick};
+
+/// Why a join failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// No WebSocket.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The server closed instead of welcoming (full, unauthorized, wrong version…).
+    #[error("refused with close {code:?}: {reason}")]
+    Refused {
+        /// Close code.
+        code: Option<u16>,
+        /// Close reason.
+        reason: String,
+    },
+    /// The server answered something other than a `Welcome`, or nothing in time.
+    #[error("no Welcome: {0}")]
+    NoWelcome(String),
+}
+
+/// What [`GameClient::recv`] got.
+#[derive(Debug)]
+pub enum GameEvent {
+    /// A snapshot, applied to the replica.
+    Snapshot {
+        /// Its tick.
+        tick: Tick,
+        /// What it changed.
+        changes: Changes,
+        /// The events it carried.
+        events: Vec<Event>,
+        /// Whether it carried a checksum (which matched: a mismatch is an error).
+        checked: bool,
+        /// Frame size, bytes.
+        bytes: usize,
+    },
+    /// The answer to a ping.
+    Pong(Pong),
+    /// A message that did not decode: the replica is no longer trustworthy (reconnect and
+    /// resume for a fresh one).
+    Undecodable(String),
+    /// A snapshot the replica could not take (its checksum differs, say): client and server
+    /// disagree (reconnect and resume for a fresh replica).
+    Diverged(ReplicaError),
+    /// The connection ended.
+    Closed {
+        /// Close code (`None`: no close frame).
+        code: Option<u16>,
+        /// Close reason.
+        reason: String,
+    },
+}
+
+/// A joined client of one room.
+pub struct GameClient {
+    client: Client,
+    /// The server's `Welcome` (schema, player id, resume token…).
+    pub welcome: Welcome,
+    /// What the server has sent, applied.
+    pub replica: Replica,
+    next_seq: u32,
+    next_action: u32,
+    /// Commands sent and not yet acknowledged, oldest first.
+    pending: VecDeque<InputCmd>,
+    /// How many of the newest unacknowledged commands each input message repeats.
+    pub redundancy: usize,
+}
+
+impl GameClient {
+    /// Connects to `url` and joins with `name` (and a resume token from an earlier
+    /// `Welcome`, to take the same player back).
+    pub async fn join(
+        url: &str,
+        name: &str,
+        resume_token: Option<String>,
+        limit: Duration,
+    ) -> Result<GameClient, JoinError> {
+        let client = Client::connect(url, limit).await?;
+        let hello = Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: name.into(),
+            auth_token: None,
+            resume_token,
+        };
+        Self::join_on(client, hello, limit).await
+    }
+
+    /// Says `hello` on a connected client and waits for the `Welcome`.
+    pub async fn join_on(
+        mut client: Client,
+        hello: Hello,
+        limit: Duration,
+    ) -> Result<GameClient, JoinError> {
+        let mut out = Vec::new();
+        // The schema is not known yet; a Hello does not need one.
+        encode_client(
+            &ClientMsg::Hello(hello),
+            &tickwire_shared::schema::Schema::new(""),
+            &mut out,
+        );
+        let refused = |code, reason| JoinError::Refused { code, reason };
+        client
+            .send_bytes(out)
+            .await
+            .map_err(|_| refused(None, String::new()))?;
+        let frame = tokio::time::timeout(limit, client.recv_frame())
+            .await
+            .map_err(|_| JoinError::NoWelcome("timed out".into()))?;
+        let bytes = match frame {
+            Received::Binary(b) => b,
+            Received::Closed { code, reason } => return Err(refused(code, reason)),
+        };
+        let welcome = match tickwire_shared::sync::decode_server(&bytes, None, &|_| None) {
+            Ok(ServerMsg::Welcome(w)) => *w,
+            Ok(other) => return Err(JoinError::NoWelcome(format!("{other:?}"))),
+            Err(e) => return Err(JoinError::NoWelcome(e.to_string())),
+        };
+        Ok(GameClient {
+            client,
+            replica: Replica::new(&welcome),
+            welcome,
+            next_seq: 1,
+            next_action: 1,
+            pending: VecDeque::new(),
+            redundancy: 4,
+        })
+    }
+
+    /// The next thing from the server: snapshots are applied to the replica before they
+    /// are returned. Cancel-safe.
+    pub async fn recv(&mut self) -> GameEvent {
+        let bytes = match self.client.recv_frame().await {
+            Received::Binary(b) => b,
+            Received::Closed { code, reason } => return GameEvent::Closed { code, reason },
+        };
+        match self.replica.decode(&bytes) {
+            Ok(ServerMsg::Snapshot(s)) => match self.replica.apply(&s) {
+                Ok(changes) => {
+                    let acked = s.ack_input_seq;
+                    while self.pending.front().is_some_and(|c| c.seq <= acked) {
+                        self.pending.pop_front();
+                    }
+                    GameEvent::Snapshot {
+                        tick: s.tick,
+                        changes,
+                        events: s.events,
+                        checked: s.checksum.is_some(),
+                        bytes: bytes.len(),
+                    }
+                }
+                Err(e) => GameEvent::Diverged(e),
+            },
+            Ok(ServerMsg::Pong(p)) => GameEvent::Pong(p),
+            Ok(ServerMsg::Welcome(_)) => GameEvent::Undecodable("a second Welcome".into()),
+            Err(e) => GameEvent::Undecodable(e.to_string()),
+        }
+    }
+
+    /// Like [`GameClient::recv`] but gives up after `limit`.
+    pub async fn recv_timeout(&mut self, limit: Duration) -> Option<GameEvent> {
+        tokio::time::timeout(limit, self.recv()).await.ok()
+    }
+
+    /// Receives until the next snapshot (skipping pongs); `Err` for anything else.
+    pub async fn next_snapshot(&mut self, limit: Duration) -> Result<GameEvent, String> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.recv()).await {
+                Err(_) => return Err("no snapshot in time".into()),
+                Ok(GameEvent::Pong(_)) => continue,
+                Ok(e @ GameEvent::Snapshot { .. }) => return Ok(e),
+                Ok(other) => return Err(format!("{other:?}")),
+            }
+        }
+    }
+
+    /// Numbers a command with the game's input `lanes` and sends it, repeating the newest
+    /// unacknowledged ones (so a lost message costs nothing). Returns its seq.
+    pub async fn send_input(
+        &mut self,
+        view_tick: Tick,
+        lanes: Vec<i64>,
+    ) -> Result<InputSeq, crate::Closed> {
+        let cmd = InputCmd {
+            seq: InputSeq(self.next_seq),
+            view_tick,
+            lanes,
+        };
+        self.next_seq += 1;
+        self.pending.push_back(cmd);
+        // Never hold more than a few seconds of commands: the server drops what is far behind.
+        while self.pending.len() > 256 {
+            self.pending.pop_front();
+        }
+        let from = self.pending.len().saturating_sub(self.redundancy.max(1));
+        let cmds: Vec<InputCmd> = self.pending.iter().skip(from).cloned().collect();
+        let seq = cmds.last().map_or(InputSeq(0), |c| c.seq);
+        self.send(&ClientMsg::Input(cmds)).await?;
+        Ok(seq)
+    }
+
+    /// Commands sent and not yet acknowledged, oldest first (what prediction replays).
+    pub fn pending(&self) -> impl Iterator<Item = &InputCmd> + '_ {
+        self.pending.iter()
+    }
+
+    /// Sends an action (`kind` indexes the schema's actions); returns its seq, which a
+    /// `rejected` event names if the game refuses it.
+    pub async fn action(
+        &mut self,
+        kind: u16,
+        values: Vec<tickwire_shared::sync::Value>,
+    ) -> Result<u32, crate::Closed> {
+        let seq = self.next_action;
+        self.next_action += 1;
+        self.send(&ClientMsg::Action(Action { seq, kind, values }))
+            .await?;
+        Ok(seq)
+    }
+
+    /// Sends a chat line.
+    pub async fn chat(&self, text: &str) -> Result<(), crate::Closed> {
+        self.send(&ClientMsg::Chat(text.into())).await
+    }
+
+    /// Sends a ping (`client_time` comes back in the pong).
+    pub async fn ping(&self, client_time: u32) -> Result<(), crate::Closed> {
+        self.send(&ClientMsg::Ping(Ping { client_time })).await
+    }
+
+    /// Encodes and sends any client message.
+    pub async fn send(&self, msg: &ClientMsg) -> Result<(), crate::Closed> {
+        let mut out = Vec::new();
+        encode_client(msg, &self.replica.schema, &mut out);
+        self.client.send_bytes(out).await
+    }
+
+    /// The connection underneath (raw frames, close, abort).
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// Drops the connection without a close frame, as a network failure would (the server
+    /// keeps the player for a resume).
+    pub fn abort(self) {
+        self.client.abort();
+    }
+
+    /// Leaves for good (a normal close: the server removes the player at once).
+    pub async fn leave(mut self) {
+        self.client.close(crate::CloseCode::Normal, "bye").await;
+        let _ = self.client.wait_closed(Duration::from_secs(2)).await;
+    }
+}

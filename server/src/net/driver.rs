@@ -1,0 +1,306 @@
+//! What the room task drives: a room of any game, behind one object-safe trait.
+//!
+//! The room task and the connection tasks are the same for every game; what differs is the
+//! room inside ([`RoomLogic`]) and how its client messages are encoded ([`Protocol`]). A room
+//! on the engine ([`tickwire_engine::Room`] of a [`Game`]) speaks protocol version 2, whose
+//! encoding follows the game's schema. The arena's version-1 room ([`crate::room::Room`]) is
+//! kept while clients move to version 2: a `Hello` says which version a client speaks, and
+//! each room serves one version, so quick-match never mixes them.
+
+use crate::room::Room as V1Room;
+use std::sync::Arc;
+use tickwire_engine::{ChatOutcome, EngineConfig, Game, InputOutcome, Room};
+use tickwire_shared::close::CloseReason;
+use tickwire_shared::schema::Schema;
+use tickwire_shared::{PlayerId, Tick, protocol, sync};
+
+/// How a room's client messages are encoded.
+#[derive(Debug, Clone)]
+pub enum Protocol {
+    /// Version 1: the arena's fixed messages.
+    V1,
+    /// Version 2: encoded from this game's schema.
+    V2(Arc<Schema>),
+}
+
+impl Protocol {
+    /// The version number a `Hello` carries.
+    pub fn version(&self) -> u16 {
+        match self {
+            Protocol::V1 => protocol::PROTOCOL_VERSION,
+            Protocol::V2(_) => sync::PROTOCOL_VERSION,
+        }
+    }
+}
+
+/// A joined client's message for the game, decoded.
+#[derive(Debug)]
+pub enum GameMsg {
+    /// Version-1 input commands.
+    V1Inputs(Vec<protocol::InputCmd>),
+    /// Input commands of the game's schema.
+    Inputs(Vec<sync::InputCmd>),
+    /// A reliable action of the game's schema.
+    Action(sync::Action),
+}
+
+/// A player let in by a room.
+pub struct Admitted {
+    /// The player.
+    pub player_id: PlayerId,
+    /// The encoded `Welcome`.
+    pub welcome: Vec<u8>,
+    /// Whether it took back a seat with a resume token.
+    pub resumed: bool,
+}
+
+/// What one tick produced (see [`tickwire_engine::TickOutput`]).
+pub struct Produced {
+    /// Encoded snapshot for each client that had room for one.
+    pub messages: Vec<(PlayerId, Vec<u8>)>,
+    /// Clients dropped this tick and why.
+    pub kicked: Vec<(PlayerId, CloseReason)>,
+    /// Clients that skipped this tick.
+    pub skipped: u32,
+}
+
+/// What happened to a game message, for metrics.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MsgOutcome {
+    /// Input commands (queued, duplicates, rejected).
+    pub inputs: InputOutcome,
+    /// An action the game refused.
+    pub action_refused: bool,
+}
+
+/// A room the room task can drive, whatever its game and protocol.
+pub trait RoomLogic: Send + 'static {
+    /// How its clients' messages are encoded.
+    fn protocol(&self) -> Protocol;
+    /// The player a resume token belongs to.
+    fn token_owner(&self, token: &str) -> Option<PlayerId>;
+    /// Whether a player is connected (not waiting for a resume).
+    fn is_connected(&self, id: PlayerId) -> bool;
+    /// Adds a player, or takes a disconnected one back.
+    fn join(&mut self, name: &str, resume: Option<&str>) -> Result<Admitted, CloseReason>;
+    /// A player's connection dropped; it may resume.
+    fn disconnect(&mut self, id: PlayerId);
+    /// A player left for good.
+    fn leave(&mut self, id: PlayerId);
+    /// A message for the game from a joined player.
+    fn message(&mut self, id: PlayerId, msg: GameMsg) -> MsgOutcome;
+    /// A chat line.
+    fn chat(&mut self, id: PlayerId, text: &str) -> ChatOutcome;
+    /// Runs one tick; `ready(player)` says whether its outbox has room.
+    fn tick(&mut self, ready: &mut dyn FnMut(PlayerId) -> bool) -> Produced;
+    /// The latest completed tick.
+    fn tick_count(&self) -> Tick;
+    /// Players, including those waiting for a resume.
+    fn player_count(&self) -> usize;
+    /// Replicated entities.
+    fn entity_count(&self) -> usize;
+}
+
+impl<G: Game> RoomLogic for Room<G> {
+    fn protocol(&self) -> Protocol {
+        Protocol::V2(self.schema().clone())
+    }
+
+    fn token_owner(&self, token: &str) -> Option<PlayerId> {
+        Room::token_owner(self, token)
+    }
+
+    fn is_connected(&self, id: PlayerId) -> bool {
+        Room::is_connected(self, id)
+    }
+
+    fn join(&mut self, name: &str, resume: Option<&str>) -> Result<Admitted, CloseReason> {
+        self.handle_join(name, resume)
+            .map(|j| Admitted {
+                player_id: j.player_id,
+                welcome: j.welcome,
+                resumed: j.resumed,
+            })
+            .map_err(|e| e.close_reason())
+    }
+
+    fn disconnect(&mut self, id: PlayerId) {
+        self.handle_disconnect(id);
+    }
+
+    fn leave(&mut self, id: PlayerId) {
+        self.handle_leave(id);
+    }
+
+    fn message(&mut self, id: PlayerId, msg: GameMsg) -> MsgOutcome {
+        match msg {
+            GameMsg::Inputs(cmds) => MsgOutcome {
+                inputs: self.handle_inputs(id, cmds),
+                action_refused: false,
+            },
+            GameMsg::Action(a) => MsgOutcome {
+                inputs: InputOutcome::default(),
+                action_refused: self.handle_action(id, &a).is_err(),
+            },
+            // A connection decodes with its room's protocol, so this cannot reach an engine
+            // room; counted as rejected should it ever.
+            GameMsg::V1Inputs(cmds) => MsgOutcome {
+                inputs: InputOutcome {
+                    rejected: cmds.len() as u32,
+                    ..InputOutcome::default()
+                },
+                action_refused: false,
+            },
+        }
+    }
+
+    fn chat(&mut self, id: PlayerId, text: &str) -> ChatOutcome {
+        self.handle_chat(id, text)
+    }
+
+    fn tick(&mut self, ready: &mut dyn FnMut(PlayerId) -> bool) -> Produced {
+        let out = Room::tick(self, ready);
+        Produced {
+            messages: out.messages,
+            kicked: out.kicked,
+            skipped: out.skipped,
+        }
+    }
+
+    fn tick_count(&self) -> Tick {
+        Room::tick_count(self)
+    }
+
+    fn player_count(&self) -> usize {
+        Room::player_count(self)
+    }
+
+    fn entity_count(&self) -> usize {
+        Room::entity_count(self)
+    }
+}
+
+impl RoomLogic for V1Room {
+    fn protocol(&self) -> Protocol {
+        Protocol::V1
+    }
+
+    fn token_owner(&self, token: &str) -> Option<PlayerId> {
+        V1Room::token_owner(self, token)
+    }
+
+    fn is_connected(&self, id: PlayerId) -> bool {
+        V1Room::is_connected(self, id)
+    }
+
+    fn join(&mut self, name: &str, resume: Option<&str>) -> Result<Admitted, CloseReason> {
+        self.handle_join_or_resume(name, resume)
+            .map(|j| Admitted {
+                player_id: j.player_id,
+                welcome: j.welcome,
+                resumed: j.resumed,
+            })
+            .map_err(|e| e.close_reason())
+    }
+
+    fn disconnect(&mut self, id: PlayerId) {
+        self.handle_disconnect(id);
+    }
+
+    fn leave(&mut self, id: PlayerId) {
+        self.handle_leave(id);
+    }
+
+    fn message(&mut self, id: PlayerId, msg: GameMsg) -> MsgOutcome {
+        let inputs = match msg {
+            GameMsg::V1Inputs(cmds) => self.handle_inputs(id, &cmds),
+            GameMsg::Inputs(cmds) => InputOutcome {
+                rejected: cmds.len() as u32,
+                ..InputOutcome::default()
+            },
+            GameMsg::Action(_) => InputOutcome::default(),
+        };
+        MsgOutcome {
+            inputs,
+            action_refused: false,
+        }
+    }
+
+    fn chat(&mut self, id: PlayerId, text: &str) -> ChatOutcome {
+        self.handle_chat(id, text)
+    }
+
+    fn tick(&mut self, ready: &mut dyn FnMut(PlayerId) -> bool) -> Produced {
+        let out = V1Room::tick(self, ready);
+        Produced {
+            messages: out.messages,
+            kicked: out.kicked,
+            skipped: out.skipped,
+        }
+    }
+
+    fn tick_count(&self) -> Tick {
+        V1Room::tick_count(self)
+    }
+
+    fn player_count(&self) -> usize {
+        V1Room::player_count(self)
+    }
+
+    fn entity_count(&self) -> usize {
+        V1Room::entity_count(self)
+    }
+}
+
+/// The games this binary bundles (`--game NAME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GameName {
+    /// The arena shooter (the default).
+    Arena,
+}
+
+/// Makes a version-2 room of the configured game.
+pub fn engine_room(config: &crate::config::Config, id: &str) -> Box<dyn RoomLogic> {
+    let engine = EngineConfig {
+        tick_rate: config.tick_rate,
+        max_players: config.max_players,
+        checksum_interval: config.checksum_interval,
+        max_skipped_ticks: config.max_skipped_ticks,
+        id: id.to_string(),
+        resume_grace_ticks: config.ticks(config.resume_grace),
+        chat_burst: config.chat_burst,
+        chat_refill_ticks: config.ticks(config.chat_interval),
+        motd: config.motd.clone(),
+        ..EngineConfig::default()
+    };
+    match config.game {
+        GameName::Arena => {
+            let arena = config.arena();
+            let engine = EngineConfig {
+                area: (arena.width, arena.height),
+                ..engine
+            };
+            let game = tickwire_arena::ArenaGame::new(tickwire_arena::ArenaConfig {
+                arena,
+                tick_rate: config.tick_rate,
+                view_radius: config.view_radius,
+                seed: config.seed,
+                lag_comp_ms: config.lag_comp_ms,
+            });
+            Box::new(Room::new(engine, game))
+        }
+    }
+}
+
+/// The schema of the configured game (what version-2 connections decode with).
+pub fn game_schema(config: &crate::config::Config) -> Arc<Schema> {
+    let schema = match config.game {
+        GameName::Arena => tickwire_arena::schema(),
+    };
+    Arc::new(schema)
+}
+
+/// Whether the configured game has a version-1 room (only the arena does).
+pub fn has_v1(config: &crate::config::Config) -> bool {
+    config.game == GameName::Arena
+}
