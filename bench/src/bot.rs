@@ -1,19 +1,26 @@
-//! One simulated player. [`BotState`] is the sans-IO part: it keeps the bot's [`Replica`],
-//! checks every snapshot (and its checksum, when the server sends one) and counts what
-//! arrives. [`run_bot`] is the driver: it connects with `tickwire-client`, says `Hello`, then
-//! sends inputs, pings and chat on timers until told to stop, and closes the socket cleanly.
+//! One simulated player of any game. [`BotState`] is the sans-IO part: it keeps the bot's
+//! [`Replica`] (protocol version 2, decoded with the schema from `Welcome`), checks every
+//! snapshot (and its checksum, when the server sends one), counts what arrives, and asks the
+//! game's [`BotBrain`] for each input. [`run_bot`] is the driver: it connects with
+//! `tickwire-client`, says `Hello`, then sends inputs, pings and chat on timers until told to
+//! stop, and closes the socket cleanly.
 
-use crate::behaviour::{Behaviour, Brain};
 use crate::live::Live;
 use crate::stats::{BotOutcome, BotStats, Ending};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tickwire_client::{Client, Incoming, OpCode, RawFrame};
+use tickwire_client::{Client, Received};
 use tickwire_shared::close::CloseCode;
-use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, Ping, ServerMsg, Welcome};
-use tickwire_shared::replica::EntityState;
-use tickwire_shared::{Replica, ReplicaError, Tick, encode_client};
+use tickwire_shared::schema::Schema;
+use tickwire_shared::sync::bot::BotBrain;
+use tickwire_shared::sync::replica::{Replica, ReplicaError};
+use tickwire_shared::sync::{
+    Action, ClientMsg, Hello, InputCmd, PROTOCOL_VERSION, Ping, ServerMsg, Welcome, decode_server,
+    encode_client,
+};
+use tickwire_shared::{InputSeq, Tick};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
@@ -22,8 +29,10 @@ use tokio_util::sync::CancellationToken;
 pub struct BotPlan {
     /// `ws://host:port/path`.
     pub url: String,
-    /// How it plays (before [`Behaviour::for_bot`]).
-    pub behaviour: Behaviour,
+    /// The game bots expect (its schema name; a server playing another is an error).
+    pub game: String,
+    /// How they play (a behaviour of that game).
+    pub behaviour: String,
     /// Input commands per second (0 = none).
     pub input_rate: f64,
     /// Time between application pings.
@@ -48,31 +57,40 @@ pub enum Seen {
     Divergence,
     /// A snapshot the replica could not apply.
     ReplicaError,
+    /// A message that did not decode.
+    Undecodable,
     /// A pong, with the round-trip time it measured (also recorded in the stats).
     Pong(Duration),
     /// Anything else.
     Other,
 }
 
+/// Most unacknowledged commands a bot keeps (and repeats the newest few of).
+const PENDING: usize = 64;
+/// How many of the newest unacknowledged commands each input message carries.
+const REDUNDANCY: usize = 3;
+
 /// A bot's view of the game and its counters, without any I/O.
-#[derive(Debug)]
 pub struct BotState {
     /// The bot's copy of its view.
     pub replica: Replica,
     /// Counters.
     pub stats: BotStats,
-    brain: Brain,
+    brain: Box<dyn BotBrain>,
     tick_period: Duration,
     last_snapshot: Option<(Instant, Tick)>,
     /// After an error the replica is unusable; later snapshots are only counted.
     broken: bool,
     /// Time base of ping timestamps.
     epoch: Instant,
+    next_seq: u32,
+    next_action: u32,
+    pending: VecDeque<InputCmd>,
 }
 
 impl BotState {
     /// A bot that has just been welcomed.
-    pub fn new(welcome: &Welcome, brain: Brain, epoch: Instant) -> BotState {
+    pub fn new(welcome: &Welcome, brain: Box<dyn BotBrain>, epoch: Instant) -> BotState {
         BotState {
             replica: Replica::new(welcome),
             stats: BotStats {
@@ -84,17 +102,42 @@ impl BotState {
             last_snapshot: None,
             broken: false,
             epoch,
+            next_seq: 1,
+            next_action: 1,
+            pending: VecDeque::new(),
         }
     }
 
-    /// Handles one server message of `len` payload bytes that arrived at `now`.
-    pub fn on_message(&mut self, msg: &ServerMsg, len: usize, now: Instant) -> Seen {
+    /// The schema messages are encoded with.
+    pub fn schema(&self) -> &Schema {
+        &self.replica.schema
+    }
+
+    /// Handles one server message (its frame payload) that arrived at `now`.
+    pub fn on_frame(&mut self, bytes: &[u8], now: Instant) -> Seen {
         self.stats.msgs_in += 1;
-        self.stats.bytes_in += len as u64;
+        self.stats.bytes_in += bytes.len() as u64;
+        if self.broken {
+            // Nothing decodes reliably once the replica is off (updates name what it holds);
+            // count snapshots by their first byte only.
+            if bytes.first() == Some(&1) {
+                self.stats.snapshots += 1;
+                self.stats.snapshot_bytes += bytes.len() as u64;
+            }
+            return Seen::Other;
+        }
+        let msg = match self.replica.decode(bytes) {
+            Ok(m) => m,
+            Err(_) => {
+                self.stats.undecodable += 1;
+                self.broken = true;
+                return Seen::Undecodable;
+            }
+        };
         match msg {
             ServerMsg::Snapshot(snap) => {
                 self.stats.snapshots += 1;
-                self.stats.snapshot_bytes += len as u64;
+                self.stats.snapshot_bytes += bytes.len() as u64;
                 self.stats.entity_updates += snap.updated.len() as u64;
                 if let Some((at, tick)) = self.last_snapshot {
                     let gap = now.saturating_duration_since(at);
@@ -102,17 +145,13 @@ impl BotState {
                     self.stats.missed_ticks += u64::from(snap.tick.since(tick).saturating_sub(1));
                 }
                 self.last_snapshot = Some((now, snap.tick));
-                if self.broken {
-                    return Seen::Other;
-                }
-                match self.replica.apply(snap) {
-                    Ok(()) => {
-                        self.stats.players_in_view += self
-                            .replica
-                            .entities
-                            .values()
-                            .filter(|e| matches!(e, EntityState::Player { .. }))
-                            .count() as u64;
+                match self.replica.apply(&snap) {
+                    Ok(_) => {
+                        let acked = snap.ack_input_seq;
+                        while self.pending.front().is_some_and(|c| c.seq <= acked) {
+                            self.pending.pop_front();
+                        }
+                        self.stats.entities_in_view += self.replica.entities.len() as u64;
                         let verified = snap.checksum.is_some();
                         self.stats.checksums_verified += u64::from(verified);
                         Seen::Snapshot { verified }
@@ -146,9 +185,28 @@ impl BotState {
         now.saturating_duration_since(self.epoch).as_micros() as u32
     }
 
-    /// The next input message.
-    pub fn input(&mut self, input_rate: f64) -> ClientMsg {
-        ClientMsg::Input(vec![self.brain.next_input(&self.replica, input_rate)])
+    /// The next input message (the brain's new command after the newest unacknowledged
+    /// ones), and an action when the brain wants one.
+    pub fn input(&mut self, input_rate: f64) -> (ClientMsg, Option<ClientMsg>) {
+        let lanes = self.brain.next_input(&self.replica, input_rate);
+        let cmd = InputCmd {
+            seq: InputSeq(self.next_seq),
+            view_tick: self.replica.tick,
+            lanes,
+        };
+        self.next_seq += 1;
+        self.pending.push_back(cmd);
+        while self.pending.len() > PENDING {
+            self.pending.pop_front();
+        }
+        let from = self.pending.len().saturating_sub(REDUNDANCY);
+        let input = ClientMsg::Input(self.pending.iter().skip(from).cloned().collect());
+        let action = self.brain.next_action(&self.replica).map(|(kind, values)| {
+            let seq = self.next_action;
+            self.next_action += 1;
+            ClientMsg::Action(Action { seq, kind, values })
+        });
+        (input, action)
     }
 
     /// A ping stamped with `now`.
@@ -165,16 +223,10 @@ impl BotState {
 }
 
 async fn send(client: &Client, state: &mut BotState, live: &Live, msg: &ClientMsg) -> bool {
-    let payload = encode_client(msg);
+    let mut payload = Vec::new();
+    encode_client(msg, state.schema(), &mut payload);
     let len = payload.len() as u64;
-    let sent = client
-        .send_raw(RawFrame {
-            opcode: OpCode::Binary,
-            fin: true,
-            payload,
-        })
-        .await
-        .is_ok();
+    let sent = client.send_bytes(payload).await.is_ok();
     if sent {
         state.stats.msgs_out += 1;
         state.stats.bytes_out += len;
@@ -189,21 +241,26 @@ async fn connect(plan: &BotPlan, name: &str) -> Result<(Client, Welcome, usize),
         let mut client = Client::connect(&plan.url, plan.connect_timeout)
             .await
             .map_err(|e| e.to_string())?;
-        client
-            .send(&ClientMsg::Hello(Hello {
+        let mut hello = Vec::new();
+        encode_client(
+            &ClientMsg::Hello(Hello {
                 protocol_version: PROTOCOL_VERSION,
                 name: name.into(),
                 auth_token: None,
                 resume_token: None,
-            }))
-            .await
-            .map_err(|e| e.to_string())?;
+            }),
+            &Schema::new(""),
+            &mut hello,
+        );
+        client.send_bytes(hello).await.map_err(|e| e.to_string())?;
         loop {
-            match client.recv().await {
-                Incoming::Msg(ServerMsg::Welcome(w), len) => return Ok((client, w, len)),
-                Incoming::Msg(..) => continue,
-                Incoming::Undecodable(e, _) => return Err(format!("undecodable welcome: {e}")),
-                Incoming::Closed { code, reason } => {
+            match client.recv_frame().await {
+                Received::Binary(b) => match decode_server(&b, None, &|_| None) {
+                    Ok(ServerMsg::Welcome(w)) => return Ok((client, *w, b.len())),
+                    Ok(_) => continue,
+                    Err(e) => return Err(format!("undecodable welcome: {e}")),
+                },
+                Received::Closed { code, reason } => {
                     return Err(format!(
                         "closed before welcome: {} {reason}",
                         code.map_or_else(|| "none".into(), |c| c.to_string())
@@ -238,10 +295,28 @@ pub async fn run_bot(
             return BotOutcome { ending: Ending::ConnectFailed("stopped before connecting".into()), stats: BotStats::default() };
         }
     };
+    let seed = plan.seed.wrapping_add(index as u64);
+    let brain = if welcome.schema.game == plan.game {
+        crate::behaviour::brain(&plan.game, &plan.behaviour, index, seed)
+    } else {
+        Err(format!(
+            "the server plays {:?}, not {:?}",
+            welcome.schema.game, plan.game
+        ))
+    };
+    let brain = match brain {
+        Ok(b) => b,
+        Err(reason) => {
+            client.close(CloseCode::Normal, "wrong game").await;
+            live.failed.fetch_add(1, Ordering::Relaxed);
+            return BotOutcome {
+                ending: Ending::ConnectFailed(reason),
+                stats: BotStats::default(),
+            };
+        }
+    };
     live.connected.fetch_add(1, Ordering::Relaxed);
     let connected_at = Instant::now();
-    let seed = plan.seed.wrapping_add(index as u64);
-    let brain = Brain::new(plan.behaviour.for_bot(index), seed);
     let mut state = BotState::new(&welcome, brain, live.epoch);
     state.stats.msgs_in += 1;
     state.stats.bytes_in += welcome_len as u64;
@@ -264,33 +339,32 @@ pub async fn run_bot(
         tokio::select! {
             biased;
             _ = stop.cancelled() => break Ending::Clean,
-            incoming = client.recv() => match incoming {
-                Incoming::Msg(msg, len) => {
-                    let seen = state.on_message(&msg, len, Instant::now());
-                    live.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
+            incoming = client.recv_frame() => match incoming {
+                Received::Binary(bytes) => {
+                    let seen = state.on_frame(&bytes, Instant::now());
+                    live.bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                     match seen {
                         Seen::Snapshot { .. } => { live.snapshots.fetch_add(1, Ordering::Relaxed); }
                         Seen::Divergence | Seen::ReplicaError => {
                             live.snapshots.fetch_add(1, Ordering::Relaxed);
                             live.errors.fetch_add(1, Ordering::Relaxed);
                         }
+                        Seen::Undecodable => { live.errors.fetch_add(1, Ordering::Relaxed); }
                         Seen::Pong(rtt) => live.record_rtt(rtt),
                         Seen::Other => {}
                     }
                 }
-                Incoming::Undecodable(_, len) => {
-                    state.stats.undecodable += 1;
-                    state.stats.bytes_in += len as u64;
-                    live.errors.fetch_add(1, Ordering::Relaxed);
-                }
-                Incoming::Closed { code, reason } => {
+                Received::Closed { code, reason } => {
                     live.errors.fetch_add(1, Ordering::Relaxed);
                     break Ending::Unexpected(code, reason);
                 }
             },
             _ = inputs.tick(), if input_period.is_some() => {
-                let msg = state.input(plan.input_rate);
-                send(&client, &mut state, &live, &msg).await;
+                let (input, action) = state.input(plan.input_rate);
+                send(&client, &mut state, &live, &input).await;
+                if let Some(action) = action {
+                    send(&client, &mut state, &live, &action).await;
+                }
             }
             _ = pings.tick() => {
                 let msg = state.ping(Instant::now());

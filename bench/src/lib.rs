@@ -8,7 +8,7 @@
 //! round-trip times, snapshot jitter, traffic per client, divergences, and the server's own
 //! figures scraped from `/metrics`.
 //!
-//! - [`behaviour`]: how a bot plays (pure, seeded).
+//! - [`behaviour`]: which game's bot brain plays (each game provides its own, pure and seeded).
 //! - [`bot`]: one bot: sans-IO [`bot::BotState`] and the [`bot::run_bot`] driver.
 //! - [`stats`]: per-bot counters and their aggregation.
 //! - [`live`]: counters shared with the progress display.

@@ -2,7 +2,6 @@
 //! cleanly, and builds the [`Report`]. Bounded in bots ([`MAX_BOTS`]) and time (connect
 //! timeout, [`MAX_DURATION`], a bounded wait for bots to finish).
 
-use crate::behaviour::Behaviour;
 use crate::bot::{BotPlan, run_bot};
 use crate::live::Live;
 use crate::report::{Memory, Report, ServerFigures};
@@ -40,9 +39,13 @@ pub struct LoadConfig {
     /// How long all bots are held connected once the ramp is over.
     #[arg(long, default_value = "30s", value_parser = duration)]
     pub duration: Duration,
-    /// How bots play.
-    #[arg(long, value_enum, default_value_t = Behaviour::Mixed)]
-    pub behaviour: Behaviour,
+    /// The game the server plays (bots check it against the schema in `Welcome`).
+    #[arg(long, default_value = "arena")]
+    pub game: String,
+    /// How bots play: a behaviour of the game (arena: wander, chase, strafe-and-shoot, idle,
+    /// mixed).
+    #[arg(long, default_value = "mixed")]
+    pub behaviour: String,
     /// Input commands per second per bot (0 = none).
     #[arg(long, default_value_t = 30.0)]
     pub input_rate: f64,
@@ -98,7 +101,7 @@ impl LoadConfig {
             return Err("--input-rate must be 0..=1000".into());
         }
         tickwire_client::parse_ws_url(&self.url).map_err(|e| e.to_string())?;
-        Ok(())
+        crate::behaviour::check(&self.game, &self.behaviour)
     }
 
     fn metrics(&self) -> Option<String> {
@@ -145,7 +148,8 @@ pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, S
     let stop = CancellationToken::new();
     let plan = Arc::new(BotPlan {
         url: cfg.url.clone(),
-        behaviour: cfg.behaviour,
+        game: cfg.game.clone(),
+        behaviour: cfg.behaviour.clone(),
         input_rate: cfg.input_rate,
         ping_interval: cfg.ping_interval,
         chat_interval: cfg.chat_interval,
@@ -245,7 +249,7 @@ pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, S
     let mut report = Report::from_totals(&totals, wall_s);
     report.scenario = cfg.scenario.clone();
     report.bots = cfg.bots as u64;
-    report.behaviour = format!("{:?}", cfg.behaviour).to_lowercase();
+    report.behaviour = format!("{} {}", cfg.game, cfg.behaviour);
     report.input_rate = cfg.input_rate;
     report.ramp_s = ramp_s;
     report.hold_s = hold_s;

@@ -58,8 +58,8 @@ pub struct Traffic {
     pub snapshots_per_client_s: f64,
     /// Mean snapshot payload, bytes.
     pub bytes_per_snapshot: f64,
-    /// Mean players in a bot's view (its own body included).
-    pub players_in_view: f64,
+    /// Mean entities in a bot's view (its own included).
+    pub entities_in_view: f64,
     /// Mean entity updates per snapshot.
     pub updates_per_snapshot: f64,
     /// Snapshot bytes divided by entity updates (header included: an upper bound).
@@ -168,7 +168,7 @@ impl Report {
                 msgs_out_per_s: per_wall(s.msgs_out),
                 snapshots_per_client_s: t.per_client_second(s.snapshots),
                 bytes_per_snapshot: ratio(s.snapshot_bytes, s.snapshots),
-                players_in_view: ratio(s.players_in_view, s.snapshots),
+                entities_in_view: ratio(s.entities_in_view, s.snapshots),
                 updates_per_snapshot: ratio(s.entity_updates, s.snapshots),
                 bytes_per_entity_update: ratio(s.snapshot_bytes, s.entity_updates),
             },
@@ -274,9 +274,9 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "snapshot size    {:.1} B mean, {:.1} players in view, {:.1} entity updates each, {:.2} B per update",
+            "snapshot size    {:.1} B mean, {:.1} entities in view, {:.1} entity updates each, {:.2} B per update",
             t.bytes_per_snapshot,
-            t.players_in_view,
+            t.entities_in_view,
             t.updates_per_snapshot,
             t.bytes_per_entity_update
         );

@@ -75,8 +75,8 @@ pub struct BotStats {
     pub snapshots: u64,
     /// Entity updates received (for bytes per update).
     pub entity_updates: u64,
-    /// Players in the replica summed over snapshots (for the mean number in view).
-    pub players_in_view: u64,
+    /// Entities in the replica summed over snapshots (for the mean number in view).
+    pub entities_in_view: u64,
     /// Bytes of snapshot payloads.
     pub snapshot_bytes: u64,
     /// Ticks for which no snapshot came (gaps in the snapshot tick sequence).
@@ -106,7 +106,7 @@ impl BotStats {
         self.msgs_out += o.msgs_out;
         self.snapshots += o.snapshots;
         self.entity_updates += o.entity_updates;
-        self.players_in_view += o.players_in_view;
+        self.entities_in_view += o.entities_in_view;
         self.snapshot_bytes += o.snapshot_bytes;
         self.missed_ticks += o.missed_ticks;
         self.checksums_verified += o.checksums_verified;

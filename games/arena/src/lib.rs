@@ -10,6 +10,7 @@
 use glam::Vec2;
 use slotmap::SecondaryMap;
 use std::collections::BTreeMap;
+pub mod bot;
 pub mod sim;
 
 use sim::lag_comp::lag_comp_ticks;

@@ -19,6 +19,7 @@
 //! A snapshot's updates do not name their entity's kind: the decoder looks it up in what the
 //! client holds (see [`Replica::decode`]), which is why decoding a snapshot needs the replica.
 
+pub mod bot;
 pub mod interpolate;
 pub mod predict;
 pub mod replica;
