@@ -29,7 +29,7 @@ import { InputHistory, inputConfig } from './inputs.js';
 import { Interpolator, interpolationConfig } from './interpolate.js';
 import { Predictor, predictionConfig } from './predict.js';
 import { Replica, ReplicaError } from './replica.js';
-import { actionIndex, dequantize, typeCode } from './schema.js';
+import { actionIndex, dequantizeCode, typeCode } from './schema.js';
 import { RANGES, T, TYPE_NAMES, WireError } from './wire.js';
 
 /** Defaults for everything `GameClient` tunes (docs/NETCODE.md's figures). */
@@ -88,7 +88,7 @@ class View {
   value(name) {
     const i = this.plan.index.get(name);
     if (i === undefined) throw new Error(`no field "${name}" in this entity's kind`);
-    return dequantize(this.plan.fields[i].ty, this.lanes[i]);
+    return dequantizeCode(this.plan.codes[i], this.plan.args[i], this.lanes[i]);
   }
 }
 
@@ -465,9 +465,15 @@ export class GameClient {
 
   /** Views of every drawable entity of kind `kindName`, in NetId order. */
   views(kindName) {
-    if (!this.replica) return [];
+    const r = this.replica;
+    if (!r) return [];
+    const kind = r.plan.kindIndex.get(kindName);
+    if (kind === undefined) throw new Error(`the schema has no entity kind "${kindName}"`);
+    const ids = [];
+    for (const [id, e] of r.entities) if (e.kind === kind) ids.push(id);
+    ids.sort((a, b) => a - b);
     const out = [];
-    for (const [id] of this.replica.ofKind(kindName)) {
+    for (const id of ids) {
       const v = this.view(id);
       if (v) out.push(v);
     }

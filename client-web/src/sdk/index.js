@@ -76,6 +76,7 @@ export {
   actionIndex,
   decodeSchema,
   dequantize,
+  dequantizeCode,
   encodeSchema,
   eventIndex,
   kindIndex,

@@ -57,6 +57,12 @@ function kindPlan(fields) {
   };
 }
 
+/** Whether a `discontinuity` field differs between two states of a kind. */
+function jumped(k, a, b) {
+  for (let i = 0; i < a.length; i++) if (k.discontinuity[i] && a[i] !== b[i]) return true;
+  return false;
+}
+
 export class Interpolator {
   /**
    * @param {object} schema the game's schema (from Welcome)
@@ -121,7 +127,6 @@ export class Interpolator {
     const states = buf.states;
     const t = renderTick;
     if (t < states[0].tick) return null;
-    const jumped = (a, b) => a.some((v, i) => k.discontinuity[i] && v !== b[i]);
     // The first state after t.
     let lo = 0;
     let hi = states.length;
@@ -130,26 +135,27 @@ export class Interpolator {
       if (states[mid].tick <= t) lo = mid + 1;
       else hi = mid;
     }
+    const n = k.interp.length;
+    const out = new Array(n);
     if (lo < states.length) {
-      const a = states[lo - 1];
-      const b = states[lo];
-      if (jumped(a.lanes, b.lanes)) return { lanes: [...a.lanes], lateTicks: 0 };
-      const f = (t - a.tick) / (b.tick - a.tick);
-      return {
-        lanes: a.lanes.map((v, i) => blend(k.interp[i], k.turn[i], v, b.lanes[i], f)),
-        lateTicks: 0,
-      };
+      const a = states[lo - 1].lanes;
+      const b = states[lo].lanes;
+      if (jumped(k, a, b)) return { lanes: a.slice(), lateTicks: 0 };
+      const f = (t - states[lo - 1].tick) / (states[lo].tick - states[lo - 1].tick);
+      for (let i = 0; i < n; i++) out[i] = blend(k.interp[i], k.turn[i], a[i], b[i], f);
+      return { lanes: out, lateTicks: 0 };
     }
     const last = states[states.length - 1];
     const late = t - last.tick;
-    if (states.length < 2) return { lanes: [...last.lanes], lateTicks: late };
+    if (states.length < 2) return { lanes: last.lanes.slice(), lateTicks: late };
     const prev = states[states.length - 2];
-    if (jumped(prev.lanes, last.lanes)) return { lanes: [...last.lanes], lateTicks: late };
+    if (jumped(k, prev.lanes, last.lanes)) return { lanes: last.lanes.slice(), lateTicks: late };
     const ahead = Math.min(late, this.config.maxExtrapolationTicks);
     const span = last.tick - prev.tick;
-    return {
-      lanes: last.lanes.map((v, i) => (k.interp[i] === 'Linear' ? v + ((v - prev.lanes[i]) / span) * ahead : v)),
-      lateTicks: late,
-    };
+    for (let i = 0; i < n; i++) {
+      const v = last.lanes[i];
+      out[i] = k.interp[i] === 'Linear' ? v + ((v - prev.lanes[i]) / span) * ahead : v;
+    }
+    return { lanes: out, lateTicks: late };
   }
 }

@@ -281,8 +281,13 @@ const TAU = 2 * Math.PI;
  * Angle16 → radians (lane / 65536 · 2π), Bool → true/false, anything else the lane itself.
  */
 export function dequantize(ty, lane) {
-  switch (typeCode(ty)) {
-    case T.Fixed: return lane / typeArg(ty);
+  return dequantizeCode(typeCode(ty), typeArg(ty), lane);
+}
+
+/** `dequantize` by type code and argument (a plan's `codes[i]`, `args[i]`): no look-ups. */
+export function dequantizeCode(code, arg, lane) {
+  switch (code) {
+    case T.Fixed: return lane / arg;
     case T.Angle8: return (lane / 256) * TAU;
     case T.Angle16: return (lane / 65536) * TAU;
     case T.Bool: return lane !== 0;
