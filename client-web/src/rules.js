@@ -1,5 +1,6 @@
-// Movement rules and quantization, ported from shared/src/rules.rs and shared/src/quant.rs so
-// the client predicts its own player exactly as the server moves it. Rust computes in f32 and
+// The arena's movement rules and quantization, ported from shared/src/rules.rs and
+// shared/src/quant.rs so the client predicts its own player exactly as the server moves it, and
+// `bodyStep`, the step the SDK's prediction runs on the body's lanes for each input command. Rust computes in f32 and
 // JavaScript in f64: every arithmetic step that Rust does in f32 is rounded here with
 // Math.fround, in the same order, so the results agree to the bit (test/rules.test.js replays
 // the Rust golden movement sequences).
@@ -110,6 +111,23 @@ export function stepPlayer(x, y, moveX, moveY, rules, arena) {
   const ty = f(y + f(f(my * rules.player_speed) * step));
   const [rx, ry] = resolveCircle(arena, tx, ty, rules.player_radius);
   return [snap(rx), snap(ry)];
+}
+
+/**
+ * The arena's prediction step for the SDK (`GameClient`'s `step`): one input command moves the
+ * body's `x` and `y` lanes (1/8 units) exactly as the server's `Sim::apply_input` does; a dead
+ * body does not move. `f` are the lane indices (`arenaFields`), `config` the arena's constants
+ * (`arenaConfig`).
+ */
+export function bodyStep(f, config) {
+  const { x, y, alive } = f.body;
+  const { move_x: mx, move_y: my } = f.input;
+  return (lanes, cmd) => {
+    if (!lanes[alive]) return;
+    const [nx, ny] = stepPlayer(lanes[x] / POS_SCALE, lanes[y] / POS_SCALE, cmd.lanes[mx], cmd.lanes[my], config.rules, config.arena);
+    lanes[x] = quantizePos(nx);
+    lanes[y] = quantizePos(ny);
+  };
 }
 
 /** Where a projectile is at a (fractional) tick, from its immutable state. */
