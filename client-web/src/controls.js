@@ -2,7 +2,7 @@
 // projectile, right button for the hitscan weapon. Turns what is held into the movement intent
 // and button bits of the next InputCmd. Ignores keys while the player types in a text field.
 
-import { BUTTONS } from './codec.js';
+import { BUTTONS } from './arena.js';
 
 const KEYS = {
   KeyW: 'up', ArrowUp: 'up', KeyS: 'down', ArrowDown: 'down',

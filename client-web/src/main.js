@@ -1,18 +1,20 @@
-// The game: joins through Connection, hands every server message to ClientNetcode (the JS
-// mirror of shared/src/netcode.rs: replica, clock sync, prediction, interpolation), sends one
-// InputCmd per server tick (repeating the last unacknowledged ones), and draws at display rate.
-// `window.tickwire` exposes a read-only summary for the end-to-end tests.
+// The arena's page on the SDK (sdk/index.js, protocol version 2). The SDK joins, reconnects and
+// resumes, decodes the arena from the schema in Welcome, predicts the player's own body through
+// the arena's step (rules.js bodyStep) and interpolates everyone else; this page turns the
+// keyboard and mouse into the input lanes, draws the world at display rate, and shows the HUD,
+// the scoreboard (the players' replicated records), chat, notices and the kill feed.
+// `window.tickwire.summary()` exposes a read-only summary for the end-to-end tests.
 
-import { Connection } from './connection.js';
+import { arenaConfig, arenaFields, projectileAt } from './arena.js';
 import { InputState } from './controls.js';
-import { ClientNetcode } from './netcode.js';
-import { POS_SCALE, quantizeAngle16 } from './rules.js';
+import { POS_SCALE, bodyStep, quantizeAngle16 } from './rules.js';
 import { Renderer } from './render.js';
-import { ReplicaError } from './replica.js';
+import { GameClient } from './sdk/index.js';
 import { Ui } from './ui.js';
 
 const TRACER_MS = 250;
-const seconds = (ms) => ms / 1000;
+/** Farther than this between two drawn positions of the own body is a jump, not a glide. */
+const GLIDE_MAX = 64;
 
 class Game {
   constructor() {
@@ -20,12 +22,17 @@ class Game {
     this.renderer = new Renderer(this.canvas);
     this.ui = new Ui();
     this.input = new InputState(this.canvas);
-    this.conn = null;
-    /** @type {ClientNetcode | null} */
-    this.net = null;
+    /** @type {GameClient | null} */
+    this.client = null;
+    /** Per Welcome: the arena's constants and lane indices. */
+    this.arena = null;
+    this.f = null;
+    this.step = null;
+    /** Names of everyone seen, kept after they leave (a kill can name a player who left). */
+    this.names = new Map();
     this.tracers = [];
-    this.nextCmdAt = 0;
     this.lastKiller = null;
+    this.lastAim = 0;
     this.frameTimes = [];
     this.fps = 0;
     this.frameMs = 0;
@@ -34,10 +41,11 @@ class Game {
     this.kibDown = 0;
     this.ownFrom = null;
     this.ownFromAt = 0;
-    this.stats = { snapshots: 0, replicaErrors: 0, hitsLanded: 0, hitsTaken: 0, kills: 0, welcomes: 0, chats: [] };
+    this.ownDrawn = null;
+    this.stats = { hitsLanded: 0, hitsTaken: 0, kills: 0, chats: [] };
     this.ui.onJoin((name) => this.start(name));
-    this.ui.onRetry(() => this.conn?.retryNow());
-    this.ui.bindChat((text) => this.conn?.send({ type: 'Chat', text }));
+    this.ui.onRetry(() => this.client?.retryNow());
+    this.ui.bindChat((text) => this.client?.chat(text));
     window.addEventListener('keydown', (ev) => {
       if (ev.key === 'Tab') {
         ev.preventDefault();
@@ -48,205 +56,199 @@ class Game {
       if (ev.key === 'Tab') this.scoreboardOpen = false;
     });
     requestAnimationFrame((t) => this.frame(t));
-    // Commands follow the tick rate even when frames are slow or the tab is in the background.
-    setInterval(() => this.pump(performance.now()), 5);
   }
 
   start(name) {
     const params = new URLSearchParams(location.search);
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const version = params.has('protocol') ? Number(params.get('protocol')) : undefined;
     // `?room=ID` joins that room and `?token=JWT` authenticates, passed on to the WebSocket.
     const wsParams = new URLSearchParams();
     for (const key of ['room', 'token']) if (params.has(key)) wsParams.set(key, params.get(key));
     const query = wsParams.size ? `?${wsParams}` : '';
-    this.conn = new Connection({
+    const client = new GameClient({
       url: params.get('ws') || `${proto}//${location.host}/ws${query}`,
       name,
-      protocolVersion: version,
+      protocolVersion: params.has('protocol') ? Number(params.get('protocol')) : undefined,
+      step: (lanes, cmd) => this.step(lanes, cmd),
+      input: () => this.makeInput(),
+      onWelcome: (replica, welcome) => this.onWelcome(replica, welcome),
       onState: (state, detail) => this.ui.showConnection(state, detail),
-      onMessage: (msg) => this.handle(msg, performance.now()),
+      onFault: (reason) => console.warn(`tickwire: ${reason}`),
     });
-    this.conn.start();
+    this.client = client;
+    client.onPlayer({
+      join: (id, p) => {
+        this.names.set(id, p.name);
+        // The first snapshot of a connection lists everyone already there: not news.
+        if (client.replica.snapshotsApplied > 1) this.ui.addChat(null, `${p.name} joined`, 'system');
+      },
+      leave: (id, info) => {
+        // A leave reported because a new connection replaced the replica is not news either.
+        if (!info?.reset) this.ui.addChat(null, `${this.nameOf(id)} left`, 'system');
+      },
+    });
+    client.onEvent('chat', ({ player, text }) => {
+      this.ui.addChat(this.nameOf(player), text);
+      this.stats.chats.push(text);
+    });
+    client.onEvent('notice', ({ text }) => this.ui.addChat(null, text, 'system'));
+    client.onEvent('rejected', ({ reason }) => this.ui.addChat(null, reason, 'system'));
+    client.onEvent('kill', ({ killer, victim }) => this.onKill(killer, victim));
+    client.onEvent('hitscan', (e) => this.onHitscan(e));
+    client.start();
   }
 
-  handle(msg, nowMs) {
-    if (msg.type === 'Welcome') {
-      this.onWelcome(msg, nowMs);
-      return;
-    }
-    if (!this.net) return;
-    try {
-      this.net.handleMessage(msg, seconds(nowMs));
-    } catch (e) {
-      if (!(e instanceof ReplicaError)) throw e;
-      // The replica diverged: a fresh connection brings a full state.
-      this.stats.replicaErrors++;
-      console.warn(e.message);
-      this.net = null;
-      this.conn.retryNow();
-      return;
-    }
-    if (msg.type === 'Snapshot') {
-      this.stats.snapshots++;
-      for (const e of msg.events) this.onEvent(e, nowMs);
-    }
-  }
-
-  onWelcome(w, nowMs) {
-    this.net = new ClientNetcode(w);
+  onWelcome(replica, welcome) {
+    // Everything the old connection held was just reported gone; start drawing afresh.
+    this.f = arenaFields(replica.schema);
+    this.arena = arenaConfig(welcome.game_config);
+    this.step = bodyStep(this.f, this.arena);
     this.tracers = [];
     this.ownFrom = null;
-    this.tickMs = 1000 / w.tick_rate;
-    this.nextCmdAt = nowMs;
-    this.stats.welcomes++;
-    this.ui.addChat(null, `Joined as ${this.net.replica.nameOf(w.player_id)} (${w.players.length} in the room)`, 'system');
+    this.ownDrawn = null;
+    this.tickMs = 1000 / welcome.tick_rate;
+    this.ui.addChat(null, welcome.resumed ? 'Reconnected: same player, same score' : 'Joined the arena', 'system');
   }
 
-  onEvent(e, nowMs) {
-    const r = this.net.replica;
-    const me = r.playerId;
-    switch (e.type) {
-      case 'Kill':
-        this.ui.addKill(r.nameOf(e.killer), r.nameOf(e.victim), e.killer === me || e.victim === me);
-        if (e.killer === me) this.stats.kills++;
-        if (e.victim === me) this.lastKiller = r.nameOf(e.killer);
-        break;
-      case 'Chat':
-        this.ui.addChat(r.nameOf(e.player), e.text);
-        this.stats.chats.push(e.text);
-        break;
-      case 'Notice':
-        this.ui.addChat(null, e.text, 'system');
-        break;
-      case 'Join':
-        if (e.player !== me) this.ui.addChat(null, `${e.name} joined`, 'system');
-        break;
-      case 'Leave':
-        this.ui.addChat(null, `${r.nameOf(e.player)} left`, 'system');
-        break;
-      case 'Hitscan':
-        this.tracers.push({
-          x1: e.from_x / POS_SCALE, y1: e.from_y / POS_SCALE,
-          x2: e.to_x / POS_SCALE, y2: e.to_y / POS_SCALE,
-          born: nowMs, own: e.shooter === me,
-        });
-        if (e.victim !== null && e.shooter === me) this.stats.hitsLanded++;
-        if (e.victim === me) this.stats.hitsTaken++;
-        break;
-    }
+  nameOf(id) {
+    return this.client?.replica?.players.get(id)?.name ?? this.names.get(id) ?? `player-${id}`;
   }
 
-  /** Sends due input commands and pings. */
-  pump(nowMs) {
-    if (!this.conn || this.conn.state !== 'connected' || !this.net) return;
-    let made = 0;
-    while (nowMs >= this.nextCmdAt && made < 3) {
-      this.sendCommand(nowMs);
-      this.nextCmdAt += this.tickMs;
-      made++;
-    }
-    if (nowMs - this.nextCmdAt > this.tickMs * 3) this.nextCmdAt = nowMs + this.tickMs; // fell far behind
-    const ping = this.net.pollPing(seconds(nowMs));
-    if (ping) this.conn.send(ping);
+  get me() {
+    return this.client?.replica?.playerId ?? null;
   }
 
-  sendCommand(nowMs) {
-    const net = this.net;
+  onKill(killer, victim) {
+    const me = this.me;
+    this.ui.addKill(this.nameOf(killer), this.nameOf(victim), killer === me || victim === me);
+    if (killer === me) this.stats.kills++;
+    if (victim === me) this.lastKiller = this.nameOf(killer);
+  }
+
+  onHitscan(e) {
+    const me = this.me;
+    // Hitscan positions are Fixed(8): the SDK already gives them in world units.
+    this.tracers.push({ x1: e.from_x, y1: e.from_y, x2: e.to_x, y2: e.to_y, born: performance.now(), own: e.shooter === me });
+    if (e.victim !== 0 && e.shooter === me) this.stats.hitsLanded++;
+    if (e.victim === me) this.stats.hitsTaken++;
+  }
+
+  /** The own body's NetId, or null while it is not in the replica. */
+  ownId() {
+    return this.client?.owned('body')[0] ?? null;
+  }
+
+  /** The next command's lanes (move_x, move_y, aim, buttons in the schema's order). */
+  makeInput() {
+    const f = this.f;
     const [mx, my] = this.input.movement();
-    const p = net.prediction.predictedPosition();
-    let aim = this.lastAim ?? 0;
+    const id = this.ownId();
+    const p = id === null ? null : this.client.predicted(id);
     if (this.input.hasMouse && p) {
-      const cam = this.camera ?? { x: p[0], y: p[1] };
+      const px = p[f.body.x] / POS_SCALE;
+      const py = p[f.body.y] / POS_SCALE;
+      const cam = this.camera ?? { x: px, y: py };
       const [wx, wy] = this.renderer.toWorld(cam, this.input.mouseX, this.input.mouseY);
-      aim = quantizeAngle16(Math.atan2(wy - p[1], wx - p[0]));
+      this.lastAim = quantizeAngle16(Math.atan2(wy - py, wx - px));
     }
-    this.lastAim = aim;
     // The body glides from where it is drawn now to the new prediction over one tick.
-    this.ownFrom = this.ownDrawn ?? null;
-    this.ownFromAt = nowMs;
-    const frame = net.makeInput({ move_x: mx, move_y: my, aim, buttons: this.input.takeButtons() });
-    this.conn.send(frame);
+    this.ownFrom = this.ownDrawn;
+    this.ownFromAt = performance.now();
+    const lanes = new Array(4);
+    lanes[f.input.move_x] = mx;
+    lanes[f.input.move_y] = my;
+    lanes[f.input.aim] = this.lastAim;
+    lanes[f.input.buttons] = this.input.takeButtons();
+    return lanes;
   }
 
-  /** The local body's position to draw: the prediction (with its decaying correction),
-   * reached smoothly over one tick from where it was drawn before the last command. */
-  ownPosition(nowMs) {
-    const target = this.net.localPosition();
-    if (!target) return null;
+  /** Where to draw the own body: its predicted view, reached over one tick from the last. */
+  ownPosition(view, nowMs) {
+    const target = [view.value('x'), view.value('y')];
     if (!this.ownFrom) return target;
-    const f = Math.min(1, (nowMs - this.ownFromAt) / this.tickMs);
-    if (Math.hypot(target[0] - this.ownFrom[0], target[1] - this.ownFrom[1]) > 64) return target;
-    return [this.ownFrom[0] + (target[0] - this.ownFrom[0]) * f, this.ownFrom[1] + (target[1] - this.ownFrom[1]) * f];
+    const k = Math.min(1, (nowMs - this.ownFromAt) / this.tickMs);
+    if (Math.hypot(target[0] - this.ownFrom[0], target[1] - this.ownFrom[1]) > GLIDE_MAX) return target;
+    return [this.ownFrom[0] + (target[0] - this.ownFrom[0]) * k, this.ownFrom[1] + (target[1] - this.ownFrom[1]) * k];
   }
 
   frame(nowMs) {
     requestAnimationFrame((t) => this.frame(t));
     const workStart = performance.now();
     this.drawFrame(nowMs);
-    // Script time per frame (smoothed): how much of the frame budget the client uses.
+    // Script time per frame (smoothed): how much of the frame budget the page uses.
     this.frameMs += (performance.now() - workStart - this.frameMs) * 0.05;
   }
 
-  drawFrame(nowMs) {
+  measure(nowMs) {
     this.frames++;
     this.frameTimes.push(nowMs);
     while (this.frameTimes.length && this.frameTimes[0] < nowMs - 1000) this.frameTimes.shift();
     this.fps = this.frameTimes.length;
-    this.pump(nowMs);
-    if (this.conn) {
-      this.bytesWindow.push([nowMs, this.conn.bytesIn]);
+    const conn = this.client?.conn;
+    if (conn) {
+      this.bytesWindow.push([nowMs, conn.bytesIn]);
       while (this.bytesWindow.length > 2 && this.bytesWindow[0][0] < nowMs - 1000) this.bytesWindow.shift();
       const [t0, b0] = this.bytesWindow[0];
-      this.kibDown = nowMs > t0 ? (this.conn.bytesIn - b0) / 1024 / ((nowMs - t0) / 1000) : 0;
+      this.kibDown = nowMs > t0 ? (conn.bytesIn - b0) / 1024 / ((nowMs - t0) / 1000) : 0;
     }
-    const net = this.net;
-    if (!net) {
+  }
+
+  drawFrame(nowMs) {
+    this.measure(nowMs);
+    const c = this.client;
+    const r = c?.replica;
+    if (!r || !this.f) {
       this.renderer.drawIdle();
       this.ui.showHud({ pingMs: null, tick: null, fps: this.fps, entities: 0, kibDown: this.kibDown });
       return;
     }
-    net.advance(seconds(nowMs));
-    const r = net.replica;
-    const own = r.localState();
-    const ownPos = this.ownPosition(nowMs);
-    this.ownDrawn = ownPos;
-    const center = ownPos ?? [r.arena.width / 2, r.arena.height / 2];
-    this.camera = { x: center[0], y: center[1] };
+    c.pump(); // a command is due at the tick rate even when the timer runs late
+    c.frame();
+    const f = this.f;
+    const { rules } = this.arena;
+    const me = r.playerId;
     const players = [];
-    for (const [id, s] of net.remotes()) {
-      const e = r.entities.get(id);
-      players.push({
-        id, player: e.player, own: false, x: s.x, y: s.y, aim: s.aim,
-        alive: (s.state.status & 1) !== 0, health: e.state.health, name: r.nameOf(e.player),
-      });
+    let own = null;
+    for (const v of c.views('body')) {
+      const l = v.lanes;
+      const p = {
+        id: v.id, player: l[f.body.player], own: false, x: v.value('x'), y: v.value('y'), aim: v.value('aim'),
+        alive: l[f.body.alive] !== 0, health: l[f.body.health], name: this.nameOf(l[f.body.player]),
+      };
+      if (v.how === 'predicted') {
+        const [x, y] = this.ownPosition(v, nowMs);
+        own = { ...p, own: true, x, y, aim: (this.lastAim / 65536) * 2 * Math.PI };
+      } else {
+        players.push(p);
+      }
     }
-    if (own && ownPos) {
-      // The local player is drawn last, on top of everyone, facing the mouse.
-      players.push({
-        id: r.entityId, player: r.playerId, own: true, x: ownPos[0], y: ownPos[1],
-        aim: ((this.lastAim ?? 0) / 65536) * 2 * Math.PI,
-        alive: (own.status & 1) !== 0, health: own.health, name: r.nameOf(r.playerId),
-      });
-    }
+    // The local player is drawn last, on top of everyone, facing the mouse.
+    if (own) players.push(own);
+    this.ownDrawn = own && [own.x, own.y];
+    const center = own ? [own.x, own.y] : [this.arena.arena.width / 2, this.arena.arena.height / 2];
+    this.camera = { x: center[0], y: center[1] };
+    const renderTick = c.renderTick();
     const projectiles = [];
-    for (const [, [x, y], p] of net.projectiles()) projectiles.push({ x, y, own: p.owner === r.playerId });
+    for (const [, e] of r.ofKind('projectile')) {
+      const [x, y] = projectileAt(e.lanes, f.projectile, rules, renderTick);
+      projectiles.push({ x, y, own: e.lanes[f.projectile.owner] === me });
+    }
     this.tracers = this.tracers.filter((t) => nowMs - t.born < TRACER_MS);
     const aimPoint = this.input.hasMouse ? this.renderer.toWorld(this.camera, this.input.mouseX, this.input.mouseY) : null;
     this.renderer.draw({
       camera: this.camera,
-      arena: r.arena,
-      viewRadius: r.viewRadius,
+      arena: this.arena.arena,
+      viewRadius: this.arena.viewRadius,
       players,
       projectiles,
       tracers: this.tracers.map((t) => ({ ...t, age: (nowMs - t.born) / TRACER_MS })),
-      playerRadius: r.rules.player_radius,
-      maxHealth: r.rules.max_health,
+      playerRadius: rules.player_radius,
+      maxHealth: rules.max_health,
       aim: aimPoint && { x: aimPoint[0], y: aimPoint[1] },
     });
     this.visiblePlayers = players;
-    const serverTick = net.clock.serverTick();
-    const rtt = net.clock.rtt();
+    const serverTick = c.clock.serverTick();
+    const rtt = c.clock.rtt();
     this.ui.showHud({
       pingMs: rtt === null ? null : rtt * 1000,
       tick: serverTick === null ? null : Math.floor(serverTick),
@@ -254,40 +256,62 @@ class Game {
       entities: r.entities.size,
       kibDown: this.kibDown,
     });
-    this.ui.showScoreboard(!!this.scoreboardOpen, r.players.values(), r.playerId);
-    const alive = own ? (own.status & 1) !== 0 : true;
+    this.ui.showScoreboard(!!this.scoreboardOpen, this.scoreboard(), me);
+    const ownId = this.ownId();
+    const alive = ownId === null || r.entities.get(ownId).lanes[f.body.alive] !== 0;
     this.ui.showDeath(alive ? '' : `Killed by ${this.lastKiller ?? 'someone'} — respawning…`);
+  }
+
+  /** The scoreboard: every player's replicated record. */
+  scoreboard() {
+    const s = this.f.scores;
+    return [...this.client.replica.players].map(([id, p]) => ({
+      id, name: p.name, score: p.lanes[s.kills], deaths: p.lanes[s.deaths], connected: p.connected,
+    }));
   }
 
   /** A plain summary of the game for tests and debugging. */
   summary() {
-    const net = this.net;
-    const r = net?.replica;
-    const own = r?.localState();
-    const predicted = net?.prediction.predictedPosition();
+    const c = this.client;
+    const r = c?.replica;
+    const f = this.f;
+    const ownId = r && f ? this.ownId() : null;
+    const held = ownId === null ? null : r.entities.get(ownId).lanes;
+    const predicted = ownId === null ? null : c.predicted(ownId);
     return {
-      connection: this.conn?.state ?? 'idle',
-      detail: this.conn?.detail ?? '',
-      lastClose: this.conn?.lastClose ?? null,
+      protocol: c?.welcome?.protocol_version ?? null,
+      game: r?.schema.game ?? null,
+      connection: c?.state ?? 'idle',
+      resumed: c?.welcome?.resumed ?? null,
+      detail: c?.conn.detail ?? '',
+      lastClose: c?.conn.lastClose ?? null,
+      lastFault: c?.conn.lastFault ?? null,
       playerId: r?.playerId ?? null,
-      entityId: r?.entityId ?? null,
+      entityId: ownId,
       tick: r?.tick ?? null,
-      renderTick: net?.renderTick() ?? null,
-      delayTicks: net?.clock.delayTicks() ?? null,
-      predicted: predicted ? { x: predicted[0], y: predicted[1] } : null,
-      server: own ? { x: own.x / POS_SCALE, y: own.y / POS_SCALE, health: own.health, alive: (own.status & 1) !== 0 } : null,
-      ackSeq: net?.inputs.acknowledged() ?? 0,
-      seq: net?.inputs.lastSeq ?? 0,
+      renderTick: c?.clock ? c.renderTick() : null,
+      delayTicks: c?.clock?.delayTicks() ?? null,
+      predicted: predicted ? { x: predicted[f.body.x] / POS_SCALE, y: predicted[f.body.y] / POS_SCALE } : null,
+      server: held
+        ? { x: held[f.body.x] / POS_SCALE, y: held[f.body.y] / POS_SCALE, health: held[f.body.health], alive: held[f.body.alive] !== 0 }
+        : null,
+      ackSeq: c?.inputs?.acknowledged() ?? 0,
+      seq: c?.inputs?.lastSeq ?? 0,
       others: (this.visiblePlayers ?? []).filter((p) => !p.own).map((p) => ({ player: p.player, name: p.name, x: p.x, y: p.y, health: p.health, alive: p.alive })),
+      scoreboard: r && f ? this.scoreboard() : [],
       entities: r?.entities.size ?? 0,
       fps: this.fps,
       frameMs: this.frameMs,
       frames: this.frames,
       kibDown: this.kibDown,
-      rttMs: net?.clock.rtt() == null ? null : net.clock.rtt() * 1000,
+      rttMs: c?.clock?.rtt() == null ? null : c.clock.rtt() * 1000,
       camera: this.camera ?? null,
       viewport: { width: this.renderer.width, height: this.renderer.height },
-      netcode: net ? { ...net.stats } : null,
+      netcode: c ? { corrections: c.stats.corrections, mispredicted: c.stats.mispredicted, maxCorrection: c.stats.maxCorrection, snaps: c.stats.snaps } : null,
+      welcomes: c?.stats.welcomes ?? 0,
+      snapshots: c?.stats.snapshots ?? 0,
+      replicaErrors: c?.stats.divergences ?? 0,
+      faults: c?.stats.faults ?? 0,
       ...this.stats,
     };
   }

@@ -76,7 +76,9 @@ export class Ui {
     body.replaceChildren(
       ...rows.map((p) => {
         const tr = el('tr', p.id === ownId ? 'own' : '');
-        tr.append(el('td', '', p.name), el('td', 'num', String(p.score)), el('td', 'num', String(p.deaths)));
+        // A player whose connection dropped keeps its seat (and its score) for a while.
+        const name = p.connected === false ? `${p.name} (away)` : p.name;
+        tr.append(el('td', '', name), el('td', 'num', String(p.score)), el('td', 'num', String(p.deaths)));
         return tr;
       }),
     );

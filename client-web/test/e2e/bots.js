@@ -1,45 +1,63 @@
-// Lightweight simulated players for load tests: WebSocket connections from Node that join, keep
-// track of their own body with the JS codec, and walk towards a target spot (with a sidestep
-// when an obstacle stops them). They never shoot.
+// Lightweight simulated players for load tests, on the browser SDK's own parts (protocol v2,
+// so they share a room with the page): a Connection (the `ws` package's WebSocket in Node) and
+// a Replica decoded from the schema in Welcome, an InputHistory numbering their commands. Each
+// finds its own body (the arena's `body` whose `player` is its PlayerId), and walks towards a
+// target spot, with a sidestep when an obstacle stops it. They never shoot, and skip the
+// SDK's prediction and interpolation, which a bot does not need (a hundred of them share the
+// machine with the browser under test).
 
 import WebSocket from 'ws';
-import { decodeServer, encodeClient, PROTOCOL_VERSION } from '../../src/codec.js';
-import { POS_SCALE } from '../../src/rules.js';
+import { Connection, InputHistory, Replica, decodeServer, encodeClient } from '../../src/sdk/index.js';
 
 class Bot {
   constructor(url, name) {
-    this.ws = new WebSocket(url);
-    this.ws.binaryType = 'nodebuffer';
     this.name = name;
-    this.seq = 0;
-    this.entityId = null;
+    this.replica = null;
+    this.inputs = null;
     this.pos = null;
     this.target = null;
     this.stuck = 0;
     this.sidestep = 0;
     this.lastPos = null;
     this.joined = new Promise((resolve, reject) => {
-      this.ws.on('open', () => this.send({ type: 'Hello', protocol_version: PROTOCOL_VERSION, name, auth_token: null, resume_token: null }));
-      this.ws.on('error', reject);
-      this.ws.on('message', (data) => {
-        const msg = decodeServer(new Uint8Array(data));
-        if (msg.type === 'Welcome') {
-          this.entityId = msg.entity_id;
-          resolve();
-        } else if (msg.type === 'Snapshot') {
-          for (const c of msg.created) {
-            if (c.id === this.entityId) this.state = { ...c.kind.state };
+      this.conn = new Connection({
+        url,
+        name,
+        WebSocket,
+        onFrame: (bytes) => {
+          if (!this.conn.hasWelcome) {
+            const welcome = decodeServer(bytes, null);
+            if (welcome.type !== 'Welcome') return; // a Pong ahead of it
+            this.replica = new Replica(welcome);
+            this.inputs = new InputHistory({ redundancy: 2, capacity: 64 });
+            const kind = this.replica.schema.kinds.findIndex((k) => k.name === 'body');
+            this.fields = { kind, player: this.replica.field('body', 'player'), x: this.replica.field('body', 'x'), y: this.replica.field('body', 'y') };
+            this.conn.welcomed(welcome.resume_token);
+            resolve();
+            return;
           }
-          for (const u of msg.updated) {
-            if (u.id === this.entityId && u.mask & 1) {
-              this.state.x += u.dx;
-              this.state.y += u.dy;
-            }
-          }
-          if (this.state) this.pos = [this.state.x / POS_SCALE, this.state.y / POS_SCALE];
-        }
+          const { msg } = this.replica.receive(bytes);
+          if (msg.type === 'Snapshot') this.follow(msg);
+        },
+        onState: (state, detail) => {
+          if (state === 'closed' && !this.replica) reject(new Error(`${name}: ${detail}`));
+        },
       });
+      this.conn.start();
     });
+  }
+
+  /** Finds the own body and reads its position after a snapshot. */
+  follow(snap) {
+    this.inputs.acknowledge(snap.ack_input_seq);
+    const f = this.fields;
+    const me = this.replica.playerId;
+    if (this.ownId === undefined || !this.replica.entities.has(this.ownId)) {
+      this.ownId = undefined;
+      for (const [id, e] of this.replica.entities) if (e.kind === f.kind && e.lanes[f.player] === me) this.ownId = id;
+    }
+    const own = this.ownId === undefined ? null : this.replica.entities.get(this.ownId);
+    if (own) this.pos = [own.lanes[f.x] / 8, own.lanes[f.y] / 8];
   }
 
   /** A random spot in the area `[x, y, halfWidth, halfHeight]` this bot is gathering in. */
@@ -49,13 +67,9 @@ class Bot {
     this.walking = 0;
   }
 
-  send(msg) {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeClient(msg));
-  }
-
   /** One tick: walk towards the target (or stand still when there). */
   tick() {
-    if (!this.pos || !this.target) return;
+    if (!this.pos || !this.target || !this.conn.hasWelcome) return;
     // A bot that has not arrived in 8 s (wedged behind an obstacle) tries another spot.
     if (this.area && ++this.walking > 240) this.pickTarget();
     let mx = 0;
@@ -81,12 +95,13 @@ class Bot {
       }
     }
     this.lastPos = this.pos;
-    this.seq++;
-    this.send({ type: 'Input', cmds: [{ seq: this.seq, move_x: mx, move_y: my, aim: 0, buttons: 0, view_tick: 0 }] });
+    // Lanes in the order of the arena's input: move_x, move_y, aim, buttons.
+    this.inputs.push([mx, my, 0, 0], this.replica.tick);
+    this.conn.send(encodeClient(this.inputs.frame(), this.replica.schema));
   }
 
   close() {
-    this.ws.terminate();
+    this.conn.stop();
   }
 }
 

@@ -53,7 +53,9 @@ export class ServerProcess {
 
   async launch(args, addr) {
     this.args = args;
-    const proc = spawn(serverBinary(), ['--addr', addr, ...args], {
+    // The page is served from this working tree (`--web-dir`), so the tests play exactly the
+    // files under test; server/src/net/web.rs's own test checks that the binary embeds them all.
+    const proc = spawn(serverBinary(), ['--addr', addr, '--web-dir', CLIENT_DIR, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
     });

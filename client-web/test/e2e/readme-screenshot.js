@@ -1,12 +1,15 @@
 // Takes the README screenshot (docs/screenshots/web.png): the page plays among a dozen bots,
 // fires at the nearest one until the kill feed shows a kill, chats, and is captured mid-fight.
-// Run by hand: `node test/e2e/readme-screenshot.js` (after `npm ci`; builds the server).
+// Run by hand: `node test/e2e/readme-screenshot.js [OUT.png]` (after `npm ci`; builds and starts
+// the server), or against a server already running: `TICKWIRE_URL=http://127.0.0.1:7000/ node
+// test/e2e/readme-screenshot.js OUT.png`. The page and the bots speak protocol v2.
 
 import { Crowd } from './bots.js';
 import { REPO_DIR, ServerProcess, joinPage, launchBrowser, summary, waitFor } from './harness.js';
 
 const out = process.argv[2] || `${REPO_DIR}docs/screenshots/web.png`;
-const server = await ServerProcess.start([]);
+const running = process.env.TICKWIRE_URL ? new URL(process.env.TICKWIRE_URL) : null;
+const server = running ? { url: running.href, addr: running.host, stop: async () => {} } : await ServerProcess.start([]);
 const browser = await launchBrowser();
 let crowd;
 try {
