@@ -29,3 +29,4 @@ pub use tickwire_engine::{grid, limits};
 
 pub use config::Config;
 pub use net::Server;
+pub use net::driver::GameRooms;

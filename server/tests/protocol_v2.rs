@@ -284,3 +284,38 @@ async fn v2_ping_is_answered_with_the_tick() {
     ));
     server.stop().await;
 }
+
+#[path = "../examples/own_game/game.rs"]
+mod dots;
+
+#[tokio::test]
+async fn a_developers_own_game_is_served_by_the_same_server() {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let rooms = tickwire_server::GameRooms::new(|_, _| dots::Dots::default());
+    let server = tickwire_server::Server::bind_game(Config::ephemeral(), rooms, shutdown.clone())
+        .await
+        .unwrap();
+    let url = format!("ws://{}/ws", server.local_addr());
+    let task = tokio::spawn(server.run());
+    let mut c = GameClient::join(&url, "dev", None, WAIT).await.unwrap();
+    assert_eq!(c.welcome.schema.game, "dots");
+    for dx in [5, -2, 7] {
+        c.send_input(Tick(0), vec![dx]).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while c.replica.of_kind(0).next().map(|(_, l)| l[dots::dot::x]) != Some(10) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dot never reached 10"
+        );
+        c.next_snapshot(WAIT).await.unwrap();
+    }
+    // The arena's version-1 clients are not served: only the arena has a version-1 room.
+    let mut v1 = Client::connect(&url, WAIT).await.unwrap();
+    v1.send(&hello("old")).await.unwrap();
+    let (code, reason) = v1.wait_closed(WAIT).await.unwrap();
+    assert_eq!(code, Some(4000));
+    assert!(reason.contains("speaks 2"), "{reason}");
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+}

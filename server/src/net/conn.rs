@@ -11,7 +11,7 @@
 //! small control channel.
 
 use super::AppState;
-use super::driver::{self, GameMsg, Protocol};
+use super::driver::{GameMsg, Protocol};
 use super::room_task::{ClientCmd, ClientLink, RoomCmd};
 use super::rooms::RoomStats;
 use crate::auth::Claims;
@@ -469,7 +469,7 @@ fn first_message(bytes: &[u8], state: &AppState) -> Result<Hello, ReadError> {
     let hello = match decode_client(bytes) {
         Ok(ClientMsg::Hello(h)) => h,
         Ok(_) => return Err(hello_expected()),
-        Err(e) => match sync::decode_client(bytes, &state.schema) {
+        Err(e) => match sync::decode_client(bytes, state.game.schema()) {
             Ok(sync::ClientMsg::Hello(h)) => Hello {
                 protocol_version: h.protocol_version,
                 name: h.name,
@@ -480,7 +480,7 @@ fn first_message(bytes: &[u8], state: &AppState) -> Result<Hello, ReadError> {
             Err(_) => return Err(undecodable(e)),
         },
     };
-    let v1 = driver::has_v1(&state.config);
+    let v1 = state.game.has_v1();
     let ok = match hello.protocol_version {
         PROTOCOL_VERSION => v1,
         sync::PROTOCOL_VERSION => true,

@@ -7,6 +7,7 @@
 //! kept while clients move to version 2: a `Hello` says which version a client speaks, and
 //! each room serves one version, so quick-match never mixes them.
 
+use crate::config::Config;
 use crate::room::Room as V1Room;
 use std::sync::Arc;
 use tickwire_engine::{ChatOutcome, EngineConfig, Game, InputOutcome, Room};
@@ -259,9 +260,74 @@ pub enum GameName {
     Arena,
 }
 
-/// Makes a version-2 room of the configured game.
-pub fn engine_room(config: &crate::config::Config, id: &str) -> Box<dyn RoomLogic> {
-    let engine = EngineConfig {
+type MakeRoom = dyn Fn(&Config, EngineConfig) -> Box<dyn RoomLogic> + Send + Sync;
+
+/// The game a server's version-2 rooms play: how to make one room of it, and its schema.
+/// [`Server::bind`](crate::Server::bind) plays the bundled game `--game` names; a developer's
+/// own game is served with [`Server::bind_game`](crate::Server::bind_game) and
+/// [`GameRooms::new`].
+pub struct GameRooms {
+    schema: Arc<Schema>,
+    make: Box<MakeRoom>,
+    v1: bool,
+}
+
+impl GameRooms {
+    /// Rooms of a game: `make` builds the game of a new room from the server's settings, and
+    /// may adjust the engine's settings for it (the world's size, say).
+    pub fn new<G: Game>(
+        make: impl Fn(&Config, &mut EngineConfig) -> G + Send + Sync + 'static,
+    ) -> GameRooms {
+        let schema = make(&Config::default(), &mut EngineConfig::default()).schema();
+        GameRooms {
+            schema: Arc::new(schema),
+            make: Box::new(move |config, mut engine| {
+                let game = make(config, &mut engine);
+                Box::new(Room::new(engine, game))
+            }),
+            v1: false,
+        }
+    }
+
+    /// A bundled game.
+    pub fn bundled(name: GameName) -> GameRooms {
+        match name {
+            GameName::Arena => GameRooms {
+                v1: true,
+                ..GameRooms::new(|config, engine| {
+                    let arena = config.arena();
+                    engine.area = (arena.width, arena.height);
+                    tickwire_arena::ArenaGame::new(tickwire_arena::ArenaConfig {
+                        arena,
+                        tick_rate: config.tick_rate,
+                        view_radius: config.view_radius,
+                        seed: config.seed,
+                        lag_comp_ms: config.lag_comp_ms,
+                    })
+                })
+            },
+        }
+    }
+
+    /// The game's schema (what version-2 connections decode with).
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    /// Whether version-1 clients are served too (only the arena has a version-1 room).
+    pub fn has_v1(&self) -> bool {
+        self.v1
+    }
+
+    /// A new room with id `id`.
+    pub fn make(&self, config: &Config, id: &str) -> Box<dyn RoomLogic> {
+        (self.make)(config, engine_config(config, id))
+    }
+}
+
+/// The engine's settings of room `id` from the server's.
+pub fn engine_config(config: &Config, id: &str) -> EngineConfig {
+    EngineConfig {
         tick_rate: config.tick_rate,
         max_players: config.max_players,
         checksum_interval: config.checksum_interval,
@@ -272,35 +338,5 @@ pub fn engine_room(config: &crate::config::Config, id: &str) -> Box<dyn RoomLogi
         chat_refill_ticks: config.ticks(config.chat_interval),
         motd: config.motd.clone(),
         ..EngineConfig::default()
-    };
-    match config.game {
-        GameName::Arena => {
-            let arena = config.arena();
-            let engine = EngineConfig {
-                area: (arena.width, arena.height),
-                ..engine
-            };
-            let game = tickwire_arena::ArenaGame::new(tickwire_arena::ArenaConfig {
-                arena,
-                tick_rate: config.tick_rate,
-                view_radius: config.view_radius,
-                seed: config.seed,
-                lag_comp_ms: config.lag_comp_ms,
-            });
-            Box::new(Room::new(engine, game))
-        }
     }
-}
-
-/// The schema of the configured game (what version-2 connections decode with).
-pub fn game_schema(config: &crate::config::Config) -> Arc<Schema> {
-    let schema = match config.game {
-        GameName::Arena => tickwire_arena::schema(),
-    };
-    Arc::new(schema)
-}
-
-/// Whether the configured game has a version-1 room (only the arena does).
-pub fn has_v1(config: &crate::config::Config) -> bool {
-    config.game == GameName::Arena
 }

@@ -38,7 +38,8 @@ pub fn connection(input: &[u8]) -> Outcome {
             max_frame_bytes: 512,
             ..Config::ephemeral()
         };
-        let state = AppState::new(config, CancellationToken::new());
+        let game = super::driver::GameRooms::bundled(config.game);
+        let state = AppState::new(config, game, CancellationToken::new());
         let (client, server) = tokio::io::duplex(1 << 16);
         let ws = WebSocket::after_handshake(server, Role::Server);
         let peer = "127.0.0.1:1".parse().expect("literal address");

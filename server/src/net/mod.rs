@@ -39,8 +39,8 @@ use tracing::{debug, info, warn};
 /// What every connection and room task shares.
 pub(crate) struct AppState {
     pub config: Config,
-    /// The configured game's schema: what version-2 connections decode with.
-    pub schema: Arc<tickwire_shared::schema::Schema>,
+    /// The game version-2 rooms play.
+    pub game: driver::GameRooms,
     pub metrics: Metrics,
     pub rooms: RoomRegistry,
     pub jwt: Option<JwtVerifier>,
@@ -50,9 +50,13 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    pub(crate) fn new(config: Config, shutdown: CancellationToken) -> Arc<AppState> {
+    pub(crate) fn new(
+        config: Config,
+        game: driver::GameRooms,
+        shutdown: CancellationToken,
+    ) -> Arc<AppState> {
         Arc::new(AppState {
-            schema: driver::game_schema(&config),
+            game,
             jwt: config.jwt_secret.as_deref().map(JwtVerifier::new),
             config,
             metrics: Metrics::new(),
@@ -113,8 +117,21 @@ impl Drop for IpSlot {
 }
 
 impl Server {
-    /// Binds the listening socket and loads TLS files. Nothing runs until [`Server::run`].
+    /// Binds the listening socket and loads TLS files, to play the bundled game `--game`
+    /// names. Nothing runs until [`Server::run`].
     pub async fn bind(config: Config, shutdown: CancellationToken) -> Result<Server, StartError> {
+        let game = driver::GameRooms::bundled(config.game);
+        Self::bind_game(config, game, shutdown).await
+    }
+
+    /// Like [`Server::bind`], for a game of one's own (see [`driver::GameRooms::new`]):
+    /// everything but the game (rooms, matchmaking, limits, auth, metrics, the web page's
+    /// static files) is the same.
+    pub async fn bind_game(
+        config: Config,
+        game: driver::GameRooms,
+        shutdown: CancellationToken,
+    ) -> Result<Server, StartError> {
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
             _ => None,
@@ -125,7 +142,7 @@ impl Server {
                 addr: config.addr,
                 source,
             })?;
-        let state = AppState::new(config, shutdown);
+        let state = AppState::new(config, game, shutdown);
         Ok(Server {
             listener,
             tls,

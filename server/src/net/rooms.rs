@@ -9,7 +9,7 @@
 //! is never disposed of while a join is on its way.
 
 use super::AppState;
-use super::driver::{self, RoomLogic};
+use super::driver::RoomLogic;
 use super::room_task::{self, RoomCmd};
 use crate::room::{Room, RoomConfig};
 use serde::Serialize;
@@ -247,7 +247,7 @@ fn spawn_room(state: &Arc<AppState>, id: String, public: bool, version: u16) -> 
     let room: Box<dyn RoomLogic> = if version == tickwire_shared::protocol::PROTOCOL_VERSION {
         Box::new(v1_room(c, &id))
     } else {
-        driver::engine_room(c, &id)
+        state.game.make(c, &id)
     };
     let (tx, rx) = mpsc::channel(256);
     let stats = Arc::new(RoomStats {
