@@ -73,7 +73,7 @@ async fn serves_the_embedded_client_with_types_and_caching() {
         "/ is index.html"
     );
 
-    let js = get(server.addr, "/src/codec.js", "").await;
+    let js = get(server.addr, "/src/sdk/codec.js", "").await;
     assert_eq!(js.status, 200);
     assert_eq!(
         js.header("content-type"),
@@ -83,7 +83,7 @@ async fn serves_the_embedded_client_with_types_and_caching() {
         js.body,
         std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../client-web/src/codec.js"
+            "/../client-web/src/sdk/codec.js"
         ))
         .unwrap()
     );
@@ -100,13 +100,13 @@ async fn serves_the_embedded_client_with_types_and_caching() {
     let etag = js.header("etag").expect("an ETag").to_owned();
     let again = get(
         server.addr,
-        "/src/codec.js",
+        "/src/sdk/codec.js",
         &format!("If-None-Match: {etag}\r\n"),
     )
     .await;
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
-    let stale = get(server.addr, "/src/codec.js", "If-None-Match: \"0\"\r\n").await;
+    let stale = get(server.addr, "/src/sdk/codec.js", "If-None-Match: \"0\"\r\n").await;
     assert_eq!(stale.status, 200);
 
     // Nothing else: unknown files, tests, packages, escapes.
@@ -152,7 +152,7 @@ async fn web_dir_serves_files_from_disk() {
     assert_eq!(edited.body, b"export const x = 2;");
     assert_ne!(edited.header("etag"), js.header("etag"));
     assert_eq!(get(server.addr, "/notes.txt", "").await.status, 404);
-    assert_eq!(get(server.addr, "/src/codec.js", "").await.status, 404);
+    assert_eq!(get(server.addr, "/src/sdk/codec.js", "").await.status, 404);
     server.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -4,7 +4,7 @@
 //! default reason ([`CloseCode::reason`], also its `Display`) and a [`Retry`] policy: whether
 //! a client that was closed with it should reconnect by itself. The server builds every close
 //! frame through [`CloseReason::new`]; the Rust clients decide what to do after a close with
-//! [`retry_policy`]; the browser client's copy of the table (`client-web/src/close.js`) is
+//! [`retry_policy`]; the browser client's copy of the table (`client-web/src/sdk/close.js`) is
 //! checked against `client-web/test/close_codes.json`, which `shared/tests/close_codes.rs`
 //! writes from this table, so the three cannot drift apart again.
 //!

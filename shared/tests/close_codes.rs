@@ -1,6 +1,6 @@
 //! The close-code table for the browser client: every [`CloseCode`] with its number, name,
 //! default reason and retry policy, written as JSON to `client-web/test/close_codes.json`.
-//! `client-web/test/close.test.js` requires the JavaScript table (`client-web/src/close.js`)
+//! `client-web/test/close.test.js` requires the JavaScript table (`client-web/src/sdk/close.js`)
 //! to equal this file exactly, and this test fails when the checked-in file differs from the
 //! Rust table, so the browser cannot drift from `shared/src/close.rs`.
 //!
