@@ -92,12 +92,8 @@ impl Baseline {
 /// bytes of its update and its spawn for viewers other than its owner.
 #[derive(Debug, Default)]
 pub struct Changes {
-    /// Per entity of this tick: the index of the same entity (id and kind) in the previous
-    /// tick's world, or `NONE`.
-    prev: Vec<u32>,
-    /// Per entity: its update for anyone but its owner, as a range of `updates` (empty: no
-    /// change they can see).
-    public: Vec<(u32, u32)>,
+    /// Per entity of this tick, what a client's merge reads.
+    rows: Vec<Row>,
     updates: Vec<u8>,
     /// Per entity: its spawn for anyone but its owner, as a range of `spawns`, encoded the
     /// first time a client needs it this tick (`NONE` until then).
@@ -105,6 +101,32 @@ pub struct Changes {
     spawns: Vec<u8>,
     /// Lanes with owner-only fields zeroed.
     masked: Vec<i64>,
+}
+
+/// What the merge needs of one entity of this tick, in one place.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    id: NetId,
+    kind: u16,
+    /// The index of the same entity (id and kind) in the previous tick's world, or `NONE`.
+    prev: u32,
+    /// Its owner's id now and in the previous tick (0: none; no player has id 0).
+    owner: u32,
+    prev_owner: u32,
+    /// Its update for anyone but its owner, as a range of `updates` (empty: no change they
+    /// can see).
+    from: u32,
+    to: u32,
+    /// The same bytes when they fit (nearly always): copied as one fixed-size block, then cut
+    /// to length, which is cheaper than a copy of variable length.
+    short: [u8; SHORT],
+}
+
+/// Updates up to this many bytes ride in their [`Row`].
+const SHORT: usize = 16;
+
+fn owner_id(p: Option<PlayerId>) -> u32 {
+    p.map_or(0, |p| p.0)
 }
 
 /// Writes the update that turns `old` into `new` of one entity (each seen by its owner or
@@ -155,8 +177,7 @@ impl Changes {
     /// Compares this tick's world with the previous one and encodes every entity's update
     /// for viewers other than its owner (call after [`Interest::rebuild`]).
     pub fn compute(&mut self, interest: &Interest, masks: &Masks, schema: &Schema) {
-        self.prev.clear();
-        self.public.clear();
+        self.rows.clear();
         self.updates.clear();
         self.spawn.clear();
         self.spawns.clear();
@@ -168,11 +189,13 @@ impl Changes {
                 p += 1;
             }
             let from = self.updates.len() as u32;
+            let mut prev_owner = 0;
             let at = if prev
                 .get(p)
                 .is_some_and(|e| e.0.id == meta.id && e.0.kind == meta.kind)
             {
-                let (_, old) = interest.prev_entity(p as u32);
+                let (old_meta, old) = interest.prev_entity(p as u32);
+                prev_owner = owner_id(old_meta.owner);
                 let fields = &schema.kinds[usize::from(meta.kind)].fields;
                 let mut w = Writer::new(&mut self.updates);
                 write_change(
@@ -189,8 +212,21 @@ impl Changes {
             } else {
                 NONE
             };
-            self.prev.push(at);
-            self.public.push((from, self.updates.len() as u32));
+            let to = self.updates.len() as u32;
+            let mut short = [0; SHORT];
+            if let Some(s) = short.get_mut(..(to - from) as usize) {
+                s.copy_from_slice(&self.updates[from as usize..to as usize]);
+            }
+            self.rows.push(Row {
+                id: meta.id,
+                kind: meta.kind,
+                prev: at,
+                owner: owner_id(meta.owner),
+                prev_owner,
+                from,
+                to,
+                short,
+            });
             self.spawn.push((NONE, 0));
         }
     }
@@ -249,73 +285,121 @@ impl Changes {
     ) {
         out.clear();
         next.clear();
+        next.reserve(visible.len());
         let (mut a, mut b) = (0, 0);
-        loop {
-            let (h, i) = match (held.get(a), visible.get(b)) {
-                (None, None) => break,
-                (Some(h), None) => {
-                    out.removed.push(h.id);
-                    a += 1;
-                    continue;
-                }
-                (h, Some(&i)) => (h, i),
-            };
-            let (meta, new) = interest.entity(i);
-            match h {
-                Some(h) if h.id == meta.id && h.kind == meta.kind => {
-                    let (old_meta, old) = interest.prev_entity(h.at);
-                    let old_own = old_meta.owner == Some(viewer);
-                    let new_own = meta.owner == Some(viewer);
-                    if !old_own && !new_own && self.prev[i as usize] == h.at {
-                        let (from, to) = self.public[i as usize];
-                        if from != to {
-                            out.updated += 1;
-                            out.updated_bytes
-                                .extend_from_slice(&self.updates[from as usize..to as usize]);
-                        }
-                    } else {
-                        let fields = &schema.kinds[usize::from(h.kind)].fields;
-                        let mut w = Writer::new(&mut out.updated_bytes);
-                        let key = (h.id, h.kind);
-                        if write_change(&mut w, fields, masks, key, old, old_own, new, new_own) {
-                            out.updated += 1;
-                        }
-                    }
-                    next.push(*h);
-                    next.last_mut().expect("just pushed").at = i;
-                    a += 1;
-                    b += 1;
-                }
+        while let (Some(h), Some(&i)) = (held.get(a), visible.get(b)) {
+            let (id, kind) = (self.rows[i as usize].id, self.rows[i as usize].kind);
+            if h.id == id && h.kind == kind {
+                self.update(interest, masks, schema, viewer, *h, i, out);
+                next.push(Held { at: i, ..*h });
+                a += 1;
+                b += 1;
+            } else if h.id <= id {
                 // Same id with another kind cannot happen (ids are not reused while held),
                 // but if it did, removal then creation keeps the client exact.
-                Some(h) if h.id <= meta.id => {
-                    out.removed.push(h.id);
-                    a += 1;
-                }
-                _ => {
-                    out.created += 1;
-                    ids.retain(meta.id);
-                    if meta.owner == Some(viewer) {
-                        let k = usize::from(meta.kind);
-                        let mut w = Writer::new(&mut out.created_bytes);
-                        let lanes = &new[..masks.lens[k]];
-                        write_spawn(&mut w, &schema.kinds[k].fields, meta.id, meta.kind, lanes);
-                    } else {
-                        let bytes = self.public_spawn(interest, masks, schema, i);
-                        out.created_bytes.extend_from_slice(bytes);
-                    }
-                    next.push(Held {
-                        id: meta.id,
-                        kind: meta.kind,
-                        at: i,
-                    });
-                    b += 1;
-                }
+                out.removed.push(h.id);
+                a += 1;
+            } else {
+                self.create(interest, masks, schema, viewer, i, out, next, ids);
+                b += 1;
             }
+        }
+        for h in &held[a..] {
+            out.removed.push(h.id);
+        }
+        for &i in &visible[b..] {
+            self.create(interest, masks, schema, viewer, i, out, next, ids);
         }
         for id in &out.removed {
             ids.release(*id);
         }
+    }
+
+    /// Entity `i`, held as `h`, stays in view: its update, if the viewer sees a change.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn update(
+        &self,
+        interest: &Interest,
+        masks: &Masks,
+        schema: &Schema,
+        viewer: PlayerId,
+        h: Held,
+        i: u32,
+        out: &mut EncodedEntities,
+    ) {
+        let r = &self.rows[i as usize];
+        let me = viewer.0;
+        if r.prev == h.at && r.owner != me && r.prev_owner != me {
+            // What everyone but the owner gets: encoded once this tick.
+            let len = (r.to - r.from) as usize;
+            if len == 0 {
+                return;
+            }
+            out.updated += 1;
+            let bytes = &mut out.updated_bytes;
+            if len <= SHORT {
+                let end = bytes.len() + len;
+                bytes.extend_from_slice(&r.short);
+                bytes.truncate(end);
+            } else {
+                bytes.extend_from_slice(&self.updates[r.from as usize..r.to as usize]);
+            }
+            return;
+        }
+        let (_, new) = interest.entity(i);
+        let (_, old) = interest.prev_entity(h.at);
+        let fields = &schema.kinds[usize::from(h.kind)].fields;
+        let mut w = Writer::new(&mut out.updated_bytes);
+        let (old_own, new_own) = (r.prev_owner == me, r.owner == me);
+        if write_change(
+            &mut w,
+            fields,
+            masks,
+            (h.id, h.kind),
+            old,
+            old_own,
+            new,
+            new_own,
+        ) {
+            out.updated += 1;
+        }
+    }
+
+    /// Entity `i` enters the view.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn create(
+        &mut self,
+        interest: &Interest,
+        masks: &Masks,
+        schema: &Schema,
+        viewer: PlayerId,
+        i: u32,
+        out: &mut EncodedEntities,
+        next: &mut Vec<Held>,
+        ids: &mut NetIds,
+    ) {
+        let r = &self.rows[i as usize];
+        let (id, kind, own) = (r.id, r.kind, r.owner == viewer.0);
+        out.created += 1;
+        ids.retain(id);
+        if own {
+            let (_, lanes) = interest.entity(i);
+            let k = usize::from(kind);
+            let mut w = Writer::new(&mut out.created_bytes);
+            write_spawn(
+                &mut w,
+                &schema.kinds[k].fields,
+                id,
+                kind,
+                &lanes[..masks.lens[k]],
+            );
+        } else {
+            let bytes = self.public_spawn(interest, masks, schema, i);
+            out.created_bytes.extend_from_slice(bytes);
+        }
+        next.push(Held { id, kind, at: i });
     }
 }
 

@@ -127,6 +127,8 @@ pub struct Interest {
     /// (owner, index) sorted.
     owned: Vec<(PlayerId, u32)>,
     seen: Vec<u64>,
+    /// Bit `i` set: entity `i` is visible to everyone (no visibility check needed).
+    everyone: Vec<u64>,
 }
 
 /// Who is looking.
@@ -187,6 +189,7 @@ impl Interest {
             unplaced: Vec::new(),
             owned: Vec::new(),
             seen: Vec::new(),
+            everyone: Vec::new(),
         }
     }
 
@@ -220,7 +223,12 @@ impl Interest {
         self.owned.clear();
         self.seen.clear();
         self.seen.resize(self.entities.len().div_ceil(64), 0);
+        self.everyone.clear();
+        self.everyone.resize(self.entities.len().div_ceil(64), 0);
         for (i, (meta, _)) in self.entities.iter().enumerate() {
+            if meta.visibility == Visibility::Everyone {
+                self.everyone[i / 64] |= 1 << (i % 64);
+            }
             match (meta.pos, self.radius) {
                 (Some(p), Some(_)) => self.grid.insert(p, i as u32),
                 _ => self.unplaced.push(i as u32),
@@ -288,12 +296,14 @@ impl Interest {
             mark(seen, i);
         }
         out.clear();
-        for (w, word) in seen.iter_mut().enumerate() {
+        for (w, (word, everyone)) in seen.iter_mut().zip(&self.everyone).enumerate() {
             let mut bits = std::mem::take(word);
+            let checked = bits & !everyone;
             while bits != 0 {
-                let i = w * 64 + bits.trailing_zeros() as usize;
+                let b = bits.trailing_zeros();
                 bits &= bits - 1;
-                if allowed(&self.entities[i].0, viewer) {
+                let i = w * 64 + b as usize;
+                if checked >> b & 1 == 0 || allowed(&self.entities[i].0, viewer) {
                     out.push(i as u32);
                 }
             }
