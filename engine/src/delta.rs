@@ -24,24 +24,13 @@ use tickwire_shared::{NetId, PlayerId};
 /// No entity (an index that is not one).
 const NONE: u32 = u32::MAX;
 
-/// One entity a client holds, as of the last tick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Held {
-    /// Its wire id.
-    pub id: NetId,
-    /// Its kind.
-    pub kind: u16,
-    /// Its index in the world of the tick the client was last sent.
-    pub at: u32,
-}
-
 /// What one client holds.
 #[derive(Debug)]
 pub enum Baseline {
-    /// Entities of the last tick's world, ascending id, with their values of that tick as the
-    /// client may see them: nothing is copied. The client was sent that tick (or holds
-    /// nothing).
-    Live(Vec<Held>),
+    /// Entities of the last tick's world (their indices, ascending, so ascending id), with
+    /// their values of that tick as the client may see them: nothing is copied. The client
+    /// was sent that tick (or holds nothing).
+    Live(Vec<u32>),
     /// A copy of what the client holds, made when it skipped a tick.
     Copied(Table),
 }
@@ -53,10 +42,11 @@ impl Default for Baseline {
 }
 
 impl Baseline {
-    /// The ids held, ascending.
-    pub fn ids(&self) -> impl Iterator<Item = NetId> + '_ {
+    /// The ids held, ascending (between ticks: a live baseline indexes the last tick's
+    /// world).
+    pub fn ids<'a>(&'a self, interest: &'a Interest) -> impl Iterator<Item = NetId> + 'a {
         let (live, copied) = match self {
-            Baseline::Live(rows) => (Some(rows.iter().map(|h| h.id)), None),
+            Baseline::Live(rows) => (Some(rows.iter().map(|&i| interest.entity(i).0.id)), None),
             Baseline::Copied(t) => (None, Some(t.ids())),
         };
         live.into_iter()
@@ -80,8 +70,8 @@ impl Baseline {
             return;
         }
         let mut copy = Table::default();
-        for h in rows.iter() {
-            let (meta, lanes) = interest.prev_entity(h.at);
+        for &i in rows.iter() {
+            let (meta, lanes) = interest.prev_entity(i);
             copy.push_for(meta, lanes, viewer, masks);
         }
         *self = Baseline::Copied(copy);
@@ -267,9 +257,9 @@ impl Changes {
     }
 
     /// Writes into `out` the entity sections that turn what a live baseline holds (`held`,
-    /// of the previous tick) into what `viewer` sees now (`visible`, from
-    /// [`Interest::visible`]), into `next` what it then holds, and counts the ids it now
-    /// holds and no longer holds in `ids`.
+    /// indices into the previous tick's world) into what `viewer` sees now (`visible`, from
+    /// [`Interest::visible`], which the client then holds), and counts the ids it now holds
+    /// and no longer holds in `ids`.
     #[allow(clippy::too_many_arguments)]
     pub fn delta(
         &mut self,
@@ -277,86 +267,95 @@ impl Changes {
         masks: &Masks,
         schema: &Schema,
         viewer: PlayerId,
-        held: &[Held],
+        held: &[u32],
         visible: &[u32],
         out: &mut EncodedEntities,
-        next: &mut Vec<Held>,
         ids: &mut NetIds,
     ) {
         out.clear();
-        next.clear();
-        next.reserve(visible.len());
+        let me = viewer.0;
         let (mut a, mut b) = (0, 0);
-        while let (Some(h), Some(&i)) = (held.get(a), visible.get(b)) {
-            let (id, kind) = (self.rows[i as usize].id, self.rows[i as usize].kind);
-            if h.id == id && h.kind == kind {
-                self.update(interest, masks, schema, viewer, *h, i, out);
-                next.push(Held { at: i, ..*h });
+        while let (Some(&h), Some(&i)) = (held.get(a), visible.get(b)) {
+            let r = &self.rows[i as usize];
+            if r.prev == h {
+                if r.owner != me && r.prev_owner != me {
+                    // What everyone but the owner gets: encoded once this tick.
+                    let len = (r.to - r.from) as usize;
+                    if len != 0 {
+                        out.updated += 1;
+                        let bytes = &mut out.updated_bytes;
+                        if len <= SHORT {
+                            let end = bytes.len() + len;
+                            bytes.extend_from_slice(&r.short);
+                            bytes.truncate(end);
+                        } else {
+                            bytes.extend_from_slice(&self.updates[r.from as usize..r.to as usize]);
+                        }
+                    }
+                } else {
+                    self.update(interest, masks, schema, viewer, h, i, out);
+                }
                 a += 1;
                 b += 1;
-            } else if h.id <= id {
+                continue;
+            }
+            // Not the same entity as last tick: order by id.
+            let (old, _) = interest.prev_entity(h);
+            if old.id == r.id && old.kind == r.kind {
+                // Only if the game replicated an id twice.
+                self.update(interest, masks, schema, viewer, h, i, out);
+                a += 1;
+                b += 1;
+            } else if old.id <= r.id {
                 // Same id with another kind cannot happen (ids are not reused while held),
                 // but if it did, removal then creation keeps the client exact.
-                out.removed.push(h.id);
+                out.removed.push(old.id);
                 a += 1;
             } else {
-                self.create(interest, masks, schema, viewer, i, out, next, ids);
+                self.create(interest, masks, schema, viewer, i, out, ids);
                 b += 1;
             }
         }
-        for h in &held[a..] {
-            out.removed.push(h.id);
+        for &h in &held[a..] {
+            out.removed.push(interest.prev_entity(h).0.id);
         }
         for &i in &visible[b..] {
-            self.create(interest, masks, schema, viewer, i, out, next, ids);
+            self.create(interest, masks, schema, viewer, i, out, ids);
         }
         for id in &out.removed {
             ids.release(*id);
         }
     }
 
-    /// Entity `i`, held as `h`, stays in view: its update, if the viewer sees a change.
+    /// Entity `i` stays in view (it was entity `h` of the previous tick) and the viewer
+    /// owns it now or owned it then (or the game replicated its id twice): its update for
+    /// this viewer alone, if it sees a change.
     #[allow(clippy::too_many_arguments)]
-    #[inline]
+    #[inline(never)]
     fn update(
         &self,
         interest: &Interest,
         masks: &Masks,
         schema: &Schema,
         viewer: PlayerId,
-        h: Held,
+        h: u32,
         i: u32,
         out: &mut EncodedEntities,
     ) {
         let r = &self.rows[i as usize];
-        let me = viewer.0;
-        if r.prev == h.at && r.owner != me && r.prev_owner != me {
-            // What everyone but the owner gets: encoded once this tick.
-            let len = (r.to - r.from) as usize;
-            if len == 0 {
-                return;
-            }
-            out.updated += 1;
-            let bytes = &mut out.updated_bytes;
-            if len <= SHORT {
-                let end = bytes.len() + len;
-                bytes.extend_from_slice(&r.short);
-                bytes.truncate(end);
-            } else {
-                bytes.extend_from_slice(&self.updates[r.from as usize..r.to as usize]);
-            }
-            return;
-        }
-        let (_, new) = interest.entity(i);
-        let (_, old) = interest.prev_entity(h.at);
-        let fields = &schema.kinds[usize::from(h.kind)].fields;
+        let (new_meta, new) = interest.entity(i);
+        let (old_meta, old) = interest.prev_entity(h);
+        let (old_own, new_own) = (
+            old_meta.owner == Some(viewer),
+            new_meta.owner == Some(viewer),
+        );
+        let fields = &schema.kinds[usize::from(r.kind)].fields;
         let mut w = Writer::new(&mut out.updated_bytes);
-        let (old_own, new_own) = (r.prev_owner == me, r.owner == me);
         if write_change(
             &mut w,
             fields,
             masks,
-            (h.id, h.kind),
+            (r.id, r.kind),
             old,
             old_own,
             new,
@@ -368,7 +367,7 @@ impl Changes {
 
     /// Entity `i` enters the view.
     #[allow(clippy::too_many_arguments)]
-    #[inline]
+    #[inline(never)]
     fn create(
         &mut self,
         interest: &Interest,
@@ -377,7 +376,6 @@ impl Changes {
         viewer: PlayerId,
         i: u32,
         out: &mut EncodedEntities,
-        next: &mut Vec<Held>,
         ids: &mut NetIds,
     ) {
         let r = &self.rows[i as usize];
@@ -399,7 +397,6 @@ impl Changes {
             let bytes = self.public_spawn(interest, masks, schema, i);
             out.created_bytes.extend_from_slice(bytes);
         }
-        next.push(Held { id, kind, at: i });
     }
 }
 
@@ -409,13 +406,13 @@ pub fn checksum(
     interest: &Interest,
     masks: &Masks,
     viewer: PlayerId,
-    rows: &[Held],
+    rows: &[u32],
     room: &[i64],
 ) -> u32 {
     let mut h = Checksum::default();
-    for r in rows {
-        let (meta, lanes) = interest.entity(r.at);
-        let k = usize::from(r.kind);
+    for &i in rows {
+        let (meta, lanes) = interest.entity(i);
+        let k = usize::from(meta.kind);
         let hidden = if meta.owner == Some(viewer) {
             0
         } else {
@@ -423,8 +420,8 @@ pub fn checksum(
         };
         let lanes = lanes[..masks.lens[k]].iter().enumerate();
         h.entity(
-            r.id,
-            r.kind,
+            meta.id,
+            meta.kind,
             lanes.map(|(f, &v)| if hidden >> f & 1 != 0 { 0 } else { v }),
         );
     }

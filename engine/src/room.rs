@@ -11,7 +11,7 @@
 //! baseline, player records from the change log since its last snapshot, room fields if they
 //! changed since, every event it missed.
 
-use super::delta::{self, Baseline, Changes, Held};
+use super::delta::{self, Baseline, Changes};
 use super::game::{Audience, Ctx, Game, World};
 use super::view::{Interest, Masks, Table, Viewer, diff};
 use crate::input_queue::{InputQueue, Push};
@@ -202,7 +202,6 @@ pub struct Room<G: Game> {
     /// This tick's viewers: every connected client, ascending id.
     viewers: Vec<Viewer>,
     visible: Vec<u32>,
-    rows: Vec<Held>,
     view: Table,
     entities: EncodedEntities,
     snap: Snapshot,
@@ -260,7 +259,6 @@ impl<G: Game> Room<G> {
             changes: Changes::default(),
             viewers: Vec::new(),
             visible: Vec::new(),
-            rows: Vec::new(),
             view: Table::default(),
             entities: EncodedEntities::default(),
             snap: Snapshot::default(),
@@ -479,7 +477,7 @@ impl<G: Game> Room<G> {
         }
         c.connected = false;
         c.disconnected_at = tick;
-        for nid in c.baseline.ids() {
+        for nid in c.baseline.ids(&self.interest) {
             self.net_ids.release(nid);
         }
         c.baseline.clear();
@@ -502,7 +500,7 @@ impl<G: Game> Room<G> {
             return;
         };
         self.tokens.remove(&client.resume_token);
-        for nid in client.baseline.ids() {
+        for nid in client.baseline.ids(&self.interest) {
             self.net_ids.release(nid);
         }
         let (game, mut ctx) = self.ctx_parts();
@@ -803,7 +801,6 @@ impl<G: Game> Room<G> {
                     held,
                     &self.visible,
                     &mut self.entities,
-                    &mut self.rows,
                     &mut self.net_ids,
                 );
                 true
@@ -818,21 +815,13 @@ impl<G: Game> Room<G> {
                 for nid in &snap.removed {
                     self.net_ids.release(*nid);
                 }
-                self.rows.clear();
-                for &i in &self.visible {
-                    let (meta, _) = self.interest.entity(i);
-                    self.rows.push(Held {
-                        id: meta.id,
-                        kind: meta.kind,
-                        at: i,
-                    });
-                }
                 false
             }
         };
+        // It now holds this tick's view.
         match &mut c.baseline {
-            Baseline::Live(held) => std::mem::swap(held, &mut self.rows),
-            b => *b = Baseline::Live(std::mem::take(&mut self.rows)),
+            Baseline::Live(held) => std::mem::swap(held, &mut self.visible),
+            b => *b = Baseline::Live(std::mem::take(&mut self.visible)),
         }
         c.skipped_in_a_row = 0;
         // Player records.
