@@ -87,9 +87,11 @@ pub struct Config {
     /// FRACTION of the view radius are updated every TICKS ticks), or "off". "0.35:2,0.7:4"
     /// with --aim-deadband 1 cuts bandwidth by about a third with 30-50 players in view; off by
     /// default because clients must interpolate between updates, not between snapshots.
+    /// Version-1 rooms only (the engine has no update tiers yet).
     #[arg(long, default_value = "off", value_parser = tiers)]
     pub update_tiers: TierList,
     /// Aim changes of at most this many steps (256 per turn) wait until they add up (0 = off).
+    /// Version-1 rooms only.
     #[arg(long, default_value_t = 0)]
     pub aim_deadband: u8,
     /// Scales the demo arena (size and obstacles) by this factor; e.g. 3.2 keeps the density of
