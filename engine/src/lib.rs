@@ -29,6 +29,7 @@ pub mod grid;
 pub mod input_queue;
 pub mod limits;
 pub mod net_ids;
+mod players;
 pub mod room;
 pub mod testing;
 pub mod view;

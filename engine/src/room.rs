@@ -13,6 +13,7 @@
 
 use super::delta::{self, Baseline, Changes};
 use super::game::{Audience, Ctx, Game, World};
+use super::players::{LogEntry, PlayerChanges, Record};
 use super::view::{Interest, Masks, Table, Viewer, diff};
 use crate::input_queue::{InputQueue, Push};
 use crate::limits::TokenBucket;
@@ -25,9 +26,8 @@ use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::protocol::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
 use tickwire_shared::schema::{Schema, engine_events};
 use tickwire_shared::sync::{
-    Action, EncodedEntities, Event, InputCmd, PROTOCOL_VERSION, PlayerChange, PlayerJoin,
-    ServerMsg, Snapshot, Value, Welcome, encode_server, encode_snapshot_with_entities,
-    encode_snapshot_with_events,
+    Action, EncodedEntities, Event, InputCmd, PROTOCOL_VERSION, ServerMsg, Snapshot, Value,
+    Welcome, encode_server, encode_snapshot_with_entities, encode_snapshot_with_events,
 };
 use tickwire_shared::{PlayerId, Tick};
 
@@ -162,24 +162,6 @@ struct Client {
     chat: TokenBucket,
 }
 
-pub(super) struct Record {
-    name: String,
-    connected: bool,
-    lanes: Vec<i64>,
-    joined_at: Tick,
-    changed_at: Tick,
-    public_changed_at: Tick,
-}
-
-/// A change to the player list, kept for clients that skip ticks.
-#[derive(Debug, Clone, Copy)]
-struct LogEntry {
-    at: Tick,
-    player: PlayerId,
-    /// For a departure: when the player had joined (a client that knew it gets `left`).
-    left_joined_at: Option<Tick>,
-}
-
 /// One room of a game.
 pub struct Room<G: Game> {
     config: EngineConfig,
@@ -192,6 +174,7 @@ pub struct Room<G: Game> {
     clients: BTreeMap<PlayerId, Client>,
     pub(super) records: BTreeMap<PlayerId, Record>,
     log: VecDeque<LogEntry>,
+    player_changes: PlayerChanges,
     room_lanes: Vec<i64>,
     room_changed_at: Tick,
     net_ids: NetIds,
@@ -232,6 +215,7 @@ impl<G: Game> Room<G> {
             panic!("game {:?} declares an invalid schema: {e}", schema.game);
         }
         let masks = Masks::new(&schema);
+        let player_lanes = schema.player_fields.len();
         let player_owner_only = schema
             .player_fields
             .iter()
@@ -252,6 +236,7 @@ impl<G: Game> Room<G> {
             clients: BTreeMap::new(),
             records: BTreeMap::new(),
             log: VecDeque::new(),
+            player_changes: PlayerChanges::new(player_lanes),
             room_changed_at: Tick(0),
             net_ids: NetIds::default(),
             next_player: 1,
@@ -826,78 +811,15 @@ impl<G: Game> Room<G> {
         c.skipped_in_a_row = 0;
         // Player records.
         let n = self.schema.player_fields.len();
-        let masked = |r: &Record, out: &mut Vec<i64>| {
-            let at = out.len();
-            out.extend_from_slice(&r.lanes);
-            for &f in &self.player_owner_only {
-                out[at + f] = 0;
-            }
-        };
-        match c.last_sent {
-            None => {
-                for (pid, r) in &self.records {
-                    snap.players_joined.push(PlayerJoin {
-                        id: *pid,
-                        name: r.name.clone(),
-                        connected: r.connected,
-                    });
-                    if *pid == id {
-                        snap.joined_lanes.extend_from_slice(&r.lanes);
-                    } else {
-                        masked(r, &mut snap.joined_lanes);
-                    }
-                }
-            }
-            Some(t) => {
-                let from = self.log.partition_point(|e| e.at <= t);
-                let mut touched: Vec<(PlayerId, Option<Tick>)> = self
-                    .log
-                    .range(from..)
-                    .map(|e| (e.player, e.left_joined_at))
-                    .collect();
-                touched.sort_unstable_by_key(|e| (e.0, e.1.is_none()));
-                touched.dedup_by_key(|e| e.0);
-                for (pid, left_joined_at) in touched {
-                    match self.records.get(&pid) {
-                        Some(r) if r.joined_at > t => {
-                            snap.players_joined.push(PlayerJoin {
-                                id: pid,
-                                name: r.name.clone(),
-                                connected: r.connected,
-                            });
-                            if pid == id {
-                                snap.joined_lanes.extend_from_slice(&r.lanes);
-                            } else {
-                                masked(r, &mut snap.joined_lanes);
-                            }
-                        }
-                        Some(r) => {
-                            let changed = if pid == id {
-                                r.changed_at > t
-                            } else {
-                                r.public_changed_at > t
-                            };
-                            if changed {
-                                snap.players_changed.push(PlayerChange {
-                                    id: pid,
-                                    connected: r.connected,
-                                });
-                                if pid == id {
-                                    snap.changed_lanes.extend_from_slice(&r.lanes);
-                                } else {
-                                    masked(r, &mut snap.changed_lanes);
-                                }
-                            }
-                        }
-                        None => {
-                            if left_joined_at.is_some_and(|j| j <= t) {
-                                snap.players_left.push(pid);
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        self.player_changes.write(
+            &self.records,
+            &self.log,
+            &self.player_owner_only,
+            id,
+            c.last_sent,
+            tick,
+            snap,
+        );
         debug_assert_eq!(snap.joined_lanes.len(), snap.players_joined.len() * n);
         if !self.room_lanes.is_empty() && c.last_sent.is_none_or(|t| self.room_changed_at > t) {
             snap.room = Some(self.room_lanes.clone());

@@ -503,6 +503,18 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
                     .collect();
                 assert_eq!(have, want, "seed {seed} tick {t} client {id}");
                 assert_eq!(c.r().players.len(), room.records.len());
+                for (pid, r) in &room.records {
+                    let mut want = r.lanes.clone();
+                    if pid != id {
+                        want[stats::coins] = 0;
+                    }
+                    let have = &c.r().players[pid];
+                    assert_eq!(
+                        have.lanes, want,
+                        "seed {seed} tick {t} client {id} player {pid}"
+                    );
+                    assert_eq!(have.connected, r.connected);
+                }
             }
             // No id is held by two live entities.
             let mut ids: Vec<NetId> = room.interest.entities.iter().map(|e| e.0.id).collect();
