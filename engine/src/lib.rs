@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod delta;
+mod events;
 pub mod game;
 pub mod grid;
 pub mod input_queue;

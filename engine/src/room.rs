@@ -12,6 +12,7 @@
 //! changed since, every event it missed.
 
 use super::delta::{self, Baseline, Changes};
+use super::events::{Inbox, Journal};
 use super::game::{Audience, Ctx, Game, World};
 use super::players::{LogEntry, PlayerChanges, Record};
 use super::view::{Interest, Masks, Table, Viewer, diff};
@@ -26,8 +27,8 @@ use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::protocol::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
 use tickwire_shared::schema::{Schema, engine_events};
 use tickwire_shared::sync::{
-    Action, EncodedEntities, Event, InputCmd, PROTOCOL_VERSION, ServerMsg, Snapshot, Value,
-    Welcome, encode_server, encode_snapshot_with_entities, encode_snapshot_with_events,
+    Action, EncodedEntities, EncodedEvents, Event, InputCmd, PROTOCOL_VERSION, ServerMsg, Snapshot,
+    Value, Welcome, encode_server, encode_snapshot_with_parts,
 };
 use tickwire_shared::{PlayerId, Tick};
 
@@ -152,7 +153,8 @@ struct Client {
     inputs: InputQueue<InputCmd>,
     /// Exactly the entities this client has been sent.
     baseline: Baseline,
-    pending: Vec<Arc<Event>>,
+    /// Events not sent yet.
+    inbox: Inbox,
     /// Tick of the last snapshot sent; `None` until the first (which is then complete).
     last_sent: Option<Tick>,
     skipped_in_a_row: u32,
@@ -190,6 +192,8 @@ pub struct Room<G: Game> {
     snap: Snapshot,
     encode_buf: Vec<u8>,
     events: Vec<(Audience, Event)>,
+    journal: Journal,
+    event_bytes: EncodedEvents,
     tokens: HashMap<String, PlayerId>,
     token_rng: StdRng,
     /// Tests: every client's delta goes through a copy of what it holds, as after a skip
@@ -249,6 +253,8 @@ impl<G: Game> Room<G> {
             snap: Snapshot::default(),
             encode_buf: Vec::new(),
             events: Vec::new(),
+            journal: Journal::default(),
+            event_bytes: EncodedEvents::default(),
             tokens: HashMap::new(),
             token_rng: StdRng::from_os_rng(),
             #[cfg(test)]
@@ -337,6 +343,7 @@ impl<G: Game> Room<G> {
             self.tokens.remove(&c.resume_token);
             c.resume_token = token.clone();
             c.connected = true;
+            c.inbox = self.journal.open();
             c.skipped_in_a_row = 0;
             self.tokens.insert(token, id);
             self.set_connected(id, true, stamp);
@@ -378,9 +385,10 @@ impl<G: Game> Room<G> {
             player: id,
             left_joined_at: None,
         });
-        let mut pending = Vec::new();
+        let mut inbox = self.journal.open();
         if let Some(motd) = &self.config.motd {
-            pending.push(Arc::new(notice(clean_text(motd, MAX_CHAT_CHARS))));
+            let seq = self.journal.seq();
+            inbox.push(seq, Arc::new(notice(clean_text(motd, MAX_CHAT_CHARS))));
         }
         let token = self.new_token();
         self.tokens.insert(token.clone(), id);
@@ -394,7 +402,7 @@ impl<G: Game> Room<G> {
             Client {
                 inputs: self.new_input_queue(),
                 baseline: Baseline::default(),
-                pending,
+                inbox,
                 last_sent: None,
                 skipped_in_a_row: 0,
                 connected: true,
@@ -466,7 +474,7 @@ impl<G: Game> Room<G> {
             self.net_ids.release(nid);
         }
         c.baseline.clear();
-        c.pending.clear();
+        c.inbox = Inbox::default();
         c.last_sent = None;
         c.skipped_in_a_row = 0;
         c.inputs = fresh;
@@ -549,15 +557,16 @@ impl<G: Game> Room<G> {
             return ChatOutcome::Dropped;
         }
         if !c.chat.try_take(now) {
-            c.pending
-                .push(Arc::new(notice("chat rate limit: message not sent".into())));
+            let seq = self.journal.seq();
+            let e = notice("chat rate limit: message not sent".into());
+            c.inbox.push(seq, Arc::new(e));
             return ChatOutcome::RateLimited;
         }
         let e = Event {
             kind: engine_events::CHAT,
             values: vec![Value::Int(i64::from(id.0)), Value::Str(text)],
         };
-        self.push_to(Audience::All, Arc::new(e));
+        self.push_to(Audience::All, e);
         ChatOutcome::Sent
     }
 
@@ -567,20 +576,25 @@ impl<G: Game> Room<G> {
     }
 
     fn notice_all(&mut self, text: String) {
-        self.push_to(Audience::All, Arc::new(notice(text)));
+        self.push_to(Audience::All, notice(text));
     }
 
     /// Queues an event for the connected clients in its audience (`Near` needs views, so
     /// events emitted between ticks with that audience reach everyone).
-    fn push_to(&mut self, audience: Audience, e: Arc<Event>) {
+    fn push_to(&mut self, audience: Audience, e: Event) {
+        let to = |id: PlayerId| match audience {
+            Audience::All | Audience::Near(_) => true,
+            Audience::Player(p) => p == id,
+            Audience::Team(t) => self.game.team(id) == Some(t),
+        };
+        if let Audience::All | Audience::Near(_) = audience {
+            self.journal.broadcast(&self.schema, &e);
+            return;
+        }
+        let (seq, e) = (self.journal.seq(), Arc::new(e));
         for (id, c) in self.clients.iter_mut().filter(|(_, c)| c.connected) {
-            let to = match audience {
-                Audience::All | Audience::Near(_) => true,
-                Audience::Player(p) => p == *id,
-                Audience::Team(t) => self.game.team(*id) == Some(t),
-            };
-            if to {
-                c.pending.push(e.clone());
+            if to(*id) {
+                c.inbox.push(seq, e.clone());
             }
         }
     }
@@ -667,6 +681,14 @@ impl<G: Game> Room<G> {
             self.handle_disconnect(*id);
         }
         self.prune_log();
+        let oldest = self
+            .clients
+            .values()
+            .filter(|c| c.connected)
+            .map(|c| c.inbox.from())
+            .min()
+            .unwrap_or(self.journal.end());
+        self.journal.prune(oldest);
         out
     }
 
@@ -731,13 +753,13 @@ impl<G: Game> Room<G> {
     fn route_events(&mut self) {
         let events = std::mem::take(&mut self.events);
         for (audience, e) in events {
-            let e = Arc::new(e);
             if let Audience::Near(p) = audience {
+                let (seq, e) = (self.journal.seq(), Arc::new(e));
                 for viewer in &self.viewers {
                     if self.interest.sees_point(viewer, p)
                         && let Some(c) = self.clients.get_mut(&viewer.player)
                     {
-                        c.pending.push(e.clone());
+                        c.inbox.push(seq, e.clone());
                     }
                 }
             } else {
@@ -834,25 +856,17 @@ impl<G: Game> Room<G> {
             ));
         }
         c.last_sent = Some(tick);
+        self.journal
+            .take(&mut c.inbox, &self.schema, &mut self.event_bytes);
         self.encode_buf.clear();
-        if live {
-            encode_snapshot_with_entities(
-                snap,
-                &self.entities,
-                &c.pending,
-                &self.schema,
-                &mut self.encode_buf,
-            );
-        } else {
-            encode_snapshot_with_events(snap, &c.pending, &self.schema, &mut self.encode_buf);
-        }
-        let bytes = self.encode_buf.clone();
-        c.pending.clear();
-        if c.pending.capacity() > 8 {
-            // A burst (many joins at once) should not pin memory in every client.
-            c.pending = Vec::new();
-        }
-        bytes
+        encode_snapshot_with_parts(
+            snap,
+            live.then_some(&self.entities),
+            &self.event_bytes,
+            &self.schema,
+            &mut self.encode_buf,
+        );
+        self.encode_buf.clone()
     }
 }
 

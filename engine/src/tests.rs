@@ -8,7 +8,7 @@ use glam::Vec2;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
-use tickwire_shared::schema::{FieldDesc, FieldType, KindDesc, MessageDesc, Schema};
+use tickwire_shared::schema::{FieldDesc, FieldType, KindDesc, MessageDesc, Schema, engine_events};
 use tickwire_shared::sync::{Action, InputCmd, Replica, ServerMsg, Value};
 use tickwire_shared::{InputSeq, NetId, PlayerId, Tick, fields};
 
@@ -156,6 +156,7 @@ const UNIT: u16 = 0;
 const CARD: u16 = 1;
 const RELIC: u16 = 2;
 const SCORED: u16 = tickwire_shared::schema::engine_events::COUNT;
+const PING: u16 = SCORED + 1;
 
 #[derive(Default)]
 struct Rich {
@@ -167,6 +168,9 @@ struct Rich {
     /// An unplaced entity whose owner (and so who sees its owner-only charge) changes every
     /// few ticks.
     relic: Option<(NetId, Option<PlayerId>, i64)>,
+    /// Every `ping` event emitted (its serial and audience), for tests to drain.
+    pings: Vec<(i64, Audience)>,
+    serial: i64,
 }
 
 impl Game for Rich {
@@ -198,6 +202,10 @@ impl Game for Rich {
                     FieldDesc::new("note", FieldType::Str(16)),
                 ],
             ))
+            .event(MessageDesc::new(
+                "ping",
+                vec![FieldDesc::new("serial", FieldType::U32)],
+            ))
     }
     fn view_radius(&self) -> Option<f32> {
         Some(100.0)
@@ -206,6 +214,9 @@ impl Game for Rich {
         self.units
             .get(&player)
             .map(|u| Vec2::new(u.1 as f32 / 8.0, 50.0))
+    }
+    fn team(&self, player: PlayerId) -> Option<u16> {
+        Some((player.0 % 2) as u16)
     }
     fn join(&mut self, ctx: &mut Ctx<'_>, player: PlayerId, name: &str) -> Result<(), String> {
         if name == "banned" {
@@ -262,6 +273,23 @@ impl Game for Rich {
             n => self.units.keys().nth((t / 5) as usize % n).copied(),
         };
         self.relic = Some((id, holder, i64::from(t % 1000)));
+        // Four pings a tick: to everyone, one player, one team, and near a unit.
+        let n = self.units.len().max(1);
+        let one = self.units.keys().nth(t as usize % n).copied();
+        let near = self.units.values().nth(t as usize / 3 % n);
+        let near = near.map(|u| Vec2::new(u.1 as f32 / 8.0 + 60.0, 50.0));
+        let audiences = [
+            Some(Audience::All),
+            one.map(Audience::Player),
+            Some(Audience::Team((t % 2) as u16)),
+            near.map(Audience::Near),
+        ];
+        for audience in audiences.into_iter().flatten() {
+            let serial = self.serial;
+            self.serial += 1;
+            ctx.emit(audience, PING, vec![Value::Int(serial)]);
+            self.pings.push((serial, audience));
+        }
         if ctx.tick().0.is_multiple_of(10) {
             self.round += 1;
             self.whose = self.units.keys().next().map_or(0, |p| i64::from(p.0));
@@ -389,7 +417,8 @@ fn hidden_hands_owner_only_fields_room_state_actions_and_refusals() {
 /// every connected client's replica must verify its checksum every tick and equal the
 /// engine's own brute-force view, no id may be handed to two live entities, and a twin room
 /// that computes every delta against a copy of what the client holds (the path after a
-/// skipped tick) must send the same bytes as the live path.
+/// skipped tick) must send the same bytes as the live path; every client gets exactly the
+/// pings and chat lines of its audience, in order, each once, however many ticks it skips.
 #[test]
 fn replicas_stay_exact_through_random_churn_and_skipping() {
     for seed in 0..6u64 {
@@ -406,6 +435,8 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
         let mut twin_tokens: BTreeMap<PlayerId, String> = BTreeMap::new();
         let mut clients: BTreeMap<PlayerId, (Client, String, u32)> = BTreeMap::new();
         let mut dropped: Vec<(PlayerId, String)> = Vec::new();
+        // What each connected client must get next: (event kind, serial or chat tick).
+        let mut expected: BTreeMap<PlayerId, Vec<(u16, i64)>> = BTreeMap::new();
         for t in 0..400 {
             match rng.random_range(0..20) {
                 0 | 1 if clients.len() < 12 => {
@@ -415,6 +446,7 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
                     twin_tokens.insert(jt.player_id, token_of(&jt.welcome));
                     let token = token_of(&j.welcome);
                     clients.insert(j.player_id, (Client::new(&j.welcome), token, 0));
+                    expected.insert(j.player_id, Vec::new());
                 }
                 2 if !clients.is_empty() => {
                     let id = *clients
@@ -424,6 +456,7 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
                     let (_, token, _) = clients.remove(&id).unwrap();
                     room.handle_disconnect(id);
                     twin.handle_disconnect(id);
+                    expected.remove(&id);
                     dropped.push((id, token));
                 }
                 3 if !dropped.is_empty() => {
@@ -436,6 +469,7 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
                         twin_tokens.insert(jt.player_id, token_of(&jt.welcome));
                         let token = token_of(&j.welcome);
                         clients.insert(j.player_id, (Client::new(&j.welcome), token, 0));
+                        expected.insert(j.player_id, Vec::new());
                     }
                 }
                 4 if !clients.is_empty() => {
@@ -446,6 +480,7 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
                     clients.remove(&id);
                     room.handle_leave(id);
                     twin.handle_leave(id);
+                    expected.remove(&id);
                 }
                 _ => {}
             }
@@ -467,6 +502,16 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
                     assert_eq!(room.handle_action(*id, &a), twin.handle_action(*id, &a));
                 }
             }
+            if let Some(&id) = clients.keys().nth(t as usize % 7) {
+                let text = format!("c{t}");
+                let sent = room.handle_chat(id, &text);
+                assert_eq!(sent, twin.handle_chat(id, &text));
+                if sent == ChatOutcome::Sent {
+                    for q in expected.values_mut() {
+                        q.push((engine_events::CHAT, i64::from(t)));
+                    }
+                }
+            }
             let skipping: Vec<PlayerId> = clients
                 .keys()
                 .copied()
@@ -474,6 +519,22 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
                 .collect();
             let out = room.tick(|id| !skipping.contains(&id));
             let twin_out = twin.tick(|id| !skipping.contains(&id));
+            for (serial, audience) in std::mem::take(&mut room.game_mut().pings) {
+                for (id, q) in expected.iter_mut() {
+                    let to = match audience {
+                        Audience::All => true,
+                        Audience::Player(p) => p == *id,
+                        Audience::Team(team) => room.game().team(*id) == Some(team),
+                        Audience::Near(p) => room
+                            .game()
+                            .view_center(*id)
+                            .is_some_and(|c| c.distance_squared(p) <= 100.0 * 100.0),
+                    };
+                    if to {
+                        q.push((PING, serial));
+                    }
+                }
+            }
             assert_eq!(
                 out.messages, twin_out.messages,
                 "seed {seed} tick {t}: live and copied deltas differ"
@@ -482,7 +543,20 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
                 let (c, _, _) = clients
                     .get_mut(id)
                     .expect("only connected clients get bytes");
-                c.feed(bytes);
+                let snap = c.feed(bytes);
+                let got: Vec<(u16, i64)> = snap
+                    .events
+                    .iter()
+                    .filter_map(|e| match e.kind {
+                        PING => Some((PING, e.values[0].int())),
+                        engine_events::CHAT => {
+                            Some((engine_events::CHAT, e.values[1].str()[1..].parse().unwrap()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let want = std::mem::take(expected.get_mut(id).expect("connected"));
+                assert_eq!(got, want, "seed {seed} tick {t} client {id}: events");
                 let want = room.interest.brute_force_view(
                     &view::Viewer {
                         player: *id,

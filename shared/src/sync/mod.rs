@@ -363,7 +363,7 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, out: &mut Vec<u8>) {
         }
         ServerMsg::Snapshot(s) => {
             w.varint(1);
-            encode_snapshot(&mut w, s, None, &s.events, schema);
+            encode_snapshot(&mut w, s, None, Events::Plain(&s.events), schema);
         }
         ServerMsg::Pong(p) => {
             w.varint(2);
@@ -382,7 +382,7 @@ pub fn encode_snapshot_with_events<E: std::borrow::Borrow<Event>>(
 ) {
     let mut w = Writer::new(out);
     w.varint(1);
-    encode_snapshot(&mut w, s, None, events, schema);
+    encode_snapshot(&mut w, s, None, Events::Plain(events), schema);
 }
 
 /// A snapshot's entity sections encoded ahead of the snapshot with [`write_spawn`] and
@@ -413,19 +413,56 @@ impl EncodedEntities {
     }
 }
 
-/// Appends a `Snapshot` message whose entity sections are `entities` and whose events are
-/// `events` (`s.removed`, `s.created`, `s.updated` and their lanes and `s.events` are not
-/// read). The bytes are those [`encode_server`] writes for the same snapshot.
-pub fn encode_snapshot_with_entities<E: std::borrow::Borrow<Event>>(
+/// A snapshot's events encoded ahead of the snapshot with [`write_event`]: a server encodes
+/// an event once and copies the bytes into every snapshot that carries it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EncodedEvents {
+    /// How many events `bytes` holds.
+    pub count: u32,
+    /// The events, each as [`write_event`] wrote it, in order.
+    pub bytes: Vec<u8>,
+}
+
+impl EncodedEvents {
+    /// No events, keeping the buffer.
+    pub fn clear(&mut self) {
+        self.count = 0;
+        self.bytes.clear();
+    }
+
+    /// Appends an event encoded with [`write_event`].
+    pub fn push_encoded(&mut self, bytes: &[u8]) {
+        self.count += 1;
+        self.bytes.extend_from_slice(bytes);
+    }
+}
+
+/// Appends a `Snapshot` message from parts encoded ahead: its entity sections (`entities`;
+/// `None` encodes `s.removed`, `s.created`, `s.updated` and their lanes) and its events
+/// (`s.events` is not read). The bytes are those [`encode_server`] writes for the same
+/// snapshot.
+pub fn encode_snapshot_with_parts(
     s: &Snapshot,
-    entities: &EncodedEntities,
-    events: &[E],
+    entities: Option<&EncodedEntities>,
+    events: &EncodedEvents,
     schema: &Schema,
     out: &mut Vec<u8>,
 ) {
     let mut w = Writer::new(out);
     w.varint(1);
-    encode_snapshot(&mut w, s, Some(entities), events, schema);
+    encode_snapshot::<Event>(&mut w, s, entities, Events::Encoded(events), schema);
+}
+
+/// Appends one event as a snapshot's `events` section carries it: kind, then its values.
+pub fn write_event(w: &mut Writer<'_>, schema: &Schema, e: &Event) {
+    w.varint(u64::from(e.kind));
+    write_values(w, &schema.events[usize::from(e.kind)].fields, &e.values);
+}
+
+/// A snapshot's events, as values or encoded ahead.
+enum Events<'a, E> {
+    Plain(&'a [E]),
+    Encoded(&'a EncodedEvents),
 }
 
 /// Appends one entity entering a view as a snapshot's `created` section carries it: id,
@@ -468,7 +505,7 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
     w: &mut Writer<'_>,
     s: &Snapshot,
     entities: Option<&EncodedEntities>,
-    events: &[E],
+    events: Events<'_, E>,
     schema: &Schema,
 ) {
     w.varint(u64::from(s.tick.0));
@@ -486,7 +523,11 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
     set(updated != 0, sections::UPDATED);
     set(created != 0, sections::CREATED);
     set(!removed.is_empty(), sections::REMOVED);
-    set(!events.is_empty(), sections::EVENTS);
+    let event_count = match &events {
+        Events::Plain(e) => e.len(),
+        Events::Encoded(e) => e.count as usize,
+    };
+    set(event_count != 0, sections::EVENTS);
     set(!s.players_changed.is_empty(), sections::PLAYERS_CHANGED);
     set(s.room.is_some(), sections::ROOM);
     set(s.checksum.is_some(), sections::CHECKSUM);
@@ -559,11 +600,14 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
         write_lanes(w, &schema.room_fields, room);
     }
     if bits & sections::EVENTS != 0 {
-        w.varint(events.len() as u64);
-        for e in events {
-            let e = e.borrow();
-            w.varint(u64::from(e.kind));
-            write_values(w, &schema.events[usize::from(e.kind)].fields, &e.values);
+        w.varint(event_count as u64);
+        match events {
+            Events::Plain(events) => {
+                for e in events {
+                    write_event(w, schema, e.borrow());
+                }
+            }
+            Events::Encoded(e) => w.out.extend_from_slice(&e.bytes),
         }
     }
     if let Some(c) = s.checksum {
