@@ -7,20 +7,20 @@
 
 use crate::live::Live;
 use crate::stats::{BotOutcome, BotStats, Ending};
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tickwire_client::{Client, Received};
+use tickwire_shared::Tick;
 use tickwire_shared::close::CloseCode;
 use tickwire_shared::schema::Schema;
 use tickwire_shared::sync::bot::BotBrain;
+use tickwire_shared::sync::inputs::InputHistory;
 use tickwire_shared::sync::replica::{Replica, ReplicaError};
 use tickwire_shared::sync::{
-    Action, ClientMsg, Hello, InputCmd, PROTOCOL_VERSION, Ping, ServerMsg, Welcome, decode_server,
+    Action, ClientMsg, Hello, PROTOCOL_VERSION, Ping, ServerMsg, Welcome, decode_server,
     encode_client,
 };
-use tickwire_shared::{InputSeq, Tick};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
@@ -83,9 +83,8 @@ pub struct BotState {
     broken: bool,
     /// Time base of ping timestamps.
     epoch: Instant,
-    next_seq: u32,
     next_action: u32,
-    pending: VecDeque<InputCmd>,
+    inputs: InputHistory,
 }
 
 impl BotState {
@@ -102,9 +101,8 @@ impl BotState {
             last_snapshot: None,
             broken: false,
             epoch,
-            next_seq: 1,
             next_action: 1,
-            pending: VecDeque::new(),
+            inputs: InputHistory::new(REDUNDANCY, PENDING),
         }
     }
 
@@ -147,10 +145,7 @@ impl BotState {
                 self.last_snapshot = Some((now, snap.tick));
                 match self.replica.apply(&snap) {
                     Ok(_) => {
-                        let acked = snap.ack_input_seq;
-                        while self.pending.front().is_some_and(|c| c.seq <= acked) {
-                            self.pending.pop_front();
-                        }
+                        self.inputs.ack(snap.ack_input_seq);
                         self.stats.entities_in_view += self.replica.entities.len() as u64;
                         let verified = snap.checksum.is_some();
                         self.stats.checksums_verified += u64::from(verified);
@@ -189,18 +184,7 @@ impl BotState {
     /// ones), and an action when the brain wants one.
     pub fn input(&mut self, input_rate: f64) -> (ClientMsg, Option<ClientMsg>) {
         let lanes = self.brain.next_input(&self.replica, input_rate);
-        let cmd = InputCmd {
-            seq: InputSeq(self.next_seq),
-            view_tick: self.replica.tick,
-            lanes,
-        };
-        self.next_seq += 1;
-        self.pending.push_back(cmd);
-        while self.pending.len() > PENDING {
-            self.pending.pop_front();
-        }
-        let from = self.pending.len().saturating_sub(REDUNDANCY);
-        let input = ClientMsg::Input(self.pending.iter().skip(from).cloned().collect());
+        let input = ClientMsg::Input(self.inputs.push(self.replica.tick, lanes));
         let action = self.brain.next_action(&self.replica).map(|(kind, values)| {
             let seq = self.next_action;
             self.next_action += 1;

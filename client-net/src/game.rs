@@ -8,8 +8,8 @@
 //! ([`GameClient::pending`]) are what a predictor replays.
 
 use crate::{Client, ConnectError, Received};
-use std::collections::VecDeque;
 use std::time::Duration;
+use tickwire_shared::sync::inputs::InputHistory;
 use tickwire_shared::sync::replica::{Changes, Replica, ReplicaError};
 use tickwire_shared::sync::{
     Action, ClientMsg, Event, Hello, InputCmd, PROTOCOL_VERSION, Ping, Pong, ServerMsg, Welcome,
@@ -76,12 +76,9 @@ pub struct GameClient {
     pub welcome: Welcome,
     /// What the server has sent, applied.
     pub replica: Replica,
-    next_seq: u32,
     next_action: u32,
-    /// Commands sent and not yet acknowledged, oldest first.
-    pending: VecDeque<InputCmd>,
-    /// How many of the newest unacknowledged commands each input message repeats.
-    pub redundancy: usize,
+    /// Commands sent and not yet acknowledged (set its `redundancy` to repeat more or fewer).
+    pub inputs: InputHistory,
 }
 
 impl GameClient {
@@ -137,10 +134,9 @@ impl GameClient {
             client,
             replica: Replica::new(&welcome),
             welcome,
-            next_seq: 1,
             next_action: 1,
-            pending: VecDeque::new(),
-            redundancy: 4,
+            // A few seconds of commands at 30 a second; the server refuses what is far behind.
+            inputs: InputHistory::new(4, 256),
         })
     }
 
@@ -154,10 +150,7 @@ impl GameClient {
         match self.replica.decode(&bytes) {
             Ok(ServerMsg::Snapshot(s)) => match self.replica.apply(&s) {
                 Ok(changes) => {
-                    let acked = s.ack_input_seq;
-                    while self.pending.front().is_some_and(|c| c.seq <= acked) {
-                        self.pending.pop_front();
-                    }
+                    self.inputs.ack(s.ack_input_seq);
                     GameEvent::Snapshot {
                         tick: s.tick,
                         changes,
@@ -199,19 +192,7 @@ impl GameClient {
         view_tick: Tick,
         lanes: Vec<i64>,
     ) -> Result<InputSeq, crate::Closed> {
-        let cmd = InputCmd {
-            seq: InputSeq(self.next_seq),
-            view_tick,
-            lanes,
-        };
-        self.next_seq += 1;
-        self.pending.push_back(cmd);
-        // Never hold more than a few seconds of commands: the server drops what is far behind.
-        while self.pending.len() > 256 {
-            self.pending.pop_front();
-        }
-        let from = self.pending.len().saturating_sub(self.redundancy.max(1));
-        let cmds: Vec<InputCmd> = self.pending.iter().skip(from).cloned().collect();
+        let cmds = self.inputs.push(view_tick, lanes);
         let seq = cmds.last().map_or(InputSeq(0), |c| c.seq);
         self.send(&ClientMsg::Input(cmds)).await?;
         Ok(seq)
@@ -219,7 +200,7 @@ impl GameClient {
 
     /// Commands sent and not yet acknowledged, oldest first (what prediction replays).
     pub fn pending(&self) -> impl Iterator<Item = &InputCmd> + '_ {
-        self.pending.iter()
+        self.inputs.pending()
     }
 
     /// Sends an action (`kind` indexes the schema's actions); returns its seq, which a

@@ -20,6 +20,7 @@
 //! client holds (see [`Replica::decode`]), which is why decoding a snapshot needs the replica.
 
 pub mod bot;
+pub mod inputs;
 pub mod interpolate;
 pub mod predict;
 pub mod replica;
