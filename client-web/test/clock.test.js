@@ -4,21 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClockSync, clockConfig, millis, percentile } from '../src/sdk/clock.js';
+import { rng } from './fakes.js';
 
 const RATE = 30;
 const DT = 1 / RATE;
-
-/** A deterministic generator (mulberry32) for test noise in [0, 1). */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function run(base, jitter, secondsLong) {
   const clock = new ClockSync(clockConfig(RATE));

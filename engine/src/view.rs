@@ -12,7 +12,7 @@
 use super::game::{EntityMeta, Visibility, World};
 use crate::grid::SpatialGrid;
 use glam::Vec2;
-use tickwire_shared::schema::Schema;
+use tickwire_shared::schema::{FieldDesc, Schema};
 use tickwire_shared::sync::{Snapshot, Spawn, Update};
 use tickwire_shared::{NetId, PlayerId};
 
@@ -68,33 +68,28 @@ pub struct Masks {
     pub(crate) delta: Vec<u64>,
 }
 
+/// Per kind, the mask of the fields for which `pick` holds.
+fn field_bits(schema: &Schema, pick: impl Fn(&FieldDesc) -> bool) -> Vec<u64> {
+    schema
+        .kinds
+        .iter()
+        .map(|k| {
+            k.fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| pick(f))
+                .fold(0, |m, (i, _)| m | 1 << i)
+        })
+        .collect()
+}
+
 impl Masks {
     /// Computed from a schema.
     pub fn new(schema: &Schema) -> Masks {
         Masks {
             lens: schema.kinds.iter().map(|k| k.fields.len()).collect(),
-            delta: schema
-                .kinds
-                .iter()
-                .map(|k| {
-                    k.fields
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, f)| f.delta)
-                        .fold(0, |m, (i, _)| m | 1 << i)
-                })
-                .collect(),
-            owner_only_bits: schema
-                .kinds
-                .iter()
-                .map(|k| {
-                    k.fields
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, f)| f.owner_only)
-                        .fold(0, |m, (i, _)| m | 1 << i)
-                })
-                .collect(),
+            delta: field_bits(schema, |f| f.delta),
+            owner_only_bits: field_bits(schema, |f| f.owner_only),
             owner_only: schema
                 .kinds
                 .iter()
