@@ -13,7 +13,7 @@
 //! Time is seconds as `f64` from any monotonic origin; nothing here reads a clock. It also keeps
 //! the figures of the netcode report ([`NetcodeStats`], [`NetcodeReport`]).
 
-use crate::clock::{ClockConfig, ClockSync, percentile};
+use crate::clock::{ClockConfig, ClockSync};
 use crate::ids::NetId;
 use crate::input::{InputHistory, Intent};
 use crate::interpolation::{Interpolated, InterpolationConfig, Interpolator};
@@ -53,20 +53,7 @@ impl NetcodeConfig {
     }
 }
 
-/// Figures collected while running, for the netcode report.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NetcodeStats {
-    /// Error of every smoothed reconciliation (0 when the prediction held), units.
-    pub corrections: Vec<f32>,
-    /// Reconciliations that snapped (respawns, deaths, large errors).
-    pub snaps: u32,
-    /// Sum over frames and remote bodies of the frame time, seconds.
-    pub body_render_s: f64,
-    /// The part of `body_render_s` spent extrapolating past the newest state.
-    pub extrapolating_s: f64,
-    /// Frames advanced.
-    pub frames: u64,
-}
+pub use crate::sync::netcode::{NetcodeReport, NetcodeStats};
 
 /// The client side of one connection.
 #[derive(Debug, Clone)]
@@ -242,84 +229,5 @@ impl ClientNetcode {
                 }
                 EntityState::Player { .. } => None,
             })
-    }
-}
-
-/// The netcode report of one run: how big the local corrections were, how far interpolated
-/// remote bodies were from the server's true path, and how often they were extrapolated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NetcodeReport {
-    /// What was run (e.g. "100 ms RTT, 20 ms jitter").
-    pub label: String,
-    /// Reconciliations (count).
-    pub corrections: usize,
-    /// Reconciliations that found the prediction wrong (error above 0).
-    pub mispredicted: usize,
-    /// Median correction, units.
-    pub correction_p50: f32,
-    /// 99th percentile correction, units.
-    pub correction_p99: f32,
-    /// Largest correction, units.
-    pub correction_max: f32,
-    /// Snapped corrections.
-    pub snaps: u32,
-    /// 99th percentile interpolation error, units.
-    pub interpolation_p99: f32,
-    /// Largest interpolation error, units.
-    pub interpolation_max: f32,
-    /// Share of remote-body render time spent extrapolating, percent.
-    pub extrapolating_pct: f64,
-}
-
-impl NetcodeReport {
-    /// A report from a client's stats and the interpolation errors measured against the
-    /// server's true positions.
-    pub fn new(label: impl Into<String>, stats: &NetcodeStats, interp_errors: &[f32]) -> Self {
-        let q = |v: &[f32], q: f64| {
-            let mut v: Vec<f64> = v.iter().map(|x| f64::from(*x)).collect();
-            percentile(&mut v, q) as f32
-        };
-        NetcodeReport {
-            label: label.into(),
-            corrections: stats.corrections.len(),
-            mispredicted: stats.corrections.iter().filter(|e| **e > 0.0).count(),
-            correction_p50: q(&stats.corrections, 0.5),
-            correction_p99: q(&stats.corrections, 0.99),
-            correction_max: q(&stats.corrections, 1.0),
-            snaps: stats.snaps,
-            interpolation_p99: q(interp_errors, 0.99),
-            interpolation_max: q(interp_errors, 1.0),
-            extrapolating_pct: if stats.body_render_s > 0.0 {
-                100.0 * stats.extrapolating_s / stats.body_render_s
-            } else {
-                0.0
-            },
-        }
-    }
-
-    /// The header of [`NetcodeReport::markdown_row`]'s table.
-    pub fn markdown_header() -> String {
-        "| run | reconciliations | mispredicted | correction p50 | correction p99 | \
-         correction max | snaps | interpolation error p99 | interpolation error max | \
-         time extrapolating |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-            .to_string()
-    }
-
-    /// One row of a markdown table (units are world units; a player is 16 in radius).
-    pub fn markdown_row(&self) -> String {
-        format!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {:.3} | {:.3} | {:.2}% |",
-            self.label,
-            self.corrections,
-            self.mispredicted,
-            self.correction_p50,
-            self.correction_p99,
-            self.correction_max,
-            self.snaps,
-            self.interpolation_p99,
-            self.interpolation_max,
-            self.extrapolating_pct
-        )
     }
 }

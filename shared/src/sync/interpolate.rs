@@ -64,15 +64,15 @@ impl Interpolator {
         }
     }
 
-    /// Records the replica's state after a snapshot. `skip` (the locally predicted entity,
-    /// say) is not recorded. Entities that left view are forgotten.
-    pub fn handle_snapshot(&mut self, replica: &Replica, skip: Option<NetId>) {
+    /// Records the replica's state after a snapshot. Entities for which `skip` is true (the
+    /// locally predicted ones, say) are not recorded. Entities that left view are forgotten.
+    pub fn handle_snapshot(&mut self, replica: &Replica, skip: impl Fn(NetId) -> bool) {
         let schema = &replica.schema;
         self.buffers
             .retain(|id, _| replica.entities.contains_key(id));
         for (id, e) in &replica.entities {
             let fields = &schema.kinds[usize::from(e.kind)].fields;
-            if Some(*id) == skip || fields.iter().all(|f| f.interp == Interp::None) {
+            if skip(*id) || fields.iter().all(|f| f.interp == Interp::None) {
                 continue;
             }
             let (_, buf) = self
@@ -238,7 +238,7 @@ mod tests {
             snap(12, None, Some([100, 4, 90, 0])),
         ] {
             r.apply(&s).unwrap();
-            i.handle_snapshot(&r, None);
+            i.handle_snapshot(&r, |_| false);
         }
         let schema = r.schema.clone();
         assert_eq!(
@@ -267,7 +267,7 @@ mod tests {
             snap(12, None, Some([900, 0, 100, 1])),
         ] {
             r.apply(&s).unwrap();
-            i.handle_snapshot(&r, None);
+            i.handle_snapshot(&r, |_| false);
         }
         let schema = r.schema.clone();
         assert_eq!(i.sample(&schema, NetId(1), 11.0).unwrap().lanes[0], 0.0);

@@ -22,6 +22,7 @@
 pub mod bot;
 pub mod inputs;
 pub mod interpolate;
+pub mod netcode;
 pub mod predict;
 pub mod replica;
 pub mod wire;
@@ -107,21 +108,8 @@ pub struct Event {
     pub values: Vec<Value>,
 }
 
-/// Application-level ping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ping {
-    /// Opaque to the server, echoed back (clients put a timestamp here).
-    pub client_time: u32,
-}
-
-/// Answer to a ping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pong {
-    /// The ping's `client_time`.
-    pub client_time: u32,
-    /// The server's latest completed tick.
-    pub tick: Tick,
-}
+/// Application-level ping and its answer: the same messages in both versions.
+pub use crate::protocol::{Ping, Pong};
 
 /// A message from a client.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -75,7 +75,7 @@ impl Predictor {
     }
 
     /// Applies a freshly made command (nothing before the first server state).
-    pub fn predict(&mut self, cmd: &InputCmd, step: &impl PredictStep) {
+    pub fn predict(&mut self, cmd: &InputCmd, step: &(impl PredictStep + ?Sized)) {
         if let Some(p) = self.predicted.as_mut() {
             step.step(p, cmd);
         }
@@ -87,7 +87,7 @@ impl Predictor {
         &mut self,
         server: &[i64],
         pending: impl IntoIterator<Item = &'a InputCmd>,
-        step: &impl PredictStep,
+        step: &(impl PredictStep + ?Sized),
     ) -> Correction {
         let mut lanes = server.to_vec();
         for cmd in pending {
