@@ -228,8 +228,9 @@ test('a dropped connection resumes the same player, and the others are told', as
     assert.deepEqual(pageC.errors, []);
     assert.equal(back.faults, 0);
   } finally {
-    await pageC.close();
+    // The relay first: closing the tab would send a close frame, which is a leave.
     await link.close();
+    await pageC.close();
   }
   // The tab and its relay are gone without a close frame: carol keeps her seat for the resume
   // grace, shown as away (the record's replicated `connected` flag).
