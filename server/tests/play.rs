@@ -1,24 +1,29 @@
-//! Integration tests over real loopback sockets: clients join the real server, play, and their
-//! replicas stay equal to the server's state.
+//! Integration tests over real loopback sockets: clients join the real server's arena rooms
+//! (protocol version 2, the engine), play, and their replicas stay equal to the server's state.
 
 mod common;
 
-use common::*;
+use common::v2::{Player, hello_bytes};
+use common::{RawWs, TestServer, WAIT};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tickwire_client::Incoming;
+use tickwire_client::GameEvent;
+use tickwire_client::game::JoinError;
 use tickwire_server::Config;
-use tickwire_shared::protocol::{ClientMsg, Event, InputCmd, Ping, ServerMsg, buttons};
-use tickwire_shared::replica::EntityState;
-use tickwire_shared::{InputSeq, Tick, close::CloseCode};
+use tickwire_shared::protocol::buttons;
+use tickwire_shared::schema::engine_events;
+use tickwire_shared::sync::{ServerMsg, decode_server};
+use tickwire_shared::{NetId, PlayerId, Tick, close::CloseCode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_play_and_replicas_match_the_server() {
     // Checksums on every snapshot: a replica that differs from what the server computed for
-    // that client in any field fails `apply`.
+    // that client in any lane fails `apply` (and `next_snapshot` with it). A view over the
+    // whole arena, so that every client holds every body and they can be compared.
     let server = TestServer::start(Config {
         checksum_interval: 1,
         tick_rate: 60,
+        view_radius: 5000.0,
         ..Config::ephemeral()
     })
     .await;
@@ -29,29 +34,35 @@ async fn clients_play_and_replicas_match_the_server() {
     }
     let mut projectiles_seen = 0;
     let mut removed_seen = 0;
+    let mut checked = 0;
     for round in 0..150u32 {
         for (i, p) in players.iter_mut().enumerate() {
-            p.seq += 1;
             // Everyone circles and fires towards the arena centre: projectile churn.
             let a = round as f32 * 0.05 + i as f32 * 1.5;
-            let cmd = InputCmd {
-                seq: InputSeq(p.seq),
-                move_x: (a.cos() * 127.0) as i8,
-                move_y: (a.sin() * 127.0) as i8,
-                aim: (i as u16) * 16000,
-                buttons: buttons::FIRE,
-                view_tick: p.replica.tick,
-            };
-            p.client.send(&ClientMsg::Input(vec![cmd])).await.unwrap();
+            let lanes = p.arena.input(
+                (a.cos() * 127.0) as i8,
+                (a.sin() * 127.0) as i8,
+                (i as u16) * 16000,
+                buttons::FIRE,
+            );
+            p.send_input(lanes).await;
         }
         for p in players.iter_mut() {
             let s = p.next_snapshot().await;
+            let projectile = p.arena.projectile;
             projectiles_seen += s
+                .changes
                 .created
                 .iter()
-                .filter(|c| matches!(c.kind, tickwire_shared::SpawnKind::Projectile(_)))
+                .filter(|id| p.replica().entities[id].kind == projectile)
                 .count();
-            removed_seen += s.removed.len();
+            removed_seen += s
+                .changes
+                .removed
+                .iter()
+                .filter(|(_, kind)| *kind == projectile)
+                .count();
+            checked += usize::from(s.checked);
         }
     }
     assert!(
@@ -59,33 +70,52 @@ async fn clients_play_and_replicas_match_the_server() {
         "projectiles were created: {projectiles_seen}"
     );
     assert!(removed_seen > 20, "and removed: {removed_seen}");
+    assert_eq!(
+        checked,
+        4 * 150,
+        "every snapshot carried a checksum that held"
+    );
     // Every client's inputs were applied and acknowledged.
     for p in &mut players {
-        while p.replica.ack_input_seq < InputSeq(p.seq) {
+        assert_eq!(p.seq.0, 150);
+        while p.replica().ack_input_seq < p.seq {
             p.next_snapshot().await;
         }
+        assert_eq!(p.client.pending().count(), 0);
     }
-    // Bring everyone to one tick and compare what they hold in common.
-    let target = players.iter().map(|p| p.replica.tick).max().unwrap();
+    // Bring everyone to one tick and compare what they hold in common: each body, by the
+    // player it belongs to, has the same id and the same lanes for everyone who sees it.
+    let target = players.iter().map(|p| p.replica().tick).max().unwrap();
     for p in &mut players {
-        while p.replica.tick < target {
+        while p.replica().tick < target {
             p.next_snapshot().await;
         }
+        assert_eq!(p.replica().tick, target, "{} skipped a tick", p.id());
     }
-    let mut bodies: BTreeMap<tickwire_shared::PlayerId, EntityState> = BTreeMap::new();
+    let mut bodies: BTreeMap<PlayerId, (NetId, Vec<i64>)> = BTreeMap::new();
+    let mut compared = 0;
     for p in &players {
-        for e in p.replica.entities.values() {
-            if let EntityState::Player { player, .. } = e
-                && let Some(prev) = bodies.insert(*player, *e)
-            {
+        assert!(p.body_of(p.id()).is_some(), "{} holds its own body", p.id());
+        assert_eq!(p.replica().of_kind(p.arena.body).count(), 4);
+        for (id, lanes) in p.replica().of_kind(p.arena.body) {
+            let player = PlayerId(lanes[p.arena.player] as u32);
+            assert!(p.replica().players.contains_key(&player));
+            if let Some(prev) = bodies.insert(player, (id, lanes.to_vec())) {
+                compared += 1;
                 assert_eq!(
-                    prev, *e,
+                    prev,
+                    (id, lanes.to_vec()),
                     "two clients see {player} differently at tick {}",
                     target.0
                 );
             }
         }
     }
+    assert_eq!(
+        compared,
+        4 * 3,
+        "each body compared across the four clients"
+    );
     server.stop().await;
 }
 
@@ -94,18 +124,15 @@ async fn ping_is_answered_with_the_tick() {
     let server = TestServer::start(Config::ephemeral()).await;
     let mut p = Player::join(&server.ws_url(), "pinger").await;
     p.next_snapshot().await;
-    p.client
-        .send(&ClientMsg::Ping(Ping { client_time: 4242 }))
-        .await
-        .unwrap();
+    p.client.ping(4242).await.unwrap();
     loop {
         match p.client.recv_timeout(WAIT).await {
-            Some(Incoming::Msg(ServerMsg::Pong(pong), _)) => {
+            Some(GameEvent::Pong(pong)) => {
                 assert_eq!(pong.client_time, 4242);
-                assert!(pong.tick >= p.replica.tick);
+                assert!(pong.tick >= p.replica().tick);
                 break;
             }
-            Some(Incoming::Msg(_, _)) => continue,
+            Some(GameEvent::Snapshot { .. }) => continue,
             other => panic!("{other:?}"),
         }
     }
@@ -118,37 +145,34 @@ async fn chat_reaches_everyone_and_leave_is_announced() {
     let url = server.ws_url();
     let mut a = Player::join(&url, "alice").await;
     let b = Player::join(&url, "bob").await;
-    let bob_id = b.welcome.player_id;
-    b.client
-        .send(&ClientMsg::Chat("  hello\u{7} room  ".into()))
-        .await
-        .unwrap();
+    let bob_id = b.id();
+    b.client.chat("  hello\u{7} room  ").await.unwrap();
     let mut got_chat = false;
     let mut got_leave = false;
     let mut b = Some(b);
     for _ in 0..300 {
         let s = a.next_snapshot().await;
         for e in &s.events {
-            match e {
-                Event::Chat { player, text } if *player == bob_id => {
-                    assert_eq!(text, "hello room", "trimmed, control characters dropped");
-                    got_chat = true;
-                    b.take()
-                        .unwrap()
-                        .client
-                        .close(CloseCode::Normal, "bye")
-                        .await;
-                }
-                Event::Leave { player } if *player == bob_id => got_leave = true,
-                _ => {}
+            if e.kind == engine_events::CHAT && e.values[0].int() == i64::from(bob_id.0) {
+                assert_eq!(
+                    e.values[1].str(),
+                    "hello room",
+                    "trimmed, control characters dropped"
+                );
+                assert!(!got_chat, "one chat line, one event");
+                got_chat = true;
+                b.take().unwrap().client.leave().await;
             }
         }
-        if got_leave {
+        if s.changes.players_left.contains(&bob_id) {
+            assert!(got_chat, "the leave comes after the chat");
+            got_leave = true;
             break;
         }
     }
     assert!(got_chat && got_leave);
-    assert!(!a.replica.players.contains_key(&bob_id));
+    assert!(!a.replica().players.contains_key(&bob_id));
+    assert!(a.body_of(bob_id).is_none(), "and his body went with him");
     server.stop().await;
 }
 
@@ -188,7 +212,12 @@ async fn shutdown_closes_every_client_with_1001() {
     a.next_snapshot().await;
     server.shutdown.cancel();
     for p in [&mut a, &mut b] {
-        let (code, reason) = p.client.wait_closed(WAIT).await.expect("closed in time");
+        let (code, reason) = p
+            .client
+            .client()
+            .wait_closed(WAIT)
+            .await
+            .expect("closed in time");
         assert_eq!(code, Some(CloseCode::GoingAway.code()));
         assert_eq!(reason, "server shutting down");
     }
@@ -207,13 +236,14 @@ async fn full_server_is_refused_with_4003() {
     })
     .await;
     let _a = Player::join(&server.ws_url(), "a").await;
-    let mut c = tickwire_client::Client::connect(&server.ws_url(), WAIT)
-        .await
-        .unwrap();
-    c.send(&hello("b")).await.unwrap();
-    let (code, reason) = c.wait_closed(WAIT).await.unwrap();
-    assert_eq!(code, Some(CloseCode::Full.code()));
-    assert!(reason.contains("full"), "{reason}");
+    match tickwire_client::GameClient::join(&server.ws_url(), "b", None, WAIT).await {
+        Err(JoinError::Refused { code, reason }) => {
+            assert_eq!(code, Some(CloseCode::Full.code()));
+            assert!(reason.contains("full"), "{reason}");
+        }
+        Err(e) => panic!("expected close 4003, got {e}"),
+        Ok(_) => panic!("expected close 4003, got a Welcome"),
+    }
     server.stop().await;
 }
 
@@ -229,9 +259,13 @@ async fn silent_peer_is_closed_and_removed() {
     let mut watcher = Player::join(&server.ws_url(), "watcher").await;
     // A peer that joins and then never sends another byte (not even pongs).
     let mut silent = RawWs::connect(server.addr).await;
-    silent
-        .frame(2, true, &tickwire_shared::encode_client(&hello("silent")))
-        .await;
+    silent.frame(2, true, &hello_bytes("silent")).await;
+    let welcome = silent.read_binary().await.expect("a Welcome");
+    let Ok(ServerMsg::Welcome(w)) = decode_server(&welcome, None, &|_| None) else {
+        panic!("not a Welcome")
+    };
+    let silent_id = w.player_id;
+    assert_ne!(silent_id, watcher.id());
     let (code, reason) = tokio::time::timeout(WAIT, silent.read_close())
         .await
         .unwrap()
@@ -240,15 +274,23 @@ async fn silent_peer_is_closed_and_removed() {
     assert!(reason.contains("no message"), "{reason}");
     // The watcher answers pings (its client does) so it stays, and sees the silent one leave
     // once its resume grace period is over.
+    let mut seen = false;
     let mut left = false;
     for _ in 0..200 {
         let s = watcher.next_snapshot().await;
-        if s.events.iter().any(|e| matches!(e, Event::Leave { .. })) {
+        seen |= watcher.replica().players.contains_key(&silent_id);
+        if s.changes.players_left.contains(&silent_id) {
             left = true;
             break;
         }
     }
-    assert!(left);
-    assert!(watcher.replica.tick > Tick(0));
+    assert!(seen, "the silent one was in the room");
+    assert!(left, "and left it");
+    assert!(!watcher.replica().players.contains_key(&silent_id));
+    assert!(watcher.replica().tick > Tick(0));
+    assert!(
+        watcher.replica().players.contains_key(&watcher.id()),
+        "the watcher is still in"
+    );
     server.stop().await;
 }

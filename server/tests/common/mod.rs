@@ -1,13 +1,10 @@
-//! Test support: start the real server on an ephemeral port, join clients, speak raw
-//! WebSocket for hostile-input tests.
+//! Test support: start the real server on an ephemeral port, join clients (version 2 in
+//! [`v2`], version 1 in [`v1`]), speak raw WebSocket for hostile-input tests.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
-use tickwire_client::{Client, Incoming};
 use tickwire_server::{Config, Server};
-use tickwire_shared::Replica;
-use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg, Snapshot, Welcome};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -73,54 +70,266 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, body)
 }
 
-pub fn hello(name: &str) -> ClientMsg {
-    ClientMsg::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        name: name.into(),
-        auth_token: None,
-        resume_token: None,
-    })
-}
+/// The version-1 names `netcode_loopback.rs` and `protocol_v2.rs` use (version 1's `Hello`
+/// and player); the tests ported to version 2 take [`v2::Player`] and [`v2::hello`].
+#[allow(unused_imports)]
+pub use v1::{Player as V1Player, Player, hello};
 
-/// A joined client with its replica.
-pub struct Player {
-    pub client: Client,
-    pub replica: Replica,
-    pub welcome: Welcome,
-    pub seq: u32,
-    pub snapshots: u64,
-}
+/// Protocol version 2: the engine's arena rooms, which every test here plays unless it proves
+/// something only version 1 has. A [`Player`](v2::Player) is a joined
+/// [`GameClient`](tickwire_client::GameClient) with the arena's lane indices, looked up by name
+/// in the schema its `Welcome` carried.
+pub mod v2 {
+    use super::WAIT;
+    use glam::Vec2;
+    pub use tickwire_client::{GameClient, GameEvent};
+    use tickwire_shared::schema::{FieldDesc, FieldType, Schema};
+    use tickwire_shared::sync::replica::Changes;
+    use tickwire_shared::sync::{
+        ClientMsg, Event, Hello, PROTOCOL_VERSION, Replica, Welcome, encode_client,
+    };
+    use tickwire_shared::{InputSeq, NetId, PlayerId, Tick};
 
-impl Player {
-    pub async fn join(url: &str, name: &str) -> Player {
-        let mut client = Client::connect(url, WAIT).await.expect("connect");
-        client.send(&hello(name)).await.unwrap();
-        match client.recv_timeout(WAIT).await {
-            Some(Incoming::Msg(ServerMsg::Welcome(w), _)) => Player {
-                client,
-                replica: Replica::new(&w),
-                welcome: w,
-                seq: 0,
-                snapshots: 0,
-            },
-            other => panic!("expected Welcome, got {other:?}"),
+    /// A version-2 `Hello` with a name and nothing else.
+    pub fn hello(name: &str) -> Hello {
+        Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: name.into(),
+            auth_token: None,
+            resume_token: None,
         }
     }
 
-    /// Receives until the next snapshot, applies it to the replica and returns it.
-    pub async fn next_snapshot(&mut self) -> Snapshot {
-        loop {
-            match self.client.recv_timeout(WAIT).await {
-                Some(Incoming::Msg(ServerMsg::Snapshot(s), _)) => {
-                    self.replica
-                        .apply(&s)
-                        .unwrap_or_else(|e| panic!("replica rejected snapshot: {e}"));
-                    self.snapshots += 1;
-                    return s;
-                }
-                Some(Incoming::Msg(_, _)) => continue,
-                other => panic!("expected a snapshot, got {other:?}"),
+    /// A client message encoded with the arena's schema, for raw sockets.
+    pub fn encode(msg: &ClientMsg) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_client(msg, &tickwire_arena::schema(), &mut out);
+        out
+    }
+
+    /// [`hello`] encoded, for raw sockets.
+    pub fn hello_bytes(name: &str) -> Vec<u8> {
+        encode(&ClientMsg::Hello(hello(name)))
+    }
+
+    fn index(fields: &[FieldDesc], name: &str) -> usize {
+        fields
+            .iter()
+            .position(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no field {name:?} in the schema"))
+    }
+
+    fn kind(schema: &Schema, name: &str) -> u16 {
+        schema
+            .kinds
+            .iter()
+            .position(|k| k.name == name)
+            .unwrap_or_else(|| panic!("no kind {name:?} in the schema")) as u16
+    }
+
+    /// Where the arena keeps what the tests read and write, by name from a schema.
+    #[derive(Debug, Clone)]
+    pub struct Arena {
+        /// Kind of bodies.
+        pub body: u16,
+        /// Kind of projectiles.
+        pub projectile: u16,
+        /// Body lanes.
+        pub player: usize,
+        pub x: usize,
+        pub y: usize,
+        pub health: usize,
+        pub alive: usize,
+        /// `Fixed` scale of body positions.
+        pub pos_scale: f32,
+        /// Player-record lanes.
+        pub kills: usize,
+        pub deaths: usize,
+        /// Input lanes.
+        pub move_x: usize,
+        pub move_y: usize,
+        pub aim: usize,
+        pub buttons: usize,
+        pub input_lanes: usize,
+        /// Event kind of `kill { killer, victim }`.
+        pub kill: u16,
+    }
+
+    impl Arena {
+        pub fn of(schema: &Schema) -> Arena {
+            assert_eq!(schema.game, "arena");
+            let body = kind(schema, "body");
+            let fields = &schema.kinds[usize::from(body)].fields;
+            let x = index(fields, "x");
+            let FieldType::Fixed(scale) = fields[x].ty else {
+                panic!("body.x is not fixed-point: {:?}", fields[x].ty)
+            };
+            let kill = schema
+                .events
+                .iter()
+                .position(|e| e.name == "kill")
+                .expect("a kill event") as u16;
+            Arena {
+                body,
+                projectile: kind(schema, "projectile"),
+                player: index(fields, "player"),
+                x,
+                y: index(fields, "y"),
+                health: index(fields, "health"),
+                alive: index(fields, "alive"),
+                pos_scale: f32::from(scale),
+                kills: index(&schema.player_fields, "kills"),
+                deaths: index(&schema.player_fields, "deaths"),
+                move_x: index(&schema.input, "move_x"),
+                move_y: index(&schema.input, "move_y"),
+                aim: index(&schema.input, "aim"),
+                buttons: index(&schema.input, "buttons"),
+                input_lanes: schema.input.len(),
+                kill,
             }
+        }
+
+        /// One input command's lanes.
+        pub fn input(&self, move_x: i8, move_y: i8, aim: u16, buttons: u8) -> Vec<i64> {
+            let mut lanes = vec![0; self.input_lanes];
+            lanes[self.move_x] = i64::from(move_x);
+            lanes[self.move_y] = i64::from(move_y);
+            lanes[self.aim] = i64::from(aim);
+            lanes[self.buttons] = i64::from(buttons);
+            lanes
+        }
+
+        /// The body of `player` in `replica`: (id, lanes).
+        pub fn body_of<'a>(
+            &self,
+            replica: &'a Replica,
+            player: PlayerId,
+        ) -> Option<(NetId, &'a [i64])> {
+            replica
+                .of_kind(self.body)
+                .find(|(_, l)| l[self.player] == i64::from(player.0))
+        }
+
+        /// A body's position in world units.
+        pub fn pos(&self, lanes: &[i64]) -> Vec2 {
+            Vec2::new(
+                lanes[self.x] as f32 / self.pos_scale,
+                lanes[self.y] as f32 / self.pos_scale,
+            )
+        }
+    }
+
+    /// A snapshot as [`GameClient`] returned it, already applied to the replica (whose
+    /// checksum matched, when it carried one).
+    #[derive(Debug)]
+    pub struct Snap {
+        pub tick: Tick,
+        pub changes: Changes,
+        pub events: Vec<Event>,
+        pub checked: bool,
+        pub bytes: usize,
+    }
+
+    /// A joined version-2 client of an arena room.
+    pub struct Player {
+        pub client: GameClient,
+        pub arena: Arena,
+        /// The seq of the newest command sent (0: none yet).
+        pub seq: InputSeq,
+        pub snapshots: u64,
+    }
+
+    impl Player {
+        pub async fn join(url: &str, name: &str) -> Player {
+            let client = GameClient::join(url, name, None, WAIT)
+                .await
+                .unwrap_or_else(|e| panic!("{name} did not join: {e}"));
+            Player::of(client)
+        }
+
+        /// Joins with a `Hello` of one's own (a resume token, an auth token) on a client.
+        pub async fn join_on(client: tickwire_client::Client, hello: Hello) -> Player {
+            let client = GameClient::join_on(client, hello, WAIT)
+                .await
+                .unwrap_or_else(|e| panic!("no join: {e}"));
+            Player::of(client)
+        }
+
+        pub fn of(client: GameClient) -> Player {
+            assert_eq!(client.welcome.protocol_version, PROTOCOL_VERSION);
+            Player {
+                arena: Arena::of(&client.welcome.schema),
+                client,
+                seq: InputSeq(0),
+                snapshots: 0,
+            }
+        }
+
+        pub fn welcome(&self) -> &Welcome {
+            &self.client.welcome
+        }
+
+        pub fn replica(&self) -> &Replica {
+            &self.client.replica
+        }
+
+        pub fn id(&self) -> PlayerId {
+            self.client.welcome.player_id
+        }
+
+        /// Receives until the next snapshot (pongs skipped) and returns it; anything else (a
+        /// checksum that differs, a close, nothing in time) fails the test.
+        pub async fn next_snapshot(&mut self) -> Snap {
+            match self.client.next_snapshot(WAIT).await {
+                Ok(GameEvent::Snapshot {
+                    tick,
+                    changes,
+                    events,
+                    checked,
+                    bytes,
+                }) => {
+                    self.snapshots += 1;
+                    Snap {
+                        tick,
+                        changes,
+                        events,
+                        checked,
+                        bytes,
+                    }
+                }
+                Ok(other) => panic!("expected a snapshot, got {other:?}"),
+                Err(e) => panic!("expected a snapshot, got {e}"),
+            }
+        }
+
+        /// Sends one command (with the unacknowledged ones before it), viewed at the
+        /// replica's tick.
+        pub async fn send_input(&mut self, lanes: Vec<i64>) {
+            let view = self.client.replica.tick;
+            self.seq = self
+                .client
+                .send_input(view, lanes)
+                .await
+                .expect("connection open");
+        }
+
+        /// The body of `player` in this client's replica: (id, lanes).
+        pub fn body_of(&self, player: PlayerId) -> Option<(NetId, &[i64])> {
+            self.arena.body_of(&self.client.replica, player)
+        }
+
+        /// Where this client sees `player`'s body.
+        pub fn pos_of(&self, player: PlayerId) -> Option<Vec2> {
+            self.body_of(player).map(|(_, l)| self.arena.pos(l))
+        }
+
+        /// A player-record lane by the arena's index.
+        pub fn record(&self, player: PlayerId, lane: usize) -> Option<i64> {
+            self.client
+                .replica
+                .players
+                .get(&player)
+                .map(|p| p.lanes[lane])
         }
     }
 }
@@ -207,6 +416,70 @@ impl RawWs {
             if opcode == 0x8 {
                 let code = u16::from_be_bytes([payload[0], payload[1]]);
                 return Some((code, String::from_utf8_lossy(&payload[2..]).into_owned()));
+            }
+        }
+    }
+}
+
+/// Protocol version 1 (the arena's old room, `server/src/room`), for the tests that still
+/// speak it: `netcode_loopback.rs` and `protocol_v2.rs` reach these as `common::Player` and
+/// `common::hello` (re-exported below). They go with version 1.
+pub mod v1 {
+    use super::WAIT;
+    use tickwire_client::{Client, Incoming};
+    use tickwire_shared::Replica;
+    use tickwire_shared::protocol::{
+        ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg, Snapshot, Welcome,
+    };
+
+    pub fn hello(name: &str) -> ClientMsg {
+        ClientMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: name.into(),
+            auth_token: None,
+            resume_token: None,
+        })
+    }
+
+    /// A joined client with its replica.
+    pub struct Player {
+        pub client: Client,
+        pub replica: Replica,
+        pub welcome: Welcome,
+        pub seq: u32,
+        pub snapshots: u64,
+    }
+
+    impl Player {
+        pub async fn join(url: &str, name: &str) -> Player {
+            let mut client = Client::connect(url, WAIT).await.expect("connect");
+            client.send(&hello(name)).await.unwrap();
+            match client.recv_timeout(WAIT).await {
+                Some(Incoming::Msg(ServerMsg::Welcome(w), _)) => Player {
+                    client,
+                    replica: Replica::new(&w),
+                    welcome: w,
+                    seq: 0,
+                    snapshots: 0,
+                },
+                other => panic!("expected Welcome, got {other:?}"),
+            }
+        }
+
+        /// Receives until the next snapshot, applies it to the replica and returns it.
+        pub async fn next_snapshot(&mut self) -> Snapshot {
+            loop {
+                match self.client.recv_timeout(WAIT).await {
+                    Some(Incoming::Msg(ServerMsg::Snapshot(s), _)) => {
+                        self.replica
+                            .apply(&s)
+                            .unwrap_or_else(|e| panic!("replica rejected snapshot: {e}"));
+                        self.snapshots += 1;
+                        return s;
+                    }
+                    Some(Incoming::Msg(_, _)) => continue,
+                    other => panic!("expected a snapshot, got {other:?}"),
+                }
             }
         }
     }
