@@ -1,9 +1,11 @@
-//! The real `tickwire` binary: starts, prints where it listens, serves a player, and on
-//! SIGTERM closes every client with 1001 and exits 0.
+//! The real `tickwire` binary: starts, prints where it listens, serves a player (protocol
+//! version 2, the arena on the engine), and on SIGTERM closes every client with 1001 and
+//! exits 0.
 
 mod common;
 
-use common::*;
+use common::v2::Player;
+use common::{WAIT, http_get};
 use std::process::Stdio;
 use tickwire_shared::close::CloseCode;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -31,8 +33,14 @@ async fn binary_serves_and_shuts_down_on_sigterm() {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
     let mut p = Player::join(&format!("ws://{addr}/ws"), "bin").await;
-    assert_eq!(p.welcome.tick_rate, 20);
-    p.next_snapshot().await;
+    assert_eq!(p.welcome().tick_rate, 20);
+    assert_eq!(p.welcome().schema, tickwire_arena::schema());
+    let s = p.next_snapshot().await;
+    assert!(s.tick > p.welcome().tick);
+    assert!(
+        p.body_of(p.id()).is_some(),
+        "the first snapshot has its body"
+    );
     assert_eq!(http_get(addr.parse().unwrap(), "/healthz").await.0, 200);
 
     let pid = child.id().unwrap().to_string();
@@ -41,7 +49,7 @@ async fn binary_serves_and_shuts_down_on_sigterm() {
         .status()
         .unwrap();
     assert!(status.success());
-    let (code, _) = p.client.wait_closed(WAIT).await.expect("closed");
+    let (code, _) = p.client.client().wait_closed(WAIT).await.expect("closed");
     assert_eq!(code, Some(CloseCode::GoingAway.code()));
     let exit = tokio::time::timeout(WAIT, child.wait())
         .await
