@@ -2,13 +2,12 @@
 //! (its own body is the `body` whose `player` field is its id) and turned into input lanes.
 //! Pure and seeded, so a bot's choices are reproducible and tested without sockets.
 
-use crate::{BODY, body, input};
+use crate::client::{ClientConfig, Intent, input_lanes};
+use crate::{BODY, body};
 use glam::Vec2;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use tickwire_shared::protocol::buttons;
-use tickwire_shared::quant::{dequantize_pos, quantize_angle16};
-use tickwire_shared::rules::Arena;
+use tickwire_shared::quant::dequantize_pos;
 use tickwire_shared::sync::bot::BotBrain;
 use tickwire_shared::sync::replica::Replica;
 
@@ -163,20 +162,19 @@ impl BotBrain for Brain {
             },
             (Behaviour::Mixed, Some(_)) => unreachable!("resolved by Behaviour::for_bot"),
         };
-        let mut lanes = vec![0; input::COUNT];
-        lanes[input::move_x] = i64::from((dir.x * 127.0).round() as i8);
-        lanes[input::move_y] = i64::from((dir.y * 127.0).round() as i8);
-        lanes[input::aim] = i64::from(quantize_angle16(aim));
-        lanes[input::buttons] = i64::from(if fire { buttons::FIRE } else { 0 });
-        lanes
+        input_lanes(&Intent {
+            movement: dir,
+            aim,
+            fire,
+            alt_fire: false,
+        })
     }
 }
 
 /// The arena's size from the `Welcome`'s game config (the default arena's if unreadable).
 fn arena_size(game_config: &str) -> Vec2 {
-    let arena = serde_json::from_str::<serde_json::Value>(game_config)
-        .ok()
-        .and_then(|v| serde_json::from_value::<Arena>(v.get("arena")?.clone()).ok())
+    let arena = ClientConfig::parse(game_config)
+        .map(|c| c.arena)
         .unwrap_or_default();
     Vec2::new(arena.width, arena.height)
 }
@@ -210,7 +208,8 @@ fn nearest_player(replica: &Replica, me: Vec2) -> Option<Vec2> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ArenaConfig, ArenaGame};
+    use crate::client::buttons;
+    use crate::{ArenaConfig, ArenaGame, input};
     use tickwire_engine::EngineConfig;
     use tickwire_engine::testing::TestRoom;
     use tickwire_shared::PlayerId;

@@ -11,17 +11,17 @@ use glam::Vec2;
 use slotmap::SecondaryMap;
 use std::collections::BTreeMap;
 pub mod bot;
+pub mod client;
 pub mod sim;
 
 use sim::lag_comp::lag_comp_ticks;
 use sim::{PlayerKey, ProjectileKey, Sim, SimEvent};
 use tickwire_engine::{Audience, Ctx, EntityMeta, Game, World};
-use tickwire_shared::protocol::InputCmd as ArenaCmd;
 use tickwire_shared::quant::quantize_pos;
 use tickwire_shared::rules::{Arena, Rules};
 use tickwire_shared::schema::{FieldDesc, FieldType, KindDesc, MessageDesc, Schema, engine_events};
 use tickwire_shared::sync::{InputCmd, Value};
-use tickwire_shared::{InputSeq, NetId, PlayerId, fields};
+use tickwire_shared::{NetId, PlayerId, fields};
 
 fields! {
     /// A player's body.
@@ -264,15 +264,7 @@ impl Game for ArenaGame {
         let Some((key, _)) = self.players.get(&player) else {
             return;
         };
-        let l = &cmd.lanes;
-        let c = ArenaCmd {
-            seq: InputSeq(cmd.seq.0),
-            move_x: l[input::move_x] as i8,
-            move_y: l[input::move_y] as i8,
-            aim: l[input::aim] as u16,
-            buttons: l[input::buttons] as u8,
-            view_tick: cmd.view_tick,
-        };
+        let c = client::arena_cmd(cmd);
         self.sim.apply_input(*key, &c);
         self.absorb(ctx);
     }
