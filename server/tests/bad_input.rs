@@ -1,12 +1,17 @@
 //! Bad input over real sockets: each case gets its own close code and reason, and a
-//! well-behaved player in the same room keeps receiving every snapshot.
+//! well-behaved player in the same room (protocol version 2, the arena on the engine) keeps
+//! receiving every snapshot. The attackers speak version 2 too, so those that say `Hello`
+//! first join the watcher's room.
 
 mod common;
 
-use common::*;
+use common::v2::{Player, encode, hello, hello_bytes};
+use common::{RawWs, TestServer, WAIT};
 use tickwire_server::Config;
-use tickwire_shared::protocol::{ClientMsg, Hello, InputCmd};
-use tickwire_shared::{InputSeq, close::CloseCode, encode_client};
+use tickwire_server::net::RoomInfo;
+use tickwire_shared::close::CloseCode;
+use tickwire_shared::sync::{ClientMsg, Hello, InputCmd};
+use tickwire_shared::{InputSeq, Tick};
 
 const BINARY: u8 = 2;
 const TEXT: u8 = 1;
@@ -26,6 +31,7 @@ where
     .await;
     let mut watcher = Player::join(&server.ws_url(), "watcher").await;
     let first = watcher.next_snapshot().await.tick;
+    assert_eq!(watcher.replica().players.len(), 1, "alone in a v2 room");
     let raw = RawWs::connect(server.addr).await;
     let mut raw = attack(raw).await;
     let (code, reason) = tokio::time::timeout(WAIT, raw.read_close())
@@ -43,8 +49,15 @@ where
     for _ in 0..10 {
         let s = watcher.next_snapshot().await;
         assert_eq!(s.tick.0, last.0 + 1, "no tick skipped for the watcher");
+        assert!(s.checked, "a checksum every tick, and it matched");
         last = s.tick;
     }
+    assert!(watcher.body_of(watcher.id()).is_some());
+    // Attackers that said Hello joined the watcher's room: one room, of version 2.
+    let (_, rooms) = server.http_get("/rooms").await;
+    let rooms: Vec<RoomInfo> = serde_json::from_str(&rooms).unwrap();
+    assert_eq!(rooms.len(), 1, "{rooms:?}");
+    assert_eq!(rooms[0].protocol, 2);
     let (_, metrics) = server.http_get("/metrics").await;
     assert!(
         metrics.contains(&format!(
@@ -56,7 +69,7 @@ where
 }
 
 fn joined_hello() -> Vec<u8> {
-    encode_client(&hello("raw"))
+    hello_bytes("raw")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,10 +124,11 @@ async fn frame_at_the_limit_is_accepted_but_fragments_over_it_get_1009() {
                 let cmds: Vec<InputCmd> = (1..=n)
                     .map(|s| InputCmd {
                         seq: InputSeq(s),
-                        ..Default::default()
+                        view_tick: Tick(0),
+                        lanes: vec![0; tickwire_arena::input::COUNT],
                     })
                     .collect();
-                let b = encode_client(&ClientMsg::Input(cmds));
+                let b = encode(&ClientMsg::Input(cmds));
                 if b.len() > 512 - 8 {
                     break b;
                 }
@@ -187,15 +201,13 @@ async fn wrong_protocol_version_gets_4000() {
     expect_close(
         Config::ephemeral(),
         CloseCode::VersionMismatch.code(),
-        "protocol version 999",
+        "protocol version 999 is not supported; this server speaks 1 and 2",
         |mut ws| async move {
             let h = ClientMsg::Hello(Hello {
                 protocol_version: 999,
-                name: "old".into(),
-                auth_token: None,
-                resume_token: None,
+                ..hello("new")
             });
-            ws.frame(BINARY, true, &encode_client(&h)).await;
+            ws.frame(BINARY, true, &encode(&h)).await;
             ws
         },
     )
@@ -209,12 +221,14 @@ async fn input_before_hello_gets_4001() {
         CloseCode::HelloExpected.code(),
         "first message must be Hello",
         |mut ws| async move {
+            let mut lanes = vec![0; tickwire_arena::input::COUNT];
+            lanes[tickwire_arena::input::move_x] = 127;
             let i = ClientMsg::Input(vec![InputCmd {
                 seq: InputSeq(1),
-                move_x: 127,
-                ..Default::default()
+                view_tick: Tick(0),
+                lanes,
             }]);
-            ws.frame(BINARY, true, &encode_client(&i)).await;
+            ws.frame(BINARY, true, &encode(&i)).await;
             ws
         },
     )
