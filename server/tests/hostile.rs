@@ -1,16 +1,18 @@
 //! The hostile-input suite: attacks run against the real server while well-behaved players
-//! play in the same room. Every attacker gets its close code (or is cut off by a timeout); no
-//! task panics; the players receive every snapshot, in order, and their replicas match the
-//! server's checksums throughout.
+//! play in the same room (protocol version 2, the arena on the engine; the attackers that say
+//! `Hello` say a version-2 one and join that room). Every attacker gets its close code (or is
+//! cut off by a timeout); no task panics; the players receive every snapshot, in order, and
+//! their replicas match the server's checksums throughout.
 
 mod common;
 
-use common::*;
+use common::v2::{Player, encode, hello_bytes};
+use common::{RawWs, TestServer, WAIT};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tickwire_server::Config;
-use tickwire_shared::protocol::{ClientMsg, InputCmd, Ping};
-use tickwire_shared::{InputSeq, close::CloseCode, encode_client};
+use tickwire_shared::close::CloseCode;
+use tickwire_shared::sync::{ClientMsg, Ping};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -50,7 +52,7 @@ async fn closed_within(mut s: TcpStream, limit: Duration) -> bool {
 
 async fn joined_raw(addr: std::net::SocketAddr, name: &str) -> RawWs {
     let mut ws = RawWs::connect(addr).await;
-    ws.frame(2, true, &encode_client(&hello(name))).await;
+    ws.frame(2, true, &hello_bytes(name)).await;
     ws
 }
 
@@ -92,25 +94,33 @@ async fn hostile_inputs_do_not_hurt_well_behaved_players() {
         players.push(tokio::spawn(async move {
             let first = p.next_snapshot().await.tick;
             let mut last = first;
+            let mut n = 0u32;
             loop {
-                p.seq += 1;
-                let cmd = InputCmd {
-                    seq: InputSeq(p.seq),
-                    move_x: if (p.seq / 40) % 2 == 0 { 100 } else { -100 },
-                    move_y: 40,
-                    aim: (p.seq * 500) as u16,
-                    buttons: 0,
-                    view_tick: p.replica.tick,
-                };
-                p.client.send(&ClientMsg::Input(vec![cmd])).await.unwrap();
+                n += 1;
+                let lanes = p.arena.input(
+                    if (n / 40).is_multiple_of(2) {
+                        100
+                    } else {
+                        -100
+                    },
+                    40,
+                    (n * 500) as u16,
+                    0,
+                );
+                p.send_input(lanes).await;
                 let s = tokio::select! {
                     s = p.next_snapshot() => s,
                     _ = stop.cancelled() => break,
                 };
                 assert_eq!(s.tick.0, last.0 + 1, "player {i} missed a snapshot");
+                assert!(
+                    s.checked,
+                    "player {i}: a checksum every tick, and it matched"
+                );
                 last = s.tick;
             }
-            (last.0 - first.0, p.replica.ack_input_seq)
+            assert!(p.body_of(p.id()).is_some(), "player {i} still has its body");
+            (last.0 - first.0, p.replica().ack_input_seq)
         }));
     }
 
@@ -156,7 +166,7 @@ async fn hostile_inputs_do_not_hurt_well_behaved_players() {
 
     // Thousands of messages per second.
     let mut ws = joined_raw(addr, "flood").await;
-    let ping = encode_client(&ClientMsg::Ping(Ping { client_time: 1 }));
+    let ping = encode(&ClientMsg::Ping(Ping { client_time: 1 }));
     let mut burst = Vec::new();
     for _ in 0..3000 {
         burst.extend_from_slice(&[0x82, 0x80 | ping.len() as u8, 0, 0, 0, 0]);
@@ -213,6 +223,11 @@ async fn hostile_inputs_do_not_hurt_well_behaved_players() {
     }
     drop(abandoned);
     assert_eq!(server.http_get("/healthz").await, (200, "ok\n".into()));
+    // Those that said Hello joined the players' room: one room, of version 2.
+    let (_, rooms) = server.http_get("/rooms").await;
+    let rooms: Vec<tickwire_server::net::RoomInfo> = serde_json::from_str(&rooms).unwrap();
+    assert_eq!(rooms.len(), 1, "{rooms:?}");
+    assert_eq!(rooms[0].protocol, 2);
 
     stop.cancel();
     for p in players {
