@@ -1,19 +1,20 @@
-//! Production features over loopback: rooms and matchmaking, `/rooms`, session resume, JWT
-//! auth, TLS, connection limits, message flood, origin allowlist.
+//! Production features over loopback, on protocol version 2 (the arena's rooms on the
+//! engine): rooms and matchmaking, `/rooms`, session resume, JWT auth, TLS, connection limits,
+//! message flood, origin allowlist.
 
 mod common;
 
-use common::*;
+use common::v2::{Player, hello, hello_bytes};
+use common::{RawWs, TestServer, WAIT};
 use std::time::Duration;
-use tickwire_client::{Client, ConnectError, Incoming};
+use tickwire_client::game::JoinError;
+use tickwire_client::{Client, ConnectError, GameClient};
 use tickwire_server::Config;
 use tickwire_server::net::RoomInfo;
-use tickwire_shared::protocol::{
-    ClientMsg, Event, Hello, InputCmd, PROTOCOL_VERSION, Ping, ServerMsg, buttons,
-};
-use tickwire_shared::quant::{dequantize_pos, quantize_angle16};
-use tickwire_shared::replica::EntityState;
-use tickwire_shared::{InputSeq, close::CloseCode};
+use tickwire_shared::protocol::buttons;
+use tickwire_shared::quant::quantize_angle16;
+use tickwire_shared::sync::{Hello, Replica, ServerMsg, decode_server};
+use tickwire_shared::{PlayerId, close::CloseCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn rooms(server: &TestServer) -> Vec<RoomInfo> {
@@ -37,6 +38,15 @@ async fn wait_rooms(server: &TestServer, pred: impl Fn(&[RoomInfo]) -> bool) -> 
     );
 }
 
+/// The close a join was refused with.
+fn refused(r: Result<GameClient, JoinError>) -> (Option<u16>, String) {
+    match r {
+        Err(JoinError::Refused { code, reason }) => (code, reason),
+        Err(e) => panic!("expected a close, got {e}"),
+        Ok(_) => panic!("expected a close, got a Welcome"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_match_fills_rooms_and_creates_new_ones() {
     let server = TestServer::start(Config {
@@ -45,29 +55,28 @@ async fn quick_match_fills_rooms_and_creates_new_ones() {
     })
     .await;
     let url = server.ws_url();
+    let room_of = |p: &Player| {
+        p.welcome()
+            .resume_token
+            .split('.')
+            .next()
+            .unwrap()
+            .to_string()
+    };
     let a = Player::join(&url, "a").await;
     let b = Player::join(&url, "b").await;
-    let c = Player::join(&url, "c").await;
-    assert_eq!(a.welcome.resume_token.split('.').next(), Some("1"));
-    assert_eq!(
-        b.welcome.resume_token.split('.').next(),
-        Some("1"),
-        "fullest open room first"
-    );
-    assert_eq!(
-        c.welcome.resume_token.split('.').next(),
-        Some("2"),
-        "room 1 full: a new room"
-    );
-    assert_eq!(c.welcome.players.len(), 1);
+    let mut c = Player::join(&url, "c").await;
+    assert_eq!(room_of(&a), "1");
+    assert_eq!(room_of(&b), "1", "fullest open room first");
+    assert_eq!(room_of(&c), "2", "room 1 full: a new room");
+    // The first snapshot lists the room's players: c alone in room 2.
+    c.next_snapshot().await;
+    let players: Vec<PlayerId> = c.replica().players.keys().copied().collect();
+    assert_eq!(players, vec![c.id()]);
     let named = Player::join(&format!("{url}?room=lobby"), "d").await;
-    assert_eq!(named.welcome.resume_token.split('.').next(), Some("lobby"));
+    assert_eq!(room_of(&named), "lobby");
     let d2 = Player::join(&url, "e").await;
-    assert_eq!(
-        d2.welcome.resume_token.split('.').next(),
-        Some("2"),
-        "quick-match skips named rooms"
-    );
+    assert_eq!(room_of(&d2), "2", "quick-match skips named rooms");
     let list = wait_rooms(&server, |r| r.iter().map(|x| x.players).sum::<usize>() == 5).await;
     let summary: Vec<(String, usize, usize, bool)> = list
         .iter()
@@ -82,6 +91,7 @@ async fn quick_match_fills_rooms_and_creates_new_ones() {
         ]
     );
     assert!(list.iter().all(|r| r.tick_rate == 30));
+    assert!(list.iter().all(|r| r.protocol == 2), "{list:?}");
     assert_eq!(
         server.http_get("/ws?room=../x").await.0,
         426,
@@ -110,36 +120,28 @@ async fn empty_rooms_are_disposed_of() {
     })
     .await;
     let p = Player::join(&format!("{}?room=short", server.ws_url()), "a").await;
-    wait_rooms(&server, |r| r.len() == 1 && r[0].players == 1).await;
-    p.client.close(CloseCode::Normal, "bye").await;
+    let list = wait_rooms(&server, |r| r.len() == 1 && r[0].players == 1).await;
+    assert_eq!((list[0].id.as_str(), list[0].protocol), ("short", 2));
+    p.client.leave().await;
     wait_rooms(&server, |r| r.is_empty()).await;
     let (_, metrics) = server.http_get("/metrics").await;
     assert!(metrics.contains("tickwire_rooms 0"), "{metrics}");
     server.stop().await;
 }
 
-fn body_pos(p: &Player, id: tickwire_shared::PlayerId) -> Option<glam::Vec2> {
-    p.replica
-        .body_of(id)
-        .map(|(_, s)| glam::Vec2::new(dequantize_pos(s.x), dequantize_pos(s.y)))
-}
-
 async fn send(p: &mut Player, move_to: Option<glam::Vec2>, aim_at: Option<glam::Vec2>, fire: bool) {
-    let me = body_pos(p, p.welcome.player_id).unwrap();
+    let me = p.pos_of(p.id()).expect("own body in view");
     let dir = move_to
         .map(|t| (t - me).normalize_or_zero())
         .unwrap_or_default();
     let aim = aim_at.map(|t| (t - me).to_angle()).unwrap_or(0.0);
-    p.seq += 1;
-    let cmd = InputCmd {
-        seq: InputSeq(p.seq),
-        move_x: (dir.x * 127.0) as i8,
-        move_y: (dir.y * 127.0) as i8,
-        aim: quantize_angle16(aim),
-        buttons: if fire { buttons::FIRE } else { 0 },
-        view_tick: p.replica.tick,
-    };
-    p.client.send(&ClientMsg::Input(vec![cmd])).await.unwrap();
+    let lanes = p.arena.input(
+        (dir.x * 127.0) as i8,
+        (dir.y * 127.0) as i8,
+        quantize_angle16(aim),
+        if fire { buttons::FIRE } else { 0 },
+    );
+    p.send_input(lanes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,67 +155,65 @@ async fn resume_within_grace_keeps_player_body_and_score() {
     let url = server.ws_url();
     let mut a = Player::join(&url, "hunter").await;
     let mut b = Player::join(&url, "target").await;
-    let (aid, bid) = (a.welcome.player_id, b.welcome.player_id);
+    let (aid, bid) = (a.id(), b.id());
     a.next_snapshot().await;
     b.next_snapshot().await;
     // The two walk towards each other until close, then `a` shoots `b` until it dies.
     let mut killed = false;
     for _ in 0..3000 {
-        let (pa, pb) = (body_pos(&a, aid), body_pos(&b, bid));
-        let target = body_pos(&a, bid).or(pb);
+        let (pa, pb) = (a.pos_of(aid), b.pos_of(bid));
+        let target = a.pos_of(bid).or(pb);
         let close_enough = matches!((pa, target), (Some(x), Some(y)) if x.distance(y) < 250.0);
         send(&mut a, target, target, close_enough).await;
         send(&mut b, pa, None, false).await;
         let s = a.next_snapshot().await;
         b.next_snapshot().await;
-        if s.events.iter().any(
-            |e| matches!(e, Event::Kill { killer, victim } if *killer == aid && *victim == bid),
-        ) {
+        let kill = a.arena.kill;
+        if s.events.iter().any(|e| {
+            e.kind == kill
+                && e.values[0].int() == i64::from(aid.0)
+                && e.values[1].int() == i64::from(bid.0)
+        }) {
             killed = true;
             break;
         }
     }
     assert!(killed, "the hunter scored");
-    assert_eq!(a.replica.players[&aid].score, 1);
-    let token = a.welcome.resume_token.clone();
-    let body = a.welcome.entity_id;
+    let kills = a.arena.kills;
+    assert_eq!(a.record(aid, kills), Some(1));
+    assert_eq!(a.record(bid, a.arena.deaths), Some(1));
+    let token = a.welcome().resume_token.clone();
+    let (body, _) = a.body_of(aid).expect("the hunter's body");
     // The connection drops without a close frame (as on a network failure).
     a.client.abort();
     let again = Player::join(&url, "hunter-again").await;
-    assert_ne!(again.welcome.player_id, aid, "no token: a new player");
-    again.client.close(CloseCode::Normal, "").await;
-    let mut c = Client::connect(&url, WAIT).await.unwrap();
-    c.send(&ClientMsg::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        name: "ignored".into(),
-        auth_token: None,
-        resume_token: Some(token.clone()),
-    }))
-    .await
-    .unwrap();
-    let Some(Incoming::Msg(ServerMsg::Welcome(w), _)) = c.recv_timeout(WAIT).await else {
-        panic!("no welcome")
-    };
-    assert_eq!(w.player_id, aid);
-    assert_eq!(w.entity_id, body);
-    assert_eq!(w.players.iter().find(|p| p.id == aid).unwrap().score, 1);
-    assert_eq!(
-        w.players.iter().find(|p| p.id == aid).unwrap().name,
-        "hunter"
-    );
-    let mut r = tickwire_shared::Replica::new(&w);
-    loop {
-        if let Some(Incoming::Msg(ServerMsg::Snapshot(s), _)) = c.recv_timeout(WAIT).await {
-            assert!(
-                s.created.iter().any(|e| e.id == body),
-                "a full snapshot with the body"
-            );
-            r.apply(&s).unwrap();
-            break;
-        }
-    }
+    assert_ne!(again.id(), aid, "no token: a new player");
+    assert!(!again.welcome().resumed);
+    again.client.leave().await;
+    let c = GameClient::join(&url, "ignored", Some(token.clone()), WAIT)
+        .await
+        .expect("resumed");
+    let mut c = Player::of(c);
+    assert_eq!(c.id(), aid);
+    assert!(c.welcome().resumed);
+    assert_ne!(c.welcome().resume_token, token, "a fresh token");
+    let s = c.next_snapshot().await;
     assert!(
-        matches!(r.entities.get(&body), Some(EntityState::Player { player, .. }) if *player == aid)
+        s.changes.created.contains(&body),
+        "a full snapshot with the body"
+    );
+    assert_eq!(
+        c.body_of(aid).map(|(id, _)| id),
+        Some(body),
+        "the same body"
+    );
+    let me = &c.replica().players[&aid];
+    assert_eq!(me.name, "hunter", "the name of the player taken back");
+    assert!(me.connected);
+    assert_eq!(c.record(aid, kills), Some(1), "the score kept");
+    assert!(
+        c.replica().players.contains_key(&bid),
+        "and the room's players"
     );
     let (_, metrics) = server.http_get("/metrics").await;
     assert!(metrics.contains("tickwire_resumes_total 1"), "{metrics}");
@@ -230,38 +230,31 @@ async fn resume_after_grace_is_a_new_player_and_a_live_connection_is_replaced() 
     let url = server.ws_url();
     let mut watcher = Player::join(&url, "watcher").await;
     let a = Player::join(&url, "a").await;
-    let (aid, token) = (a.welcome.player_id, a.welcome.resume_token.clone());
+    let (aid, token) = (a.id(), a.welcome().resume_token.clone());
     a.client.abort();
     // The watcher sees `a` leave once the grace period is over.
-    loop {
+    let mut left = false;
+    for _ in 0..300 {
         let s = watcher.next_snapshot().await;
-        if s.events.contains(&Event::Leave { player: aid }) {
+        if s.changes.players_left.contains(&aid) {
+            left = true;
             break;
         }
     }
-    let resume = |t: String| {
-        ClientMsg::Hello(Hello {
-            protocol_version: PROTOCOL_VERSION,
-            name: "a".into(),
-            auth_token: None,
-            resume_token: Some(t),
-        })
-    };
-    let mut late = Client::connect(&url, WAIT).await.unwrap();
-    late.send(&resume(token)).await.unwrap();
-    let Some(Incoming::Msg(ServerMsg::Welcome(w), _)) = late.recv_timeout(WAIT).await else {
-        panic!()
-    };
-    assert_ne!(w.player_id, aid, "too late: a new player");
+    assert!(left, "a left after the grace period");
+    let mut late = GameClient::join(&url, "a", Some(token), WAIT)
+        .await
+        .expect("a Welcome");
+    assert_ne!(late.welcome.player_id, aid, "too late: a new player");
+    assert!(!late.welcome.resumed);
 
     // A second connection with a live player's token takes it over; the first is told why.
-    let mut second = Client::connect(&url, WAIT).await.unwrap();
-    second.send(&resume(w.resume_token.clone())).await.unwrap();
-    let Some(Incoming::Msg(ServerMsg::Welcome(w2), _)) = second.recv_timeout(WAIT).await else {
-        panic!()
-    };
-    assert_eq!(w2.player_id, w.player_id);
-    let (code, reason) = late.wait_closed(WAIT).await.unwrap();
+    let second = GameClient::join(&url, "a", Some(late.welcome.resume_token.clone()), WAIT)
+        .await
+        .expect("a Welcome");
+    assert_eq!(second.welcome.player_id, late.welcome.player_id);
+    assert!(second.welcome.resumed);
+    let (code, reason) = late.client().wait_closed(WAIT).await.unwrap();
     assert_eq!(code, Some(CloseCode::Replaced.code()), "{reason}");
     server.stop().await;
 }
@@ -300,61 +293,47 @@ async fn jwt_auth_refuses_bad_tokens_and_takes_the_name_from_claims() {
         .unwrap();
     assert!(err.to_string().contains("401"), "{err}");
     // No token at all: close 4004 after Hello.
-    let mut c = Client::connect(&url, WAIT).await.unwrap();
-    c.send(&hello("anon")).await.unwrap();
     assert_eq!(
-        c.wait_closed(WAIT).await.unwrap(),
+        refused(GameClient::join(&url, "anon", None, WAIT).await),
         (
             Some(CloseCode::Unauthorized.code()),
             "a token is required".into()
         )
     );
     // An expired token in Hello: 4004 with the reason.
-    let mut c = Client::connect(&url, WAIT).await.unwrap();
-    c.send(&ClientMsg::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        name: "x".into(),
+    let c = Client::connect(&url, WAIT).await.unwrap();
+    let expired = Hello {
         auth_token: Some(jwt("s3cret", "old", -120)),
-        resume_token: None,
-    }))
-    .await
-    .unwrap();
+        ..hello("x")
+    };
     assert_eq!(
-        c.wait_closed(WAIT).await.unwrap(),
+        refused(GameClient::join_on(c, expired, WAIT).await),
         (
             Some(CloseCode::Unauthorized.code()),
             "the token has expired".into()
         )
     );
     // A good token in the URL: admitted, named by the claims, not by Hello.
-    let p = Player::join(
+    let mut p = Player::join(
         &format!("{url}?token={}", jwt("s3cret", "Ada", 60)),
         "ignored",
     )
     .await;
-    assert_eq!(
-        p.welcome
-            .players
-            .iter()
-            .find(|i| i.id == p.welcome.player_id)
-            .unwrap()
-            .name,
-        "Ada"
-    );
+    p.next_snapshot().await;
+    assert_eq!(p.replica().players[&p.id()].name, "Ada");
     // And a good token in Hello.
-    let mut c = Client::connect(&url, WAIT).await.unwrap();
-    c.send(&ClientMsg::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        name: "x".into(),
-        auth_token: Some(jwt("s3cret", "Grace", 60)),
-        resume_token: None,
-    }))
-    .await
-    .unwrap();
-    let Some(Incoming::Msg(ServerMsg::Welcome(w), _)) = c.recv_timeout(WAIT).await else {
-        panic!()
-    };
-    assert!(w.players.iter().any(|i| i.name == "Grace"));
+    let c = Client::connect(&url, WAIT).await.unwrap();
+    let mut g = Player::join_on(
+        c,
+        Hello {
+            auth_token: Some(jwt("s3cret", "Grace", 60)),
+            ..hello("x")
+        },
+    )
+    .await;
+    g.next_snapshot().await;
+    assert_eq!(g.replica().players[&g.id()].name, "Grace");
+    assert_eq!(g.replica().players[&p.id()].name, "Ada");
     let (_, metrics) = server.http_get("/metrics").await;
     for reason in ["invalid", "missing", "expired"] {
         assert!(
@@ -385,21 +364,17 @@ async fn wss_client_plays_over_tls() {
     roots.add(cert.cert.der().clone()).unwrap();
     let tls = std::sync::Arc::new(tickwire_client::tls_config_with_roots(roots));
     let url = format!("wss://localhost:{}/ws", server.addr.port());
-    let mut c = Client::connect_with(&url, WAIT, Some(tls.clone()))
+    let c = Client::connect_with(&url, WAIT, Some(tls.clone()))
         .await
         .unwrap();
-    c.send(&hello("secure")).await.unwrap();
-    let Some(Incoming::Msg(ServerMsg::Welcome(w), _)) = c.recv_timeout(WAIT).await else {
-        panic!()
-    };
-    let mut r = tickwire_shared::Replica::new(&w);
-    for _ in 0..5 {
-        match c.recv_timeout(WAIT).await {
-            Some(Incoming::Msg(ServerMsg::Snapshot(s), _)) => r.apply(&s).unwrap(),
-            other => panic!("{other:?}"),
-        }
+    let mut p = Player::join_on(c, hello("secure")).await;
+    let mut last = p.next_snapshot().await.tick;
+    for _ in 0..4 {
+        let s = p.next_snapshot().await;
+        assert_eq!(s.tick.0, last.0 + 1);
+        last = s.tick;
     }
-    assert!(r.local_player().is_some());
+    assert!(p.body_of(p.id()).is_some());
     // Plain ws:// to a TLS port does not get through.
     assert!(
         Client::connect(
@@ -429,7 +404,7 @@ async fn per_ip_connection_limit_gets_503() {
     assert!(err.to_string().contains("503"), "{err}");
     // Closing one frees a slot.
     let p = held.pop().unwrap();
-    p.client.close(CloseCode::Normal, "").await;
+    p.client.leave().await;
     let mut ok = false;
     for _ in 0..100 {
         if Client::connect(&url, WAIT).await.is_ok() {
@@ -440,7 +415,7 @@ async fn per_ip_connection_limit_gets_503() {
     }
     assert!(ok, "slot freed");
     for p in held {
-        p.client.close(CloseCode::Normal, "").await;
+        p.client.leave().await;
     }
     let mut metrics = String::new();
     for _ in 0..100 {
@@ -472,22 +447,18 @@ async fn message_flood_gets_1008_and_others_keep_playing() {
     let start = watcher.next_snapshot().await.tick;
     let mut flooder = Player::join(&url, "flooder").await;
     for i in 0..1000 {
-        if flooder
-            .client
-            .send(&ClientMsg::Ping(Ping { client_time: i }))
-            .await
-            .is_err()
-        {
+        if flooder.client.ping(i).await.is_err() {
             break;
         }
     }
-    let (code, reason) = flooder.client.wait_closed(WAIT).await.unwrap();
+    let (code, reason) = flooder.client.client().wait_closed(WAIT).await.unwrap();
     assert_eq!(code, Some(CloseCode::PolicyViolation.code()));
     assert_eq!(reason, "message rate limit exceeded");
     let mut last = start;
     for _ in 0..10 {
         let s = watcher.next_snapshot().await;
         assert_eq!(s.tick.0, last.0 + 1);
+        assert!(s.checked, "a checksum every tick, and it matched");
         last = s.tick;
     }
     let (_, metrics) = server.http_get("/metrics").await;
@@ -535,7 +506,8 @@ async fn origin_allowlist() {
             .starts_with("HTTP/1.1 101")
     );
     // Non-browser clients send no Origin and are let in.
-    Player::join(&server.ws_url(), "native").await;
+    let mut p = Player::join(&server.ws_url(), "native").await;
+    p.next_snapshot().await;
     server.stop().await;
 }
 
@@ -549,31 +521,38 @@ async fn a_player_dropped_by_the_heartbeat_resumes() {
     .await;
     // A client that joins, then goes silent (answers no ping) until the server gives up on it.
     let mut silent = RawWs::connect(server.addr).await;
-    silent
-        .frame(2, true, &tickwire_shared::encode_client(&hello("sleepy")))
-        .await;
+    silent.frame(2, true, &hello_bytes("sleepy")).await;
     let welcome = silent.read_binary().await.unwrap();
-    let ServerMsg::Welcome(w) = tickwire_shared::decode_server(&welcome).unwrap() else {
-        panic!()
+    let Ok(ServerMsg::Welcome(w)) = decode_server(&welcome, None, &|_| None) else {
+        panic!("not a Welcome")
     };
+    // Reading is not talking: its first snapshot says which body is its.
+    let mut r = Replica::new(&w);
+    let first = silent.read_binary().await.unwrap();
+    let Ok(ServerMsg::Snapshot(s)) = r.decode(&first) else {
+        panic!("not a snapshot")
+    };
+    r.apply(&s).unwrap();
+    let arena = common::v2::Arena::of(&w.schema);
+    let (body, _) = arena.body_of(&r, w.player_id).expect("its body");
     let (code, _) = tokio::time::timeout(WAIT, silent.read_close())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(code, CloseCode::Timeout.code());
     // It comes back with its token within the grace period: same player, same body.
-    let mut c = Client::connect(&server.ws_url(), WAIT).await.unwrap();
-    c.send(&ClientMsg::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        name: "sleepy".into(),
-        auth_token: None,
-        resume_token: Some(w.resume_token.clone()),
-    }))
+    let c = GameClient::join(
+        &server.ws_url(),
+        "sleepy",
+        Some(w.resume_token.clone()),
+        WAIT,
+    )
     .await
-    .unwrap();
-    let Some(Incoming::Msg(ServerMsg::Welcome(w2), _)) = c.recv_timeout(WAIT).await else {
-        panic!()
-    };
-    assert_eq!((w2.player_id, w2.entity_id), (w.player_id, w.entity_id));
+    .expect("a Welcome");
+    let mut p = Player::of(c);
+    assert_eq!(p.id(), w.player_id);
+    assert!(p.welcome().resumed);
+    p.next_snapshot().await;
+    assert_eq!(p.body_of(p.id()).map(|(id, _)| id), Some(body));
     server.stop().await;
 }
