@@ -39,7 +39,7 @@ fn autopilot(
     let (Some(local), Some(session)) = (view.local, game.0.as_ref()) else {
         return;
     };
-    let arena = &session.replica().arena;
+    let arena = &session.config.arena;
     let centre = Vec2::new(arena.width, arena.height) / 2.0;
     let leg = (time.elapsed_secs() / WANDER_SECS) as u32;
     // A fixed pseudo-random heading per leg, pulled towards the middle near the walls.

@@ -5,8 +5,8 @@
 //! and writes only [`OutgoingChat`] and reconnect requests.
 
 use crate::net::{
-    Connection, Game, GameEvent, Link, LinkStatus, NetStats, NetSystems, OutgoingChat, ToNet,
-    ViewState,
+    ArenaEvent, Connection, Game, GameEvent, Link, LinkStatus, NetStats, NetSystems, OutgoingChat,
+    ToNet, ViewState,
 };
 use bevy::diagnostic::{DiagnosticsStore, FrameTimeDiagnosticsPlugin};
 use bevy::input::ButtonState;
@@ -15,7 +15,6 @@ use bevy::prelude::*;
 use std::collections::VecDeque;
 use std::time::Instant;
 use tickwire_shared::PlayerId;
-use tickwire_shared::protocol::Event;
 
 /// The heads-up display.
 pub struct HudPlugin;
@@ -165,7 +164,7 @@ fn spawn_hud(mut commands: Commands) {
 fn name_of(game: &Game, player: PlayerId) -> String {
     game.0
         .as_ref()
-        .and_then(|s| s.replica().players.get(&player))
+        .and_then(|s| s.players.get(&player))
         .map(|p| p.name.clone())
         .unwrap_or_else(|| player.to_string())
 }
@@ -173,7 +172,7 @@ fn name_of(game: &Game, player: PlayerId) -> String {
 fn collect_events(mut events: MessageReader<GameEvent>, game: Res<Game>, mut feeds: ResMut<Feeds>) {
     for GameEvent(e) in events.read() {
         let chat_line = match e {
-            Event::Kill { killer, victim } => {
+            ArenaEvent::Kill { killer, victim } => {
                 let line = if killer == victim {
                     format!("{} died", name_of(&game, *victim))
                 } else {
@@ -185,11 +184,18 @@ fn collect_events(mut events: MessageReader<GameEvent>, game: Res<Game>, mut fee
                 }
                 None
             }
-            Event::Chat { player, text } => Some(format!("{}: {text}", name_of(&game, *player))),
-            Event::Notice { text } => Some(format!("* {text}")),
-            Event::Join { name, .. } => Some(format!("* {name} joined")),
-            Event::Leave { player } => Some(format!("* {} left", name_of(&game, *player))),
-            Event::Respawn { .. } | Event::Hitscan { .. } => None,
+            ArenaEvent::Chat { player, text } => {
+                Some(format!("{}: {text}", name_of(&game, *player)))
+            }
+            ArenaEvent::Notice { text } => Some(format!("* {text}")),
+            ArenaEvent::Join { name, .. } => Some(format!("* {name} joined")),
+            ArenaEvent::Leave { name, .. } => Some(format!("* {name} left")),
+            ArenaEvent::Connection { player, connected } => Some(if *connected {
+                format!("* {} is back", name_of(&game, *player))
+            } else {
+                format!("* {} lost connection", name_of(&game, *player))
+            }),
+            ArenaEvent::Respawn { .. } | ArenaEvent::Hitscan { .. } => None,
         };
         if let Some(line) = chat_line {
             feeds.chat.push_back(line);
@@ -275,7 +281,7 @@ fn update_status_line(
     let tick = game
         .0
         .as_ref()
-        .map(|s| s.tick().0.to_string())
+        .map(|s| s.tick.to_string())
         .unwrap_or_else(|| "-".into());
     text.0 = format!(
         "ping {ping}   tick {tick}   {fps:.0} FPS   {} in view   {:.1} KiB/s down",
@@ -329,7 +335,7 @@ fn update_scoreboard(game: Res<Game>, mut board: Query<&mut Text, With<Scoreboar
         text.0.clear();
         return;
     };
-    let mut players: Vec<_> = session.replica().players.values().collect();
+    let mut players: Vec<_> = session.players.values().collect();
     players.sort_by(|a, b| {
         b.score
             .cmp(&a.score)
@@ -338,11 +344,7 @@ fn update_scoreboard(game: Res<Game>, mut board: Query<&mut Text, With<Scoreboar
     });
     let mut out = format!("{:<16} {:>5} {:>6}\n", "player", "kills", "deaths");
     for p in players.iter().take(12) {
-        let me = if p.id == session.replica().player_id {
-            ">"
-        } else {
-            " "
-        };
+        let me = if p.id == session.player_id { ">" } else { " " };
         let name: String = p.name.chars().take(15).collect();
         out.push_str(&format!("{me}{name:<15} {:>5} {:>6}\n", p.score, p.deaths));
     }

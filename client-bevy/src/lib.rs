@@ -1,13 +1,19 @@
-//! The tickwire demo client, in Bevy.
+//! tickwire in Bevy: a game-independent plugin, and the arena client on top of it.
 //!
-//! The game logic is not here: the wire types, the `Replica`, prediction, interpolation and
-//! clock sync all come from `tickwire-shared`, the socket from `tickwire-client`. This crate
-//! wires them into Bevy as plugins, each in its own module:
+//! - [`sync::SyncPlugin`] knows no game. A background thread with a tokio runtime owns the
+//!   WebSocket and reconnects with backoff; the plugin feeds the shared crate's client netcode
+//!   (`tickwire_shared::sync::netcode`: replica, clock sync, prediction through the game's own
+//!   step, interpolation of the fields the schema declares interpolated) and mirrors every
+//!   replicated entity into a Bevy entity ([`sync::Replicated`], [`sync::Held`],
+//!   [`sync::Drawn`], [`sync::Owned`]), with events as messages and one input command per
+//!   server tick from [`sync::InputLanes`]. It runs headless, which is how the tests drive it,
+//!   including against a game that is not the arena (`tests/any_game.rs`).
 //!
-//! - [`net::NetPlugin`]: a background thread with a tokio runtime owns the WebSocket and
-//!   reconnects with backoff; systems drain its channel, feed the session (replica + netcode),
-//!   send one input command per server tick from `FixedUpdate`, and publish a render-ready
-//!   [`net::ViewState`] each frame. It runs headless, which is how the tests drive it.
+//! The arena client is the rest, each plugin in its own module:
+//!
+//! - [`net::NetPlugin`]: `SyncPlugin` with the arena's hooks (`tickwire_arena::client`), the
+//!   player's intent as input lanes, arena events, the scoreboard, and a render-ready
+//!   [`net::ViewState`] built each frame from the mirrored entities.
 //! - [`controls::ControlsPlugin`]: keyboard and mouse into [`net::PlayerIntent`].
 //! - [`render::RenderPlugin`]: arena, obstacles, players, names, health bars, projectiles and
 //!   tracers, with the camera on the local player.
@@ -24,6 +30,7 @@ pub mod hud;
 pub mod net;
 pub mod overlay;
 pub mod render;
+pub mod sync;
 
 /// World (y down, as on the wire) to Bevy (y up) coordinates.
 pub fn world_to_bevy(p: bevy::math::Vec2) -> bevy::math::Vec2 {

@@ -98,7 +98,7 @@ fn draw(
     let radius = game
         .0
         .as_ref()
-        .map_or(16.0, |s| s.replica().rules.player_radius);
+        .map_or(16.0, |s| s.config.rules.player_radius);
     if let Some(local) = view.local {
         let ghost = world_to_bevy(local.server);
         let body = world_to_bevy(local.predicted);

@@ -4,12 +4,10 @@
 //! view each frame; aim lines and hitscan tracers are gizmos. The camera follows the local
 //! player. It never touches the network: it only reads what `NetPlugin` publishes.
 
-use crate::net::{Game, GameEvent, NetSystems, ViewKind, ViewState};
+use crate::net::{ArenaEvent, Game, GameEvent, NetSystems, ViewKind, ViewState};
 use crate::world_to_bevy;
 use bevy::prelude::*;
 use std::collections::HashMap;
-use tickwire_shared::protocol::Event;
-use tickwire_shared::quant::dequantize_pos;
 use tickwire_shared::{NetId, PlayerId};
 
 /// Draws the arena and everything in view.
@@ -120,8 +118,8 @@ fn build_arena(
     let Some(session) = game.0.as_ref() else {
         return;
     };
-    let arena = &session.replica().arena;
-    let rules = &session.replica().rules;
+    let arena = &session.config.arena;
+    let rules = &session.config.rules;
     let key = (
         arena.width.to_bits() ^ arena.height.to_bits(),
         arena.obstacles.len(),
@@ -189,8 +187,8 @@ fn sync_entities(
     let Some(assets) = drawn.assets.as_mut() else {
         return;
     };
-    let max_health = f32::from(session.replica().rules.max_health.max(1));
-    let radius = session.replica().rules.player_radius;
+    let max_health = f32::from(session.config.rules.max_health.max(1));
+    let radius = session.config.rules.player_radius;
     let mut seen: Vec<NetId> = Vec::with_capacity(view.entities.len());
     for e in &view.entities {
         seen.push(e.id);
@@ -219,7 +217,6 @@ fn sync_entities(
                 local,
             } => {
                 let name = session
-                    .replica()
                     .players
                     .get(&player)
                     .map(|p| p.name.clone())
@@ -361,19 +358,10 @@ fn draw_aim_and_tracers(
     mut gizmos: Gizmos,
 ) {
     for GameEvent(e) in events.read() {
-        if let Event::Hitscan {
-            from_x,
-            from_y,
-            to_x,
-            to_y,
-            ..
-        } = e
-        {
-            let from = Vec2::new(dequantize_pos(*from_x), dequantize_pos(*from_y));
-            let to = Vec2::new(dequantize_pos(*to_x), dequantize_pos(*to_y));
+        if let ArenaEvent::Hitscan { from, to, .. } = e {
             tracers
                 .0
-                .push((world_to_bevy(from), world_to_bevy(to), 0.25));
+                .push((world_to_bevy(*from), world_to_bevy(*to), 0.25));
         }
     }
     let dt = time.delta_secs();
@@ -385,7 +373,7 @@ fn draw_aim_and_tracers(
     let Some(session) = game.0.as_ref() else {
         return;
     };
-    let radius = session.replica().rules.player_radius;
+    let radius = session.config.rules.player_radius;
     for e in &view.entities {
         if let ViewKind::Player {
             alive: true, local, ..

@@ -10,37 +10,41 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tickwire_arena::{ArenaConfig, ArenaGame};
 use tickwire_client_bevy::net::{
     Connection, Disconnect, Link, LinkConfig, LinkStatus, NetPlugin, ToNet,
 };
+use tickwire_server::engine::Game;
 use tickwire_shared::close::CloseCode;
-use tickwire_shared::protocol::{ClientMsg, PROTOCOL_VERSION, PlayerInfo, ServerMsg, Welcome};
-use tickwire_shared::rules::{Arena, Rules};
-use tickwire_shared::{NetId, PlayerId, Tick, decode_client, encode_server};
+use tickwire_shared::schema::Schema;
+use tickwire_shared::sync::{
+    ClientMsg, PROTOCOL_VERSION, ServerMsg, Welcome, decode_client, encode_server,
+};
+use tickwire_shared::{PlayerId, Tick};
 use tokio::net::TcpListener;
 
 const WAIT: Duration = Duration::from_secs(15);
 const TOKEN: &str = "r.resume-me";
 
 fn welcome() -> Welcome {
+    let game = ArenaGame::new(ArenaConfig::default());
     Welcome {
         protocol_version: PROTOCOL_VERSION,
         player_id: PlayerId(7),
-        entity_id: NetId(1),
         tick_rate: 30,
         tick: Tick(100),
-        view_radius: 700.0,
         checksum_interval: 0,
-        arena: Arena::default(),
-        rules: Rules::at_tick_rate(30),
-        players: vec![PlayerInfo {
-            id: PlayerId(7),
-            name: "alice".into(),
-            score: 0,
-            deaths: 0,
-        }],
         resume_token: TOKEN.into(),
+        resumed: false,
+        schema: game.schema(),
+        game_config: game.client_config(),
     }
+}
+
+fn encode(msg: &ServerMsg) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_server(msg, &tickwire_arena::schema(), &mut out);
+    out
 }
 
 /// The resume token each connection's `Hello` carried, in order.
@@ -64,11 +68,13 @@ async fn serve(listener: TcpListener, code: CloseCode, hellos: Hellos) {
                         let Ok(hello) = ws.read_frame().await else {
                             return;
                         };
-                        let Ok(ClientMsg::Hello(hello)) = decode_client(&hello.payload) else {
+                        let Ok(ClientMsg::Hello(hello)) =
+                            decode_client(&hello.payload, &Schema::new(""))
+                        else {
                             return;
                         };
                         hellos.lock().unwrap().push(hello.resume_token);
-                        let w = encode_server(&ServerMsg::Welcome(welcome()));
+                        let w = encode(&ServerMsg::Welcome(Box::new(welcome())));
                         let frame = Frame::new(true, OpCode::Binary, None, Payload::Owned(w));
                         if ws.write_frame(frame).await.is_err() {
                             return;

@@ -5,12 +5,14 @@
 use bevy::prelude::*;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use tickwire_arena::{BODY, body};
 use tickwire_client_bevy::net::{
     Connection, Corrections, Disconnect, Game, Link, LinkConfig, LinkStatus, NetPlugin,
     PlayerIntent, ToNet, ViewKind, ViewState,
 };
+use tickwire_client_bevy::sync::Session;
 use tickwire_server::{Config, Server};
-use tickwire_shared::PlayerId;
+use tickwire_shared::{InputSeq, PlayerId};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -111,7 +113,7 @@ fn player_id(app: &App) -> Option<PlayerId> {
         .resource::<Game>()
         .0
         .as_ref()
-        .map(|s| s.replica().player_id)
+        .map(|s| s.player_id)
 }
 
 fn seen_position(app: &App, player: PlayerId) -> Option<Vec2> {
@@ -128,7 +130,7 @@ fn local(app: &App) -> Option<tickwire_client_bevy::net::LocalView> {
 /// A direction from `pos` towards the arena's middle, so a walk does not start into a wall.
 fn inward(app: &App, pos: Vec2) -> Vec2 {
     let game = app.world().resource::<Game>();
-    let arena = &game.0.as_ref().unwrap().replica().arena;
+    let arena = &game.0.as_ref().unwrap().config.arena;
     let centre = Vec2::new(arena.width, arena.height) / 2.0;
     let d = centre - pos;
     Vec2::new(d.x.signum(), 0.0)
@@ -174,7 +176,7 @@ fn a_remote_players_moves_show_in_the_other_clients_view() {
     );
     let speed = {
         let game = bob.world().resource::<Game>();
-        game.0.as_ref().unwrap().replica().rules.player_speed
+        game.0.as_ref().unwrap().config.rules.player_speed
     };
     // A client drawing one jump per snapshot would break the bound at every snapshot (8 or
     // more times over 60 units); the render clock re-aiming under a loaded machine may break
@@ -232,7 +234,7 @@ fn walk_and_settle(lag: Duration) -> Corrections {
     if !lag.is_zero() {
         let speed = {
             let game = alice.world().resource::<Game>();
-            game.0.as_ref().unwrap().replica().rules.player_speed
+            game.0.as_ref().unwrap().config.rules.player_speed
         };
         let round_trip_walk = speed * 2.0 * lag.as_secs_f32();
         assert!(
@@ -243,8 +245,9 @@ fn walk_and_settle(lag: Duration) -> Corrections {
     set_intent(&mut alice, Vec2::ZERO);
     // Commands up to this one may still move; every later one stands still.
     let last_moving = {
-        let game = alice.world().resource::<Game>();
-        game.0.as_ref().unwrap().net.inputs.last_seq()
+        let session = alice.world().resource::<Session>();
+        let n = session.netcode.as_ref().unwrap();
+        n.inputs.pending().last().map_or(InputSeq(0), |c| c.seq)
     };
     // Once the server has applied every moving command, prediction and server agree exactly.
     run_until(
@@ -252,18 +255,19 @@ fn walk_and_settle(lag: Duration) -> Corrections {
         "prediction settles on the server's position",
         |apps| {
             let l = local(apps[0]).unwrap();
-            let game = apps[0].world().resource::<Game>();
-            let session = game.0.as_ref().unwrap();
-            session.net.inputs.acknowledged() >= last_moving && l.predicted == l.server
+            let session = apps[0].world().resource::<Session>();
+            let n = session.netcode.as_ref().unwrap();
+            n.replica.ack_input_seq >= last_moving && l.predicted == l.server
         },
     );
     let l = local(&alice).unwrap();
-    let game = alice.world().resource::<Game>();
-    let replica = game.0.as_ref().unwrap().replica();
-    let body = replica.local_player().unwrap();
+    let session = alice.world().resource::<Session>();
+    let n = session.netcode.as_ref().unwrap();
+    let me = n.owned(Some(BODY)).next().unwrap();
+    let lanes = &n.replica.entities[&me].lanes;
     assert_eq!(
         l.server,
-        Vec2::new(body.x as f32 / 8.0, body.y as f32 / 8.0),
+        Vec2::new(lanes[body::x] as f32 / 8.0, lanes[body::y] as f32 / 8.0),
         "the ghost is the replica's authoritative position"
     );
     let c = alice.world().resource::<ViewState>().corrections;
@@ -354,7 +358,6 @@ fn remote_view_lists_players_with_names_and_health() {
         .0
         .as_ref()
         .unwrap()
-        .replica()
         .players
         .values()
         .map(|p| p.name.clone())

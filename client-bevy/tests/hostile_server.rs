@@ -7,37 +7,38 @@ use fastwebsockets::{Frame, OpCode, Payload};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::time::{Duration, Instant};
+use tickwire_arena::{ArenaConfig, ArenaGame, BODY};
 use tickwire_client_bevy::net::{
     Connection, Game, LinkConfig, LinkStatus, NetPlugin, NetStats, ViewState,
 };
-use tickwire_shared::protocol::{
-    EntitySpawn, PROTOCOL_VERSION, PlayerInfo, PlayerState, ServerMsg, Snapshot, SpawnKind, Welcome,
+use tickwire_server::engine::Game as _;
+use tickwire_shared::sync::{
+    PROTOCOL_VERSION, PlayerJoin, ServerMsg, Snapshot, Spawn, Welcome, encode_server,
 };
-use tickwire_shared::rules::{Arena, Rules};
-use tickwire_shared::{InputSeq, NetId, PlayerId, Tick, encode_server};
+use tickwire_shared::{InputSeq, NetId, PlayerId, Tick};
 use tokio::net::TcpListener;
 
 const WAIT: Duration = Duration::from_secs(15);
 
 fn welcome() -> Welcome {
+    let game = ArenaGame::new(ArenaConfig::default());
     Welcome {
         protocol_version: PROTOCOL_VERSION,
         player_id: PlayerId(7),
-        entity_id: NetId(1),
         tick_rate: 30,
         tick: Tick(100),
-        view_radius: 700.0,
         checksum_interval: 0,
-        arena: Arena::default(),
-        rules: Rules::at_tick_rate(30),
-        players: vec![PlayerInfo {
-            id: PlayerId(7),
-            name: "alice".into(),
-            score: 0,
-            deaths: 0,
-        }],
         resume_token: String::new(),
+        resumed: false,
+        schema: game.schema(),
+        game_config: game.client_config(),
     }
+}
+
+fn encode(msg: &ServerMsg) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_server(msg, &tickwire_arena::schema(), &mut out);
+    out
 }
 
 fn snapshot(tick: u32) -> Snapshot {
@@ -48,28 +49,27 @@ fn snapshot(tick: u32) -> Snapshot {
 /// connections get a welcome and a valid first snapshot only.
 fn script() -> Vec<Vec<u8>> {
     let mut first = snapshot(101);
-    first.created.push(EntitySpawn {
-        id: NetId(1),
-        kind: SpawnKind::Player {
-            player: PlayerId(7),
-            state: PlayerState {
-                x: 800,
-                y: 800,
-                aim: 0,
-                health: 100,
-                status: 1,
-            },
-        },
+    first.players_joined.push(PlayerJoin {
+        id: PlayerId(7),
+        name: "alice".into(),
+        connected: true,
     });
+    first.joined_lanes.extend([0, 0]);
+    first.created.push(Spawn {
+        id: NetId(1),
+        kind: BODY,
+    });
+    // player, x, y (1/8 units), aim, health, alive, respawns
+    first.created_lanes.extend([7, 800, 800, 0, 100, 1, 0]);
     let mut bad = snapshot(102);
     // Removes an entity the client never had: the replica is out of step.
     bad.removed.push(NetId(99));
     vec![
-        encode_server(&ServerMsg::Welcome(welcome())),
+        encode(&ServerMsg::Welcome(Box::new(welcome()))),
         vec![0xff, 0xfe, 0x00, 0x13],
-        encode_server(&ServerMsg::Snapshot(first)),
+        encode(&ServerMsg::Snapshot(first)),
         b"not a message at all".to_vec(),
-        encode_server(&ServerMsg::Snapshot(bad)),
+        encode(&ServerMsg::Snapshot(bad)),
     ]
 }
 

@@ -1,112 +1,74 @@
-//! `NetPlugin`: the connection, the replica and the netcode, as Bevy resources and systems.
+//! `NetPlugin`: the arena on top of the game-independent [`SyncPlugin`].
 //!
-//! The socket lives on a background thread ([`transport`]); this module drains its channel once
-//! per frame, feeds `Welcome`/`Snapshot` into the [`Session`] (the shared crate's `Replica`
-//! plus its prediction, interpolation and clock sync), turns the player's [`PlayerIntent`] into
-//! one `InputCmd` per server tick in `FixedUpdate`, and publishes a render-ready [`ViewState`]
-//! every frame. It draws nothing and reads no keyboard: rendering and controls are other
-//! plugins, so the whole plugin runs headless under `MinimalPlugins` in tests.
+//! [`crate::sync`] mirrors the room into Bevy entities for any game; this module is what the
+//! arena adds: its hooks (the schema's name and the prediction step from
+//! `tickwire_arena::client`), the player's [`PlayerIntent`] turned into the input command's
+//! lanes once per server tick, the game's events as [`GameEvent`]s, the scoreboard and map as
+//! [`Game`], and a render-ready [`ViewState`] built each frame from the mirrored entities
+//! ([`Replicated`], [`Held`], [`Drawn`]). It draws nothing and reads no keyboard: rendering and
+//! controls are other plugins, so it runs headless under `MinimalPlugins` in tests.
 
-pub mod backoff;
-pub mod delay_line;
-mod session;
-pub mod status;
-pub mod transport;
-
-pub use session::{
-    Corrections, LocalView, Session, ViewEntity, ViewKind, ViewState, intent_to_wire,
+use crate::from_shared;
+pub use crate::sync::{
+    Connection, Disconnect, Link, LinkConfig, LinkStatus, NetStats, SendChat as OutgoingChat,
+    SyncSystems as NetSystems, ToNet,
 };
-pub use status::{Disconnect, LinkStatus};
-pub use transport::{FromNet, LinkConfig, NetLink, ToNet};
-
+use crate::sync::{
+    Corrected, Drawn, GameHooks, Held, InputLanes, Owned, Replicated, Session, SyncEvent,
+    SyncPlugin,
+};
 use bevy::prelude::*;
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
-use tickwire_shared::PlayerId;
-use tickwire_shared::protocol::{ClientMsg, Event, ServerMsg};
+use tickwire_arena::client::{ClientConfig, Intent, input_lanes, predict_step, projectile_at};
+use tickwire_arena::{BODY, HITSCAN, KILL, PROJECTILE, RESPAWN, body, scores};
+use tickwire_shared::schema::engine_events;
+use tickwire_shared::sync::netcode::Source;
+use tickwire_shared::sync::predict::{Correction, PredictStep};
+use tickwire_shared::sync::{Event, Welcome};
+use tickwire_shared::{NetId, PlayerId};
 
-/// The networking plugin. Add it with the server's URL and the player's name.
+/// The arena's networking: [`SyncPlugin`] with the arena's hooks, and the arena's view of it.
 pub struct NetPlugin {
     /// Where to connect and how to reconnect.
     pub link: LinkConfig,
 }
 
-/// System sets of the plugin, for other plugins to order against.
-#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
-pub enum NetSystems {
-    /// Draining the socket thread's channel (in `PreUpdate`).
-    Receive,
-    /// Building [`ViewState`] for this frame (in `Update`).
-    View,
+fn arena_step(w: &Welcome) -> Option<Box<dyn PredictStep + Send + Sync>> {
+    match ClientConfig::parse(&w.game_config) {
+        Ok(c) => Some(Box::new(predict_step(&c))),
+        Err(e) => {
+            warn!("the arena's game_config does not parse ({e}): nothing is predicted");
+            None
+        }
+    }
 }
 
 impl Plugin for NetPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(NetSettings(self.link.clone()))
-            .init_resource::<Connection>()
-            .init_resource::<NetStats>()
-            .init_resource::<PlayerIntent>()
-            .init_resource::<ViewState>()
-            .init_resource::<Game>()
-            .add_message::<GameEvent>()
-            .add_message::<OutgoingChat>()
-            .insert_resource(Time::<Fixed>::from_hz(30.0))
-            .add_systems(Startup, start_link)
-            .add_systems(PreUpdate, receive.in_set(NetSystems::Receive))
-            .add_systems(FixedUpdate, send_input)
-            .add_systems(Update, (send_chat, build_view.in_set(NetSystems::View)));
+        app.add_plugins(SyncPlugin {
+            link: self.link.clone(),
+            hooks: GameHooks {
+                game: Some("arena".into()),
+                predict: Some(arena_step),
+            },
+        })
+        .init_resource::<PlayerIntent>()
+        .init_resource::<ViewState>()
+        .init_resource::<Game>()
+        .init_resource::<CorrectionLog>()
+        .init_resource::<LocalTrail>()
+        .add_message::<GameEvent>()
+        .add_systems(
+            PreUpdate,
+            (refresh_game, translate_events, log_corrections)
+                .chain()
+                .after(NetSystems::Receive),
+        )
+        .add_systems(FixedUpdate, write_input.before(NetSystems::Send))
+        .add_systems(Update, build_view.after(NetSystems::View));
     }
 }
-
-/// The link settings the plugin was built with.
-#[derive(Resource, Debug, Clone)]
-pub struct NetSettings(pub LinkConfig);
-
-/// The socket thread's channels. A `Mutex` only to make the receiver `Sync` for Bevy; one
-/// system at a time uses it.
-#[derive(Resource)]
-pub struct Link(Mutex<NetLink>);
-
-impl Link {
-    /// Queues a command for the socket thread.
-    pub fn command(&self, cmd: ToNet) {
-        if let Ok(link) = self.0.lock() {
-            link.command(cmd);
-        }
-    }
-}
-
-/// The connection as the player sees it.
-#[derive(Resource, Debug, Clone)]
-pub struct Connection {
-    /// Current state.
-    pub status: LinkStatus,
-    /// Why the last connection ended, if one did.
-    pub last_disconnect: Option<Disconnect>,
-    /// Sessions that reached `Welcome`.
-    pub sessions: u32,
-    /// Whether the current session took back the earlier player (same player id as before).
-    pub resumed: bool,
-    /// The player this client was given last.
-    pub player: Option<PlayerId>,
-}
-
-impl Default for Connection {
-    fn default() -> Self {
-        Connection {
-            status: LinkStatus::Connecting { attempt: 1 },
-            last_disconnect: None,
-            sessions: 0,
-            resumed: false,
-            player: None,
-        }
-    }
-}
-
-/// The game as this client knows it; `None` between connections.
-#[derive(Resource, Default)]
-pub struct Game(pub Option<Session>);
 
 /// What the player wants to do, set every frame by the controls (or by a test). The fixed-rate
 /// input system samples it once per server tick.
@@ -122,164 +84,530 @@ pub struct PlayerIntent {
     pub alt_fire: bool,
 }
 
-/// Traffic and timing figures for the HUD.
-#[derive(Resource, Debug, Default)]
-pub struct NetStats {
-    /// Bytes received in the last second, by arrival time.
-    recent: VecDeque<(Instant, usize)>,
-    /// Total bytes received.
-    pub bytes_down: u64,
-    /// Snapshots received.
-    pub snapshots: u64,
-    /// Messages dropped because they did not decode or did not fit the replica.
-    pub dropped: u64,
+/// The intent as the arena's intent (the shared crate's `glam`).
+pub fn to_arena_intent(i: &PlayerIntent) -> Intent {
+    Intent {
+        movement: glam::Vec2::new(i.movement.x, i.movement.y),
+        aim: i.aim,
+        fire: i.fire,
+        alt_fire: i.alt_fire,
+    }
 }
 
-impl NetStats {
-    fn record(&mut self, now: Instant, bytes: usize) {
-        self.bytes_down += bytes as u64;
-        self.recent.push_back((now, bytes));
-        self.trim(now);
-    }
+/// One row of the scoreboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayerEntry {
+    /// Who.
+    pub id: PlayerId,
+    /// Display name.
+    pub name: String,
+    /// Kills.
+    pub score: u32,
+    /// Deaths.
+    pub deaths: u32,
+    /// Whether their connection is up.
+    pub connected: bool,
+}
 
-    fn trim(&mut self, now: Instant) {
-        while let Some((t, _)) = self.recent.front() {
-            if now.duration_since(*t) > Duration::from_secs(1) {
-                self.recent.pop_front();
-            } else {
-                break;
+/// The arena as this client knows it while connected.
+#[derive(Debug, Clone)]
+pub struct ArenaState {
+    /// The map and the rules, from `Welcome`.
+    pub config: ClientConfig,
+    /// This client's player.
+    pub player_id: PlayerId,
+    /// Everyone in the room (the replicated player records).
+    pub players: BTreeMap<PlayerId, PlayerEntry>,
+    /// The server tick of the last snapshot.
+    pub tick: u32,
+}
+
+/// The arena while connected; `None` between connections.
+#[derive(Resource, Default)]
+pub struct Game(pub Option<ArenaState>);
+
+/// Something that happened in the arena, for the kill feed, chat and effects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArenaEvent {
+    /// `killer` killed `victim` (the same player: died alone).
+    Kill {
+        /// Who scored.
+        killer: PlayerId,
+        /// Who died.
+        victim: PlayerId,
+    },
+    /// A player is back in play.
+    Respawn {
+        /// Who.
+        player: PlayerId,
+    },
+    /// A rail shot, from where to where it stopped.
+    Hitscan {
+        /// Who fired.
+        shooter: PlayerId,
+        /// Start, world units.
+        from: Vec2,
+        /// End, world units.
+        to: Vec2,
+        /// Who was hit.
+        victim: Option<PlayerId>,
+    },
+    /// A chat line.
+    Chat {
+        /// Who said it.
+        player: PlayerId,
+        /// What.
+        text: String,
+    },
+    /// A message from the server.
+    Notice {
+        /// What.
+        text: String,
+    },
+    /// A player joined.
+    Join {
+        /// Who.
+        player: PlayerId,
+        /// Their name.
+        name: String,
+    },
+    /// A player left for good.
+    Leave {
+        /// Who.
+        player: PlayerId,
+        /// Their name.
+        name: String,
+    },
+    /// A player's connection dropped (they may come back) or came back.
+    Connection {
+        /// Who.
+        player: PlayerId,
+        /// Whether it is up now.
+        connected: bool,
+    },
+}
+
+/// An arena event, as a Bevy message.
+#[derive(Message, Debug, Clone)]
+pub struct GameEvent(pub ArenaEvent);
+
+fn refresh_game(session: Res<Session>, mut game: ResMut<Game>) {
+    let (Some(n), Some(w)) = (session.netcode.as_ref(), session.welcome.as_ref()) else {
+        game.0 = None;
+        return;
+    };
+    if game.0.as_ref().is_some_and(|g| g.tick == n.replica.tick.0) {
+        return;
+    }
+    let config = match game.0.take() {
+        Some(g) if g.player_id == n.replica.player_id => g.config,
+        _ => match ClientConfig::parse(&w.game_config) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!("the arena's game_config does not parse: {e}");
+                return;
             }
+        },
+    };
+    let players = n
+        .replica
+        .players
+        .iter()
+        .map(|(id, p)| {
+            let lane = |i: usize| p.lanes.get(i).copied().unwrap_or(0) as u32;
+            let entry = PlayerEntry {
+                id: *id,
+                name: p.name.clone(),
+                score: lane(scores::kills),
+                deaths: lane(scores::deaths),
+                connected: p.connected,
+            };
+            (*id, entry)
+        })
+        .collect();
+    game.0 = Some(ArenaState {
+        config,
+        player_id: n.replica.player_id,
+        players,
+        tick: n.replica.tick.0,
+    });
+}
+
+fn translate_events(mut sync: MessageReader<SyncEvent>, mut out: MessageWriter<GameEvent>) {
+    for e in sync.read() {
+        let event = match e {
+            SyncEvent::Game(e) => arena_event(e),
+            SyncEvent::Joined { player, name } => Some(ArenaEvent::Join {
+                player: *player,
+                name: name.clone(),
+            }),
+            SyncEvent::Left { player, name } => Some(ArenaEvent::Leave {
+                player: *player,
+                name: name.clone(),
+            }),
+            SyncEvent::Connection { player, connected } => Some(ArenaEvent::Connection {
+                player: *player,
+                connected: *connected,
+            }),
+        };
+        if let Some(e) = event {
+            out.write(GameEvent(e));
         }
     }
+}
 
-    /// KiB received over the last second.
-    pub fn kib_per_sec(&mut self) -> f32 {
-        self.trim(Instant::now());
-        self.recent.iter().map(|(_, b)| *b).sum::<usize>() as f32 / 1024.0
+/// The arena's meaning of an event (`None` for ones the client does not show).
+pub fn arena_event(e: &Event) -> Option<ArenaEvent> {
+    let int = |i: usize| e.values.get(i).map_or(0, |v| v.int());
+    let player = |i: usize| PlayerId(int(i) as u32);
+    let pos = |i: usize, j: usize| Vec2::new(int(i) as f32 / 8.0, int(j) as f32 / 8.0);
+    let text = |i: usize| e.values.get(i).map_or("", |v| v.str()).to_string();
+    Some(match e.kind {
+        engine_events::CHAT => ArenaEvent::Chat {
+            player: player(0),
+            text: text(1),
+        },
+        engine_events::NOTICE => ArenaEvent::Notice { text: text(0) },
+        KILL => ArenaEvent::Kill {
+            killer: player(0),
+            victim: player(1),
+        },
+        RESPAWN => ArenaEvent::Respawn { player: player(0) },
+        HITSCAN => ArenaEvent::Hitscan {
+            shooter: player(0),
+            from: pos(1, 2),
+            to: pos(3, 4),
+            victim: Some(player(5)).filter(|p| p.0 != 0),
+        },
+        _ => return None,
+    })
+}
+
+/// The local body's exact predicted position before and after the last command, to draw it
+/// between the two (it moves every frame, not every tick).
+#[derive(Resource, Debug, Default)]
+struct LocalTrail {
+    previous: Option<glam::Vec2>,
+}
+
+fn local_exact(session: &Session) -> Option<(NetId, glam::Vec2)> {
+    let n = session.netcode.as_ref()?;
+    let id = n.owned(Some(BODY)).next()?;
+    let p = n.predicted(id)?;
+    Some((id, body_pos(p[body::x] as f64, p[body::y] as f64)))
+}
+
+fn body_pos(x: f64, y: f64) -> glam::Vec2 {
+    glam::Vec2::new((x / 8.0) as f32, (y / 8.0) as f32)
+}
+
+fn write_input(
+    intent: Res<PlayerIntent>,
+    session: Res<Session>,
+    mut lanes: ResMut<InputLanes>,
+    mut trail: ResMut<LocalTrail>,
+) {
+    trail.previous = local_exact(&session).map(|(_, p)| p);
+    lanes.0 = input_lanes(&to_arena_intent(&intent));
+}
+
+/// Reconciliation corrections as they happened.
+#[derive(Resource, Debug, Default)]
+pub struct CorrectionLog {
+    recent: VecDeque<(Instant, f64)>,
+    sum: f64,
+    summary: Corrections,
+}
+
+/// How long the "largest recent correction" looks back.
+const RECENT: Duration = Duration::from_secs(1);
+
+impl CorrectionLog {
+    fn record(&mut self, at: Instant, c: Correction) {
+        if c.snapped {
+            self.summary.snaps += 1;
+            return;
+        }
+        let s = &mut self.summary;
+        let error = c.error as f32;
+        s.samples += 1;
+        s.last = error;
+        if error > 0.0 {
+            s.count += 1;
+        }
+        self.sum += c.error;
+        s.mean = (self.sum / s.samples as f64) as f32;
+        s.max = s.max.max(error);
+        self.recent.push_back((at, c.error));
+    }
+
+    fn summary(&mut self, now: Instant) -> Corrections {
+        while self
+            .recent
+            .front()
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) > RECENT)
+        {
+            self.recent.pop_front();
+        }
+        self.summary.max_recent = self
+            .recent
+            .iter()
+            .map(|(_, e)| *e as f32)
+            .fold(0.0, f32::max);
+        self.summary
     }
 }
 
-/// Something that happened in the game, for the kill feed, chat and effects.
-#[derive(Message, Debug, Clone)]
-pub struct GameEvent(pub Event);
+fn log_corrections(
+    mut corrected: MessageReader<Corrected>,
+    connection: Res<Connection>,
+    mut log: ResMut<CorrectionLog>,
+    mut sessions: Local<u32>,
+) {
+    if *sessions != connection.sessions {
+        *sessions = connection.sessions;
+        *log = CorrectionLog::default();
+    }
+    for c in corrected.read() {
+        log.record(c.at, c.correction);
+    }
+}
 
-/// A chat line the player typed, to send.
-#[derive(Message, Debug, Clone)]
-pub struct OutgoingChat(pub String);
+/// How far reconciliation had to move the local player's prediction (world units), for the
+/// debug overlay.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Corrections {
+    /// The last correction.
+    pub last: f32,
+    /// The largest in the last second.
+    pub max_recent: f32,
+    /// The largest this session.
+    pub max: f32,
+    /// Mean over every reconciliation.
+    pub mean: f32,
+    /// Reconciliations that found the prediction wrong (error above 0).
+    pub count: u64,
+    /// Reconciliations (smoothed ones; snaps are counted apart).
+    pub samples: u64,
+    /// Reconciliations that jumped instead (spawn, respawn, large error).
+    pub snaps: u64,
+}
 
-fn start_link(mut commands: Commands, settings: Res<NetSettings>) {
-    match NetLink::spawn(settings.0.clone()) {
-        Ok(link) => commands.insert_resource(Link(Mutex::new(link))),
-        Err(e) => error!("cannot start the network thread: {e}"),
+/// What kind of thing a [`ViewEntity`] is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ViewKind {
+    /// A player's body.
+    Player {
+        /// Whose.
+        player: PlayerId,
+        /// Health, 0..=max.
+        health: u8,
+        /// Whether alive.
+        alive: bool,
+        /// Whether it is this client's player.
+        local: bool,
+    },
+    /// A projectile.
+    Projectile,
+}
+
+/// An entity as it should be drawn this frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ViewEntity {
+    /// Its wire id.
+    pub id: NetId,
+    /// What it is.
+    pub kind: ViewKind,
+    /// World position (y down).
+    pub pos: Vec2,
+    /// Facing, radians.
+    pub aim: f32,
+}
+
+/// The local player's two positions: where prediction says it is and where the server last
+/// said it was.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LocalView {
+    /// Where the body is drawn: the prediction (between its last two ticks) plus the
+    /// decaying visual correction.
+    pub predicted: Vec2,
+    /// Authoritative position from the last snapshot (the debug ghost).
+    pub server: Vec2,
+}
+
+/// Everything the renderer and HUD need for this frame.
+#[derive(Resource, Debug, Default)]
+pub struct ViewState {
+    /// Entities in view.
+    pub entities: Vec<ViewEntity>,
+    /// The local player, once its body is known.
+    pub local: Option<LocalView>,
+    /// The server tick being shown for remote entities (fractional).
+    pub render_tick: f64,
+    /// The estimated current server tick.
+    pub server_tick: f64,
+    /// Interpolation delay, milliseconds.
+    pub interp_delay_ms: f32,
+    /// Median round trip, when measured.
+    pub rtt: Option<Duration>,
+    /// Reconciliation figures.
+    pub corrections: Corrections,
+    /// The instant this view was built for (the render clock's "now").
+    pub built_at: Option<Instant>,
+}
+
+impl ViewState {
+    /// Forgets everything (between connections).
+    pub fn clear(&mut self) {
+        self.entities.clear();
+        self.local = None;
+    }
+
+    /// The view entity of a player's body, if in view.
+    pub fn player(&self, player: PlayerId) -> Option<&ViewEntity> {
+        self.entities
+            .iter()
+            .find(|e| matches!(e.kind, ViewKind::Player { player: p, .. } if p == player))
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn receive(
-    link: Option<Res<Link>>,
-    mut connection: ResMut<Connection>,
-    mut game: ResMut<Game>,
-    mut stats: ResMut<NetStats>,
-    mut fixed: ResMut<Time<Fixed>>,
-    mut events: MessageWriter<GameEvent>,
-) {
-    let Some(link) = link else { return };
-    let Ok(mut net) = link.0.lock() else { return };
-    while let Some(item) = net.try_recv() {
-        match item {
-            FromNet::Status(status) => {
-                match &status {
-                    LinkStatus::Retrying { cause, .. } | LinkStatus::Stopped { cause } => {
-                        connection.last_disconnect = Some(cause.clone());
-                        game.0 = None;
-                    }
-                    LinkStatus::Connecting { .. } => game.0 = None,
-                    LinkStatus::Joining { .. } | LinkStatus::Playing => {}
-                }
-                connection.status = status;
-            }
-            FromNet::Undecodable(len) => {
-                stats.record(Instant::now(), len);
-                stats.dropped += 1;
-            }
-            FromNet::Msg(msg, len, at) => {
-                stats.record(at, len);
-                match msg {
-                    ServerMsg::Welcome(w) => {
-                        connection.resumed = connection.player == Some(w.player_id);
-                        connection.player = Some(w.player_id);
-                        connection.sessions += 1;
-                        connection.status = LinkStatus::Playing;
-                        fixed.set_timestep_hz(f64::from(w.tick_rate.max(1)));
-                        info!(
-                            player = w.player_id.0,
-                            tick_rate = w.tick_rate,
-                            resumed = connection.resumed,
-                            "joined"
-                        );
-                        game.0 = Some(Session::new(&w, at));
-                    }
-                    ServerMsg::Snapshot(snap) => {
-                        stats.snapshots += 1;
-                        let Some(session) = game.0.as_mut() else {
-                            continue;
-                        };
-                        if let Err(e) = session.apply_snapshot(&snap, at) {
-                            // A replica that no longer matches the server cannot be repaired in
-                            // place: drop the connection and start from a fresh full state.
-                            warn!("replica diverged: {e}; reconnecting");
-                            stats.dropped += 1;
-                            net.command(ToNet::Reconnect(Disconnect::Diverged(e.to_string())));
-                            game.0 = None;
-                            continue;
-                        }
-                        for e in snap.events {
-                            events.write(GameEvent(e));
-                        }
-                    }
-                    ServerMsg::Pong(pong) => {
-                        if let Some(session) = game.0.as_mut() {
-                            session.on_pong(&pong, at);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn send_input(link: Option<Res<Link>>, intent: Res<PlayerIntent>, mut game: ResMut<Game>) {
-    let (Some(link), Some(session)) = (link, game.0.as_mut()) else {
-        return;
-    };
-    for msg in session.next_tick(&intent, Instant::now()) {
-        link.command(ToNet::Send(msg));
-    }
-}
-
-fn send_chat(link: Option<Res<Link>>, mut chat: MessageReader<OutgoingChat>) {
-    let Some(link) = link else { return };
-    for line in chat.read() {
-        let text = line.0.trim();
-        if !text.is_empty() {
-            link.command(ToNet::Send(ClientMsg::Chat(text.to_string())));
-        }
-    }
-}
-
 fn build_view(
-    mut game: ResMut<Game>,
+    session: Res<Session>,
+    game: Res<Game>,
     fixed: Res<Time<Fixed>>,
     intent: Res<PlayerIntent>,
+    trail: Res<LocalTrail>,
+    mut log: ResMut<CorrectionLog>,
     mut view: ResMut<ViewState>,
+    entities: Query<(&Replicated, &Held, &Drawn, Has<Owned>)>,
 ) {
-    match game.0.as_mut() {
-        Some(session) => session.fill_view(
-            Instant::now(),
-            fixed.overstep_fraction(),
-            intent.aim,
-            &mut view,
-        ),
-        None => view.clear(),
+    let (Some(n), Some(g)) = (session.netcode.as_ref(), game.0.as_ref()) else {
+        view.clear();
+        return;
+    };
+    let now = Instant::now();
+    view.entities.clear();
+    view.local = None;
+    view.built_at = Some(now);
+    view.render_tick = n.clock.render_tick();
+    view.server_tick = n.clock.server_tick().unwrap_or(f64::from(n.replica.tick.0));
+    view.interp_delay_ms = (n.clock.delay_ticks() * n.clock.tick_seconds() * 1000.0) as f32;
+    view.rtt = n.clock.rtt().map(Duration::from_secs_f64);
+    view.corrections = log.summary(now);
+    let angle8 = |v: f64| (v / 256.0 * std::f64::consts::TAU) as f32;
+    for (r, held, drawn, owned) in &entities {
+        if !drawn.ready {
+            continue;
+        }
+        let d = &drawn.lanes;
+        match r.kind {
+            BODY => {
+                let player = PlayerId(held.0[body::player] as u32);
+                let local = owned && drawn.source == Source::Predicted;
+                let mut pos = from_shared(body_pos(d[body::x], d[body::y]));
+                let mut aim = angle8(d[body::aim]);
+                if local {
+                    // Between the last two predictions by how far this frame is into the
+                    // tick, plus the decaying correction the predictor adds.
+                    let exact = local_exact(&session).map(|(_, p)| p);
+                    if let Some(current) = exact {
+                        let offset = body_pos(d[body::x], d[body::y]) - current;
+                        let previous = trail.previous.unwrap_or(current);
+                        let f = fixed.overstep_fraction().clamp(0.0, 1.0);
+                        pos = from_shared(previous.lerp(current, f) + offset);
+                    }
+                    aim = intent.aim;
+                    let server =
+                        from_shared(body_pos(held.0[body::x] as f64, held.0[body::y] as f64));
+                    view.local = Some(LocalView {
+                        predicted: pos,
+                        server,
+                    });
+                }
+                view.entities.push(ViewEntity {
+                    id: r.id,
+                    kind: ViewKind::Player {
+                        player,
+                        health: held.0[body::health].clamp(0, 255) as u8,
+                        alive: held.0[body::alive] != 0,
+                        local,
+                    },
+                    pos,
+                    aim,
+                });
+            }
+            PROJECTILE => {
+                let pos = projectile_at(&held.0, &g.config.rules, view.render_tick);
+                view.entities.push(ViewEntity {
+                    id: r.id,
+                    kind: ViewKind::Projectile,
+                    pos: from_shared(pos),
+                    aim: 0.0,
+                });
+            }
+            _ => {}
+        }
+    }
+    // The local body first, then by id: a stable order for the renderer and tests.
+    view.entities.sort_by_key(|e| {
+        (
+            !matches!(e.kind, ViewKind::Player { local: true, .. }),
+            e.id,
+        )
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickwire_shared::sync::Value;
+
+    #[test]
+    fn correction_log_keeps_last_recent_max_and_mean() {
+        let t0 = Instant::now();
+        let mut log = CorrectionLog::default();
+        let c = |error| Correction {
+            error,
+            snapped: false,
+        };
+        log.record(t0, c(0.0));
+        log.record(t0, c(3.0));
+        log.record(
+            t0 + Duration::from_millis(1500),
+            Correction {
+                error: 99.0,
+                snapped: true,
+            },
+        );
+        log.record(t0 + Duration::from_millis(1600), c(1.5));
+        let s = log.summary(t0 + Duration::from_millis(1700));
+        assert_eq!((s.last, s.max_recent, s.max, s.mean), (1.5, 1.5, 3.0, 1.5));
+        assert_eq!((s.count, s.samples, s.snaps), (2, 3, 1));
+    }
+
+    #[test]
+    fn arena_events_are_read_by_field() {
+        let e = |kind, values: Vec<i64>| Event {
+            kind,
+            values: values.into_iter().map(Value::Int).collect(),
+        };
+        assert_eq!(
+            arena_event(&e(HITSCAN, vec![3, 80, 16, 800, 160, 0])),
+            Some(ArenaEvent::Hitscan {
+                shooter: PlayerId(3),
+                from: Vec2::new(10.0, 2.0),
+                to: Vec2::new(100.0, 20.0),
+                victim: None,
+            })
+        );
+        assert_eq!(
+            arena_event(&e(KILL, vec![1, 2])),
+            Some(ArenaEvent::Kill {
+                killer: PlayerId(1),
+                victim: PlayerId(2)
+            })
+        );
+        assert_eq!(arena_event(&e(engine_events::REJECTED, vec![1])), None);
     }
 }

@@ -1,8 +1,10 @@
 //! The socket side of the client: a background thread running a tokio runtime that owns the
 //! WebSocket ([`tickwire_client::Client`]), says `Hello` (with the last resume token),
 //! reconnects with backoff, optionally delays traffic to simulate lag, and talks to Bevy
-//! systems through two channels. It never touches game state: messages go to Bevy as they
-//! arrive, and Bevy decides what they mean.
+//! systems through two channels. It never touches game state: frames go to Bevy as they
+//! arrive (decoding a snapshot needs the replica, which lives there), and Bevy sends frames it
+//! encoded with the game's schema. The only message it reads is the `Welcome`, for the resume
+//! token.
 
 use super::backoff::Backoff;
 use super::delay_line::DelayLine;
@@ -10,8 +12,11 @@ use super::status::{Disconnect, LinkStatus};
 use rand::Rng;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tickwire_client::{Client, CloseCode, Incoming, Retry};
-use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg};
+use tickwire_client::{Client, CloseCode, Received, Retry};
+use tickwire_shared::schema::Schema;
+use tickwire_shared::sync::{
+    ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg, decode_server, encode_client,
+};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::sleep_until;
 
@@ -49,10 +54,12 @@ impl LinkConfig {
 /// From Bevy to the socket thread.
 #[derive(Debug)]
 pub enum ToNet {
-    /// Send this message (dropped when not connected).
-    Send(ClientMsg),
+    /// Send this encoded message (dropped when not connected).
+    Send(Vec<u8>),
     /// Drop the current connection (or stop waiting) and connect again now.
     Reconnect(Disconnect),
+    /// Close the current connection and do not reconnect until asked (`Reconnect`).
+    Stop(Disconnect),
     /// Close politely and end the thread.
     Shutdown,
 }
@@ -62,11 +69,8 @@ pub enum ToNet {
 pub enum FromNet {
     /// The link changed state.
     Status(LinkStatus),
-    /// A message from the server, the size of its frame and when it arrived (after any
-    /// simulated lag).
-    Msg(ServerMsg, usize, Instant),
-    /// A frame that did not decode (already logged); its size still counts as traffic.
-    Undecodable(usize),
+    /// A binary frame from the server and when it arrived (after any simulated lag).
+    Frame(Vec<u8>, Instant),
 }
 
 /// Bevy's end of the link: the two channels and the thread. Dropping it shuts the thread down.
@@ -100,9 +104,9 @@ impl NetLink {
         let _ = self.to_net.send(cmd);
     }
 
-    /// Queues a message for the server.
-    pub fn send(&self, msg: ClientMsg) {
-        self.command(ToNet::Send(msg));
+    /// Queues an encoded message for the server.
+    pub fn send(&self, bytes: Vec<u8>) {
+        self.command(ToNet::Send(bytes));
     }
 
     /// The next event from the socket thread, without waiting.
@@ -172,7 +176,7 @@ async fn run_link(
                 match cmds.recv().await {
                     None | Some(ToNet::Shutdown) => return,
                     Some(ToNet::Reconnect(_)) => break,
-                    Some(ToNet::Send(_)) => {}
+                    Some(ToNet::Send(_) | ToNet::Stop(_)) => {}
                 }
             }
             backoff.reset();
@@ -205,7 +209,7 @@ async fn wait_for_stop(cmds: &mut UnboundedReceiver<ToNet>) -> bool {
         match cmds.recv().await {
             None | Some(ToNet::Shutdown) => return true,
             Some(ToNet::Reconnect(_)) => return false,
-            Some(ToNet::Send(_)) => {}
+            Some(ToNet::Send(_) | ToNet::Stop(_)) => {}
         }
     }
 }
@@ -224,8 +228,11 @@ async fn run_session(
         auth_token: None,
         resume_token: resume_token.clone(),
     });
+    let mut bytes = Vec::new();
+    // A Hello does not depend on the game's schema, which is not known yet.
+    encode_client(&hello, &Schema::new(""), &mut bytes);
     let resuming = resume_token.is_some();
-    if client.send(&hello).await.is_err() {
+    if client.send_bytes(bytes).await.is_err() {
         return SessionEnd::Lost {
             cause: Disconnect::Closed {
                 code: None,
@@ -238,7 +245,7 @@ async fn run_session(
     let mut welcomed = false;
     let mut abort = false;
     let mut inbound: DelayLine<FromNet> = DelayLine::new(config.lag);
-    let mut outbound: DelayLine<ClientMsg> = DelayLine::new(config.lag);
+    let mut outbound: DelayLine<Vec<u8>> = DelayLine::new(config.lag);
     let far_future = || tokio::time::Instant::now() + Duration::from_secs(3600);
     let end = loop {
         let next_in = inbound
@@ -250,19 +257,17 @@ async fn run_session(
             .map(Into::into)
             .unwrap_or_else(far_future);
         tokio::select! {
-            incoming = client.recv() => match incoming {
-                Incoming::Msg(msg, len) => {
-                    if let ServerMsg::Welcome(w) = &msg {
+            incoming = client.recv_frame() => match incoming {
+                Received::Binary(bytes) => {
+                    if !welcomed
+                        && let Ok(ServerMsg::Welcome(w)) = decode_server(&bytes, None, &|_| None)
+                    {
                         welcomed = true;
-                        *resume_token = (!w.resume_token.is_empty()).then(|| w.resume_token.clone());
+                        *resume_token = (!w.resume_token.is_empty()).then_some(w.resume_token);
                     }
-                    inbound.push(Instant::now(), FromNet::Msg(msg, len, Instant::now()));
+                    inbound.push(Instant::now(), FromNet::Frame(bytes, Instant::now()));
                 }
-                Incoming::Undecodable(e, len) => {
-                    tracing::debug!(error = %e, len, "dropping an undecodable server message");
-                    inbound.push(Instant::now(), FromNet::Undecodable(len));
-                }
-                Incoming::Closed { code, reason } => {
+                Received::Closed { code, reason } => {
                     break SessionEnd::Lost { cause: Disconnect::Closed { code, reason }, welcomed };
                 }
             },
@@ -274,8 +279,12 @@ async fn run_session(
                     abort = true;
                     break SessionEnd::Lost { cause, welcomed };
                 }
+                Some(ToNet::Stop(cause)) => {
+                    goodbye(&mut client).await;
+                    break SessionEnd::Lost { cause, welcomed };
+                }
                 None | Some(ToNet::Shutdown) => {
-                    client.close(CloseCode::Normal, "bye").await;
+                    goodbye(&mut client).await;
                     break SessionEnd::Shutdown;
                 }
             },
@@ -284,15 +293,15 @@ async fn run_session(
                 while let Some(item) = inbound.pop_due(now) {
                     let item = match item {
                         // Stamp arrival after the simulated delay, as a slow link would.
-                        FromNet::Msg(m, len, _) => FromNet::Msg(m, len, now),
+                        FromNet::Frame(bytes, _) => FromNet::Frame(bytes, now),
                         other => other,
                     };
                     let _ = events.send(item);
                 }
             }
             _ = sleep_until(next_out) => {
-                while let Some(msg) = outbound.pop_due(Instant::now()) {
-                    if client.send(&msg).await.is_err() {
+                while let Some(bytes) = outbound.pop_due(Instant::now()) {
+                    if client.send_bytes(bytes).await.is_err() {
                         break;
                     }
                 }
@@ -308,4 +317,15 @@ async fn run_session(
         }
     }
     end
+}
+
+/// Closes with 1000 and waits (a second at most) for the server's echo, so the close frame is
+/// on the wire before the thread ends: without it the server would keep the player for a
+/// resume that never comes.
+async fn goodbye(client: &mut Client) {
+    client.close(CloseCode::Normal, "bye").await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while !matches!(client.recv_frame().await, Received::Closed { .. }) {}
+    })
+    .await;
 }

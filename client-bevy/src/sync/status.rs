@@ -47,17 +47,20 @@ pub enum Disconnect {
     Unreachable(String),
     /// The client dropped the connection itself because its copy of the world diverged.
     Diverged(String),
+    /// The server runs another game than this client plays.
+    WrongGame(String),
 }
 
 impl Disconnect {
     /// Whether (and how soon) to reconnect by ourselves: the shared close-code table's policy
     /// for a close ([`close::retry_policy`]; no close frame counts as network loss). An
     /// unreachable server may come back, and a diverged replica wants a fresh connection at
-    /// once, so both reconnect.
+    /// once, so both reconnect; another game will still be another game, so that stops.
     pub fn retry(&self) -> Retry {
         match self {
             Disconnect::Closed { code, .. } => close::retry_policy(*code),
             Disconnect::Unreachable(_) | Disconnect::Diverged(_) => Retry::Reconnect,
+            Disconnect::WrongGame(_) => Retry::Never,
         }
     }
 
@@ -67,6 +70,7 @@ impl Disconnect {
         match self {
             Disconnect::Unreachable(e) => format!("Cannot reach the server: {e}"),
             Disconnect::Diverged(e) => format!("Resynchronising: {e}"),
+            Disconnect::WrongGame(e) => format!("Wrong game: {e}"),
             Disconnect::Closed { code, reason } => {
                 let known = code.map_or(Some(CloseCode::Abnormal), CloseCode::from_code);
                 let what = known.map_or_else(
