@@ -362,14 +362,20 @@ fn log_corrections(
     mut corrected: MessageReader<Corrected>,
     connection: Res<Connection>,
     mut log: ResMut<CorrectionLog>,
+    mut trail: ResMut<LocalTrail>,
     mut sessions: Local<u32>,
 ) {
     if *sessions != connection.sessions {
         *sessions = connection.sessions;
         *log = CorrectionLog::default();
+        trail.previous = None;
     }
     for c in corrected.read() {
         log.record(c.at, c.correction);
+        if c.correction.snapped {
+            // A jump (respawn): do not draw a slide from the old place.
+            trail.previous = None;
+        }
     }
 }
 
