@@ -1,30 +1,38 @@
-//! A room and its clients joined by simulated links, driven by a fake clock in 1 ms steps.
+//! An arena room on the engine and its clients joined by simulated links, driven by a fake
+//! clock in 1 ms steps.
 //!
-//! Each client runs the real client netcode (`ClientNetcode`) fed by bytes from the real
-//! `Room`: the room ticks at its tick rate, every snapshot and pong goes down a reliable,
-//! ordered link (TCP-like: loss is a retransmit delay), inputs and pings go up a link that is
-//! either TCP-like or unordered and lossy (datagram-like). Clients make one input per tick and
-//! render at 60 Hz; every frame, remote bodies are compared with where the server really had
-//! them at the render tick.
+//! Each client runs the real client netcode (`tickwire_shared::sync::netcode::Netcode`, with
+//! the arena's prediction step from `tickwire_arena::client`) fed by the real bytes of the
+//! engine's `Room<ArenaGame>` (protocol version 2): the room ticks at its tick rate, every
+//! snapshot and pong goes down a reliable, ordered link (TCP-like: loss is a retransmit
+//! delay), encoded input and ping messages go up a link that is either TCP-like or unordered
+//! and lossy (datagram-like) and are decoded by the room's side with the schema, as the
+//! server does. Every snapshot carries a checksum, so each replica is proven exact every tick.
+//! Clients make one input per tick and render at 60 Hz; every frame, remote bodies are
+//! compared with where the arena's simulation really had them at the render tick.
 
 #![allow(dead_code)]
 
 use glam::Vec2;
 use std::collections::BTreeMap;
-use tickwire_server::room::{Room, RoomConfig};
-use tickwire_shared::input::Intent;
-use tickwire_shared::netcode::{ClientNetcode, NetcodeConfig};
+use std::sync::Arc;
+use tickwire_arena::client::{ClientConfig, predict_step};
+use tickwire_arena::{ArenaConfig, ArenaGame, BODY, body};
+use tickwire_engine::{EngineConfig, Room};
 use tickwire_shared::netsim::{Link, LinkConfig};
-use tickwire_shared::protocol::{ClientMsg, Event, Pong, ServerMsg};
-use tickwire_shared::quant::dequantize_pos;
-use tickwire_shared::replica::EntityState;
-use tickwire_shared::{PlayerId, Tick, decode_server, encode_server};
+use tickwire_shared::quant::quantize_pos;
+use tickwire_shared::schema::Schema;
+use tickwire_shared::sync::netcode::{Netcode, NetcodeConfig, Source};
+use tickwire_shared::sync::{
+    ClientMsg, Event, Pong, ServerMsg, decode_client, decode_server, encode_client, encode_server,
+};
+use tickwire_shared::{NetId, PlayerId, Tick};
 
 /// Frames per second of every client's display.
 pub const FPS: f64 = 60.0;
 
-/// Decides a client's intent for its `n`-th command (0-based), seeing its own netcode.
-pub type Bot = Box<dyn FnMut(u32, &ClientNetcode) -> Intent>;
+/// Decides a client's input lanes for its `n`-th command (0-based), seeing its own netcode.
+pub type Bot = Box<dyn FnMut(u32, &Netcode) -> Vec<i64>>;
 
 /// The links of one client.
 #[derive(Debug, Clone, Copy)]
@@ -45,27 +53,35 @@ impl Links {
     }
 }
 
+/// A body position in lanes (x, y), as the wire and the prediction hold it.
+pub type Lanes2 = (i64, i64);
+
+/// The lanes of a world position.
+pub fn lanes_of(p: Vec2) -> Lanes2 {
+    (i64::from(quantize_pos(p.x)), i64::from(quantize_pos(p.y)))
+}
+
 /// One simulated client and what was measured of it.
 pub struct Peer {
     /// Its player.
     pub id: PlayerId,
     /// Its netcode, once the `Welcome` arrived.
-    pub net: Option<ClientNetcode>,
-    up: Link<ClientMsg>,
+    pub net: Option<Netcode>,
+    up: Link<Vec<u8>>,
     down: Link<Vec<u8>>,
     bot: Bot,
-    redundancy: usize,
+    repeats: usize,
     commands: u32,
     next_input: f64,
     next_frame: f64,
     frame: u64,
-    predicted_after: BTreeMap<u32, Vec2>,
+    predicted_after: BTreeMap<u32, Lanes2>,
     /// Snapshots whose acknowledged command was predicted: how many...
     pub prediction_checks: u32,
     /// ... and how many of those had the server somewhere else than predicted.
     pub prediction_mismatches: u32,
     /// Distance between each drawn remote body and the server's true position at the render
-    /// tick, per frame and body.
+    /// tick, per frame and body, world units.
     pub interp_errors: Vec<f32>,
     /// Frames where a remote body moved against its true direction of motion.
     pub backward_jumps: u32,
@@ -74,36 +90,71 @@ pub struct Peer {
     /// For each correction, frames until the drawn position met the prediction again
     /// (measured from the latest correction).
     pub settle_frames: Vec<u64>,
-    /// Input commands the room queued, ignored as duplicates, and rejected.
+    /// Input commands the room queued.
     pub inputs_queued: u32,
     /// Duplicates ignored by the room.
     pub inputs_duplicate: u32,
     /// Rejected by the room.
     pub inputs_rejected: u32,
+    /// Snapshots that carried a checksum (every one: the replica matched each).
+    pub checksums: u32,
     /// Every event received, with the tick of its snapshot.
     pub events: Vec<(Tick, Event)>,
+}
+
+impl Peer {
+    /// The netcode (panics before the `Welcome`).
+    pub fn net(&self) -> &Netcode {
+        self.net.as_ref().expect("welcomed")
+    }
+}
+
+/// The local body of a netcode (the body the local player owns).
+pub fn own_body(net: &Netcode) -> Option<NetId> {
+    net.owned(Some(BODY)).next()
+}
+
+/// Where a netcode draws a body now, world units, and whether it is drawn alive; `None` when
+/// it is not drawn (yet).
+pub fn drawn(net: &Netcode, id: NetId) -> Option<(Vec2, bool, Source)> {
+    let v = net.view(id)?;
+    let fields = &net.replica.schema.kinds[usize::from(BODY)].fields;
+    let world = |f: usize| fields[f].ty.dequantize(v.lanes[f]) as f32;
+    let pos = Vec2::new(world(body::x), world(body::y));
+    Some((pos, v.lanes[body::alive] != 0.0, v.source))
 }
 
 /// The room, its clients, the fake clock and the server's true positions per tick.
 pub struct World {
     /// The room under test.
-    pub room: Room,
+    pub room: Room<ArenaGame>,
+    schema: Arc<Schema>,
     /// Its clients.
     pub peers: Vec<Peer>,
     now_ms: u64,
     ticks_run: u64,
     tick_rate: f64,
-    /// Server positions and status per player per tick.
+    /// Server positions and status (alive bit, respawns above) per player per tick.
     pub truth: BTreeMap<PlayerId, BTreeMap<u32, (Vec2, u8)>>,
     seed: u64,
 }
 
 impl World {
-    /// A room with `config`, no clients, at time 0.
-    pub fn new(config: RoomConfig, seed: u64) -> World {
+    /// An arena room with `config` (the engine's area is the arena's size, every snapshot
+    /// carries a checksum), no clients, at time 0.
+    pub fn new(config: ArenaConfig, seed: u64) -> World {
+        let engine = EngineConfig {
+            tick_rate: config.tick_rate,
+            area: (config.arena.width, config.arena.height),
+            checksum_interval: 1,
+            ..EngineConfig::default()
+        };
+        let tick_rate = f64::from(config.tick_rate);
+        let room = Room::new(engine, ArenaGame::new(config));
         World {
-            tick_rate: f64::from(config.tick_rate),
-            room: Room::new(config),
+            tick_rate,
+            schema: room.schema().clone(),
+            room,
             peers: Vec::new(),
             now_ms: 0,
             ticks_run: 0,
@@ -117,11 +168,24 @@ impl World {
         self.now_ms as f64 / 1000.0
     }
 
-    /// Adds a client whose body starts at `pos`; returns its index in `peers`.
-    pub fn join(&mut self, pos: Vec2, links: Links, redundancy: usize, bot: Bot) -> usize {
-        let j = self.room.handle_join("bot").expect("room has space");
-        let key = self.room.player_key(j.player_id).expect("just joined");
-        self.room.sim_mut().player_mut(key).expect("exists").pos = pos;
+    /// Where the arena's simulation has a player's body now.
+    pub fn server_pos(&self, id: PlayerId) -> Vec2 {
+        let game = self.room.game();
+        let key = game.player_key(id).expect("in the room");
+        game.sim().player(key).expect("in the sim").pos
+    }
+
+    /// Adds a client whose body starts at `pos`, whose input messages carry `repeats`
+    /// unacknowledged commands besides the newest; returns its index in `peers`.
+    pub fn join(&mut self, pos: Vec2, links: Links, repeats: usize, bot: Bot) -> usize {
+        let j = self.room.handle_join("bot", None).expect("room has space");
+        let key = self.room.game().player_key(j.player_id).expect("joined");
+        self.room
+            .game_mut()
+            .sim_mut()
+            .player_mut(key)
+            .expect("exists")
+            .pos = pos;
         let n = self.peers.len() as u64;
         let mut down = Link::new(links.down, self.seed * 1000 + 2 * n);
         down.send(self.now(), j.welcome);
@@ -132,7 +196,7 @@ impl World {
             up: Link::new(links.up, self.seed * 1000 + 2 * n + 1),
             down,
             bot,
-            redundancy,
+            repeats,
             commands: 0,
             // Clients' ticks and frames are out of phase with the server's.
             next_input: now + 0.0137 * (n + 1) as f64,
@@ -149,6 +213,7 @@ impl World {
             inputs_queued: 0,
             inputs_duplicate: 0,
             inputs_rejected: 0,
+            checksums: 0,
             events: Vec::new(),
         });
         self.peers.len() - 1
@@ -170,12 +235,12 @@ impl World {
 
     fn step(&mut self) {
         let now = self.now();
-        // Client → room.
+        // Client → room: decoded with the schema, as the server's connection task does.
         for p in &mut self.peers {
-            while let Some(msg) = p.up.poll(now) {
-                match msg {
+            while let Some(bytes) = p.up.poll(now) {
+                match decode_client(&bytes, &self.schema).expect("clients encode valid messages") {
                     ClientMsg::Input(cmds) => {
-                        let o = self.room.handle_inputs(p.id, &cmds);
+                        let o = self.room.handle_inputs(p.id, cmds);
                         p.inputs_queued += o.queued;
                         p.inputs_duplicate += o.duplicates;
                         p.inputs_rejected += o.rejected;
@@ -185,9 +250,11 @@ impl World {
                             client_time: ping.client_time,
                             tick: self.room.tick_count(),
                         });
-                        p.down.send(now, encode_server(&pong));
+                        let mut out = Vec::new();
+                        encode_server(&pong, &self.schema, &mut out);
+                        p.down.send(now, out);
                     }
-                    ClientMsg::Hello(_) | ClientMsg::Chat(_) => {}
+                    other => panic!("the netcode sent {other:?}"),
                 }
             }
         }
@@ -196,13 +263,16 @@ impl World {
         if self.now_ms >= due {
             self.ticks_run += 1;
             let out = self.room.tick(|_| true);
+            assert!(out.kicked.is_empty(), "{:?}", out.kicked);
             for (id, bytes) in out.messages {
                 if let Some(p) = self.peers.iter_mut().find(|p| p.id == id) {
                     p.down.send(now, bytes);
                 }
             }
             let tick = self.room.tick_count().0;
-            for p in self.room.sim().players().values() {
+            let sim = self.room.game().sim();
+            assert_eq!(sim.tick().0, tick, "the sim steps once per engine tick");
+            for p in sim.players().values() {
                 self.truth
                     .entry(p.id)
                     .or_default()
@@ -219,36 +289,55 @@ impl World {
         let dt = 1.0 / self.tick_rate;
         let p = &mut self.peers[i];
         while let Some(bytes) = p.down.poll(now) {
-            match decode_server(&bytes).expect("the room encodes valid messages") {
-                ServerMsg::Welcome(w) => {
-                    let mut config = NetcodeConfig::new(&w);
-                    config.input_redundancy = p.redundancy;
-                    p.net = Some(ClientNetcode::new(&w, config));
-                }
+            let Some(net) = p.net.as_mut() else {
+                let Ok(ServerMsg::Welcome(w)) = decode_server(&bytes, None, &|_| None) else {
+                    panic!("a Welcome first")
+                };
+                let mut config = NetcodeConfig::new(&w);
+                // The newest command and `repeats` unacknowledged ones before it.
+                config.input_redundancy = p.repeats + 1;
+                let arena = ClientConfig::parse(&w.game_config).expect("the arena's config");
+                p.net = Some(Netcode::new(
+                    &w,
+                    config,
+                    Some(Box::new(predict_step(&arena))),
+                ));
+                continue;
+            };
+            match net
+                .replica
+                .decode(&bytes)
+                .expect("the room encodes valid messages")
+            {
                 ServerMsg::Snapshot(s) => {
-                    let net = p.net.as_mut().expect("welcome first");
-                    let c = net.handle_snapshot(&s, now).expect("replica in step");
+                    net.handle_snapshot(&s, now)
+                        .expect("replica in step, checksum equal");
+                    if s.checksum.is_some() {
+                        p.checksums += 1;
+                    }
                     p.events
                         .extend(s.events.iter().map(|e| (s.tick, e.clone())));
-                    if c.is_some_and(|c| c.error > 0.0 && !c.snapped) {
+                    if net
+                        .last_corrections()
+                        .iter()
+                        .any(|(_, c)| c.error > 0.0 && !c.snapped)
+                    {
                         p.correction_started = Some(p.frame);
                     }
-                    if let (Some(predicted), Some(server)) = (
-                        p.predicted_after.get(&s.ack_input_seq.0),
-                        net.replica.local_player(),
-                    ) {
+                    let me = own_body(net).expect("the own body is always in view");
+                    let l = &net.replica.entities[&me].lanes;
+                    if let Some(predicted) = p.predicted_after.get(&s.ack_input_seq.0) {
                         p.prediction_checks += 1;
-                        let server = Vec2::new(dequantize_pos(server.x), dequantize_pos(server.y));
-                        if *predicted != server {
+                        if *predicted != (l[body::x], l[body::y]) {
                             p.prediction_mismatches += 1;
                         }
                     }
                     p.predicted_after.retain(|seq, _| *seq > s.ack_input_seq.0);
                 }
                 msg @ ServerMsg::Pong(_) => {
-                    let net = p.net.as_mut().expect("welcome first");
                     net.handle_message(&msg, now).expect("pongs always apply");
                 }
+                ServerMsg::Welcome(_) => panic!("a second Welcome"),
             }
         }
         let Some(net) = p.net.as_mut() else {
@@ -256,22 +345,33 @@ impl World {
         };
         while now >= p.next_input {
             p.next_input += dt;
-            let intent = (p.bot)(p.commands, net);
+            let lanes = (p.bot)(p.commands, net);
             p.commands += 1;
-            let frame = net.make_input(intent);
-            if let Some(pos) = net.prediction.predicted_position() {
-                p.predicted_after.insert(net.inputs.last_seq().0, pos);
+            let msg = net.make_input(lanes);
+            let ClientMsg::Input(cmds) = &msg else {
+                panic!("make_input makes an input message")
+            };
+            let seq = cmds.last().expect("the new command").seq.0;
+            if let Some(l) = own_body(net).and_then(|me| net.predicted(me)) {
+                p.predicted_after.insert(seq, (l[body::x], l[body::y]));
             }
-            p.up.send(now, frame);
+            let mut out = Vec::new();
+            encode_client(&msg, &net.replica.schema, &mut out);
+            p.up.send(now, out);
             if let Some(ping) = net.poll_ping(now) {
-                p.up.send(now, ping);
+                let mut out = Vec::new();
+                encode_client(&ping, &net.replica.schema, &mut out);
+                p.up.send(now, out);
             }
         }
         if now >= p.next_frame {
             p.next_frame += 1.0 / FPS;
             p.frame += 1;
             net.advance(now);
-            if net.prediction.correction_offset() == Vec2::ZERO
+            if let Some(me) = own_body(net)
+                && let (Some(view), Some(predicted)) = (net.view(me), net.predicted(me))
+                && view.lanes[body::x] == predicted[body::x] as f64
+                && view.lanes[body::y] == predicted[body::y] as f64
                 && let Some(start) = p.correction_started.take()
             {
                 p.settle_frames.push(p.frame - start);
@@ -287,35 +387,45 @@ impl World {
 fn measure_remotes(p: &mut Peer, truth: &BTreeMap<PlayerId, BTreeMap<u32, (Vec2, u8)>>) {
     let net = p.net.as_ref().expect("caller checked");
     let t = net.render_tick();
-    for (id, drawn) in net.remotes() {
-        let Some(EntityState::Player { player, .. }) = net.replica.entities.get(&id) else {
-            continue;
+    let remotes: Vec<(NetId, PlayerId)> = net
+        .replica
+        .of_kind(BODY)
+        .filter(|(id, _)| !net.is_predicted(*id))
+        .map(|(id, l)| (id, PlayerId(l[body::player] as u32)))
+        .collect();
+    for (id, player) in remotes {
+        let Some((drawn_pos, alive, source)) = drawn(net, id) else {
+            continue; // not drawn before the render tick reaches its first state
         };
-        let Some(path) = truth.get(player) else {
+        assert!(
+            matches!(source, Source::Interpolated { .. }),
+            "a remote body is interpolated: {source:?}"
+        );
+        let Some(path) = truth.get(&player) else {
             continue;
         };
         let t0 = t.floor() as u32;
         let (Some(a), Some(b)) = (path.get(&t0), path.get(&(t0 + 1))) else {
             continue;
         };
-        if a.1 != b.1 || !drawn.state.alive() {
+        if a.1 != b.1 || !alive {
             continue; // a teleport or a dead body: not a path
         }
         let f = (t - f64::from(t0)) as f32;
         let true_pos = a.0.lerp(b.0, f);
-        p.interp_errors.push(drawn.pos.distance(true_pos));
-        if let Some((t_prev, prev)) = p.last_drawn.get(player) {
+        p.interp_errors.push(drawn_pos.distance(true_pos));
+        if let Some((t_prev, prev)) = p.last_drawn.get(&player) {
             // Where the server really went over the same stretch of render time.
             let tp0 = t_prev.floor() as u32;
             if let (Some(pa), Some(pb)) = (path.get(&tp0), path.get(&(tp0 + 1))) {
                 let true_prev = pa.0.lerp(pb.0, (*t_prev - f64::from(tp0)) as f32);
                 let true_move = true_pos - true_prev;
-                let drawn_move = drawn.pos - *prev;
+                let drawn_move = drawn_pos - *prev;
                 if true_move.length() > 0.5 && drawn_move.dot(true_move.normalize()) < -0.01 {
                     p.backward_jumps += 1;
                 }
             }
         }
-        p.last_drawn.insert(*player, (t, drawn.pos));
+        p.last_drawn.insert(player, (t, drawn_pos));
     }
 }
