@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{RawWs, TestServer, WAIT, hello};
+use common::{RawWs, TestServer, WAIT};
 use tickwire_arena::{BODY, body, input};
 use tickwire_client::{Client, GameClient, GameEvent};
 use tickwire_server::Config;
@@ -11,6 +11,75 @@ use tickwire_server::net::RoomInfo;
 use tickwire_shared::schema::engine_events;
 use tickwire_shared::sync::{ClientMsg, Hello, encode_client};
 use tickwire_shared::{NetId, Tick};
+
+/// Version 1, which these tests meet only to check that the server still answers a v1
+/// `Hello` (in a v1 room of its own) and that a game without a v1 room refuses it. Encoded
+/// and decoded with the v1 codec; this module goes with version 1 and is deleted with it.
+mod v1 {
+    use super::WAIT;
+    use tickwire_client::{Client, Received};
+    use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg};
+
+    /// A version-1 `Hello`, encoded with the v1 codec.
+    pub fn hello_bytes(name: &str) -> Vec<u8> {
+        tickwire_shared::encode_client(&ClientMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: name.into(),
+            auth_token: None,
+            resume_token: None,
+        }))
+    }
+
+    /// The next server message, decoded with the v1 codec (`None`: closed or nothing in time).
+    pub async fn recv(c: &mut Client) -> Option<ServerMsg> {
+        match tokio::time::timeout(WAIT, c.recv_frame()).await.ok()? {
+            Received::Binary(b) => {
+                Some(tickwire_shared::decode_server(&b).expect("a version-1 message"))
+            }
+            Received::Closed { .. } => None,
+        }
+    }
+
+    /// Connects and says a v1 `Hello`; the server answers with a v1 `Welcome`.
+    pub async fn join(url: &str, name: &str) -> Client {
+        let mut c = Client::connect(url, WAIT).await.expect("connect");
+        c.send_bytes(hello_bytes(name)).await.unwrap();
+        match recv(&mut c).await {
+            Some(ServerMsg::Welcome(w)) => assert_eq!(w.protocol_version, 1),
+            other => panic!("expected a version-1 Welcome, got {other:?}"),
+        }
+        c
+    }
+
+    /// Sends a v1 `Ping` and receives until its v1 `Pong`; returns the pong's tick.
+    pub async fn ping(c: &mut Client, client_time: u32) -> u32 {
+        let ping = ClientMsg::Ping(tickwire_shared::protocol::Ping { client_time });
+        c.send_bytes(tickwire_shared::encode_client(&ping))
+            .await
+            .unwrap();
+        loop {
+            match recv(c).await {
+                Some(ServerMsg::Pong(p)) => {
+                    assert_eq!(p.client_time, client_time);
+                    return p.tick.0;
+                }
+                Some(_) => continue,
+                None => panic!("expected a version-1 pong"),
+            }
+        }
+    }
+
+    /// Receives until the next v1 snapshot.
+    pub async fn next_snapshot(c: &mut Client) {
+        loop {
+            match recv(c).await {
+                Some(ServerMsg::Snapshot(_)) => return,
+                Some(_) => continue,
+                None => panic!("expected a version-1 snapshot"),
+            }
+        }
+    }
+}
 
 async fn join(server: &TestServer, name: &str) -> GameClient {
     GameClient::join(&server.ws_url(), name, None, WAIT)
@@ -100,8 +169,8 @@ async fn a_v2_client_gets_the_schema_sees_its_body_and_moves_it() {
 async fn v1_and_v2_clients_are_matched_into_rooms_of_their_own_version() {
     let server = TestServer::start(Config::ephemeral()).await;
     let mut v2 = join(&server, "two").await;
-    let mut v1 = common::Player::join(&server.ws_url(), "one").await;
-    v1.next_snapshot().await;
+    let mut one = v1::join(&server.ws_url(), "one").await;
+    v1::next_snapshot(&mut one).await;
     v2.next_snapshot(WAIT).await.unwrap();
     let (status, body) = server.http_get("/rooms").await;
     assert_eq!(status, 200);
@@ -111,7 +180,8 @@ async fn v1_and_v2_clients_are_matched_into_rooms_of_their_own_version() {
     assert_eq!((rooms[0].protocol, rooms[0].players), (1, 1));
     assert_eq!((rooms[1].protocol, rooms[1].players), (2, 1));
     assert_ne!(rooms[0].id, rooms[1].id);
-    assert!(v2.replica.players.len() == 1 && v1.replica.players.len() == 1);
+    // The v2 player sees only itself (the v1 player's room is its own: one player above).
+    assert_eq!(v2.replica.players.len(), 1);
 
     // A named room of one version refuses a client of the other with 4000.
     let url = format!("{}?room={}", server.ws_url(), rooms[0].id);
@@ -272,16 +342,10 @@ async fn v2_ping_is_answered_with_the_tick() {
             other => panic!("{other:?}"),
         }
     }
-    // A version-1 client on the same server still gets version-1 pongs.
-    let mut v1 = Client::connect(&server.ws_url(), WAIT).await.unwrap();
-    v1.send(&hello("old")).await.unwrap();
-    assert!(matches!(
-        v1.recv_timeout(WAIT).await,
-        Some(tickwire_client::Incoming::Msg(
-            tickwire_shared::ServerMsg::Welcome(_),
-            _
-        ))
-    ));
+    // A version-1 client on the same server still gets version-1 pongs (goes with
+    // version 1).
+    let mut old = v1::join(&server.ws_url(), "old").await;
+    v1::ping(&mut old, 78).await;
     server.stop().await;
 }
 
@@ -310,10 +374,11 @@ async fn a_developers_own_game_is_served_by_the_same_server() {
         );
         c.next_snapshot(WAIT).await.unwrap();
     }
-    // The arena's version-1 clients are not served: only the arena has a version-1 room.
-    let mut v1 = Client::connect(&url, WAIT).await.unwrap();
-    v1.send(&hello("old")).await.unwrap();
-    let (code, reason) = v1.wait_closed(WAIT).await.unwrap();
+    // The arena's version-1 clients are not served: only the arena has a version-1 room
+    // (goes with version 1).
+    let mut old = Client::connect(&url, WAIT).await.unwrap();
+    old.send_bytes(v1::hello_bytes("old")).await.unwrap();
+    let (code, reason) = old.wait_closed(WAIT).await.unwrap();
     assert_eq!(code, Some(4000));
     assert!(reason.contains("speaks 2"), "{reason}");
     shutdown.cancel();
