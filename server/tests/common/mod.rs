@@ -1,5 +1,5 @@
-//! Test support: start the real server on an ephemeral port, join clients (version 2 in
-//! [`v2`], version 1 in [`v1`]), speak raw WebSocket for hostile-input tests.
+//! Test support: start the real server on an ephemeral port, join clients (protocol version 2,
+//! in [`v2`]), speak raw WebSocket for hostile-input tests.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -70,15 +70,9 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// The version-1 names `netcode_loopback.rs` and `protocol_v2.rs` use (version 1's `Hello`
-/// and player); the tests ported to version 2 take [`v2::Player`] and [`v2::hello`].
-#[allow(unused_imports)]
-pub use v1::{Player as V1Player, Player, hello};
-
-/// Protocol version 2: the engine's arena rooms, which every test here plays unless it proves
-/// something only version 1 has. A [`Player`](v2::Player) is a joined
-/// [`GameClient`](tickwire_client::GameClient) with the arena's lane indices, looked up by name
-/// in the schema its `Welcome` carried.
+/// Protocol version 2: the engine's arena rooms, which every test here plays. A
+/// [`Player`](v2::Player) is a joined [`GameClient`](tickwire_client::GameClient) with the
+/// arena's lane indices, looked up by name in the schema its `Welcome` carried.
 pub mod v2 {
     use super::WAIT;
     use glam::Vec2;
@@ -416,70 +410,6 @@ impl RawWs {
             if opcode == 0x8 {
                 let code = u16::from_be_bytes([payload[0], payload[1]]);
                 return Some((code, String::from_utf8_lossy(&payload[2..]).into_owned()));
-            }
-        }
-    }
-}
-
-/// Protocol version 1 (the arena's old room, `server/src/room`), for the tests that still
-/// speak it: `netcode_loopback.rs` and `protocol_v2.rs` reach these as `common::Player` and
-/// `common::hello` (re-exported below). They go with version 1.
-pub mod v1 {
-    use super::WAIT;
-    use tickwire_client::{Client, Incoming};
-    use tickwire_shared::Replica;
-    use tickwire_shared::protocol::{
-        ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg, Snapshot, Welcome,
-    };
-
-    pub fn hello(name: &str) -> ClientMsg {
-        ClientMsg::Hello(Hello {
-            protocol_version: PROTOCOL_VERSION,
-            name: name.into(),
-            auth_token: None,
-            resume_token: None,
-        })
-    }
-
-    /// A joined client with its replica.
-    pub struct Player {
-        pub client: Client,
-        pub replica: Replica,
-        pub welcome: Welcome,
-        pub seq: u32,
-        pub snapshots: u64,
-    }
-
-    impl Player {
-        pub async fn join(url: &str, name: &str) -> Player {
-            let mut client = Client::connect(url, WAIT).await.expect("connect");
-            client.send(&hello(name)).await.unwrap();
-            match client.recv_timeout(WAIT).await {
-                Some(Incoming::Msg(ServerMsg::Welcome(w), _)) => Player {
-                    client,
-                    replica: Replica::new(&w),
-                    welcome: w,
-                    seq: 0,
-                    snapshots: 0,
-                },
-                other => panic!("expected Welcome, got {other:?}"),
-            }
-        }
-
-        /// Receives until the next snapshot, applies it to the replica and returns it.
-        pub async fn next_snapshot(&mut self) -> Snapshot {
-            loop {
-                match self.client.recv_timeout(WAIT).await {
-                    Some(Incoming::Msg(ServerMsg::Snapshot(s), _)) => {
-                        self.replica
-                            .apply(&s)
-                            .unwrap_or_else(|e| panic!("replica rejected snapshot: {e}"));
-                        self.snapshots += 1;
-                        return s;
-                    }
-                    Some(Incoming::Msg(_, _)) => continue,
-                    other => panic!("expected a snapshot, got {other:?}"),
-                }
             }
         }
     }
