@@ -9,6 +9,10 @@
 //! shape and the replica after each snapshot. The JS SDK's tests decode every `.bin`, compare
 //! with the JSON, re-encode byte for byte and replay the snapshots into its own replica.
 //!
+//! The worked examples of `docs/PROTOCOL.md` (a `Welcome` of the smallest game, an `Input` and a
+//! `Snapshot` on the arena's schema, and the checksum) are checked here too, byte for byte, from
+//! the document's own text.
+//!
 //! After a deliberate change, regenerate with
 //! `TICKWIRE_UPDATE_GOLDEN=1 cargo test -p tickwire-shared --test sync_golden`.
 
@@ -492,7 +496,148 @@ fn the_idle_snapshot_is_four_bytes_and_deltas_are_small() {
     assert_eq!(b, [1, 100, 7, 1, 1, 5, 0b110, 6, 3]);
 }
 
-/// The worked example of docs/PROTOCOL.md (version 2): a `Welcome` for the smallest game.
+// ---- the worked examples of docs/PROTOCOL.md ----
+//
+// Each example in the document is a fenced block right after a `<!-- example: NAME -->`
+// marker. Its lines read `OFFSET  HEX BYTES  DESCRIPTION`, the three columns separated by at
+// least two spaces (the hex bytes by one); a line without an offset (a header, or a
+// description carried over) is skipped. Each test below builds the very message the document
+// describes, encodes it with the one codec, and asserts that the bytes, and every line's
+// offset, are exactly what the document shows.
+
+fn protocol_doc() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/PROTOCOL.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The bytes of the example `name`, checking each line's offset on the way.
+fn doc_example(name: &str) -> Vec<u8> {
+    let doc = protocol_doc();
+    let marker = format!("<!-- example: {name} -->");
+    let start = doc
+        .find(&marker)
+        .unwrap_or_else(|| panic!("docs/PROTOCOL.md has no {marker}"));
+    let mut lines = doc[start + marker.len()..]
+        .lines()
+        .skip_while(|l| l.trim().is_empty());
+    let fence = lines.next().unwrap_or_default();
+    assert!(
+        fence.starts_with("```"),
+        "{marker} must be followed by a fenced block"
+    );
+    let mut bytes = Vec::new();
+    for line in lines.take_while(|l| !l.starts_with("```")) {
+        let cols: Vec<&str> = line
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        let Some(offset) = cols.first().and_then(|c| c.parse::<usize>().ok()) else {
+            continue;
+        };
+        assert_eq!(offset, bytes.len(), "{name}: wrong offset on line {line:?}");
+        let hex = cols
+            .get(1)
+            .unwrap_or_else(|| panic!("{name}: no bytes on {line:?}"));
+        for b in hex.split(' ') {
+            bytes.push(
+                u8::from_str_radix(b, 16)
+                    .unwrap_or_else(|_| panic!("{name}: {b:?} is not a hex byte ({line:?})")),
+            );
+        }
+    }
+    assert!(!bytes.is_empty(), "{name}: no bytes found");
+    bytes
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    hex.join(" ")
+}
+
+/// Asserts that the document's example `name` is exactly `bytes`.
+fn assert_doc_example(name: &str, bytes: &[u8]) {
+    let doc = doc_example(name);
+    assert!(
+        doc == bytes,
+        "docs/PROTOCOL.md's {name} example differs from the codec:\n  doc:   {}\n  codec: {}",
+        hex(&doc),
+        hex(bytes)
+    );
+}
+
+fields! {
+    mod arena_body {
+        player: Player;
+        x: Fixed(8), interpolate, predict, delta;
+        y: Fixed(8), interpolate, predict, delta;
+        aim: Angle8, interpolate;
+        health: U8;
+        alive: Bool;
+        respawns: U8, discontinuity;
+    }
+}
+
+fields! {
+    mod arena_projectile {
+        owner: Player;
+        origin_x: Fixed(8);
+        origin_y: Fixed(8);
+        heading: Angle16;
+        spawn_tick: U32;
+    }
+}
+
+fields! {
+    mod arena_scores { kills: U32; deaths: U32; }
+}
+
+fields! {
+    mod arena_input { move_x: I8; move_y: I8; aim: Angle16; buttons: U8; }
+}
+
+/// The arena's schema as docs/PROTOCOL.md documents it: a copy of `tickwire_arena::schema()`
+/// (`games/arena/src/lib.rs`; this crate cannot depend on the game's), so the examples built
+/// on it are encoded by the schema a client really receives.
+fn arena_schema() -> Schema {
+    use tickwire_shared::schema::{FieldDesc, FieldType::*};
+    Schema::new("arena")
+        .kind(KindDesc {
+            name: "body".into(),
+            fields: arena_body::fields(),
+        })
+        .kind(KindDesc {
+            name: "projectile".into(),
+            fields: arena_projectile::fields(),
+        })
+        .player_fields(arena_scores::fields())
+        .input(arena_input::fields())
+        .event(MessageDesc::new(
+            "kill",
+            vec![
+                FieldDesc::new("killer", Player),
+                FieldDesc::new("victim", Player),
+            ],
+        ))
+        .event(MessageDesc::new(
+            "respawn",
+            vec![FieldDesc::new("player", Player)],
+        ))
+        .event(MessageDesc::new(
+            "hitscan",
+            vec![
+                FieldDesc::new("shooter", Player),
+                FieldDesc::new("from_x", Fixed(8)),
+                FieldDesc::new("from_y", Fixed(8)),
+                FieldDesc::new("to_x", Fixed(8)),
+                FieldDesc::new("to_y", Fixed(8)),
+                FieldDesc::new("victim", Player),
+            ],
+        ))
+}
+
+/// The document's `Welcome`: the smallest game (one kind `dot` with one field `x: I32,
+/// delta`; input `dx: I8`), player 1, 30 Hz, tick 300, no checksums, token `"t"`.
 #[test]
 fn the_documented_welcome_example_encodes_to_its_bytes() {
     use tickwire_shared::schema::{FieldDesc, FieldType};
@@ -513,15 +658,173 @@ fn the_documented_welcome_example_encodes_to_its_bytes() {
         schema: schema.clone(),
         game_config: String::new(),
     };
+    let msg = ServerMsg::Welcome(Box::new(w));
     let mut b = Vec::new();
-    encode_server(&ServerMsg::Welcome(Box::new(w)), &schema, &mut b);
-    let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-    assert_eq!(
-        hex.join(" "),
-        "00 02 01 1e fb 2c 01 00 01 74 00 04 64 6f 74 73 01 03 64 6f 74 01 01 78 06 00 00 00 01 \
-         00 00 00 01 02 64 78 04 00 00 00 00 00 00 03 04 63 68 61 74 02 06 70 6c 61 79 65 72 0a \
-         00 00 00 00 00 04 74 65 78 74 0c c8 00 00 00 00 00 06 6e 6f 74 69 63 65 01 04 74 65 78 \
-         74 0c c8 00 00 00 00 00 08 72 65 6a 65 63 74 65 64 02 03 73 65 71 03 00 00 00 00 00 06 \
-         72 65 61 73 6f 6e 0c 78 00 00 00 00 00 00"
+    encode_server(&msg, &schema, &mut b);
+    assert_doc_example("welcome", &b);
+    assert_eq!(decode_server(&b, None, &|_| None).unwrap(), msg);
+}
+
+/// The document's `Input` on the arena's schema: bob's commands 2 and 3 (the last snapshot
+/// acknowledged 1), the older one repeated.
+#[test]
+fn the_documented_input_example_encodes_to_its_bytes() {
+    let schema = arena_schema();
+    let msg = ClientMsg::Input(vec![
+        InputCmd {
+            seq: InputSeq(2),
+            view_tick: Tick(1258),
+            lanes: vec![127, 0, 0, 0],
+        },
+        InputCmd {
+            seq: InputSeq(3),
+            view_tick: Tick(1259),
+            lanes: vec![127, -127, 57344, 1],
+        },
+    ]);
+    let mut b = Vec::new();
+    encode_client(&msg, &schema, &mut b);
+    assert_doc_example("input", &b);
+    assert_eq!(decode_client(&b, &schema).unwrap(), msg);
+}
+
+/// The room of the document's snapshot example: bob (player 3) joined an arena room at tick
+/// 1258 on a server with `--checksum-interval 30`; his first snapshot (tick 1259) created his
+/// body (NetId 2) and a projectile of ann's (NetId 7), and listed ann (1), bob and eve (5).
+fn bob_after_his_first_snapshot() -> Replica {
+    let welcome = Welcome {
+        protocol_version: PROTOCOL_VERSION,
+        player_id: PlayerId(3),
+        tick_rate: 30,
+        tick: Tick(1258),
+        checksum_interval: 30,
+        resume_token: "1.00112233445566778899aabbccddeeff".into(),
+        resumed: false,
+        schema: arena_schema(),
+        game_config: String::new(),
+    };
+    let mut r = Replica::new(&welcome);
+    let mut first = Snapshot::empty(Tick(1259), InputSeq(0));
+    first.created = vec![
+        Spawn {
+            id: NetId(2),
+            kind: 0,
+        },
+        Spawn {
+            id: NetId(7),
+            kind: 1,
+        },
+    ];
+    first.created_lanes = vec![
+        // bob's body at (400, 300) facing down.
+        3, 3200, 2400, 64, 100, 1, 0, //
+        // ann's projectile flying up.
+        1, 3440, 2880, 49152, 1255,
+    ];
+    first.players_joined = ["ann", "bob", "eve"]
+        .iter()
+        .zip([1, 3, 5])
+        .map(|(name, id)| PlayerJoin {
+            id: PlayerId(id),
+            name: name.to_string(),
+            connected: true,
+        })
+        .collect();
+    first.joined_lanes = vec![2, 1, 0, 0, 0, 0];
+    let mut bytes = Vec::new();
+    encode_server(&ServerMsg::Snapshot(first.clone()), &r.schema, &mut bytes);
+    let ServerMsg::Snapshot(s) = r.decode(&bytes).unwrap() else {
+        panic!("a snapshot");
+    };
+    assert_eq!(s, first);
+    r.apply(&s).unwrap();
+    r
+}
+
+/// The document's `Snapshot`: bob's second one (tick 1260), with every section the arena
+/// uses. Its checksum is the one bob's replica reaches.
+fn documented_snapshot(r: &Replica) -> Snapshot {
+    let mut s = Snapshot::empty(Tick(1260), InputSeq(1));
+    s.removed = vec![NetId(7)];
+    s.created = vec![Spawn {
+        id: NetId(4),
+        kind: 0,
+    }];
+    // ann's body: (695, 300) facing -x, full health, alive, respawned once.
+    s.created_lanes = vec![1, 5560, 2400, 128, 100, 1, 1];
+    s.updated = vec![Update {
+        id: NetId(2),
+        kind: 0,
+        mask: 0b1110,
+    }];
+    // bob's body moved by (+59, -3) eighths (delta lanes) and faces +x (absolute).
+    s.updated_lanes = vec![59, -3, 0];
+    s.players_joined = vec![PlayerJoin {
+        id: PlayerId(6),
+        name: "dan".into(),
+        connected: true,
+    }];
+    s.joined_lanes = vec![0, 0];
+    s.players_changed = vec![
+        PlayerChange {
+            id: PlayerId(1),
+            connected: true,
+        },
+        PlayerChange {
+            id: PlayerId(5),
+            connected: true,
+        },
+    ];
+    s.changed_lanes = vec![3, 1, 0, 1];
+    s.events = vec![
+        ev(
+            engine_events::CHAT,
+            vec![Value::Int(1), Value::Str("hi".into())],
+        ),
+        ev(engine_events::COUNT, vec![Value::Int(1), Value::Int(5)]),
+    ];
+    let mut probe = r.clone();
+    probe.apply(&s).unwrap();
+    s.checksum = Some(probe.checksum());
+    s
+}
+
+#[test]
+fn the_documented_snapshot_example_encodes_to_its_bytes_and_checks_out() {
+    let mut r = bob_after_his_first_snapshot();
+    let s = documented_snapshot(&r);
+    let mut b = Vec::new();
+    encode_server(&ServerMsg::Snapshot(s.clone()), &r.schema, &mut b);
+    assert_doc_example("snapshot", &b);
+    assert_eq!(r.decode(&b).unwrap(), ServerMsg::Snapshot(s.clone()));
+    // Applying it verifies the checksum.
+    r.apply(&s).unwrap();
+    assert_eq!(r.entities[&NetId(2)].lanes, [3, 3259, 2397, 0, 100, 1, 0]);
+    assert_eq!(r.players[&PlayerId(6)].name, "dan");
+}
+
+/// The document's checksum example: what bob's replica hashes after the example snapshot,
+/// and that the hash is the snapshot's checksum.
+#[test]
+fn the_documented_checksum_example_hashes_to_the_snapshots_checksum() {
+    let mut r = bob_after_his_first_snapshot();
+    let s = documented_snapshot(&r);
+    r.apply(&s).unwrap();
+    let mut hashed = Vec::new();
+    for (id, e) in &r.entities {
+        hashed.extend_from_slice(&id.0.to_le_bytes());
+        hashed.extend_from_slice(&e.kind.to_le_bytes());
+        for v in &e.lanes {
+            hashed.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    // The arena has no room fields: nothing follows the entities.
+    assert_doc_example("checksum", &hashed);
+    let sum = tickwire_shared::sync::wire::fnv1a(&hashed);
+    assert_eq!(Some(sum), s.checksum);
+    let doc = protocol_doc();
+    assert!(
+        doc.contains(&format!("`{sum:#010x}`")),
+        "docs/PROTOCOL.md should name the checksum {sum:#010x}"
     );
 }
