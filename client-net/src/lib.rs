@@ -1,13 +1,13 @@
 //! A tokio WebSocket client for tickwire servers.
 //!
 //! [`Client::connect`] does the HTTP upgrade (fastwebsockets over hyper) and starts one
-//! background task that owns the socket: it answers WebSocket pings, decodes server
-//! messages and writes what the caller queues. The caller talks to it through channels, so
-//! [`Client::recv`] is cancel-safe and can sit in a `select!` next to a send timer.
+//! background task that owns the socket: it answers WebSocket pings, hands over server
+//! frames and writes what the caller queues. The caller talks to it through channels, so
+//! [`Client::recv_frame`] is cancel-safe and can sit in a `select!` next to a send timer.
 //!
 //! Bots, integration tests and native clients (the Bevy client) use it; the game logic on top
-//! (replica, prediction) is in `tickwire-shared`. [`Client`] speaks protocol version 1 (the
-//! arena's fixed messages) or carries raw frames; [`GameClient`] speaks version 2 for any game.
+//! (replica, netcode) is in `tickwire-shared`. [`Client`] carries frames; [`GameClient`] speaks
+//! the protocol for any game: it decodes with the game's schema and keeps the replica.
 #![warn(missing_docs)]
 
 pub mod game;
@@ -25,9 +25,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 /// The close-code table and retry policy, re-exported: [`CloseCode`] for each code the server
-/// sends, [`retry_policy`] for what to do after [`Incoming::Closed`].
+/// sends, [`retry_policy`] for what to do after [`Received::Closed`].
 pub use tickwire_shared::close::{CloseCode, Retry, retry_policy};
-use tickwire_shared::{ClientMsg, CodecError, ServerMsg, decode_server, encode_client};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
@@ -55,13 +54,11 @@ pub enum ConnectError {
     Timeout,
 }
 
-/// Something that came from the server.
+/// A server frame as it came (for clients that decode themselves, such as [`GameClient`]).
 #[derive(Debug)]
-pub enum Incoming {
-    /// A decoded message and the size of its frame payload.
-    Msg(ServerMsg, usize),
-    /// A binary frame that did not decode.
-    Undecodable(CodecError, usize),
+pub enum Received {
+    /// A binary message's payload.
+    Binary(Vec<u8>),
     /// The connection ended. `code` is the server's close code, or `None` when the socket
     /// ended without a close frame.
     Closed {
@@ -72,30 +69,15 @@ pub enum Incoming {
     },
 }
 
-impl Incoming {
-    /// For [`Incoming::Closed`], whether reconnecting can help ([`retry_policy`] of its code:
-    /// no close frame is network loss, unknown codes are retried slowly); `None` for
-    /// anything else.
+impl Received {
+    /// For [`Received::Closed`], whether reconnecting can help ([`retry_policy`] of its code:
+    /// no close frame is network loss, unknown codes are retried slowly); `None` for a frame.
     pub fn retry(&self) -> Option<Retry> {
         match self {
-            Incoming::Closed { code, .. } => Some(retry_policy(*code)),
-            _ => None,
+            Received::Closed { code, .. } => Some(retry_policy(*code)),
+            Received::Binary(_) => None,
         }
     }
-}
-
-/// A server frame as it came (for clients that decode themselves, such as [`GameClient`]).
-#[derive(Debug)]
-pub enum Received {
-    /// A binary message's payload.
-    Binary(Vec<u8>),
-    /// The connection ended (see [`Incoming::Closed`]).
-    Closed {
-        /// Close code.
-        code: Option<u16>,
-        /// Close reason.
-        reason: String,
-    },
 }
 
 /// A frame to send, for tests that need to break the protocol on purpose.
@@ -284,17 +266,7 @@ impl Client {
         })
     }
 
-    /// Queues a message. Fails only when the connection is gone.
-    pub async fn send(&self, msg: &ClientMsg) -> Result<(), Closed> {
-        self.send_raw(RawFrame {
-            opcode: OpCode::Binary,
-            fin: true,
-            payload: encode_client(msg),
-        })
-        .await
-    }
-
-    /// Queues an encoded message as one binary frame.
+    /// Queues an encoded message as one binary frame. Fails only when the connection is gone.
     pub async fn send_bytes(&self, payload: Vec<u8>) -> Result<(), Closed> {
         self.send_raw(RawFrame {
             opcode: OpCode::Binary,
@@ -320,18 +292,6 @@ impl Client {
         let _ = self.out.send(Out::Close(code.code(), reason.into())).await;
     }
 
-    /// The next thing from the server, decoded as protocol version 1; after `Closed` it keeps
-    /// returning `Closed`. Cancel-safe.
-    pub async fn recv(&mut self) -> Incoming {
-        match self.recv_frame().await {
-            Received::Binary(b) => match decode_server(&b) {
-                Ok(m) => Incoming::Msg(m, b.len()),
-                Err(e) => Incoming::Undecodable(e, b.len()),
-            },
-            Received::Closed { code, reason } => Incoming::Closed { code, reason },
-        }
-    }
-
     /// The next server frame as it came; after `Closed` it keeps returning `Closed`.
     /// Cancel-safe.
     pub async fn recv_frame(&mut self) -> Received {
@@ -351,18 +311,18 @@ impl Client {
         item
     }
 
-    /// Like [`Client::recv`] but gives up after `limit` (returns `None`).
-    pub async fn recv_timeout(&mut self, limit: Duration) -> Option<Incoming> {
-        tokio::time::timeout(limit, self.recv()).await.ok()
+    /// Like [`Client::recv_frame`] but gives up after `limit` (returns `None`).
+    pub async fn recv_timeout(&mut self, limit: Duration) -> Option<Received> {
+        tokio::time::timeout(limit, self.recv_frame()).await.ok()
     }
 
     /// Waits for the close, skipping messages, up to `limit`; returns (code, reason).
     pub async fn wait_closed(&mut self, limit: Duration) -> Option<(Option<u16>, String)> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            match tokio::time::timeout_at(deadline, self.recv()).await.ok()? {
-                Incoming::Closed { code, reason } => return Some((code, reason)),
-                _ => continue,
+            match tokio::time::timeout_at(deadline, self.recv_frame()).await.ok()? {
+                Received::Closed { code, reason } => return Some((code, reason)),
+                Received::Binary(_) => continue,
             }
         }
     }
@@ -470,7 +430,7 @@ mod tests {
 
     #[test]
     fn closes_carry_the_shared_retry_policy() {
-        let closed = |code| Incoming::Closed {
+        let closed = |code| Received::Closed {
             code,
             reason: String::new(),
         };
@@ -478,8 +438,6 @@ mod tests {
         assert_eq!(closed(Some(4003)).retry(), Some(Retry::Later));
         assert_eq!(closed(Some(1001)).retry(), Some(Retry::Reconnect));
         assert_eq!(closed(None).retry(), Some(Retry::Reconnect));
-        let undecodable =
-            Incoming::Undecodable(tickwire_shared::decode_server(&[0xff]).unwrap_err(), 1);
-        assert_eq!(undecodable.retry(), None);
+        assert_eq!(Received::Binary(vec![0xff]).retry(), None);
     }
 }

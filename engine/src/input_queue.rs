@@ -6,21 +6,15 @@
 
 use std::collections::VecDeque;
 use tickwire_shared::InputSeq;
-use tickwire_shared::protocol::InputCmd;
+use tickwire_shared::sync::InputCmd;
 
-/// A command with a sequence number (the protocol's input commands of either version).
+/// A command with a sequence number.
 pub trait Sequenced {
     /// Its sequence number.
     fn seq(&self) -> InputSeq;
 }
 
 impl Sequenced for InputCmd {
-    fn seq(&self) -> InputSeq {
-        self.seq
-    }
-}
-
-impl Sequenced for tickwire_shared::sync::InputCmd {
     fn seq(&self) -> InputSeq {
         self.seq
     }
@@ -112,7 +106,8 @@ mod tests {
     fn c(seq: u32) -> InputCmd {
         InputCmd {
             seq: InputSeq(seq),
-            ..Default::default()
+            view_tick: tickwire_shared::Tick(0),
+            lanes: Vec::new(),
         }
     }
 

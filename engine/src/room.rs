@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use tickwire_shared::close::{CloseCode, CloseReason};
-use tickwire_shared::protocol::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
+use tickwire_shared::sync::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
 use tickwire_shared::schema::{Schema, engine_events};
 use tickwire_shared::sync::{
     Action, EncodedEntities, EncodedEvents, Event, InputCmd, PROTOCOL_VERSION, ServerMsg, Snapshot,

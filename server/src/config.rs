@@ -1,22 +1,11 @@
 //! Server settings: the command line (clap) and the defaults a test or embedder starts from.
 
 pub use crate::net::driver::GameName;
-use crate::room::{UpdatePolicy, UpdateTier};
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use tickwire_shared::rules::Arena;
-
-/// The parsed `--update-tiers` list (one argument holding every tier).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TierList(pub Vec<UpdateTier>);
-
-fn tiers(s: &str) -> Result<TierList, String> {
-    UpdatePolicy::parse_tiers(s)
-        .map(TierList)
-        .map_err(|e| e.to_string())
-}
+use tickwire_arena::rules::Arena;
 
 fn arena_scale(s: &str) -> Result<f32, String> {
     match s.parse::<f32>() {
@@ -83,17 +72,6 @@ pub struct Config {
     /// Seed of the game's random generator (spawn spots).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Entities far from a viewer are updated less often: FRACTION:TICKS pairs (entities beyond
-    /// FRACTION of the view radius are updated every TICKS ticks), or "off". "0.35:2,0.7:4"
-    /// with --aim-deadband 1 cuts bandwidth by about a third with 30-50 players in view; off by
-    /// default because clients must interpolate between updates, not between snapshots.
-    /// Version-1 rooms only (the engine has no update tiers yet).
-    #[arg(long, default_value = "off", value_parser = tiers)]
-    pub update_tiers: TierList,
-    /// Aim changes of at most this many steps (256 per turn) wait until they add up (0 = off).
-    /// Version-1 rooms only.
-    #[arg(long, default_value_t = 0)]
-    pub aim_deadband: u8,
     /// Scales the demo arena (size and obstacles) by this factor; e.g. 3.2 keeps the density of
     /// 100 players with 1,000.
     #[arg(long, default_value_t = 1.0, value_parser = arena_scale)]
@@ -165,14 +143,6 @@ impl Config {
         ((d.as_secs_f64() * f64::from(self.tick_rate)).round() as u32).max(1)
     }
 
-    /// The room's update policy from `--update-tiers` and `--aim-deadband`.
-    pub fn update_policy(&self) -> UpdatePolicy {
-        UpdatePolicy {
-            tiers: self.update_tiers.0.clone(),
-            aim_deadband: self.aim_deadband,
-        }
-    }
-
     /// The demo arena scaled by `--arena-scale`.
     pub fn arena(&self) -> Arena {
         let a = Arena::default();
@@ -197,24 +167,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn update_policy_and_arena_scale_come_from_the_command_line() {
+    fn the_arena_scale_comes_from_the_command_line() {
         let c = Config::default();
-        assert_eq!(c.update_policy(), UpdatePolicy::off());
         assert_eq!(c.arena(), Arena::default());
-        let c = Config::parse_from([
-            "tickwire",
-            "--update-tiers",
-            "0.35:2,0.7:4",
-            "--aim-deadband",
-            "1",
-            "--arena-scale",
-            "2",
-        ]);
-        assert_eq!(c.update_policy(), UpdatePolicy::recommended());
+        let c = Config::parse_from(["tickwire", "--arena-scale", "2"]);
         let (a, d) = (c.arena(), Arena::default());
         assert_eq!((a.width, a.height), (d.width * 2.0, d.height * 2.0));
         assert_eq!(a.obstacles[0].max_x, d.obstacles[0].max_x * 2.0);
-        assert!(Config::try_parse_from(["tickwire", "--update-tiers", "0.5:0"]).is_err());
         assert!(Config::try_parse_from(["tickwire", "--arena-scale", "100"]).is_err());
     }
 }

@@ -1,26 +1,21 @@
 //! The tickwire server: the network layer and the binary that runs bundled games.
 //!
-//! The engine ([`engine`], the `tickwire-engine` crate) runs any game on protocol version 2;
-//! the arena shooter ([`tickwire_arena`], `games/arena/`) is the first game on it. The running
-//! server still serves the arena through its version-1 room while the network layer moves onto
-//! the engine.
+//! The engine ([`engine`], the `tickwire-engine` crate) runs any game: the sans-IO room with
+//! its tick, input queues, interest, per-client deltas, checksums and resume. The arena shooter
+//! ([`tickwire_arena`], `games/arena/`) is the game the binary plays by default; a developer's
+//! own game is served with [`Server::bind_game`] and [`GameRooms::new`].
 //!
 //! Layers, inner to outer:
-//! - [`sim`]: the arena's simulation (re-exported from `games/arena`).
-//! - [`room`]: the arena's version-1 sans-IO room: it owns a sim, each client's input queue
-//!   and what each client was last sent; `tick()` returns the bytes for each client.
-//! - [`interest`] and [`grid`]: who sees what, via a spatial grid.
+//! - [`engine`]: rooms of any game (re-exported), and [`sim`], the arena's simulation.
 //! - [`net`]: hyper + fastwebsockets; one task per connection, one per room, bounded
-//!   channels between them.
+//!   channels between them; quick-match and named rooms, limits, close codes.
 //! - [`config`], [`metrics`]: the command line and Prometheus metrics.
 #![warn(missing_docs)]
 
 pub mod auth;
 pub mod config;
-pub mod interest;
 pub mod metrics;
 pub mod net;
-pub mod room;
 pub mod tls;
 
 pub use tickwire_arena::sim;

@@ -19,7 +19,7 @@
 //! origin, so tests drive it with a fake clock.
 
 use crate::ids::Tick;
-use crate::protocol::{Ping, Pong};
+use crate::sync::{Ping, Pong};
 use std::collections::VecDeque;
 
 /// Tuning of [`ClockSync`].
@@ -202,7 +202,7 @@ impl ClockSync {
     }
 
     /// The server tick being rendered (fractional), for remote entities and for
-    /// [`InputCmd::view_tick`](crate::protocol::InputCmd::view_tick).
+    /// [`InputCmd::view_tick`](crate::sync::InputCmd::view_tick).
     pub fn render_tick(&self) -> f64 {
         self.render_tick
     }

@@ -282,14 +282,14 @@ impl Schema {
                     "chat",
                     vec![
                         FieldDesc::new("player", Player),
-                        FieldDesc::new("text", Str(crate::protocol::MAX_CHAT_CHARS as u16)),
+                        FieldDesc::new("text", Str(crate::sync::MAX_CHAT_CHARS as u16)),
                     ],
                 ),
                 MessageDesc::new(
                     "notice",
                     vec![FieldDesc::new(
                         "text",
-                        Str(crate::protocol::MAX_CHAT_CHARS as u16),
+                        Str(crate::sync::MAX_CHAT_CHARS as u16),
                     )],
                 ),
                 MessageDesc::new(

@@ -7,7 +7,7 @@ use crate::{BODY, body};
 use glam::Vec2;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use tickwire_shared::quant::dequantize_pos;
+use crate::quant::dequantize_pos;
 use tickwire_shared::sync::bot::BotBrain;
 use tickwire_shared::sync::replica::Replica;
 
@@ -213,7 +213,7 @@ mod tests {
     use tickwire_engine::EngineConfig;
     use tickwire_engine::testing::TestRoom;
     use tickwire_shared::PlayerId;
-    use tickwire_shared::rules::Arena;
+    use crate::rules::Arena;
 
     fn open_room() -> TestRoom<ArenaGame> {
         TestRoom::new(

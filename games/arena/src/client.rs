@@ -6,21 +6,14 @@
 use crate::{body, input, projectile};
 use glam::Vec2;
 use serde::Deserialize;
-use tickwire_shared::protocol::{InputCmd as ArenaCmd, ProjectileState};
-use tickwire_shared::quant::{dequantize_pos, quantize_angle16, quantize_pos};
-use tickwire_shared::replica::projectile_position;
-use tickwire_shared::rules::{Arena, Rules, step_player};
+use crate::state::{Command as ArenaCmd, ProjectileState, projectile_position};
+use crate::quant::{dequantize_pos, quantize_angle16, quantize_pos};
+use crate::rules::{Arena, Rules, step_player};
 use tickwire_shared::sync::InputCmd;
 use tickwire_shared::sync::predict::PredictStep;
 use tickwire_shared::{InputSeq, PlayerId, Tick};
 
-/// Bits of the input's `buttons` lane.
-pub mod buttons {
-    /// Primary fire (projectile).
-    pub const FIRE: u8 = 1;
-    /// Secondary fire (hitscan rail).
-    pub const ALT_FIRE: u8 = 2;
-}
+pub use crate::state::buttons;
 
 /// The arena's constants as the server sends them in `game_config`.
 #[derive(Debug, Clone, Deserialize)]

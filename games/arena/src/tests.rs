@@ -7,7 +7,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tickwire_engine::EngineConfig;
 use tickwire_engine::testing::TestRoom;
-use tickwire_shared::quant::{quantize_angle16, snap_vec};
+use crate::quant::{quantize_angle16, snap_vec};
 
 type Harness = TestRoom<ArenaGame>;
 

@@ -11,7 +11,7 @@
 //! small control channel.
 
 use super::AppState;
-use super::driver::{GameMsg, Protocol};
+use super::driver::GameMsg;
 use super::room_task::{ClientCmd, ClientLink, RoomCmd};
 use super::rooms::RoomStats;
 use crate::auth::Claims;
@@ -25,8 +25,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tickwire_shared::close::{CloseCode, CloseReason};
-use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, Pong, ServerMsg};
-use tickwire_shared::{PlayerId, Tick, decode_client, encode_server, sync};
+use tickwire_shared::schema::Schema;
+use tickwire_shared::sync::{
+    ClientMsg, Hello, PROTOCOL_VERSION, Pong, ServerMsg, decode_client, encode_server,
+};
+use tickwire_shared::{PlayerId, Tick};
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{MissedTickBehavior, timeout};
@@ -112,7 +115,7 @@ pub(crate) async fn serve<S: Socket>(
             ctl: ctl_tx,
             link: Some((outbox_tx, kick_tx)),
             inbox: None,
-            protocol: Protocol::V1,
+            schema: state.game.schema().clone(),
             room: None,
             rate: TokenBucket::new(state.config.max_messages_per_sec, state.config.message_burst, 0.0),
             started: Instant::now(),
@@ -140,8 +143,8 @@ struct Reader {
     link: Option<(mpsc::Sender<Bytes>, oneshot::Sender<CloseReason>)>,
     /// Set once joined.
     inbox: Option<(PlayerId, mpsc::Sender<ClientCmd>)>,
-    /// The joined room's protocol (how the messages after `Hello` are decoded).
-    protocol: Protocol,
+    /// The game's schema (how the messages after `Hello` are decoded).
+    schema: Arc<Schema>,
     /// The room joined (for the tick in pongs).
     room: Option<Arc<RoomStats>>,
     /// Message rate limit.
@@ -323,22 +326,12 @@ impl Reader {
             let hello = first_message(&bytes, &self.state)?;
             return self.join(hello).await;
         }
-        let msg = match &self.protocol {
-            Protocol::V1 => match decode_client(&bytes).map_err(undecodable)? {
-                ClientMsg::Hello(_) => Incoming::Hello,
-                ClientMsg::Input(cmds) => Incoming::Game(GameMsg::V1Inputs(cmds)),
-                ClientMsg::Chat(text) => Incoming::Chat(text),
-                ClientMsg::Ping(p) => Incoming::Ping(p.client_time),
-            },
-            Protocol::V2(schema) => {
-                match sync::decode_client(&bytes, schema).map_err(undecodable)? {
-                    sync::ClientMsg::Hello(_) => Incoming::Hello,
-                    sync::ClientMsg::Input(cmds) => Incoming::Game(GameMsg::Inputs(cmds)),
-                    sync::ClientMsg::Action(a) => Incoming::Game(GameMsg::Action(a)),
-                    sync::ClientMsg::Chat(text) => Incoming::Chat(text),
-                    sync::ClientMsg::Ping(p) => Incoming::Ping(p.client_time),
-                }
-            }
+        let msg = match decode_client(&bytes, &self.schema).map_err(undecodable)? {
+            ClientMsg::Hello(_) => Incoming::Hello,
+            ClientMsg::Input(cmds) => Incoming::Game(GameMsg::Inputs(cmds)),
+            ClientMsg::Action(a) => Incoming::Game(GameMsg::Action(a)),
+            ClientMsg::Chat(text) => Incoming::Chat(text),
+            ClientMsg::Ping(p) => Incoming::Ping(p.client_time),
         };
         let Some((_, inbox)) = &self.inbox else {
             unreachable!("joined above");
@@ -362,18 +355,12 @@ impl Reader {
                         .as_ref()
                         .map_or(0, |r| r.tick.load(Ordering::Relaxed)),
                 );
-                let pong = match &self.protocol {
-                    Protocol::V1 => encode_server(&ServerMsg::Pong(Pong { client_time, tick })),
-                    Protocol::V2(schema) => {
-                        let mut out = Vec::new();
-                        sync::encode_server(
-                            &sync::ServerMsg::Pong(sync::Pong { client_time, tick }),
-                            schema,
-                            &mut out,
-                        );
-                        out
-                    }
-                };
+                let mut pong = Vec::new();
+                encode_server(
+                    &ServerMsg::Pong(Pong { client_time, tick }),
+                    &self.schema,
+                    &mut pong,
+                );
                 self.state.metrics.bytes_sent.inc_by(pong.len() as u64);
                 let _ = self.ctl.send(Ctl::Message(Bytes::from(pong))).await;
                 Ok(())
@@ -405,7 +392,6 @@ impl Reader {
                 &self.state,
                 self.params.room.as_deref(),
                 hello.resume_token.as_deref(),
-                hello.protocol_version,
             )
             .map_err(ReadError::Close)?;
         let (outbox, kick) = self.link.take().expect("join happens once");
@@ -436,7 +422,6 @@ impl Reader {
                 span.record("room", tracing::field::display(&room.id));
                 debug!(player = %r.player_id, resumed = r.resumed, "joined");
                 self.inbox = Some((r.player_id, inbox_tx));
-                self.protocol = r.protocol;
                 self.room = Some(room);
                 Ok(())
             }
@@ -446,7 +431,7 @@ impl Reader {
     }
 }
 
-/// A joined client's message, whatever its protocol.
+/// A joined client's message.
 enum Incoming {
     Hello,
     Game(GameMsg),
@@ -461,41 +446,18 @@ fn undecodable(e: impl std::fmt::Display) -> ReadError {
     )
 }
 
-/// Decodes a connection's first message, which must be a `Hello` of a protocol version this
-/// server speaks. Versions 1 and 2 encode `Hello` alike (message 0, then the same fields), so
-/// one decoder reads both; a first message that is something else of either version gets
-/// 4001.
+/// Decodes a connection's first message, which must be a `Hello` of the protocol version this
+/// server speaks; a first message that is something else gets 4001.
 fn first_message(bytes: &[u8], state: &AppState) -> Result<Hello, ReadError> {
-    let hello = match decode_client(bytes) {
-        Ok(ClientMsg::Hello(h)) => h,
-        Ok(_) => return Err(hello_expected()),
-        Err(e) => match sync::decode_client(bytes, state.game.schema()) {
-            Ok(sync::ClientMsg::Hello(h)) => Hello {
-                protocol_version: h.protocol_version,
-                name: h.name,
-                auth_token: h.auth_token,
-                resume_token: h.resume_token,
-            },
-            Ok(_) => return Err(hello_expected()),
-            Err(_) => return Err(undecodable(e)),
-        },
+    let hello = match decode_client(bytes, state.game.schema()).map_err(undecodable)? {
+        ClientMsg::Hello(h) => h,
+        _ => return Err(hello_expected()),
     };
-    let v1 = state.game.has_v1();
-    let ok = match hello.protocol_version {
-        PROTOCOL_VERSION => v1,
-        sync::PROTOCOL_VERSION => true,
-        _ => false,
-    };
-    if !ok {
-        let spoken = if v1 {
-            format!("{PROTOCOL_VERSION} and {}", sync::PROTOCOL_VERSION)
-        } else {
-            sync::PROTOCOL_VERSION.to_string()
-        };
+    if hello.protocol_version != PROTOCOL_VERSION {
         return Err(close_err(
             CloseCode::VersionMismatch,
             format!(
-                "protocol version {} is not supported; this server speaks {spoken}",
+                "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
                 hello.protocol_version
             ),
         ));

@@ -1,44 +1,20 @@
 //! What the room task drives: a room of any game, behind one object-safe trait.
 //!
 //! The room task and the connection tasks are the same for every game; what differs is the
-//! room inside ([`RoomLogic`]) and how its client messages are encoded ([`Protocol`]). A room
-//! on the engine ([`tickwire_engine::Room`] of a [`Game`]) speaks protocol version 2, whose
-//! encoding follows the game's schema. The arena's version-1 room ([`crate::room::Room`]) is
-//! kept while clients move to version 2: a `Hello` says which version a client speaks, and
-//! each room serves one version, so quick-match never mixes them.
+//! room inside: an engine [`Room`] of some [`Game`], behind [`RoomLogic`] so the tasks are not
+//! generic over the game. Its clients' messages are encoded from the game's schema
+//! ([`RoomLogic::schema`]).
 
 use crate::config::Config;
-use crate::room::Room as V1Room;
 use std::sync::Arc;
 use tickwire_engine::{ChatOutcome, EngineConfig, Game, InputOutcome, Room};
 use tickwire_shared::close::CloseReason;
 use tickwire_shared::schema::Schema;
-use tickwire_shared::{PlayerId, Tick, protocol, sync};
-
-/// How a room's client messages are encoded.
-#[derive(Debug, Clone)]
-pub enum Protocol {
-    /// Version 1: the arena's fixed messages.
-    V1,
-    /// Version 2: encoded from this game's schema.
-    V2(Arc<Schema>),
-}
-
-impl Protocol {
-    /// The version number a `Hello` carries.
-    pub fn version(&self) -> u16 {
-        match self {
-            Protocol::V1 => protocol::PROTOCOL_VERSION,
-            Protocol::V2(_) => sync::PROTOCOL_VERSION,
-        }
-    }
-}
+use tickwire_shared::{PlayerId, Tick, sync};
 
 /// A joined client's message for the game, decoded.
 #[derive(Debug)]
 pub enum GameMsg {
-    /// Version-1 input commands.
-    V1Inputs(Vec<protocol::InputCmd>),
     /// Input commands of the game's schema.
     Inputs(Vec<sync::InputCmd>),
     /// A reliable action of the game's schema.
@@ -74,10 +50,10 @@ pub struct MsgOutcome {
     pub action_refused: bool,
 }
 
-/// A room the room task can drive, whatever its game and protocol.
+/// A room the room task can drive, whatever its game.
 pub trait RoomLogic: Send + 'static {
-    /// How its clients' messages are encoded.
-    fn protocol(&self) -> Protocol;
+    /// The game's schema: what its clients' messages are encoded from.
+    fn schema(&self) -> Arc<Schema>;
     /// The player a resume token belongs to.
     fn token_owner(&self, token: &str) -> Option<PlayerId>;
     /// Whether a player is connected (not waiting for a resume).
@@ -103,8 +79,8 @@ pub trait RoomLogic: Send + 'static {
 }
 
 impl<G: Game> RoomLogic for Room<G> {
-    fn protocol(&self) -> Protocol {
-        Protocol::V2(self.schema().clone())
+    fn schema(&self) -> Arc<Schema> {
+        Room::schema(self).clone()
     }
 
     fn token_owner(&self, token: &str) -> Option<PlayerId> {
@@ -143,15 +119,6 @@ impl<G: Game> RoomLogic for Room<G> {
                 inputs: InputOutcome::default(),
                 action_refused: self.handle_action(id, &a).is_err(),
             },
-            // A connection decodes with its room's protocol, so this cannot reach an engine
-            // room; counted as rejected should it ever.
-            GameMsg::V1Inputs(cmds) => MsgOutcome {
-                inputs: InputOutcome {
-                    rejected: cmds.len() as u32,
-                    ..InputOutcome::default()
-                },
-                action_refused: false,
-            },
         }
     }
 
@@ -181,78 +148,6 @@ impl<G: Game> RoomLogic for Room<G> {
     }
 }
 
-impl RoomLogic for V1Room {
-    fn protocol(&self) -> Protocol {
-        Protocol::V1
-    }
-
-    fn token_owner(&self, token: &str) -> Option<PlayerId> {
-        V1Room::token_owner(self, token)
-    }
-
-    fn is_connected(&self, id: PlayerId) -> bool {
-        V1Room::is_connected(self, id)
-    }
-
-    fn join(&mut self, name: &str, resume: Option<&str>) -> Result<Admitted, CloseReason> {
-        self.handle_join_or_resume(name, resume)
-            .map(|j| Admitted {
-                player_id: j.player_id,
-                welcome: j.welcome,
-                resumed: j.resumed,
-            })
-            .map_err(|e| e.close_reason())
-    }
-
-    fn disconnect(&mut self, id: PlayerId) {
-        self.handle_disconnect(id);
-    }
-
-    fn leave(&mut self, id: PlayerId) {
-        self.handle_leave(id);
-    }
-
-    fn message(&mut self, id: PlayerId, msg: GameMsg) -> MsgOutcome {
-        let inputs = match msg {
-            GameMsg::V1Inputs(cmds) => self.handle_inputs(id, &cmds),
-            GameMsg::Inputs(cmds) => InputOutcome {
-                rejected: cmds.len() as u32,
-                ..InputOutcome::default()
-            },
-            GameMsg::Action(_) => InputOutcome::default(),
-        };
-        MsgOutcome {
-            inputs,
-            action_refused: false,
-        }
-    }
-
-    fn chat(&mut self, id: PlayerId, text: &str) -> ChatOutcome {
-        self.handle_chat(id, text)
-    }
-
-    fn tick(&mut self, ready: &mut dyn FnMut(PlayerId) -> bool) -> Produced {
-        let out = V1Room::tick(self, ready);
-        Produced {
-            messages: out.messages,
-            kicked: out.kicked,
-            skipped: out.skipped,
-        }
-    }
-
-    fn tick_count(&self) -> Tick {
-        V1Room::tick_count(self)
-    }
-
-    fn player_count(&self) -> usize {
-        V1Room::player_count(self)
-    }
-
-    fn entity_count(&self) -> usize {
-        V1Room::entity_count(self)
-    }
-}
-
 /// The games this binary bundles (`--game NAME`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GameName {
@@ -269,7 +164,6 @@ type MakeRoom = dyn Fn(&Config, EngineConfig) -> Box<dyn RoomLogic> + Send + Syn
 pub struct GameRooms {
     schema: Arc<Schema>,
     make: Box<MakeRoom>,
-    v1: bool,
 }
 
 impl GameRooms {
@@ -285,38 +179,29 @@ impl GameRooms {
                 let game = make(config, &mut engine);
                 Box::new(Room::new(engine, game))
             }),
-            v1: false,
         }
     }
 
     /// A bundled game.
     pub fn bundled(name: GameName) -> GameRooms {
         match name {
-            GameName::Arena => GameRooms {
-                v1: true,
-                ..GameRooms::new(|config, engine| {
-                    let arena = config.arena();
-                    engine.area = (arena.width, arena.height);
-                    tickwire_arena::ArenaGame::new(tickwire_arena::ArenaConfig {
-                        arena,
-                        tick_rate: config.tick_rate,
-                        view_radius: config.view_radius,
-                        seed: config.seed,
-                        lag_comp_ms: config.lag_comp_ms,
-                    })
+            GameName::Arena => GameRooms::new(|config, engine| {
+                let arena = config.arena();
+                engine.area = (arena.width, arena.height);
+                tickwire_arena::ArenaGame::new(tickwire_arena::ArenaConfig {
+                    arena,
+                    tick_rate: config.tick_rate,
+                    view_radius: config.view_radius,
+                    seed: config.seed,
+                    lag_comp_ms: config.lag_comp_ms,
                 })
-            },
+            }),
         }
     }
 
-    /// The game's schema (what version-2 connections decode with).
+    /// The game's schema (what connections decode with).
     pub fn schema(&self) -> &Arc<Schema> {
         &self.schema
-    }
-
-    /// Whether version-1 clients are served too (only the arena has a version-1 room).
-    pub fn has_v1(&self) -> bool {
-        self.v1
     }
 
     /// A new room with id `id`.

@@ -120,14 +120,18 @@ mod tests {
 
     #[test]
     fn a_hello_gets_a_welcome_then_snapshots() {
-        let hello = tickwire_shared::encode_client(&tickwire_shared::ClientMsg::Hello(
-            tickwire_shared::Hello {
-                protocol_version: tickwire_shared::PROTOCOL_VERSION,
+        use tickwire_shared::sync::{ClientMsg, Hello, PROTOCOL_VERSION, encode_client};
+        let mut hello = Vec::new();
+        encode_client(
+            &ClientMsg::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
                 name: "f".into(),
                 auth_token: None,
                 resume_token: None,
-            },
-        ));
+            }),
+            &tickwire_shared::schema::Schema::new(""),
+            &mut hello,
+        );
         let o = connection(&masked(2, &hello));
         assert!(o.frames.iter().filter(|f| f.0 == 2).count() > 2, "{o:?}");
     }

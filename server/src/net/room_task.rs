@@ -3,7 +3,7 @@
 //! queued with `try_send` only where the outbox has room.
 
 use super::AppState;
-use super::driver::{GameMsg, Protocol, RoomLogic};
+use super::driver::{GameMsg, RoomLogic};
 use super::rooms::RoomStats;
 use crate::metrics::{OutcomeLabels, RoomLabels};
 use bytes::Bytes;
@@ -22,7 +22,7 @@ use tracing::{Instrument, debug, info, info_span};
 /// A message from a joined client to its room.
 #[derive(Debug)]
 pub enum ClientCmd {
-    /// Inputs or an action, decoded with the room's protocol.
+    /// Inputs or an action, decoded with the game's schema.
     Game(GameMsg),
     /// A chat line.
     Chat(String),
@@ -47,8 +47,6 @@ pub struct JoinReply {
     pub player_id: PlayerId,
     /// Whether it was taken back with a resume token.
     pub resumed: bool,
-    /// How the room's messages are encoded.
-    pub protocol: Protocol,
 }
 
 /// A request to the room task.
@@ -193,7 +191,6 @@ impl Driver {
                 Ok(JoinReply {
                     player_id: joined.player_id,
                     resumed: joined.resumed,
-                    protocol: self.room.protocol(),
                 })
             }
             Err(reason) => Err(reason),

@@ -11,7 +11,6 @@
 use super::AppState;
 use super::driver::RoomLogic;
 use super::room_task::{self, RoomCmd};
-use crate::room::{Room, RoomConfig};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -26,8 +25,8 @@ pub struct RoomStats {
     pub id: String,
     /// Whether quick-match may put players here.
     pub public: bool,
-    /// The protocol version its clients speak (a room serves one).
-    pub protocol: u16,
+    /// The game it plays (the schema's name).
+    pub game: String,
     /// Players in the room (including ones within their resume grace period).
     pub players: AtomicUsize,
     /// Seats reserved by connections whose join is on its way.
@@ -84,8 +83,8 @@ pub struct RoomInfo {
     pub uptime_secs: u64,
     /// Whether quick-match fills this room.
     pub public: bool,
-    /// The protocol version its clients speak.
-    pub protocol: u16,
+    /// The game it plays (the schema's name).
+    pub game: String,
 }
 
 #[derive(Default)]
@@ -115,15 +114,13 @@ impl RoomRegistry {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reserves a seat for a client of protocol `version`: in room `wanted` (created if
-    /// missing), in the room a resume token names, or by quick-match among the rooms of that
-    /// version.
+    /// Reserves a seat: in room `wanted` (created if missing), in the room a resume token
+    /// names, or by quick-match.
     pub(crate) fn reserve(
         &self,
         state: &Arc<AppState>,
         wanted: Option<&str>,
         resume_token: Option<&str>,
-        version: u16,
     ) -> Result<Seat, CloseReason> {
         let mut inner = self.lock();
         // A resume goes back to the room that issued the token, full or not: the player
@@ -131,10 +128,7 @@ impl RoomRegistry {
         let resume_room = resume_token
             .and_then(|t| t.split_once('.'))
             .map(|(room, _)| room);
-        if let Some(handle) = resume_room
-            .and_then(|r| inner.rooms.get(r))
-            .filter(|h| h.stats.protocol == version)
-        {
+        if let Some(handle) = resume_room.and_then(|r| inner.rooms.get(r)) {
             handle.stats.pending.fetch_add(1, Ordering::Relaxed);
             return Ok(Seat {
                 room: handle.clone(),
@@ -143,15 +137,6 @@ impl RoomRegistry {
         let max = state.config.max_players;
         let chosen = match wanted {
             Some(id) => match inner.rooms.get(id) {
-                Some(h) if h.stats.protocol != version => {
-                    return Err(CloseReason::new(
-                        CloseCode::VersionMismatch,
-                        format!(
-                            "room {id} speaks protocol version {}, not {version}",
-                            h.stats.protocol
-                        ),
-                    ));
-                }
                 Some(h) if h.stats.occupancy() < max => Some(h.clone()),
                 Some(_) => {
                     return Err(CloseReason::new(
@@ -164,9 +149,7 @@ impl RoomRegistry {
             None => inner
                 .rooms
                 .values()
-                .filter(|h| {
-                    h.stats.public && h.stats.protocol == version && h.stats.occupancy() < max
-                })
+                .filter(|h| h.stats.public && h.stats.occupancy() < max)
                 .max_by_key(|h| (h.stats.occupancy(), std::cmp::Reverse(h.stats.created)))
                 .cloned(),
         };
@@ -189,7 +172,7 @@ impl RoomRegistry {
                         }
                     },
                 };
-                let h = spawn_room(state, id.clone(), public, version);
+                let h = spawn_room(state, id.clone(), public);
                 inner.rooms.insert(id, h.clone());
                 h
             }
@@ -224,7 +207,7 @@ impl RoomRegistry {
                 tick_rate: h.stats.tick_rate,
                 uptime_secs: h.stats.created.elapsed().as_secs(),
                 public: h.stats.public,
-                protocol: h.stats.protocol,
+                game: h.stats.game.clone(),
             })
             .collect()
     }
@@ -240,20 +223,15 @@ impl RoomRegistry {
     }
 }
 
-/// Starts a room of protocol `version` (1: the arena's version-1 room; 2: the configured
-/// game on the engine).
-fn spawn_room(state: &Arc<AppState>, id: String, public: bool, version: u16) -> RoomHandle {
+/// Starts a room of the server's game.
+fn spawn_room(state: &Arc<AppState>, id: String, public: bool) -> RoomHandle {
     let c = &state.config;
-    let room: Box<dyn RoomLogic> = if version == tickwire_shared::protocol::PROTOCOL_VERSION {
-        Box::new(v1_room(c, &id))
-    } else {
-        state.game.make(c, &id)
-    };
+    let room: Box<dyn RoomLogic> = state.game.make(c, &id);
     let (tx, rx) = mpsc::channel(256);
     let stats = Arc::new(RoomStats {
         id,
         public,
-        protocol: version,
+        game: state.game.schema().game.clone(),
         players: AtomicUsize::new(0),
         pending: AtomicUsize::new(0),
         tick: AtomicU32::new(0),
@@ -265,26 +243,6 @@ fn spawn_room(state: &Arc<AppState>, id: String, public: bool, version: u16) -> 
         .tracker
         .spawn(room_task::run(room, rx, stats.clone(), state.clone()));
     RoomHandle { cmds: tx, stats }
-}
-
-fn v1_room(c: &crate::config::Config, id: &str) -> Room {
-    Room::new(RoomConfig {
-        tick_rate: c.tick_rate,
-        view_radius: c.view_radius,
-        max_players: c.max_players,
-        checksum_interval: c.checksum_interval,
-        max_skipped_ticks: c.max_skipped_ticks,
-        seed: c.seed,
-        id: id.to_string(),
-        resume_grace_ticks: c.ticks(c.resume_grace),
-        chat_burst: c.chat_burst,
-        chat_refill_ticks: c.ticks(c.chat_interval),
-        motd: c.motd.clone(),
-        lag_comp_ms: c.lag_comp_ms,
-        update_policy: c.update_policy(),
-        arena: c.arena(),
-        ..RoomConfig::default()
-    })
 }
 
 #[cfg(test)]

@@ -108,8 +108,26 @@ pub struct Event {
     pub values: Vec<Value>,
 }
 
-/// Application-level ping and its answer: the same messages in both versions.
-pub use crate::protocol::{Ping, Pong};
+/// Longest player name, in characters; longer names are cut.
+pub const MAX_NAME_CHARS: usize = 24;
+/// Longest chat message, in characters; longer messages are cut.
+pub const MAX_CHAT_CHARS: usize = 200;
+
+/// Application-level ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// Opaque to the server, echoed back in the pong (clients put a timestamp here).
+    pub client_time: u32,
+}
+
+/// Answer to a ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pong {
+    /// The ping's `client_time`, echoed.
+    pub client_time: u32,
+    /// The server's latest completed tick when the pong was sent.
+    pub tick: Tick,
+}
 
 /// A message from a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -657,7 +675,7 @@ pub fn decode_client(bytes: &[u8], schema: &Schema) -> Result<ClientMsg, WireErr
             ClientMsg::Input(cmds)
         }
         2 => ClientMsg::Ping(decode_serde(&mut r)?),
-        3 => ClientMsg::Chat(r.str(crate::codec::MAX_MESSAGE_BYTES)?),
+        3 => ClientMsg::Chat(r.str(wire::MAX_MESSAGE_BYTES)?),
         4 => {
             let seq = r.varint32()?;
             let kind = kind_index(r.varint()?, schema.actions.len(), "action")?;
@@ -758,7 +776,7 @@ fn decode_snapshot(
         }
         for _ in 0..r.count()? {
             let id = PlayerId(r.varint32()?);
-            let name = r.str(crate::protocol::MAX_NAME_CHARS)?;
+            let name = r.str(MAX_NAME_CHARS)?;
             let connected = r.lane(FieldType::Bool)? == 1;
             read_lanes(r, &schema.player_fields, &mut s.joined_lanes)?;
             s.players_joined.push(PlayerJoin {

@@ -14,6 +14,17 @@
 
 use crate::schema::FieldType;
 
+/// The largest message either side decodes. Also bounds any allocation the decoder makes.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+/// The one bincode configuration (varints, little-endian, the size limit) for the parts of
+/// messages encoded with serde (`Hello`, `Welcome`'s schema, pings).
+const CONFIG: bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<MAX_MESSAGE_BYTES>,
+> = bincode::config::standard().with_limit::<MAX_MESSAGE_BYTES>();
+
 /// Why bytes do not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
@@ -245,13 +256,13 @@ pub fn check_range(ty: FieldType, v: i64) -> Result<i64, WireError> {
 pub fn encode_serde<T: serde::Serialize>(v: &T, out: &mut Vec<u8>) {
     // Encoding into a Vec cannot fail for the protocol's types (no maps, no unsupported serde
     // features; the limit applies to decoding only).
-    bincode::serde::encode_into_std_write(v, out, crate::codec::CONFIG)
+    bincode::serde::encode_into_std_write(v, out, CONFIG)
         .expect("encoding a protocol value into a Vec cannot fail");
 }
 
 /// Decodes a serde value from the reader's position, advancing past it.
 pub fn decode_serde<T: serde::de::DeserializeOwned>(r: &mut Reader<'_>) -> Result<T, WireError> {
-    let (v, used) = bincode::serde::decode_from_slice(r.rest(), crate::codec::CONFIG)
+    let (v, used) = bincode::serde::decode_from_slice(r.rest(), CONFIG)
         .map_err(|e| WireError::Serde(e.to_string()))?;
     r.skip(used);
     Ok(v)

@@ -16,12 +16,11 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use slotmap::{SlotMap, new_key_type};
 use tickwire_engine::grid::SpatialGrid;
-use tickwire_shared::protocol::{InputCmd, PlayerState, ProjectileState, buttons};
-use tickwire_shared::quant::{
+use crate::state::{Command as InputCmd, PlayerState, ProjectileState, buttons, projectile_position};
+use crate::quant::{
     dequantize_angle16, heading16, quantize_angle8, quantize_pos, snap_vec,
 };
-use tickwire_shared::replica::projectile_position;
-use tickwire_shared::rules::{Arena, Rules, segment_circle_hit, step_player};
+use crate::rules::{Arena, Rules, segment_circle_hit, step_player};
 use tickwire_shared::{PlayerId, Tick};
 
 new_key_type! {
@@ -68,7 +67,6 @@ impl Player {
             y: quantize_pos(self.pos.y),
             aim: quantize_angle8(self.aim),
             health: self.health,
-            status: u8::from(self.alive) | (self.respawns << 1),
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::Sim;
 use glam::Vec2;
 use rand::Rng;
-use tickwire_shared::quant::snap_vec;
+use crate::quant::snap_vec;
 
 /// Candidate spots drawn per spawn; the one farthest from everyone wins.
 const CANDIDATES: usize = 16;

@@ -1,6 +1,6 @@
 use super::*;
 use tickwire_shared::InputSeq;
-use tickwire_shared::rules::Rect;
+use crate::rules::Rect;
 
 fn open_arena() -> Arena {
     Arena {
@@ -15,7 +15,7 @@ fn cmd(seq: u32, mx: i8, my: i8, aim: f32, fire: bool) -> InputCmd {
         seq: InputSeq(seq),
         move_x: mx,
         move_y: my,
-        aim: tickwire_shared::quant::quantize_angle16(aim),
+        aim: crate::quant::quantize_angle16(aim),
         buttons: if fire { buttons::FIRE } else { 0 },
         view_tick: Tick(0),
     }

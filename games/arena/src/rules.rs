@@ -1,7 +1,7 @@
 //! The arena and the movement rules, shared by the server (authoritative) and clients
 //! (prediction). Any change here changes what clients predict: bump the protocol version.
 
-use crate::protocol::InputCmd;
+use crate::state::Command as InputCmd;
 use crate::quant::snap_vec;
 use glam::Vec2;
 use serde::{Deserialize, Serialize};
@@ -286,7 +286,7 @@ pub fn segment_circle_hit(a: Vec2, b: Vec2, c: Vec2, r: f32) -> Option<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::InputSeq;
+    use tickwire_shared::InputSeq;
 
     fn cmd(x: i8, y: i8) -> InputCmd {
         InputCmd {
