@@ -233,7 +233,7 @@ fn type_chat(
             }
             (_, true) => {
                 if let Some(t) = &k.text {
-                    let room = tickwire_shared::protocol::MAX_CHAT_CHARS
+                    let room = tickwire_shared::sync::MAX_CHAT_CHARS
                         .saturating_sub(chat.text.chars().count());
                     chat.text
                         .extend(t.chars().filter(|c| !c.is_control()).take(room));
