@@ -3,7 +3,7 @@
 // from the step, a surprise smoothed and decaying, a respawn or a large error snapped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Predictor } from '../src/sdk/predict.js';
+import { Predictor, predictionConfig } from '../src/sdk/predict.js';
 import { field } from './fakes.js';
 
 // lanes: [x (Fixed 8, predicted, linear), hp (not predicted), life (discontinuity)]
@@ -21,7 +21,8 @@ const walk = (l, c) => {
 };
 
 test('replays unacknowledged commands and smooths a surprise', () => {
-  const p = new Predictor(fields, walk);
+  // The half-life alone (no minimum speed), to check it exactly.
+  const p = new Predictor(fields, walk, { ...predictionConfig(), correctionMinSpeed: 0 });
   p.predict(cmd(1, 8));
   assert.equal(p.predictedLanes(), null, 'nothing before the first server state');
   assert.deepEqual(p.reconcile([0, 100, 0], []), { error: 0, snapped: true }, 'the first state');
@@ -38,6 +39,23 @@ test('replays unacknowledged commands and smooths a surprise', () => {
   assert.equal(p.render()[0], 16, 'half the way after one half-life');
   for (let i = 0; i < 20; i++) p.advance(0.06);
   assert.equal(p.render()[0], 8, 'the correction dies away completely');
+});
+
+test('a small correction ends in a few frames: the minimum speed', () => {
+  const p = new Predictor(fields, walk);
+  p.reconcile([0, 100, 0], []);
+  const c1 = cmd(1, 47);
+  p.predict(c1);
+  // Pushed back by 47 lanes (5.9 units): gone within 8 frames at 60 Hz, not 36.
+  const c = p.reconcile([-47, 100, 0], [c1]);
+  assert.equal(c.snapped, false);
+  let frames = 0;
+  while (p.render()[0] !== 0) {
+    p.advance(1 / 60);
+    frames++;
+    assert.ok(frames <= 8, `still ${p.render()[0]} lanes off`);
+  }
+  assert.ok(frames >= 3, `smoothed, not dropped: ${frames} frames`);
 });
 
 test('the step sees the server\'s non-predicted fields', () => {

@@ -11,7 +11,8 @@
 //
 // If the predicted fields come out different from the old prediction (the server pushed us,
 // something the client could not know), the difference becomes a visual offset on the `Linear`
-// predicted fields that halves every `correctionHalfLifeS` instead of a jump; a change of a
+// predicted fields that halves every `correctionHalfLifeS` and shrinks by at least
+// `correctionMinSpeed` world units per second, instead of a jump; a change of a
 // `discontinuity` field (a respawn) or an error beyond `snapDistance` (world units, over the
 // linear predicted fields) snaps. Nothing here reads a clock.
 
@@ -19,14 +20,14 @@ import { dequantize } from './schema.js';
 
 /** Defaults of `PredictionConfig::default()`. */
 export function predictionConfig() {
-  return { correctionHalfLifeS: 0.06, snapDistance: 64 };
+  return { correctionHalfLifeS: 0.06, correctionMinSpeed: 40, snapDistance: 64 };
 }
 
 export class Predictor {
   /**
    * @param {object[]} fields the entity's kind's field descriptors (schema order)
    * @param {(lanes: number[], cmd: object) => void} step the game's step
-   * @param {{correctionHalfLifeS: number, snapDistance: number}} [config]
+   * @param {{correctionHalfLifeS: number, correctionMinSpeed?: number, snapDistance: number}} [config]
    */
   constructor(fields, step, config = predictionConfig()) {
     this.fields = fields;
@@ -93,11 +94,17 @@ export class Predictor {
 
   /** Decays the visual correction by one frame of `frameS` seconds. */
   advance(frameS) {
-    const k = 0.5 ** (frameS / Math.max(this.config.correctionHalfLifeS, 1e-6));
-    for (let i = 0; i < this.offset.length; i++) {
-      this.offset[i] *= k;
-      if (Math.abs(this.offset[i]) < 0.05) this.offset[i] = 0;
-    }
+    let len2 = 0;
+    this.fields.forEach((f, i) => {
+      const d = dequantize(f.ty, this.offset[i]);
+      len2 += d * d;
+    });
+    const len = Math.sqrt(len2);
+    if (len === 0) return;
+    const decayed = len * 0.5 ** (frameS / Math.max(this.config.correctionHalfLifeS, 1e-6))
+      - (this.config.correctionMinSpeed ?? 0) * frameS;
+    const k = decayed <= 0 ? 0 : decayed / len;
+    for (let i = 0; i < this.offset.length; i++) this.offset[i] *= k;
   }
 
   /** The predicted lanes (exact: what the server computes without interference), or null. */

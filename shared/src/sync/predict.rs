@@ -4,10 +4,14 @@
 //! for one input command, applied to the lanes of the predicted entity. Each new command is
 //! applied locally at once; when a snapshot acknowledges command `N`,
 //! [`Predictor::reconcile`] restarts from the server's lanes and replays the commands after
-//! `N`. If the fields declared `predict` come out different from the old prediction (the
-//! server pushed us, something the client could not know), the difference becomes a visual
-//! offset that decays over a few frames instead of a jump; a change of a `discontinuity`
-//! field (a respawn) or an error past `snap_distance` snaps.
+//! `N`. Only the fields declared `predict` take the step's values; every other field is the
+//! server's (a step may read health or an alive flag, but what it writes to them is not
+//! shown). If the predicted fields come out different from the old prediction (the server
+//! pushed us, something the client could not know), the difference becomes a visual offset on
+//! the `Linear` predicted fields that shrinks by half every `correction_half_life_s` and by at
+//! least `correction_min_speed` world units per second, instead of a jump; a change of a
+//! `discontinuity` field (a respawn) or an error past `snap_distance` snaps. The browser SDK's
+//! `predict.js` is the same.
 
 use super::InputCmd;
 use crate::schema::{FieldDesc, Interp};
@@ -29,6 +33,9 @@ impl<F: Fn(&mut [i64], &InputCmd)> PredictStep for F {
 pub struct PredictionConfig {
     /// The visual correction halves every this many seconds.
     pub correction_half_life_s: f64,
+    /// ...and shrinks by at least this many world units per second, so a small one ends in a
+    /// few frames instead of creeping for a second.
+    pub correction_min_speed: f64,
     /// Errors larger than this (in world units of the predicted linear fields) snap.
     pub snap_distance: f64,
 }
@@ -37,6 +44,7 @@ impl Default for PredictionConfig {
     fn default() -> Self {
         PredictionConfig {
             correction_half_life_s: 0.06,
+            correction_min_speed: 40.0,
             snap_distance: 64.0,
         }
     }
@@ -74,10 +82,22 @@ impl Predictor {
         }
     }
 
+    /// Runs the step on `lanes`, keeping its result only in the predicted fields.
+    fn run(&self, lanes: &mut [i64], cmd: &InputCmd, step: &(impl PredictStep + ?Sized)) {
+        let before = lanes.to_vec();
+        step.step(lanes, cmd);
+        for ((l, b), f) in lanes.iter_mut().zip(before).zip(&self.fields) {
+            if !f.predict {
+                *l = b;
+            }
+        }
+    }
+
     /// Applies a freshly made command (nothing before the first server state).
     pub fn predict(&mut self, cmd: &InputCmd, step: &(impl PredictStep + ?Sized)) {
-        if let Some(p) = self.predicted.as_mut() {
-            step.step(p, cmd);
+        if let Some(mut p) = self.predicted.take() {
+            self.run(&mut p, cmd, step);
+            self.predicted = Some(p);
         }
     }
 
@@ -91,7 +111,7 @@ impl Predictor {
     ) -> Correction {
         let mut lanes = server.to_vec();
         for cmd in pending {
-            step.step(&mut lanes, cmd);
+            self.run(&mut lanes, cmd, step);
         }
         let jumped = !self.server.is_empty()
             && self
@@ -130,12 +150,21 @@ impl Predictor {
 
     /// Decays the visual correction by one frame of `frame_s` seconds.
     pub fn advance(&mut self, frame_s: f64) {
-        let k = 0.5f64.powf(frame_s / self.config.correction_half_life_s.max(1e-6));
+        let len = self
+            .fields
+            .iter()
+            .zip(&self.offset)
+            .map(|(f, o)| f.ty.dequantize(*o).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if len == 0.0 {
+            return;
+        }
+        let decayed = len * 0.5f64.powf(frame_s / self.config.correction_half_life_s.max(1e-6))
+            - self.config.correction_min_speed * frame_s;
+        let k = if decayed <= 0.0 { 0.0 } else { decayed / len };
         for o in &mut self.offset {
             *o *= k;
-            if o.abs() < 0.05 {
-                *o = 0.0;
-            }
         }
     }
 
@@ -185,7 +214,11 @@ mod tests {
 
     #[test]
     fn replays_unacknowledged_commands_and_smooths_a_surprise() {
-        let mut p = Predictor::new(PredictionConfig::default(), fields());
+        let config = PredictionConfig {
+            correction_min_speed: 0.0,
+            ..PredictionConfig::default()
+        };
+        let mut p = Predictor::new(config, fields());
         assert!(p.reconcile(&[0, 0], [], &walk).snapped, "the first state");
         let cmds: Vec<InputCmd> = (1..=3).map(|s| cmd(s, 8)).collect();
         for c in &cmds {
@@ -209,5 +242,30 @@ mod tests {
         // A respawn snaps.
         assert!(p.reconcile(&[800, 1], [], &walk).snapped);
         assert_eq!(p.render().unwrap()[0], 800.0);
+    }
+
+    #[test]
+    fn a_small_correction_ends_in_a_few_frames_and_only_predicted_fields_take_the_step() {
+        let mut p = Predictor::new(PredictionConfig::default(), fields());
+        // A step that also writes the non-predicted `life` field: not shown.
+        let step = |l: &mut [i64], c: &InputCmd| {
+            l[0] += c.lanes[0];
+            l[1] = 99;
+        };
+        p.reconcile(&[0, 0], [], &step);
+        let c1 = cmd(1, 47);
+        p.predict(&c1, &step);
+        assert_eq!(p.predicted(), Some(&[47, 0][..]), "life stays the server's");
+        // The server pushed us back by 47 lanes (5.9 units): smoothed away within 8 frames at
+        // 60 Hz (the half-life alone would take 36).
+        let c = p.reconcile(&[-47, 0], [&c1], &step);
+        assert!(!c.snapped && c.error > 5.0, "{c:?}");
+        let mut frames = 0;
+        while p.render().unwrap()[0] != 0.0 {
+            p.advance(1.0 / 60.0);
+            frames += 1;
+            assert!(frames <= 8, "still {} lanes off", p.render().unwrap()[0]);
+        }
+        assert!(frames >= 3, "smoothed, not dropped: {frames} frames");
     }
 }
