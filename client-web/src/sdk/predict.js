@@ -104,7 +104,10 @@ export class Predictor {
     const decayed = len * 0.5 ** (frameS / Math.max(this.config.correctionHalfLifeS, 1e-6))
       - (this.config.correctionMinSpeed ?? 0) * frameS;
     const k = decayed <= 0 ? 0 : decayed / len;
-    for (let i = 0; i < this.offset.length; i++) this.offset[i] *= k;
+    for (let i = 0; i < this.offset.length; i++) {
+      this.offset[i] *= k;
+      if (Math.abs(this.offset[i]) < 0.05) this.offset[i] = 0;
+    }
   }
 
   /** The predicted lanes (exact: what the server computes without interference), or null. */

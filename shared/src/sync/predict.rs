@@ -165,6 +165,9 @@ impl Predictor {
         let k = if decayed <= 0.0 { 0.0 } else { decayed / len };
         for o in &mut self.offset {
             *o *= k;
+            if o.abs() < 0.05 {
+                *o = 0.0;
+            }
         }
     }
 
