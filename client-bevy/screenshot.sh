@@ -38,10 +38,10 @@ if ! command -v Xvfb >/dev/null || ! dpkg -s mesa-vulkan-drivers libvulkan1 >/de
     fi
 fi
 
-if [ -n "${BOTS_BIN:-}" ]; then
-    cargo build --release -p tickwire-server -p tickwire-client-bevy
-else
-    cargo build --release -p tickwire-server -p tickwire-client-bevy -p tickwire-bench --bin bots
+cargo build --release -p tickwire-server -p tickwire-client-bevy
+if [ -z "${BOTS_BIN:-}" ]; then
+    # Its own command: `--bin bots` next to the other packages would build only `bots`.
+    cargo build --release -p tickwire-bench --bin bots
     BOTS_BIN="$CARGO_TARGET_DIR/release/bots"
 fi
 BIN="$CARGO_TARGET_DIR/release"

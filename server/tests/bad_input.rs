@@ -57,7 +57,7 @@ where
     let (_, rooms) = server.http_get("/rooms").await;
     let rooms: Vec<RoomInfo> = serde_json::from_str(&rooms).unwrap();
     assert_eq!(rooms.len(), 1, "{rooms:?}");
-    assert_eq!(rooms[0].protocol, 2);
+    assert_eq!(rooms[0].game, "arena");
     let (_, metrics) = server.http_get("/metrics").await;
     assert!(
         metrics.contains(&format!(
@@ -201,7 +201,7 @@ async fn wrong_protocol_version_gets_4000() {
     expect_close(
         Config::ephemeral(),
         CloseCode::VersionMismatch.code(),
-        "protocol version 999 is not supported; this server speaks 1 and 2",
+        "protocol version 999 is not supported; this server speaks 2",
         |mut ws| async move {
             let h = ClientMsg::Hello(Hello {
                 protocol_version: 999,

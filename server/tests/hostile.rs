@@ -227,7 +227,7 @@ async fn hostile_inputs_do_not_hurt_well_behaved_players() {
     let (_, rooms) = server.http_get("/rooms").await;
     let rooms: Vec<tickwire_server::net::RoomInfo> = serde_json::from_str(&rooms).unwrap();
     assert_eq!(rooms.len(), 1, "{rooms:?}");
-    assert_eq!(rooms[0].protocol, 2);
+    assert_eq!(rooms[0].game, "arena");
 
     stop.cancel();
     for p in players {

@@ -12,10 +12,10 @@ mod netsim;
 use glam::Vec2;
 use netsim::{Bot, Links, Peer, World, drawn, lanes_of, own_body};
 use tickwire_arena::client::{Intent, input_lanes};
+use tickwire_arena::rules::{Arena, Rect, Rules};
 use tickwire_arena::{ArenaConfig, HITSCAN, input};
 use tickwire_shared::PlayerId;
 use tickwire_shared::netsim::LinkConfig;
-use tickwire_shared::rules::{Arena, Rect, Rules};
 use tickwire_shared::sync::netcode::NetcodeReport;
 use tickwire_shared::{NetId, Tick};
 
@@ -197,13 +197,10 @@ fn collision_corrections_are_smoothed_and_converge() {
             let nonzero = stats.corrections.iter().filter(|e| **e > 0.0).count();
             assert!(nonzero > 0, "{label}: the bump was mispredicted");
             assert_eq!(stats.snaps, 0, "{label}: corrected smoothly, not snapped");
-            // Weaker than on version 1, where this bound was 12 frames (measured 4-8): the
-            // v2 `Predictor` decays the visual offset purely exponentially (half-life 60 ms)
-            // and drops it only below 0.05 lanes, without v1's minimum shrink rate of
-            // 40 units/s, so a correction of 5-11 units takes 35-40 frames to vanish (it is
-            // under 0.6 units after 12). 45 frames (0.75 s) still proves it converges.
+            // The offset halves every 60 ms and shrinks by at least 40 units/s: a bump's
+            // correction (5-11 units) is gone within a few frames.
             let worst = p.settle_frames.iter().copied().max().unwrap();
-            assert!(worst <= 45, "{label}: settled in {worst} frames");
+            assert!(worst <= 12, "{label}: settled in {worst} frames");
             // At rest: drawn = predicted = the server's position.
             let server = lanes_of(w.server_pos(p.id));
             let me = own_body(net).unwrap();

@@ -11,10 +11,10 @@ use glam::Vec2;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tickwire_arena::client::{ClientConfig, Intent, input_lanes, predict_step};
+use tickwire_arena::quant::dequantize_pos;
 use tickwire_arena::{BODY, body};
 use tickwire_client::{Client, Received};
 use tickwire_server::Config;
-use tickwire_shared::quant::dequantize_pos;
 use tickwire_shared::sync::netcode::{Netcode, NetcodeConfig};
 use tickwire_shared::sync::{ClientMsg, PROTOCOL_VERSION, ServerMsg, decode_server, encode_client};
 

@@ -7,12 +7,12 @@ mod common;
 use common::v2::{Player, hello, hello_bytes};
 use common::{RawWs, TestServer, WAIT};
 use std::time::Duration;
+use tickwire_arena::quant::quantize_angle16;
+use tickwire_arena::state::buttons;
 use tickwire_client::game::JoinError;
 use tickwire_client::{Client, ConnectError, GameClient};
 use tickwire_server::Config;
 use tickwire_server::net::RoomInfo;
-use tickwire_shared::protocol::buttons;
-use tickwire_shared::quant::quantize_angle16;
 use tickwire_shared::sync::{Hello, Replica, ServerMsg, decode_server};
 use tickwire_shared::{PlayerId, close::CloseCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -91,7 +91,7 @@ async fn quick_match_fills_rooms_and_creates_new_ones() {
         ]
     );
     assert!(list.iter().all(|r| r.tick_rate == 30));
-    assert!(list.iter().all(|r| r.protocol == 2), "{list:?}");
+    assert!(list.iter().all(|r| r.game == "arena"), "{list:?}");
     assert_eq!(
         server.http_get("/ws?room=../x").await.0,
         426,
@@ -121,7 +121,10 @@ async fn empty_rooms_are_disposed_of() {
     .await;
     let p = Player::join(&format!("{}?room=short", server.ws_url()), "a").await;
     let list = wait_rooms(&server, |r| r.len() == 1 && r[0].players == 1).await;
-    assert_eq!((list[0].id.as_str(), list[0].protocol), ("short", 2));
+    assert_eq!(
+        (list[0].id.as_str(), list[0].game.as_str()),
+        ("short", "arena")
+    );
     p.client.leave().await;
     wait_rooms(&server, |r| r.is_empty()).await;
     let (_, metrics) = server.http_get("/metrics").await;

@@ -1,5 +1,5 @@
 //! Protocol version 2 over real loopback sockets: the server binary's code serving the arena
-//! on the engine to [`GameClient`]s, next to version-1 clients in rooms of their own.
+//! on the engine to [`GameClient`]s, and refusing the retired version 1.
 
 mod common;
 
@@ -12,73 +12,21 @@ use tickwire_shared::schema::engine_events;
 use tickwire_shared::sync::{ClientMsg, Hello, encode_client};
 use tickwire_shared::{NetId, Tick};
 
-/// Version 1, which these tests meet only to check that the server still answers a v1
-/// `Hello` (in a v1 room of its own) and that a game without a v1 room refuses it. Encoded
-/// and decoded with the v1 codec; this module goes with version 1 and is deleted with it.
-mod v1 {
-    use super::WAIT;
-    use tickwire_client::{Client, Received};
-    use tickwire_shared::protocol::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg};
-
-    /// A version-1 `Hello`, encoded with the v1 codec.
-    pub fn hello_bytes(name: &str) -> Vec<u8> {
-        tickwire_shared::encode_client(&ClientMsg::Hello(Hello {
-            protocol_version: PROTOCOL_VERSION,
+/// A `Hello` of the retired protocol version 1 (its layout is version 2's, so only the
+/// version number differs).
+fn v1_hello_bytes(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_client(
+        &ClientMsg::Hello(Hello {
+            protocol_version: 1,
             name: name.into(),
             auth_token: None,
             resume_token: None,
-        }))
-    }
-
-    /// The next server message, decoded with the v1 codec (`None`: closed or nothing in time).
-    pub async fn recv(c: &mut Client) -> Option<ServerMsg> {
-        match tokio::time::timeout(WAIT, c.recv_frame()).await.ok()? {
-            Received::Binary(b) => {
-                Some(tickwire_shared::decode_server(&b).expect("a version-1 message"))
-            }
-            Received::Closed { .. } => None,
-        }
-    }
-
-    /// Connects and says a v1 `Hello`; the server answers with a v1 `Welcome`.
-    pub async fn join(url: &str, name: &str) -> Client {
-        let mut c = Client::connect(url, WAIT).await.expect("connect");
-        c.send_bytes(hello_bytes(name)).await.unwrap();
-        match recv(&mut c).await {
-            Some(ServerMsg::Welcome(w)) => assert_eq!(w.protocol_version, 1),
-            other => panic!("expected a version-1 Welcome, got {other:?}"),
-        }
-        c
-    }
-
-    /// Sends a v1 `Ping` and receives until its v1 `Pong`; returns the pong's tick.
-    pub async fn ping(c: &mut Client, client_time: u32) -> u32 {
-        let ping = ClientMsg::Ping(tickwire_shared::protocol::Ping { client_time });
-        c.send_bytes(tickwire_shared::encode_client(&ping))
-            .await
-            .unwrap();
-        loop {
-            match recv(c).await {
-                Some(ServerMsg::Pong(p)) => {
-                    assert_eq!(p.client_time, client_time);
-                    return p.tick.0;
-                }
-                Some(_) => continue,
-                None => panic!("expected a version-1 pong"),
-            }
-        }
-    }
-
-    /// Receives until the next v1 snapshot.
-    pub async fn next_snapshot(c: &mut Client) {
-        loop {
-            match recv(c).await {
-                Some(ServerMsg::Snapshot(_)) => return,
-                Some(_) => continue,
-                None => panic!("expected a version-1 snapshot"),
-            }
-        }
-    }
+        }),
+        &tickwire_shared::schema::Schema::new(""),
+        &mut out,
+    );
+    out
 }
 
 async fn join(server: &TestServer, name: &str) -> GameClient {
@@ -166,33 +114,24 @@ async fn a_v2_client_gets_the_schema_sees_its_body_and_moves_it() {
 }
 
 #[tokio::test]
-async fn v1_and_v2_clients_are_matched_into_rooms_of_their_own_version() {
+async fn a_version_1_hello_is_refused_and_rooms_name_their_game() {
     let server = TestServer::start(Config::ephemeral()).await;
     let mut v2 = join(&server, "two").await;
-    let mut one = v1::join(&server.ws_url(), "one").await;
-    v1::next_snapshot(&mut one).await;
     v2.next_snapshot(WAIT).await.unwrap();
+    let mut old = Client::connect(&server.ws_url(), WAIT).await.unwrap();
+    old.send_bytes(v1_hello_bytes("old")).await.unwrap();
+    let (code, reason) = old.wait_closed(WAIT).await.unwrap();
+    assert_eq!(code, Some(4000));
+    assert_eq!(
+        reason,
+        "protocol version 1 is not supported; this server speaks 2"
+    );
     let (status, body) = server.http_get("/rooms").await;
     assert_eq!(status, 200);
-    let mut rooms: Vec<RoomInfo> = serde_json::from_str(&body).unwrap();
-    rooms.sort_by_key(|r| r.protocol);
-    assert_eq!(rooms.len(), 2, "{rooms:?}");
-    assert_eq!((rooms[0].protocol, rooms[0].players), (1, 1));
-    assert_eq!((rooms[1].protocol, rooms[1].players), (2, 1));
-    assert_ne!(rooms[0].id, rooms[1].id);
-    // The v2 player sees only itself (the v1 player's room is its own: one player above).
-    assert_eq!(v2.replica.players.len(), 1);
-
-    // A named room of one version refuses a client of the other with 4000.
-    let url = format!("{}?room={}", server.ws_url(), rooms[0].id);
-    match GameClient::join(&url, "lost", None, WAIT).await {
-        Err(tickwire_client::game::JoinError::Refused { code, reason }) => {
-            assert_eq!(code, Some(4000));
-            assert!(reason.contains("version 1"), "{reason}");
-        }
-        Err(e) => panic!("expected close 4000, got {e}"),
-        Ok(_) => panic!("expected close 4000, got a Welcome"),
-    }
+    let rooms: Vec<RoomInfo> = serde_json::from_str(&body).unwrap();
+    assert_eq!(rooms.len(), 1, "the refused client made no room: {rooms:?}");
+    assert_eq!((rooms[0].game.as_str(), rooms[0].players), ("arena", 1));
+    v2.leave().await;
     server.stop().await;
 }
 
@@ -300,7 +239,7 @@ async fn bad_v2_input_gets_a_clear_close_and_others_play_on() {
     raw.frame(0x2, true, &out).await;
     let (code, reason) = raw.read_close().await.unwrap();
     assert_eq!(code, 4000);
-    assert!(reason.contains("speaks 1 and 2"), "{reason}");
+    assert!(reason.contains("speaks 2"), "{reason}");
 
     // A version-2 input as a first message: Hello expected.
     let mut raw = RawWs::connect(server.addr).await;
@@ -342,10 +281,6 @@ async fn v2_ping_is_answered_with_the_tick() {
             other => panic!("{other:?}"),
         }
     }
-    // A version-1 client on the same server still gets version-1 pongs (goes with
-    // version 1).
-    let mut old = v1::join(&server.ws_url(), "old").await;
-    v1::ping(&mut old, 78).await;
     server.stop().await;
 }
 
@@ -374,10 +309,9 @@ async fn a_developers_own_game_is_served_by_the_same_server() {
         );
         c.next_snapshot(WAIT).await.unwrap();
     }
-    // The arena's version-1 clients are not served: only the arena has a version-1 room
-    // (goes with version 1).
+    // Version 1 is refused here too.
     let mut old = Client::connect(&url, WAIT).await.unwrap();
-    old.send_bytes(v1::hello_bytes("old")).await.unwrap();
+    old.send_bytes(v1_hello_bytes("old")).await.unwrap();
     let (code, reason) = old.wait_closed(WAIT).await.unwrap();
     assert_eq!(code, Some(4000));
     assert!(reason.contains("speaks 2"), "{reason}");

@@ -17,10 +17,10 @@ use glam::Vec2;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tickwire_arena::client::{ClientConfig, predict_step};
+use tickwire_arena::quant::quantize_pos;
 use tickwire_arena::{ArenaConfig, ArenaGame, BODY, body};
 use tickwire_engine::{EngineConfig, Room};
 use tickwire_shared::netsim::{Link, LinkConfig};
-use tickwire_shared::quant::quantize_pos;
 use tickwire_shared::schema::Schema;
 use tickwire_shared::sync::netcode::{Netcode, NetcodeConfig, Source};
 use tickwire_shared::sync::{
@@ -276,7 +276,7 @@ impl World {
                 self.truth
                     .entry(p.id)
                     .or_default()
-                    .insert(tick, (p.pos, p.wire_state().status));
+                    .insert(tick, (p.pos, u8::from(p.alive) | (p.respawns << 1)));
             }
         }
         // Room → client, inputs, frames.
