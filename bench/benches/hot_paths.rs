@@ -121,7 +121,9 @@ fn room_tick(c: &mut Criterion) {
             step(&mut room);
         }
         g.throughput(Throughput::Elements(n as u64));
-        g.bench_function(BenchmarkId::new("default", n), |b| b.iter(|| step(&mut room)));
+        g.bench_function(BenchmarkId::new("default", n), |b| {
+            b.iter(|| step(&mut room))
+        });
     }
     g.finish();
 }

@@ -7,10 +7,10 @@
 //! ```
 
 use std::time::Instant;
-use tickwire_arena::{ArenaConfig, ArenaGame};
-use tickwire_server::engine::{EngineConfig, Room};
 use tickwire_arena::quant::quantize_angle16;
 use tickwire_arena::rules::Arena;
+use tickwire_arena::{ArenaConfig, ArenaGame};
+use tickwire_server::engine::{EngineConfig, Room};
 use tickwire_shared::sync::InputCmd;
 use tickwire_shared::{InputSeq, Tick};
 

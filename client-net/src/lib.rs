@@ -320,7 +320,10 @@ impl Client {
     pub async fn wait_closed(&mut self, limit: Duration) -> Option<(Option<u16>, String)> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            match tokio::time::timeout_at(deadline, self.recv_frame()).await.ok()? {
+            match tokio::time::timeout_at(deadline, self.recv_frame())
+                .await
+                .ok()?
+            {
                 Received::Closed { code, reason } => return Some((code, reason)),
                 Received::Binary(_) => continue,
             }

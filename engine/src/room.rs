@@ -24,12 +24,12 @@ use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use tickwire_shared::close::{CloseCode, CloseReason};
-use tickwire_shared::sync::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
 use tickwire_shared::schema::{Schema, engine_events};
 use tickwire_shared::sync::{
     Action, EncodedEntities, EncodedEvents, Event, InputCmd, PROTOCOL_VERSION, ServerMsg, Snapshot,
     Value, Welcome, encode_server, encode_snapshot_with_parts,
 };
+use tickwire_shared::sync::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
 use tickwire_shared::{PlayerId, Tick};
 
 /// Settings of one room that the engine owns (the game has its own).

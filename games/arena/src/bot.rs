@@ -3,11 +3,11 @@
 //! Pure and seeded, so a bot's choices are reproducible and tested without sockets.
 
 use crate::client::{ClientConfig, Intent, input_lanes};
+use crate::quant::dequantize_pos;
 use crate::{BODY, body};
 use glam::Vec2;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use crate::quant::dequantize_pos;
 use tickwire_shared::sync::bot::BotBrain;
 use tickwire_shared::sync::replica::Replica;
 
@@ -209,11 +209,11 @@ fn nearest_player(replica: &Replica, me: Vec2) -> Option<Vec2> {
 mod tests {
     use super::*;
     use crate::client::buttons;
+    use crate::rules::Arena;
     use crate::{ArenaConfig, ArenaGame, input};
     use tickwire_engine::EngineConfig;
     use tickwire_engine::testing::TestRoom;
     use tickwire_shared::PlayerId;
-    use crate::rules::Arena;
 
     fn open_room() -> TestRoom<ArenaGame> {
         TestRoom::new(

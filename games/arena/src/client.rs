@@ -3,12 +3,12 @@
 //! input command's lanes, and where a projectile is at a render tick. The Bevy client uses
 //! it; the browser page has the same in JS (`client-web/src/arena.js`, `rules.js`).
 
+use crate::quant::{dequantize_pos, quantize_angle16, quantize_pos};
+use crate::rules::{Arena, Rules, step_player};
+use crate::state::{Command as ArenaCmd, ProjectileState, projectile_position};
 use crate::{body, input, projectile};
 use glam::Vec2;
 use serde::Deserialize;
-use crate::state::{Command as ArenaCmd, ProjectileState, projectile_position};
-use crate::quant::{dequantize_pos, quantize_angle16, quantize_pos};
-use crate::rules::{Arena, Rules, step_player};
 use tickwire_shared::sync::InputCmd;
 use tickwire_shared::sync::predict::PredictStep;
 use tickwire_shared::{InputSeq, PlayerId, Tick};

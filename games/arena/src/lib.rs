@@ -17,11 +17,11 @@ pub mod rules;
 pub mod sim;
 pub mod state;
 
+use crate::quant::quantize_pos;
+use crate::rules::{Arena, Rules};
 use sim::lag_comp::lag_comp_ticks;
 use sim::{PlayerKey, ProjectileKey, Sim, SimEvent};
 use tickwire_engine::{Audience, Ctx, EntityMeta, Game, World};
-use crate::quant::quantize_pos;
-use crate::rules::{Arena, Rules};
 use tickwire_shared::schema::{FieldDesc, FieldType, KindDesc, MessageDesc, Schema, engine_events};
 use tickwire_shared::sync::{InputCmd, Value};
 use tickwire_shared::{NetId, PlayerId, fields};

@@ -1,8 +1,8 @@
 //! The arena and the movement rules, shared by the server (authoritative) and clients
 //! (prediction). Any change here changes what clients predict: bump the protocol version.
 
-use crate::state::Command as InputCmd;
 use crate::quant::snap_vec;
+use crate::state::Command as InputCmd;
 use glam::Vec2;
 use serde::{Deserialize, Serialize};
 

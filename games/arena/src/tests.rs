@@ -3,11 +3,11 @@
 //! far away through the board while their view holds only their own body.
 
 use super::*;
+use crate::quant::{quantize_angle16, snap_vec};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tickwire_engine::EngineConfig;
 use tickwire_engine::testing::TestRoom;
-use crate::quant::{quantize_angle16, snap_vec};
 
 type Harness = TestRoom<ArenaGame>;
 

@@ -10,17 +10,17 @@
 pub mod lag_comp;
 mod spawn;
 
+use crate::quant::{dequantize_angle16, heading16, quantize_angle8, quantize_pos, snap_vec};
+use crate::rules::{Arena, Rules, segment_circle_hit, step_player};
+use crate::state::{
+    Command as InputCmd, PlayerState, ProjectileState, buttons, projectile_position,
+};
 use glam::Vec2;
 use lag_comp::PositionHistory;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use slotmap::{SlotMap, new_key_type};
 use tickwire_engine::grid::SpatialGrid;
-use crate::state::{Command as InputCmd, PlayerState, ProjectileState, buttons, projectile_position};
-use crate::quant::{
-    dequantize_angle16, heading16, quantize_angle8, quantize_pos, snap_vec,
-};
-use crate::rules::{Arena, Rules, segment_circle_hit, step_player};
 use tickwire_shared::{PlayerId, Tick};
 
 new_key_type! {

@@ -1,9 +1,9 @@
 //! Choosing where a player (re)appears.
 
 use super::Sim;
+use crate::quant::snap_vec;
 use glam::Vec2;
 use rand::Rng;
-use crate::quant::snap_vec;
 
 /// Candidate spots drawn per spawn; the one farthest from everyone wins.
 const CANDIDATES: usize = 16;

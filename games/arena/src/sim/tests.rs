@@ -1,6 +1,6 @@
 use super::*;
-use tickwire_shared::InputSeq;
 use crate::rules::Rect;
+use tickwire_shared::InputSeq;
 
 fn open_arena() -> Arena {
     Arena {
