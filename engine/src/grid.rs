@@ -1,5 +1,5 @@
-//! A uniform spatial hash over the arena, rebuilt every tick. The sim uses it to find nearby
-//! players for collisions and hits; interest management uses it to find what each client sees.
+//! A uniform spatial hash over the world's area, rebuilt every tick. Interest management uses
+//! it to find what each client sees; a game may use it to find what is near what.
 //! Cost is O(entities) to build and O(entities near the query) to query, so it does not grow
 //! with the square of the player count.
 

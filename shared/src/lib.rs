@@ -14,9 +14,9 @@
 //! - [`ids`]: `PlayerId`, `NetId`, `Tick`, `InputSeq`.
 //! - [`netsim`]: a deterministic network simulator for tests (delay, jitter, loss, reordering).
 //!
-//! Nothing here names a game: the arena's rules and units live in `games/arena`. The crate never
-//! touches a socket or a clock: time is passed in, so every piece of client logic is testable
-//! deterministically.
+//! Nothing here names a game: a game's rules and units live in its own crate (`games/`). The
+//! crate never touches a socket or a clock: time is passed in, so every piece of client logic
+//! is testable deterministically.
 #![warn(missing_docs)]
 
 pub mod clock;

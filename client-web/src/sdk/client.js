@@ -50,7 +50,7 @@ export function clientConfig() {
 
 /**
  * Whether the local player owns an entity, by default: the first field of its kind whose type
- * is `Player` holds the local PlayerId (the arena's `body.player`). A game whose entities say
+ * is `Player` holds the local PlayerId (a body's `player` field, say). A game whose entities say
  * ownership another way passes its own `owns`.
  */
 export function ownedByFirstPlayerField(replica) {

@@ -6,7 +6,7 @@
 // result to the bit. Each new command is applied at once (`predict`); when a snapshot
 // acknowledges command N, `reconcile` restarts from the server's lanes and replays the commands
 // after N. Only the fields the schema marks `predict` take the replayed values; every other
-// field is the server's (a step may read health or an alive flag, but what it writes to them
+// field is the server's (a step may read a hit-point or alive field, but what it writes to them
 // is not shown).
 //
 // If the predicted fields come out different from the old prediction (the server pushed us,

@@ -61,7 +61,7 @@ impl NetcodeConfig {
 pub type Owns = fn(&Schema, PlayerId, &Entity) -> bool;
 
 /// The default ownership rule: the first field of the entity's kind whose type is `Player`
-/// holds the local player's id (the arena's `body.player`). Kinds without such a field are
+/// holds the local player's id (a body's `player` field, say). Kinds without such a field are
 /// nobody's.
 pub fn owned_by_first_player_field(schema: &Schema, local: PlayerId, e: &Entity) -> bool {
     schema.kinds[usize::from(e.kind)]

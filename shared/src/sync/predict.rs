@@ -5,7 +5,7 @@
 //! applied locally at once; when a snapshot acknowledges command `N`,
 //! [`Predictor::reconcile`] restarts from the server's lanes and replays the commands after
 //! `N`. Only the fields declared `predict` take the step's values; every other field is the
-//! server's (a step may read health or an alive flag, but what it writes to them is not
+//! server's (a step may read a hit-point or alive field, but what it writes to them is not
 //! shown). If the predicted fields come out different from the old prediction (the server
 //! pushed us, something the client could not know), the difference becomes a visual offset on
 //! the `Linear` predicted fields that shrinks by half every `correction_half_life_s` and by at
