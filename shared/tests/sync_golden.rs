@@ -665,6 +665,19 @@ fn the_documented_welcome_example_encodes_to_its_bytes() {
     assert_eq!(decode_server(&b, None, &|_| None).unwrap(), msg);
 }
 
+/// The copy above is the arena's real schema: `games/arena/tests/vectors.rs` writes that into
+/// `client-web/test/vectors/arena.json`, and the two must agree, so a change of the arena's
+/// schema shows up here (and in the document's examples) instead of going unnoticed.
+#[test]
+fn the_documented_arena_schema_is_the_arenas() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../client-web/test/vectors/arena.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let arena: Json = serde_json::from_str(&text).unwrap();
+    let real: Schema = serde_json::from_value(arena["schema"].clone()).unwrap();
+    assert_eq!(arena_schema(), real);
+}
+
 /// The document's `Input` on the arena's schema: bob's commands 2 and 3 (the last snapshot
 /// acknowledged 1), the older one repeated.
 #[test]
