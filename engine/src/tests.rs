@@ -8,6 +8,7 @@ use glam::Vec2;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
+use tickwire_shared::close::CloseCode;
 use tickwire_shared::schema::{FieldDesc, FieldType, KindDesc, MessageDesc, Schema, engine_events};
 use tickwire_shared::sync::{Action, InputCmd, Replica, ServerMsg, Value};
 use tickwire_shared::{InputSeq, NetId, PlayerId, Tick, fields};
@@ -604,4 +605,570 @@ fn token_of(welcome: &[u8]) -> String {
         ServerMsg::Welcome(w) => w.resume_token,
         _ => panic!("not a welcome"),
     }
+}
+
+// ---- walkers on a line, with a view radius: the old arena room's tests, for any game ----
+
+fields! { mod body { owner: Player; x: I32, delta; } }
+fields! { mod tally { score: U32; } }
+fields! { mod stride { dx: I8; } }
+
+const STEPPED: u16 = engine_events::COUNT;
+const RADIUS: f32 = 100.0;
+
+/// Every player is a body on a line that sees `RADIUS` around itself (distance ≤ radius).
+/// Each input command moves it by `dx` and is announced to the room as a
+/// `stepped { player, seq }` event, so every applied command is visible on the wire. A dropped
+/// player's body stays where it is until the player leaves; a score is the player's record.
+#[derive(Default)]
+struct Walkers {
+    bodies: BTreeMap<PlayerId, Walker>,
+    /// Every command applied, in order: (player, seq).
+    applied: Vec<(PlayerId, u32)>,
+}
+
+struct Walker {
+    id: NetId,
+    x: i64,
+    score: i64,
+}
+
+impl Game for Walkers {
+    fn schema(&self) -> Schema {
+        Schema::new("walkers")
+            .kind(KindDesc {
+                name: "body".into(),
+                fields: body::fields(),
+            })
+            .player_fields(tally::fields())
+            .input(stride::fields())
+            .event(MessageDesc::new(
+                "stepped",
+                vec![
+                    FieldDesc::new("player", FieldType::Player),
+                    FieldDesc::new("seq", FieldType::U32),
+                ],
+            ))
+    }
+    fn view_radius(&self) -> Option<f32> {
+        Some(RADIUS)
+    }
+    fn view_center(&self, player: PlayerId) -> Option<Vec2> {
+        self.bodies.get(&player).map(|w| Vec2::new(w.x as f32, 0.0))
+    }
+    fn join(&mut self, ctx: &mut Ctx<'_>, player: PlayerId, _name: &str) -> Result<(), String> {
+        // Close together (in each other's view) until a test places them.
+        let x = 1000 + 10 * self.bodies.len() as i64;
+        let id = ctx.spawn();
+        self.bodies.insert(player, Walker { id, x, score: 0 });
+        Ok(())
+    }
+    fn leave(&mut self, ctx: &mut Ctx<'_>, player: PlayerId) {
+        if let Some(w) = self.bodies.remove(&player) {
+            ctx.despawn(w.id);
+        }
+    }
+    fn input(&mut self, ctx: &mut Ctx<'_>, player: PlayerId, cmd: &InputCmd) {
+        if let Some(w) = self.bodies.get_mut(&player) {
+            w.x += cmd.lanes[stride::dx];
+            self.applied.push((player, cmd.seq.0));
+            let values = vec![
+                Value::Int(i64::from(player.0)),
+                Value::Int(i64::from(cmd.seq.0)),
+            ];
+            ctx.emit(Audience::All, STEPPED, values);
+        }
+    }
+    fn step(&mut self, _ctx: &mut Ctx<'_>) {}
+    fn replicate(&self, world: &mut World) {
+        for (p, w) in &self.bodies {
+            let meta = EntityMeta::new(w.id, 0)
+                .at(Vec2::new(w.x as f32, 0.0))
+                .owned_by(*p);
+            world.entity(meta, &[i64::from(p.0), w.x]);
+            world.player(*p, &[w.score]);
+        }
+    }
+}
+
+type Walk = crate::testing::TestRoom<Walkers>;
+
+fn walkers(config: EngineConfig) -> Walk {
+    crate::testing::TestRoom::new(config, Walkers::default())
+}
+
+/// Joins through the room itself (to keep the resume token) and starts the player's replica
+/// from its `Welcome`; returns the player and its token.
+fn enter(t: &mut Walk, name: &str, token: Option<&str>) -> (Joined, String) {
+    let j = t
+        .room
+        .handle_join(name, token)
+        .expect("the room takes the player");
+    let ServerMsg::Welcome(w) =
+        tickwire_shared::sync::decode_server(&j.welcome, None, &|_| None).unwrap()
+    else {
+        panic!("not a welcome")
+    };
+    assert_eq!((w.player_id, w.resumed), (j.player_id, j.resumed));
+    t.replicas.insert(j.player_id, Replica::new(&w));
+    t.last.remove(&j.player_id);
+    (j, w.resume_token)
+}
+
+fn place(t: &mut Walk, p: PlayerId, x: i64) {
+    t.room.game_mut().bodies.get_mut(&p).expect("in the game").x = x;
+}
+
+fn body_of(t: &Walk, p: PlayerId) -> NetId {
+    t.room.game().bodies[&p].id
+}
+
+fn last(t: &Walk, p: PlayerId) -> &tickwire_shared::sync::Snapshot {
+    &t.last[&p].0
+}
+
+fn ids(created: &[tickwire_shared::sync::Spawn]) -> Vec<NetId> {
+    created.iter().map(|c| c.id).collect()
+}
+
+/// A snapshot's events, readably.
+fn said(s: &tickwire_shared::sync::Snapshot) -> Vec<String> {
+    s.events
+        .iter()
+        .map(|e| {
+            let v = &e.values;
+            match e.kind {
+                engine_events::CHAT => format!("chat {} {}", v[0].int(), v[1].str()),
+                engine_events::NOTICE => format!("notice {}", v[0].str()),
+                STEPPED => format!("stepped {} {}", v[0].int(), v[1].int()),
+                k => format!("event {k}"),
+            }
+        })
+        .collect()
+}
+
+/// Every connected client sent this tick's snapshot holds exactly what the game says it
+/// sees (its own body, and every body within the radius of it, with their lanes) and every
+/// player's record (name, connection, score).
+fn assert_exact(t: &Walk) {
+    let tick = t.room.tick_count();
+    let game = t.room.game();
+    for (me, r) in &t.replicas {
+        if !t.room.is_connected(*me) || r.tick != tick {
+            continue;
+        }
+        let at = game.bodies[me].x;
+        let mut want: Vec<(NetId, u16, Vec<i64>)> = game
+            .bodies
+            .iter()
+            .filter(|(p, w)| *p == me || (w.x - at).abs() as f32 <= RADIUS)
+            .map(|(p, w)| (w.id, 0, vec![i64::from(p.0), w.x]))
+            .collect();
+        want.sort();
+        let have: Vec<(NetId, u16, Vec<i64>)> = r
+            .entities
+            .iter()
+            .map(|(id, e)| (*id, e.kind, e.lanes.clone()))
+            .collect();
+        assert_eq!(have, want, "tick {} client {me}: entities", tick.0);
+        let want: Vec<(PlayerId, String, bool, Vec<i64>)> = game
+            .bodies
+            .iter()
+            .map(|(p, w)| {
+                let name = t.room.records[p].name.clone();
+                (*p, name, t.room.is_connected(*p), vec![w.score])
+            })
+            .collect();
+        let have: Vec<(PlayerId, String, bool, Vec<i64>)> = r
+            .players
+            .iter()
+            .map(|(p, r)| (*p, r.name.clone(), r.connected, r.lanes.clone()))
+            .collect();
+        assert_eq!(have, want, "tick {} client {me}: players", tick.0);
+    }
+}
+
+#[test]
+fn first_snapshot_creates_the_view_then_idle_costs_nothing() {
+    // No checksums: an idle snapshot is the header alone.
+    let mut t = walkers(EngineConfig::default());
+    let (a, b, c) = (t.join("ann"), t.join("bob"), t.join("cy"));
+    place(&mut t, a, 1000);
+    place(&mut t, b, 1050);
+    place(&mut t, c, 2000);
+    let out = t.tick();
+    assert_eq!(out.messages.len(), 3);
+    // Complete: ann's view (her body and bob's, not cy's far away) and every player.
+    let mut view = vec![body_of(&t, a), body_of(&t, b)];
+    view.sort();
+    let s = last(&t, a);
+    assert_eq!(ids(&s.created), view);
+    let joined: Vec<(PlayerId, &str, bool)> = s
+        .players_joined
+        .iter()
+        .map(|p| (p.id, p.name.as_str(), p.connected))
+        .collect();
+    assert_eq!(
+        joined,
+        vec![(a, "ann", true), (b, "bob", true), (c, "cy", true)]
+    );
+    assert!(s.removed.is_empty() && s.updated.is_empty() && s.players_changed.is_empty());
+    assert_eq!(ids(&last(&t, c).created), vec![body_of(&t, c)]);
+    assert_eq!(last(&t, c).players_joined.len(), 3);
+    assert_exact(&t);
+
+    // Ann sends a command that moves nothing: her ack and its event, no entity.
+    t.room.handle_inputs(a, vec![cmd(1, vec![0])]);
+    t.tick();
+    assert_eq!(last(&t, a).ack_input_seq, InputSeq(1));
+    assert_eq!(said(last(&t, b)), vec![format!("stepped {} 1", a.0)]);
+    assert!(last(&t, b).updated.is_empty());
+
+    // Nothing changes: every snapshot is the 4-byte header (message 1, tick, ack, no
+    // sections), the same bytes as an empty snapshot, tick after tick.
+    for _ in 0..3 {
+        let out = t.tick();
+        let tick = t.room.tick_count();
+        assert_eq!(out.messages.len(), 3);
+        for (p, bytes) in &out.messages {
+            let ack = if *p == a { 1 } else { 0 };
+            assert_eq!(bytes[..], [1, tick.0 as u8, ack, 0], "client {p}");
+            let mut empty = Vec::new();
+            let msg = ServerMsg::Snapshot(tickwire_shared::sync::Snapshot::empty(
+                tick,
+                InputSeq(u32::from(ack)),
+            ));
+            tickwire_shared::sync::encode_server(&msg, t.room.schema(), &mut empty);
+            assert_eq!(*bytes, empty);
+        }
+        assert_exact(&t);
+    }
+}
+
+#[test]
+fn entities_enter_and_leave_view_explicitly() {
+    let mut t = walkers(config());
+    let (a, b) = (t.join("ann"), t.join("bob"));
+    place(&mut t, a, 1000);
+    place(&mut t, b, 1100); // at the edge: distance ≤ radius is in view
+    t.tick();
+    let (ab, bb) = (body_of(&t, a), body_of(&t, b));
+    assert!(t.replicas[&a].entities.contains_key(&bb));
+    assert_exact(&t);
+
+    // One unit past the edge: removed from ann's snapshot, and ann's from bob's.
+    place(&mut t, b, 1101);
+    t.tick();
+    assert_eq!(last(&t, a).removed, vec![bb]);
+    assert_eq!(last(&t, b).removed, vec![ab]);
+    assert!(!t.replicas[&a].entities.contains_key(&bb));
+    assert!(
+        t.replicas[&b].entities.contains_key(&bb),
+        "your own body is always in your view"
+    );
+    assert_exact(&t);
+    // Removed once; it walks on out of view without a word.
+    place(&mut t, b, 1300);
+    t.tick();
+    assert!(last(&t, a).removed.is_empty(), "removed once");
+    assert!(last(&t, a).updated.is_empty() && last(&t, a).created.is_empty());
+    assert_exact(&t);
+
+    // Back at the edge: created again, whole, with the same id.
+    place(&mut t, b, 1100);
+    t.tick();
+    let s = last(&t, a);
+    assert_eq!(ids(&s.created), vec![bb]);
+    assert_eq!(s.created_lanes, vec![i64::from(b.0), 1100]);
+    assert!(s.removed.is_empty() && s.updated.is_empty());
+    assert_exact(&t);
+    t.tick();
+    assert!(last(&t, a).created.is_empty(), "created once");
+}
+
+#[test]
+fn slow_client_skips_ticks_then_gets_a_correct_delta_and_every_event() {
+    let mut t = walkers(config());
+    let (a, b, d) = (t.join("ann"), t.join("bob"), t.join("dan"));
+    t.tick();
+    let (bb, db) = (body_of(&t, b), body_of(&t, d));
+    let before = t.replicas[&a].snapshots_applied;
+    // Ann's outbox is full from now on; meanwhile cy joins, dan leaves, bob walks 20
+    // commands of 3 units, his score changes twice, and he chats.
+    let c = t.join("cy");
+    for i in 1..=20u32 {
+        t.room.handle_inputs(b, vec![cmd(i, vec![3])]);
+        if i == 5 {
+            t.room.game_mut().bodies.get_mut(&b).unwrap().score = 3;
+        }
+        if i == 12 {
+            t.room.game_mut().bodies.get_mut(&b).unwrap().score = 9;
+        }
+        let out = t.tick_with(|p| p != a);
+        assert_eq!(out.skipped, 1);
+        assert!(bytes_for(&out, a).is_none());
+        assert!(bytes_for(&out, b).is_some());
+        if i == 8 {
+            t.leave(d);
+        }
+        if i == 10 {
+            assert_eq!(t.room.handle_chat(b, "hi"), ChatOutcome::Sent);
+        }
+    }
+    assert_eq!(
+        t.replicas[&a].snapshots_applied, before,
+        "nothing while full"
+    );
+    assert_eq!(t.replicas[&a].entities[&bb].lanes[body::x], 1010);
+
+    let out = t.tick();
+    assert!(out.kicked.is_empty());
+    assert_eq!(out.messages.iter().filter(|(p, _)| *p == a).count(), 1);
+    let s = last(&t, a);
+    // One delta against what ann holds: cy created, dan removed, bob's x moved by all 60.
+    assert_eq!(ids(&s.created), vec![body_of(&t, c)]);
+    assert_eq!(s.removed, vec![db]);
+    assert_eq!(s.updated.len(), 1);
+    assert_eq!((s.updated[0].id, s.updated[0].mask), (bb, 1 << body::x));
+    assert_eq!(
+        s.updated_lanes,
+        vec![60],
+        "the change of a delta field: 20 × 3"
+    );
+    assert_eq!(t.replicas[&a].entities[&bb].lanes[body::x], 1070);
+    // Player records: cy joined, dan left, bob's latest score once.
+    assert_eq!(
+        s.players_joined.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![c]
+    );
+    assert_eq!(s.players_left, vec![d]);
+    let changed: Vec<PlayerId> = s.players_changed.iter().map(|p| p.id).collect();
+    assert_eq!((changed, s.changed_lanes.clone()), (vec![b], vec![9]));
+    // Every event of the gap, in order, each once.
+    let mut want: Vec<String> = (1..=10).map(|i| format!("stepped {} {i}", b.0)).collect();
+    want.push(format!("chat {} hi", b.0));
+    want.extend((11..=20).map(|i| format!("stepped {} {i}", b.0)));
+    assert_eq!(said(s), want);
+    assert!(s.checksum.is_some(), "the replica verified its checksum");
+    assert_exact(&t);
+    // And it is live again: the next tick is an ordinary one.
+    t.tick();
+    assert!(said(last(&t, a)).is_empty());
+    assert_exact(&t);
+}
+
+#[test]
+fn a_client_that_never_catches_up_is_dropped_then_removed_after_the_grace_period() {
+    let grace = 10;
+    let mut t = walkers(EngineConfig {
+        max_skipped_ticks: 5,
+        resume_grace_ticks: grace,
+        ..config()
+    });
+    let (ja, token) = enter(&mut t, "ann", None);
+    let a = ja.player_id;
+    let b = t.join("bob");
+    t.tick();
+    let ab = body_of(&t, a);
+    // Five skipped ticks in a row are tolerated, and a snapshot in between counts afresh.
+    for _ in 0..2 {
+        for _ in 0..5 {
+            assert!(t.tick_with(|p| p != a).kicked.is_empty());
+        }
+        assert!(t.tick().kicked.is_empty());
+        assert_exact(&t);
+    }
+    // The sixth in a row is one too many.
+    for _ in 0..5 {
+        assert!(t.tick_with(|p| p != a).kicked.is_empty());
+    }
+    let out = t.tick_with(|p| p != a);
+    let kicked_at = t.room.tick_count();
+    assert_eq!(out.kicked.len(), 1);
+    let (who, why) = &out.kicked[0];
+    assert_eq!(*who, a);
+    assert_eq!(why.code, CloseCode::TooSlow);
+    assert_eq!(
+        why.reason,
+        "could not keep up: 6 snapshots skipped in a row"
+    );
+    assert!(!t.room.is_connected(a));
+    assert_eq!(t.room.player_count(), 2, "the seat is kept for a resume");
+    assert_eq!(t.room.token_owner(&token), Some(a));
+    // Bob is told and sees her record go offline; her body stays.
+    let out = t.tick();
+    assert!(bytes_for(&out, a).is_none(), "nothing for a dropped client");
+    assert_eq!(said(last(&t, b)), vec!["notice ann lost connection"]);
+    assert!(!t.replicas[&b].players[&a].connected);
+    assert!(t.replicas[&b].entities.contains_key(&ab));
+    assert_exact(&t);
+    // Once the grace period is over she leaves: in one snapshot, her body with her, no notice.
+    let mut left_at = None;
+    while t.room.tick_count().since(kicked_at) < grace + 2 {
+        let out = t.tick();
+        assert!(out.kicked.is_empty() && bytes_for(&out, a).is_none());
+        let s = last(&t, b);
+        if !s.players_left.is_empty() {
+            assert!(left_at.is_none(), "left once");
+            assert_eq!(s.players_left, vec![a]);
+            assert_eq!(s.removed, vec![ab]);
+            assert!(said(s).is_empty(), "no notice for a player who leaves");
+            left_at = Some(t.room.tick_count());
+        } else {
+            assert!(s.removed.is_empty());
+        }
+        assert_eq!(t.room.player_count(), if left_at.is_some() { 1 } else { 2 });
+        assert_exact(&t);
+    }
+    let left_at = left_at.expect("removed once the grace period is over");
+    assert!(
+        left_at.since(kicked_at) > grace,
+        "kept the whole grace period: left {} ticks after the drop",
+        left_at.since(kicked_at)
+    );
+    assert_eq!(t.room.token_owner(&token), None, "the token is spent");
+    assert!(!t.replicas[&b].players.contains_key(&a));
+    assert!(
+        !t.room.game().bodies.contains_key(&a),
+        "the game's leave ran"
+    );
+}
+
+#[test]
+fn resume_within_grace_keeps_player_body_and_score_and_sends_a_full_snapshot() {
+    let mut t = walkers(EngineConfig {
+        resume_grace_ticks: 30,
+        ..config()
+    });
+    let (ja, token) = enter(&mut t, "ann", None);
+    let a = ja.player_id;
+    assert!(token.starts_with("main."), "{token}");
+    let b = t.join("bob");
+    place(&mut t, a, 1000);
+    place(&mut t, b, 1060);
+    t.room.handle_inputs(a, vec![cmd(1, vec![5])]);
+    t.tick();
+    let (ab, bb) = (body_of(&t, a), body_of(&t, b));
+    t.room.game_mut().bodies.get_mut(&a).unwrap().score = 7;
+    // Two commands queued but not applied when the connection drops: they are thrown away.
+    t.room
+        .handle_inputs(a, vec![cmd(2, vec![5]), cmd(3, vec![5])]);
+    t.room.handle_disconnect(a);
+    t.tick();
+    assert_eq!(said(last(&t, b)), vec!["notice ann lost connection"]);
+    for i in 0..19 {
+        if i == 3 {
+            assert_eq!(t.room.handle_chat(b, "anyone?"), ChatOutcome::Sent);
+        }
+        t.tick();
+        assert!(
+            t.replicas[&b].entities.contains_key(&ab),
+            "the body stays in the world meanwhile"
+        );
+        assert_exact(&t);
+    }
+    assert_eq!(t.room.game().bodies[&a].x, 1005);
+    assert_eq!(t.room.game().applied, vec![(a, 1)]);
+
+    let (j, fresh) = enter(&mut t, "someone else", Some(&token));
+    assert!(j.resumed);
+    assert_eq!(j.player_id, a);
+    assert_ne!(fresh, token, "tokens rotate");
+    assert_eq!(t.room.token_owner(&token), None);
+    assert_eq!(t.room.token_owner(&fresh), Some(a));
+    t.tick();
+    // Complete, as after a first join: her body (same id, where it was) and bob's, every
+    // player with its record (her score kept, her name too).
+    let s = last(&t, a);
+    let mut view = vec![ab, bb];
+    view.sort();
+    assert_eq!(ids(&s.created), view);
+    let joined: Vec<(PlayerId, &str, bool)> = s
+        .players_joined
+        .iter()
+        .map(|p| (p.id, p.name.as_str(), p.connected))
+        .collect();
+    assert_eq!(joined, vec![(a, "ann", true), (b, "bob", true)]);
+    assert_eq!(s.joined_lanes, vec![7, 0]);
+    assert_eq!(
+        t.replicas[&a].entities[&ab].lanes,
+        vec![i64::from(a.0), 1005]
+    );
+    assert_eq!(s.ack_input_seq, InputSeq(0), "input numbering starts over");
+    assert!(
+        said(s).is_empty(),
+        "nothing from the time away (bob's chat) nor her own notice: {:?}",
+        said(s)
+    );
+    // Bob: the notice and her record online again, nothing else.
+    let s = last(&t, b);
+    assert_eq!(said(s), vec!["notice ann is back"]);
+    let changed: Vec<(PlayerId, bool)> = s
+        .players_changed
+        .iter()
+        .map(|p| (p.id, p.connected))
+        .collect();
+    assert_eq!(changed, vec![(a, true)]);
+    assert!(s.created.is_empty() && s.removed.is_empty() && s.updated.is_empty());
+    assert!(s.players_joined.is_empty() && s.players_left.is_empty());
+    assert_exact(&t);
+    // Her new connection numbers its commands from 1.
+    t.room.handle_inputs(a, vec![cmd(1, vec![2])]);
+    t.tick();
+    assert_eq!(last(&t, a).ack_input_seq, InputSeq(1));
+    assert_eq!(t.room.game().applied, vec![(a, 1), (a, 1)]);
+    assert_eq!(t.replicas[&a].entities[&ab].lanes[body::x], 1007);
+    assert_exact(&t);
+    // The old token is spent (it makes a new player); the fresh one takes her back.
+    t.room.handle_disconnect(a);
+    let (j, _) = enter(&mut t, "x", Some(&token));
+    assert!(!j.resumed);
+    assert_ne!(j.player_id, a);
+    let (j, _) = enter(&mut t, "x", Some(&fresh));
+    assert!(j.resumed);
+    assert_eq!(j.player_id, a);
+    t.tick();
+    assert_exact(&t);
+}
+
+#[test]
+fn resume_after_grace_is_a_new_player() {
+    let grace = 5;
+    let mut t = walkers(EngineConfig {
+        resume_grace_ticks: grace,
+        ..config()
+    });
+    let (ja, ta) = enter(&mut t, "ann", None);
+    let (jc, tc) = enter(&mut t, "cy", None);
+    let (a, c) = (ja.player_id, jc.player_id);
+    let b = t.join("bob");
+    t.tick();
+    let ab = body_of(&t, a);
+    t.room.handle_disconnect(a);
+    t.room.handle_disconnect(c);
+    for _ in 0..grace {
+        t.tick();
+    }
+    // Within the grace period: cy is taken back.
+    let (j, _) = enter(&mut t, "cy", Some(&tc));
+    assert!(j.resumed);
+    assert_eq!(j.player_id, c);
+    for _ in 0..2 {
+        t.tick();
+        assert_exact(&t);
+    }
+    // Ann's is over: she left, and her token makes a new player with a new body.
+    assert!(!t.room.game().bodies.contains_key(&a));
+    assert!(!t.replicas[&b].players.contains_key(&a));
+    assert!(!t.replicas[&b].entities.contains_key(&ab));
+    assert_eq!(t.room.token_owner(&ta), None);
+    let (j, _) = enter(&mut t, "ann", Some(&ta));
+    assert!(!j.resumed);
+    let a2 = j.player_id;
+    assert!(a2 != a && a2 != b && a2 != c);
+    t.tick();
+    assert_eq!(t.replicas[&b].players[&a2].name, "ann");
+    assert_eq!(t.replicas[&b].players[&a2].lanes, vec![0], "a fresh record");
+    assert!(t.replicas[&a2].players.contains_key(&c));
+    assert_exact(&t);
 }
