@@ -607,7 +607,7 @@ fn token_of(welcome: &[u8]) -> String {
     }
 }
 
-// ---- walkers on a line, with a view radius: the old arena room's tests, for any game ----
+// ---- walkers on a line, with a view radius: the old version-1 room's tests, for any game ----
 
 fields! { mod body { owner: Player; x: I32, delta; } }
 fields! { mod tally { score: U32; } }
