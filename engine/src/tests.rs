@@ -1172,3 +1172,250 @@ fn resume_after_grace_is_a_new_player() {
     assert!(t.replicas[&a2].players.contains_key(&c));
     assert_exact(&t);
 }
+
+#[test]
+fn chat_is_rate_limited_per_player() {
+    let mut t = walkers(EngineConfig {
+        chat_burst: 2,
+        chat_refill_ticks: 10,
+        ..config()
+    });
+    let (a, b) = (t.join("ann"), t.join("bob"));
+    let limited = "notice chat rate limit: message not sent";
+    // A line empty once cleaned is dropped, and costs nothing.
+    assert_eq!(t.room.handle_chat(a, " \n\t "), ChatOutcome::Dropped);
+    // A burst of two, then refused.
+    let outcomes: Vec<ChatOutcome> = (0..3)
+        .map(|i| t.room.handle_chat(a, &format!("m{i}")))
+        .collect();
+    use ChatOutcome::{RateLimited, Sent};
+    assert_eq!(outcomes, vec![Sent, Sent, RateLimited]);
+    // Bob has his own bucket.
+    assert_eq!(t.room.handle_chat(b, "hey"), Sent);
+    t.tick();
+    let (ca, cb) = (format!("chat {}", a.0), format!("chat {}", b.0));
+    assert_eq!(
+        said(last(&t, a)),
+        vec![
+            format!("{ca} m0"),
+            format!("{ca} m1"),
+            limited.into(),
+            format!("{cb} hey")
+        ],
+        "the refused line is not relayed; its sender alone is told, in order"
+    );
+    assert_eq!(
+        said(last(&t, b)),
+        vec![format!("{ca} m0"), format!("{ca} m1"), format!("{cb} hey")]
+    );
+    // One line earned back every 10 ticks: half way, still refused.
+    while t.room.tick_count() < Tick(5) {
+        t.tick();
+    }
+    assert_eq!(t.room.handle_chat(a, "soon?"), RateLimited);
+    t.tick();
+    assert_eq!(said(last(&t, a)), vec![limited]);
+    assert!(said(last(&t, b)).is_empty());
+    while t.room.tick_count() < Tick(10) {
+        t.tick();
+    }
+    assert_eq!(t.room.handle_chat(a, "later"), Sent);
+    assert_eq!(
+        t.room.handle_chat(a, "and more"),
+        RateLimited,
+        "one line, not a burst"
+    );
+    assert_eq!(t.room.handle_chat(b, "b1"), Sent);
+    assert_eq!(
+        t.room.handle_chat(b, "b2"),
+        Sent,
+        "bob's bucket is full again"
+    );
+    t.tick();
+    assert_eq!(
+        said(last(&t, a)),
+        vec![
+            format!("{ca} later"),
+            limited.into(),
+            format!("{cb} b1"),
+            format!("{cb} b2")
+        ]
+    );
+    assert_eq!(
+        said(last(&t, b)),
+        vec![
+            format!("{ca} later"),
+            format!("{cb} b1"),
+            format!("{cb} b2")
+        ]
+    );
+}
+
+#[test]
+fn full_room_refuses_with_a_reason() {
+    let mut t = walkers(EngineConfig {
+        max_players: 2,
+        ..config()
+    });
+    let (ja, token) = enter(&mut t, "ann", None);
+    let a = ja.player_id;
+    let b = t.join("bob");
+    let err = t.room.handle_join("cy", None).unwrap_err();
+    assert_eq!(err, JoinError::Full(2));
+    let why = err.close_reason();
+    assert_eq!(why.code, CloseCode::Full);
+    assert_eq!(why.reason, "room is full (2 players)");
+    assert_eq!(t.room.player_count(), 2);
+    assert_eq!(t.room.game().bodies.len(), 2, "the game never saw cy");
+    t.tick();
+    assert_eq!(t.replicas[&a].players.len(), 2);
+    // A dropped player keeps its seat: still full, and she may still come back.
+    t.room.handle_disconnect(a);
+    t.tick();
+    assert_eq!(
+        t.room.handle_join("cy", None).unwrap_err(),
+        JoinError::Full(2)
+    );
+    let (j, _) = enter(&mut t, "ann", Some(&token));
+    assert!(j.resumed && j.player_id == a);
+    // A player who leaves frees the seat.
+    t.leave(b);
+    let c = t.join("cy");
+    assert!(c != a && c != b);
+    t.tick();
+    assert_eq!(
+        t.replicas[&a].players.keys().copied().collect::<Vec<_>>(),
+        vec![a, c]
+    );
+    assert_exact(&t);
+}
+
+#[test]
+fn redundant_and_reordered_input_frames_apply_each_command_once() {
+    let mut t = walkers(config());
+    let (a, b) = (t.join("ann"), t.join("bob"));
+    place(&mut t, a, 1000);
+    t.tick();
+    // Command s moves s units, so the position tells which commands were applied.
+    let c = |s: u32| cmd(s, vec![i64::from(s)]);
+    let outcome = |queued, duplicates, rejected| InputOutcome {
+        queued,
+        duplicates,
+        rejected,
+    };
+    let stepped = |seqs: std::ops::RangeInclusive<u32>| -> Vec<String> {
+        seqs.map(|s| format!("stepped {} {s}", a.0)).collect()
+    };
+    // Each frame repeats the unacknowledged commands before the new one.
+    assert_eq!(t.room.handle_inputs(a, vec![c(1)]), outcome(1, 0, 0));
+    assert_eq!(t.room.handle_inputs(a, vec![c(1), c(2)]), outcome(1, 1, 0));
+    t.tick();
+    assert_eq!(last(&t, a).ack_input_seq, InputSeq(2));
+    assert_eq!(said(last(&t, b)), stepped(1..=2));
+    // Late repeats of applied commands, and a frame whose commands arrive out of order.
+    assert_eq!(
+        t.room.handle_inputs(a, vec![c(1), c(2), c(3)]),
+        outcome(1, 2, 0)
+    );
+    assert_eq!(
+        t.room.handle_inputs(a, vec![c(4), c(3), c(2)]),
+        outcome(1, 2, 0)
+    );
+    t.tick();
+    assert_eq!(last(&t, a).ack_input_seq, InputSeq(4));
+    assert_eq!(said(last(&t, b)), stepped(3..=4));
+    // Queued out of order, applied in order; a seq far past the window is refused.
+    assert_eq!(
+        t.room.handle_inputs(a, vec![c(6), c(5), c(6), c(4 + 257)]),
+        outcome(2, 1, 1)
+    );
+    t.tick();
+    assert_eq!(last(&t, a).ack_input_seq, InputSeq(6));
+    assert_eq!(said(last(&t, b)), stepped(5..=6));
+    // At most three a tick; the rest wait for the next.
+    assert_eq!(
+        t.room.handle_inputs(a, (7..=11).map(c).collect()),
+        outcome(5, 0, 0)
+    );
+    t.tick();
+    assert_eq!(last(&t, a).ack_input_seq, InputSeq(9));
+    assert_eq!(said(last(&t, b)), stepped(7..=9));
+    t.tick();
+    assert_eq!(last(&t, a).ack_input_seq, InputSeq(11));
+    assert_eq!(said(last(&t, b)), stepped(10..=11));
+    t.tick();
+    assert!(said(last(&t, b)).is_empty());
+    // Eleven commands, eleven steps: none applied twice, none lost.
+    let want: Vec<(PlayerId, u32)> = (1..=11).map(|s| (a, s)).collect();
+    assert_eq!(t.room.game().applied, want);
+    assert_eq!(t.room.game().bodies[&a].x, 1000 + (1..=11).sum::<i64>());
+    assert_eq!(
+        t.replicas[&b].entities[&body_of(&t, a)].lanes[body::x],
+        1066
+    );
+    assert_exact(&t);
+}
+
+/// A dropped player's grace runs out in the very tick another client would first see its
+/// body: the body must leave the world before any view is built from it, or that client is
+/// sent an entity that is already gone (and its id may later go to a second entity).
+#[test]
+fn a_body_whose_grace_expires_is_never_first_seen_in_that_tick() {
+    let grace = 3;
+    let mut covered = false;
+    for offset in 0..grace + 3 {
+        let mut t = walkers(EngineConfig {
+            resume_grace_ticks: grace,
+            ..config()
+        });
+        let (a, b) = (t.join("ann"), t.join("bob"));
+        place(&mut t, a, 500);
+        place(&mut t, b, 1500);
+        t.tick();
+        let ab = body_of(&t, a);
+        t.room.handle_disconnect(a);
+        let mut gone_at = None;
+        let mut created = 0;
+        for i in 0..grace + 3 {
+            if i == offset {
+                place(&mut t, b, 520); // bob walks into view of ann's body
+            }
+            t.tick();
+            let gone = !t.room.game().bodies.contains_key(&a);
+            if gone && gone_at.is_none() {
+                gone_at = Some(i);
+            }
+            if ids(&last(&t, b).created).contains(&ab) {
+                assert!(
+                    !gone,
+                    "offset {offset}: sent ann's body in the tick it left"
+                );
+                created += 1;
+            }
+            assert_eq!(
+                t.replicas[&b].entities.contains_key(&ab),
+                i >= offset && !gone,
+                "offset {offset} tick {i}"
+            );
+            assert_exact(&t);
+        }
+        let gone_at = gone_at.expect("the grace period ran out");
+        assert_eq!(created, usize::from(offset < gone_at), "offset {offset}");
+        covered |= offset == gone_at;
+        // Later entities never share an id with anything a client holds.
+        for k in 0..4 {
+            let p = t.join(&format!("late{k}"));
+            place(&mut t, p, 510 + 10 * k);
+            for s in 1..=3 {
+                t.room.handle_inputs(p, vec![cmd(s, vec![1])]);
+                t.tick();
+                assert_exact(&t);
+            }
+        }
+        let mut live: Vec<NetId> = t.room.game().bodies.values().map(|w| w.id).collect();
+        live.sort();
+        live.dedup();
+        assert_eq!(live.len(), 5, "offset {offset}: bob and four late bodies");
+    }
+    assert!(covered, "bob walked in exactly as the grace ran out");
+}
