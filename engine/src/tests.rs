@@ -1419,3 +1419,26 @@ fn a_body_whose_grace_expires_is_never_first_seen_in_that_tick() {
     }
     assert!(covered, "bob walked in exactly as the grace ran out");
 }
+
+#[test]
+fn new_players_get_the_message_of_the_day_and_only_they_do() {
+    let mut t = walkers(EngineConfig {
+        motd: Some("welcome\u{7}, be nice".into()),
+        ..config()
+    });
+    let ann = t.join("ann");
+    t.tick();
+    assert_eq!(said(last(&t, ann)), ["notice welcome, be nice"]);
+    // Later snapshots do not repeat it; a newcomer gets it alone.
+    t.tick();
+    assert!(said(last(&t, ann)).is_empty());
+    let bob = t.join("bob");
+    t.tick();
+    assert_eq!(said(last(&t, bob)), ["notice welcome, be nice"]);
+    assert!(said(last(&t, ann)).is_empty(), "{:?}", said(last(&t, ann)));
+    // Without one, nothing is said.
+    let mut quiet = walkers(config());
+    let cid = quiet.join("cid");
+    quiet.tick();
+    assert!(said(last(&quiet, cid)).is_empty());
+}
