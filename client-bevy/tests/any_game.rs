@@ -4,9 +4,12 @@
 //! player's, predicted through the game's own step, others interpolated, despawned when they
 //! leave; and that a client for another game stops with a clear reason.
 
+mod common;
+
 use bevy::prelude::*;
+use common::{WAIT, run_until};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tickwire_client_bevy::net::NetPlugin;
 use tickwire_client_bevy::sync::{
     Connection, Disconnect, Drawn, EntityMap, GameHooks, Held, InputLanes, LinkConfig, LinkStatus,
@@ -72,8 +75,6 @@ fn walk_step(_: &Welcome) -> Option<Box<dyn PredictStep + Send + Sync>> {
         lanes[walker::x] += cmd.lanes[walk::dx];
     }))
 }
-
-const WAIT: Duration = Duration::from_secs(15);
 
 struct TestServer {
     runtime: tokio::runtime::Runtime,
@@ -149,20 +150,6 @@ fn walker_app(url: &str, name: &str) -> App {
     app.finish();
     app.cleanup();
     app
-}
-
-fn run_until(apps: &mut [&mut App], what: &str, mut done: impl FnMut(&mut [&mut App]) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        for app in apps.iter_mut() {
-            app.update();
-        }
-        if done(apps) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// Every mirrored entity: (id, held lanes, drawn, owned).

@@ -4,47 +4,28 @@
 //! player asks; 4005 (too slow) reconnects and presents the resume token; 4003 (full) waits the
 //! long delay before trying again.
 
+mod common;
+
 use bevy::prelude::*;
+use common::encode;
 use fastwebsockets::{Frame, OpCode, Payload};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tickwire_arena::{ArenaConfig, ArenaGame};
 use tickwire_client_bevy::net::{
     Connection, Disconnect, Link, LinkConfig, LinkStatus, NetPlugin, ToNet,
 };
-use tickwire_server::engine::Game;
 use tickwire_shared::close::CloseCode;
 use tickwire_shared::schema::Schema;
-use tickwire_shared::sync::{
-    ClientMsg, PROTOCOL_VERSION, ServerMsg, Welcome, decode_client, encode_server,
-};
-use tickwire_shared::{PlayerId, Tick};
+use tickwire_shared::sync::{ClientMsg, ServerMsg, Welcome, decode_client};
 use tokio::net::TcpListener;
 
-const WAIT: Duration = Duration::from_secs(15);
+use common::WAIT;
 const TOKEN: &str = "r.resume-me";
 
 fn welcome() -> Welcome {
-    let game = ArenaGame::new(ArenaConfig::default());
-    Welcome {
-        protocol_version: PROTOCOL_VERSION,
-        player_id: PlayerId(7),
-        tick_rate: 30,
-        tick: Tick(100),
-        checksum_interval: 0,
-        resume_token: TOKEN.into(),
-        resumed: false,
-        schema: game.schema(),
-        game_config: game.client_config(),
-    }
-}
-
-fn encode(msg: &ServerMsg) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode_server(msg, &tickwire_arena::schema(), &mut out);
-    out
+    common::arena_welcome(TOKEN)
 }
 
 /// The resume token each connection's `Hello` carried, in order.

@@ -2,9 +2,12 @@
 //! window, no renderer) against the real server on a loopback port. Frames are stepped by
 //! hand; every wait is for a condition on the app's state, bounded by a deadline.
 
+mod common;
+
 use bevy::prelude::*;
+use common::{FRAME, WAIT, run_until};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tickwire_arena::{BODY, body};
 use tickwire_client_bevy::net::{
     Connection, Corrections, Disconnect, Game, Link, LinkConfig, LinkStatus, NetPlugin,
@@ -14,10 +17,6 @@ use tickwire_client_bevy::sync::Session;
 use tickwire_server::{Config, Server};
 use tickwire_shared::{InputSeq, PlayerId};
 use tokio_util::sync::CancellationToken;
-
-const WAIT: Duration = Duration::from_secs(15);
-/// Pause between frames, as a frame limiter would (about 200 frames per second).
-const FRAME: Duration = Duration::from_millis(5);
 
 /// The real server, running on its own tokio runtime.
 struct TestServer {
@@ -81,21 +80,6 @@ fn client_app_with_lag(url: &str, name: &str, lag: Duration) -> App {
     app.finish();
     app.cleanup();
     app
-}
-
-/// Steps every app one frame at a time until `done` holds; panics with `what` at the deadline.
-fn run_until(apps: &mut [&mut App], what: &str, mut done: impl FnMut(&mut [&mut App]) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        for app in apps.iter_mut() {
-            app.update();
-        }
-        if done(apps) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(FRAME);
-    }
 }
 
 /// Steps every app for `frames` frames.

@@ -2,43 +2,26 @@
 //! dropped (and counted) without disturbing the session, and a snapshot that does not fit the
 //! replica makes the client reconnect for a fresh state instead of panicking.
 
+mod common;
+
 use bevy::prelude::*;
+use common::encode;
 use fastwebsockets::{Frame, OpCode, Payload};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::time::{Duration, Instant};
-use tickwire_arena::{ArenaConfig, ArenaGame, BODY};
+use tickwire_arena::BODY;
 use tickwire_client_bevy::net::{
     Connection, Game, LinkConfig, LinkStatus, NetPlugin, NetStats, ViewState,
 };
-use tickwire_server::engine::Game as _;
-use tickwire_shared::sync::{
-    PROTOCOL_VERSION, PlayerJoin, ServerMsg, Snapshot, Spawn, Welcome, encode_server,
-};
+use tickwire_shared::sync::{PlayerJoin, ServerMsg, Snapshot, Spawn, Welcome};
 use tickwire_shared::{InputSeq, NetId, PlayerId, Tick};
 use tokio::net::TcpListener;
 
-const WAIT: Duration = Duration::from_secs(15);
+use common::WAIT;
 
 fn welcome() -> Welcome {
-    let game = ArenaGame::new(ArenaConfig::default());
-    Welcome {
-        protocol_version: PROTOCOL_VERSION,
-        player_id: PlayerId(7),
-        tick_rate: 30,
-        tick: Tick(100),
-        checksum_interval: 0,
-        resume_token: String::new(),
-        resumed: false,
-        schema: game.schema(),
-        game_config: game.client_config(),
-    }
-}
-
-fn encode(msg: &ServerMsg) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode_server(msg, &tickwire_arena::schema(), &mut out);
-    out
+    common::arena_welcome("")
 }
 
 fn snapshot(tick: u32) -> Snapshot {
