@@ -5,7 +5,6 @@
 #
 #   bash bench/run-load.sh SCENARIO        # smoke | default | active-1000 | connected-5000
 #   DURATION=10s bash bench/run-load.sh default   # shorter hold while developing
-#   TIERS=off AIM_DEADBAND=0 bash bench/run-load.sh default   # update tiers off
 #   SERVER_FLAGS="--view-radius 500" bash bench/run-load.sh default   # any other server flag
 #
 # Scenarios (server flags | bot flags):
@@ -24,10 +23,7 @@ scenario="${1:-}"
 # A free loopback port unless PORT is given (other servers may be running on this machine).
 port="${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 url="ws://127.0.0.1:${port}/ws"
-# Every scenario runs with far-entity update tiers on (the server default is off; see
-# docs/BENCHMARKS.md). Compare with TIERS=off AIM_DEADBAND=0.
-server_flags=(--addr "127.0.0.1:${port}" --checksum-interval "${CHECKSUM_INTERVAL:-10}"
-  --update-tiers "${TIERS:-0.35:2,0.7:4}" --aim-deadband "${AIM_DEADBAND:-1}")
+server_flags=(--addr "127.0.0.1:${port}" --checksum-interval "${CHECKSUM_INTERVAL:-10}")
 # Every bot connects from 127.0.0.1: lift the per-IP connection limit (default 256).
 per_ip() { server_flags+=(--max-connections-per-ip $(($1 + 64))); }
 case "$scenario" in
@@ -135,7 +131,7 @@ set -e
 stop_server
 trap - EXIT
 
-row="$(python3 - "$json" "$stamp" "$(git rev-parse --short HEAD)" "$(nproc)" "${SERVER_FLAGS:-}${TIERS:+ tiers=$TIERS}" <<'PY'
+row="$(python3 - "$json" "$stamp" "$(git rev-parse --short HEAD)" "$(nproc)" "${SERVER_FLAGS:-}" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 s = r.get("server") or {}

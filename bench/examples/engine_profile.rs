@@ -1,5 +1,5 @@
-//! The `room_profile` workload with the arena running on the engine, for instruction-count
-//! profiles of the engine's tick:
+//! A whole arena room on the engine (N players at the default density, walking, turning and
+//! firing, 60 warm-up ticks), for instruction-count profiles of the engine's tick:
 //!
 //! ```sh
 //! cargo build --release -p tickwire-bench --example engine_profile

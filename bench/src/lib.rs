@@ -2,7 +2,7 @@
 //!
 //! The `bots` binary starts many simulated players over real WebSocket connections (with
 //! `tickwire-client`) from a multi-threaded tokio runtime. Each bot keeps a
-//! [`tickwire_shared::Replica`] of its view and checks it against the state checksums the
+//! [`tickwire_shared::sync::Replica`] of its view and checks it against the state checksums the
 //! server sends every K ticks (`--checksum-interval K` on the server), so any desync shows up
 //! as a counted divergence. A run ends with a [`report::Report`]: connections, disconnects,
 //! round-trip times, snapshot jitter, traffic per client, divergences, and the server's own

@@ -3,9 +3,9 @@
 //! commands until the server acknowledges them, and sends actions, chat and pings.
 //!
 //! It knows no game: lanes go in and out as the game's schema lays them. Prediction and
-//! interpolation sit on top ([`tickwire_shared::sync::Predictor`],
-//! [`tickwire_shared::sync::Interpolator`]); the commands it still holds unacknowledged
-//! ([`GameClient::pending`]) are what a predictor replays.
+//! interpolation sit on top ([`tickwire_shared::sync::netcode::Netcode`] has both); the
+//! commands it still holds unacknowledged ([`GameClient::pending`]) are what a predictor
+//! replays.
 
 use crate::{Client, ConnectError, Received};
 use std::time::Duration;

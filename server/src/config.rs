@@ -22,7 +22,7 @@ fn duration(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, Parser)]
 #[command(version, about)]
 pub struct Config {
-    /// The game rooms play (protocol version 2; the arena also serves version-1 clients).
+    /// The game every room plays.
     #[arg(long, value_enum, default_value = "arena")]
     pub game: GameName,
     /// Address to listen on (HTTP, WebSocket at /ws).
