@@ -153,6 +153,8 @@ impl<G: Game> RoomLogic for Room<G> {
 pub enum GameName {
     /// The arena shooter (the default).
     Arena,
+    /// Eights, a turn-based card game with hidden hands (`games/cards`).
+    Cards,
 }
 
 type MakeRoom = dyn Fn(&Config, EngineConfig) -> Box<dyn RoomLogic> + Send + Sync;
@@ -194,6 +196,17 @@ impl GameRooms {
                     view_radius: config.view_radius,
                     seed: config.seed,
                     lag_comp_ms: config.lag_comp_ms,
+                })
+            }),
+            GameName::Cards => GameRooms::new(|config, engine| {
+                // Every room shuffles its own way: the server's seed mixed with the room's id.
+                let room = engine.id.bytes().fold(0u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+                tickwire_cards::CardsGame::new(tickwire_cards::CardsConfig {
+                    seed: config.seed ^ room,
+                    tick_rate: config.tick_rate,
+                    ..tickwire_cards::CardsConfig::default()
                 })
             }),
         }

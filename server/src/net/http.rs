@@ -102,8 +102,13 @@ fn route(
             response(StatusCode::OK, "application/json", body)
         }
         "/ws" => upgrade(req, peer, state, admission),
-        path => web::serve(path, req.headers(), state.config.web_dir.as_deref())
-            .unwrap_or_else(|| text(StatusCode::NOT_FOUND, "not found\n")),
+        path => web::serve(
+            path,
+            req.headers(),
+            state.config.web_dir.as_deref(),
+            &state.game.schema().game,
+        )
+        .unwrap_or_else(|| text(StatusCode::NOT_FOUND, "not found\n")),
     }
 }
 

@@ -1,4 +1,7 @@
-//! The browser client (`client-web/`), served at `/`.
+//! The browser client (`client-web/`), served at `/`: the page of the game the server plays.
+//! The arena's page is `client-web/index.html`; another bundled game's is
+//! `client-web/<game>/index.html` (the cards page is `cards/index.html`), and a game without a
+//! page of its own gets the arena's.
 //!
 //! By default the files are embedded in the binary at build time (`include_bytes!` of a fixed
 //! list, so the release binary is self-contained and serves exactly these files, nothing else);
@@ -47,7 +50,15 @@ pub(crate) const EMBEDDED: &[(&str, &[u8])] = embed!(
     "src/sdk/codec.js",
     "src/sdk/schema.js",
     "src/sdk/wire.js",
+    "cards/index.html",
+    "cards/cards.js",
+    "cards/cards.css",
 );
+
+/// The directories of `client-web/` that hold served files, besides its top level: the
+/// arena's and the SDK's modules, and each other game's page.
+#[cfg(test)]
+const PAGE_DIRS: &[&str] = &["src", "cards"];
 
 struct Asset {
     bytes: Bytes,
@@ -111,13 +122,36 @@ fn relative_path(path: &str) -> Option<&str> {
     safe.then_some(rel)
 }
 
+/// The file `/` serves to the players of `game`: `<game>/index.html` when the client has that
+/// page, else the arena's `index.html`.
+fn root_page(game: &str, web_dir: Option<&Path>) -> Option<String> {
+    let page = format!("{game}/index.html");
+    let has = match web_dir {
+        None => embedded().contains_key(page.as_str()),
+        Some(dir) => dir.join(&page).is_file(),
+    };
+    (game != "arena" && relative_path(&format!("/{page}")).is_some() && has).then_some(page)
+}
+
 /// The answer for a client file, or `None` when there is no such file (the caller answers 404).
+/// `game` is the name of the game the server plays (its schema's), which picks the page `/`
+/// serves. That page refers to its files by absolute paths, so it works at `/` and at its own
+/// path alike.
 pub(super) fn serve(
     path: &str,
     headers: &HeaderMap,
     web_dir: Option<&Path>,
+    game: &str,
 ) -> Option<Response<Full<Bytes>>> {
-    let rel = relative_path(path)?;
+    let root = if path == "/" {
+        root_page(game, web_dir)
+    } else {
+        None
+    };
+    let rel = match &root {
+        Some(page) => page.as_str(),
+        None => relative_path(path)?,
+    };
     let from_disk;
     let asset = match web_dir {
         None => embedded().get(rel)?,
@@ -162,7 +196,8 @@ mod tests {
             let name = entry.file_name().to_string_lossy().into_owned();
             let rel = format!("{prefix}{name}");
             if entry.file_type().unwrap().is_dir() {
-                if rel == "src" || prefix.starts_with("src/") {
+                let top = rel.split('/').next().unwrap_or_default();
+                if PAGE_DIRS.contains(&top) {
                     client_files(&entry.path(), &format!("{rel}/"), out);
                 }
             } else if (!prefix.is_empty() || !name.starts_with("package"))
@@ -188,6 +223,46 @@ mod tests {
         );
         for (path, _) in EMBEDDED {
             assert!(content_type(path).is_some(), "no content type for {path}");
+        }
+    }
+
+    fn body(r: Response<Full<Bytes>>) -> Vec<u8> {
+        use http_body_util::BodyExt;
+        let body = r.into_body().collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(body).unwrap().to_bytes().to_vec()
+    }
+
+    fn embedded_file(path: &str) -> &'static [u8] {
+        EMBEDDED.iter().find(|(p, _)| *p == path).unwrap().1
+    }
+
+    #[test]
+    fn the_root_serves_the_page_of_the_game_the_server_plays() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../client-web");
+        let none = HeaderMap::new();
+        for dir in [None, Some(root.as_path())] {
+            let page = |game| body(serve("/", &none, dir, game).unwrap());
+            assert_eq!(page("arena"), embedded_file("index.html"), "{dir:?}");
+            assert_eq!(page("cards"), embedded_file("cards/index.html"), "{dir:?}");
+            // A game with no page of its own gets the arena's, as before.
+            assert_eq!(page("dots"), embedded_file("index.html"), "{dir:?}");
+            assert_eq!(page("../x"), embedded_file("index.html"), "{dir:?}");
+            // The cards page is also at its own path, and the arena's files stay where they
+            // were whatever the game.
+            let at = |path| body(serve(path, &none, dir, "cards").unwrap());
+            assert_eq!(at("/cards/index.html"), embedded_file("cards/index.html"));
+            assert_eq!(at("/index.html"), embedded_file("index.html"));
+            assert_eq!(at("/src/sdk/index.js"), embedded_file("src/sdk/index.js"));
+        }
+        let html = String::from_utf8_lossy(embedded_file("cards/index.html")).into_owned();
+        for file in ["/cards/cards.js", "/cards/cards.css"] {
+            assert!(
+                html.contains(&format!("\"{file}\"")),
+                "absolute path {file}"
+            );
         }
     }
 
