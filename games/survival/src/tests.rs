@@ -6,7 +6,7 @@
 use super::*;
 use crate::rules::quantize_angle16;
 use crate::sim::{Item, Pickup};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use tickwire_engine::EngineConfig;
 use tickwire_engine::testing::TestRoom;
 use tickwire_shared::sync::Snapshot;
@@ -195,4 +195,316 @@ fn owner_only_ammo_never_reaches_another_client() {
         any(players[2], &|_, r| r == start + 24),
         "p2 took a crate: {seen:?}"
     );
+}
+
+/// The zombies a hero's view holds, as the server has them: within the view radius of the
+/// hero (inclusive, as the engine's interest).
+fn zombies_in_view(h: &Harness, viewer: PlayerId, r: f32) -> BTreeMap<NetId, Vec<i64>> {
+    let sim = h.room.game().sim();
+    let c = sim.heroes[&viewer].pos;
+    sim.zombies
+        .iter()
+        .filter(|(_, z)| z.pos.distance_squared(c) <= r * r)
+        .map(|(id, z)| (*id, zombie_lanes(z).to_vec()))
+        .collect()
+}
+
+#[test]
+fn zombies_replicate_appear_move_and_die_in_every_view() {
+    let r = 400.0;
+    let mut h = quiet(2000.0, r);
+    let near = [h.join("a"), h.join("b")];
+    let far = h.join("far");
+    place(&mut h, near[0], 500.0, 1000.0);
+    place(&mut h, near[1], 560.0, 1000.0);
+    place(&mut h, far, 1700.0, 1000.0);
+    // A pack that walks into the near pair's view from the west, one already in it, and one
+    // that walks at the far hero from the east.
+    for i in 0..5 {
+        let p = Vec2::new(20.0, 900.0 + 50.0 * i as f32);
+        sim(&mut h).queued_zombies.push(p);
+    }
+    sim(&mut h).queued_zombies.push(Vec2::new(300.0, 1000.0));
+    sim(&mut h).queued_zombies.push(Vec2::new(1990.0, 1000.0));
+    h.tick();
+    let mut ever_held: BTreeMap<PlayerId, BTreeSet<NetId>> = BTreeMap::new();
+    let (mut appeared, mut moved, mut removed_dead, mut kills) = (0, 0, 0, 0);
+    for t in 0..300 {
+        for &p in near.iter().chain([&far]) {
+            let me = h.room.game().sim().heroes[&p].pos;
+            let target = h
+                .room
+                .game()
+                .sim()
+                .zombies
+                .values()
+                .map(|z| z.pos)
+                .filter(|z| z.distance(me) < 300.0)
+                .min_by(|a, b| a.distance(me).total_cmp(&b.distance(me)));
+            let aim = target.map_or(0.0, |z| (z - me).to_angle());
+            // Shoot only after the pack has come into view, so it is seen walking first.
+            act(
+                &mut h,
+                p,
+                0,
+                0,
+                aim,
+                target.is_some() && t > 120,
+                t % 30 == 29,
+            );
+        }
+        let before: BTreeMap<PlayerId, BTreeMap<NetId, Vec<i64>>> = h
+            .replicas
+            .iter()
+            .map(|(p, rep)| {
+                let z = rep
+                    .of_kind(ZOMBIE)
+                    .map(|(id, l)| (id, l.to_vec()))
+                    .collect();
+                (*p, z)
+            })
+            .collect();
+        h.tick();
+        for (&p, rep) in &h.replicas {
+            let held: BTreeMap<NetId, Vec<i64>> = rep
+                .of_kind(ZOMBIE)
+                .map(|(id, l)| (id, l.to_vec()))
+                .collect();
+            assert_eq!(held, zombies_in_view(&h, p, r), "player {p:?} at tick {t}");
+            let (snap, _) = &h.last[&p];
+            for id in held.keys() {
+                match before[&p].get(id) {
+                    None => appeared += 1,
+                    Some(old) if *old != held[id] => moved += 1,
+                    Some(_) => {}
+                }
+            }
+            for id in &snap.removed {
+                if before[&p].contains_key(id) && !h.room.game().sim().zombies.contains_key(id) {
+                    removed_dead += 1;
+                }
+            }
+            ever_held.entry(p).or_default().extend(held.keys());
+        }
+        kills = h.room.game().sim().heroes.values().map(|x| x.kills).sum();
+    }
+    assert!(kills >= 5, "zombies died: {kills}");
+    assert!(
+        removed_dead >= 5,
+        "their deaths reached the replicas: {removed_dead}"
+    );
+    assert_eq!(appeared, 10, "the pack of 5 walked into both near views");
+    assert!(moved > 300, "and moved in them: {moved}");
+    // The far hero never saw the western pack, the near pair never saw the eastern zombie.
+    assert_eq!(ever_held[&far].len(), 1, "{:?}", ever_held[&far]);
+    assert_eq!(ever_held[&near[0]].len(), 6);
+    // Zombies have no owner: nobody predicts them and no replica counts one as its own.
+    for rep in h.replicas.values() {
+        for (_, e) in rep.entities.iter().filter(|(_, e)| e.kind == ZOMBIE) {
+            let schema = &rep.schema;
+            let own = tickwire_shared::sync::netcode::owned_by_first_player_field;
+            assert!(!own(schema, rep.player_id, e));
+        }
+    }
+}
+
+/// Bytes a pickup's creation costs on the wire (its spawn: id, kind, lanes).
+fn spawn_bytes(id: NetId, lanes: &[i64]) -> usize {
+    let mut out = Vec::new();
+    let mut w = tickwire_shared::sync::wire::Writer::new(&mut out);
+    tickwire_shared::sync::write_spawn(&mut w, &pickup::fields(), id, PICKUP, lanes);
+    out.len()
+}
+
+#[test]
+fn static_pickups_cost_zero_bytes_after_creation() {
+    const N: usize = 2000;
+    // Two rooms alike in everything but where their N pickups lie: in `held` they lie in the
+    // measured hero's view all along, in `away` in a far corner no one sees. Pickups take the
+    // same wire ids in both, so the bytes of the heroes and zombies are the same in both.
+    let room = |offset: f32| {
+        let mut h = quiet(4000.0, 700.0);
+        let (me, other) = (h.join("me"), h.join("other"));
+        place(&mut h, me, 1000.0, 1000.0);
+        place(&mut h, other, 1150.0, 1000.0);
+        h.tick();
+        for i in 0..N {
+            let (col, row) = ((i % 50) as f32, (i / 50) as f32);
+            let pos = Vec2::new(700.0 + col * 12.0 + offset, 1100.0 + row * 10.0 + offset);
+            let item = if i % 3 == 0 {
+                Item::AmmoCrate
+            } else {
+                Item::Coin
+            };
+            sim(&mut h).queued_pickups.push(Pickup { item, pos });
+        }
+        for i in 0..4 {
+            let p = Vec2::new(600.0 + 250.0 * i as f32, 600.0);
+            sim(&mut h).queued_zombies.push(p);
+        }
+        (h, me, other)
+    };
+    let (mut held, me, other) = room(0.0);
+    let (mut away, ..) = room(2500.0);
+    let mut sizes = Vec::new();
+    for t in 0..90 {
+        // The heroes walk left and right (never near a pickup), the zombies walk at them.
+        for h in [&mut held, &mut away] {
+            let sway = if (t / 15) % 2 == 0 { 127 } else { -127 };
+            act(h, me, sway, 0, 0.0, false, false);
+            act(h, other, -sway, 0, 0.0, false, false);
+            h.tick();
+        }
+        let (a, b) = (&held.last[&me], &away.last[&me]);
+        let pickups = held.replicas[&me].of_kind(PICKUP).count();
+        assert_eq!(pickups, N, "the held room's client holds them all");
+        assert_eq!(away.replicas[&me].of_kind(PICKUP).count(), 0);
+        if t == 0 {
+            // The tick they are created: every pickup's spawn, plus the created count's
+            // varint growing from 1 byte (4 zombies) to 3 (4 + N entities).
+            let spawns: usize = held.replicas[&me]
+                .of_kind(PICKUP)
+                .map(|(id, l)| spawn_bytes(id, l))
+                .sum();
+            assert_eq!(a.1, b.1 + spawns + 2, "creation: {} vs {} bytes", a.1, b.1);
+            eprintln!(
+                "creation tick: {} bytes with {N} pickups in view, {} without ({spawns} for the spawns, {:.2} per pickup)",
+                a.1,
+                b.1,
+                spawns as f64 / N as f64
+            );
+            continue;
+        }
+        // Every later tick: the heroes and zombies moved, and the snapshot is byte for byte
+        // as long as the one of the room whose client holds no pickup.
+        let s = &a.0;
+        assert!(!s.updated.is_empty());
+        assert!(s.updated.iter().any(|u| u.kind == ZOMBIE), "zombies moved");
+        assert!(s.updated.iter().any(|u| u.kind == HERO), "heroes moved");
+        assert!(
+            s.created
+                .iter()
+                .chain(&b.0.created)
+                .all(|c| c.kind != PICKUP)
+        );
+        assert!(s.updated.iter().all(|u| u.kind != PICKUP));
+        assert!(s.removed.is_empty());
+        assert_eq!(
+            a.1,
+            b.1,
+            "tick {t}: {N} pickups held cost {} bytes",
+            a.1 - b.1
+        );
+        sizes.push(a.1);
+    }
+    // The replicas agree on everything but the pickups (and checksums held every tick).
+    let strip = |h: &Harness| -> Vec<(NetId, Vec<i64>)> {
+        let r = &h.replicas[&me];
+        let e = r.entities.iter().filter(|(_, e)| e.kind != PICKUP);
+        e.map(|(id, e)| (*id, e.lanes.clone())).collect()
+    };
+    assert_eq!(strip(&held), strip(&away));
+    assert_eq!(strip(&held).len(), 6, "2 heroes and 4 zombies");
+    let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+    eprintln!(
+        "moving ticks: {min}..={max} bytes per snapshot in both rooms, 0 of them for {N} pickups"
+    );
+}
+
+#[test]
+fn waves_advance_on_the_room_fields() {
+    let game = SurvivalGame::new(SurvivalConfig {
+        width: 1000.0,
+        height: 1000.0,
+        pickups: 0,
+        ..SurvivalConfig::default()
+    })
+    .with_rules(|r| {
+        (r.wave_base, r.wave_growth) = (3, 2);
+        r.zombie_speed = 1.0; // they barely move: the test shoots them where it puts them
+        r.shot_range = 2000.0;
+    });
+    let mut h = TestRoom::new(engine(), game);
+    let rules = h.room.game().sim().rules().clone();
+    let a = h.join("a");
+    h.tick();
+    let watcher = h.join("late");
+    place(&mut h, a, 500.0, 500.0);
+    place(&mut h, watcher, 510.0, 560.0);
+    let room_of = |h: &Harness, p: PlayerId| h.replicas[&p].room.clone();
+    let first = i64::from(1 + rules.first_wave_ticks);
+    assert_eq!(
+        room_of(&h, a),
+        [0, first, 0, 0],
+        "no wave yet; the first one is due"
+    );
+    // The countdown is the client's: the room field is a deadline, sent once.
+    let mut countdown = Vec::new();
+    while h.room.tick_count().0 < first as u32 - 1 {
+        h.tick();
+        let r = &h.replicas[&watcher];
+        countdown.push(r.room[room::next_wave_tick] - i64::from(r.tick.0));
+        assert!(
+            h.last[&a].0.room.is_none(),
+            "no room bytes while nothing changes"
+        );
+    }
+    assert_eq!(
+        countdown.first(),
+        Some(&(first - 2)),
+        "its first snapshot is tick 2"
+    );
+    assert_eq!(countdown.last(), Some(&1));
+    assert!(countdown.windows(2).all(|w| w[1] == w[0] - 1));
+    h.tick();
+    let wave1 = first;
+    let next = wave1 + i64::from(rules.wave_interval_ticks);
+    for p in [a, watcher] {
+        assert_eq!(room_of(&h, p), [1, next, 3, 0], "wave 1: 3 zombies");
+        let wave_events: Vec<_> = h.last[&p]
+            .0
+            .events
+            .iter()
+            .filter(|e| e.kind == WAVE)
+            .collect();
+        assert_eq!(wave_events.len(), 1);
+    }
+    // Line the zombies up east of `a` and shoot them down: zombies left and the score follow.
+    for (i, z) in sim(&mut h).zombies.values_mut().enumerate() {
+        z.pos = Vec2::new(700.0 + 40.0 * i as f32, 500.0);
+    }
+    let mut left = vec![3];
+    while h.replicas[&a].room[room::zombies_left] > 0 {
+        act(&mut h, a, 0, 0, 0.0, true, false);
+        h.tick();
+        let z = h.replicas[&watcher].room[room::zombies_left];
+        if left.last() != Some(&z) {
+            left.push(z);
+        }
+        assert!(h.room.tick_count().0 < 200, "the zombies die");
+    }
+    assert_eq!(left, [3, 2, 1, 0]);
+    let cleared = i64::from(h.room.tick_count().0);
+    let soon = cleared + i64::from(rules.break_ticks);
+    assert!(soon < next);
+    assert_eq!(
+        room_of(&h, watcher),
+        [1, soon, 0, 30],
+        "a break, then the next wave"
+    );
+    while i64::from(h.room.tick_count().0) < soon {
+        h.tick();
+    }
+    let after = soon + i64::from(rules.wave_interval_ticks);
+    assert_eq!(
+        room_of(&h, watcher),
+        [2, after, 5, 30],
+        "wave 2: 3 + 2 zombies"
+    );
+    assert_eq!(h.replicas[&watcher].room, h.room.game().room_lanes());
+    // An empty room stops the clock: the next hero gets a fresh first delay.
+    h.leave(a);
+    h.leave(watcher);
+    h.tick();
+    assert_eq!(h.room.game().room_lanes()[room::next_wave_tick], 0);
 }
