@@ -508,3 +508,61 @@ fn waves_advance_on_the_room_fields() {
     h.tick();
     assert_eq!(h.room.game().room_lanes()[room::next_wave_tick], 0);
 }
+
+#[test]
+fn bots_play_a_room_with_kills_and_exact_replicas() {
+    use tickwire_shared::sync::bot::BotBrain;
+    let game = SurvivalGame::new(SurvivalConfig {
+        width: 1500.0,
+        height: 1500.0,
+        pickups: 600,
+        ..SurvivalConfig::default()
+    });
+    let mut h = TestRoom::new(engine(), game);
+    let mut bots: Vec<(PlayerId, Box<dyn BotBrain>)> = (0..5)
+        .map(|i| {
+            (
+                h.join(&format!("bot{i}")),
+                bot::brain("survivor", i, 42).unwrap(),
+            )
+        })
+        .collect();
+    let (mut shots, mut waves) = (0, 0);
+    for t in 0..900usize {
+        for (id, brain) in &mut bots {
+            let lanes = brain.next_input(&h.replicas[id], 30.0);
+            h.input(*id, lanes);
+        }
+        // One bot's client is slow now and then: its next snapshot covers the gap.
+        let slow = bots[t / 100 % bots.len()].0;
+        let out = h.tick_with(|id| id != slow || t % 4 != 0);
+        for (id, _) in &out.messages {
+            let s = &h.last[id].0;
+            shots += s.events.iter().filter(|e| e.kind == SHOT).count();
+            waves += s.events.iter().filter(|e| e.kind == WAVE).count();
+        }
+    }
+    let game = h.room.game();
+    let kills: u32 = game.sim().heroes.values().map(|x| x.kills).sum();
+    eprintln!(
+        "900 ticks, 5 bots: {kills} kills, {shots} shot events, wave {}, score {}, {} deaths",
+        game.sim().wave,
+        game.sim().score,
+        game.sim().heroes.values().map(|x| x.deaths).sum::<u32>()
+    );
+    assert!(kills >= 10, "the bots killed zombies: {kills}");
+    // Each kill takes two shots, and each shot reaches at least its shooter.
+    assert!(shots >= 2 * kills as usize, "{shots} shot events");
+    assert_eq!(waves, 2 * bots.len(), "every bot heard of both waves");
+    assert!(game.sim().wave >= 2, "wave {}", game.sim().wave);
+    assert!(game.sim().score >= 10 * kills, "score {}", game.sim().score);
+    for (&p, r) in &h.replicas {
+        assert_eq!(r.room, game.room_lanes());
+        let own = game.hero_of(p).unwrap();
+        assert_eq!(r.entities[&own].lanes, game.hero_lanes(p).unwrap());
+        for (q, rec) in &r.players {
+            let hero = &game.sim().heroes[q];
+            assert_eq!(rec.lanes, [i64::from(hero.kills), i64::from(hero.deaths)]);
+        }
+    }
+}
