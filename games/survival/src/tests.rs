@@ -1,7 +1,8 @@
 //! The survival game on the engine, over the real bytes (`TestRoom`: one real client replica
 //! per player, checksums every tick): owner-only ammo never reaches another client, zombies
-//! replicate exactly, static pickups cost zero bytes once held, waves advance on the room
-//! fields, and bots play a whole room.
+//! replicate exactly, static pickups cost zero bytes once held (a walking hero pays only for
+//! those crossing the edge of its view), waves advance on the room fields, and bots play a
+//! whole room.
 
 use super::*;
 use crate::rules::quantize_angle16;
@@ -565,4 +566,62 @@ fn bots_play_a_room_with_kills_and_exact_replicas() {
             assert_eq!(rec.lanes, [i64::from(hero.kills), i64::from(hero.deaths)]);
         }
     }
+}
+
+#[test]
+fn a_walking_hero_pays_only_for_pickups_crossing_its_view_edge_or_collected() {
+    // The default map's density: 2000 pickups on 3000 × 3000, a 600-unit view.
+    let mut game = SurvivalGame::new(SurvivalConfig::default());
+    game.sim_mut().waves_on = false;
+    let r = 600.0;
+    let mut h = TestRoom::new(engine(), game);
+    let me = h.join("walker");
+    place(&mut h, me, 700.0, 1500.0);
+    h.tick();
+    let held = |h: &Harness| -> BTreeSet<NetId> {
+        h.replicas[&me].of_kind(PICKUP).map(|(id, _)| id).collect()
+    };
+    let first = held(&h).len();
+    let (mut pickup_bytes, mut ticks) = (0, 0);
+    for _ in 0..150 {
+        let before = held(&h);
+        act(&mut h, me, 127, 0, 0.0, false, false);
+        h.tick();
+        let sim = h.room.game().sim();
+        let c = sim.heroes[&me].pos;
+        let in_view: BTreeSet<NetId> = sim
+            .pickups
+            .iter()
+            .filter(|(_, p)| p.pos.distance_squared(c) <= r * r)
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(held(&h), in_view);
+        let s = &h.last[&me].0;
+        let created: BTreeSet<NetId> = s.created.iter().map(|c| c.id).collect();
+        let entered: BTreeSet<NetId> = in_view.difference(&before).copied().collect();
+        assert_eq!(created, entered, "only pickups entering the view are sent");
+        let gone: BTreeSet<NetId> = before.difference(&in_view).copied().collect();
+        let removed: BTreeSet<NetId> = s.removed.iter().copied().collect();
+        assert_eq!(
+            removed, gone,
+            "and only those leaving it (or collected) are removed"
+        );
+        let spawns: usize = created
+            .iter()
+            .map(|id| spawn_bytes(*id, &h.replicas[&me].entities[id].lanes))
+            .sum();
+        let removals: usize = s
+            .removed
+            .iter()
+            .map(|id| if id.0 < 251 { 1 } else { 3 })
+            .sum();
+        pickup_bytes += spawns + removals;
+        ticks += 1;
+    }
+    let per_tick = pickup_bytes as f64 / f64::from(ticks);
+    eprintln!(
+        "walking at full speed: {first} pickups in view, {per_tick:.1} bytes per tick for the ones crossing its edge or collected"
+    );
+    assert!(first > 150, "{first}");
+    assert!(per_tick < 100.0, "{per_tick}");
 }
