@@ -5,12 +5,13 @@
 use tickwire_shared::sync::bot::BotBrain;
 
 /// The games bots can play, by schema name.
-pub const GAMES: &[&str] = &["arena"];
+pub const GAMES: &[&str] = &["arena", "cards"];
 
 /// The behaviours a game's bots know (`--behaviour`).
 pub fn behaviours(game: &str) -> Option<&'static [&'static str]> {
     match game {
         "arena" => Some(tickwire_arena::bot::BEHAVIOURS),
+        "cards" => Some(tickwire_cards::bot::BEHAVIOURS),
         _ => None,
     }
 }
@@ -43,6 +44,79 @@ pub fn brain(
     check(game, behaviour)?;
     match game {
         "arena" => tickwire_arena::bot::brain(behaviour, index, seed),
+        "cards" => tickwire_cards::bot::brain(behaviour, index, seed),
         _ => unreachable!("checked above"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickwire_shared::sync::{Replica, ServerMsg, decode_server};
+
+    #[test]
+    fn every_game_has_brains_for_every_behaviour_it_names() {
+        for game in GAMES {
+            for behaviour in behaviours(game).unwrap() {
+                assert!(brain(game, behaviour, 0, 1).is_ok(), "{game} {behaviour}");
+            }
+            assert!(check(game, "no-such-behaviour").is_err());
+        }
+        assert!(check("chess", "mixed").is_err());
+        // The load tester's default behaviour is one of each game's.
+        for game in GAMES {
+            assert!(check(game, "mixed").is_ok(), "{game}");
+        }
+    }
+
+    /// A card bot from the table plays its turn in a real room: every move it makes is legal,
+    /// and it moves only on its turn (no sockets: the room's bytes feed its replica).
+    #[test]
+    fn card_bots_play_legal_moves_in_a_room() {
+        use tickwire_cards::{CardsConfig, CardsGame, WON};
+        use tickwire_engine::{EngineConfig, Room};
+        let config = EngineConfig {
+            checksum_interval: 1,
+            ..EngineConfig::default()
+        };
+        let mut room = Room::new(config, CardsGame::new(CardsConfig::default()));
+        let mut bots = Vec::new();
+        for i in 0..3 {
+            let j = room.handle_join(&format!("bot{i}"), None).unwrap();
+            let ServerMsg::Welcome(w) = decode_server(&j.welcome, None, &|_| None).unwrap() else {
+                panic!("not a welcome")
+            };
+            bots.push((
+                j.player_id,
+                Replica::new(&w),
+                brain("cards", "mixed", i, 7).unwrap(),
+            ));
+        }
+        let (mut seq, mut moves, mut won) = (0, 0, 0);
+        for _ in 0..2000 {
+            let out = room.tick(|_| true);
+            for (id, replica, _) in &mut bots {
+                let bytes = &out.messages.iter().find(|(p, _)| p == id).unwrap().1;
+                let ServerMsg::Snapshot(s) = replica.decode(bytes).unwrap() else {
+                    panic!("not a snapshot")
+                };
+                replica.apply(&s).unwrap();
+                won += s.events.iter().filter(|e| e.kind == WON).count();
+            }
+            for (id, replica, brain) in &mut bots {
+                assert!(brain.next_input(replica, 30.0).is_empty(), "no input lanes");
+                if let Some((kind, values)) = brain.next_action(replica) {
+                    seq += 1;
+                    let a = tickwire_shared::sync::Action { seq, kind, values };
+                    assert_eq!(room.handle_action(*id, &a), Ok(()), "{a:?}");
+                    moves += 1;
+                }
+            }
+            if won >= 3 * bots.len() {
+                break;
+            }
+        }
+        assert!(won >= 3 * bots.len(), "every bot saw three rounds won");
+        assert!(moves > 30);
     }
 }
