@@ -155,6 +155,8 @@ pub enum GameName {
     Arena,
     /// Eights, a turn-based card game with hidden hands (`games/cards`).
     Cards,
+    /// A co-op survival against zombie waves (`games/survival`).
+    Survival,
 }
 
 type MakeRoom = dyn Fn(&Config, EngineConfig) -> Box<dyn RoomLogic> + Send + Sync;
@@ -208,6 +210,16 @@ impl GameRooms {
                     tick_rate: config.tick_rate,
                     ..tickwire_cards::CardsConfig::default()
                 })
+            }),
+            GameName::Survival => GameRooms::new(|config, engine| {
+                let survival = tickwire_survival::SurvivalConfig {
+                    tick_rate: config.tick_rate,
+                    view_radius: config.view_radius,
+                    seed: config.seed,
+                    ..tickwire_survival::SurvivalConfig::default()
+                };
+                engine.area = (survival.width, survival.height);
+                tickwire_survival::SurvivalGame::new(survival)
             }),
         }
     }
