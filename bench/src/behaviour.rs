@@ -5,13 +5,20 @@
 use tickwire_shared::sync::bot::BotBrain;
 
 /// The games bots can play, by schema name.
-pub const GAMES: &[&str] = &["arena", "cards"];
+pub const GAMES: &[&str] = &["arena", "cards", "survival"];
+
+/// The survival game's behaviours as the load tester offers them: the game's own
+/// ([`tickwire_survival::bot::BEHAVIOURS`]) after `mixed`, the load tester's default, which
+/// like the card game's `mixed` picks one of the game's brains by the bot's index: every third
+/// bot idles (a target standing in the swarm), the others are survivors.
+pub const SURVIVAL: &[&str] = &["mixed", "survivor", "idle"];
 
 /// The behaviours a game's bots know (`--behaviour`).
 pub fn behaviours(game: &str) -> Option<&'static [&'static str]> {
     match game {
         "arena" => Some(tickwire_arena::bot::BEHAVIOURS),
         "cards" => Some(tickwire_cards::bot::BEHAVIOURS),
+        "survival" => Some(SURVIVAL),
         _ => None,
     }
 }
@@ -45,6 +52,14 @@ pub fn brain(
     match game {
         "arena" => tickwire_arena::bot::brain(behaviour, index, seed),
         "cards" => tickwire_cards::bot::brain(behaviour, index, seed),
+        "survival" => {
+            let behaviour = match behaviour {
+                "mixed" if index % 3 == 2 => "idle",
+                "mixed" => "survivor",
+                own => own,
+            };
+            tickwire_survival::bot::brain(behaviour, index, seed)
+        }
         _ => unreachable!("checked above"),
     }
 }
@@ -118,5 +133,94 @@ mod tests {
         }
         assert!(won >= 3 * bots.len(), "every bot saw three rounds won");
         assert!(moves > 30);
+    }
+
+    /// Survival bots from the table in a real room fed by its bytes (no sockets): every one
+    /// of the game's behaviours is in the table and `mixed` is made of them; the survivors of
+    /// `mixed` walk and fire, the idle one never moves nor fires, and every input
+    /// has the game's lanes.
+    #[test]
+    fn survival_bots_from_the_table_play_a_room() {
+        use tickwire_engine::{EngineConfig, Room};
+        use tickwire_shared::sync::InputCmd;
+        use tickwire_shared::{InputSeq, Tick};
+        use tickwire_survival::{SHOT, SurvivalConfig, SurvivalGame, bot, hero, input};
+        for b in bot::BEHAVIOURS {
+            assert!(SURVIVAL.contains(b), "{b}");
+        }
+        let config = EngineConfig {
+            checksum_interval: 1,
+            area: (1500.0, 1500.0),
+            ..EngineConfig::default()
+        };
+        let game = SurvivalGame::new(SurvivalConfig {
+            width: 1500.0,
+            height: 1500.0,
+            pickups: 300,
+            ..SurvivalConfig::default()
+        });
+        let mut room = Room::new(config, game);
+        let mut bots = Vec::new();
+        for i in 0..3 {
+            let j = room.handle_join(&format!("bot{i}"), None).unwrap();
+            let ServerMsg::Welcome(w) = decode_server(&j.welcome, None, &|_| None).unwrap() else {
+                panic!("not a welcome")
+            };
+            bots.push((
+                j.player_id,
+                Replica::new(&w),
+                brain("survival", "mixed", i, 7).unwrap(),
+            ));
+        }
+        let pos = |room: &Room<SurvivalGame>, p| {
+            let l = room.game().hero_lanes(p).unwrap();
+            (l[hero::x], l[hero::y])
+        };
+        let mut last: Vec<_> = bots.iter().map(|(p, _, _)| pos(&room, *p)).collect();
+        let (mut shots, mut walked, mut pressed) = ([0; 3], [0i64; 3], [false; 3]);
+        for tick in 0..900u32 {
+            let out = room.tick(|_| true);
+            for (i, (id, replica, brain)) in bots.iter_mut().enumerate() {
+                let bytes = &out.messages.iter().find(|(p, _)| p == id).unwrap().1;
+                let ServerMsg::Snapshot(s) = replica.decode(bytes).unwrap() else {
+                    panic!("not a snapshot")
+                };
+                replica.apply(&s).unwrap();
+                let me = i64::from(id.0);
+                shots[i] += s
+                    .events
+                    .iter()
+                    .filter(|e| e.kind == SHOT && e.values[0].int() == me)
+                    .count();
+                let (x, y) = pos(&room, *id);
+                let step = (x - last[i].0).abs() + (y - last[i].1).abs();
+                // A respawn is a jump to the centre, not a walk.
+                if step < 8 * 20 {
+                    walked[i] += step;
+                }
+                last[i] = (x, y);
+                let lanes = brain.next_input(replica, 30.0);
+                assert_eq!(lanes.len(), input::COUNT);
+                pressed[i] |= lanes.iter().any(|l| *l != 0);
+                let cmd = InputCmd {
+                    seq: InputSeq(tick + 1),
+                    view_tick: Tick(replica.tick.0),
+                    lanes,
+                };
+                room.handle_inputs(*id, vec![cmd]);
+            }
+        }
+        for i in 0..bots.len() {
+            if i % 3 == 2 {
+                assert_eq!(shots[i], 0, "the idle bot never fires");
+                assert!(!pressed[i], "the idle bot never moves nor fires");
+            } else {
+                assert!(
+                    walked[i] > 8 * 500,
+                    "survivor {i} walked: {}",
+                    walked[i] / 8
+                );
+            }
+        }
     }
 }
