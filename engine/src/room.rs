@@ -287,6 +287,11 @@ impl<G: Game> Room<G> {
         self.tick
     }
 
+    /// The most players the room seats (its `EngineConfig::max_players`).
+    pub fn max_players(&self) -> usize {
+        self.config.max_players
+    }
+
     /// Players in the room (connected or holding a seat for a resume).
     pub fn player_count(&self) -> usize {
         self.clients.len()

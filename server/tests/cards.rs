@@ -160,3 +160,45 @@ async fn two_clients_play_a_round_of_cards_to_its_winner_over_loopback() {
     b.leave().await;
     server.stop().await;
 }
+
+/// A card table seats four: quick-match opens a second table for the fifth player, and a named
+/// table refuses a fifth with 4003 and its capacity.
+#[tokio::test]
+async fn a_table_seats_four_and_quick_match_opens_another() {
+    let server = TestServer::start(Config {
+        game: GameName::Cards,
+        ..Config::ephemeral()
+    })
+    .await;
+    let mut players = Vec::new();
+    for i in 0..5 {
+        players.push(join(&server, &format!("p{i}")).await);
+    }
+    let (status, body) = server.http_get("/rooms").await;
+    assert_eq!(status, 200);
+    let mut rooms: Vec<RoomInfo> = serde_json::from_str(&body).unwrap();
+    rooms.sort_by_key(|r| std::cmp::Reverse(r.players));
+    let seats: Vec<(usize, usize)> = rooms.iter().map(|r| (r.players, r.max_players)).collect();
+    assert_eq!(seats, [(4, 4), (1, 4)], "{rooms:?}");
+    let url = format!("{}?room=table", server.ws_url());
+    let mut named = Vec::new();
+    for i in 0..4 {
+        named.push(
+            GameClient::join(&url, &format!("t{i}"), None, WAIT)
+                .await
+                .expect("a seat"),
+        );
+    }
+    match GameClient::join(&url, "fifth", None, WAIT).await {
+        Err(tickwire_client::game::JoinError::Refused { code, reason }) => {
+            assert_eq!(code, Some(4003));
+            assert_eq!(reason, "room table is full (4 players)");
+        }
+        Err(e) => panic!("expected 4003, got {e}"),
+        Ok(_) => panic!("a fifth player was seated at a table of four"),
+    }
+    for p in players.into_iter().chain(named) {
+        p.leave().await;
+    }
+    server.stop().await;
+}

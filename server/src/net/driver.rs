@@ -76,6 +76,8 @@ pub trait RoomLogic: Send + 'static {
     fn player_count(&self) -> usize;
     /// Replicated entities.
     fn entity_count(&self) -> usize;
+    /// The most players it seats.
+    fn max_players(&self) -> usize;
 }
 
 impl<G: Game> RoomLogic for Room<G> {
@@ -146,6 +148,10 @@ impl<G: Game> RoomLogic for Room<G> {
     fn entity_count(&self) -> usize {
         Room::entity_count(self)
     }
+
+    fn max_players(&self) -> usize {
+        Room::max_players(self)
+    }
 }
 
 /// The games this binary bundles (`--game NAME`).
@@ -201,6 +207,8 @@ impl GameRooms {
                 })
             }),
             GameName::Cards => GameRooms::new(|config, engine| {
+                // A table seats four: quick-match opens another for the fifth player.
+                engine.max_players = engine.max_players.min(tickwire_cards::table::MAX_SEATS);
                 // Every room shuffles its own way: the server's seed mixed with the room's id.
                 let room = engine.id.bytes().fold(0u64, |h, b| {
                     (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)

@@ -134,14 +134,15 @@ impl RoomRegistry {
                 room: handle.clone(),
             });
         }
-        let max = state.config.max_players;
+        // Each room's own capacity: the server's --max-players, or fewer if its game seats
+        // fewer (a card table).
         let chosen = match wanted {
             Some(id) => match inner.rooms.get(id) {
-                Some(h) if h.stats.occupancy() < max => Some(h.clone()),
-                Some(_) => {
+                Some(h) if h.stats.occupancy() < h.stats.max_players => Some(h.clone()),
+                Some(h) => {
                     return Err(CloseReason::new(
                         CloseCode::Full,
-                        format!("room {id} is full ({max} players)"),
+                        format!("room {id} is full ({} players)", h.stats.max_players),
                     ));
                 }
                 None => None,
@@ -149,7 +150,7 @@ impl RoomRegistry {
             None => inner
                 .rooms
                 .values()
-                .filter(|h| h.stats.public && h.stats.occupancy() < max)
+                .filter(|h| h.stats.public && h.stats.occupancy() < h.stats.max_players)
                 .max_by_key(|h| (h.stats.occupancy(), std::cmp::Reverse(h.stats.created)))
                 .cloned(),
         };
@@ -235,7 +236,7 @@ fn spawn_room(state: &Arc<AppState>, id: String, public: bool) -> RoomHandle {
         players: AtomicUsize::new(0),
         pending: AtomicUsize::new(0),
         tick: AtomicU32::new(0),
-        max_players: c.max_players,
+        max_players: room.max_players(),
         tick_rate: c.tick_rate,
         created: Instant::now(),
     });
