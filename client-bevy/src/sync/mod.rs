@@ -435,7 +435,9 @@ fn receive(
                     }
                 }
                 for id in &changes.created {
-                    let e = &r.entities[id];
+                    let Some(e) = r.entities.get(id) else {
+                        continue;
+                    };
                     let mut ec = commands.spawn((
                         Replicated {
                             id: *id,
