@@ -329,7 +329,7 @@ fn receive(
     mut fixed: ResMut<Time<Fixed>>,
     mut events: MessageWriter<SyncEvent>,
     mut corrected: MessageWriter<Corrected>,
-    mut held: Query<&mut Held>,
+    mut held: Query<(&mut Held, Has<Owned>)>,
 ) {
     let Some(link) = link else { return };
     let Ok(mut net) = link.0.lock() else { return };
@@ -450,16 +450,26 @@ fn receive(
                             ready: false,
                         },
                     ));
-                    if n.owned(Some(e.kind)).any(|o| o == *id) {
+                    if n.owns(*id) {
                         ec.insert(Owned);
                     }
                     map.0.insert(*id, ec.id());
                 }
                 for (id, _) in &changes.updated {
                     if let (Some(ent), Some(e)) = (map.0.get(id), r.entities.get(id))
-                        && let Ok(mut h) = held.get_mut(*ent)
+                        && let Ok((mut h, owned)) = held.get_mut(*ent)
                     {
                         h.0.clone_from(&e.lanes);
+                        // The field that says whose it is may change (a card changing hands).
+                        match (owned, n.owns(*id)) {
+                            (false, true) => {
+                                commands.entity(*ent).insert(Owned);
+                            }
+                            (true, false) => {
+                                commands.entity(*ent).remove::<Owned>();
+                            }
+                            _ => {}
+                        }
                     }
                 }
                 for p in &changes.players_left {

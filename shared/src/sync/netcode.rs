@@ -365,6 +365,14 @@ impl Netcode {
         self.predictors.contains_key(&id)
     }
 
+    /// Whether the local player owns entity `id` (by the ownership rule).
+    pub fn owns(&self, id: NetId) -> bool {
+        let r = &self.replica;
+        r.entities
+            .get(&id)
+            .is_some_and(|e| (self.owns)(&r.schema, r.player_id, e))
+    }
+
     /// The entities the local player owns (of `kind`, if given), by id.
     pub fn owned(&self, kind: Option<u16>) -> impl Iterator<Item = NetId> + '_ {
         let r = &self.replica;
