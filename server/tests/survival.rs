@@ -3,7 +3,7 @@
 //! replicas verify, each client holds its own hero's ammo and reserve while the other hero's
 //! are 0 in its replica (owner-only fields), a hero that fires spends rounds that only its
 //! owner sees, both hear the shot, and the first wave's zombies (no owner) reach both
-//! replicas; `/rooms` names the game.
+//! replicas; `/` serves the survival page and `/rooms` names the game.
 
 mod common;
 
@@ -60,6 +60,12 @@ async fn two_heroes_hold_only_their_own_ammo_and_see_the_first_wave_over_loopbac
         ..Config::ephemeral()
     })
     .await;
+    let (status, page) = server.http_get("/").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("/survival/survival.js"),
+        "/ serves the survival page"
+    );
     let mut a = join(&server, "ann").await;
     let mut b = join(&server, "bob").await;
     assert_eq!(a.welcome.schema, tickwire_survival::schema());

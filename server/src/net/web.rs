@@ -1,7 +1,7 @@
 //! The browser client (`client-web/`), served at `/`: the page of the game the server plays.
 //! The arena's page is `client-web/index.html`; another bundled game's is
-//! `client-web/<game>/index.html` (the cards page is `cards/index.html`), and a game without a
-//! page of its own gets the arena's.
+//! `client-web/<game>/index.html` (the cards page is `cards/index.html`, the survival game's
+//! `survival/index.html`), and a game without a page of its own gets the arena's.
 //!
 //! By default the files are embedded in the binary at build time (`include_bytes!` of a fixed
 //! list, so the release binary is self-contained and serves exactly these files, nothing else);
@@ -53,12 +53,16 @@ pub(crate) const EMBEDDED: &[(&str, &[u8])] = embed!(
     "cards/index.html",
     "cards/cards.js",
     "cards/cards.css",
+    "survival/index.html",
+    "survival/survival.js",
+    "survival/rules.js",
+    "survival/survival.css",
 );
 
 /// The directories of `client-web/` that hold served files, besides its top level: the
 /// arena's and the SDK's modules, and each other game's page.
 #[cfg(test)]
-const PAGE_DIRS: &[&str] = &["src", "cards"];
+const PAGE_DIRS: &[&str] = &["src", "cards", "survival"];
 
 struct Asset {
     bytes: Bytes,
@@ -247,6 +251,8 @@ mod tests {
             let page = |game| body(serve("/", &none, dir, game).unwrap());
             assert_eq!(page("arena"), embedded_file("index.html"), "{dir:?}");
             assert_eq!(page("cards"), embedded_file("cards/index.html"), "{dir:?}");
+            let survival = embedded_file("survival/index.html");
+            assert_eq!(page("survival"), survival, "{dir:?}");
             // A game with no page of its own gets the arena's, as before.
             assert_eq!(page("dots"), embedded_file("index.html"), "{dir:?}");
             assert_eq!(page("../x"), embedded_file("index.html"), "{dir:?}");
@@ -259,6 +265,13 @@ mod tests {
         }
         let html = String::from_utf8_lossy(embedded_file("cards/index.html")).into_owned();
         for file in ["/cards/cards.js", "/cards/cards.css"] {
+            assert!(
+                html.contains(&format!("\"{file}\"")),
+                "absolute path {file}"
+            );
+        }
+        let html = String::from_utf8_lossy(embedded_file("survival/index.html")).into_owned();
+        for file in ["/survival/survival.js", "/survival/survival.css"] {
             assert!(
                 html.contains(&format!("\"{file}\"")),
                 "absolute path {file}"
