@@ -32,9 +32,10 @@ const KEYS = {
   KeyA: 'left', ArrowLeft: 'left', KeyD: 'right', ArrowRight: 'right',
 };
 
-/** A stable colour for another player's hero. */
+/** A stable colour for another player's hero: blue through purple and pink to orange, never
+ * the zombies' green, the coins' gold or the own hero's cyan. */
 function heroColor(id) {
-  return `hsl(${((id * 137.508) % 360).toFixed(0)}, 65%, 62%)`;
+  return `hsl(${((225 + ((id * 137.508) % 160)) % 360).toFixed(0)}, 70%, 64%)`;
 }
 
 /** Keyboard and mouse: held directions, the mouse position, fire (held or clicked), reload. */
@@ -655,6 +656,10 @@ class SurvivalPage {
       others: s?.heroes ?? [],
       zombies: s?.zombies.length ?? 0,
       nearestZombie: s?.own ? nearest(s.zombies, s.own) : null,
+      zombiesOnScreen: s ? s.zombies.filter((z) => {
+        const [x, y] = this.toScreen(this.camera, z.x, z.y);
+        return x > 0 && y > 0 && x < this.width && y < this.height;
+      }).length : 0,
       pickups,
       room: s && { tick: s.tick, wave: s.wave, nextWaveTick: s.nextWaveTick, zombiesLeft: s.zombiesLeft, score: s.score },
       countdown: s && this.countdown(s),
