@@ -39,11 +39,12 @@ pub struct LoadConfig {
     /// How long all bots are held connected once the ramp is over.
     #[arg(long, default_value = "30s", value_parser = duration)]
     pub duration: Duration,
-    /// The game the server plays (bots check it against the schema in `Welcome`).
+    /// The game the server plays: arena, cards or survival (bots check it against the schema
+    /// in `Welcome`).
     #[arg(long, default_value = "arena")]
     pub game: String,
     /// How bots play: a behaviour of the game (arena: wander, chase, strafe-and-shoot, idle,
-    /// mixed).
+    /// mixed; cards: mixed, first, random; survival: mixed, survivor, idle).
     #[arg(long, default_value = "mixed")]
     pub behaviour: String,
     /// Input commands per second per bot (0 = none).
