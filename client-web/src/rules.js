@@ -1,9 +1,14 @@
-// The arena's movement rules and quantization, ported from shared/src/rules.rs and
-// shared/src/quant.rs so the client predicts its own player exactly as the server moves it, and
-// `bodyStep`, the step the SDK's prediction runs on the body's lanes for each input command. Rust computes in f32 and
+// The arena's movement rules and quantization, ported from games/arena/src/rules.rs and
+// games/arena/src/quant.rs so the client predicts its own player exactly as the server moves
+// it, and `bodyStep`, the step the SDK's prediction runs on the body's lanes for each input
+// command. Rust computes in f32 and
 // JavaScript in f64: every arithmetic step that Rust does in f32 is rounded here with
 // Math.fround, in the same order, so the results agree to the bit (test/rules.test.js replays
 // the Rust golden movement sequences).
+
+import { dequantizeFixedF32, quantizeAngle16, quantizeFixedF32 } from './sdk/f32.js';
+
+export { quantizeAngle16 };
 
 const f = Math.fround;
 const TAU = 2 * Math.PI;
@@ -11,30 +16,19 @@ const TAU = 2 * Math.PI;
 /** Quantization steps per world unit for positions. */
 export const POS_SCALE = 8;
 
-/** f32 `round`: half away from zero (JavaScript's Math.round goes half up). */
-function roundHalfAway(v) {
-  return v < 0 ? -Math.round(-v) : Math.round(v);
-}
-
-/** World coordinate to wire integer (1/8 units). */
+/** World coordinate to its `Fixed(8)` lane. */
 export function quantizePos(v) {
-  return roundHalfAway(f(v * POS_SCALE)) | 0;
+  return quantizeFixedF32(v, POS_SCALE);
 }
 
-/** Wire integer to world coordinate. */
+/** A `Fixed(8)` lane back to a world coordinate. */
 export function dequantizePos(q) {
-  return f(f(q) / POS_SCALE);
+  return dequantizeFixedF32(q, POS_SCALE);
 }
 
-/** Snaps a coordinate to the wire grid. */
+/** Snaps a coordinate to the lane grid. */
 export function snap(v) {
   return dequantizePos(quantizePos(v));
-}
-
-/** Radians to the 65,536-steps-per-turn angle used in inputs. */
-export function quantizeAngle16(a) {
-  const r = ((a % TAU) + TAU) % TAU;
-  return Math.round((r / TAU) * 65536) % 65536;
 }
 
 /** 65,536-steps angle back to radians. */

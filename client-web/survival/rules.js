@@ -8,36 +8,28 @@
 // (test/survival_rules.test.js replays the golden vectors games/survival/tests/vectors.rs
 // writes).
 
+import { dequantizeFixedF32, quantizeAngle16, quantizeFixedF32 } from '../src/sdk/f32.js';
+
+export { quantizeAngle16 };
+
 const f = Math.fround;
-const TAU = 2 * Math.PI;
 
 /** Quantization steps per world unit of a moving position (`Fixed(8)` lanes). */
 export const POS_SCALE = 8;
 
-/** f32 `round`: half away from zero (JavaScript's Math.round goes half up). */
-function roundHalfAway(v) {
-  return v < 0 ? -Math.round(-v) : Math.round(v);
-}
-
-/** `quantize_pos`: world coordinate to its `Fixed(8)` lane. */
+/** World coordinate to its `Fixed(8)` lane. */
 export function quantizePos(v) {
-  return roundHalfAway(f(v * POS_SCALE)) | 0;
+  return quantizeFixedF32(v, POS_SCALE);
 }
 
-/** `dequantize_pos`: a `Fixed(8)` lane back to a world coordinate. */
+/** A `Fixed(8)` lane back to a world coordinate. */
 export function dequantizePos(q) {
-  return f(f(q) / POS_SCALE);
+  return dequantizeFixedF32(q, POS_SCALE);
 }
 
-/** `snap`: a coordinate onto the lane grid. */
+/** Snaps a coordinate to the lane grid. */
 export function snap(v) {
   return dequantizePos(quantizePos(v));
-}
-
-/** Radians to an `Angle16` lane (the input's aim). */
-export function quantizeAngle16(a) {
-  const r = ((a % TAU) + TAU) % TAU;
-  return Math.round((r / TAU) * 65536) % 65536;
 }
 
 const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);

@@ -95,3 +95,4 @@ export { Interpolator, blend, interpolationConfig, turnOf } from './interpolate.
 export { Predictor, predictionConfig } from './predict.js';
 export { CLOSE_CODES, UNKNOWN_CODE_RETRY, closeInfo, describeClose, retryPolicy } from './close.js';
 export { backoffDelay, longestDelay } from './backoff.js';
+export { dequantizeFixedF32, quantizeAngle16, quantizeFixedF32, roundHalfAway } from './f32.js';
