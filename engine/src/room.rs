@@ -612,7 +612,7 @@ impl<G: Game> Room<G> {
         let expired: Vec<PlayerId> = self
             .clients
             .iter()
-            .filter(|(_, c)| !c.connected && now.since(c.disconnected_at) > grace)
+            .filter(|(_, c)| !c.connected && now.since(c.disconnected_at) >= grace)
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
