@@ -414,3 +414,97 @@ impl RawWs {
         }
     }
 }
+
+/// Well-behaved players that play in one room while an attack runs, each in its own task,
+/// moving every tick and checking every snapshot. [`Witnesses::finish`] fails the test if any
+/// of them missed a tick, saw a checksum that did not match (the server must run with
+/// `checksum_interval: 1` and an outbox of a few seconds, e.g. `outbox_capacity: 128`), waited
+/// more than a second for a snapshot, or lost its body.
+pub struct Witnesses {
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<Witnessed>>,
+}
+
+/// What one witness saw.
+#[derive(Debug, Clone)]
+pub struct Witnessed {
+    pub name: String,
+    /// Snapshots received, every one of them the tick after the one before.
+    pub snapshots: u64,
+    /// The longest wait between two snapshots.
+    pub max_gap: Duration,
+    /// The player id, and the room's tick at the end.
+    pub player: tickwire_shared::PlayerId,
+    pub last_tick: u32,
+}
+
+impl Witnesses {
+    /// Joins `n` witnesses at `url` (a `/ws` URL, with `?room=` for a named room) and waits
+    /// for each one's first snapshot.
+    pub async fn join(url: &str, n: usize) -> Witnesses {
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let name = format!("witness{i}");
+            let mut p = v2::Player::join(url, &name).await;
+            let first = p.next_snapshot().await.tick;
+            let stop = stop.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut last = first;
+                let mut at = std::time::Instant::now();
+                let mut max_gap = Duration::ZERO;
+                let mut n = 0u32;
+                loop {
+                    n += 1;
+                    let move_x = if (n / 40).is_multiple_of(2) {
+                        100
+                    } else {
+                        -100
+                    };
+                    let lanes = p.arena.input(move_x, 40, (n * 500) as u16, 0);
+                    p.send_input(lanes).await;
+                    let s = tokio::select! {
+                        s = p.next_snapshot() => s,
+                        _ = stop.cancelled() => break,
+                    };
+                    let now = std::time::Instant::now();
+                    max_gap = max_gap.max(now - at);
+                    at = now;
+                    assert_eq!(s.tick.0, last.0 + 1, "{name} missed a snapshot");
+                    assert!(s.checked, "{name}: a checksum every tick, and it matched");
+                    last = s.tick;
+                }
+                assert!(p.body_of(p.id()).is_some(), "{name} still has its body");
+                Witnessed {
+                    name,
+                    snapshots: u64::from(last.0 - first.0),
+                    max_gap,
+                    player: p.id(),
+                    last_tick: last.0,
+                }
+            }));
+        }
+        Witnesses { stop, tasks }
+    }
+
+    /// Stops the witnesses and checks what they saw: every tick, no gap over a second.
+    pub async fn finish(self) -> Vec<Witnessed> {
+        self.stop.cancel();
+        let mut seen = Vec::new();
+        for t in self.tasks {
+            let w = tokio::time::timeout(WAIT, t)
+                .await
+                .expect("a witness stops in time")
+                .expect("a witness saw every tick, checked");
+            assert!(w.snapshots > 0, "{} received snapshots", w.name);
+            assert!(
+                w.max_gap < Duration::from_secs(1),
+                "{} waited {:?} for a snapshot",
+                w.name,
+                w.max_gap
+            );
+            seen.push(w);
+        }
+        seen
+    }
+}
