@@ -7,18 +7,42 @@
 //! snapshot merges the two in the order they happened, and a client that skips ticks gets
 //! everything it missed.
 
+//!
+//! What one snapshot carries is bounded: a client that fell behind (its outbox full for
+//! seconds while others chatted) would otherwise be sent every event it missed in one message,
+//! past what any client's decoder accepts. Past the room's `max_event_bytes`, the oldest chat
+//! lines and notices are dropped first, then the oldest of the game's own events, and the
+//! client is told how many it missed.
+
 use std::collections::VecDeque;
 use std::sync::Arc;
-use tickwire_shared::schema::Schema;
+use tickwire_shared::schema::{Schema, engine_events};
 use tickwire_shared::sync::wire::Writer;
-use tickwire_shared::sync::{EncodedEvents, Event, write_event};
+use tickwire_shared::sync::{EncodedEvents, Event, Value, write_event};
 
 /// Events for every connected client, encoded once, and the room's event sequence.
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
     next: u64,
-    /// (seq, encoded event), ascending seq.
-    all: VecDeque<(u64, Vec<u8>)>,
+    /// (seq, encoded event, whether it may be dropped first), ascending seq.
+    all: VecDeque<(u64, Vec<u8>, bool)>,
+    /// Scratch of [`Journal::take`] when a client's events are over the bound.
+    scratch: Vec<Pending>,
+}
+
+/// One event due to a client, while its events are cut to the bound.
+#[derive(Debug)]
+struct Pending {
+    bytes: Vec<u8>,
+    /// Chat and notices: dropped before the game's own events.
+    chatter: bool,
+    keep: bool,
+}
+
+/// Chat lines and notices go first when a client's events are over the bound; the game's own
+/// events (a kill, a card played) carry the game forward and go last.
+fn is_chatter(kind: u16) -> bool {
+    kind == engine_events::CHAT || kind == engine_events::NOTICE
 }
 
 /// A client's undelivered events.
@@ -42,7 +66,7 @@ impl Journal {
         let seq = self.seq();
         let mut bytes = Vec::new();
         write_event(&mut Writer::new(&mut bytes), schema, e);
-        self.all.push_back((seq, bytes));
+        self.all.push_back((seq, bytes, is_chatter(e.kind)));
     }
 
     /// An inbox that gets what is sent from now on (a client connecting or resuming).
@@ -53,12 +77,19 @@ impl Journal {
         }
     }
 
-    /// Moves everything `inbox` has not been sent into `out`, in order.
-    pub(crate) fn take(&self, inbox: &mut Inbox, schema: &Schema, out: &mut EncodedEvents) {
+    /// Moves everything `inbox` has not been sent into `out`, in order, at most `max_bytes`
+    /// of them (see the module's note); returns how many were dropped to stay under it.
+    pub(crate) fn take(
+        &mut self,
+        inbox: &mut Inbox,
+        schema: &Schema,
+        max_bytes: usize,
+        out: &mut EncodedEvents,
+    ) -> usize {
         out.clear();
         let start = self.all.partition_point(|e| e.0 < inbox.from);
         let mut own = inbox.own.iter().peekable();
-        for (seq, bytes) in self.all.range(start..) {
+        for (seq, bytes, _) in self.all.range(start..) {
             while let Some((_, e)) = own.next_if(|o| o.0 < *seq) {
                 out.count += 1;
                 write_event(&mut Writer::new(&mut out.bytes), schema, e);
@@ -69,12 +100,94 @@ impl Journal {
             out.count += 1;
             write_event(&mut Writer::new(&mut out.bytes), schema, e);
         }
+        let dropped = if out.bytes.len() > max_bytes {
+            self.cut(inbox, start, schema, max_bytes, out)
+        } else {
+            0
+        };
         inbox.from = self.next;
         inbox.own.clear();
         if inbox.own.capacity() > 8 {
             // A burst (many joins at once) should not pin memory in every client.
             inbox.own = Vec::new();
         }
+        dropped
+    }
+
+    /// The slow path of [`Journal::take`]: the same events, oldest chatter dropped first, then
+    /// the oldest of the rest, until they and a notice of how many went fit in `max_bytes`.
+    fn cut(
+        &mut self,
+        inbox: &Inbox,
+        start: usize,
+        schema: &Schema,
+        max_bytes: usize,
+        out: &mut EncodedEvents,
+    ) -> usize {
+        let pending = &mut self.scratch;
+        pending.clear();
+        let mut own = inbox.own.iter().peekable();
+        let push_own = |pending: &mut Vec<Pending>, e: &Event| {
+            let mut bytes = Vec::new();
+            write_event(&mut Writer::new(&mut bytes), schema, e);
+            pending.push(Pending {
+                bytes,
+                chatter: is_chatter(e.kind),
+                keep: true,
+            });
+        };
+        for (seq, bytes, chatter) in self.all.range(start..) {
+            while let Some((_, e)) = own.next_if(|o| o.0 < *seq) {
+                push_own(pending, e);
+            }
+            pending.push(Pending {
+                bytes: bytes.clone(),
+                chatter: *chatter,
+                keep: true,
+            });
+        }
+        for (_, e) in own {
+            push_own(pending, e);
+        }
+        // Room for the notice itself (its count has at most 20 digits).
+        let notice = |n: usize| Event {
+            kind: engine_events::NOTICE,
+            values: vec![Value::Str(format!(
+                "{n} events were dropped while your connection was behind"
+            ))],
+        };
+        let mut notice_bytes = Vec::new();
+        write_event(
+            &mut Writer::new(&mut notice_bytes),
+            schema,
+            &notice(usize::MAX),
+        );
+        let budget = max_bytes.saturating_sub(notice_bytes.len());
+        let mut total: usize = pending.iter().map(|p| p.bytes.len()).sum();
+        let mut dropped = 0;
+        for chatter_pass in [true, false] {
+            for p in pending.iter_mut() {
+                if total <= budget {
+                    break;
+                }
+                if p.keep && p.chatter == chatter_pass {
+                    p.keep = false;
+                    total -= p.bytes.len();
+                    dropped += 1;
+                }
+            }
+        }
+        out.clear();
+        for p in pending.iter().filter(|p| p.keep) {
+            out.push_encoded(&p.bytes);
+        }
+        out.count += 1;
+        write_event(&mut Writer::new(&mut out.bytes), schema, &notice(dropped));
+        pending.clear();
+        if pending.capacity() > 1024 {
+            *pending = Vec::new();
+        }
+        dropped
     }
 
     /// Forgets events every inbox from `oldest` on has been sent.

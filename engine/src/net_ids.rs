@@ -14,6 +14,9 @@ use tickwire_shared::NetId;
 pub struct NetIds {
     refs: Vec<u32>,
     free: BinaryHeap<Reverse<u32>>,
+    /// Releases refused because the id had no reference left: each one is a bookkeeping
+    /// slip that, unguarded, would have put the id on the free list twice.
+    refused: u64,
 }
 
 impl NetIds {
@@ -36,20 +39,28 @@ impl NetIds {
     }
 
     /// Drops a reference; at zero the id is free again. Releasing an id that has no
-    /// reference left (or was never handed out) changes nothing and returns false: an id can
+    /// reference left (or was never handed out) changes nothing, is counted in
+    /// [`NetIds::refused`] and returns false, in release builds as in debug ones: an id can
     /// never reach the free list twice, so two live entities can never share it.
     pub fn release(&mut self, id: NetId) -> bool {
-        let Some(r) = self.refs.get_mut(id.0 as usize) else {
-            return false;
+        let r = match self.refs.get_mut(id.0 as usize) {
+            Some(r) if *r > 0 => r,
+            _ => {
+                self.refused += 1;
+                return false;
+            }
         };
-        if *r == 0 {
-            return false;
-        }
         *r -= 1;
         if *r == 0 {
             self.free.push(Reverse(id.0));
         }
         true
+    }
+
+    /// Releases refused so far (see [`NetIds::release`]); 0 unless the room's bookkeeping
+    /// slipped.
+    pub fn refused(&self) -> u64 {
+        self.refused
     }
 
     /// Ids currently referenced.
@@ -84,6 +95,7 @@ mod tests {
         assert!(ids.release(a));
         assert!(!ids.release(a), "no reference left");
         assert!(!ids.release(NetId(99)), "never handed out");
+        assert_eq!(ids.refused(), 2, "both refusals are counted");
         assert_eq!(ids.alloc(), a);
         assert_ne!(ids.alloc(), a, "the id was on the free list only once");
     }

@@ -27,7 +27,7 @@ use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::schema::{Schema, engine_events};
 use tickwire_shared::sync::{
     Action, EncodedEntities, EncodedEvents, Event, InputCmd, PROTOCOL_VERSION, ServerMsg, Snapshot,
-    Value, Welcome, encode_server, encode_snapshot_with_parts,
+    Value, Welcome, encode_server, encode_snapshot_with_parts, wire::MAX_MESSAGE_BYTES,
 };
 use tickwire_shared::sync::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
 use tickwire_shared::{PlayerId, Tick};
@@ -61,6 +61,11 @@ pub struct EngineConfig {
     pub motd: Option<String>,
     /// Width and height of the area spatial interest covers.
     pub area: (f32, f32),
+    /// Most bytes of events one snapshot carries. A client that fell behind loses its oldest
+    /// chat lines and notices first, then its oldest game events, and is told how many (see
+    /// [`crate::events`]); every snapshot stays far below
+    /// [`MAX_MESSAGE_BYTES`](tickwire_shared::sync::wire::MAX_MESSAGE_BYTES).
+    pub max_event_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -79,6 +84,7 @@ impl Default for EngineConfig {
             chat_refill_ticks: 60,
             motd: None,
             area: (4096.0, 4096.0),
+            max_event_bytes: 64 * 1024,
         }
     }
 }
@@ -147,6 +153,8 @@ pub struct TickOutput {
     pub kicked: Vec<(PlayerId, CloseReason)>,
     /// Clients whose outbox was full.
     pub skipped: u32,
+    /// Events dropped from snapshots this tick to keep them under `max_event_bytes`.
+    pub events_dropped: u64,
 }
 
 struct Client {
@@ -305,6 +313,12 @@ impl<G: Game> Room<G> {
     /// Wire ids referenced by entities or client baselines.
     pub fn net_ids_in_use(&self) -> usize {
         self.net_ids.in_use()
+    }
+
+    /// NetId releases the room's bookkeeping got wrong and the allocator refused (each would
+    /// otherwise have let two entities share an id); 0 unless the bookkeeping slipped.
+    pub fn net_id_errors(&self) -> u64 {
+        self.net_ids.refused()
     }
 
     /// Whether a player is in the room and connected.
@@ -679,7 +693,24 @@ impl<G: Game> Room<G> {
                 }
                 continue;
             }
-            let bytes = self.snapshot_for(&viewer, tick, with_checksum);
+            let (bytes, dropped) = self.snapshot_for(&viewer, tick, with_checksum);
+            out.events_dropped += dropped as u64;
+            if bytes.len() > MAX_MESSAGE_BYTES {
+                // No client decodes a message this big. Only a game whose view holds far too
+                // much can get here (events are bounded above); the client may resume, and
+                // the log says why.
+                out.kicked.push((
+                    id,
+                    CloseReason::new(
+                        CloseCode::InternalError,
+                        format!(
+                            "the state in view is too large to send ({} bytes, over the {MAX_MESSAGE_BYTES}-byte message limit)",
+                            bytes.len()
+                        ),
+                    ),
+                ));
+                continue;
+            }
             out.messages.push((id, bytes));
         }
         for (id, _) in &out.kicked {
@@ -788,7 +819,13 @@ impl<G: Game> Room<G> {
         }
     }
 
-    fn snapshot_for(&mut self, viewer: &Viewer, tick: Tick, with_checksum: bool) -> Vec<u8> {
+    /// The client's snapshot, and how many of its events were dropped to bound it.
+    fn snapshot_for(
+        &mut self,
+        viewer: &Viewer,
+        tick: Tick,
+        with_checksum: bool,
+    ) -> (Vec<u8>, usize) {
         let id = viewer.player;
         let c = self.clients.get_mut(&id).expect("caller checked");
         #[cfg(test)]
@@ -861,8 +898,12 @@ impl<G: Game> Room<G> {
             ));
         }
         c.last_sent = Some(tick);
-        self.journal
-            .take(&mut c.inbox, &self.schema, &mut self.event_bytes);
+        let dropped = self.journal.take(
+            &mut c.inbox,
+            &self.schema,
+            self.config.max_event_bytes,
+            &mut self.event_bytes,
+        );
         self.encode_buf.clear();
         encode_snapshot_with_parts(
             snap,
@@ -871,7 +912,7 @@ impl<G: Game> Room<G> {
             &self.schema,
             &mut self.encode_buf,
         );
-        self.encode_buf.clone()
+        (self.encode_buf.clone(), dropped)
     }
 }
 

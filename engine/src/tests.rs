@@ -1441,3 +1441,227 @@ fn new_players_get_the_message_of_the_day_and_only_they_do() {
     quiet.tick();
     assert!(said(last(&quiet, cid)).is_empty());
 }
+
+mod ids_under_churn {
+    //! Property: through any sequence of joins, drops, resumes, leaves, moves in and out of
+    //! view, skipped ticks and grace expiries, no two live entities ever share a NetId and no
+    //! client is ever sent a `created` for an id it already holds (its replica refuses a
+    //! duplicate create, which fails the tick), and every client holds exactly its view.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Join,
+        Drop(usize),
+        Resume(usize),
+        Leave(usize),
+        Move(usize, i64),
+        Skip(usize),
+        Ticks(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            2 => Just(Op::Join),
+            2 => any::<usize>().prop_map(Op::Drop),
+            1 => any::<usize>().prop_map(Op::Resume),
+            1 => any::<usize>().prop_map(Op::Leave),
+            // Positions on a short line: bodies walk in and out of each other's view.
+            4 => (any::<usize>(), 0i64..500).prop_map(|(i, x)| Op::Move(i, x)),
+            2 => any::<usize>().prop_map(Op::Skip),
+            3 => (1u8..5).prop_map(Op::Ticks),
+        ]
+    }
+
+    fn nth<T: Copy>(v: &[T], i: usize) -> Option<T> {
+        (!v.is_empty()).then(|| v[i % v.len()])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #[test]
+        fn no_two_live_entities_share_an_id_and_no_create_repeats(ops in prop::collection::vec(op(), 1..120)) {
+            let mut t = walkers(EngineConfig {
+                resume_grace_ticks: 2,
+                max_skipped_ticks: 1000,
+                ..config()
+            });
+            let mut tokens: BTreeMap<PlayerId, String> = BTreeMap::new();
+            let mut dropped: Vec<PlayerId> = Vec::new();
+            let mut skipping: Vec<PlayerId> = Vec::new();
+            for op in ops {
+                let online: Vec<PlayerId> = tokens
+                    .keys()
+                    .copied()
+                    .filter(|p| t.room.is_connected(*p))
+                    .collect();
+                let mut ticks = 0;
+                match op {
+                    Op::Join => {
+                        let (j, token) = enter(&mut t, "p", None);
+                        tokens.insert(j.player_id, token);
+                    }
+                    Op::Drop(i) => {
+                        if let Some(p) = nth(&online, i) {
+                            t.room.handle_disconnect(p);
+                            t.replicas.remove(&p);
+                            dropped.push(p);
+                        }
+                    }
+                    Op::Resume(i) => {
+                        if let Some(p) = nth(&dropped, i) {
+                            dropped.retain(|d| *d != p);
+                            let token = tokens[&p].clone();
+                            if let Ok(j) = t.room.handle_join("p", Some(&token)) {
+                                // The seat was still held: the same player, resumed.
+                                prop_assert_eq!(j.player_id, p);
+                                tokens.remove(&p);
+                                let (j, token) = {
+                                    // Decode the Welcome as `enter` does.
+                                    let ServerMsg::Welcome(w) = tickwire_shared::sync::decode_server(
+                                        &j.welcome, None, &|_| None,
+                                    )
+                                    .unwrap() else {
+                                        panic!("not a welcome")
+                                    };
+                                    t.replicas.insert(j.player_id, Replica::new(&w));
+                                    t.last.remove(&j.player_id);
+                                    (j, w.resume_token)
+                                };
+                                tokens.insert(j.player_id, token);
+                            } else {
+                                tokens.remove(&p);
+                            }
+                        }
+                    }
+                    Op::Leave(i) => {
+                        if let Some(p) = nth(&online, i) {
+                            t.leave(p);
+                            tokens.remove(&p);
+                        }
+                    }
+                    Op::Move(i, x) => {
+                        if let Some(p) = nth(&online, i) {
+                            place(&mut t, p, x);
+                        }
+                    }
+                    Op::Skip(i) => {
+                        if let Some(p) = nth(&online, i) {
+                            skipping.push(p);
+                        }
+                    }
+                    Op::Ticks(n) => ticks = n,
+                }
+                for _ in 0..ticks {
+                    let skip = std::mem::take(&mut skipping);
+                    t.tick_with(|p| !skip.contains(&p));
+                    // Players whose grace ran out are gone from the game and the token map.
+                    tokens.retain(|p, _| t.room.game().bodies.contains_key(p));
+                    dropped.retain(|p| tokens.contains_key(p));
+                    let mut live: Vec<NetId> =
+                        t.room.game().bodies.values().map(|w| w.id).collect();
+                    let n = live.len();
+                    live.sort();
+                    live.dedup();
+                    prop_assert_eq!(live.len(), n, "two live bodies share an id");
+                    for (p, r) in &t.replicas {
+                        if r.tick == t.room.tick_count() {
+                            for id in r.entities.keys() {
+                                prop_assert!(
+                                    t.room.game().bodies.values().any(|w| w.id == *id),
+                                    "{} holds {:?}, which no live body has", p, id
+                                );
+                            }
+                        }
+                    }
+                    assert_exact(&t);
+                }
+            }
+            prop_assert_eq!(t.room.net_id_errors(), 0, "no id was released twice");
+        }
+    }
+}
+
+/// A client that stops reading for seconds while others chat is not sent every missed line
+/// in one message: its snapshot's events stay under `max_event_bytes`, the oldest chat goes
+/// first, the game's own events are kept, the order is kept, and it is told how many it missed.
+#[test]
+fn a_client_behind_gets_bounded_events_oldest_chat_dropped_first() {
+    let max = 3000;
+    let mut t = walkers(EngineConfig {
+        max_event_bytes: max,
+        chat_burst: 10_000,
+        chat_refill_ticks: 1,
+        max_skipped_ticks: 10_000,
+        ..config()
+    });
+    let (a, b, c) = (t.join("ann"), t.join("bob"), t.join("cy"));
+    t.tick();
+    // c stops reading for 120 ticks; ann chats two long lines a tick and bob walks.
+    let line = |n: u32| format!("{n:04} {}", "x".repeat(150));
+    let mut said_all = Vec::new();
+    for n in 0..120u32 {
+        for k in 0..2 {
+            assert_eq!(t.room.handle_chat(a, &line(2 * n + k)), ChatOutcome::Sent);
+            said_all.push(format!("chat {} {}", a.0, line(2 * n + k)));
+        }
+        if n % 10 == 0 {
+            t.input(b, vec![1]);
+        }
+        let out = t.tick_with(|p| p != c);
+        assert_eq!(out.events_dropped, 0, "the readers are never cut");
+        if n % 10 == 0 {
+            said_all.push(format!("stepped {} {}", b.0, n / 10 + 1));
+        }
+    }
+    let out = t.tick();
+    let (snap, bytes) = &t.last[&c];
+    let got = said(snap);
+    assert!(out.events_dropped > 0);
+    assert!(
+        *bytes < max + 200,
+        "{bytes} bytes: events bounded near {max}"
+    );
+    let notice = got.last().expect("a notice of what was dropped");
+    assert_eq!(
+        *notice,
+        format!(
+            "notice {} events were dropped while your connection was behind",
+            out.events_dropped
+        )
+    );
+    let kept = &got[..got.len() - 1];
+    // Every step of bob's is there; chat only the newest lines; all in the order they happened.
+    let steps: Vec<&String> = said_all
+        .iter()
+        .filter(|s| s.starts_with("stepped"))
+        .collect();
+    assert_eq!(
+        kept.iter()
+            .filter(|s| s.starts_with("stepped"))
+            .collect::<Vec<_>>(),
+        steps
+    );
+    let chats: Vec<&String> = kept.iter().filter(|s| s.starts_with("chat")).collect();
+    assert!(!chats.is_empty() && chats.len() < 240);
+    let all_chats: Vec<&String> = said_all.iter().filter(|s| s.starts_with("chat")).collect();
+    assert_eq!(
+        chats[..],
+        all_chats[all_chats.len() - chats.len()..],
+        "the newest lines, oldest dropped first"
+    );
+    let mut in_order = said_all.iter();
+    for e in kept {
+        assert!(in_order.any(|s| s == e), "{e} out of order");
+    }
+    assert_eq!(
+        kept.len() + out.events_dropped as usize,
+        said_all.len(),
+        "dropped + kept is everything cy missed"
+    );
+    // Caught up: the next snapshot carries only what is new.
+    t.room.handle_chat(a, "hi");
+    t.tick();
+    assert_eq!(said(&t.last[&c].0), vec![format!("chat {} hi", a.0)]);
+}
