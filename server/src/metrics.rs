@@ -1,4 +1,9 @@
 //! Prometheus metrics, served as text at `GET /metrics`.
+//!
+//! Every label value comes from a fixed set written in this file (or, for `room`, from the
+//! rooms running, which `--max-rooms` bounds and whose series go when the room does): nothing
+//! a client sends becomes a label as it is, so no client can grow `/metrics` or the server's
+//! memory by sending many distinct values.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -10,10 +15,43 @@ use prometheus_client::registry::Registry;
 /// Labels of the close counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CloseLabels {
-    /// WebSocket close code (1006 when the peer vanished without a close frame).
-    pub code: u16,
+    /// WebSocket close code (1006 when the peer vanished without a close frame): one of
+    /// [`close_code_label`]'s fixed set, `other` for any code outside it.
+    pub code: &'static str,
     /// `server` or `client`: who closed.
     pub initiator: &'static str,
+}
+
+/// The label value for a close code: the number for the codes tickwire sends
+/// ([`tickwire_shared::close::CloseCode`]) and for the codes RFC 6455 and the IANA registry
+/// define (1000-1003, 1005-1015), `other` for everything else (a client chooses the code it
+/// closes with, and 65,536 codes as labels would make every scrape megabytes).
+pub fn close_code_label(code: u16) -> &'static str {
+    match code {
+        1000 => "1000",
+        1001 => "1001",
+        1002 => "1002",
+        1003 => "1003",
+        1005 => "1005",
+        1006 => "1006",
+        1007 => "1007",
+        1008 => "1008",
+        1009 => "1009",
+        1010 => "1010",
+        1011 => "1011",
+        1012 => "1012",
+        1013 => "1013",
+        1014 => "1014",
+        1015 => "1015",
+        4000 => "4000",
+        4001 => "4001",
+        4002 => "4002",
+        4003 => "4003",
+        4004 => "4004",
+        4005 => "4005",
+        4006 => "4006",
+        _ => "other",
+    }
 }
 
 /// Labels of per-room metrics.
@@ -180,10 +218,14 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    /// Counts a close.
+    /// Counts a close (`initiator`: `server` or `client`; the code is labelled by
+    /// [`close_code_label`]).
     pub fn closed(&self, code: u16, initiator: &'static str) {
         self.closes
-            .get_or_create(&CloseLabels { code, initiator })
+            .get_or_create(&CloseLabels {
+                code: close_code_label(code),
+                initiator,
+            })
             .inc();
     }
 
@@ -193,5 +235,39 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut s, &self.registry)
             .expect("writing to a String cannot fail");
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickwire_shared::close::CloseCode;
+
+    #[test]
+    fn every_close_code_of_ours_has_its_own_label_and_unknown_ones_share_one() {
+        for &c in CloseCode::ALL {
+            assert_eq!(close_code_label(c.code()), c.code().to_string(), "{c:?}");
+        }
+        for n in 1000..=1015 {
+            let want = if n == 1004 { "other" } else { &*n.to_string() };
+            assert_eq!(close_code_label(n), want);
+        }
+        let labels: std::collections::HashSet<_> = (0..=u16::MAX).map(close_code_label).collect();
+        assert_eq!(labels.len(), 15 + 7 + 1, "{labels:?}");
+    }
+
+    #[test]
+    fn many_distinct_close_codes_make_few_series() {
+        let m = Metrics::new();
+        for code in 0..=u16::MAX {
+            m.closed(code, "client");
+        }
+        let text = m.render();
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("tickwire_closes_total{"))
+            .count();
+        assert_eq!(series, 23, "{text}");
+        assert!(text.contains(r#"tickwire_closes_total{code="other",initiator="client"} 65514"#));
     }
 }
