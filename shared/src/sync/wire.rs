@@ -56,6 +56,41 @@ pub enum WireError {
     Serde(String),
 }
 
+impl WireError {
+    /// The error as a short sentence for people (a close reason, a status line): never Rust
+    /// type names or debug text.
+    pub fn for_people(&self) -> String {
+        match self {
+            WireError::Eof => "the message ended early".into(),
+            WireError::BadVarint => "a number in the message is malformed".into(),
+            WireError::OutOfRange { value, .. } => {
+                format!("the value {value} is out of its field's range")
+            }
+            WireError::BadText => "a text in the message is not UTF-8 or is too long".into(),
+            WireError::Invalid(s) | WireError::Serde(s) => s.clone(),
+            WireError::TrailingBytes(n) => format!("{n} bytes follow the end of the message"),
+        }
+    }
+}
+
+/// A bincode decode error as a sentence (bincode's own `Display` is its `Debug` text).
+fn describe_decode_error(e: &bincode::error::DecodeError) -> String {
+    use bincode::error::DecodeError as E;
+    match e {
+        E::UnexpectedEnd { .. } => "the message ended early".into(),
+        E::LimitExceeded => "a length in the message is over the limit".into(),
+        E::InvalidIntegerType { .. } | E::NonZeroTypeIsZero { .. } | E::OutsideUsizeRange(_) => {
+            "a number in the message does not fit its type".into()
+        }
+        E::UnexpectedVariant { found, .. } => format!("unknown variant {found} in the message"),
+        E::Utf8 { .. } | E::InvalidCharEncoding(_) => {
+            "a text in the message is not valid UTF-8".into()
+        }
+        E::InvalidBooleanValue(b) => format!("{b} is not a boolean"),
+        _ => "a part of the message does not decode".into(),
+    }
+}
+
 /// Appends values to a byte buffer.
 #[derive(Debug)]
 pub struct Writer<'a> {
@@ -263,7 +298,7 @@ pub fn encode_serde<T: serde::Serialize>(v: &T, out: &mut Vec<u8>) {
 /// Decodes a serde value from the reader's position, advancing past it.
 pub fn decode_serde<T: serde::de::DeserializeOwned>(r: &mut Reader<'_>) -> Result<T, WireError> {
     let (v, used) = bincode::serde::decode_from_slice(r.rest(), CONFIG)
-        .map_err(|e| WireError::Serde(e.to_string()))?;
+        .map_err(|e| WireError::Serde(describe_decode_error(&e)))?;
     r.skip(used);
     Ok(v)
 }
@@ -341,5 +376,27 @@ mod tests {
         Writer::new(&mut out).str("héllo");
         assert_eq!(Reader::new(&out).str(5).unwrap(), "héllo");
         assert_eq!(Reader::new(&out).str(4), Err(WireError::BadText));
+    }
+
+    #[test]
+    fn decode_errors_read_as_sentences_not_debug_text() {
+        // A (u16, String) as bincode writes it: a u64-width varint where a u16 belongs, then
+        // a string that is not UTF-8.
+        let cases: [&[u8]; 4] = [
+            &[253, 1, 0, 0, 0, 0, 0, 0, 0],
+            &[2, 2, 0xff, 0xfe],
+            &[2],
+            &[],
+        ];
+        for bytes in cases {
+            let e = decode_serde::<(u16, String)>(&mut Reader::new(bytes)).unwrap_err();
+            let text = e.for_people();
+            assert!(
+                !text.contains('{') && !text.contains("::") && !e.to_string().contains('{'),
+                "{text:?} / {e}"
+            );
+        }
+        let e = check_range(FieldType::Fixed(100), i64::MAX).unwrap_err();
+        assert!(!e.for_people().contains("Fixed"), "{}", e.for_people());
     }
 }
