@@ -321,6 +321,11 @@ impl<G: Game> Room<G> {
         self.net_ids.refused()
     }
 
+    /// Whether a player is in the room (connected, or waiting in its resume grace).
+    pub fn has_player(&self, id: PlayerId) -> bool {
+        self.clients.contains_key(&id)
+    }
+
     /// Whether a player is in the room and connected.
     pub fn is_connected(&self, id: PlayerId) -> bool {
         self.clients.get(&id).is_some_and(|c| c.connected)

@@ -50,9 +50,16 @@ pub struct Config {
     /// `--resume-grace` for a resume before it is removed.
     #[arg(long, default_value = "15s", value_parser = duration)]
     pub idle_timeout: Duration,
-    /// Time a new WebSocket has to send Hello.
+    /// Time a new WebSocket has to send Hello, counted from the upgrade (pings and other
+    /// frames before it do not extend it); past it the connection gets 4002.
     #[arg(long, default_value = "5s", value_parser = duration)]
     pub hello_timeout: Duration,
+    /// Longest a single write to a client may take (a frame, or the close frame). A client
+    /// that stops reading until the socket's buffers are full is closed with 4005 once a write
+    /// has waited this long (if even the close frame cannot be written within a second more,
+    /// the socket is dropped), and its buffers are released.
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    pub write_timeout: Duration,
     /// Snapshots buffered per client before it starts skipping ticks.
     #[arg(long, default_value_t = 4)]
     pub outbox_capacity: usize,
@@ -82,6 +89,27 @@ pub struct Config {
     /// Most rooms at once; a join that needs a new room beyond this gets 4003.
     #[arg(long, default_value_t = 64)]
     pub max_rooms: usize,
+    /// Most seats one client IP address holds at once, over all rooms: its players,
+    /// connected or waiting in their resume grace, and its joins on their way. More get
+    /// 4003. Enough for a LAN party behind one NAT; a quarter of a default room, so no one
+    /// address fills one. Behind a proxy every client has the proxy's address: raise it there.
+    #[arg(long, default_value_t = 64)]
+    pub max_seats_per_ip: usize,
+    /// Most named rooms (`?room=ID`) one IP address may have created and still open (a room
+    /// counts until it is disposed of, empty); a join that would create another gets 4003.
+    #[arg(long, default_value_t = 8)]
+    pub max_rooms_per_ip: usize,
+    /// Most named rooms at once [default: half of --max-rooms, rounded up]; the rest of
+    /// --max-rooms is quick-match's, so named rooms cannot leave a new player without a room.
+    #[arg(long)]
+    pub max_named_rooms: Option<usize>,
+    /// Resume attempts (a `Hello` with a resume token) one IP address may make in a burst;
+    /// a successful resume is given back, so only unknown tokens use it up. Past it: 1008.
+    #[arg(long, default_value_t = 64)]
+    pub resume_guess_burst: u32,
+    /// Time an IP address takes to earn back one resume attempt.
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub resume_guess_interval: Duration,
     /// An empty room is disposed of after this long.
     #[arg(long, default_value = "30s", value_parser = duration)]
     pub empty_room_timeout: Duration,
@@ -91,10 +119,11 @@ pub struct Config {
     /// Time a new connection has to send its HTTP request head (and finish TLS).
     #[arg(long, default_value = "5s", value_parser = duration)]
     pub handshake_timeout: Duration,
-    /// Sustained messages per second a client may send; a flood gets close 1008.
+    /// Sustained WebSocket frames per second a client may send (messages, each fragment of a
+    /// fragmented one, pings and pongs all count); a flood gets close 1008.
     #[arg(long, default_value_t = 100.0)]
     pub max_messages_per_sec: f64,
-    /// Messages a client may send in a burst above the sustained rate.
+    /// Frames a client may send in a burst above the sustained rate.
     #[arg(long, default_value_t = 200.0)]
     pub message_burst: f64,
     /// Chat lines a player may send in a burst.
@@ -141,6 +170,14 @@ impl Config {
     /// Ticks in a duration at this config's tick rate (at least 1).
     pub fn ticks(&self, d: Duration) -> u32 {
         ((d.as_secs_f64() * f64::from(self.tick_rate)).round() as u32).max(1)
+    }
+
+    /// The most named rooms at once: `--max-named-rooms`, else half of `--max-rooms`
+    /// (rounded up), never more than `--max-rooms`.
+    pub fn named_room_limit(&self) -> usize {
+        self.max_named_rooms
+            .unwrap_or(self.max_rooms.div_ceil(2))
+            .min(self.max_rooms)
     }
 
     /// The demo arena scaled by `--arena-scale`.

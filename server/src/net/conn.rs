@@ -112,6 +112,7 @@ pub(crate) async fn serve<S: Socket>(
         let reader = Reader {
             state: state.clone(),
             params,
+            ip: peer.ip(),
             ctl: ctl_tx,
             link: Some((outbox_tx, kick_tx)),
             inbox: None,
@@ -138,6 +139,8 @@ pub(crate) async fn serve<S: Socket>(
 struct Reader {
     state: Arc<AppState>,
     params: WsParams,
+    /// The peer's address (seats and resume attempts count against it).
+    ip: std::net::IpAddr,
     ctl: mpsc::Sender<Ctl>,
     /// The room's ends of the channels, until handed over in the join.
     link: Option<(mpsc::Sender<Bytes>, oneshot::Sender<CloseReason>)>,
@@ -198,7 +201,19 @@ impl Reader {
             }
             ReadError::Gone => (Ctl::Gone, false),
         };
+        let abused = match &ctl {
+            Ctl::Close(r, _) => matches!(
+                r.code,
+                CloseCode::PolicyViolation | CloseCode::MessageTooBig | CloseCode::InvalidPayload
+            )
+            .then_some(r.code),
+            _ => None,
+        };
         let _ = self.ctl.send(ctl).await;
+        // Closed for abuse: the room removes the player now (no resume grace, a dead token).
+        if let (Some(code), Some((_, inbox))) = (abused, &self.inbox) {
+            let _ = inbox.send(ClientCmd::Abused(code)).await;
+        }
         if drain {
             // Keep reading (and discarding) until the peer answers our close or the grace
             // period ends: closing a socket with unread data would reset the connection, and
@@ -392,6 +407,7 @@ impl Reader {
                 &self.state,
                 self.params.room.as_deref(),
                 hello.resume_token.as_deref(),
+                self.ip,
             )
             .map_err(ReadError::Close)?;
         let (outbox, kick) = self.link.take().expect("join happens once");
@@ -402,19 +418,19 @@ impl Reader {
             inbox: inbox_rx,
             kick,
         };
-        seat.room
-            .cmds
+        let room = seat.room.clone();
+        room.cmds
             .send(RoomCmd::Join {
                 name,
                 resume_token: hello.resume_token,
                 link,
                 reply: reply_tx,
+                seat,
             })
             .await
             .map_err(|_| room_gone())?;
         let reply = reply_rx.await;
-        let room = seat.room.stats.clone();
-        drop(seat);
+        let room = room.stats;
         match reply {
             Ok(Ok(r)) => {
                 let span = tracing::Span::current();

@@ -58,6 +58,8 @@ pub trait RoomLogic: Send + 'static {
     fn token_owner(&self, token: &str) -> Option<PlayerId>;
     /// Whether a player is connected (not waiting for a resume).
     fn is_connected(&self, id: PlayerId) -> bool;
+    /// Whether a player is in the room (connected, or waiting for a resume).
+    fn has_player(&self, id: PlayerId) -> bool;
     /// Adds a player, or takes a disconnected one back.
     fn join(&mut self, name: &str, resume: Option<&str>) -> Result<Admitted, CloseReason>;
     /// A player's connection dropped; it may resume.
@@ -91,6 +93,10 @@ impl<G: Game> RoomLogic for Room<G> {
 
     fn is_connected(&self, id: PlayerId) -> bool {
         Room::is_connected(self, id)
+    }
+
+    fn has_player(&self, id: PlayerId) -> bool {
+        Room::has_player(self, id)
     }
 
     fn join(&mut self, name: &str, resume: Option<&str>) -> Result<Admitted, CloseReason> {

@@ -4,7 +4,7 @@
 
 use super::AppState;
 use super::driver::{GameMsg, RoomLogic};
-use super::rooms::RoomStats;
+use super::rooms::{HeldSeat, RoomStats, Seat};
 use crate::metrics::{OutcomeLabels, RoomLabels};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -28,6 +28,10 @@ pub enum ClientCmd {
     Chat(String),
     /// The client closed the connection on purpose: leave now, no resume.
     Quit,
+    /// The server closed the connection for abuse (a flood, an oversized or undecodable
+    /// message: this close code): the player is removed now, with no resume grace, and its
+    /// token dies with it.
+    Abused(CloseCode),
 }
 
 /// The room's ends of a client's channels.
@@ -61,6 +65,8 @@ pub enum RoomCmd {
         link: ClientLink,
         /// Where to answer.
         reply: oneshot::Sender<Result<JoinReply, CloseReason>>,
+        /// The reservation: a new player keeps its seat for as long as it is in the room.
+        seat: Seat,
     },
 }
 
@@ -71,7 +77,9 @@ const JOINS_PER_TICK: usize = 64;
 struct Driver {
     room: Box<dyn RoomLogic>,
     links: HashMap<PlayerId, ClientLink>,
-    /// Players whose connection asked to leave (no resume).
+    /// Each player's seat (connected or in its resume grace), released when it is removed.
+    seats: HashMap<PlayerId, HeldSeat>,
+    /// Players whose connection asked to leave, or was closed for abuse (no resume).
     quitting: Vec<PlayerId>,
     stats: Arc<RoomStats>,
     state: Arc<AppState>,
@@ -93,6 +101,7 @@ pub(super) async fn run(
     let driver = Driver {
         room,
         links: HashMap::new(),
+        seats: HashMap::new(),
         quitting: Vec::new(),
         stats,
         state,
@@ -122,14 +131,14 @@ impl Driver {
                     // meanwhile are taken here too (bounded) instead of waiting for a spare
                     // moment that never comes.
                     for _ in 0..JOINS_PER_TICK {
-                        let Ok(RoomCmd::Join { name, resume_token, link, reply }) = cmds.try_recv()
+                        let Ok(RoomCmd::Join { name, resume_token, link, reply, seat }) = cmds.try_recv()
                         else {
                             break;
                         };
-                        self.join(name, resume_token, link, reply);
+                        self.join(name, resume_token, link, reply, seat);
                     }
                     self.tick();
-                    if self.room.player_count() == 0 && self.stats.pending.load(Ordering::Relaxed) == 0 {
+                    if self.room.player_count() == 0 && self.stats.is_idle() {
                         let since = *empty_since.get_or_insert_with(Instant::now);
                         if since.elapsed() >= state.config.empty_room_timeout
                             && state.rooms.remove_if_idle(&self.stats.id)
@@ -142,8 +151,8 @@ impl Driver {
                     }
                 }
                 Some(cmd) = cmds.recv() => match cmd {
-                    RoomCmd::Join { name, resume_token, link, reply } => {
-                        self.join(name, resume_token, link, reply);
+                    RoomCmd::Join { name, resume_token, link, reply, seat } => {
+                        self.join(name, resume_token, link, reply, seat);
                     }
                 },
             }
@@ -160,13 +169,15 @@ impl Driver {
         resume_token: Option<String>,
         link: ClientLink,
         reply: oneshot::Sender<Result<JoinReply, CloseReason>>,
+        seat: Seat,
     ) {
         let m = &self.state.metrics;
+        let owner = resume_token
+            .as_deref()
+            .and_then(|t| self.room.token_owner(t));
         // A resume while the old connection is still up (the client noticed the drop first):
         // the new connection takes over and the old one is told why.
-        if let Some(id) = resume_token
-            .as_deref()
-            .and_then(|t| self.room.token_owner(t))
+        if let Some(id) = owner
             && self.room.is_connected(id)
         {
             if let Some(old) = self.links.remove(&id) {
@@ -174,8 +185,31 @@ impl Driver {
             }
             self.room.disconnect(id);
         }
-        let answer = match self.room.join(&name, resume_token.as_deref()) {
+        let Seat {
+            held,
+            resume,
+            refusal,
+            ..
+        } = seat;
+        // A token that names no player of the room makes a new player, which needs a seat of
+        // its own like any other.
+        let answer = if owner.is_none()
+            && let (None, Some(reason)) = (&held, refusal)
+        {
+            Err(reason)
+        } else {
+            self.room.join(&name, resume_token.as_deref())
+        };
+        let answer = match answer {
             Ok(joined) => {
+                if joined.resumed {
+                    // The player kept its seat; the one reserved for this join goes back.
+                    if let Some(r) = resume {
+                        r.succeeded();
+                    }
+                } else if let Some(h) = held {
+                    self.seats.insert(joined.player_id, h);
+                }
                 let len = joined.welcome.len() as u64;
                 // A fresh outbox is empty, so the welcome always fits.
                 if link.outbox.try_send(Bytes::from(joined.welcome)).is_ok() {
@@ -200,7 +234,17 @@ impl Driver {
             self.links.remove(&r.player_id);
             self.room.disconnect(r.player_id);
         }
+        self.release_seats();
         self.publish_counts();
+    }
+
+    /// Gives back the seats of players no longer in the room (left, removed, or out of
+    /// their resume grace).
+    fn release_seats(&mut self) {
+        if self.seats.len() > self.room.player_count() {
+            let room = &self.room;
+            self.seats.retain(|id, _| room.has_player(*id));
+        }
     }
 
     fn tick(&mut self) {
@@ -243,6 +287,7 @@ impl Driver {
         self.stats
             .tick
             .store(self.room.tick_count().0, Ordering::Relaxed);
+        self.release_seats();
         self.publish_counts();
         self.state
             .metrics
@@ -305,6 +350,13 @@ impl Driver {
                         }
                     }
                     Ok(ClientCmd::Quit) => self.quitting.push(id),
+                    Ok(ClientCmd::Abused(code)) => {
+                        // At once, not when the connection task has finished closing.
+                        info!(player = %id, code = code.code(), "removing player for abuse");
+                        self.quitting.push(id);
+                        gone.push(id);
+                        break;
+                    }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         gone.push(id);

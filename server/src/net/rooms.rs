@@ -2,19 +2,36 @@
 //!
 //! Quick-match puts a player in the fullest public room that has a free seat, and creates a
 //! new public room when all are full. `?room=ID` joins (or creates) a named room, which
-//! quick-match never fills with strangers. A reservation ([`Seat`]) counts against a room's
-//! capacity from the moment a connection picks the room until the room has answered its
-//! join, so concurrent joins cannot overfill a room. An empty room with no pending seat
-//! removes itself after `--empty-room-timeout`; it does so under the registry lock, so a room
-//! is never disposed of while a join is on its way.
+//! quick-match never fills with strangers.
+//!
+//! A [`Seat`] is taken when a connection picks a room and is held for as long as the player
+//! is in that room: the room task keeps it from the join it admits until the player leaves
+//! (including its resume grace), and drops it when it refuses the join. So a room's
+//! occupancy counts every player exactly once, joins on their way included, and concurrent
+//! joins can neither overfill a room nor be refused while seats are free.
+//!
+//! One address cannot take the server: a seat counts against the client's IP address
+//! (`--max-seats-per-ip`) for as long as it is held, a seat in resume grace too, so joins
+//! followed by a dropped socket cannot keep a room full; one address has a budget of named
+//! rooms it created that still exist (`--max-rooms-per-ip`); and named rooms together may
+//! take only part of `--max-rooms` (`--max-named-rooms`), so quick-match always has rooms
+//! of its own. Resume attempts are charged to the address (`--resume-guess-burst`, refilled
+//! every `--resume-guess-interval`) and a successful resume is refunded, so only unknown
+//! tokens use the budget up.
+//!
+//! An empty room with no seat held or resume on its way removes itself after
+//! `--empty-room-timeout`; it does so under the registry lock, so a room is never disposed of
+//! while a join is on its way.
 
 use super::AppState;
 use super::driver::RoomLogic;
 use super::room_task::{self, RoomCmd};
+use crate::config::Config;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use tickwire_shared::close::{CloseCode, CloseReason};
 use tokio::sync::mpsc;
@@ -29,8 +46,11 @@ pub struct RoomStats {
     pub game: String,
     /// Players in the room (including ones within their resume grace period).
     pub players: AtomicUsize,
-    /// Seats reserved by connections whose join is on its way.
-    pub pending: AtomicUsize,
+    /// Seats held: one per player in the room (connected or in its grace) and per new
+    /// player's join on its way. What the room's capacity is checked against.
+    pub seats: AtomicUsize,
+    /// Resumes on their way (a resumed player keeps the seat it holds).
+    pub resuming: AtomicUsize,
     /// Latest completed tick.
     pub tick: AtomicU32,
     /// Capacity.
@@ -43,7 +63,12 @@ pub struct RoomStats {
 
 impl RoomStats {
     fn occupancy(&self) -> usize {
-        self.players.load(Ordering::Relaxed) + self.pending.load(Ordering::Relaxed)
+        self.seats.load(Ordering::Relaxed)
+    }
+
+    /// No seat held and no resume on its way.
+    pub fn is_idle(&self) -> bool {
+        self.occupancy() == 0 && self.resuming.load(Ordering::Relaxed) == 0
     }
 }
 
@@ -56,16 +81,84 @@ pub struct RoomHandle {
     pub stats: Arc<RoomStats>,
 }
 
-/// A reserved seat in a room; released on drop.
+/// Seats and resume budgets per client address. Entries go when they are back to nothing.
+#[derive(Default)]
+struct Ledger {
+    seats: HashMap<IpAddr, usize>,
+    guesses: HashMap<IpAddr, Allowance>,
+}
+
+/// A per-address budget of resume attempts (a token bucket that can be refunded).
+struct Allowance {
+    tokens: f64,
+    last: f64,
+}
+
+type SharedLedger = Arc<Mutex<Ledger>>;
+
+fn lock_ledger(l: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
+    // Plain counters: a panic elsewhere leaves them usable.
+    l.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One unit of a room's capacity and of its address's `--max-seats-per-ip`; given back on
+/// drop.
+pub struct HeldSeat {
+    stats: Arc<RoomStats>,
+    ip: IpAddr,
+    ledger: SharedLedger,
+}
+
+impl Drop for HeldSeat {
+    fn drop(&mut self) {
+        self.stats.seats.fetch_sub(1, Ordering::Relaxed);
+        let mut l = lock_ledger(&self.ledger);
+        if let Some(n) = l.seats.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                l.seats.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A resume on its way: keeps its room from being disposed of; its attempt was charged to
+/// the address ([`ResumeAttempt::succeeded`] refunds it).
+pub struct ResumeAttempt {
+    stats: Arc<RoomStats>,
+    ip: IpAddr,
+    ledger: SharedLedger,
+    burst: f64,
+}
+
+impl ResumeAttempt {
+    /// The token was good: the attempt does not count against the address.
+    pub fn succeeded(self) {
+        let mut l = lock_ledger(&self.ledger);
+        if let Some(a) = l.guesses.get_mut(&self.ip) {
+            a.tokens = (a.tokens + 1.0).min(self.burst);
+        }
+    }
+}
+
+impl Drop for ResumeAttempt {
+    fn drop(&mut self) {
+        self.stats.resuming.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A reservation in a room, handed to the room task with the join. Whatever of it the room
+/// does not keep is released on drop.
 pub struct Seat {
     /// The room.
     pub room: RoomHandle,
-}
-
-impl Drop for Seat {
-    fn drop(&mut self) {
-        self.room.stats.pending.fetch_sub(1, Ordering::Relaxed);
-    }
+    /// A seat for a new player (for a resume, when one was free: the token may turn out not
+    /// to name a player of the room, and the `Hello` then makes a new player).
+    pub held: Option<HeldSeat>,
+    /// Set for a resume.
+    pub resume: Option<ResumeAttempt>,
+    /// For a resume without a held seat: why a new player could not be seated.
+    pub refusal: Option<CloseReason>,
 }
 
 /// One row of `GET /rooms`.
@@ -91,12 +184,29 @@ pub struct RoomInfo {
 struct Inner {
     rooms: BTreeMap<String, RoomHandle>,
     next_public: u64,
+    /// Named rooms open now.
+    named: usize,
+    /// Who created each named room, and how many open named rooms each address created.
+    creators: HashMap<String, IpAddr>,
+    created_by: HashMap<IpAddr, usize>,
 }
 
 /// Every room of the process.
-#[derive(Default)]
 pub struct RoomRegistry {
     inner: Mutex<Inner>,
+    ledger: SharedLedger,
+    /// Time zero of the resume allowances.
+    epoch: Instant,
+}
+
+impl Default for RoomRegistry {
+    fn default() -> Self {
+        RoomRegistry {
+            inner: Mutex::default(),
+            ledger: SharedLedger::default(),
+            epoch: Instant::now(),
+        }
+    }
 }
 
 /// Whether a room id is acceptable in a URL (`[A-Za-z0-9_-]{1,32}`).
@@ -107,32 +217,129 @@ pub fn valid_room_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+fn full(reason: String) -> CloseReason {
+    CloseReason::new(CloseCode::Full, reason)
+}
+
+/// Allowances are pruned once this many addresses have one (the full ones go: a full
+/// allowance is the same as none).
+const PRUNE_GUESSES_AT: usize = 1024;
+
 impl RoomRegistry {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding this lock would be a bug in a few lines of bookkeeping;
         // keep serving with the data as it is rather than poisoning every later join.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reserves a seat: in room `wanted` (created if missing), in the room a resume token
-    /// names, or by quick-match.
+    /// Charges a resume attempt to `ip`; false when its budget is used up.
+    fn charge_resume(&self, ip: IpAddr, c: &Config) -> bool {
+        let burst = f64::from(c.resume_guess_burst);
+        let rate = 1.0 / c.resume_guess_interval.as_secs_f64().max(1e-3);
+        let now = self.epoch.elapsed().as_secs_f64();
+        let mut l = lock_ledger(&self.ledger);
+        if l.guesses.len() >= PRUNE_GUESSES_AT && !l.guesses.contains_key(&ip) {
+            l.guesses
+                .retain(|_, a| a.tokens + (now - a.last) * rate < burst);
+        }
+        let a = l.guesses.entry(ip).or_insert(Allowance {
+            tokens: burst,
+            last: now,
+        });
+        a.tokens = (a.tokens + (now - a.last).max(0.0) * rate).min(burst);
+        a.last = now;
+        if a.tokens >= 1.0 {
+            a.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Seats `ip` holds now, across all rooms.
+    pub fn seats_held_by(&self, ip: IpAddr) -> usize {
+        lock_ledger(&self.ledger)
+            .seats
+            .get(&ip)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Why `ip` may not take another seat, if it may not.
+    fn over_ip_limit(&self, ip: IpAddr, c: &Config) -> Option<CloseReason> {
+        let n = self.seats_held_by(ip);
+        (n >= c.max_seats_per_ip).then(|| {
+            full(format!(
+                "your address already holds {n} seats on this server, the most one address may"
+            ))
+        })
+    }
+
+    /// Takes a seat in `h` for `ip` (the caller holds the registry lock, so the checks and
+    /// the counts cannot be raced by another reservation).
+    fn take_seat(&self, h: &RoomHandle, ip: IpAddr, c: &Config) -> Result<HeldSeat, CloseReason> {
+        if h.stats.occupancy() >= h.stats.max_players {
+            return Err(full(format!(
+                "room {} is full ({} players)",
+                h.stats.id, h.stats.max_players
+            )));
+        }
+        if let Some(r) = self.over_ip_limit(ip, c) {
+            return Err(r);
+        }
+        h.stats.seats.fetch_add(1, Ordering::Relaxed);
+        *lock_ledger(&self.ledger).seats.entry(ip).or_insert(0) += 1;
+        Ok(HeldSeat {
+            stats: h.stats.clone(),
+            ip,
+            ledger: self.ledger.clone(),
+        })
+    }
+
+    /// Reserves a seat for a client at `ip`: in room `wanted` (created if missing), in the
+    /// room a resume token names, or by quick-match.
     pub(crate) fn reserve(
         &self,
         state: &Arc<AppState>,
         wanted: Option<&str>,
         resume_token: Option<&str>,
+        ip: IpAddr,
     ) -> Result<Seat, CloseReason> {
+        let c = &state.config;
+        if resume_token.is_some() && !self.charge_resume(ip, c) {
+            return Err(CloseReason::new(
+                CloseCode::PolicyViolation,
+                "too many resume attempts with unknown tokens from your address; \
+                 wait a little, or join without a token",
+            ));
+        }
         let mut inner = self.lock();
         // A resume goes back to the room that issued the token, full or not: the player
         // still holds its seat there.
         let resume_room = resume_token
             .and_then(|t| t.split_once('.'))
             .map(|(room, _)| room);
-        if let Some(handle) = resume_room.and_then(|r| inner.rooms.get(r)) {
-            handle.stats.pending.fetch_add(1, Ordering::Relaxed);
+        if let Some(handle) = resume_room.and_then(|r| inner.rooms.get(r)).cloned() {
+            handle.stats.resuming.fetch_add(1, Ordering::Relaxed);
+            let resume = ResumeAttempt {
+                stats: handle.stats.clone(),
+                ip,
+                ledger: self.ledger.clone(),
+                burst: f64::from(c.resume_guess_burst),
+            };
+            let (held, refusal) = match self.take_seat(&handle, ip, c) {
+                Ok(h) => (Some(h), None),
+                Err(r) => (None, Some(r)),
+            };
             return Ok(Seat {
-                room: handle.clone(),
+                room: handle,
+                held,
+                resume: Some(resume),
+                refusal,
             });
+        }
+        if let Some(r) = self.over_ip_limit(ip, c) {
+            return Err(r);
         }
         // Each room's own capacity: the server's --max-players, or fewer if its game seats
         // fewer (a card table).
@@ -140,10 +347,10 @@ impl RoomRegistry {
             Some(id) => match inner.rooms.get(id) {
                 Some(h) if h.stats.occupancy() < h.stats.max_players => Some(h.clone()),
                 Some(h) => {
-                    return Err(CloseReason::new(
-                        CloseCode::Full,
-                        format!("room {id} is full ({} players)", h.stats.max_players),
-                    ));
+                    return Err(full(format!(
+                        "room {id} is full ({} players)",
+                        h.stats.max_players
+                    )));
                 }
                 None => None,
             },
@@ -157,14 +364,30 @@ impl RoomRegistry {
         let handle = match chosen {
             Some(h) => h,
             None => {
-                if inner.rooms.len() >= state.config.max_rooms {
-                    return Err(CloseReason::new(
-                        CloseCode::Full,
-                        format!("server is full ({} rooms)", state.config.max_rooms),
-                    ));
+                if inner.rooms.len() >= c.max_rooms {
+                    return Err(full(format!("server is full ({} rooms)", c.max_rooms)));
                 }
                 let (id, public) = match wanted {
-                    Some(id) => (id.to_string(), false),
+                    Some(id) => {
+                        // Named rooms have a budget of their own inside --max-rooms, so they
+                        // cannot take the rooms quick-match needs, and each address a
+                        // budget inside that.
+                        let budget = c.named_room_limit();
+                        if inner.named >= budget {
+                            return Err(full(format!(
+                                "no room is left for a new named room ({budget} at most); \
+                                 join an existing one, or quick-match without a room name"
+                            )));
+                        }
+                        let mine = inner.created_by.get(&ip).copied().unwrap_or(0);
+                        if mine >= c.max_rooms_per_ip {
+                            return Err(full(format!(
+                                "your address has created {mine} rooms that are still open, \
+                                 the most one address may; join one of them or quick-match"
+                            )));
+                        }
+                        (id.to_string(), false)
+                    }
                     None => loop {
                         inner.next_public += 1;
                         let id = inner.next_public.to_string();
@@ -174,24 +397,41 @@ impl RoomRegistry {
                     },
                 };
                 let h = spawn_room(state, id.clone(), public);
+                if !public {
+                    inner.named += 1;
+                    *inner.created_by.entry(ip).or_insert(0) += 1;
+                    inner.creators.insert(id.clone(), ip);
+                }
                 inner.rooms.insert(id, h.clone());
                 h
             }
         };
-        handle.stats.pending.fetch_add(1, Ordering::Relaxed);
-        Ok(Seat { room: handle })
+        let held = self.take_seat(&handle, ip, c)?;
+        Ok(Seat {
+            room: handle,
+            held: Some(held),
+            resume: None,
+            refusal: None,
+        })
     }
 
-    /// Removes an idle room if it is still empty with no seat pending. Returns whether it was
-    /// removed (the room task then stops).
+    /// Removes an idle room if it is still empty with no seat held or resume on its way.
+    /// Returns whether it was removed (the room task then stops).
     pub fn remove_if_idle(&self, id: &str) -> bool {
         let mut inner = self.lock();
-        let idle = inner
-            .rooms
-            .get(id)
-            .is_some_and(|h| h.stats.occupancy() == 0);
-        if idle {
-            inner.rooms.remove(id);
+        let idle = inner.rooms.get(id).is_some_and(|h| h.stats.is_idle());
+        if idle && let Some(h) = inner.rooms.remove(id) {
+            if !h.stats.public {
+                inner.named = inner.named.saturating_sub(1);
+            }
+            if let Some(ip) = inner.creators.remove(id)
+                && let Some(n) = inner.created_by.get_mut(&ip)
+            {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    inner.created_by.remove(&ip);
+                }
+            }
         }
         idle
     }
@@ -234,7 +474,8 @@ fn spawn_room(state: &Arc<AppState>, id: String, public: bool) -> RoomHandle {
         public,
         game: state.game.schema().game.clone(),
         players: AtomicUsize::new(0),
-        pending: AtomicUsize::new(0),
+        seats: AtomicUsize::new(0),
+        resuming: AtomicUsize::new(0),
         tick: AtomicU32::new(0),
         max_players: room.max_players(),
         tick_rate: c.tick_rate,
