@@ -24,8 +24,9 @@ scenario="${1:-}"
 port="${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 url="ws://127.0.0.1:${port}/ws"
 server_flags=(--addr "127.0.0.1:${port}" --checksum-interval "${CHECKSUM_INTERVAL:-10}")
-# Every bot connects from 127.0.0.1: lift the per-IP connection limit (default 256).
-per_ip() { server_flags+=(--max-connections-per-ip $(($1 + 64))); }
+# Every bot connects from 127.0.0.1: lift the per-IP connection and seat limits (default 256
+# and 64).
+per_ip() { server_flags+=(--max-connections-per-ip $(($1 + 64)) --max-seats-per-ip $(($1 + 64))); }
 case "$scenario" in
   smoke)
     bots=20; duration="${DURATION:-5s}"; per_ip "$bots"
