@@ -143,6 +143,8 @@ pub struct Config {
     #[arg(long = "allowed-origin")]
     pub allowed_origins: Vec<String>,
     /// HS256 secret: when set, every player needs a JWT (`?token=` or `Hello.auth_token`).
+    /// At least 32 bytes (RFC 7518 §3.2); the server refuses to start with an empty or
+    /// shorter one.
     #[arg(long, env = "TICKWIRE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// PEM certificate chain: serve https:// and wss:// (needs --tls-key).

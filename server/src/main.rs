@@ -8,6 +8,13 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    // A bad secret is a bad flag value: say so like clap does (exit 2), before anything runs.
+    if let Some(secret) = &config.jwt_secret
+        && let Err(e) = tickwire_server::auth::check_secret(secret)
+    {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

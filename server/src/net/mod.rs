@@ -57,7 +57,9 @@ impl AppState {
     ) -> Arc<AppState> {
         Arc::new(AppState {
             game,
-            jwt: config.jwt_secret.as_deref().map(JwtVerifier::new),
+            jwt: config.jwt_secret.as_deref().map(|secret| {
+                JwtVerifier::new(secret).expect("Server::bind_game checks the secret")
+            }),
             config,
             metrics: Metrics::new(),
             rooms: RoomRegistry::default(),
@@ -82,6 +84,9 @@ pub enum StartError {
     /// TLS files are unusable.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// `--jwt-secret` is empty or too short.
+    #[error(transparent)]
+    Secret(#[from] crate::auth::SecretError),
 }
 
 /// A bound, not yet running server.
@@ -132,6 +137,9 @@ impl Server {
         game: driver::GameRooms,
         shutdown: CancellationToken,
     ) -> Result<Server, StartError> {
+        if let Some(secret) = &config.jwt_secret {
+            crate::auth::check_secret(secret)?;
+        }
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
             _ => None,
