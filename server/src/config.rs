@@ -69,6 +69,11 @@ pub struct Config {
     /// Ticks a client may skip in a row before it is dropped (4005; it may resume).
     #[arg(long, default_value_t = 150)]
     pub max_skipped_ticks: u32,
+    /// Most bytes of events one snapshot carries. A client that fell behind (skipping ticks
+    /// while others chatted) loses its oldest chat lines and notices first, then its oldest
+    /// game events, and is told how many; no server message ever exceeds 1 MiB.
+    #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(1024..=512 * 1024))]
+    pub max_event_bytes: u32,
     /// Send a state checksum in snapshots every N ticks (0 = never); for load testers.
     #[arg(long, default_value_t = 0)]
     pub checksum_interval: u16,

@@ -261,6 +261,7 @@ pub fn engine_config(config: &Config, id: &str) -> EngineConfig {
         chat_burst: config.chat_burst,
         chat_refill_ticks: config.ticks(config.chat_interval),
         motd: config.motd.clone(),
+        max_event_bytes: config.max_event_bytes as usize,
         ..EngineConfig::default()
     }
 }
