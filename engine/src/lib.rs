@@ -33,6 +33,7 @@ pub mod net_ids;
 mod players;
 pub mod room;
 pub mod testing;
+pub mod text;
 pub mod view;
 
 pub use game::{Audience, Ctx, EntityMeta, Game, Visibility, World};

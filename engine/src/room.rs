@@ -210,14 +210,7 @@ pub struct Room<G: Game> {
     pub(super) always_copy: bool,
 }
 
-/// Trims, drops control characters, and cuts to `max` characters.
-pub fn clean_text(s: &str, max: usize) -> String {
-    s.trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(max)
-        .collect()
-}
+pub use crate::text::clean_text;
 
 impl<G: Game> Room<G> {
     /// An empty room running `game`.
