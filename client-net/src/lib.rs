@@ -206,7 +206,19 @@ impl Client {
         limit: Duration,
         tls: Option<Arc<ClientConfig>>,
     ) -> Result<Client, ConnectError> {
-        tokio::time::timeout(limit, Self::connect_inner(url, tls))
+        tokio::time::timeout(limit, Self::connect_inner(url, tls, None))
+            .await
+            .map_err(|_| ConnectError::Timeout)?
+    }
+
+    /// Connects from a given local address (e.g. `127.0.0.2`, for a test that needs clients
+    /// the server sees as different addresses; Linux routes all of 127/8 over loopback).
+    pub async fn connect_from(
+        url: &str,
+        local: std::net::IpAddr,
+        limit: Duration,
+    ) -> Result<Client, ConnectError> {
+        tokio::time::timeout(limit, Self::connect_inner(url, None, Some(local)))
             .await
             .map_err(|_| ConnectError::Timeout)?
     }
@@ -214,15 +226,37 @@ impl Client {
     async fn connect_inner(
         url: &str,
         tls: Option<Arc<ClientConfig>>,
+        local: Option<std::net::IpAddr>,
     ) -> Result<Client, ConnectError> {
         let parsed = parse_url(url)?;
         let authority = parsed.authority.clone();
-        let stream = TcpStream::connect(&authority)
-            .await
-            .map_err(|source| ConnectError::Tcp {
-                addr: authority.clone(),
-                source,
-            })?;
+        let tcp = |source| ConnectError::Tcp {
+            addr: authority.clone(),
+            source,
+        };
+        let stream = match local {
+            None => TcpStream::connect(&authority).await.map_err(tcp)?,
+            Some(ip) => {
+                let remote = tokio::net::lookup_host(&authority)
+                    .await
+                    .map_err(tcp)?
+                    .find(|a| a.is_ipv4() == ip.is_ipv4())
+                    .ok_or_else(|| {
+                        tcp(std::io::Error::new(
+                            std::io::ErrorKind::AddrNotAvailable,
+                            "no address of the local address's family",
+                        ))
+                    })?;
+                let socket = if ip.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()
+                } else {
+                    tokio::net::TcpSocket::new_v6()
+                }
+                .map_err(tcp)?;
+                socket.bind(std::net::SocketAddr::new(ip, 0)).map_err(tcp)?;
+                socket.connect(remote).await.map_err(tcp)?
+            }
+        };
         let _ = stream.set_nodelay(true);
         if !parsed.tls {
             return Self::handshake(url, &parsed, stream).await;

@@ -508,3 +508,91 @@ impl Witnesses {
         seen
     }
 }
+
+/// Clients the server sees at another address: Linux routes all of 127/8 over loopback, so a
+/// client socket bound to 127.0.0.2 (or .3, .4…) before it connects counts as another IP.
+pub mod from_ip {
+    use super::{RawWs, WAIT, v2};
+    use std::net::{IpAddr, SocketAddr};
+    use tickwire_client::game::JoinError;
+    use tickwire_client::{Client, GameClient};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpSocket, TcpStream};
+
+    /// `127.0.0.N`.
+    pub fn loopback(n: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, n])
+    }
+
+    /// A TCP connection to `addr` from `ip`.
+    pub async fn tcp(addr: SocketAddr, ip: IpAddr) -> TcpStream {
+        let s = TcpSocket::new_v4().unwrap();
+        s.bind(SocketAddr::new(ip, 0)).unwrap();
+        s.connect(addr).await.unwrap()
+    }
+
+    /// A raw WebSocket at `path` (`/ws`, `/ws?room=ID`), upgraded from `ip`, nothing said yet.
+    pub async fn raw(addr: SocketAddr, ip: IpAddr, path: &str) -> RawWs {
+        let mut stream = tcp(addr, ip).await;
+        stream
+            .write_all(
+                format!(
+                    "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut b).await.unwrap();
+            head.push(b[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        RawWs { stream }
+    }
+
+    /// A `GameClient` join from `ip` with a `Hello` of one's own; the refusal if refused.
+    pub async fn try_join(
+        url: &str,
+        ip: IpAddr,
+        hello: tickwire_shared::sync::Hello,
+    ) -> Result<GameClient, JoinError> {
+        let client = Client::connect_from(url, ip, WAIT).await?;
+        GameClient::join_on(client, hello, WAIT).await
+    }
+
+    /// A player joined from `ip`.
+    pub async fn player(url: &str, ip: IpAddr, name: &str) -> v2::Player {
+        let c = try_join(url, ip, v2::hello(name))
+            .await
+            .unwrap_or_else(|e| panic!("{name} did not join from {ip}: {e}"));
+        v2::Player::of(c)
+    }
+}
+
+impl RawWs {
+    /// Reads server frames until a binary message (`Ok`, its payload) or a close (`Err`, its
+    /// code and reason); `None` at EOF.
+    pub async fn read_binary_or_close(&mut self) -> Option<Result<Vec<u8>, (u16, String)>> {
+        loop {
+            let (opcode, payload) = self.read_frame().await?;
+            match opcode {
+                0x2 => return Some(Ok(payload)),
+                0x8 if payload.len() >= 2 => {
+                    let code = u16::from_be_bytes([payload[0], payload[1]]);
+                    let reason = String::from_utf8_lossy(&payload[2..]).into_owned();
+                    return Some(Err((code, reason)));
+                }
+                0x8 => return Some(Err((1005, String::new()))),
+                _ => {}
+            }
+        }
+    }
+}
