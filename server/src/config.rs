@@ -14,6 +14,13 @@ fn arena_scale(s: &str) -> Result<f32, String> {
     }
 }
 
+fn head_bytes(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (8192..=1 << 20).contains(&n) => Ok(n),
+        _ => Err("expected a number of bytes in 8192..=1048576 (hyper's minimum is 8192)".into()),
+    }
+}
+
 fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| e.to_string())
 }
@@ -124,6 +131,14 @@ pub struct Config {
     /// Time a new connection has to send its HTTP request head (and finish TLS).
     #[arg(long, default_value = "5s", value_parser = duration)]
     pub handshake_timeout: Duration,
+    /// Largest HTTP request head (request line and headers), bytes; a larger one gets HTTP 431.
+    /// It is also each connection's read buffer during its handshake (8192 at least).
+    #[arg(long, default_value_t = 8192, value_parser = head_bytes)]
+    pub max_request_head_bytes: usize,
+    /// Most connections in their HTTP phase at once (TLS, request head, keep-alive between
+    /// requests; not WebSockets); past it the oldest is dropped for the new one.
+    #[arg(long, default_value_t = 2048, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_handshakes: usize,
     /// Sustained WebSocket frames per second a client may send (messages, each fragment of a
     /// fragmented one, pings and pongs all count); a flood gets close 1008.
     #[arg(long, default_value_t = 100.0)]

@@ -102,6 +102,11 @@ pub struct Metrics {
     pub actions: Family<OutcomeLabels, Counter>,
     /// HTTP requests refused because the connection limit was reached.
     pub refused_connections: Counter,
+    /// Connections in their HTTP phase (TLS, request head, keep-alive), under
+    /// `--max-handshakes`.
+    pub handshakes: Gauge,
+    /// Connections dropped in their HTTP phase to make room for a newer one.
+    pub handshakes_evicted: Counter,
     /// Rooms running.
     pub rooms: Gauge,
     /// Players per room.
@@ -139,6 +144,8 @@ impl Metrics {
             inputs: Family::default(),
             actions: Family::default(),
             refused_connections: Counter::default(),
+            handshakes: Gauge::default(),
+            handshakes_evicted: Counter::default(),
             rooms: Gauge::default(),
             room_players: Family::default(),
             auth_failures: Family::default(),
@@ -197,6 +204,16 @@ impl Metrics {
             "refused_connections",
             "Connections refused at the connection limit",
             m.refused_connections.clone(),
+        );
+        registry.register(
+            "handshakes",
+            "Connections in their HTTP phase",
+            m.handshakes.clone(),
+        );
+        registry.register(
+            "handshakes_evicted",
+            "Connections dropped in their HTTP phase for a newer one (--max-handshakes)",
+            m.handshakes_evicted.clone(),
         );
         registry.register("rooms", "Rooms running", m.rooms.clone());
         registry.register("room_players", "Players per room", m.room_players.clone());

@@ -7,6 +7,7 @@ mod common;
 
 use common::{RawWs, TestServer, WAIT, Witnesses};
 use std::net::SocketAddr;
+use std::time::Duration;
 use tickwire_server::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -18,6 +19,13 @@ fn watched() -> Config {
         outbox_capacity: 128,
         ..Config::ephemeral()
     }
+}
+
+/// Lets the witnesses play a few more ticks after a quick attack (a witness that received no
+/// snapshot at all fails), then checks what they saw.
+async fn watch_a_little(witnesses: Witnesses) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    witnesses.finish().await;
 }
 
 fn close_series(metrics: &str) -> usize {
@@ -66,7 +74,7 @@ async fn close_codes_from_clients_do_not_grow_metrics() {
         before.len(),
         after.len()
     );
-    witnesses.finish().await;
+    watch_a_little(witnesses).await;
     server.stop().await;
 }
 
@@ -268,4 +276,193 @@ fn status(answer: &str) -> u16 {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
+}
+
+/// Item 12: a spoofed name (a right-to-left override that makes "gnp.exe" read "exe.png",
+/// zero-width characters, a line separator) and a spoofed chat line arrive cleaned at another
+/// player; a name that is nothing but invisible characters gets the default name. Witnesses
+/// play in the room throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoofed_names_and_chat_arrive_cleaned() {
+    use common::v2::Player;
+    use tickwire_shared::schema::engine_events;
+    let server = TestServer::start(Config {
+        view_radius: 5000.0,
+        ..watched()
+    })
+    .await;
+    let witnesses = Witnesses::join(&server.ws_url(), 3).await;
+    let mut observer = Player::join(&server.ws_url(), "observer").await;
+    let mut spoofer = Player::join(
+        &server.ws_url(),
+        "\u{202e}gnp.exe\u{200b}\u{200d}\u{2028}\u{2066}x\u{2069}\u{feff}",
+    )
+    .await;
+    let blank = Player::join(&server.ws_url(), "\u{200b}\u{3164}\u{202e} \u{2029}").await;
+    let (spoofer_id, blank_id) = (spoofer.id(), blank.id());
+    spoofer.next_snapshot().await;
+    spoofer
+        .client
+        .chat("click\u{2028}here \u{202e}txt.exe\u{2066}\u{200b}  now\u{e0001}")
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let line = loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no chat line arrived"
+        );
+        let s = observer.next_snapshot().await;
+        if let Some(e) = s.events.iter().find(|e| e.kind == engine_events::CHAT) {
+            break e.clone();
+        }
+    };
+    assert_eq!(line.values[0].int(), i64::from(spoofer_id.0));
+    assert_eq!(line.values[1].str(), "clickhere txt.exe now");
+    while !observer.replica().players.contains_key(&blank_id) {
+        observer.next_snapshot().await;
+    }
+    let players = &observer.replica().players;
+    assert_eq!(players[&spoofer_id].name, "gnp.exex");
+    assert_eq!(players[&blank_id].name, format!("player-{}", blank_id.0));
+    watch_a_little(witnesses).await;
+    server.stop().await;
+}
+
+/// A WebSocket handshake with `key` (`None`: no key header) and extra header lines.
+fn handshake(method: &str, version: &str, key: Option<&str>, extra: &str) -> Vec<u8> {
+    let key = key
+        .map(|k| format!("Sec-WebSocket-Key: {k}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "{method} /ws {version}\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         {key}{extra}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Reads just an answer's head (for HEAD requests and 101s, which have no body to wait for).
+async fn head_only(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut buf = Vec::new();
+    let mut b = [0u8; 1];
+    let _ = tokio::time::timeout(WAIT, async {
+        while !buf.ends_with(b"\r\n\r\n") {
+            match s.read(&mut b).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => buf.push(b[0]),
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Item 14: RFC 6455 §4.2.1 handshakes. A `Sec-WebSocket-Key` that is not the base64 of
+/// exactly 16 bytes gets 400 (missing, unpadded, bad characters, 15 or 17 bytes, two keys); a
+/// HEAD is not upgraded (405, `Allow: GET`); another version gets 426 with the one we speak;
+/// HTTP/1.0 gets 400; a good key is still upgraded. Witnesses play throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_handshakes_are_checked() {
+    let server = TestServer::start(watched()).await;
+    let witnesses = Witnesses::join(&server.ws_url(), 3).await;
+    let v13 = "Sec-WebSocket-Version: 13\r\n";
+    let two_keys = format!("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n{v13}");
+    let bad: [(Option<&str>, &str); 8] = [
+        (None, v13),
+        (Some(""), v13),
+        (Some("abc"), v13),
+        (Some("dGhlIHNhbXBsZSBub25jZQ"), v13), // 16 bytes, no padding
+        (Some("dGhlIHNhbXBsZSBub25jZ!=="), v13), // not the alphabet
+        (Some("AAAAAAAAAAAAAAAAAAAA"), v13),   // 15 bytes
+        (Some("AAAAAAAAAAAAAAAAAAAAAAA="), v13), // 17 bytes
+        (Some("dGhlIHNhbXBsZSBub25jZQ=="), &two_keys),
+    ];
+    for (key, extra) in bad {
+        let answer = raw_request(server.addr, &handshake("GET", "HTTP/1.1", key, extra)).await;
+        assert_eq!(status(&answer), 400, "key {key:?}: {answer}");
+        assert!(answer.contains("Sec-WebSocket-Key must be"), "{answer}");
+    }
+    let good = Some("dGhlIHNhbXBsZSBub25jZQ==");
+    let answer = head_only(server.addr, &handshake("HEAD", "HTTP/1.1", good, v13)).await;
+    assert_eq!(status(&answer), 405, "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("allow: get"),
+        "{answer}"
+    );
+    let answer = raw_request(
+        server.addr,
+        &handshake("GET", "HTTP/1.1", good, "Sec-WebSocket-Version: 8\r\n"),
+    )
+    .await;
+    assert_eq!(status(&answer), 426, "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("sec-websocket-version: 13"),
+        "{answer}"
+    );
+    let answer = raw_request(server.addr, &handshake("GET", "HTTP/1.0", good, v13)).await;
+    assert_eq!(status(&answer), 400, "{answer}");
+    assert!(answer.contains("HTTP/1.1"), "{answer}");
+    // Plain HEAD and GET of /ws without the upgrade: 426 as before.
+    let answer = head_only(server.addr, b"HEAD /ws HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(status(&answer), 426, "{answer}");
+    // A good handshake still upgrades (lower-case padding-free keys are not the only form).
+    for key in [
+        "dGhlIHNhbXBsZSBub25jZQ==",
+        "AAAAAAAAAAAAAAAAAAAAAA==",
+        "+/+/+/+/+/+/+/+/+/+/+w==",
+    ] {
+        let answer = head_only(server.addr, &handshake("GET", "HTTP/1.1", Some(key), v13)).await;
+        assert_eq!(status(&answer), 101, "{key}: {answer}");
+    }
+    RawWs::connect(server.addr).await;
+    watch_a_little(witnesses).await;
+    server.stop().await;
+}
+
+/// Item 7: a request head over `--max-request-head-bytes` (8192 by default) gets hyper's 431
+/// and the connection ends; one just under it is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_over_the_cap_gets_431() {
+    let server = TestServer::start(watched()).await;
+    let witnesses = Witnesses::join(&server.ws_url(), 3).await;
+    let head = |filler: usize| {
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: {}\r\n\r\n",
+            "a".repeat(filler)
+        )
+        .into_bytes()
+    };
+    let answer = raw_request(server.addr, &head(7000)).await;
+    assert_eq!(status(&answer), 200, "{answer}");
+    let answer = raw_request(server.addr, &head(9000)).await;
+    assert_eq!(status(&answer), 431, "{answer}");
+    assert!(
+        answer.contains("Request Header Fields Too Large"),
+        "{answer}"
+    );
+    // Many small headers add up the same way.
+    let many: String = (0..90)
+        .map(|i| format!("X-H{i}: {}\r\n", "b".repeat(100)))
+        .collect();
+    let answer = raw_request(
+        server.addr,
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(status(&answer), 431, "{answer}");
+    // The cap is a flag.
+    let bigger = TestServer::start(Config {
+        max_request_head_bytes: 16384,
+        ..Config::ephemeral()
+    })
+    .await;
+    let answer = raw_request(bigger.addr, &head(9000)).await;
+    assert_eq!(status(&answer), 200, "{answer}");
+    bigger.stop().await;
+    watch_a_little(witnesses).await;
+    server.stop().await;
 }

@@ -1,7 +1,11 @@
-//! HTTP routing: `/ws` (WebSocket upgrade), `/rooms`, `/healthz`, `/metrics`, the browser
-//! client's files (see [`super::web`]); everything else 404. Checks made before an upgrade
-//! (origin, room id, a token in the URL) answer with an HTTP status, so a browser sees a clear
-//! refusal rather than a dropped socket.
+//! HTTP routing: `/ws` (WebSocket upgrade), `/rooms`, `/healthz`, `/readyz`, `/metrics`, the
+//! browser client's files (see [`super::web`]); everything else 404. Checks made before an
+//! upgrade (method, handshake headers, origin, room id, a token in the URL) answer with an
+//! HTTP status and a sentence, so a browser sees a clear refusal rather than a dropped socket.
+//!
+//! A request head may be at most `--max-request-head-bytes` (hyper answers 431 past it), and a
+//! connection not admitted under the connection limits still gets `/healthz`, `/readyz` and
+//! `/metrics` (and 503 for everything else), so a full server is not mistaken for a dead one.
 
 use super::conn::{self, WsParams};
 use super::rooms::valid_room_id;
@@ -10,26 +14,31 @@ use super::{Admission, AppState};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, ORIGIN};
+use hyper::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_TYPE, ORIGIN, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 type Body = Full<Bytes>;
 
-/// Serves one connection with hyper until it ends or the server shuts down. Without an
-/// admission (a connection limit reached) every request gets 503.
+/// Serves one connection with hyper until it ends, the server shuts down, or `evicted` fires
+/// (too many connections in their HTTP phase: this one was the oldest). Without an admission
+/// (a connection limit reached) only the admin routes answer; everything else gets 503.
 pub(super) async fn serve_connection<S>(
     stream: S,
     peer: SocketAddr,
     state: Arc<AppState>,
     admitted: Option<Arc<Admission>>,
+    evicted: CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -42,14 +51,22 @@ pub(super) async fn serve_connection<S>(
     let conn = http1::Builder::new()
         .header_read_timeout(state.config.handshake_timeout)
         .timer(hyper_util::rt::TokioTimer::new())
+        .max_buf_size(state.config.max_request_head_bytes)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
+        _ = evicted.cancelled() => {
+            debug!(%peer, "oldest connection in its HTTP phase dropped for a new one");
+            return;
+        }
         _ = state.shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();
-            conn.await
+            tokio::select! {
+                r = conn => r,
+                _ = evicted.cancelled() => return,
+            }
         }
     };
     if let Err(e) = result {
@@ -80,23 +97,30 @@ fn route(
     state: Arc<AppState>,
     admitted: Option<Arc<Admission>>,
 ) -> Response<Body> {
-    let Some(admission) = admitted else {
-        return text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server is at its connection limit
-",
-        );
-    };
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
     }
+    // Health, readiness and metrics answer whether or not the connection was admitted: they
+    // hold nothing once answered, and a load balancer must not take a full node for a dead one.
     match req.uri().path() {
-        "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/metrics" => response(
-            StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            state.metrics.render(),
-        ),
+        "/healthz" => return text(StatusCode::OK, "ok\n"),
+        "/readyz" => return readiness(&state),
+        "/metrics" => {
+            return response(
+                StatusCode::OK,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                state.metrics.render(),
+            );
+        }
+        _ => {}
+    }
+    let Some(admission) = admitted else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is at its connection limit; try again later\n",
+        );
+    };
+    match req.uri().path() {
         "/rooms" => {
             let body = serde_json::to_vec(&state.rooms.list()).expect("room rows serialize");
             response(StatusCode::OK, "application/json", body)
@@ -112,6 +136,79 @@ fn route(
     }
 }
 
+/// `/readyz`: 200 while the server takes new players; 503 when it is shutting down or at its
+/// connection limit (a new connection would be refused), so an orchestrator sends players
+/// elsewhere while `/healthz` still says the process is alive.
+fn readiness(state: &AppState) -> Response<Body> {
+    if state.shutdown.is_cancelled() {
+        text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the server is shutting down\n",
+        )
+    } else if state.connection_limit.available_permits() == 0 {
+        text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the server is at its connection limit\n",
+        )
+    } else {
+        text(StatusCode::OK, "ready\n")
+    }
+}
+
+/// Whether a `Sec-WebSocket-Key` is the base64 of exactly 16 bytes (RFC 6455 §4.2.1): 22
+/// characters of the base64 alphabet and `==`.
+pub(super) fn valid_websocket_key(key: &[u8]) -> bool {
+    let base64 = |c: &u8| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/';
+    key.len() == 24 && key.ends_with(b"==") && key[..22].iter().all(base64)
+}
+
+/// The answer to a handshake that fails the checks of RFC 6455 §4.2.1 that fastwebsockets
+/// leaves to us: a GET (405 for a HEAD, whose answer has no body and must not switch
+/// protocols), HTTP/1.1, version 13 (426 naming it otherwise, §4.4), one key that is the
+/// base64 of 16 bytes (400).
+fn handshake_refusal(req: &Request<Incoming>) -> Option<Response<Body>> {
+    if req.method() != Method::GET {
+        let mut r = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "a WebSocket handshake is a GET request (RFC 6455 section 4.1)\n",
+        );
+        r.headers_mut()
+            .insert(ALLOW, hyper::header::HeaderValue::from_static("GET"));
+        return Some(r);
+    }
+    if req.version() < Version::HTTP_11 {
+        return Some(text(
+            StatusCode::BAD_REQUEST,
+            "a WebSocket handshake needs HTTP/1.1\n",
+        ));
+    }
+    if req
+        .headers()
+        .get(SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
+        let mut r = text(
+            StatusCode::UPGRADE_REQUIRED,
+            "this server speaks WebSocket version 13 (Sec-WebSocket-Version: 13)\n",
+        );
+        r.headers_mut().insert(
+            SEC_WEBSOCKET_VERSION,
+            hyper::header::HeaderValue::from_static("13"),
+        );
+        return Some(r);
+    }
+    let mut keys = req.headers().get_all(SEC_WEBSOCKET_KEY).iter();
+    match (keys.next(), keys.next()) {
+        (Some(key), None) if valid_websocket_key(key.as_bytes()) => None,
+        _ => Some(text(
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Key must be one header holding the base64 of 16 random bytes \
+             (RFC 6455 section 4.2.1)\n",
+        )),
+    }
+}
+
 fn upgrade(
     mut req: Request<Incoming>,
     peer: SocketAddr,
@@ -123,6 +220,9 @@ fn upgrade(
             StatusCode::UPGRADE_REQUIRED,
             "this endpoint speaks WebSocket\n",
         );
+    }
+    if let Some(refusal) = handshake_refusal(&req) {
+        return refusal;
     }
     if state.shutdown.is_cancelled() {
         return text(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down\n");

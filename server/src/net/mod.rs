@@ -3,7 +3,11 @@
 //!
 //! Shape (after mini-redis): a listener accepts TCP connections under a global and a per-IP
 //! connection limit (TLS first when configured) and hands each to hyper; `/ws` upgrades spawn
-//! one connection task each. Connection tasks and room tasks talk only through bounded
+//! one connection task each. Connections still in their HTTP phase (TLS, the request head,
+//! keep-alive between requests) are capped at `--max-handshakes`: a new one past the cap drops
+//! the oldest, so connections that trickle their headers cost at most the cap times one
+//! request-head buffer, and a real client (whose handshake takes one round trip) is rarely the
+//! oldest. Connection tasks and room tasks talk only through bounded
 //! channels: each client has an inbox (client → room, drained once per tick) and an outbox
 //! (room → client, snapshots). A room task never awaits a socket: a full outbox means the
 //! client skips that tick.
@@ -47,6 +51,63 @@ pub(crate) struct AppState {
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// `--max-connections`: one permit per admitted connection.
+    pub connection_limit: Arc<tokio::sync::Semaphore>,
+    /// Connections in their HTTP phase, oldest first.
+    handshakes: Mutex<Handshakes>,
+}
+
+/// The connections in their HTTP phase, by arrival, each with the token that drops it.
+#[derive(Default)]
+struct Handshakes {
+    next: u64,
+    open: std::collections::BTreeMap<u64, CancellationToken>,
+}
+
+/// A connection's place among those in their HTTP phase; leaves it when dropped.
+pub(crate) struct HandshakeSlot {
+    state: Arc<AppState>,
+    id: u64,
+    /// Cancelled when a newer connection needs the place.
+    pub evicted: CancellationToken,
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        let mut h = self
+            .state
+            .handshakes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if h.open.remove(&self.id).is_some() {
+            self.state.metrics.handshakes.dec();
+        }
+    }
+}
+
+impl AppState {
+    /// Enters a new connection's HTTP phase, dropping the oldest one past `--max-handshakes`.
+    fn enter_handshake(self: &Arc<Self>) -> HandshakeSlot {
+        let evicted = CancellationToken::new();
+        let mut h = self.handshakes.lock().unwrap_or_else(|e| e.into_inner());
+        let id = h.next;
+        h.next += 1;
+        h.open.insert(id, evicted.clone());
+        self.metrics.handshakes.inc();
+        while h.open.len() > self.config.max_handshakes.max(1) {
+            if let Some((_, oldest)) = h.open.pop_first() {
+                oldest.cancel();
+                self.metrics.handshakes.dec();
+                self.metrics.handshakes_evicted.inc();
+            }
+        }
+        drop(h);
+        HandshakeSlot {
+            state: self.clone(),
+            id,
+            evicted,
+        }
+    }
 }
 
 impl AppState {
@@ -55,6 +116,7 @@ impl AppState {
         game: driver::GameRooms,
         shutdown: CancellationToken,
     ) -> Arc<AppState> {
+        let config_max_connections = config.max_connections;
         Arc::new(AppState {
             game,
             jwt: config.jwt_secret.as_deref().map(|secret| {
@@ -66,6 +128,8 @@ impl AppState {
             shutdown,
             tracker: TaskTracker::new(),
             per_ip: Mutex::new(HashMap::new()),
+            connection_limit: Arc::new(tokio::sync::Semaphore::new(config_max_connections)),
+            handshakes: Mutex::new(Handshakes::default()),
         })
     }
 }
@@ -191,7 +255,7 @@ impl Server {
     /// returns when every task is done or the grace period has passed.
     pub async fn run(self) {
         let state = self.state.clone();
-        let limit = Arc::new(tokio::sync::Semaphore::new(state.config.max_connections));
+        let limit = state.connection_limit.clone();
         loop {
             let (stream, peer) = tokio::select! {
                 _ = state.shutdown.cancelled() => break,
@@ -211,25 +275,33 @@ impl Server {
                 state.metrics.refused_connections.inc();
                 debug!(%peer, "connection limit reached");
             }
+            let slot = state.enter_handshake();
             let st = state.clone();
             let tls = self.tls.clone();
             state.tracker.spawn(async move {
+                let evicted = slot.evicted.clone();
                 match tls {
-                    None => http::serve_connection(stream, peer, st, admitted).await,
+                    None => http::serve_connection(stream, peer, st, admitted, evicted).await,
                     Some(acceptor) => {
                         let handshake = tokio::time::timeout(
                             st.config.handshake_timeout,
                             acceptor.accept(stream),
                         );
-                        match handshake.await {
+                        let handshake = tokio::select! {
+                            r = handshake => r,
+                            _ = evicted.cancelled() => return,
+                        };
+                        match handshake {
                             Ok(Ok(tls_stream)) => {
-                                http::serve_connection(tls_stream, peer, st, admitted).await
+                                http::serve_connection(tls_stream, peer, st, admitted, evicted)
+                                    .await
                             }
                             Ok(Err(e)) => debug!(%peer, error = %e, "tls handshake failed"),
                             Err(_) => debug!(%peer, "tls handshake timed out"),
                         }
                     }
                 }
+                drop(slot);
             });
         }
         drop(self.listener);
