@@ -38,13 +38,84 @@ test('blends linear fields, angles the short way, and holds the rest at the olde
   assert.equal(i.sample(1, 11.5).lanes[2], (250 + 10 * 0.75) % 256, "three quarters of the 10 steps, past 0");
 });
 
-test('extrapolates linear fields for at most 3 ticks past the newest state, then holds', () => {
+test('extrapolates linear fields at full speed for 6 ticks, easing to a stop at 12, then holds', () => {
   const { i } = feed([
     snapshot(10, { created: [create(1, DOT, [2, 0, 0, 100, 0])] }),
     snapshot(12, { updated: [update(1, 0b0110, [100, 20])] }),
   ]);
   assert.deepEqual(i.sample(1, 13), { lanes: [2, 150, 20, 100, 0], lateTicks: 1 }, 'angles are held, not extrapolated');
-  assert.deepEqual(i.sample(1, 30), { lanes: [2, 250, 20, 100, 0], lateTicks: 18 });
+  assert.equal(i.sample(1, 18).lanes[1], 400);
+  assert.equal(i.sample(1, 24).lanes[1], 550, '9 ticks of motion in all');
+  assert.deepEqual(i.sample(1, 30), { lanes: [2, 550, 20, 100, 0], lateTicks: 18 });
+  const xs = Array.from({ length: 100 }, (_, k) => i.sample(1, 12 + k * 0.2).lanes[1]);
+  for (let k = 2; k < xs.length; k++) {
+    assert.ok(xs[k - 1] >= xs[k - 2], 'never back');
+    assert.ok(xs[k] - xs[k - 1] <= xs[k - 1] - xs[k - 2] + 1e-9, 'never speeding up');
+  }
+});
+
+// A dot walking along x at speed(tick) lanes a tick; the states of the `stalled` ticks arrive
+// late, all at once, when the render tick reaches `release`. Frames advance the render tick by
+// half a tick. Per frame: [render tick, drawn x, path x without the offset].
+function stall(speed, stalled, release) {
+  const r = new Replica(welcome(schema));
+  const i = new Interpolator(schema);
+  let x = 0;
+  let pending = [];
+  const frames = [];
+  let next = 1;
+  let t = 0;
+  const deliver = (tick, px) => {
+    const lanes = [2, px, 0, 100, 0];
+    r.apply(r.entities.size === 0 ? snapshot(tick, { created: [create(1, DOT, lanes)] }) : snapshot(tick, { updated: [update(1, 0b10, [px - r.entities.get(1).lanes[1]])] }));
+    i.handleSnapshot(r);
+  };
+  const flush = () => {
+    for (const [tick, px] of pending) deliver(tick, px);
+    pending = [];
+  };
+  while (t < 80) {
+    while (next <= t + 2) {
+      x += speed(next);
+      if (next >= stalled[0] && next < stalled[1] && t < release) pending.push([next, x]);
+      else {
+        flush();
+        deliver(next, x);
+      }
+      next++;
+    }
+    if (t >= release) flush();
+    t += 0.5;
+    i.advance(t, 1 / 60);
+    const s = i.sample(1, t);
+    if (s === null) continue;
+    frames.push([t, s.lanes[1], s.lanes[1] - i.offset(1)[1]]);
+  }
+  return frames;
+}
+
+test('through a stall a dot turning back is blended back without a snap, never against its path', () => {
+  const frames = stall((t) => (t <= 20 ? 10 : -10), [18, 30], 27);
+  const release = frames.findIndex((f) => f[0] > 27);
+  const snap = Math.abs(frames[release - 1][1] - frames[release][2]);
+  assert.ok(snap > 50, `the overshoot to blend back: ${snap}`);
+  let largest = 0;
+  for (let k = 1; k < frames.length; k++) {
+    const moved = frames[k][1] - frames[k - 1][1];
+    const along = frames[k][2] - frames[k - 1][2];
+    largest = Math.max(largest, Math.abs(moved));
+    if (Math.abs(along) > 1e-9) assert.ok(moved * along >= -1e-9, `against the path at ${frames[k][0]}`);
+  }
+  assert.ok(largest <= 5 + 0.14 * snap, `largest step ${largest}`);
+  const end = frames[frames.length - 1];
+  assert.equal(end[1], end[2], 'the offset is gone');
+});
+
+test('a dot that slowed during a stall is never drawn moving back', () => {
+  const frames = stall((t) => (t <= 20 ? 10 : 2), [18, 30], 27);
+  for (let k = 1; k < frames.length; k++) assert.ok(frames[k][1] >= frames[k - 1][1] - 1e-9, `moved back at ${frames[k][0]}`);
+  const end = frames[frames.length - 1];
+  assert.equal(end[1], end[2], 'the offset is gone');
 });
 
 test('never blends or extrapolates across a discontinuity', () => {
@@ -76,7 +147,7 @@ test('only kinds with interpolated fields are buffered; skipped and departed ent
 
 test('a snapshot for a tick already recorded adds nothing, and pruning keeps one state before the render tick', () => {
   const r = new Replica(welcome(schema));
-  const i = new Interpolator(schema, { maxExtrapolationTicks: 3, maxStates: 3 });
+  const i = new Interpolator(schema, { maxStates: 3 });
   r.apply(snapshot(1, { created: [create(1, DOT, [1, 0, 0, 0, 0])] }));
   i.handleSnapshot(r);
   i.handleSnapshot(r);

@@ -435,6 +435,7 @@ export class GameClient {
     this.lastFrameS = now;
     this.clock.advance(now);
     for (const p of this.predictors.values()) p.advance(dt);
+    if (this.clock.isSynced()) this.interpolator.advance(this.clock.renderTick(), dt);
     this.interpolator.prune(this.clock.renderTick() - 1);
   }
 

@@ -7,10 +7,16 @@
 // it, `Linear` fields linearly and `Angle` fields the short way round (wrapping at the angle
 // type's turn); every other field as in the older state. Two states across a change of a
 // `discontinuity` field (a respawn counter: the entity jumped) are never blended: the older is
-// shown until the render tick reaches the newer. Past the newest state, linear fields are
-// extrapolated along their last rate of change for at most `maxExtrapolationTicks`, then held;
-// never across a discontinuity. An entity that just entered view is not drawn before the render
-// tick reaches its first state (it would have to be drawn where it was not yet).
+// shown until the render tick reaches the newer. An entity that just entered view is not drawn
+// before the render tick reaches its first state (it would have to be drawn where it was not yet).
+//
+// Through a stall (render tick past the newest state), linear fields are extrapolated along the
+// entity's own last motion: at full speed for maxExtrapolationTicks − extrapolationEaseTicks
+// ticks, then slowing evenly to a stop at maxExtrapolationTicks, then held; never across a
+// discontinuity. When the late states arrive, the difference between where the extrapolation
+// drew the entity and its real path becomes an offset that `advance` halves every
+// blendHalfLifeS (never so fast that the drawn entity moves back against its path's motion);
+// a discontinuity drops it. The same as shared/src/sync/interpolate.rs.
 //
 // Values stay in lane units (quantized, as floats); `dequantize` turns them into the game's.
 // Nothing here reads a clock.
@@ -20,7 +26,21 @@ import { typeCode } from './schema.js';
 
 /** Defaults of `InterpolationConfig::default()`. */
 export function interpolationConfig() {
-  return { maxExtrapolationTicks: 3, maxStates: 64 };
+  return { maxExtrapolationTicks: 12, extrapolationEaseTicks: 6, blendHalfLifeS: 0.08, maxStates: 64 };
+}
+
+/**
+ * How far along its last motion an entity is drawn `late` ticks past its newest state, in ticks
+ * of that motion: `late` at first, easing to a stop at maxExtrapolationTicks.
+ */
+export function extrapolatedTicks(config, late) {
+  const max = Math.max(config.maxExtrapolationTicks, 0);
+  const ease = Math.min(Math.max(config.extrapolationEaseTicks ?? 0, 0), max);
+  const full = max - ease;
+  const l = Math.min(Math.max(late, 0), max);
+  if (l <= full) return l;
+  const e = l - full;
+  return full + e - (e * e) / (2 * ease);
 }
 
 /** Lane steps in one full turn of an angle type, or null for any other type. */
@@ -66,36 +86,87 @@ function jumped(k, a, b) {
 export class Interpolator {
   /**
    * @param {object} schema the game's schema (from Welcome)
-   * @param {{maxExtrapolationTicks: number, maxStates: number}} [config]
+   * @param {{maxExtrapolationTicks: number, extrapolationEaseTicks: number, blendHalfLifeS: number, maxStates: number}} [config]
    */
   constructor(schema, config = interpolationConfig()) {
-    this.config = config;
+    this.config = { ...interpolationConfig(), ...config };
     this.kinds = schema.kinds.map((k) => kindPlan(k.fields));
-    /** @type {Map<number, {kind: number, states: {tick: number, lanes: number[]}[]}>} */
+    /** @type {Map<number, {kind: number, states: {tick: number, lanes: number[]}[], offset: number[], lastPath: number[]|null}>} */
     this.buffers = new Map();
+    /** The render tick of the last `advance`, or null. */
+    this.renderTickValue = null;
   }
 
   /**
    * Records the replica's entities after a snapshot was applied. Entities for which
    * `skip(id)` is true (the locally predicted ones) are not recorded; entities that left view
-   * are forgotten.
+   * are forgotten. Where the new state moves an entity's path at the current render tick (the
+   * late states of a stall), the difference becomes its blend-back offset.
    */
   handleSnapshot(replica, skip = () => false) {
     const tick = replica.tick;
     for (const id of this.buffers.keys()) {
       if (!replica.entities.has(id) || skip(id)) this.buffers.delete(id);
     }
+    const t = this.renderTickValue;
     for (const [id, e] of replica.entities) {
-      if (!this.kinds[e.kind].any || skip(id)) continue;
+      const k = this.kinds[e.kind];
+      if (!k.any || skip(id)) continue;
       let buf = this.buffers.get(id);
       if (buf === undefined || buf.kind !== e.kind) {
-        buf = { kind: e.kind, states: [] };
+        buf = { kind: e.kind, states: [], offset: new Array(e.lanes.length).fill(0), lastPath: null };
         this.buffers.set(id, buf);
       }
       const states = buf.states;
       if (states.length && states[states.length - 1].tick >= tick) continue;
+      const before = t === null ? null : path(this.config, k, states, t);
+      const jumpedNow = states.length > 0 && jumped(k, states[states.length - 1].lanes, e.lanes);
       states.push({ tick, lanes: [...e.lanes] });
       while (states.length > this.config.maxStates) states.shift();
+      if (jumpedNow) {
+        buf.offset.fill(0);
+        continue;
+      }
+      const after = t === null ? null : path(this.config, k, states, t);
+      if (before !== null && after !== null) {
+        for (let i = 0; i < k.interp.length; i++) {
+          if (k.interp[i] !== 'Linear') continue;
+          const d = before.lanes[i] - after.lanes[i];
+          buf.offset[i] += d;
+          if (buf.lastPath !== null) buf.lastPath[i] -= d;
+        }
+      }
+    }
+  }
+
+  /**
+   * Moves display time to `renderTick`, `frameS` seconds after the last call: decays every
+   * blend-back offset, but never so fast that the drawn entity would move back against its
+   * motion along its path this frame.
+   */
+  advance(renderTick, frameS) {
+    this.renderTickValue = renderTick;
+    const keep = 0.5 ** (Math.max(frameS, 0) / Math.max(this.config.blendHalfLifeS, 1e-6));
+    for (const buf of this.buffers.values()) {
+      const k = this.kinds[buf.kind];
+      const now = path(this.config, k, buf.states, renderTick);
+      if (buf.offset.some((o) => o !== 0)) {
+        const decayed = buf.offset.map((o) => (Math.abs(o) * keep < 0.05 ? 0 : o * keep));
+        let scale = 1;
+        if (now !== null && buf.lastPath !== null) {
+          let mm = 0;
+          let dm = 0;
+          for (let i = 0; i < k.interp.length; i++) {
+            if (k.interp[i] !== 'Linear') continue;
+            const m = now.lanes[i] - buf.lastPath[i];
+            mm += m * m;
+            dm += (decayed[i] - buf.offset[i]) * m;
+          }
+          if (mm > 0 && mm + dm < 0) scale = -mm / dm;
+        }
+        for (let i = 0; i < buf.offset.length; i++) buf.offset[i] += (decayed[i] - buf.offset[i]) * scale;
+      }
+      buf.lastPath = now === null ? null : now.lanes;
     }
   }
 
@@ -115,47 +186,58 @@ export class Interpolator {
     return this.buffers.has(id);
   }
 
+  /** The blend-back offset of entity `id` (lane units per field), or null. */
+  offset(id) {
+    return this.buffers.get(id)?.offset ?? null;
+  }
+
   /**
    * Entity `id` at `renderTick`: `{ lanes, lateTicks }` (lanes as floats, one per field of its
    * kind; lateTicks how far past its newest state the render tick is, 0 while interpolating),
-   * or null when it is not interpolated or not drawable yet.
+   * or null when it is not interpolated or not drawable yet. Its path plus what is left of its
+   * blend-back offset.
    */
   sample(id, renderTick) {
     const buf = this.buffers.get(id);
-    if (buf === undefined || buf.states.length === 0) return null;
-    const k = this.kinds[buf.kind];
-    const states = buf.states;
-    const t = renderTick;
-    if (t < states[0].tick) return null;
-    // The first state after t.
-    let lo = 0;
-    let hi = states.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (states[mid].tick <= t) lo = mid + 1;
-      else hi = mid;
-    }
-    const n = k.interp.length;
-    const out = new Array(n);
-    if (lo < states.length) {
-      const a = states[lo - 1].lanes;
-      const b = states[lo].lanes;
-      if (jumped(k, a, b)) return { lanes: a.slice(), lateTicks: 0 };
-      const f = (t - states[lo - 1].tick) / (states[lo].tick - states[lo - 1].tick);
-      for (let i = 0; i < n; i++) out[i] = blend(k.interp[i], k.turn[i], a[i], b[i], f);
-      return { lanes: out, lateTicks: 0 };
-    }
-    const last = states[states.length - 1];
-    const late = t - last.tick;
-    if (states.length < 2) return { lanes: last.lanes.slice(), lateTicks: late };
-    const prev = states[states.length - 2];
-    if (jumped(k, prev.lanes, last.lanes)) return { lanes: last.lanes.slice(), lateTicks: late };
-    const ahead = Math.min(late, this.config.maxExtrapolationTicks);
-    const span = last.tick - prev.tick;
-    for (let i = 0; i < n; i++) {
-      const v = last.lanes[i];
-      out[i] = k.interp[i] === 'Linear' ? v + ((v - prev.lanes[i]) / span) * ahead : v;
-    }
-    return { lanes: out, lateTicks: late };
+    if (buf === undefined) return null;
+    const s = path(this.config, this.kinds[buf.kind], buf.states, renderTick);
+    if (s === null) return null;
+    for (let i = 0; i < s.lanes.length; i++) s.lanes[i] += buf.offset[i];
+    return s;
   }
+}
+
+/** An entity's path at `t` from its states alone (between states, or extrapolated), or null. */
+function path(config, k, states, t) {
+  if (states.length === 0 || t < states[0].tick) return null;
+  // The first state after t.
+  let lo = 0;
+  let hi = states.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (states[mid].tick <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  const n = k.interp.length;
+  const out = new Array(n);
+  if (lo < states.length) {
+    const a = states[lo - 1].lanes;
+    const b = states[lo].lanes;
+    if (jumped(k, a, b)) return { lanes: a.slice(), lateTicks: 0 };
+    const f = (t - states[lo - 1].tick) / (states[lo].tick - states[lo - 1].tick);
+    for (let i = 0; i < n; i++) out[i] = blend(k.interp[i], k.turn[i], a[i], b[i], f);
+    return { lanes: out, lateTicks: 0 };
+  }
+  const last = states[states.length - 1];
+  const late = t - last.tick;
+  if (states.length < 2) return { lanes: last.lanes.slice(), lateTicks: late };
+  const prev = states[states.length - 2];
+  if (jumped(k, prev.lanes, last.lanes)) return { lanes: last.lanes.slice(), lateTicks: late };
+  const ahead = extrapolatedTicks(config, late);
+  const span = last.tick - prev.tick;
+  for (let i = 0; i < n; i++) {
+    const v = last.lanes[i];
+    out[i] = k.interp[i] === 'Linear' ? v + ((v - prev.lanes[i]) / span) * ahead : v;
+  }
+  return { lanes: out, lateTicks: late };
 }

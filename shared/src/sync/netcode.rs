@@ -299,6 +299,8 @@ impl Netcode {
         }
         let render = self.clock.render_tick();
         if self.clock.is_synced() {
+            self.interpolator
+                .advance(&self.replica.schema, render, frame);
             self.stats.frames += 1;
             for id in self.interpolator.ids() {
                 if let Some(s) = self.interpolator.sample(&self.replica.schema, id, render) {
