@@ -1665,3 +1665,43 @@ fn a_client_behind_gets_bounded_events_oldest_chat_dropped_first() {
     t.tick();
     assert_eq!(said(&t.last[&c].0), vec![format!("chat {} hi", a.0)]);
 }
+
+/// What the server's seat accounting rests on (issue 20): `has_player` is true for exactly as
+/// long as a player holds its seat (connected, then through its resume grace), and a player
+/// removed at once (the server's answer to abuse: `handle_leave`, not `handle_disconnect`)
+/// leaves everyone's list in the next snapshot and leaves a dead token, which makes a new
+/// player like any unknown token.
+#[test]
+fn a_player_removed_at_once_loses_its_seat_and_its_token() {
+    let grace = 4;
+    let mut t = walkers(EngineConfig {
+        resume_grace_ticks: grace,
+        ..config()
+    });
+    let (ja, ta) = enter(&mut t, "ann", None);
+    let (jb, _) = enter(&mut t, "bob", None);
+    let (jc, _) = enter(&mut t, "cy", None);
+    let (a, b, c) = (ja.player_id, jb.player_id, jc.player_id);
+    t.tick();
+    assert!(t.room.has_player(a) && t.room.has_player(b) && t.room.has_player(c));
+    // Bob drops: he keeps his seat through the grace, then loses it.
+    t.room.handle_disconnect(b);
+    for _ in 0..grace {
+        assert!(t.room.has_player(b), "bob holds his seat in his grace");
+        t.tick();
+    }
+    t.tick();
+    assert!(!t.room.has_player(b), "and not after it");
+    // Ann is removed at once: no grace, no seat, no token.
+    t.room.handle_leave(a);
+    assert!(!t.room.has_player(a));
+    assert_eq!(t.room.player_count(), 1);
+    assert_eq!(t.room.token_owner(&ta), None);
+    t.tick();
+    assert!(!t.replicas[&c].players.contains_key(&a), "cy saw ann go");
+    let (j, _) = enter(&mut t, "ann", Some(&ta));
+    assert!(!j.resumed, "the dead token took nobody back");
+    assert!(j.player_id != a && t.room.has_player(j.player_id));
+    t.tick();
+    assert_exact(&t);
+}

@@ -395,6 +395,14 @@ async fn unknown_resume_tokens_are_rate_limited_per_address() {
     };
     assert!(back.resumed, "{back:?}");
     assert_eq!(back.player_id, legit_w.player_id);
+    let (_, metrics) = server.http_get("/metrics").await;
+    assert!(
+        metrics.contains(&format!(
+            "tickwire_rate_limited_total{{outcome=\"resume\"}} {}",
+            GUESSES - BURST as usize
+        )),
+        "{metrics}"
+    );
     // So do joins without a token from the guessing address: only resume attempts are limited.
     let (_fresh, answer) = raw_join(addr, guesser, "/ws", hello("fresh", None)).await;
     assert!(matches!(answer, Answer::Welcome(_)), "{answer:?}");

@@ -241,10 +241,9 @@ impl Driver {
     /// Gives back the seats of players no longer in the room (left, removed, or out of
     /// their resume grace).
     fn release_seats(&mut self) {
-        if self.seats.len() > self.room.player_count() {
-            let room = &self.room;
-            self.seats.retain(|id, _| room.has_player(*id));
-        }
+        // A look-up per seat a tick: cheap, and right whatever happened in between.
+        let room = &self.room;
+        self.seats.retain(|id, _| room.has_player(*id));
     }
 
     fn tick(&mut self) {

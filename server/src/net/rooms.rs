@@ -27,6 +27,7 @@ use super::AppState;
 use super::driver::RoomLogic;
 use super::room_task::{self, RoomCmd};
 use crate::config::Config;
+use crate::metrics::OutcomeLabels;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -307,6 +308,11 @@ impl RoomRegistry {
     ) -> Result<Seat, CloseReason> {
         let c = &state.config;
         if resume_token.is_some() && !self.charge_resume(ip, c) {
+            state
+                .metrics
+                .rate_limited
+                .get_or_create(&OutcomeLabels { outcome: "resume" })
+                .inc();
             return Err(CloseReason::new(
                 CloseCode::PolicyViolation,
                 "too many resume attempts with unknown tokens from your address; \
