@@ -226,6 +226,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn named_rooms_leave_quick_match_its_share_of_the_rooms() {
+        let c = Config::default();
+        assert_eq!((c.max_rooms, c.named_room_limit()), (64, 32));
+        assert_eq!((c.max_seats_per_ip, c.max_rooms_per_ip), (64, 8));
+        let c = Config::parse_from(["tickwire", "--max-rooms", "5"]);
+        assert_eq!(c.named_room_limit(), 3);
+        let c = Config::parse_from(["tickwire", "--max-rooms", "5", "--max-named-rooms", "9"]);
+        assert_eq!(c.named_room_limit(), 5, "never more than --max-rooms");
+        let c = Config::parse_from(["tickwire", "--max-named-rooms", "0"]);
+        assert_eq!(c.named_room_limit(), 0, "quick-match only");
+    }
+
+    #[test]
     fn the_arena_scale_comes_from_the_command_line() {
         let c = Config::default();
         assert_eq!(c.arena(), Arena::default());

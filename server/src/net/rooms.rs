@@ -10,8 +10,8 @@
 //! occupancy counts every player exactly once, joins on their way included, and concurrent
 //! joins can neither overfill a room nor be refused while seats are free.
 //!
-//! One address cannot take the server: a seat counts against the client's IP address
-//! (`--max-seats-per-ip`) for as long as it is held, a seat in resume grace too, so joins
+//! One address cannot take the server: a seat counts against the client's IP address (an
+//! IPv6 client's /64, see [`address_key`]) (`--max-seats-per-ip`) for as long as it is held, a seat in resume grace too, so joins
 //! followed by a dropped socket cannot keep a room full; one address has a budget of named
 //! rooms it created that still exist (`--max-rooms-per-ip`); and named rooms together may
 //! take only part of `--max-rooms` (`--max-named-rooms`), so quick-match always has rooms
@@ -218,6 +218,19 @@ pub fn valid_room_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// The address limits count against: an IPv4 address (also when it arrives IPv4-mapped on an
+/// IPv6 socket) or an IPv6 /64, the block one subscriber is usually given, so one host cannot
+/// walk through its 2^64 addresses for fresh budgets.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
 fn full(reason: String) -> CloseReason {
     CloseReason::new(CloseCode::Full, reason)
 }
@@ -257,11 +270,11 @@ impl RoomRegistry {
         }
     }
 
-    /// Seats `ip` holds now, across all rooms.
+    /// Seats `ip` (its [`address_key`]) holds now, across all rooms.
     pub fn seats_held_by(&self, ip: IpAddr) -> usize {
         lock_ledger(&self.ledger)
             .seats
-            .get(&ip)
+            .get(&address_key(ip))
             .copied()
             .unwrap_or(0)
     }
@@ -307,6 +320,7 @@ impl RoomRegistry {
         ip: IpAddr,
     ) -> Result<Seat, CloseReason> {
         let c = &state.config;
+        let ip = address_key(ip);
         if resume_token.is_some() && !self.charge_resume(ip, c) {
             state
                 .metrics
@@ -495,7 +509,18 @@ fn spawn_room(state: &Arc<AppState>, id: String, public: bool) -> RoomHandle {
 
 #[cfg(test)]
 mod tests {
-    use super::valid_room_id;
+    use super::{address_key, valid_room_id};
+    use std::net::IpAddr;
+
+    #[test]
+    fn addresses_count_as_an_ipv4_address_or_an_ipv6_64() {
+        let key = |s: &str| address_key(s.parse::<IpAddr>().unwrap()).to_string();
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+    }
 
     #[test]
     fn room_ids() {
