@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{RawWs, TestServer, WAIT, Witnesses};
+use common::{RawWs, TestServer, WAIT, Witnesses, http_get};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tickwire_server::Config;
@@ -463,6 +463,249 @@ async fn a_request_head_over_the_cap_gets_431() {
     let answer = raw_request(bigger.addr, &head(9000)).await;
     assert_eq!(status(&answer), 200, "{answer}");
     bigger.stop().await;
+    watch_a_little(witnesses).await;
+    server.stop().await;
+}
+
+/// Polls `path` until it answers `want` (the server admits and counts connections as it
+/// accepts them, a moment after the attacker's connect returns).
+async fn until_status(addr: SocketAddr, path: &str, want: u16) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (code, body) = http_get(addr, path).await;
+        if code == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} answers {code} {body:?}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A metric's value in a `/metrics` text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// What a player trying to join a full server meets: HTTP 503 before the upgrade.
+async fn player_refused_with_503(url: &str) {
+    let err = tickwire_client::Client::connect(url, WAIT)
+        .await
+        .err()
+        .expect("a player is refused at the limit");
+    assert!(err.to_string().contains("503"), "{err}");
+}
+
+/// Item 6: an attacker fills `--max-connections` with idle TCP connections. `/healthz` still
+/// answers 200 promptly (a load balancer would otherwise take a healthy node out), `/metrics`
+/// answers, `/readyz` says 503 (no player would get in) until the attacker leaves; players get
+/// their 503 as before; the witnesses, admitted before, play on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_when_the_connection_limit_is_full() {
+    let server = TestServer::start(Config {
+        max_connections: 20,
+        ..watched()
+    })
+    .await;
+    let witnesses = Witnesses::join(&server.ws_url(), 3).await;
+    until_status(server.addr, "/readyz", 200).await;
+    let mut idle = Vec::new();
+    for _ in 0..17 {
+        idle.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    until_status(server.addr, "/readyz", 503).await;
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        let (code, body) = server.http_get("/healthz").await;
+        assert_eq!((code, body.as_str()), (200, "ok\n"));
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+    let (code, body) = server.http_get("/readyz").await;
+    assert_eq!(code, 503);
+    assert!(body.contains("connection limit"), "{body}");
+    let (code, metrics) = server.http_get("/metrics").await;
+    assert_eq!(code, 200);
+    assert!(metric(&metrics, "tickwire_refused_connections_total") >= 1.0);
+    player_refused_with_503(&server.ws_url()).await;
+    let (code, body) = server.http_get("/").await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("connection limit"), "{body}");
+    drop(idle);
+    until_status(server.addr, "/readyz", 200).await;
+    common::v2::Player::join(&server.ws_url(), "after").await;
+    watch_a_little(witnesses).await;
+    server.stop().await;
+}
+
+/// Item 6, per address: the attacker fills `--max-connections-per-ip` from the address the
+/// health checker shares. `/healthz` answers 200; a player from that address gets 503; the
+/// server as a whole is still ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_when_the_per_ip_limit_is_full() {
+    let server = TestServer::start(Config {
+        max_connections_per_ip: 6,
+        ..watched()
+    })
+    .await;
+    let witnesses = Witnesses::join(&server.ws_url(), 3).await;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    // Wait for the idle connections to be counted: a page then gets 503.
+    until_status(server.addr, "/", 503).await;
+    let (code, _) = server.http_get("/healthz").await;
+    assert_eq!(code, 200);
+    let (code, _) = server.http_get("/readyz").await;
+    assert_eq!(code, 200, "the server as a whole takes players");
+    player_refused_with_503(&server.ws_url()).await;
+    drop(idle);
+    until_status(server.addr, "/", 200).await;
+    watch_a_little(witnesses).await;
+    server.stop().await;
+}
+
+/// Whether the server closed `s` within `limit` (EOF or reset) rather than keeping it open.
+async fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 512];
+    tokio::time::timeout(limit, async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// Item 7: connections that never finish their request head are capped at
+/// `--max-handshakes`; each new one past the cap drops the oldest, so a player (whose
+/// handshake takes one round trip) still gets in, and `/healthz` answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_handshakes_past_the_cap_drop_the_oldest() {
+    let server = TestServer::start(Config {
+        max_handshakes: 30,
+        handshake_timeout: Duration::from_secs(60),
+        ..watched()
+    })
+    .await;
+    let witnesses = Witnesses::join(&server.ws_url(), 3).await;
+    let mut parked = Vec::new();
+    for _ in 0..100 {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaa")
+            .await
+            .unwrap();
+        parked.push(s);
+    }
+    for (i, s) in parked.iter_mut().enumerate().take(70) {
+        assert!(
+            closed_within(s, WAIT).await,
+            "parked connection {i} is still open"
+        );
+    }
+    // The newest stay (the server does not drop what it need not).
+    for (i, s) in parked.iter_mut().enumerate().skip(75) {
+        assert!(
+            !closed_within(s, Duration::from_millis(100)).await,
+            "parked connection {i} was closed"
+        );
+    }
+    let (code, _) = server.http_get("/healthz").await;
+    assert_eq!(code, 200);
+    let mut p = common::v2::Player::join(&server.ws_url(), "newcomer").await;
+    p.next_snapshot().await;
+    let (_, metrics) = server.http_get("/metrics").await;
+    assert!(metric(&metrics, "tickwire_handshakes_evicted_total") >= 70.0);
+    assert!(metric(&metrics, "tickwire_handshakes") <= 30.0);
+    drop(parked);
+    // Back to baseline: only the scrape itself is in its HTTP phase.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, metrics) = server.http_get("/metrics").await;
+        if metric(&metrics, "tickwire_handshakes") <= 1.0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    watch_a_little(witnesses).await;
+    server.stop().await;
+}
+
+/// This process's resident memory, bytes (`VmRSS` in `/proc/self/status`).
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS in /proc/self/status")
+        * 1024
+}
+
+/// Item 7: handshakes in progress cost bounded memory. 300 connections each push a 256 KiB
+/// request head (each cost up to 383 KiB of buffer before: ~75 MB here), and 600 more park a
+/// 7 KB head, under the request-head buffer: the server's (in-process) resident memory grows
+/// by a few MB, not by what the attackers sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickled_headers_cost_bounded_memory() {
+    let server = TestServer::start(Config {
+        max_handshakes: 200,
+        handshake_timeout: Duration::from_secs(60),
+        ..watched()
+    })
+    .await;
+    let witnesses = Witnesses::join(&server.ws_url(), 3).await;
+    let before = rss();
+    let mut big = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    big.resize(256 * 1024, b'a');
+    let big: std::sync::Arc<[u8]> = big.into();
+    let mut pushers = tokio::task::JoinSet::new();
+    for _ in 0..300 {
+        let big = big.clone();
+        let addr = server.addr;
+        pushers.spawn(async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            let _ = tokio::time::timeout(WAIT, s.write_all(&big)).await;
+            let answer = read_answer(&mut s).await;
+            // 431, or (a write the server never read) a reset before the answer arrived.
+            assert!(answer.is_empty() || status(&answer) == 431, "{answer}");
+            s
+        });
+    }
+    let mut held = Vec::new();
+    while let Some(s) = pushers.join_next().await {
+        held.push(s.unwrap());
+    }
+    let mut parked = Vec::new();
+    let mut head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ".to_vec();
+    head.resize(7000, b'b');
+    for _ in 0..600 {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(&head).await.unwrap();
+        parked.push(s);
+    }
+    let (code, metrics) = server.http_get("/metrics").await;
+    assert_eq!(code, 200);
+    let grew = rss().saturating_sub(before);
+    assert!(
+        metric(&metrics, "tickwire_handshakes") <= 200.0,
+        "{metrics}"
+    );
+    assert!(
+        grew < 24 << 20,
+        "resident memory grew by {} KiB with 900 hostile handshakes",
+        grew >> 10
+    );
+    eprintln!("resident memory grew by {} KiB", grew >> 10);
+    drop((held, parked));
     watch_a_little(witnesses).await;
     server.stop().await;
 }
