@@ -67,6 +67,12 @@ pub struct Config {
     /// the socket is dropped), and its buffers are released.
     #[arg(long, default_value = "5s", value_parser = duration)]
     pub write_timeout: Duration,
+    /// The kernel's send buffer of each client socket, bytes (SO_SNDBUF; Linux doubles it
+    /// for its bookkeeping); 0 leaves it to the kernel's autotuning (up to 4 MiB a socket on
+    /// Linux). It bounds what a client that stops reading holds in kernel memory, and how
+    /// soon its writes block and `--write-timeout` closes it.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub send_buffer_bytes: usize,
     /// Snapshots buffered per client before it starts skipping ticks.
     #[arg(long, default_value_t = 4)]
     pub outbox_capacity: usize,

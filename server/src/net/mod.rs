@@ -153,6 +153,21 @@ pub enum StartError {
     Secret(#[from] crate::auth::SecretError),
 }
 
+/// The listening socket; accepted sockets inherit its send buffer size (`--send-buffer-bytes`).
+fn listen(config: &Config) -> std::io::Result<TcpListener> {
+    let socket = if config.addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if config.send_buffer_bytes > 0 {
+        socket.set_send_buffer_size(u32::try_from(config.send_buffer_bytes).unwrap_or(u32::MAX))?;
+    }
+    socket.bind(config.addr)?;
+    socket.listen(1024)
+}
+
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
@@ -208,12 +223,10 @@ impl Server {
             (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
             _ => None,
         };
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.addr,
-                source,
-            })?;
+        let listener = listen(&config).map_err(|source| StartError::Bind {
+            addr: config.addr,
+            source,
+        })?;
         let state = AppState::new(config, game, shutdown);
         Ok(Server {
             listener,
