@@ -87,6 +87,9 @@ pub struct RoomHandle {
 struct Ledger {
     seats: HashMap<IpAddr, usize>,
     guesses: HashMap<IpAddr, Allowance>,
+    /// Size of `guesses` at which the next pruning happens (twice what the last one kept, so
+    /// pruning costs amortised O(1) a guess even when few entries can go).
+    prune_at: usize,
 }
 
 /// A per-address budget of resume attempts (a token bucket that can be refunded).
@@ -235,8 +238,8 @@ fn full(reason: String) -> CloseReason {
     CloseReason::new(CloseCode::Full, reason)
 }
 
-/// Allowances are pruned once this many addresses have one (the full ones go: a full
-/// allowance is the same as none).
+/// Allowances are pruned once at least this many addresses have one (the full ones go: a
+/// full allowance is the same as none).
 const PRUNE_GUESSES_AT: usize = 1024;
 
 impl RoomRegistry {
@@ -252,9 +255,10 @@ impl RoomRegistry {
         let rate = 1.0 / c.resume_guess_interval.as_secs_f64().max(1e-3);
         let now = self.epoch.elapsed().as_secs_f64();
         let mut l = lock_ledger(&self.ledger);
-        if l.guesses.len() >= PRUNE_GUESSES_AT && !l.guesses.contains_key(&ip) {
+        if l.guesses.len() >= l.prune_at.max(PRUNE_GUESSES_AT) && !l.guesses.contains_key(&ip) {
             l.guesses
                 .retain(|_, a| a.tokens + (now - a.last) * rate < burst);
+            l.prune_at = 2 * l.guesses.len();
         }
         let a = l.guesses.entry(ip).or_insert(Allowance {
             tokens: burst,
