@@ -141,6 +141,14 @@ pub struct Config {
     /// It is also each connection's read buffer during its handshake (8192 at least).
     #[arg(long, default_value_t = 8192, value_parser = head_bytes)]
     pub max_request_head_bytes: usize,
+    /// Also serve `/healthz`, `/readyz` and `/metrics` here (plain HTTP), outside every limit
+    /// of `--addr`, so health checks answer however full the player listener is. Bind it to
+    /// an address only load balancers and monitoring reach.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_addr: Option<SocketAddr>,
+    /// Most simultaneous connections to `--admin-addr`; more are closed at once.
+    #[arg(long, default_value_t = 64)]
+    pub max_admin_connections: usize,
     /// Most connections in their HTTP phase at once (TLS, request head, keep-alive between
     /// requests; not WebSockets); past it the oldest is dropped for the new one.
     #[arg(long, default_value_t = 2048, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]

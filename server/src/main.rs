@@ -30,6 +30,9 @@ async fn main() -> anyhow::Result<()> {
     };
     tracing::info!(%addr, tick_rate = config.tick_rate, "tickwire listening");
     println!("tickwire listening on {http}://{addr} (WebSocket: {ws}://{addr}/ws)");
+    if let Some(admin) = server.admin_addr() {
+        println!("tickwire health and metrics on http://{admin} (/healthz, /readyz, /metrics)");
+    }
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("signal received, shutting down");

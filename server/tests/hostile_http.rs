@@ -709,3 +709,47 @@ async fn trickled_headers_cost_bounded_memory() {
     watch_a_little(witnesses).await;
     server.stop().await;
 }
+
+/// Item 6, the second answer: `--admin-addr`. The player listener is full and its handshakes
+/// churn (an attacker opens far more idle connections than `--max-connections` and
+/// `--max-handshakes` allow); on the admin listener `/healthz` and `/metrics` answer 200 at
+/// once, `/readyz` says the player side is full, and nothing else is served there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_listener_answers_however_full_the_player_listener_is() {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tickwire_server::Server::bind(
+        Config {
+            max_connections: 10,
+            max_handshakes: 8,
+            admin_addr: Some("127.0.0.1:0".parse().unwrap()),
+            ..watched()
+        },
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let (addr, admin) = (server.local_addr(), server.admin_addr().expect("bound"));
+    let task = tokio::spawn(server.run());
+    let witnesses = Witnesses::join(&format!("ws://{addr}/ws"), 3).await;
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    until_status(admin, "/readyz", 503).await;
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        assert_eq!(http_get(admin, "/healthz").await.0, 200);
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+    let (code, metrics) = http_get(admin, "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(metric(&metrics, "tickwire_handshakes_evicted_total") >= 1.0);
+    for path in ["/", "/ws", "/rooms"] {
+        assert_eq!(http_get(admin, path).await.0, 404, "{path}");
+    }
+    drop(idle);
+    until_status(admin, "/readyz", 200).await;
+    watch_a_little(witnesses).await;
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+}

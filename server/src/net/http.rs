@@ -30,23 +30,38 @@ use tracing::debug;
 
 type Body = Full<Bytes>;
 
+/// What a connection is served.
+pub(super) enum Routes {
+    /// The player listener: every route. Without an admission (a connection limit reached)
+    /// only the admin routes answer; everything else gets 503.
+    Public(Option<Arc<Admission>>),
+    /// The `--admin-addr` listener: `/healthz`, `/readyz` and `/metrics`; everything else 404.
+    Admin,
+}
+
 /// Serves one connection with hyper until it ends, the server shuts down, or `evicted` fires
-/// (too many connections in their HTTP phase: this one was the oldest). Without an admission
-/// (a connection limit reached) only the admin routes answer; everything else gets 503.
+/// (too many connections in their HTTP phase: this one was the oldest).
 pub(super) async fn serve_connection<S>(
     stream: S,
     peer: SocketAddr,
     state: Arc<AppState>,
-    admitted: Option<Arc<Admission>>,
+    routes: Routes,
     evicted: CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let st = state.clone();
-    let service = service_fn(move |req| {
+    let routes = Arc::new(routes);
+    let service = service_fn(move |req: Request<Incoming>| {
         let st = st.clone();
-        let admitted = admitted.clone();
-        async move { Ok::<_, Infallible>(route(req, peer, st, admitted)) }
+        let routes = routes.clone();
+        async move {
+            Ok::<_, Infallible>(match &*routes {
+                Routes::Public(admitted) => route(req, peer, st, admitted.clone()),
+                Routes::Admin => admin_route(&req, &st)
+                    .unwrap_or_else(|| text(StatusCode::NOT_FOUND, "not found\n")),
+            })
+        }
     });
     let conn = http1::Builder::new()
         .header_read_timeout(state.config.handshake_timeout)
@@ -97,22 +112,10 @@ fn route(
     state: Arc<AppState>,
     admitted: Option<Arc<Admission>>,
 ) -> Response<Body> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-    }
     // Health, readiness and metrics answer whether or not the connection was admitted: they
     // hold nothing once answered, and a load balancer must not take a full node for a dead one.
-    match req.uri().path() {
-        "/healthz" => return text(StatusCode::OK, "ok\n"),
-        "/readyz" => return readiness(&state),
-        "/metrics" => {
-            return response(
-                StatusCode::OK,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                state.metrics.render(),
-            );
-        }
-        _ => {}
+    if let Some(answer) = admin_route(&req, &state) {
+        return answer;
     }
     let Some(admission) = admitted else {
         return text(
@@ -133,6 +136,24 @@ fn route(
             &state.game.schema().game,
         )
         .unwrap_or_else(|| text(StatusCode::NOT_FOUND, "not found\n")),
+    }
+}
+
+/// The routes for load balancers and monitoring, on both listeners: `/healthz`, `/readyz`,
+/// `/metrics` (and 405 for a method other than GET or HEAD); `None` for any other path.
+fn admin_route(req: &Request<Incoming>, state: &AppState) -> Option<Response<Body>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Some(text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"));
+    }
+    match req.uri().path() {
+        "/healthz" => Some(text(StatusCode::OK, "ok\n")),
+        "/readyz" => Some(readiness(state)),
+        "/metrics" => Some(response(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            state.metrics.render(),
+        )),
+        _ => None,
     }
 }
 

@@ -57,11 +57,12 @@ pub(crate) struct AppState {
     handshakes: Mutex<Handshakes>,
 }
 
-/// The connections in their HTTP phase, by arrival, each with the token that drops it.
+/// The connections in their HTTP phase, by arrival, each with the token that drops it and
+/// its admission (released the moment it is dropped, so the newcomer can have it).
 #[derive(Default)]
 struct Handshakes {
     next: u64,
-    open: std::collections::BTreeMap<u64, CancellationToken>,
+    open: std::collections::BTreeMap<u64, (CancellationToken, Option<Arc<Admission>>)>,
 }
 
 /// A connection's place among those in their HTTP phase; leaves it when dropped.
@@ -70,6 +71,20 @@ pub(crate) struct HandshakeSlot {
     id: u64,
     /// Cancelled when a newer connection needs the place.
     pub evicted: CancellationToken,
+}
+
+impl HandshakeSlot {
+    /// Records the connection's admission, for release if it is dropped for a newer one.
+    fn hold(&self, admission: Option<Arc<Admission>>) {
+        let mut h = self
+            .state
+            .handshakes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = h.open.get_mut(&self.id) {
+            entry.1 = admission;
+        }
+    }
 }
 
 impl Drop for HandshakeSlot {
@@ -92,11 +107,14 @@ impl AppState {
         let mut h = self.handshakes.lock().unwrap_or_else(|e| e.into_inner());
         let id = h.next;
         h.next += 1;
-        h.open.insert(id, evicted.clone());
+        h.open.insert(id, (evicted.clone(), None));
         self.metrics.handshakes.inc();
         while h.open.len() > self.config.max_handshakes.max(1) {
-            if let Some((_, oldest)) = h.open.pop_first() {
+            if let Some((_, (oldest, admission))) = h.open.pop_first() {
                 oldest.cancel();
+                if let Some(a) = admission {
+                    a.release();
+                }
                 self.metrics.handshakes.dec();
                 self.metrics.handshakes_evicted.inc();
             }
@@ -171,6 +189,8 @@ fn listen(config: &Config) -> std::io::Result<TcpListener> {
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
+    /// `--admin-addr`: health, readiness and metrics, outside the player limits.
+    admin: Option<TcpListener>,
     tls: Option<TlsAcceptor>,
     state: Arc<AppState>,
 }
@@ -178,8 +198,17 @@ pub struct Server {
 /// A connection's place under the global and per-IP limits, held (shared) by the HTTP
 /// connection and any WebSocket it upgrades to, and released when both are gone.
 pub(crate) struct Admission {
-    _permit: tokio::sync::OwnedSemaphorePermit,
-    _ip: IpSlot,
+    /// The permit and the per-IP count, until released (dropped, or taken out early when the
+    /// connection is dropped from its HTTP phase for a newer one).
+    held: Mutex<Option<(tokio::sync::OwnedSemaphorePermit, IpSlot)>>,
+}
+
+impl Admission {
+    /// Gives the connection's place back now, before its task has wound down.
+    fn release(&self) {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(held);
+    }
 }
 
 /// Counts a connection against its IP until dropped.
@@ -227,12 +256,28 @@ impl Server {
             addr: config.addr,
             source,
         })?;
+        let admin = match config.admin_addr {
+            None => None,
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+        };
         let state = AppState::new(config, game, shutdown);
         Ok(Server {
             listener,
+            admin,
             tls,
             state,
         })
+    }
+
+    /// The address the `--admin-addr` listener actually bound, if there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
+            .as_ref()
+            .map(|l| l.local_addr().expect("a bound listener has an address"))
     }
 
     /// The address actually bound (useful with port 0).
@@ -256,19 +301,25 @@ impl Server {
         }
         *n += 1;
         Some(Arc::new(Admission {
-            _permit: permit,
-            _ip: IpSlot {
-                state: self.state.clone(),
-                ip,
-            },
+            held: Mutex::new(Some((
+                permit,
+                IpSlot {
+                    state: self.state.clone(),
+                    ip,
+                },
+            ))),
         }))
     }
 
     /// Serves until the shutdown token is cancelled, then closes every connection (1001) and
     /// returns when every task is done or the grace period has passed.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
         let state = self.state.clone();
         let limit = state.connection_limit.clone();
+        let admin = self
+            .admin
+            .take()
+            .map(|l| tokio::spawn(serve_admin(l, state.clone())));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = state.shutdown.cancelled() => break,
@@ -283,18 +334,24 @@ impl Server {
                 },
             };
             let _ = stream.set_nodelay(true);
+            // First make room among the handshakes (the oldest gives back its admission at
+            // once), then admit: a flood of parked connections cannot hold every permit.
+            let slot = state.enter_handshake();
             let admitted = self.admit(peer.ip(), &limit);
             if admitted.is_none() {
                 state.metrics.refused_connections.inc();
                 debug!(%peer, "connection limit reached");
             }
-            let slot = state.enter_handshake();
+            slot.hold(admitted.clone());
             let st = state.clone();
             let tls = self.tls.clone();
             state.tracker.spawn(async move {
                 let evicted = slot.evicted.clone();
                 match tls {
-                    None => http::serve_connection(stream, peer, st, admitted, evicted).await,
+                    None => {
+                        let routes = http::Routes::Public(admitted);
+                        http::serve_connection(stream, peer, st, routes, evicted).await
+                    }
                     Some(acceptor) => {
                         let handshake = tokio::time::timeout(
                             st.config.handshake_timeout,
@@ -306,8 +363,8 @@ impl Server {
                         };
                         match handshake {
                             Ok(Ok(tls_stream)) => {
-                                http::serve_connection(tls_stream, peer, st, admitted, evicted)
-                                    .await
+                                let routes = http::Routes::Public(admitted);
+                                http::serve_connection(tls_stream, peer, st, routes, evicted).await
                             }
                             Ok(Err(e)) => debug!(%peer, error = %e, "tls handshake failed"),
                             Err(_) => debug!(%peer, "tls handshake timed out"),
@@ -318,6 +375,9 @@ impl Server {
             });
         }
         drop(self.listener);
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
         info!("shutting down: closing connections");
         state.tracker.close();
         if tokio::time::timeout(state.config.shutdown_grace, state.tracker.wait())
@@ -326,5 +386,38 @@ impl Server {
         {
             warn!("shutdown grace period over with connections still open");
         }
+    }
+}
+
+/// The `--admin-addr` listener: plain HTTP, `/healthz`, `/readyz` and `/metrics` only, under
+/// its own `--max-admin-connections` and none of the player listener's limits, so a health
+/// check answers however full the player listener is. Past its cap a new connection is closed
+/// at once. Stops accepting at shutdown (its open connections finish like any other).
+async fn serve_admin(listener: TcpListener, state: Arc<AppState>) {
+    let cap = Arc::new(tokio::sync::Semaphore::new(
+        state.config.max_admin_connections.max(1),
+    ));
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = cap.clone().try_acquire_owned() else {
+            debug!(%peer, "admin connection limit reached");
+            continue;
+        };
+        let st = state.clone();
+        state.tracker.spawn(async move {
+            let never = CancellationToken::new();
+            http::serve_connection(stream, peer, st, http::Routes::Admin, never).await;
+            drop(permit);
+        });
     }
 }
