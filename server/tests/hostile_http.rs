@@ -753,3 +753,64 @@ async fn the_admin_listener_answers_however_full_the_player_listener_is() {
     shutdown.cancel();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
 }
+
+/// `--max-admin-connections`: past it a new admin connection is closed at once (the admin
+/// listener is for load balancers and monitoring, which open few); the ones held are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_listener_has_its_own_small_cap() {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = tickwire_server::Server::bind(
+        Config {
+            admin_addr: Some("127.0.0.1:0".parse().unwrap()),
+            max_admin_connections: 2,
+            ..Config::ephemeral()
+        },
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let admin = server.admin_addr().unwrap();
+    let task = tokio::spawn(server.run());
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(TcpStream::connect(admin).await.unwrap());
+    }
+    let mut third = TcpStream::connect(admin).await.unwrap();
+    assert!(closed_within(&mut third, WAIT).await, "a third is closed");
+    // A held one still answers.
+    held[0]
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(status(&read_answer(&mut held[0]).await), 200);
+    drop(held);
+    until_status(admin, "/healthz", 200).await;
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+}
+
+/// The new flags parse with their documented defaults and bounds.
+#[test]
+fn the_http_limits_are_flags() {
+    use clap::Parser;
+    let c = Config::parse_from(["tickwire"]);
+    assert_eq!(c.max_request_head_bytes, 8192);
+    assert_eq!(c.max_handshakes, 2048);
+    assert_eq!(c.admin_addr, None);
+    assert_eq!(c.max_admin_connections, 64);
+    let c = Config::parse_from([
+        "tickwire",
+        "--max-request-head-bytes",
+        "16384",
+        "--max-handshakes",
+        "10",
+        "--admin-addr",
+        "127.0.0.1:7001",
+    ]);
+    assert_eq!((c.max_request_head_bytes, c.max_handshakes), (16384, 10));
+    assert_eq!(c.admin_addr, Some("127.0.0.1:7001".parse().unwrap()));
+    // hyper refuses a read buffer under 8192 bytes; so does the flag.
+    let err = Config::try_parse_from(["tickwire", "--max-request-head-bytes", "4096"]).unwrap_err();
+    assert!(err.to_string().contains("8192"), "{err}");
+    assert!(Config::try_parse_from(["tickwire", "--max-handshakes", "0"]).is_err());
+}
