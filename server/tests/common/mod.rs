@@ -385,7 +385,7 @@ impl RawWs {
         }
     }
 
-    async fn read_frame(&mut self) -> Option<(u8, Vec<u8>)> {
+    pub async fn read_frame(&mut self) -> Option<(u8, Vec<u8>)> {
         let mut h = [0u8; 2];
         self.stream.read_exact(&mut h).await.ok()?;
         let mut len = u64::from(h[1] & 0x7f);
