@@ -157,6 +157,15 @@ pub struct Config {
     /// fragmented one, pings and pongs all count); a flood gets close 1008.
     #[arg(long, default_value_t = 100.0)]
     pub max_messages_per_sec: f64,
+    /// TCP congestion control for every accepted socket (Linux `TCP_CONGESTION`), e.g.
+    /// `cubic`; empty: the system's default (`net.ipv4.tcp_congestion_control`). A name the
+    /// kernel refuses is logged and the default kept. See docs/NETCODE.md for why it matters.
+    #[arg(long, default_value = "")]
+    pub tcp_congestion: String,
+    /// `TCP_NOTSENT_LOWAT` for every accepted socket, bytes: how much unsent data the kernel
+    /// queues per socket before writes wait; 0: the system's default.
+    #[arg(long, default_value_t = 0)]
+    pub tcp_notsent_lowat: u32,
     /// Frames a client may send in a burst above the sustained rate.
     #[arg(long, default_value_t = 200.0)]
     pub message_burst: f64,
@@ -250,6 +259,21 @@ mod tests {
         assert_eq!(c.named_room_limit(), 5, "never more than --max-rooms");
         let c = Config::parse_from(["tickwire", "--max-named-rooms", "0"]);
         assert_eq!(c.named_room_limit(), 0, "quick-match only");
+    }
+
+    #[test]
+    fn tcp_options_default_to_the_system_and_parse() {
+        let c = Config::default();
+        assert_eq!((c.tcp_congestion.as_str(), c.tcp_notsent_lowat), ("", 0));
+        let c = Config::parse_from([
+            "tickwire",
+            "--tcp-congestion",
+            "cubic",
+            "--tcp-notsent-lowat",
+            "16384",
+        ]);
+        assert_eq!((c.tcp_congestion.as_str(), c.tcp_notsent_lowat), ("cubic", 16384));
+        assert!(Config::try_parse_from(["tickwire", "--tcp-notsent-lowat", "-1"]).is_err());
     }
 
     #[test]

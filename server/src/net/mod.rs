@@ -171,6 +171,30 @@ pub enum StartError {
     Secret(#[from] crate::auth::SecretError),
 }
 
+/// `--tcp-congestion` and `--tcp-notsent-lowat` on an accepted socket (Linux; a refusal is
+/// logged, the system's default kept).
+fn tcp_options(stream: &tokio::net::TcpStream, config: &Config) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let fd = stream.as_raw_fd();
+        let set = |opt: libc::c_int, val: *const libc::c_void, len: usize| {
+            // SAFETY: fd is an open socket for the call; val points to len readable bytes.
+            unsafe { libc::setsockopt(fd, libc::IPPROTO_TCP, opt, val, len as libc::socklen_t) }
+        };
+        let cc = config.tcp_congestion.as_bytes();
+        if !cc.is_empty() && set(libc::TCP_CONGESTION, cc.as_ptr().cast(), cc.len()) != 0 {
+            tracing::warn!(cc = %config.tcp_congestion, err = %std::io::Error::last_os_error(), "TCP_CONGESTION refused");
+        }
+        let lowat = config.tcp_notsent_lowat;
+        if lowat > 0 && set(libc::TCP_NOTSENT_LOWAT, (&lowat as *const u32).cast(), 4) != 0 {
+            tracing::warn!(err = %std::io::Error::last_os_error(), "TCP_NOTSENT_LOWAT refused");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (stream, config);
+}
+
 /// The listening socket; accepted sockets inherit its send buffer size (`--send-buffer-bytes`).
 fn listen(config: &Config) -> std::io::Result<TcpListener> {
     let socket = if config.addr.is_ipv4() {
@@ -334,6 +358,7 @@ impl Server {
                 },
             };
             let _ = stream.set_nodelay(true);
+            tcp_options(&stream, &state.config);
             // First make room among the handshakes (the oldest gives back its admission at
             // once), then admit: a flood of parked connections cannot hold every permit.
             let slot = state.enter_handshake();
