@@ -1,14 +1,21 @@
 //! One WebSocket connection: a reader and a writer joined in one task.
 //!
-//! The reader decodes frames, enforces the handshake (`Hello` first, right protocol version)
-//! and the limits (frame size, silence), answers pings, and forwards inputs and chat to the
-//! room through the client's bounded inbox. The writer sends what the room queues in the
-//! outbox, WebSocket pings on an interval, and exactly one close frame. Every way a
-//! connection can go wrong maps to one close code from [`tickwire_shared::close`].
+//! The reader decodes frames, enforces the handshake (`Hello` first, right protocol version,
+//! within `--hello-timeout` of the upgrade), RFC 6455's rules that fastwebsockets leaves to us
+//! (client frames masked, control frames at most 125 bytes, valid close codes and UTF-8 close
+//! reasons) and the limits (frame size, frame rate, silence), answers pings, and forwards
+//! inputs and chat to the room through the client's bounded inbox. The writer sends what the
+//! room queues in the outbox, WebSocket pings on an interval, and exactly one close frame.
+//! Every way a connection can go wrong maps to one close code from
+//! [`tickwire_shared::close`], with a reason written for people.
 //!
 //! fastwebsockets' `read_frame` is not cancel-safe, so the reader is never raced against
-//! other work in a `select!`: reader and writer are two futures joined, talking through a
-//! small control channel.
+//! other work in a `select!`: reader and writer are two futures joined. The reader never
+//! waits on the writer: a pong is a coalescing slot (only the newest ping is answered when
+//! the writer is behind), an application pong is dropped when the writer is behind, and the
+//! reader's last word is a oneshot. The writer frames its messages itself and writes them
+//! with a deadline (`--write-timeout`), still hearing the kick, the reader's end and shutdown
+//! while a write waits, so a client that never reads cannot pin a connection.
 
 use super::AppState;
 use super::driver::GameMsg;
@@ -19,7 +26,7 @@ use crate::limits::TokenBucket;
 use crate::metrics::{OutcomeLabels, ReasonLabels};
 use bytes::Bytes;
 use fastwebsockets::upgrade::UpgradeFut;
-use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead, WebSocketWrite};
+use fastwebsockets::{Frame, OpCode, Role, WebSocketError, WebSocketRead};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,9 +37,9 @@ use tickwire_shared::sync::{
     ClientMsg, Hello, PROTOCOL_VERSION, Pong, ServerMsg, decode_client, encode_server,
 };
 use tickwire_shared::{PlayerId, Tick};
-use tokio::io::{ReadHalf, WriteHalf};
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::{MissedTickBehavior, timeout};
+use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{MissedTickBehavior, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, debug_span};
 
@@ -44,16 +51,24 @@ pub(crate) trait Socket:
 
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Socket for T {}
 
-/// Reader → writer.
-enum Ctl {
-    /// Send a WebSocket pong with this payload.
-    Pong(Bytes),
-    /// Send this encoded server message now (ahead of snapshots).
-    Message(Bytes),
+/// The reader's last word to the writer.
+enum Last {
     /// Send a close frame and stop. `initiator` is for metrics.
     Close(CloseReason, &'static str),
     /// The peer is gone (EOF or I/O error): stop without a close frame.
     Gone,
+}
+
+/// The reader's ends of what it tells the writer; none of them ever waits.
+struct ToWriter {
+    /// Encoded server messages to send ahead of snapshots (application pongs); full means
+    /// the writer is behind, and the message is dropped.
+    messages: mpsc::Sender<Bytes>,
+    /// The payload of the newest ping not yet answered (RFC 6455 §5.5.3 lets us answer only
+    /// the most recent one).
+    pong: watch::Sender<Option<Bytes>>,
+    /// The reader's end.
+    last: Option<oneshot::Sender<Last>>,
 }
 
 /// What the HTTP layer learned before the upgrade.
@@ -67,8 +82,12 @@ pub(crate) struct WsParams {
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
-/// How long we wait for the peer's close reply after sending ours.
+/// How long we wait for the peer's close reply after sending ours; also the longest the
+/// close frame may take to write.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// The largest payload of a control frame (RFC 6455 §5.5).
+const MAX_CONTROL_PAYLOAD: usize = 125;
 
 pub(super) async fn run(
     upgrade: UpgradeFut,
@@ -97,23 +116,34 @@ pub(crate) async fn serve<S: Socket>(
     let id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let span = debug_span!("conn", id, %peer, player = tracing::field::Empty, room = tracing::field::Empty);
     async {
-        let (mut rd, wr) = ws.split(tokio::io::split);
+        // The handshake is done and fastwebsockets has buffered nothing yet: take the stream
+        // back, read with fastwebsockets, and frame what we write ourselves (its writer cannot
+        // take up a write that a deadline cut short).
+        let (r, w) = tokio::io::split(ws.into_inner());
+        let (mut rd, _) = fastwebsockets::after_handshake_split(r, tokio::io::sink(), Role::Server);
         rd.set_auto_close(false);
         rd.set_auto_pong(false);
         // fastwebsockets rejects frames of this length or more; the reader's own assembler
         // enforces the same limit across fragments.
         rd.set_max_message_size(state.config.max_frame_bytes + 1);
 
-        let (ctl_tx, ctl_rx) = mpsc::channel(8);
+        let (msg_tx, msg_rx) = mpsc::channel(8);
+        let (pong_tx, pong_rx) = watch::channel(None);
+        let (last_tx, last_rx) = oneshot::channel();
         let (outbox_tx, outbox_rx) = mpsc::channel(state.config.outbox_capacity.max(1));
         let (kick_tx, kick_rx) = oneshot::channel();
         let close_sent = CancellationToken::new();
+        let hang_up = CancellationToken::new();
 
         let reader = Reader {
             state: state.clone(),
             params,
             ip: peer.ip(),
-            ctl: ctl_tx,
+            to_writer: ToWriter {
+                messages: msg_tx,
+                pong: pong_tx,
+                last: Some(last_tx),
+            },
             link: Some((outbox_tx, kick_tx)),
             inbox: None,
             schema: state.game.schema().clone(),
@@ -121,12 +151,31 @@ pub(crate) async fn serve<S: Socket>(
             rate: TokenBucket::new(state.config.max_messages_per_sec, state.config.message_burst, 0.0),
             started: Instant::now(),
         };
-        let writer = write_loop(wr, ctl_rx, outbox_rx, kick_rx, &state, close_sent.clone());
+        let ends = Ends {
+            last: last_rx,
+            kick: kick_rx,
+            kick_done: false,
+            shutdown: state.shutdown.clone(),
+        };
+        let writer = write_loop(
+            Out::new(w),
+            Wants {
+                messages: msg_rx,
+                pong: pong_rx,
+                outbox: outbox_rx,
+            },
+            ends,
+            &state,
+            close_sent.clone(),
+            hang_up.clone(),
+        );
         let reader = async {
             tokio::select! {
                 _ = reader.run(rd) => {}
                 // Once our close frame is out, give the peer a moment to answer, then stop.
                 _ = async { close_sent.cancelled().await; tokio::time::sleep(CLOSE_GRACE).await } => {}
+                // The writer gave up on the peer: drop the socket now.
+                _ = hang_up.cancelled() => {}
             }
         };
         tokio::join!(reader, writer);
@@ -141,7 +190,7 @@ struct Reader {
     params: WsParams,
     /// The peer's address (seats and resume attempts count against it).
     ip: std::net::IpAddr,
-    ctl: mpsc::Sender<Ctl>,
+    to_writer: ToWriter,
     /// The room's ends of the channels, until handed over in the join.
     link: Option<(mpsc::Sender<Bytes>, oneshot::Sender<CloseReason>)>,
     /// Set once joined.
@@ -150,8 +199,9 @@ struct Reader {
     schema: Arc<Schema>,
     /// The room joined (for the tick in pongs).
     room: Option<Arc<RoomStats>>,
-    /// Message rate limit.
+    /// Frame rate limit (every frame but a close takes a token).
     rate: TokenBucket,
+    /// When the upgrade finished: the Hello deadline counts from here.
     started: Instant,
 }
 
@@ -190,26 +240,28 @@ impl Reader {
                 Err(e) => break e,
             }
         };
-        let (ctl, drain) = match result {
+        let (last, drain) = match result {
             ReadError::Close(reason) => {
                 let initiator = if reason.code == CloseCode::Normal {
                     "client"
                 } else {
                     "server"
                 };
-                (Ctl::Close(reason, initiator), initiator == "server")
+                (Last::Close(reason, initiator), initiator == "server")
             }
-            ReadError::Gone => (Ctl::Gone, false),
+            ReadError::Gone => (Last::Gone, false),
         };
-        let abused = match &ctl {
-            Ctl::Close(r, _) => matches!(
+        let abused = match &last {
+            Last::Close(r, _) => matches!(
                 r.code,
                 CloseCode::PolicyViolation | CloseCode::MessageTooBig | CloseCode::InvalidPayload
             )
             .then_some(r.code),
             _ => None,
         };
-        let _ = self.ctl.send(ctl).await;
+        if let Some(tx) = self.to_writer.last.take() {
+            let _ = tx.send(last);
+        }
         // Closed for abuse: the room removes the player now (no resume grace, a dead token).
         if let (Some(code), Some((_, inbox))) = (abused, &self.inbox) {
             let _ = inbox.send(ClientCmd::Abused(code)).await;
@@ -239,20 +291,25 @@ impl Reader {
         rd: &mut WebSocketRead<ReadHalf<S>>,
         asm: &mut Assembler,
     ) -> Result<Option<Vec<u8>>, ReadError> {
-        let (limit, what) = if self.inbox.is_some() {
-            (self.state.config.idle_timeout, "no message")
+        // Joined: silence for --idle-timeout ends it. Not yet: --hello-timeout from the
+        // upgrade, whatever comes before the Hello (pings, empty fragments) or not.
+        let (deadline, what) = if self.inbox.is_some() {
+            let limit = self.state.config.idle_timeout;
+            (
+                tokio::time::Instant::now() + limit,
+                format!("no message for {}s", limit.as_secs_f32()),
+            )
         } else {
-            (self.state.config.hello_timeout, "no Hello")
+            let limit = self.state.config.hello_timeout;
+            (
+                tokio::time::Instant::from_std(self.started + limit),
+                format!("no Hello within {}s of connecting", limit.as_secs_f32()),
+            )
         };
         let mut no_obligations =
             |_: Frame<'_>| std::future::ready(Ok::<(), std::convert::Infallible>(()));
-        let frame = match timeout(limit, rd.read_frame(&mut no_obligations)).await {
-            Err(_) => {
-                return Err(close_err(
-                    CloseCode::Timeout,
-                    format!("{what} for {}s", limit.as_secs_f32()),
-                ));
-            }
+        let mut frame = match timeout_at(deadline, rd.read_frame(&mut no_obligations)).await {
+            Err(_) => return Err(close_err(CloseCode::Timeout, what)),
             Ok(Err(e)) => return Err(read_error(e)),
             Ok(Ok(f)) => f,
         };
@@ -260,13 +317,62 @@ impl Reader {
             .metrics
             .bytes_received
             .inc_by(frame.payload.len() as u64);
+        // RFC 6455 §5.1: a server must close on an unmasked client frame. fastwebsockets
+        // unmasks what is masked and passes the rest on as it came.
+        if !is_masked(&mut frame) {
+            return Err(close_err(
+                CloseCode::ProtocolError,
+                "client frames must be masked",
+            ));
+        }
+        // §5.5: fastwebsockets checks the length of pings only.
+        if is_control(frame.opcode) && frame.payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(close_err(
+                CloseCode::ProtocolError,
+                "a control frame carried more than 125 bytes",
+            ));
+        }
+        if frame.opcode != OpCode::Close
+            && !self.rate.try_take(self.started.elapsed().as_secs_f64())
+        {
+            self.state
+                .metrics
+                .rate_limited
+                .get_or_create(&OutcomeLabels {
+                    outcome: "messages",
+                })
+                .inc();
+            return Err(close_err(
+                CloseCode::PolicyViolation,
+                "message rate limit exceeded",
+            ));
+        }
         match frame.opcode {
             OpCode::Close => {
                 let code = match frame.payload.len() {
                     0 => CloseCode::Normal.code(),
-                    1 => return Err(close_err(CloseCode::ProtocolError, "malformed close frame")),
+                    1 => {
+                        return Err(close_err(
+                            CloseCode::ProtocolError,
+                            "a close frame must carry a two-byte code",
+                        ));
+                    }
                     _ => u16::from_be_bytes([frame.payload[0], frame.payload[1]]),
                 };
+                // RFC 6455 §7.4 and §8.1: fail the connection on a code no peer may send and
+                // on a reason that is not UTF-8.
+                if !close_code_allowed(code) {
+                    return Err(close_err(
+                        CloseCode::ProtocolError,
+                        format!("close code {code} may not be sent"),
+                    ));
+                }
+                if frame.payload.len() > 2 && std::str::from_utf8(&frame.payload[2..]).is_err() {
+                    return Err(close_err(
+                        CloseCode::InvalidPayload,
+                        "the close reason is not valid UTF-8",
+                    ));
+                }
                 debug!(code, "client closed");
                 self.state.metrics.closed(code, "client");
                 // A deliberate goodbye: leave now instead of waiting for a resume.
@@ -277,10 +383,10 @@ impl Reader {
                 Err(ReadError::Close(CloseReason::new(CloseCode::Normal, "")))
             }
             OpCode::Ping => {
-                let _ = self
-                    .ctl
-                    .send(Ctl::Pong(Bytes::copy_from_slice(&frame.payload)))
-                    .await;
+                // Replaces a pong the writer has not sent yet: never waits, never queues.
+                self.to_writer
+                    .pong
+                    .send_replace(Some(Bytes::copy_from_slice(&frame.payload)));
                 Ok(None)
             }
             OpCode::Pong => Ok(None),
@@ -324,19 +430,6 @@ impl Reader {
     }
 
     async fn handle(&mut self, bytes: Vec<u8>) -> Result<(), ReadError> {
-        if !self.rate.try_take(self.started.elapsed().as_secs_f64()) {
-            self.state
-                .metrics
-                .rate_limited
-                .get_or_create(&OutcomeLabels {
-                    outcome: "messages",
-                })
-                .inc();
-            return Err(close_err(
-                CloseCode::PolicyViolation,
-                "message rate limit exceeded",
-            ));
-        }
         if self.inbox.is_none() {
             let hello = first_message(&bytes, &self.state)?;
             return self.join(hello).await;
@@ -376,8 +469,12 @@ impl Reader {
                     &self.schema,
                     &mut pong,
                 );
-                self.state.metrics.bytes_sent.inc_by(pong.len() as u64);
-                let _ = self.ctl.send(Ctl::Message(Bytes::from(pong))).await;
+                let len = pong.len() as u64;
+                // A writer that is behind has no room: the pong is dropped (a client that
+                // does not read does not need it), and the reader never waits.
+                if self.to_writer.messages.try_send(Bytes::from(pong)).is_ok() {
+                    self.state.metrics.bytes_sent.inc_by(len);
+                }
                 Ok(())
             }
         }
@@ -455,11 +552,31 @@ enum Incoming {
     Ping(u32),
 }
 
-fn undecodable(e: impl std::fmt::Display) -> ReadError {
+fn undecodable(e: tickwire_shared::sync::wire::WireError) -> ReadError {
     close_err(
         CloseCode::InvalidPayload,
-        format!("undecodable message: {e}"),
+        format!("undecodable message: {}", e.for_people()),
     )
+}
+
+/// Whether a frame came with a masking key. fastwebsockets keeps the key but does not expose
+/// it; the header it would write for the frame carries the mask bit.
+fn is_masked(frame: &mut Frame<'_>) -> bool {
+    let mut head = [0u8; 16];
+    frame.fmt_head(&mut head);
+    head[1] & 0x80 != 0
+}
+
+fn is_control(op: OpCode) -> bool {
+    matches!(op, OpCode::Close | OpCode::Ping | OpCode::Pong)
+}
+
+/// The close codes a peer may send (RFC 6455 §7.4.1-7.4.2 and the IANA registry): the
+/// defined 1000-1003 and 1007-1011, the registered 1012-1014, and 3000-4999 for libraries
+/// and applications. 1004-1006 and 1015 are reserved or must never be sent; 0-999,
+/// 1016-2999 and 5000 up are not in use.
+fn close_code_allowed(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 /// Decodes a connection's first message, which must be a `Hello` of the protocol version this
@@ -490,82 +607,222 @@ fn room_gone() -> ReadError {
 }
 
 fn read_error(e: WebSocketError) -> ReadError {
-    match e {
+    let reason = match e {
         WebSocketError::FrameTooLarge => {
-            close_err(CloseCode::MessageTooBig, "frame over the size limit")
+            return close_err(CloseCode::MessageTooBig, "frame over the size limit");
         }
         WebSocketError::InvalidUTF8 => {
-            close_err(CloseCode::InvalidPayload, "invalid UTF-8 in a text frame")
+            return close_err(CloseCode::InvalidPayload, "invalid UTF-8 in a text frame");
         }
         WebSocketError::UnexpectedEOF
         | WebSocketError::IoError(_)
-        | WebSocketError::ConnectionClosed => ReadError::Gone,
-        other => close_err(CloseCode::ProtocolError, format!("bad frame: {other}")),
+        | WebSocketError::ConnectionClosed => return ReadError::Gone,
+        WebSocketError::ReservedBitsNotZero => "reserved bits set without an extension",
+        WebSocketError::InvalidValue => "unknown frame opcode",
+        WebSocketError::ControlFrameFragmented => "a control frame was fragmented",
+        WebSocketError::PingFrameTooLarge => "a control frame carried more than 125 bytes",
+        other => {
+            debug!(error = %other, "bad frame");
+            "malformed WebSocket framing"
+        }
+    };
+    close_err(CloseCode::ProtocolError, reason)
+}
+
+/// Why the writer stops.
+enum End {
+    /// Send this close frame (the reader's, the room's kick). `initiator` is for metrics.
+    Close(CloseReason, &'static str),
+    /// The server is shutting down.
+    Shutdown,
+    /// A write waited past `--write-timeout`.
+    Stalled,
+    /// The peer is gone: no close frame.
+    Gone,
+}
+
+/// What ends a connection from the writer's side: the reader's last word, the room's kick,
+/// shutdown.
+struct Ends {
+    last: oneshot::Receiver<Last>,
+    kick: oneshot::Receiver<CloseReason>,
+    kick_done: bool,
+    shutdown: CancellationToken,
+}
+
+impl Ends {
+    /// Waits for the end. Cancel-safe.
+    async fn next(&mut self) -> End {
+        loop {
+            tokio::select! {
+                biased;
+                l = &mut self.last => {
+                    return match l {
+                        Ok(Last::Close(reason, initiator)) => End::Close(reason, initiator),
+                        Ok(Last::Gone) | Err(_) => End::Gone,
+                    };
+                }
+                k = &mut self.kick, if !self.kick_done => {
+                    self.kick_done = true;
+                    // A dropped sender is the room letting go without a kick: keep going.
+                    if let Ok(reason) = k {
+                        return End::Close(reason, "server");
+                    }
+                }
+                _ = self.shutdown.cancelled() => return End::Shutdown,
+            }
+        }
+    }
+}
+
+/// What the writer sends when it can: application messages from the reader, the pong slot,
+/// the room's outbox.
+struct Wants {
+    messages: mpsc::Receiver<Bytes>,
+    pong: watch::Receiver<Option<Bytes>>,
+    outbox: mpsc::Receiver<Bytes>,
+}
+
+/// The write side: frames are encoded into one buffer and written from it, so a write cut
+/// short (by a deadline, by the end of the connection) can be taken up again where it
+/// stopped, and a close frame can follow a half-written one.
+struct Out<W> {
+    w: W,
+    buf: Vec<u8>,
+    /// How much of `buf` is written.
+    pos: usize,
+}
+
+/// The buffer kept between writes; a larger one (a big snapshot) is released once written.
+const OUT_KEEP: usize = 64 * 1024;
+
+impl<W: AsyncWrite + Unpin> Out<W> {
+    fn new(w: W) -> Self {
+        Out {
+            w,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// Appends a server frame (unmasked, final) after what is not written yet.
+    fn push(&mut self, opcode: OpCode, payload: &[u8]) {
+        let len = payload.len();
+        self.buf.reserve(len + 10);
+        self.buf.push(0x80 | opcode as u8);
+        if len < 126 {
+            self.buf.push(len as u8);
+        } else if let Ok(n) = u16::try_from(len) {
+            self.buf.push(126);
+            self.buf.extend_from_slice(&n.to_be_bytes());
+        } else {
+            self.buf.push(127);
+            self.buf.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        self.buf.extend_from_slice(payload);
+    }
+
+    /// Writes everything buffered, then flushes (TLS). Cancel-safe: what was written stays
+    /// written, and the next call goes on from there.
+    async fn drain(&mut self) -> std::io::Result<()> {
+        while self.pos < self.buf.len() {
+            let n = self.w.write(&self.buf[self.pos..]).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.pos += n;
+        }
+        self.w.flush().await?;
+        self.buf.clear();
+        self.pos = 0;
+        if self.buf.capacity() > OUT_KEEP {
+            self.buf = Vec::new();
+        }
+        Ok(())
     }
 }
 
 async fn write_loop<S: Socket>(
-    mut wr: WebSocketWrite<WriteHalf<S>>,
-    mut ctl: mpsc::Receiver<Ctl>,
-    mut outbox: mpsc::Receiver<Bytes>,
-    mut kick: oneshot::Receiver<CloseReason>,
+    mut out: Out<WriteHalf<S>>,
+    mut wants: Wants,
+    mut ends: Ends,
     state: &AppState,
     close_sent: CancellationToken,
+    hang_up: CancellationToken,
 ) {
+    let write_timeout = state.config.write_timeout;
     let mut ping = tokio::time::interval(state.config.ping_interval);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ping.tick().await;
-    let mut kick_done = false;
-    let close = loop {
-        let res = tokio::select! {
+    let end = loop {
+        // Something to write, or the end.
+        tokio::select! {
             biased;
-            c = ctl.recv() => match c {
-                Some(Ctl::Pong(p)) => wr.write_frame(Frame::pong(Payload::Owned(p.to_vec()))).await,
-                Some(Ctl::Message(b)) => write_binary(&mut wr, &b).await,
-                Some(Ctl::Close(reason, initiator)) => break Some((reason, initiator)),
-                Some(Ctl::Gone) | None => break None,
-            },
-            k = &mut kick, if !kick_done => {
-                kick_done = true;
-                match k {
-                    Ok(reason) => break Some((reason, "server")),
-                    Err(_) => continue,
+            e = ends.next() => break e,
+            Some(m) = wants.messages.recv() => out.push(OpCode::Binary, &m),
+            Ok(()) = wants.pong.changed() => {
+                let p = wants.pong.borrow_and_update().clone();
+                if let Some(p) = p {
+                    out.push(OpCode::Pong, &p);
                 }
             }
-            _ = state.shutdown.cancelled() => {
-                break Some((CloseReason::new(CloseCode::GoingAway, "server shutting down"), "server"));
-            }
-            m = outbox.recv() => match m {
-                Some(b) => write_binary(&mut wr, &b).await,
-                None => break Some((CloseReason::new(CloseCode::GoingAway, "room closed"), "server")),
+            m = wants.outbox.recv() => match m {
+                Some(b) => out.push(OpCode::Binary, &b),
+                None => break End::Close(CloseReason::new(CloseCode::GoingAway, "room closed"), "server"),
             },
-            _ = ping.tick() => wr.write_frame(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(&[]))).await,
-        };
-        if res.is_err() {
-            // The peer is unreachable; nothing more to write.
-            break None;
+            _ = ping.tick() => out.push(OpCode::Ping, &[]),
+        }
+        // Write it within the deadline, still hearing the end. While a write waits, the
+        // room's outbox fills (the room skips ticks), pongs coalesce and application pongs
+        // are dropped: nothing queues without bound.
+        let deadline = tokio::time::Instant::now() + write_timeout;
+        tokio::select! {
+            biased;
+            r = timeout_at(deadline, out.drain()) => match r {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break End::Gone,
+                Err(_) => break End::Stalled,
+            },
+            e = ends.next() => break e,
         }
     };
-    match close {
-        Some((reason, initiator)) => {
-            if initiator == "server" {
-                state.metrics.closed(reason.code.code(), "server");
-            }
-            let _ = wr
-                .write_frame(Frame::close(reason.code.code(), reason.reason.as_bytes()))
-                .await;
-            close_sent.cancel();
+    // The close frame goes after whatever part of a frame is still unwritten, and gets a
+    // second (at most --write-timeout): a peer that takes nothing is not waited for again.
+    let (reason, initiator) = match end {
+        End::Close(reason, initiator) => (reason, initiator),
+        End::Shutdown => (
+            CloseReason::new(CloseCode::GoingAway, "server shutting down"),
+            "server",
+        ),
+        End::Stalled => {
+            debug!(?write_timeout, "a write waited too long: closing");
+            let reason = CloseReason::new(
+                CloseCode::TooSlow,
+                format!(
+                    "the connection took no data for {}s",
+                    write_timeout.as_secs_f32()
+                ),
+            );
+            (reason, "server")
         }
-        None => {
+        End::Gone => {
             state.metrics.closed(CloseCode::Abnormal.code(), "client");
-            close_sent.cancel();
+            hang_up.cancel();
+            return;
+        }
+    };
+    if initiator == "server" {
+        state.metrics.closed(reason.code.code(), "server");
+    }
+    let mut payload = Vec::with_capacity(2 + reason.reason.len());
+    payload.extend_from_slice(&reason.code.code().to_be_bytes());
+    payload.extend_from_slice(reason.reason.as_bytes());
+    out.push(OpCode::Close, &payload);
+    match timeout(CLOSE_GRACE.min(write_timeout), out.drain()).await {
+        Ok(Ok(())) => close_sent.cancel(),
+        _ => {
+            debug!("the close frame could not be written: dropping the socket");
+            hang_up.cancel();
         }
     }
-}
-
-async fn write_binary<S: Socket>(
-    wr: &mut WebSocketWrite<WriteHalf<S>>,
-    b: &[u8],
-) -> Result<(), WebSocketError> {
-    wr.write_frame(Frame::binary(Payload::Borrowed(b))).await
 }

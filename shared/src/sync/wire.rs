@@ -68,7 +68,8 @@ impl WireError {
             }
             WireError::BadText => "a text in the message is not UTF-8 or is too long".into(),
             WireError::Invalid(s) | WireError::Serde(s) => s.clone(),
-            WireError::TrailingBytes(n) => format!("{n} bytes follow the end of the message"),
+            WireError::TrailingBytes(1) => "a trailing byte after the message".into(),
+            WireError::TrailingBytes(n) => format!("{n} trailing bytes after the message"),
         }
     }
 }
