@@ -4,8 +4,10 @@
 //!
 //! How it models the real transport honestly:
 //! - tickwire runs over WebSocket on TCP, which is reliable and ordered. In
-//!   [`Delivery::ReliableOrdered`] nothing is dropped or reordered: a "lost" packet costs a
-//!   retransmission timeout, and every message behind it waits (head-of-line blocking).
+//!   [`Delivery::ReliableOrdered`] nothing is dropped or reordered: a "lost" packet is
+//!   repaired as Linux's fast retransmit does in a steady stream (about one round trip plus
+//!   one or two send intervals; twice that when the retransmission is lost too), and every
+//!   message behind it waits (head-of-line blocking).
 //!   Server → client snapshots are per-client deltas and must use this mode.
 //! - [`Delivery::Unordered`] stands for an unreliable datagram transport (what a WebTransport
 //!   or WebRTC data channel would give) and is only for client → server input frames: a lost
@@ -44,10 +46,15 @@ impl SplitMix64 {
 /// How a link treats loss and order.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Delivery {
-    /// TCP-like: every message arrives, in order; a loss delays it by `retransmit_s` (per
-    /// loss, which can repeat) and holds back everything sent after it.
+    /// TCP-like: every message arrives, in order; a loss holds it back until it is repaired
+    /// and holds back everything sent after it (head-of-line blocking). As Linux repairs a
+    /// loss in a steady stream (fast retransmit / RACK): the loss shows when the next
+    /// message's acknowledgement comes back, so the repair costs the gap to the next send
+    /// (this link's own send interval) plus `retransmit_s`; a lost retransmission costs
+    /// `retransmit_s` again (doubling the repair), and so on.
     ReliableOrdered {
-        /// Time to notice a loss and resend, seconds.
+        /// Time from the next message's send until the lost one's resend: a round trip plus
+        /// the reordering window, seconds.
         retransmit_s: f64,
     },
     /// Datagram-like: a loss drops the message; jitter may reorder messages.
@@ -69,14 +76,17 @@ pub struct LinkConfig {
 
 impl LinkConfig {
     /// A TCP-like direction of a link with round-trip time `rtt_s` (half of it each way):
-    /// losses cost a retransmission timeout of `max(0.2 s, rtt + 4·jitter)` like TCP's RTO.
+    /// a loss is repaired the way Linux does in a steady stream: the next message's SACK
+    /// comes back a round trip after it was sent, RACK waits a quarter of the round trip
+    /// (its reordering window) plus the jitter, then resends; so `retransmit_s =
+    /// 1.25·rtt + jitter`, and the stall is about one RTT plus one or two send intervals.
     pub fn tcp(rtt_s: f64, jitter_s: f64, loss: f64) -> LinkConfig {
         LinkConfig {
             latency_s: rtt_s / 2.0,
             jitter_s,
             loss,
             delivery: Delivery::ReliableOrdered {
-                retransmit_s: (rtt_s + 4.0 * jitter_s).max(0.2),
+                retransmit_s: 1.25 * rtt_s + jitter_s,
             },
         }
     }
@@ -117,6 +127,9 @@ pub struct Link<T> {
     next_order: u64,
     last_delivery_at: f64,
     highest_delivered: Option<u64>,
+    /// When the last message was sent, and the gap between the last two sends.
+    last_send: Option<f64>,
+    send_gap: f64,
     stats: LinkStats,
 }
 
@@ -130,6 +143,8 @@ impl<T> Link<T> {
             next_order: 0,
             last_delivery_at: f64::NEG_INFINITY,
             highest_delivered: None,
+            last_send: None,
+            send_gap: 0.0,
             stats: LinkStats::default(),
         }
     }
@@ -147,6 +162,12 @@ impl<T> Link<T> {
     /// Sends a message at `now`.
     pub fn send(&mut self, now: f64, msg: T) {
         self.stats.sent += 1;
+        if let Some(last) = self.last_send
+            && now > last
+        {
+            self.send_gap = now - last;
+        }
+        self.last_send = Some(now);
         let one_way =
             |rng: &mut SplitMix64, c: &LinkConfig| c.latency_s + rng.next_f64() * c.jitter_s;
         let at = match self.config.delivery {
@@ -159,13 +180,14 @@ impl<T> Link<T> {
             }
             Delivery::ReliableOrdered { retransmit_s } => {
                 let mut at = now;
-                // At most 16 resends: a loss of 1.0 would otherwise never deliver.
-                for _ in 0..16 {
+                // At most 16 resends: a loss of 1.0 would otherwise never deliver. The first
+                // is noticed through the next message (one send interval later).
+                for k in 0..16 {
                     if self.rng.next_f64() >= self.config.loss {
                         break;
                     }
                     self.stats.retransmits += 1;
-                    at += retransmit_s;
+                    at += retransmit_s + if k == 0 { self.send_gap } else { 0.0 };
                 }
                 let at = at + one_way(&mut self.rng, &self.config);
                 // In order: nothing overtakes a message sent earlier.
@@ -249,6 +271,44 @@ mod tests {
             .map(|(at, i)| at - f64::from(*i) / 30.0)
             .fold(0.0, f64::max);
         assert!(worst >= 0.25, "head-of-line blocking shows: {worst}");
+    }
+
+    /// Stalls (gaps between arrivals) of a 30 Hz stream over `seconds`.
+    fn stalls(rtt: f64, jitter: f64, loss: f64, seconds: u32, seed: u64) -> Vec<f64> {
+        let mut link = Link::new(LinkConfig::tcp(rtt, jitter, loss), seed);
+        for i in 0..30 * seconds {
+            link.send(f64::from(i) / 30.0, i);
+        }
+        let mut at = Vec::new();
+        while let Some(t) = link.next_arrival() {
+            while link.poll(t).is_some() {
+                at.push(t);
+            }
+        }
+        at.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    /// A repair is one round trip plus a send interval and RACK's window: at 200 ms RTT and
+    /// 20 ms jitter, ~0.30 s on top of the interval; a lost retransmission doubles it. (Real
+    /// TCP under lag.sh at 200 ms ± 20 ms and 1%: stall p99 242–258 ms, max 345–407 ms; see
+    /// docs/NETCODE.md.)
+    #[test]
+    fn reliable_link_repairs_a_loss_in_about_one_rtt_and_doubles_for_a_lost_resend() {
+        let mut gaps = stalls(0.2, 0.02, 0.01, 600, 11);
+        let worst = gaps.iter().copied().fold(0.0, f64::max);
+        let repairs = gaps.iter().filter(|g| **g > 0.15).count();
+        let p99 = crate::clock::percentile(&mut gaps, 0.99);
+        println!(
+            "30 Hz, 200 ms RTT, 1% loss: {repairs} repairs, stall p99 {p99:.3} s, max {worst:.3} s"
+        );
+        assert!((120..=240).contains(&repairs), "{repairs}");
+        // One repair: 1.25·0.2 + 0.02 + 1/30 = 0.30 s, give or take the jitter.
+        assert!((0.27..0.40).contains(&worst), "{worst}");
+        // With 10% loss, retransmissions are lost too: the repair doubles (and more).
+        let gaps = stalls(0.2, 0.02, 0.1, 100, 12);
+        let doubled = gaps.iter().filter(|g| **g > 0.55).count();
+        assert!(doubled >= 3, "{doubled}");
+        assert!(gaps.iter().all(|g| *g < 0.35 * 4.0));
     }
 
     #[test]

@@ -152,17 +152,27 @@ export class Interpolator {
       const now = path(this.config, k, buf.states, renderTick);
       if (buf.offset.some((o) => o !== 0)) {
         const decayed = buf.offset.map((o) => (Math.abs(o) * keep < 0.05 ? 0 : o * keep));
+        // The drawn motion this frame, m + s·(decayed − offset), must not point back against
+        // the path's motion this frame (m) nor over the next tick: the largest s ≤ 1 that keeps
+        // both.
         let scale = 1;
         if (now !== null && buf.lastPath !== null) {
-          let mm = 0;
-          let dm = 0;
-          for (let i = 0; i < k.interp.length; i++) {
-            if (k.interp[i] !== 'Linear') continue;
-            const m = now.lanes[i] - buf.lastPath[i];
-            mm += m * m;
-            dm += (decayed[i] - buf.offset[i]) * m;
+          const last = buf.lastPath;
+          const next = path(this.config, k, buf.states, renderTick + 1);
+          const dirs = [now.lanes.map((v, i) => v - last[i])];
+          if (next !== null) dirs.push(next.lanes.map((v, i) => v - now.lanes[i]));
+          for (const c of dirs) {
+            let mc = 0;
+            let dc = 0;
+            let cc = 0;
+            for (let i = 0; i < k.interp.length; i++) {
+              if (k.interp[i] !== 'Linear') continue;
+              mc += (now.lanes[i] - last[i]) * c[i];
+              dc += (decayed[i] - buf.offset[i]) * c[i];
+              cc += c[i] * c[i];
+            }
+            if (cc > 0 && mc + dc < 0) scale = Math.min(scale, Math.max(-mc / dc, 0));
           }
-          if (mm > 0 && mm + dm < 0) scale = -mm / dm;
         }
         for (let i = 0; i < buf.offset.length; i++) buf.offset[i] += (decayed[i] - buf.offset[i]) * scale;
       }

@@ -191,18 +191,35 @@ impl Interpolator {
                     .iter()
                     .map(|o| if o.abs() * keep < 0.05 { 0.0 } else { o * keep })
                     .collect();
-                let mut scale = 1.0;
+                // The drawn motion this frame, m + s·(decayed − offset), must not point back
+                // against the path's motion this frame (m) nor over the next tick (a body
+                // about to move off): the largest s ≤ 1 that keeps both.
+                let mut scale = 1.0f64;
                 if let (Some(now), Some(last)) = (&now, &track.last_path) {
-                    // m: the path's motion this frame; d: the decay's. Drawn motion m + d·s
-                    // must not point back along m.
-                    let (mut mm, mut dm) = (0.0, 0.0);
-                    for i in (0..fields.len()).filter(|i| linear(*i)) {
-                        let m = now.lanes[i] - last[i];
-                        mm += m * m;
-                        dm += (decayed[i] - track.offset[i]) * m;
-                    }
-                    if mm > 0.0 && mm + dm < 0.0 {
-                        scale = -mm / dm;
+                    let next = path(&self.config, fields, &track.states, render_tick + 1.0);
+                    let dirs: Vec<Vec<f64>> = [Some(last.as_slice()), None]
+                        .iter()
+                        .filter_map(|from| match from {
+                            Some(l) => {
+                                Some((0..fields.len()).map(|i| now.lanes[i] - l[i]).collect())
+                            }
+                            None => next.as_ref().map(|n| {
+                                (0..fields.len())
+                                    .map(|i| n.lanes[i] - now.lanes[i])
+                                    .collect()
+                            }),
+                        })
+                        .collect();
+                    for c in &dirs {
+                        let (mut mc, mut dc, mut cc) = (0.0, 0.0, 0.0);
+                        for i in (0..fields.len()).filter(|i| linear(*i)) {
+                            mc += (now.lanes[i] - last[i]) * c[i];
+                            dc += (decayed[i] - track.offset[i]) * c[i];
+                            cc += c[i] * c[i];
+                        }
+                        if cc > 0.0 && mc + dc < 0.0 {
+                            scale = scale.min((-mc / dc).max(0.0));
+                        }
                     }
                 }
                 for (i, o) in track.offset.iter_mut().enumerate() {
