@@ -2,10 +2,25 @@
 # Runs every test of the project: the whole Rust workspace (shared, server, client-net, bench
 # and the Bevy client's headless tests), then the browser client's tests (codec conformance
 # against the Rust golden vectors, netcode unit tests, end-to-end play in headless Chromium).
-# Needs Node 20 and Debian's chromium (`apt-get install chromium`); installs client-web's npm
+# Needs Node 20, Debian's chromium (`apt-get install chromium`) and PostgreSQL's server binaries
+# (`apt-get install postgresql`, installed here when run as root); installs client-web's npm
 # packages on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The storage and persistence tests start real PostgreSQL servers of their own (a temp data dir,
+# a loopback port), so they need PostgreSQL's server binaries.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${TICKWIRE_PG_BIN:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing PostgreSQL for the storage tests (apt-get install postgresql)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+  else
+    echo "The storage tests need PostgreSQL's server binaries (initdb, postgres):" >&2
+    echo "  sudo apt-get install postgresql   (or set TICKWIRE_PG_BIN to their directory)" >&2
+    exit 1
+  fi
+fi
 
 cargo test --workspace
 
