@@ -114,6 +114,49 @@ mod tests {
     }
 
     #[test]
+    fn rfc_6455_rules_fastwebsockets_leaves_to_us() {
+        // An unmasked frame (§5.1).
+        assert_eq!(
+            connection(&[0x89, 0x00]).close_code,
+            Some(CloseCode::ProtocolError.code())
+        );
+        // Close codes no peer may send (§7.4), a reason not in UTF-8 (§8.1), a pong over 125
+        // bytes (§5.5).
+        for code in [0u16, 1005, 1006, 2999, 5000] {
+            let o = connection(&masked(8, &code.to_be_bytes()));
+            assert_eq!(
+                o.close_code,
+                Some(CloseCode::ProtocolError.code()),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            connection(&masked(8, &[3, 232, 0xff])).close_code,
+            Some(CloseCode::InvalidPayload.code())
+        );
+        let mut pong = vec![0x8a, 0x80 | 126, 0, 126, 0, 0, 0, 0];
+        pong.extend_from_slice(&[0; 126]);
+        assert_eq!(
+            connection(&pong).close_code,
+            Some(CloseCode::ProtocolError.code())
+        );
+        // A valid close is echoed with 1000.
+        assert_eq!(
+            connection(&masked(8, &4000u16.to_be_bytes())).close_code,
+            Some(CloseCode::Normal.code())
+        );
+    }
+
+    #[test]
+    fn pings_before_the_hello_are_answered_then_the_hello_timeout_closes() {
+        // 20 pings and no Hello (the spacing of frames over time is tested over real sockets,
+        // in tests/hostile_ws.rs): pongs come back, then 4002.
+        let o = connection(&masked(9, b"x").repeat(20));
+        assert_eq!(o.close_code, Some(CloseCode::Timeout.code()));
+        assert!(o.frames.contains(&(0xa, 1)), "{o:?}");
+    }
+
+    #[test]
     fn silence_gets_the_hello_timeout() {
         assert_eq!(connection(&[]).close_code, Some(CloseCode::Timeout.code()));
     }
