@@ -125,12 +125,62 @@ impl World {
     }
 }
 
+/// One player's part in a finished match, as the game reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// The player.
+    pub player: PlayerId,
+    /// Its score in this match.
+    pub score: i64,
+    /// One value per stat the game declares ([`Game::stats`]), in that order; each is added to
+    /// the player's totals where results are kept.
+    pub stats: Vec<i64>,
+}
+
+/// A match or round the game says is over ([`Ctx::end_match`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchEnd {
+    /// The tick it started at.
+    pub started: Tick,
+    /// Who played, best first.
+    pub standings: Vec<Standing>,
+}
+
+/// A finished match as the engine hands it on ([`TickOutput::results`]
+/// (crate::TickOutput::results)): the game's [`MatchEnd`] with the tick it ended at, each
+/// player's name and the stats by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchResult {
+    /// The tick it started at.
+    pub started: Tick,
+    /// The tick the game reported it over.
+    pub ended: Tick,
+    /// Ticks per second (to turn ticks into time).
+    pub tick_rate: u16,
+    /// Who played, best first.
+    pub players: Vec<ResultRow>,
+}
+
+/// One player's line of a [`MatchResult`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultRow {
+    /// The player.
+    pub player: PlayerId,
+    /// Its name in the room (`player-N` if it had left before the result was taken).
+    pub name: String,
+    /// Its score.
+    pub score: i64,
+    /// The game's stats, by the names [`Game::stats`] declares.
+    pub stats: Vec<(&'static str, i64)>,
+}
+
 /// What the engine lends a game while it runs: the tick, wire ids and the event queue.
 pub struct Ctx<'a> {
     pub(crate) tick: Tick,
     pub(crate) tick_rate: u16,
     pub(crate) ids: &'a mut NetIds,
     pub(crate) events: &'a mut Vec<(Audience, Event)>,
+    pub(crate) ended: &'a mut Vec<(Tick, MatchEnd)>,
 }
 
 impl Ctx<'_> {
@@ -160,6 +210,14 @@ impl Ctx<'_> {
     pub fn emit(&mut self, audience: Audience, kind: u16, values: Vec<Value>) {
         self.events.push((audience, Event { kind, values }));
     }
+
+    /// A match or round is over: its result goes out with this tick's output
+    /// ([`TickOutput::results`](crate::TickOutput::results)), once, for the server to keep
+    /// (players, scores, duration, and the stats [`Game::stats`] declares). Called between
+    /// ticks, it goes out with the next tick's.
+    pub fn end_match(&mut self, result: MatchEnd) {
+        self.ended.push((self.tick, result));
+    }
 }
 
 /// A game on the engine. The engine calls, each tick: [`Game::input`] for each queued
@@ -168,6 +226,13 @@ impl Ctx<'_> {
 pub trait Game: Send + 'static {
     /// What the game replicates. Called once, when its room is made.
     fn schema(&self) -> Schema;
+
+    /// The per-player stats the game reports with each [`MatchEnd`] (kills, deaths, wins…), in
+    /// the order of [`Standing::stats`]; where results are kept, each is totalled per player
+    /// and has its leaderboard. None by default.
+    fn stats(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// The game's constants for its client code (JSON), sent in `Welcome`.
     fn client_config(&self) -> String {

@@ -36,7 +36,9 @@ pub mod testing;
 pub mod text;
 pub mod view;
 
-pub use game::{Audience, Ctx, EntityMeta, Game, Visibility, World};
+pub use game::{
+    Audience, Ctx, EntityMeta, Game, MatchEnd, MatchResult, ResultRow, Standing, Visibility, World,
+};
 pub use input_queue::{InputQueue, Push, Sequenced};
 pub use net_ids::NetIds;
 pub use room::{

@@ -13,7 +13,7 @@
 
 use super::delta::{self, Baseline, Changes};
 use super::events::{Inbox, Journal};
-use super::game::{Audience, Ctx, Game, World};
+use super::game::{Audience, Ctx, Game, MatchEnd, MatchResult, ResultRow, World};
 use super::players::{LogEntry, PlayerChanges, Record};
 use super::view::{Interest, Masks, Table, Viewer, diff};
 use crate::input_queue::{InputQueue, Push};
@@ -155,6 +155,8 @@ pub struct TickOutput {
     pub skipped: u32,
     /// Events dropped from snapshots this tick to keep them under `max_event_bytes`.
     pub events_dropped: u64,
+    /// Matches or rounds the game said were over since the last tick ([`Ctx::end_match`]).
+    pub results: Vec<MatchResult>,
 }
 
 struct Client {
@@ -200,6 +202,8 @@ pub struct Room<G: Game> {
     snap: Snapshot,
     encode_buf: Vec<u8>,
     events: Vec<(Audience, Event)>,
+    /// Matches the game ended since the last tick, with the tick each ended at.
+    ended: Vec<(Tick, MatchEnd)>,
     journal: Journal,
     event_bytes: EncodedEvents,
     tokens: HashMap<String, PlayerId>,
@@ -254,6 +258,7 @@ impl<G: Game> Room<G> {
             snap: Snapshot::default(),
             encode_buf: Vec::new(),
             events: Vec::new(),
+            ended: Vec::new(),
             journal: Journal::default(),
             event_bytes: EncodedEvents::default(),
             tokens: HashMap::new(),
@@ -342,6 +347,7 @@ impl<G: Game> Room<G> {
                 tick_rate: self.config.tick_rate,
                 ids: &mut self.net_ids,
                 events: &mut self.events,
+                ended: &mut self.ended,
             },
         )
     }
@@ -638,6 +644,7 @@ impl<G: Game> Room<G> {
             tick_rate: self.config.tick_rate,
             ids: &mut self.net_ids,
             events: &mut self.events,
+            ended: &mut self.ended,
         };
         for (id, c) in self.clients.iter_mut() {
             for _ in 0..max_inputs {
@@ -667,7 +674,10 @@ impl<G: Game> Room<G> {
             && tick
                 .0
                 .is_multiple_of(u32::from(self.config.checksum_interval));
-        let mut out = TickOutput::default();
+        let mut out = TickOutput {
+            results: self.take_results(),
+            ..TickOutput::default()
+        };
         for k in 0..self.viewers.len() {
             let viewer = self.viewers[k];
             let id = viewer.player;
@@ -724,6 +734,41 @@ impl<G: Game> Room<G> {
             .unwrap_or(self.journal.end());
         self.journal.prune(oldest);
         out
+    }
+
+    /// The matches the game ended, with names and stat names filled in.
+    fn take_results(&mut self) -> Vec<MatchResult> {
+        if self.ended.is_empty() {
+            return Vec::new();
+        }
+        let names = self.game.stats();
+        std::mem::take(&mut self.ended)
+            .into_iter()
+            .map(|(ended, m)| MatchResult {
+                started: m.started,
+                ended,
+                tick_rate: self.config.tick_rate,
+                players: m
+                    .standings
+                    .into_iter()
+                    .map(|s| ResultRow {
+                        player: s.player,
+                        name: self
+                            .records
+                            .get(&s.player)
+                            .map(|r| r.name.clone())
+                            .unwrap_or_else(|| format!("player-{}", s.player.0)),
+                        score: s.score,
+                        // A value per declared stat: missing ones are 0, extra ones dropped.
+                        stats: names
+                            .iter()
+                            .enumerate()
+                            .map(|(i, n)| (*n, s.stats.get(i).copied().unwrap_or(0)))
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 
     /// Keeps every lane the game wrote inside its field type's range (angles wrap), so a

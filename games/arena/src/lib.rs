@@ -21,10 +21,10 @@ use crate::quant::quantize_pos;
 use crate::rules::{Arena, Rules};
 use sim::lag_comp::lag_comp_ticks;
 use sim::{PlayerKey, ProjectileKey, Sim, SimEvent};
-use tickwire_engine::{Audience, Ctx, EntityMeta, Game, World};
+use tickwire_engine::{Audience, Ctx, EntityMeta, Game, MatchEnd, Standing, World};
 use tickwire_shared::schema::{FieldDesc, FieldType, KindDesc, MessageDesc, Schema, engine_events};
 use tickwire_shared::sync::{InputCmd, Value};
-use tickwire_shared::{NetId, PlayerId, fields};
+use tickwire_shared::{NetId, PlayerId, Tick, fields};
 
 fields! {
     /// A player's body.
@@ -130,6 +130,10 @@ pub struct ArenaConfig {
     pub seed: u64,
     /// Lag compensation of hitscan shots, milliseconds (0: off).
     pub lag_comp_ms: u32,
+    /// Length of a round in seconds (0: one endless round). At its end the round's result
+    /// (kills, deaths, and a win for the top player) is reported to the engine
+    /// ([`Ctx::end_match`]), everyone is told who won, and the scores start again from 0.
+    pub round_secs: u32,
 }
 
 impl Default for ArenaConfig {
@@ -140,9 +144,13 @@ impl Default for ArenaConfig {
             view_radius: 700.0,
             seed: 1,
             lag_comp_ms: 250,
+            round_secs: 180,
         }
     }
 }
+
+/// The stats the arena reports with each round ([`Game::stats`]).
+pub const STATS: &[&str] = &["kills", "deaths", "wins"];
 
 /// The arena shooter.
 pub struct ArenaGame {
@@ -150,6 +158,10 @@ pub struct ArenaGame {
     view_radius: f32,
     players: BTreeMap<PlayerId, (PlayerKey, NetId)>,
     projectiles: SecondaryMap<ProjectileKey, NetId>,
+    /// Ticks a round lasts (0: endless).
+    round_ticks: u32,
+    /// The tick the current round started at.
+    round_started: Tick,
 }
 
 impl ArenaGame {
@@ -163,7 +175,61 @@ impl ArenaGame {
             view_radius: config.view_radius,
             players: BTreeMap::new(),
             projectiles: SecondaryMap::new(),
+            round_ticks: config
+                .round_secs
+                .saturating_mul(u32::from(config.tick_rate)),
+            round_started: Tick(0),
         }
+    }
+
+    /// The tick the current round started at.
+    pub fn round_started(&self) -> Tick {
+        self.round_started
+    }
+
+    /// Ends the round when its time is up: reports every player's kills and deaths (best
+    /// first, the top player with a win if it killed anyone), says who won, and starts the
+    /// next round from 0.
+    fn maybe_end_round(&mut self, ctx: &mut Ctx<'_>) {
+        if self.round_ticks == 0 || ctx.tick().since(self.round_started) < self.round_ticks {
+            return;
+        }
+        let mut rows: Vec<(PlayerId, u32, u32, String)> = self
+            .players
+            .iter()
+            .filter_map(|(id, (key, _))| {
+                let p = self.sim.player(*key)?;
+                Some((*id, p.score, p.deaths, p.name.clone()))
+            })
+            .collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)).then(a.0.cmp(&b.0)));
+        if !rows.is_empty() {
+            let standings = rows
+                .iter()
+                .enumerate()
+                .map(|(i, (id, kills, deaths, _))| {
+                    let won = i == 0 && *kills > 0;
+                    Standing {
+                        player: *id,
+                        score: i64::from(*kills),
+                        stats: vec![i64::from(*kills), i64::from(*deaths), i64::from(won)],
+                    }
+                })
+                .collect();
+            ctx.end_match(MatchEnd {
+                started: self.round_started,
+                standings,
+            });
+            let text = match rows.first() {
+                Some((_, kills, _, name)) if *kills > 0 => {
+                    format!("Round over: {name} wins with {kills} kills. New round!")
+                }
+                _ => "Round over: no kills this time. New round!".to_string(),
+            };
+            ctx.emit(Audience::All, engine_events::NOTICE, vec![Value::Str(text)]);
+        }
+        self.sim.reset_scores();
+        self.round_started = ctx.tick();
     }
 
     /// The simulation (read-only).
@@ -275,6 +341,11 @@ impl Game for ArenaGame {
     fn step(&mut self, ctx: &mut Ctx<'_>) {
         self.sim.step();
         self.absorb(ctx);
+        self.maybe_end_round(ctx);
+    }
+
+    fn stats(&self) -> &'static [&'static str] {
+        STATS
     }
 
     fn replicate(&self, world: &mut World) {

@@ -227,6 +227,11 @@ impl Game for CardsGame {
         self.table.step(ctx);
     }
 
+    /// A won round reports `wins` (1 for the winner) for each seated player.
+    fn stats(&self) -> &'static [&'static str] {
+        &["wins"]
+    }
+
     fn replicate(&self, world: &mut World) {
         let t = &self.table;
         for (player, hand) in &t.hands {

@@ -9,9 +9,9 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use std::collections::BTreeMap;
 use std::fmt;
-use tickwire_engine::{Audience, Ctx};
+use tickwire_engine::{Audience, Ctx, MatchEnd, Standing};
 use tickwire_shared::sync::Value;
-use tickwire_shared::{NetId, PlayerId};
+use tickwire_shared::{NetId, PlayerId, Tick};
 
 /// At most this many players are dealt into a round; the others watch until a seat frees.
 pub const MAX_SEATS: usize = 4;
@@ -118,6 +118,8 @@ pub struct Table {
     pub deadline: u32,
     /// Turns in a row in which nothing could be played or drawn.
     passes: usize,
+    /// The tick the current round was dealt at.
+    dealt_at: u32,
 }
 
 impl Table {
@@ -136,6 +138,7 @@ impl Table {
             round: 0,
             moves: 0,
             deadline: 0,
+            dealt_at: 0,
             passes: 0,
         }
     }
@@ -340,6 +343,32 @@ impl Table {
         if let Some(seat) = winner.and_then(|w| self.players.get_mut(&w)) {
             seat.wins += 1;
         }
+        if let Some(w) = winner {
+            // The result: the winner first with a win, then the others, fewest cards left
+            // first (the engine hands it on to be kept; see `CardsGame::stats`).
+            let mut rest: Vec<(usize, PlayerId)> = self
+                .seats
+                .iter()
+                .filter(|p| **p != w)
+                .map(|p| (self.hands.get(p).map_or(0, Vec::len), *p))
+                .collect();
+            rest.sort();
+            let standings = std::iter::once(Standing {
+                player: w,
+                score: 1,
+                stats: vec![1],
+            })
+            .chain(rest.into_iter().map(|(_, p)| Standing {
+                player: p,
+                score: 0,
+                stats: vec![0],
+            }))
+            .collect();
+            ctx.end_match(MatchEnd {
+                started: Tick(self.dealt_at),
+                standings,
+            });
+        }
         self.phase = Phase::Over { winner };
         self.deadline = ctx.tick().0 + self.timing.break_ticks;
         ctx.emit(
@@ -366,6 +395,7 @@ impl Table {
     /// the table from round to round.
     fn deal(&mut self, ctx: &mut Ctx<'_>) {
         self.clear_hands(ctx);
+        self.dealt_at = ctx.tick().0;
         self.seats = self.players.keys().take(MAX_SEATS).copied().collect();
         let mut deck = Card::deck();
         deck.shuffle(&mut self.rng);

@@ -334,9 +334,10 @@ fn bots_play_rounds_to_a_winner_and_the_next_round_is_dealt() {
     let mut seq = 0;
     let mut winners = Vec::new();
     let mut moves = 0;
+    let mut results = Vec::new();
     for _ in 0..5000 {
         moves += bots_move(&mut h, &mut brains, &mut seq);
-        h.tick();
+        results.extend(h.tick().results);
         let won: Vec<i64> = h.last[&players[0]]
             .0
             .events
@@ -361,6 +362,15 @@ fn bots_play_rounds_to_a_winner_and_the_next_round_is_dealt() {
     }
     assert_eq!(winners.len(), 3, "three rounds were won");
     assert!(winners.iter().all(|w| *w != 0));
+    // Each won round was reported to the engine once: the winner first with its win.
+    assert_eq!(results.len(), 3);
+    for (r, w) in results.iter().zip(&winners) {
+        assert_eq!(i64::from(r.players[0].player.0), *w);
+        assert_eq!(r.players[0].stats, vec![("wins", 1)]);
+        assert_eq!(r.players.len(), 3, "every seated player");
+        assert!(r.players[1..].iter().all(|p| p.stats == vec![("wins", 0)]));
+        assert!(r.ended > r.started);
+    }
     assert!(moves > 30, "{moves} moves");
     // The fourth round is dealt: everyone holds five new cards, the table is fresh.
     assert_eq!(table(&h).round, 4);

@@ -218,6 +218,14 @@ impl Sim {
         })
     }
 
+    /// A new round: every player's kills and deaths back to 0 (bodies stay where they are).
+    pub fn reset_scores(&mut self) {
+        for p in self.players.values_mut() {
+            p.score = 0;
+            p.deaths = 0;
+        }
+    }
+
     /// Removes a player. Their projectiles fly on.
     pub fn remove_player(&mut self, key: PlayerKey) -> Option<Player> {
         self.players.remove(key)
