@@ -200,6 +200,46 @@ pub struct Config {
     /// binary (for developing `client-web/` without rebuilding).
     #[arg(long, value_name = "PATH")]
     pub web_dir: Option<PathBuf>,
+    /// Where players, match results and leaderboards are kept: an SQLite file (created and
+    /// migrated on first start), `sqlite::memory:` (gone at exit), `postgres://user:pass@host/db`
+    /// (PostgreSQL; nodes of a cluster share it), or `off`. A database that cannot be opened,
+    /// or that a newer tickwire migrated, stops the server at start.
+    #[arg(
+        long,
+        default_value = "tickwire.db",
+        env = "TICKWIRE_DB",
+        hide_env_values = true
+    )]
+    pub db: String,
+    /// With a PostgreSQL `--db`: this node's local SQLite file of results not yet written
+    /// (the outbox), so none is lost while PostgreSQL is away or the process is killed.
+    #[arg(long, default_value = "tickwire-outbox.db", value_name = "PATH")]
+    pub outbox: PathBuf,
+    /// The season results count for, besides all-time (e.g. `2025-spring`); empty: none. The
+    /// operator sets the period: results written while it is set count for it.
+    #[arg(long, default_value = "")]
+    pub season: String,
+    /// This node's name in match records [default: the host name].
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Length of an arena round; at its end the round's result is kept and the scores start
+    /// again (0s: one endless round, nothing kept).
+    #[arg(long, default_value = "3m", value_parser = duration)]
+    pub round_time: Duration,
+    /// Match results (and player visits) queued in memory for the database writer; past it a
+    /// result is dropped, counted in `tickwire_db_results_dropped_total` and logged.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub db_queue: usize,
+    /// Longest wait between two attempts to write to a database that is away (the wait
+    /// doubles from 100 ms up to this).
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    pub db_retry_max: Duration,
+    /// Most rows one `GET /leaderboard/…?limit=` may ask for; more get HTTP 400.
+    #[arg(long, default_value_t = 100)]
+    pub leaderboard_max_limit: usize,
+    /// Leaderboard queries running at once; more get HTTP 503.
+    #[arg(long, default_value_t = 16)]
+    pub max_leaderboard_queries: usize,
 }
 
 impl Default for Config {
@@ -207,6 +247,7 @@ impl Default for Config {
         // Defaults only: the environment (TICKWIRE_JWT_SECRET) applies to the command line.
         let mut config = Config::parse_from(["tickwire"]);
         config.jwt_secret = None;
+        config.db = "tickwire.db".into();
         config
     }
 }
@@ -235,12 +276,26 @@ impl Config {
         }
     }
 
-    /// Defaults, listening on an ephemeral loopback port (for tests).
+    /// Defaults, listening on an ephemeral loopback port, with an in-memory database that
+    /// goes with the process (for tests: nothing is written to the working directory).
     pub fn ephemeral() -> Self {
         Config {
             addr: "127.0.0.1:0".parse().expect("literal address"),
+            db: "sqlite::memory:".into(),
             ..Config::default()
         }
+    }
+
+    /// `--node`, else the host name, else `local`.
+    pub fn node_name(&self) -> String {
+        if let Some(n) = &self.node {
+            return n.clone();
+        }
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "local".into())
     }
 }
 
@@ -272,8 +327,56 @@ mod tests {
             "--tcp-notsent-lowat",
             "16384",
         ]);
-        assert_eq!((c.tcp_congestion.as_str(), c.tcp_notsent_lowat), ("cubic", 16384));
+        assert_eq!(
+            (c.tcp_congestion.as_str(), c.tcp_notsent_lowat),
+            ("cubic", 16384)
+        );
         assert!(Config::try_parse_from(["tickwire", "--tcp-notsent-lowat", "-1"]).is_err());
+    }
+
+    #[test]
+    fn persistence_flags_default_to_a_file_here_and_parse() {
+        let c = Config::parse_from(["tickwire"]);
+        assert_eq!(c.db, "tickwire.db");
+        assert_eq!(c.outbox, PathBuf::from("tickwire-outbox.db"));
+        assert_eq!(
+            (c.season.as_str(), c.round_time),
+            ("", Duration::from_secs(180))
+        );
+        assert_eq!(
+            (c.db_queue, c.db_retry_max),
+            (10_000, Duration::from_secs(5))
+        );
+        assert_eq!(
+            (c.leaderboard_max_limit, c.max_leaderboard_queries),
+            (100, 16)
+        );
+        assert!(!c.node_name().is_empty());
+        assert_eq!(
+            Config::ephemeral().db,
+            "sqlite::memory:",
+            "tests write no file"
+        );
+        let c = Config::parse_from([
+            "tickwire",
+            "--db",
+            "postgres://u@h/d",
+            "--season",
+            "s1",
+            "--node",
+            "n1",
+            "--round-time",
+            "30s",
+        ]);
+        assert_eq!(
+            (c.db.as_str(), c.season.as_str()),
+            ("postgres://u@h/d", "s1")
+        );
+        assert_eq!(
+            (c.node_name(), c.round_time),
+            ("n1".into(), Duration::from_secs(30))
+        );
+        assert!(Config::try_parse_from(["tickwire", "--db-queue", "0"]).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod config;
 pub mod metrics;
 pub mod net;
+pub mod persist;
 pub mod tls;
 
 pub use tickwire_arena::sim;

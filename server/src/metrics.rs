@@ -75,6 +75,21 @@ pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
 
+/// The database's metrics (`--db`), shared with its writer task.
+#[derive(Clone, Default)]
+pub struct DbMetrics {
+    /// 1 while the database answers, 0 while it does not (or with `--db off`).
+    pub up: Gauge,
+    /// Match results waiting to be written (in the queue or the outbox).
+    pub queued: Gauge,
+    /// Match results written to the database.
+    pub results_written: Counter,
+    /// Database writes that failed (each is retried).
+    pub write_failures: Counter,
+    /// Match results lost because the queue was full (`--db-queue`).
+    pub results_dropped: Counter,
+}
+
 /// Every metric the server exports.
 pub struct Metrics {
     registry: Registry,
@@ -117,6 +132,8 @@ pub struct Metrics {
     pub rate_limited: Family<OutcomeLabels, Counter>,
     /// Players taken back with a resume token.
     pub resumes: Counter,
+    /// The database.
+    pub db: DbMetrics,
 }
 
 impl Default for Metrics {
@@ -151,6 +168,7 @@ impl Metrics {
             auth_failures: Family::default(),
             rate_limited: Family::default(),
             resumes: Counter::default(),
+            db: DbMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -231,6 +249,31 @@ impl Metrics {
             "resumes",
             "Players taken back with a resume token",
             m.resumes.clone(),
+        );
+        registry.register(
+            "db_up",
+            "1 while the database answers, 0 while it does not",
+            m.db.up.clone(),
+        );
+        registry.register(
+            "db_queued",
+            "Match results waiting to be written",
+            m.db.queued.clone(),
+        );
+        registry.register(
+            "db_results_written",
+            "Match results written to the database",
+            m.db.results_written.clone(),
+        );
+        registry.register(
+            "db_write_failures",
+            "Database writes that failed (each is retried)",
+            m.db.write_failures.clone(),
+        );
+        registry.register(
+            "db_results_dropped",
+            "Match results lost because the queue was full (--db-queue)",
+            m.db.results_dropped.clone(),
         );
         Metrics { registry, ..m }
     }

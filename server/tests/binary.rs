@@ -14,7 +14,14 @@ use tokio::process::Command;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_serves_and_shuts_down_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(["--addr", "127.0.0.1:0", "--tick-rate", "20"])
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--tick-rate",
+            "20",
+            "--db",
+            "sqlite::memory:",
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)

@@ -135,7 +135,14 @@ async fn empty_and_short_jwt_secrets_refuse_to_start() {
 #[tokio::test]
 async fn a_32_byte_secret_starts() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tickwire"))
-        .args(["--addr", "127.0.0.1:0", "--jwt-secret", SECRET])
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--jwt-secret",
+            SECRET,
+            "--db",
+            "sqlite::memory:",
+        ])
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)

@@ -78,6 +78,8 @@ pub(crate) struct WsParams {
     pub room: Option<String>,
     /// Claims of a valid `?token=`.
     pub claims: Option<Claims>,
+    /// `?guest=ID`: the guest id a browser keeps, for its results (checked by the HTTP layer).
+    pub guest: Option<String>,
 }
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -482,6 +484,7 @@ impl Reader {
 
     async fn join(&mut self, hello: Hello) -> Result<(), ReadError> {
         let mut name = hello.name;
+        let mut identity = crate::persist::identity(None, self.params.guest.as_deref());
         if let Some(jwt) = &self.state.jwt {
             let claims = match self.params.claims.take() {
                 Some(c) => c,
@@ -496,6 +499,7 @@ impl Reader {
             };
             debug!(account = %claims.sub, "authenticated");
             name = claims.display_name().to_string();
+            identity = crate::persist::identity(Some(&claims), None);
         }
         let seat = self
             .state
@@ -523,6 +527,7 @@ impl Reader {
                 link,
                 reply: reply_tx,
                 seat,
+                identity,
             })
             .await
             .map_err(|_| room_gone())?;

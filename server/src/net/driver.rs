@@ -39,6 +39,8 @@ pub struct Produced {
     pub kicked: Vec<(PlayerId, CloseReason)>,
     /// Clients that skipped this tick.
     pub skipped: u32,
+    /// Matches the game ended (to be kept; see [`crate::persist`]).
+    pub results: Vec<tickwire_engine::MatchResult>,
 }
 
 /// What happened to a game message, for metrics.
@@ -140,6 +142,7 @@ impl<G: Game> RoomLogic for Room<G> {
             messages: out.messages,
             kicked: out.kicked,
             skipped: out.skipped,
+            results: out.results,
         }
     }
 
@@ -210,6 +213,7 @@ impl GameRooms {
                     view_radius: config.view_radius,
                     seed: config.seed,
                     lag_comp_ms: config.lag_comp_ms,
+                    round_secs: config.round_time.as_secs() as u32,
                 })
             }),
             GameName::Cards => GameRooms::new(|config, engine| {

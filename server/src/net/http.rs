@@ -57,7 +57,7 @@ pub(super) async fn serve_connection<S>(
         let routes = routes.clone();
         async move {
             Ok::<_, Infallible>(match &*routes {
-                Routes::Public(admitted) => route(req, peer, st, admitted.clone()),
+                Routes::Public(admitted) => route(req, peer, st, admitted.clone()).await,
                 Routes::Admin => admin_route(&req, &st)
                     .unwrap_or_else(|| text(StatusCode::NOT_FOUND, "not found\n")),
             })
@@ -106,7 +106,7 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
     response(status, "text/plain; charset=utf-8", body.into())
 }
 
-fn route(
+async fn route(
     req: Request<Incoming>,
     peer: SocketAddr,
     state: Arc<AppState>,
@@ -129,6 +129,7 @@ fn route(
             response(StatusCode::OK, "application/json", body)
         }
         "/ws" => upgrade(req, peer, state, admission),
+        path if path.starts_with("/leaderboard/") => leaderboard(&req, &state).await,
         path => web::serve(
             path,
             req.headers(),
@@ -173,6 +174,101 @@ fn readiness(state: &AppState) -> Response<Body> {
         )
     } else {
         text(StatusCode::OK, "ready\n")
+    }
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "error": message });
+    response(status, "application/json", body.to_string())
+}
+
+/// A game or stat name in a leaderboard path: 1-32 characters of `a-z A-Z 0-9 _ -`.
+fn valid_board_name(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `GET /leaderboard/GAME/STAT?season=…&limit=…&around=PLAYER`: the board as JSON,
+/// `{game, stat, season, total, rows: [{rank, player, name, value}], you}`. `around=me` centres
+/// it on the guest the `X-Tickwire-Guest` header names (and `you` is that player's id, so a
+/// page can find its own row). Bad parameters get 400 with a sentence, a database that does not
+/// answer 503.
+async fn leaderboard(req: &Request<Incoming>, state: &AppState) -> Response<Body> {
+    let Some(persist) = &state.persist else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "this server keeps no results (--db off)",
+        );
+    };
+    let parts: Vec<&str> = req.uri().path().split('/').collect();
+    let (game, stat) = match parts.as_slice() {
+        ["", "leaderboard", game, stat] if valid_board_name(game) && valid_board_name(stat) => {
+            (*game, *stat)
+        }
+        _ => {
+            return json_error(
+                StatusCode::NOT_FOUND,
+                "leaderboards are at /leaderboard/GAME/STAT (names of 1-32 characters of A-Z a-z 0-9 _ -)",
+            );
+        }
+    };
+    let max = state.config.leaderboard_max_limit;
+    let (mut season, mut limit, mut around) = (String::new(), 10usize, None::<String>);
+    for (k, v) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        match &*k {
+            "season" if v.len() <= 64 => season = v.into_owned(),
+            "season" => {
+                return json_error(StatusCode::BAD_REQUEST, "a season is at most 64 bytes");
+            }
+            "limit" => match v.parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) => limit = n,
+                _ => {
+                    return json_error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("limit must be a number from 1 to {max}"),
+                    );
+                }
+            },
+            "around" if v.len() <= 200 => around = Some(v.into_owned()),
+            "around" => return json_error(StatusCode::BAD_REQUEST, "around is too long"),
+            _ => {}
+        }
+    }
+    let you = req
+        .headers()
+        .get("x-tickwire-guest")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|g| crate::persist::identity(None, Some(g)));
+    if around.as_deref() == Some("me") {
+        around = you.clone();
+    }
+    let Ok(_permit) = state.leaderboard_queries.clone().try_acquire_owned() else {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many leaderboard queries at once; try again shortly",
+        );
+    };
+    let query = persist
+        .storage()
+        .leaderboard(game, stat, &season, limit as i64, around.as_deref());
+    match tokio::time::timeout(std::time::Duration::from_secs(3), query).await {
+        Ok(Ok(board)) => {
+            let mut body = serde_json::to_value(&board).expect("a board serializes");
+            body["you"] = serde_json::json!(you);
+            response(StatusCode::OK, "application/json", body.to_string())
+        }
+        Ok(Err(e)) => {
+            debug!(error = %e, "leaderboard query failed");
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not answering; try again later",
+            )
+        }
+        Err(_) => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is not answering; try again later",
+        ),
     }
 }
 
@@ -261,8 +357,17 @@ fn upgrade(
         match &*k {
             "room" => params.room = Some(v.into_owned()),
             "token" => token = Some(v.into_owned()),
+            "guest" => params.guest = Some(v.into_owned()),
             _ => {}
         }
+    }
+    if let Some(g) = &params.guest
+        && !crate::persist::valid_guest_id(g)
+    {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "guest ids are 16-64 characters of A-Z a-z 0-9 _ -\n",
+        );
     }
     if let Some(room) = &params.room
         && !valid_room_id(room)

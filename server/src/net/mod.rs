@@ -55,6 +55,10 @@ pub(crate) struct AppState {
     pub connection_limit: Arc<tokio::sync::Semaphore>,
     /// Connections in their HTTP phase, oldest first.
     handshakes: Mutex<Handshakes>,
+    /// The database (`--db`), unless it is off.
+    pub persist: Option<Arc<crate::persist::Persist>>,
+    /// `--max-leaderboard-queries`.
+    pub leaderboard_queries: Arc<tokio::sync::Semaphore>,
 }
 
 /// The connections in their HTTP phase, by arrival, each with the token that drops it and
@@ -129,19 +133,34 @@ impl AppState {
 }
 
 impl AppState {
+    /// Without a database (the fuzz targets).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn new(
         config: Config,
         game: driver::GameRooms,
         shutdown: CancellationToken,
     ) -> Arc<AppState> {
+        Self::with_persist(config, game, shutdown, Metrics::new(), None)
+    }
+
+    pub(crate) fn with_persist(
+        config: Config,
+        game: driver::GameRooms,
+        shutdown: CancellationToken,
+        metrics: Metrics,
+        persist: Option<Arc<crate::persist::Persist>>,
+    ) -> Arc<AppState> {
         let config_max_connections = config.max_connections;
+        let leaderboard_queries = config.max_leaderboard_queries;
         Arc::new(AppState {
+            persist,
+            leaderboard_queries: Arc::new(tokio::sync::Semaphore::new(leaderboard_queries)),
             game,
             jwt: config.jwt_secret.as_deref().map(|secret| {
                 JwtVerifier::new(secret).expect("Server::bind_game checks the secret")
             }),
             config,
-            metrics: Metrics::new(),
+            metrics,
             rooms: RoomRegistry::default(),
             shutdown,
             tracker: TaskTracker::new(),
@@ -169,6 +188,9 @@ pub enum StartError {
     /// `--jwt-secret` is empty or too short.
     #[error(transparent)]
     Secret(#[from] crate::auth::SecretError),
+    /// The database (`--db`) cannot be opened, or is of a newer schema.
+    #[error(transparent)]
+    Storage(#[from] tickwire_storage::StorageError),
 }
 
 /// `--tcp-congestion` and `--tcp-notsent-lowat` on an accepted socket (Linux; a refusal is
@@ -217,6 +239,8 @@ pub struct Server {
     admin: Option<TcpListener>,
     tls: Option<TlsAcceptor>,
     state: Arc<AppState>,
+    /// The database writer, finished after the rooms.
+    writer: Option<crate::persist::Writer>,
 }
 
 /// A connection's place under the global and per-IP limits, held (shared) by the HTTP
@@ -288,12 +312,19 @@ impl Server {
                     .map_err(|source| StartError::Bind { addr, source })?,
             ),
         };
-        let state = AppState::new(config, game, shutdown);
+        let metrics = Metrics::new();
+        let (persist, writer) =
+            match crate::persist::Persist::open(&config, metrics.db.clone()).await? {
+                Some((p, w)) => (Some(p), Some(w)),
+                None => (None, None),
+            };
+        let state = AppState::with_persist(config, game, shutdown, metrics, persist);
         Ok(Server {
             listener,
             admin,
             tls,
             state,
+            writer,
         })
     }
 
@@ -410,6 +441,11 @@ impl Server {
             .is_err()
         {
             warn!("shutdown grace period over with connections still open");
+        }
+        // The rooms are done: what they handed the database writer is written now, or stays
+        // in the outbox for the next start.
+        if let Some(w) = self.writer.take() {
+            w.finish(std::time::Duration::from_secs(3)).await;
         }
     }
 }

@@ -6,6 +6,7 @@ use super::AppState;
 use super::driver::{GameMsg, RoomLogic};
 use super::rooms::{HeldSeat, RoomStats, Seat};
 use crate::metrics::{OutcomeLabels, RoomLabels};
+use crate::persist::Job;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,6 +68,9 @@ pub enum RoomCmd {
         reply: oneshot::Sender<Result<JoinReply, CloseReason>>,
         /// The reservation: a new player keeps its seat for as long as it is in the room.
         seat: Seat,
+        /// The player's stable id, where results are kept (`acct:…`, `guest:…`; see
+        /// [`crate::persist::identity`]).
+        identity: Option<String>,
     },
 }
 
@@ -86,6 +90,10 @@ struct Driver {
     labels: RoomLabels,
     /// This room's share of the process-wide player and entity gauges.
     published: (i64, i64),
+    /// Each player's stable id, for its results.
+    identities: HashMap<PlayerId, String>,
+    /// Matches this room has ended (part of each match id).
+    matches: u64,
 }
 
 pub(super) async fn run(
@@ -107,6 +115,8 @@ pub(super) async fn run(
         state,
         labels,
         published: (0, 0),
+        identities: HashMap::new(),
+        matches: 0,
     };
     driver.run(cmds).instrument(span).await;
 }
@@ -131,11 +141,11 @@ impl Driver {
                     // meanwhile are taken here too (bounded) instead of waiting for a spare
                     // moment that never comes.
                     for _ in 0..JOINS_PER_TICK {
-                        let Ok(RoomCmd::Join { name, resume_token, link, reply, seat }) = cmds.try_recv()
+                        let Ok(RoomCmd::Join { name, resume_token, link, reply, seat, identity }) = cmds.try_recv()
                         else {
                             break;
                         };
-                        self.join(name, resume_token, link, reply, seat);
+                        self.join(name, resume_token, link, reply, seat, identity);
                     }
                     self.tick();
                     if self.room.player_count() == 0 && self.stats.is_idle() {
@@ -151,8 +161,8 @@ impl Driver {
                     }
                 }
                 Some(cmd) = cmds.recv() => match cmd {
-                    RoomCmd::Join { name, resume_token, link, reply, seat } => {
-                        self.join(name, resume_token, link, reply, seat);
+                    RoomCmd::Join { name, resume_token, link, reply, seat, identity } => {
+                        self.join(name, resume_token, link, reply, seat, identity);
                     }
                 },
             }
@@ -170,6 +180,7 @@ impl Driver {
         link: ClientLink,
         reply: oneshot::Sender<Result<JoinReply, CloseReason>>,
         seat: Seat,
+        identity: Option<String>,
     ) {
         let m = &self.state.metrics;
         let owner = resume_token
@@ -220,6 +231,15 @@ impl Driver {
                     info!(player = %joined.player_id, "player resumed");
                 } else {
                     info!(player = %joined.player_id, name = %name, "player joined");
+                    if let Some(id) = identity {
+                        if let Some(p) = &self.state.persist {
+                            p.submit(Job::Seen {
+                                player: id.clone(),
+                                name: name.clone(),
+                            });
+                        }
+                        self.identities.insert(joined.player_id, id);
+                    }
                 }
                 self.links.insert(joined.player_id, link);
                 Ok(JoinReply {
@@ -244,6 +264,27 @@ impl Driver {
         // A look-up per seat a tick: cheap, and right whatever happened in between.
         let room = &self.room;
         self.seats.retain(|id, _| room.has_player(*id));
+        self.identities.retain(|id, _| room.has_player(*id));
+    }
+
+    /// Hands the matches the game ended to the database writer (never waits for it).
+    fn keep_results(&mut self, results: Vec<tickwire_engine::MatchResult>) {
+        let Some(p) = &self.state.persist else {
+            return;
+        };
+        for r in results {
+            self.matches += 1;
+            let ids = &self.identities;
+            let record = p.record(
+                &self.state.game.schema().game,
+                &self.stats.id,
+                self.matches,
+                &r,
+                |player| ids.get(&player).cloned(),
+            );
+            info!(match_id = %record.match_id, players = record.players.len(), "match over");
+            p.submit(Job::Result(record));
+        }
     }
 
     fn tick(&mut self) {
@@ -253,6 +294,9 @@ impl Driver {
         let out = self
             .room
             .tick(&mut |id| links.get(&id).is_some_and(|l| l.outbox.capacity() > 0));
+        if !out.results.is_empty() {
+            self.keep_results(out.results);
+        }
         let m = &self.state.metrics;
         let mut gone = Vec::new();
         for (id, bytes) in out.messages {
