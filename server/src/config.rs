@@ -234,6 +234,10 @@ pub struct Config {
     /// doubles from 100 ms up to this).
     #[arg(long, default_value = "5s", value_parser = duration)]
     pub db_retry_max: Duration,
+    /// How long a database operation waits for a connection (and PostgreSQL's connect at
+    /// start) before it counts as failed and is retried.
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    pub db_timeout: Duration,
     /// Most rows one `GET /leaderboard/…?limit=` may ask for; more get HTTP 400.
     #[arg(long, default_value_t = 100)]
     pub leaderboard_max_limit: usize,

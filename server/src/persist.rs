@@ -2,13 +2,15 @@
 //!
 //! Rooms never wait for the database. A room task hands each finished match
 //! ([`tickwire_engine::MatchResult`], turned into a [`MatchRecord`] with the players'
-//! identities) and each player seen to [`Persist::submit`], which only puts it on a bounded
-//! channel (`--db-queue`; full: dropped, counted and logged). One writer task, off every tick,
-//! takes them: a result goes into the outbox first (durable from then on, whatever happens to
-//! the process or the database), then is written in one transaction keyed by its match id,
-//! retried with capped exponential backoff (`--db-retry-max`) for as long as the database is
-//! away. Results left in the outbox by a killed process are written on the next start; a
-//! result written already is not counted again.
+//! identities) to [`Persist::submit`], which appends it as one line to the node's *journal*, a
+//! plain local file (one `write`, no fsync and no database: a killed process loses nothing the
+//! kernel has, so the result survives a SIGKILL from the moment the round is over), then puts
+//! it on a bounded channel (`--db-queue`). One writer task, off every tick, takes it: into the
+//! outbox (an SQLite table; the journal is emptied once everything in it is there), then into
+//! the database in one transaction keyed by its match id, retried with capped exponential
+//! backoff (`--db-retry-max`) for as long as the database is away. At start, the journal and
+//! the outbox a killed process left are written first; a result written already is not counted
+//! again. (A power cut may take the journal's last lines: it is not fsynced.)
 //!
 //! `/metrics` shows the database: `tickwire_db_up`, `tickwire_db_queued`,
 //! `tickwire_db_results_written_total`, `tickwire_db_write_failures_total`,
@@ -63,9 +65,36 @@ pub enum Job {
     Result(MatchRecord),
 }
 
+/// The results handed over and not yet in the outbox, as lines of a local file.
+struct Journal {
+    file: std::fs::File,
+    /// Lines appended since the file was last emptied.
+    appended: u64,
+    /// Of those, how many the writer has put in the outbox.
+    taken: u64,
+}
+
+impl Journal {
+    fn path(config: &Config) -> Option<std::path::PathBuf> {
+        if config.db.starts_with("postgres://") || config.db.starts_with("postgresql://") {
+            let mut p = config.outbox.clone().into_os_string();
+            p.push(".journal");
+            Some(p.into())
+        } else if config.db.contains(":memory:") || config.db.contains("mode=memory") {
+            None
+        } else {
+            let file = config.db.strip_prefix("sqlite://").unwrap_or(&config.db);
+            let file = file.strip_prefix("sqlite:").unwrap_or(file);
+            let file = file.split('?').next().unwrap_or(file);
+            Some(format!("{file}.journal").into())
+        }
+    }
+}
+
 /// The database and its writer, shared by every room.
 pub struct Persist {
     storage: Storage,
+    journal: Option<Arc<std::sync::Mutex<Journal>>>,
     tx: mpsc::Sender<Job>,
     metrics: DbMetrics,
     /// The node's name in match records (`--node`).
@@ -118,13 +147,21 @@ impl Persist {
         }
         let mut o = Options::new(config.db.clone());
         o.outbox = config.outbox.clone();
+        o.acquire_timeout = config.db_timeout;
         let storage = Storage::open(&o).await?;
         info!(db = %storage.target(), backend = ?storage.backend(), "database open");
+        let journal = match Journal::path(config) {
+            None => None,
+            Some(path) => Some(Arc::new(std::sync::Mutex::new(
+                open_journal(&storage, &path).await?,
+            ))),
+        };
         metrics.up.set(1);
         let (tx, rx) = mpsc::channel(config.db_queue.max(1));
         let boot: u64 = rand::random();
         let persist = Arc::new(Persist {
             storage: storage.clone(),
+            journal: journal.clone(),
             tx,
             metrics: metrics.clone(),
             node: config.node_name(),
@@ -134,6 +171,7 @@ impl Persist {
         let stop = CancellationToken::new();
         let handle = tokio::spawn(write_loop(
             storage,
+            journal,
             rx,
             metrics.clone(),
             config.db_retry_max,
@@ -152,6 +190,16 @@ impl Persist {
     /// full.
     pub fn submit(&self, job: Job) -> bool {
         let result = matches!(job, Job::Result(_));
+        if let (Job::Result(m), Some(j)) = (&job, &self.journal) {
+            use std::io::Write;
+            let mut line = serde_json::to_vec(m).expect("a match record serializes");
+            line.push(b'\n');
+            let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
+            match j.file.write_all(&line) {
+                Ok(()) => j.appended += 1,
+                Err(e) => warn!(error = %e, "cannot append a result to the journal"),
+            }
+        }
         match self.tx.try_send(job) {
             Ok(()) => {
                 if result {
@@ -162,7 +210,7 @@ impl Persist {
             Err(e) => {
                 if result {
                     self.metrics.results_dropped.inc();
-                    warn!(error = %e, "database queue full (--db-queue): a match result is lost");
+                    warn!(error = %e, "database queue full (--db-queue): a match result waits in the journal for the next start");
                 }
                 false
             }
@@ -206,8 +254,42 @@ impl Persist {
 /// How often the writer checks an idle database is still there (for `tickwire_db_up`).
 const PING_INTERVAL: Duration = Duration::from_secs(2);
 
+/// Opens the journal, moving what a killed process left in it into the outbox.
+async fn open_journal(storage: &Storage, path: &std::path::Path) -> Result<Journal, StorageError> {
+    let left = std::fs::read_to_string(path).unwrap_or_default();
+    let mut moved = 0;
+    for line in left.lines().filter(|l| !l.trim().is_empty()) {
+        // A torn last line (a power cut mid-write) is skipped.
+        match serde_json::from_str::<MatchRecord>(line) {
+            Ok(m) => {
+                storage.enqueue(&m).await?;
+                moved += 1;
+            }
+            Err(e) => warn!(error = %e, "skipping an unreadable journal line"),
+        }
+    }
+    if moved > 0 {
+        info!(results = moved, journal = %path.display(), "results from the journal moved to the outbox");
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|f| f.set_len(0).map(|()| f))
+        .map_err(|source| StorageError::File {
+            target: path.display().to_string(),
+            source,
+        })?;
+    Ok(Journal {
+        file,
+        appended: 0,
+        taken: 0,
+    })
+}
+
 async fn write_loop(
     storage: Storage,
+    journal: Option<Arc<std::sync::Mutex<Journal>>>,
     mut rx: mpsc::Receiver<Job>,
     metrics: DbMetrics,
     retry_max: Duration,
@@ -234,12 +316,12 @@ async fn write_loop(
     loop {
         // Take everything queued: results go into the outbox at once (durable from then on).
         while let Ok(job) = rx.try_recv() {
-            take(&storage, job, &mut results, &mut seen).await;
+            take(&storage, &journal, job, &mut results, &mut seen).await;
         }
         if stopping_at.is_none() && stop.is_cancelled() {
             rx.close();
             while let Some(job) = rx.recv().await {
-                take(&storage, job, &mut results, &mut seen).await;
+                take(&storage, &journal, job, &mut results, &mut seen).await;
             }
             stopping_at = Some(tokio::time::Instant::now() + grace);
         }
@@ -257,7 +339,7 @@ async fn write_loop(
         if results.is_empty() && seen.is_empty() {
             tokio::select! {
                 job = rx.recv() => match job {
-                    Some(job) => take(&storage, job, &mut results, &mut seen).await,
+                    Some(job) => take(&storage, &journal, job, &mut results, &mut seen).await,
                     None => return,
                 },
                 _ = stop.cancelled(), if stopping_at.is_none() => {}
@@ -315,6 +397,7 @@ async fn write_loop(
 
 async fn take(
     storage: &Storage,
+    journal: &Option<Arc<std::sync::Mutex<Journal>>>,
     job: Job,
     results: &mut VecDeque<MatchRecord>,
     seen: &mut VecDeque<(String, String)>,
@@ -327,8 +410,24 @@ async fn take(
             }
         }
         Job::Result(m) => {
-            if let Err(e) = storage.enqueue(&m).await {
-                warn!(error = %e, match_id = %m.match_id, "cannot put a result in the outbox; keeping it in memory");
+            match storage.enqueue(&m).await {
+                Ok(()) => {
+                    if let Some(j) = journal {
+                        let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
+                        j.taken += 1;
+                        // Everything appended is in the outbox now: empty the journal (under
+                        // the lock, so no room appends in between).
+                        if j.taken >= j.appended {
+                            if let Err(e) = j.file.set_len(0) {
+                                warn!(error = %e, "cannot empty the journal");
+                            }
+                            (j.appended, j.taken) = (0, 0);
+                        }
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, match_id = %m.match_id, "cannot put a result in the outbox; it stays in the journal and in memory")
+                }
             }
             results.push_back(m);
         }

@@ -139,6 +139,14 @@ pub enum StorageError {
     /// A query failed (the database went away, a constraint…).
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// A local file (the server's journal of results) could not be used.
+    #[error("cannot use {target}: {source}")]
+    File {
+        /// The file.
+        target: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// An outbox row that is not a result this build reads.
     #[error("unreadable outbox row {match_id}: {source}")]
     Outbox {
