@@ -180,9 +180,10 @@ type MakeRoom = dyn Fn(&Config, EngineConfig) -> Box<dyn RoomLogic> + Send + Syn
 /// [`Server::bind`](crate::Server::bind) plays the bundled game `--game` names; a developer's
 /// own game is served with [`Server::bind_game`](crate::Server::bind_game) and
 /// [`GameRooms::new`].
+#[derive(Clone)]
 pub struct GameRooms {
     schema: Arc<Schema>,
-    make: Box<MakeRoom>,
+    make: Arc<MakeRoom>,
 }
 
 impl GameRooms {
@@ -194,7 +195,7 @@ impl GameRooms {
         let schema = make(&Config::default(), &mut EngineConfig::default()).schema();
         GameRooms {
             schema: Arc::new(schema),
-            make: Box::new(move |config, mut engine| {
+            make: Arc::new(move |config, mut engine| {
                 let game = make(config, &mut engine);
                 Box::new(Room::new(engine, game))
             }),

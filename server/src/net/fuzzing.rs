@@ -3,7 +3,9 @@
 //! [`connection`] runs the real connection task over an in-memory pipe: the fuzzer's bytes
 //! are what a client wrote after the WebSocket handshake, and the server's answer is parsed
 //! back. Time is tokio's paused clock, so timeouts fire at once and a run is quick and
-//! deterministic.
+//! deterministic. Each run gets a fresh server state (rooms, limits, metrics); what is the
+//! same for every run (the settings, the game's schema) is built once per thread, which makes
+//! a run several times cheaper.
 
 use super::AppState;
 use super::conn::{WsParams, serve};
@@ -25,20 +27,28 @@ pub struct Outcome {
 /// Feeds `input` to a fresh server connection as client bytes and returns what came back.
 /// Panics if the server's output is not well-formed WebSocket framing.
 pub fn connection(input: &[u8]) -> Outcome {
+    thread_local! {
+        static FIXED: (Config, super::driver::GameRooms) = {
+            let config = Config {
+                hello_timeout: Duration::from_secs(1),
+                idle_timeout: Duration::from_secs(2),
+                ping_interval: Duration::from_secs(1),
+                max_frame_bytes: 512,
+                // The fewest ticks per paused second: a run that joins plays a few dozen.
+                tick_rate: 10,
+                ..Config::ephemeral()
+            };
+            let game = super::driver::GameRooms::bundled(config.game);
+            (config, game)
+        };
+    }
+    let (config, game) = FIXED.with(|f| f.clone());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .expect("a current-thread runtime builds");
     rt.block_on(async {
-        let config = Config {
-            hello_timeout: Duration::from_secs(1),
-            idle_timeout: Duration::from_secs(2),
-            ping_interval: Duration::from_secs(1),
-            max_frame_bytes: 512,
-            ..Config::ephemeral()
-        };
-        let game = super::driver::GameRooms::bundled(config.game);
         let state = AppState::new(config, game, CancellationToken::new());
         let (client, server) = tokio::io::duplex(1 << 16);
         let ws = WebSocket::after_handshake(server, Role::Server);
