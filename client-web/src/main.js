@@ -49,12 +49,25 @@ class Game {
     window.addEventListener('keydown', (ev) => {
       if (ev.key === 'Tab') {
         ev.preventDefault();
+        if (!this.scoreboardOpen && this.ui.boardTab === 'alltime') this.fetchAllTime();
         this.scoreboardOpen = true;
       }
     });
     window.addEventListener('keyup', (ev) => {
       if (ev.key === 'Tab') this.scoreboardOpen = false;
     });
+    /** This browser's guest id: kept in localStorage, so its results are its own next visit. */
+    this.guest = localStorage.getItem('tickwire.guest');
+    if (!/^[A-Za-z0-9_-]{16,64}$/.test(this.guest || '')) {
+      const bytes = crypto.getRandomValues(new Uint8Array(16));
+      this.guest = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+      localStorage.setItem('tickwire.guest', this.guest);
+    }
+    /** The last all-time board fetched (for the tab and the tests). */
+    this.allTime = null;
+    this.ui.onBoardTab = (tab) => {
+      if (tab === 'alltime') this.fetchAllTime();
+    };
     requestAnimationFrame((t) => this.frame(t));
   }
 
@@ -64,6 +77,8 @@ class Game {
     // `?room=ID` joins that room and `?token=JWT` authenticates, passed on to the WebSocket.
     const wsParams = new URLSearchParams();
     for (const key of ['room', 'token']) if (params.has(key)) wsParams.set(key, params.get(key));
+    // Without a token the results of this browser are kept under its guest id.
+    if (!params.has('token')) wsParams.set('guest', this.guest);
     const query = wsParams.size ? `?${wsParams}` : '';
     const client = new GameClient({
       url: params.get('ws') || `${proto}//${location.host}/ws${query}`,
@@ -262,6 +277,22 @@ class Game {
     this.ui.showDeath(alive ? '' : `Killed by ${this.lastKiller ?? 'someone'} — respawning…`);
   }
 
+  /** Fetches the all-time kills leaderboard around this player (the All-time tab). */
+  async fetchAllTime() {
+    const game = this.client?.replica?.schema.game ?? 'arena';
+    try {
+      const res = await fetch(`/leaderboard/${game}/kills?limit=10&around=me`, {
+        headers: { 'X-Tickwire-Guest': this.guest },
+      });
+      const body = await res.json();
+      if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
+      this.allTime = body;
+      this.ui.showAllTime(body);
+    } catch (e) {
+      this.ui.showAllTime(null, `The leaderboard is not available: ${e.message}`);
+    }
+  }
+
   /** The scoreboard: every player's replicated record. */
   scoreboard() {
     const s = this.f.scores;
@@ -299,6 +330,9 @@ class Game {
       seq: c?.inputs?.lastSeq ?? 0,
       others: (this.visiblePlayers ?? []).filter((p) => !p.own).map((p) => ({ player: p.player, name: p.name, x: p.x, y: p.y, health: p.health, alive: p.alive })),
       scoreboard: r && f ? this.scoreboard() : [],
+      guest: this.guest,
+      boardTab: this.ui.boardTab,
+      allTime: this.allTime,
       entities: r?.entities.size ?? 0,
       fps: this.fps,
       frameMs: this.frameMs,

@@ -24,6 +24,11 @@ export class Ui {
     this.chatInput = $('chat-input');
     this.deathBanner = $('death');
     this.nameInput.value = localStorage.getItem('tickwire.name') || '';
+    /** Which scoreboard tab shows: 'round' (the replicated records) or 'alltime'. */
+    this.boardTab = 'round';
+    this.boardNote = $('board-note');
+    $('tab-round').addEventListener('click', () => this.setBoardTab('round'));
+    $('tab-alltime').addEventListener('click', () => this.setBoardTab('alltime'));
     this.hudCells = {};
     for (const k of ['ping', 'tick', 'fps', 'entities', 'down']) this.hudCells[k] = $(`hud-${k}`);
   }
@@ -68,11 +73,40 @@ export class Ui {
     c.down.textContent = `${stats.kibDown.toFixed(1)} KiB/s`;
   }
 
+  setBoardTab(tab) {
+    this.boardTab = tab;
+    $('tab-round').classList.toggle('on', tab === 'round');
+    $('tab-alltime').classList.toggle('on', tab === 'alltime');
+    $('board-round').hidden = tab !== 'round';
+    $('board-alltime').hidden = tab !== 'alltime';
+    this.boardNote.textContent = '';
+    this.onBoardTab?.(tab);
+  }
+
+  /** The all-time leaderboard (`GET /leaderboard/…` JSON), or an error sentence. */
+  showAllTime(board, error) {
+    const body = $('board-alltime').querySelector('tbody');
+    if (error) {
+      this.boardNote.textContent = error;
+      return;
+    }
+    body.replaceChildren(
+      ...board.rows.map((r) => {
+        const tr = el('tr', r.player === board.you ? 'own' : '');
+        tr.append(el('td', 'num', String(r.rank)), el('td', '', r.name), el('td', 'num', String(r.value)));
+        return tr;
+      }),
+    );
+    this.boardNote.textContent = board.total === 0
+      ? 'No rounds finished yet: scores are kept when a round ends.'
+      : `${board.total} ${board.total === 1 ? 'player' : 'players'} ranked, kept across rounds and visits.`;
+  }
+
   showScoreboard(visible, players, ownId) {
     this.scoreboard.hidden = !visible;
     if (!visible) return;
     const rows = [...players].sort((a, b) => b.score - a.score || a.deaths - b.deaths || a.id - b.id);
-    const body = this.scoreboard.querySelector('tbody');
+    const body = $('board-round').querySelector('tbody');
     body.replaceChildren(
       ...rows.map((p) => {
         const tr = el('tr', p.id === ownId ? 'own' : '');

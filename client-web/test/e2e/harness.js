@@ -55,7 +55,13 @@ export class ServerProcess {
     this.args = args;
     // The page is served from this working tree (`--web-dir`), so the tests play exactly the
     // files under test; server/src/net/web.rs's own test checks that the binary embeds them all.
-    const proc = spawn(serverBinary(), ['--addr', addr, '--web-dir', CLIENT_DIR, ...args], {
+    // Results go to an in-memory database unless a test names one (never a file in the tree).
+    // Endless rounds unless a test asks for them, so no score resets in the middle of a test.
+    const db = [
+      ...(args.includes('--db') ? [] : ['--db', 'sqlite::memory:']),
+      ...(args.includes('--round-time') ? [] : ['--round-time', '0s']),
+    ];
+    const proc = spawn(serverBinary(), ['--addr', addr, '--web-dir', CLIENT_DIR, ...db, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
     });
