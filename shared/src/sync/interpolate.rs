@@ -500,12 +500,12 @@ mod tests {
     #[test]
     fn through_a_stall_a_body_turning_back_is_blended_back_without_a_snap() {
         // 10 lanes a tick, turning back at tick 20; ticks 18..30 arrive 8 ticks late, so the
-        // extrapolation overshoots the turn.
+        // extrapolation runs past the turn.
         let frames = stall(|t| if t <= 20 { 10 } else { -10 }, 18..30, 27.0);
         let release = frames.iter().position(|f| f.0 > 27.0).unwrap();
         // Without the blend the drawn body would have jumped this far at the release.
         let snap = (frames[release - 1].1 - frames[release].2).abs();
-        assert!(snap > 50.0, "the overshoot to blend back: {snap}");
+        assert!(snap > 50.0, "how far past to blend back: {snap}");
         let mut largest = 0.0f64;
         for w in frames.windows(2) {
             let (moved, path) = (w[1].1 - w[0].1, w[1].2 - w[0].2);
@@ -528,7 +528,7 @@ mod tests {
     #[test]
     fn a_body_that_slowed_during_a_stall_is_never_drawn_moving_back() {
         // 10 lanes a tick, then 2 from tick 20: the extrapolation ran ahead of the path, which
-        // keeps going forward; taking the overshoot back must not move the body backwards.
+        // keeps going forward; taking the run-past back must not move the body backwards.
         let frames = stall(|t| if t <= 20 { 10 } else { 2 }, 18..30, 27.0);
         for w in frames.windows(2) {
             assert!(w[1].1 >= w[0].1 - 1e-9, "moved back at {}: {w:?}", w[1].0);
