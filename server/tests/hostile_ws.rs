@@ -35,8 +35,8 @@ fn config() -> Config {
         checksum_interval: 1,
         outbox_capacity: 128,
         max_connections_per_ip: 1000,
-        // Socket buffers of 32 KiB (the kernel doubles it), not loopback's 4 MiB: a client
-        // that stops reading blocks the server's writes after a second, not minutes.
+        // Socket send buffers of 32 KiB (the kernel doubles this), not loopback's 4 MiB: a
+        // client that stops reading blocks the server's writes in seconds, not minutes.
         send_buffer_bytes: 16 * 1024,
         ..Config::ephemeral()
     }
@@ -337,38 +337,48 @@ async fn clients_that_never_read_are_closed_at_the_write_timeout_and_their_memor
         message_burst: 1e9,
         idle_timeout: Duration::from_secs(120),
         max_skipped_ticks: 100_000,
+        // The smallest send buffers Linux allows: pongs coalesce and snapshots are small.
+        send_buffer_bytes: 4096,
         ..config()
     })
     .await;
     let witnesses = Witnesses::join(&server.ws_url(), 3).await;
     connections_become(&server, 3.0, WAIT).await;
     let (fds, rss) = (open_fds(), rss_kib());
+    let stop = tokio_util::sync::CancellationToken::new();
     let mut tasks = Vec::new();
     for i in 0..20 {
         let addr = server.addr;
+        let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
-            // They join (so snapshots come too), then ping and never read.
+            // They join (so snapshots come too), then ping and never read, until told.
             let mut s = small_window(addr).await;
             let hello = hello_bytes(&format!("deaf{i}"));
             s.write_all(&frame(FIN | BINARY, true, &hello))
                 .await
                 .unwrap();
-            // At most 30,000 pings (30 s): more means the server never gave up.
-            ping_without_reading(&mut s, 30_000).await
+            tokio::select! {
+                _ = ping_without_reading(&mut s, 60_000) => {}
+                _ = stop.cancelled() => {}
+            }
         }));
     }
-    let mut cuts = Vec::new();
-    for t in tasks {
-        cuts.push(t.await.unwrap());
-    }
-    for cut in cuts {
-        let cut = cut.expect("the server dropped the connection");
-        // Filling the buffers, the deadline, a second for the close frame: seconds, not the
-        // 30 s the flood would go on for.
-        assert!(cut < write_timeout + Duration::from_secs(20), "{cut:?}");
-    }
+    // Seen from the server: every one of them closed while they still flood. (Seen from a
+    // flooder, the end can take much longer: a socket closed with its unsent bytes waits in
+    // FIN-WAIT-1 for the peer's zero window, and only a reset or the kernel's orphan limits
+    // end it; see the report.)
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    connections_become(&server, 3.0, write_timeout + Duration::from_secs(40)).await;
+    let took = start.elapsed();
+    // Filling the buffers, the deadline, a second for the close frame: seconds (3 on a quiet
+    // machine), not the minute the flood goes on for.
+    eprintln!("20 flooders closed after {took:?}");
     assert_eq!(metric(&server, &closes(4005)).await, 20.0);
-    connections_become(&server, 3.0, WAIT).await;
+    stop.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
     // The sockets are closed on both sides, and what the connections held is released.
     let start = Instant::now();
     while open_fds() > fds + 2 {
@@ -411,7 +421,7 @@ async fn stuck_players(server: &TestServer, n: usize) -> Vec<TcpStream> {
     let start = Instant::now();
     while metric(server, "tickwire_snapshots_skipped_total").await < (10 * n) as f64 {
         assert!(
-            start.elapsed() < Duration::from_secs(30),
+            start.elapsed() < Duration::from_secs(60),
             "no writer got stuck"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
