@@ -109,6 +109,11 @@ pub struct Metrics {
     pub snapshots_sent: Counter,
     /// Snapshots not built because a client's outbox was full.
     pub snapshots_skipped: Counter,
+    /// Events dropped from the snapshots of clients that fell behind (`--max-event-bytes`).
+    pub events_dropped: Counter,
+    /// NetId releases the engine refused (a bookkeeping slip that would have let two entities
+    /// share an id): 0 unless something is wrong.
+    pub net_id_errors: Counter,
     /// Closed WebSocket connections.
     pub closes: Family<CloseLabels, Counter>,
     /// Input commands received, by outcome.
@@ -157,6 +162,8 @@ impl Metrics {
             bytes_received: Counter::default(),
             snapshots_sent: Counter::default(),
             snapshots_skipped: Counter::default(),
+            events_dropped: Counter::default(),
+            net_id_errors: Counter::default(),
             closes: Family::default(),
             inputs: Family::default(),
             actions: Family::default(),
@@ -202,6 +209,16 @@ impl Metrics {
             "snapshots_skipped",
             "Snapshots skipped because the client's outbox was full",
             m.snapshots_skipped.clone(),
+        );
+        registry.register(
+            "events_dropped",
+            "Events dropped from the snapshots of clients that fell behind",
+            m.events_dropped.clone(),
+        );
+        registry.register(
+            "net_id_errors",
+            "NetId releases the engine refused (should stay 0)",
+            m.net_id_errors.clone(),
         );
         registry.register(
             "closes",

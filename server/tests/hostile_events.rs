@@ -153,6 +153,15 @@ async fn a_client_behind_while_others_chat_gets_bounded_snapshots_and_an_exact_s
         largest <= max_event_bytes as usize + 4096,
         "largest snapshot {largest} bytes: events bounded by {max_event_bytes}"
     );
+    let (_, metrics) = server.http_get("/metrics").await;
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+    };
+    assert!(value("tickwire_events_dropped_total") > 0.0);
+    assert_eq!(value("tickwire_net_id_errors_total"), 0.0);
     witnesses.finish().await;
     server.stop().await;
 }

@@ -39,6 +39,10 @@ pub struct Produced {
     pub kicked: Vec<(PlayerId, CloseReason)>,
     /// Clients that skipped this tick.
     pub skipped: u32,
+    /// Events dropped from snapshots this tick (clients that fell behind).
+    pub events_dropped: u64,
+    /// NetId releases the room refused so far (see `Room::net_id_errors`).
+    pub net_id_errors: u64,
     /// Matches the game ended (to be kept; see [`crate::persist`]).
     pub results: Vec<tickwire_engine::MatchResult>,
 }
@@ -142,6 +146,8 @@ impl<G: Game> RoomLogic for Room<G> {
             messages: out.messages,
             kicked: out.kicked,
             skipped: out.skipped,
+            events_dropped: out.events_dropped,
+            net_id_errors: self.net_id_errors(),
             results: out.results,
         }
     }

@@ -18,7 +18,7 @@ use tickwire_shared::close::{CloseCode, CloseReason};
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
-use tracing::{Instrument, debug, info, info_span};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 /// A message from a joined client to its room.
 #[derive(Debug)]
@@ -94,6 +94,8 @@ struct Driver {
     identities: HashMap<PlayerId, String>,
     /// Matches this room has ended (part of each match id).
     matches: u64,
+    /// NetId releases the room had refused at the last tick (for the metric).
+    net_id_errors: u64,
 }
 
 pub(super) async fn run(
@@ -117,6 +119,7 @@ pub(super) async fn run(
         published: (0, 0),
         identities: HashMap::new(),
         matches: 0,
+        net_id_errors: 0,
     };
     driver.run(cmds).instrument(span).await;
 }
@@ -317,6 +320,16 @@ impl Driver {
             }
         }
         m.snapshots_skipped.inc_by(u64::from(out.skipped));
+        m.events_dropped.inc_by(out.events_dropped);
+        if out.net_id_errors > self.net_id_errors {
+            warn!(
+                refused = out.net_id_errors - self.net_id_errors,
+                "the engine refused NetId releases: a bookkeeping slip (no id was reused)"
+            );
+            m.net_id_errors
+                .inc_by(out.net_id_errors - self.net_id_errors);
+            self.net_id_errors = out.net_id_errors;
+        }
         for (id, reason) in out.kicked {
             if let Some(link) = self.links.remove(&id) {
                 debug!(player = %id, code = reason.code.code(), "dropping client");
