@@ -265,3 +265,55 @@ async fn a_database_of_a_newer_schema_or_none_at_all_stops_the_server_at_start()
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_postgres_show_the_same_leaderboard() {
+    let pg = PgServer::start();
+    let url = pg.create_db("cluster");
+    let (da, db) = (TempDir::new("node-a"), TempDir::new("node-b"));
+    let a = TestServer::start(Config {
+        node: Some("node-a".into()),
+        ..config(url.clone(), &da)
+    })
+    .await;
+    let b = TestServer::start(Config {
+        node: Some("node-b".into()),
+        ..config(url, &db)
+    })
+    .await;
+    // ann plays on node A, bob on node B.
+    let mut ann = Player::join(&format!("{}?guest={ANN}", a.ws_url()), "ann").await;
+    let mut bob = Player::join(&format!("{}?guest={BOB}", b.ws_url()), "bob").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (board_a, board_b) = loop {
+        for p in [&mut ann, &mut bob] {
+            let _ = p.client.recv_timeout(Duration::from_millis(20)).await;
+        }
+        let (_, ba) = a.http_get("/leaderboard/arena/matches?limit=5").await;
+        let (_, bb) = b.http_get("/leaderboard/arena/matches?limit=5").await;
+        let names = |s: &str| {
+            let v: serde_json::Value = serde_json::from_str(s).unwrap();
+            let mut n: Vec<String> = v["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["name"].as_str().unwrap().to_string())
+                .collect();
+            n.sort();
+            n
+        };
+        if names(&ba) == ["ann", "bob"] && names(&bb) == ["ann", "bob"] {
+            break (names(&ba), names(&bb));
+        }
+        assert!(Instant::now() < deadline, "node A: {ba}\nnode B: {bb}");
+    };
+    assert_eq!(board_a, board_b, "the same board from every node");
+    let nodes = pg.psql(
+        "cluster",
+        "SELECT string_agg(DISTINCT node, ',' ORDER BY node) FROM matches",
+    );
+    assert_eq!(nodes, "node-a,node-b");
+    drop((ann, bob));
+    a.stop().await;
+    b.stop().await;
+}
