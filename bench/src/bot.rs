@@ -171,7 +171,8 @@ impl BotState {
                 self.stats.rtt.record(rtt);
                 Seen::Pong(rtt)
             }
-            ServerMsg::Welcome(_) => Seen::Other,
+            // `Replica::decode` turns a tick marker into its snapshot.
+            ServerMsg::Welcome(_) | ServerMsg::Marker(_) => Seen::Other,
         }
     }
 

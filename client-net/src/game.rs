@@ -163,6 +163,8 @@ impl GameClient {
             },
             Ok(ServerMsg::Pong(p)) => GameEvent::Pong(p),
             Ok(ServerMsg::Welcome(_)) => GameEvent::Undecodable("a second Welcome".into()),
+            // `Replica::decode` turns a tick marker into its snapshot.
+            Ok(ServerMsg::Marker(_)) => GameEvent::Undecodable("a tick marker".into()),
             Err(e) => GameEvent::Undecodable(e.to_string()),
         }
     }

@@ -13,6 +13,7 @@ export function field(name, ty, ...flags) {
     owner_only: has('owner_only'),
     delta: has('delta'),
     discontinuity: has('discontinuity'),
+    extrapolate: has('extrapolate'),
   };
 }
 
@@ -57,7 +58,7 @@ export function toySchema() {
 export function welcome(schema, over = {}) {
   return {
     type: 'Welcome',
-    protocol_version: 2,
+    protocol_version: 3,
     player_id: 1,
     tick_rate: 30,
     tick: 0,

@@ -111,10 +111,15 @@ function play(seconds, oneWayMs) {
         if (tick === 1) {
           s.created.push({ id: b.id, kind: 0, lanes: lanesOf(b.id, b.x, b.y) });
         } else {
-          const [ox, oy] = sent.get(b.id);
-          if (ox !== b.x || oy !== b.y) s.updated.push({ id: b.id, mask: 0b110, lanes: [b.x - ox, b.y - oy] });
+          // x and y are extrapolated: the residual against the client's prediction (what it
+          // holds plus its last per-tick change; every tick is sent, so that is new − old).
+          const [ox, oy, vx, vy] = sent.get(b.id);
+          const [rx, ry] = [b.x - (ox + vx), b.y - (oy + vy)];
+          const mask = (rx !== 0 ? 0b10 : 0) | (ry !== 0 ? 0b100 : 0);
+          if (mask) s.updated.push({ id: b.id, mask, lanes: [rx, ry].filter((r) => r !== 0) });
         }
-        sent.set(b.id, [b.x, b.y]);
+        const [ox, oy] = sent.get(b.id) ?? [b.x, b.y];
+        sent.set(b.id, [b.x, b.y, tick === 1 ? 0 : b.x - ox, tick === 1 ? 0 : b.y - oy]);
       }
       if (tick === 1) s.players_joined = [{ id: 1, name: 'me', connected: true, lanes: [0, 0] }, { id: 2, name: 'them', connected: true, lanes: [0, 0] }];
       link.push([ms + oneWayMs, 'down', encodeServer(s, schema, () => 0)]);

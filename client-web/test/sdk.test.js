@@ -74,8 +74,12 @@ function decodesOrWireError(fn, what) {
 test('the vector set covers every message type and section', () => {
   const types = new Set(doc.client.map((c) => c.msg.type));
   assert.deepEqual([...types].sort(), ['Action', 'Chat', 'Hello', 'Input', 'Ping']);
-  assert.equal(doc.snapshots.length, 4);
-  const all = doc.snapshots.map((s) => s.msg);
+  assert.equal(doc.snapshots.length, 7);
+  assert.ok(doc.snapshots.some((s) => s.msg.type === 'Marker'), 'no tick marker');
+  // A residual in the 4-byte escape (the teleport) and one at the half turn.
+  assert.ok(doc.snapshots.some((s) => s.msg.updated?.some((u) => u.lanes.includes(70000))));
+  assert.ok(doc.snapshots.some((s) => s.msg.updated?.some((u) => u.lanes.includes(-128))));
+  const all = doc.snapshots.map((s) => s.msg).filter((m) => m.type === 'Snapshot');
   for (const key of ['removed', 'created', 'updated', 'players_left', 'players_joined',
     'players_changed', 'events']) {
     assert.ok(all.some((s) => s[key].length > 0), `no snapshot with ${key}`);
@@ -104,6 +108,15 @@ test('snapshots decode to their JSON and re-encode byte for byte', () => {
   const r = new Replica(decodeServer(welcomeBytes, null));
   for (const s of doc.snapshots) {
     const bytes = bin(s.file);
+    if (s.msg.type === 'Marker') {
+      assert.deepEqual(decodeServer(bytes, schema), s.msg, s.file);
+      assert.equal(hex(encodeServer(s.msg, schema)), hex(bytes), `${s.file} from JSON`);
+      const msg = r.decode(bytes);
+      assert.equal(msg.type, 'Snapshot');
+      assert.equal(msg.tick, r.tick + s.msg.gap);
+      r.apply(msg);
+      continue;
+    }
     const msg = r.decode(bytes);
     assert.deepEqual(msg, s.msg, s.file);
     const kindOf = (id) => r.entities.get(id)?.kind;
@@ -124,14 +137,15 @@ test('the replica replays the snapshots to the states and checksums Rust reached
     assert.ok(changes);
     assert.deepEqual(r.toJSON(), s.replica, s.file);
     assert.equal(r.checksum(), s.replica.checksum);
-    if (s.msg.checksum !== null) assert.equal(r.checksum(), s.msg.checksum);
+    if ((s.msg.checksum ?? null) !== null) assert.equal(r.checksum(), s.msg.checksum);
   }
-  assert.equal(r.snapshotsApplied, 4);
+  assert.equal(r.snapshotsApplied, 7);
 });
 
 test('apply returns the same Changes as Rust', () => {
   const r = Replica.fromWelcome(welcomeBytes);
   const ch = doc.snapshots.map((s) => r.apply(r.decode(bin(s.file))));
+  doc.snapshots.forEach((s, i) => assert.deepEqual(ch[i], s.changes, s.file));
   assert.deepEqual(ch[0], {
     removed: [], created: [0, 3, 300, 7], updated: [], players_left: [],
     players_changed: [1, 2], room_changed: true,
@@ -140,12 +154,16 @@ test('apply returns the same Changes as Rust', () => {
     removed: [], created: [], updated: [{ id: 0, mask: 6 }, { id: 3, mask: 78 }, { id: 300, mask: 255 }],
     players_left: [], players_changed: [2], room_changed: false,
   });
-  assert.deepEqual(ch[2], {
-    removed: [], created: [], updated: [], players_left: [], players_changed: [],
-    room_changed: false,
-  });
-  assert.deepEqual(ch[3], {
-    removed: [{ id: 3, kind: 0 }, { id: 7, kind: 2 }], created: [], updated: [],
+  // Ship 0 on its course: changed by itself, no update on the wire (and the same after the
+  // tick marker).
+  for (const i of [2, 3]) {
+    assert.deepEqual(ch[i], {
+      removed: [], created: [], updated: [{ id: 0, mask: 6 }], players_left: [], players_changed: [],
+      room_changed: false,
+    });
+  }
+  assert.deepEqual(ch[4], {
+    removed: [{ id: 3, kind: 0 }, { id: 7, kind: 2 }], created: [], updated: [{ id: 0, mask: 14 }],
     players_left: [2], players_changed: [], room_changed: true,
   });
 });
@@ -224,7 +242,7 @@ test('callbacks fire per kind, for players, the room and events', () => {
   }
   assert.deepEqual(counts, {
     'ship.add': 2, 'rock.add': 1, 'marker.add': 1,
-    'ship.change': 2, 'rock.change': 1,
+    'ship.change': 7, 'rock.change': 1,
     'ship.remove': 1, 'marker.remove': 1,
   });
   assert.deepEqual(perSnapshot[0], [
@@ -235,9 +253,12 @@ test('callbacks fire per kind, for players, the room and events', () => {
     ['change', 'ship', 0, 6], ['change', 'ship', 3, 78], ['change', 'rock', 300, 255],
     ['player', 2, true], ['chat', 2, 'hi there'], ['shout', -12345 / 8, 'ÿo', true],
   ]);
-  assert.deepEqual(perSnapshot[2], []);
-  assert.deepEqual(perSnapshot[3], [
-    ['remove', 'ship', 3], ['remove', 'marker', 7], ['leave', 2], ['room', 2, 4600],
+  // Ship 0 moves on its course with no update on the wire: its change still fires.
+  assert.deepEqual(perSnapshot[2], [['change', 'ship', 0, 6]]);
+  assert.deepEqual(perSnapshot[3], [['change', 'ship', 0, 6]]);
+  assert.deepEqual(perSnapshot[4], [
+    ['remove', 'ship', 3], ['remove', 'marker', 7], ['change', 'ship', 0, 14], ['leave', 2],
+    ['room', 2, 4600],
   ]);
 });
 
@@ -345,8 +366,17 @@ test('specific hostile snapshots throw clear errors', () => {
   throwsCode([1, 255, 0, 0], 'BadVarint');
   // A tick wider than u32.
   throwsCode([1, 253, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], 'BadVarint');
-  // Unknown message type.
-  throwsCode([3], 'Invalid', /unknown server message/);
+  // Unknown message type; a tick marker with a gap of 0, or none.
+  throwsCode([4], 'Invalid', /unknown server message/);
+  throwsCode([3, 0], 'Invalid', /gap of 0/);
+  throwsCode([3], 'Eof');
+  // An angle residual of half a turn (ship 0's heading: +128 is outside [-128, 128)) decodes
+  // but does not apply; -128 does.
+  const turn = (zz) => rs[1].apply(rs[1].decode(Uint8Array.from([1, 120, 0, 1, 1, 0, 0b1000, ...zz])));
+  assert.throws(() => turn([251, 0, 1]), (e) => e instanceof ReplicaError && e.code === 'BadValue');
+  const r2 = replicaAfter(2);
+  r2.apply(r2.decode(Uint8Array.from([1, 120, 0, 1, 1, 0, 0b1000, 251, 255, 0])));
+  assert.equal(r2.entities.get(0).lanes[3], 192);
   // A created entity of an unknown kind.
   throwsCode([1, 120, 0, 2, 1, 9, 3], 'Invalid', /unknown entity kind 3/);
   // An update of an entity neither held nor created.
@@ -387,7 +417,7 @@ test('hostile welcomes and client messages throw clear errors', () => {
   const head = [0, 2, 1, 30, 100, 2, 0, 0]; // version, player, rate, tick, interval, token "", resumed
   const tail = (schemaBytes) => [...head, ...schemaBytes, 0];
   const sch = (kinds) => [0, ...kinds, 0, 0, 0, 0, 0]; // game "", kinds, then empty lists
-  const field = (ty, delta = 0) => [1, 97, ...ty, 0, 0, 0, delta, 0];
+  const field = (ty, delta = 0, extrapolate = 0) => [1, 97, ...ty, 0, 0, 0, delta, 0, extrapolate];
   // A minimal valid welcome decodes.
   const ok = decodeServer(Uint8Array.from(tail(sch([0]))), null);
   assert.equal(ok.schema.kinds.length, 0);
@@ -404,6 +434,10 @@ test('hostile welcomes and client messages throw clear errors', () => {
   // more than 64 fields.
   bad(tail(sch([1, 1, 107, 1, ...field([12, 5])])), /is text/);
   bad(tail(sch([1, 1, 107, 1, ...field([8], 1)])), /delta/);
+  // Extrapolation of a Bool, or together with delta.
+  bad(tail(sch([1, 1, 107, 1, ...field([0], 0, 1)])), /extrapolation needs/);
+  bad(tail(sch([1, 1, 107, 1, ...field([6], 1, 1)])), /neither delta/);
+  assert.doesNotThrow(() => decodeServer(Uint8Array.from(tail(sch([1, 1, 107, 1, ...field([8], 0, 1)]))), null));
   bad(tail(sch([1, 1, 107, 1, ...field([7, 0])])), /Fixed\(0\)/);
   bad(tail(sch([1, 1, 107, 65, ...Array(65).fill(field([1])).flat()])), /more than 64/);
   assert.doesNotThrow(() => decodeServer(Uint8Array.from(

@@ -12,13 +12,20 @@
 //! snapshot), so its baseline becomes a copy of what it holds ([`Baseline::Copied`]) and its
 //! next delta is [`crate::view::diff`]'s. Both paths write the same bytes for the same state;
 //! the engine's tests run every client through both and compare.
+//!
+//! Fields declared `extrapolate` go as residuals against the client's own prediction (its held
+//! value plus its per-tick change, see `tickwire_shared::sync::wire::predict`). On consecutive
+//! ticks that change is the field's own last one (`new − old`) for every client that held the
+//! entity then, so it is computed once per entity and tick ([`Changes::compute`]); only an
+//! entity a client was sent whole in its last snapshot (its change is 0 there, the `fresh`
+//! list of a live baseline) and a copied baseline (after a gap) carry their own.
 
 use crate::net_ids::NetIds;
-use crate::view::{Interest, Masks, Table, Viewer};
+use crate::view::{Interest, Masks, Table, Viewer, diff};
 use tickwire_shared::schema::{FieldDesc, Schema};
 use tickwire_shared::sync::replica::Checksum;
-use tickwire_shared::sync::wire::Writer;
-use tickwire_shared::sync::{EncodedEntities, write_spawn, write_update};
+use tickwire_shared::sync::wire::{self, Writer};
+use tickwire_shared::sync::{EncodedEntities, Snapshot, write_spawn, write_update};
 use tickwire_shared::{NetId, PlayerId};
 
 /// No entity (an index that is not one).
@@ -29,15 +36,18 @@ const NONE: u32 = u32::MAX;
 pub enum Baseline {
     /// Entities of the last tick's world (their indices, ascending, so ascending id), with
     /// their values of that tick as the client may see them: nothing is copied. The client
-    /// was sent that tick (or holds nothing).
-    Live(Vec<u32>),
-    /// A copy of what the client holds, made when it skipped a tick.
+    /// was sent that tick (or holds nothing). The second list: those of them it was sent whole
+    /// that tick (ascending): their per-tick changes are 0; every other one's is the common
+    /// one of [`Changes`].
+    Live(Vec<u32>, Vec<u32>),
+    /// A copy of what the client holds (values and per-tick changes), made when it skipped a
+    /// tick, and kept while its per-tick changes are its own.
     Copied(Table),
 }
 
 impl Default for Baseline {
     fn default() -> Self {
-        Baseline::Live(Vec::new())
+        Baseline::Live(Vec::new(), Vec::new())
     }
 }
 
@@ -46,7 +56,7 @@ impl Baseline {
     /// world).
     pub fn ids<'a>(&'a self, interest: &'a Interest) -> impl Iterator<Item = NetId> + 'a {
         let (live, copied) = match self {
-            Baseline::Live(rows) => (Some(rows.iter().map(|&i| interest.entity(i).0.id)), None),
+            Baseline::Live(rows, _) => (Some(rows.iter().map(|&i| interest.entity(i).0.id)), None),
             Baseline::Copied(t) => (None, Some(t.ids())),
         };
         live.into_iter()
@@ -57,24 +67,132 @@ impl Baseline {
     /// Holds nothing (keeps the buffer of a live baseline).
     pub fn clear(&mut self) {
         match self {
-            Baseline::Live(rows) => rows.clear(),
+            Baseline::Live(rows, fresh) => {
+                rows.clear();
+                fresh.clear();
+            }
             Baseline::Copied(_) => *self = Baseline::default(),
         }
     }
 
     /// The client skips this tick: the previous tick's world it holds is about to go, so a
-    /// live baseline becomes a copy of what it holds (call after [`Interest::rebuild`]).
-    pub fn keep_through_skip(&mut self, interest: &Interest, masks: &Masks, viewer: &Viewer) {
-        let Baseline::Live(rows) = self else { return };
+    /// live baseline becomes a copy of what it holds (call after [`Changes::compute`]).
+    pub fn keep_through_skip(
+        &mut self,
+        interest: &Interest,
+        masks: &Masks,
+        changes: &Changes,
+        viewer: &Viewer,
+    ) {
+        let Baseline::Live(rows, fresh) = self else {
+            return;
+        };
         if rows.is_empty() {
             return;
         }
         let mut copy = Table::default();
+        let mut f = fresh.iter().peekable();
         for &i in rows.iter() {
             let (meta, lanes) = interest.prev_entity(i);
             copy.push_for(meta, lanes, viewer, masks);
+            while f.next_if(|&&x| x < i).is_some() {}
+            if f.next_if(|&&x| x == i).is_none() {
+                let n = masks.lens[usize::from(meta.kind)];
+                let at = interest.prev_start(i);
+                copy.set_last_vel(&changes.prev_vel[at..at + n]);
+            }
         }
         *self = Baseline::Copied(copy);
+    }
+
+    /// Writes this client's entity sections for this tick (`gap` ticks after its last
+    /// snapshot): into `out` from a live baseline, else into `snap` ([`diff`] against the
+    /// copy); returns which. The client then holds what it sees now. `visible` and `view` are
+    /// scratch buffers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write(
+        &mut self,
+        interest: &mut Interest,
+        masks: &Masks,
+        schema: &Schema,
+        changes: &mut Changes,
+        viewer: &Viewer,
+        gap: u32,
+        visible: &mut Vec<u32>,
+        view: &mut Table,
+        out: &mut EncodedEntities,
+        snap: &mut Snapshot,
+        ids: &mut NetIds,
+    ) -> bool {
+        match self {
+            Baseline::Live(held, fresh) => {
+                interest.visible(viewer, visible);
+                let mut now_fresh = Vec::new();
+                changes.delta(
+                    interest,
+                    masks,
+                    schema,
+                    viewer.player,
+                    (held, fresh),
+                    visible,
+                    out,
+                    ids,
+                    &mut now_fresh,
+                );
+                std::mem::swap(held, visible);
+                *fresh = now_fresh;
+                true
+            }
+            Baseline::Copied(copy) => {
+                interest.view(viewer, masks, visible, view);
+                diff(masks, copy, view, gap, snap);
+                for s in &snap.created {
+                    ids.retain(s.id);
+                }
+                for nid in &snap.removed {
+                    ids.release(*nid);
+                }
+                // Live again as soon as every per-tick change it holds is the common one
+                // (entities just created: 0).
+                let mut fresh = Vec::new();
+                let mut created = snap.created.iter().peekable();
+                let mut live = true;
+                for (row, &i) in visible.iter().enumerate() {
+                    let (meta, _) = interest.entity(i);
+                    if created.next_if(|c| c.id == meta.id).is_some() {
+                        fresh.push(i);
+                        continue;
+                    }
+                    let n = masks.lens[usize::from(meta.kind)];
+                    let at = interest.start(i);
+                    if view.vel_of(row, n) != &changes.vel[at..at + n] {
+                        live = false;
+                        break;
+                    }
+                }
+                *self = if live {
+                    Baseline::Live(std::mem::take(visible), fresh)
+                } else {
+                    Baseline::Copied(std::mem::take(view))
+                };
+                false
+            }
+        }
+    }
+
+    /// The checksum of what the client holds, with the room's lanes.
+    pub fn checksum(
+        &self,
+        interest: &Interest,
+        masks: &Masks,
+        schema: &Schema,
+        viewer: PlayerId,
+        room: &[i64],
+    ) -> u32 {
+        match self {
+            Baseline::Live(rows, _) => checksum(interest, masks, viewer, rows, room),
+            Baseline::Copied(t) => tickwire_shared::sync::replica::checksum(t.iter(schema), room),
+        }
     }
 }
 
@@ -91,6 +209,14 @@ pub struct Changes {
     spawns: Vec<u8>,
     /// Lanes with owner-only fields zeroed.
     masked: Vec<i64>,
+    /// Per lane of this tick's world (the layout of its lanes): the per-tick change every
+    /// client that holds the entity after this tick's snapshot has for an `extrapolate` field
+    /// (its `new − old`, or 0 for an entity new to the world or that jumped), 0 elsewhere.
+    pub(crate) vel: Vec<i64>,
+    /// The same for the previous tick's world.
+    pub(crate) prev_vel: Vec<i64>,
+    /// Per entity of this tick: whether any of its per-tick changes is not 0.
+    moving: Vec<bool>,
 }
 
 /// What the merge needs of one entity of this tick, in one place.
@@ -120,7 +246,8 @@ fn owner_id(p: Option<PlayerId>) -> u32 {
 }
 
 /// Writes the update that turns `old` into `new` of one entity (each seen by its owner or
-/// not, as the flags say); false when the viewer sees no change.
+/// not, as the flags say) one tick later, its `extrapolate` fields as residuals against `old`
+/// moved by `vel` (none: 0); returns the mask (0: the viewer sees no change, nothing written).
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn write_change(
@@ -132,7 +259,8 @@ fn write_change(
     old_own: bool,
     new: &[i64],
     new_own: bool,
-) -> bool {
+    vel: Option<&[i64]>,
+) -> u64 {
     let k = usize::from(kind);
     let n = masks.lens[k];
     let hidden = masks.owner_only_bits[k];
@@ -144,23 +272,37 @@ fn write_change(
             l[f]
         }
     };
+    let x = masks.extrapolate[k];
+    // Extrapolated fields are never owner-only (the schema's rule).
+    let residual = |f: usize| {
+        let ty = fields[f].ty;
+        let d = vel.map_or(0, |v| v[f]);
+        wire::residual(ty, wire::predict(ty, old[f], d, 1), new[f])
+    };
     let mut mask = 0u64;
     for f in 0..n {
-        mask |= u64::from(lane(old, old_own, f) != lane(new, new_own, f)) << f;
+        let changed = if x >> f & 1 != 0 {
+            residual(f) != 0
+        } else {
+            lane(old, old_own, f) != lane(new, new_own, f)
+        };
+        mask |= u64::from(changed) << f;
     }
     if mask == 0 {
-        return false;
+        return 0;
     }
     let delta = masks.delta[k];
     write_update(w, fields, id, mask, |f| {
         let v = lane(new, new_own, f);
-        if delta >> f & 1 != 0 {
+        if x >> f & 1 != 0 {
+            residual(f)
+        } else if delta >> f & 1 != 0 {
             v.wrapping_sub(lane(old, old_own, f))
         } else {
             v
         }
     });
-    true
+    mask
 }
 
 impl Changes {
@@ -171,6 +313,10 @@ impl Changes {
         self.updates.clear();
         self.spawn.clear();
         self.spawns.clear();
+        std::mem::swap(&mut self.vel, &mut self.prev_vel);
+        self.vel.clear();
+        self.vel.resize(interest.lanes_len(), 0);
+        self.moving.clear();
         let prev = interest.prev_entities();
         let mut p = 0;
         for i in 0..interest.len() as u32 {
@@ -186,9 +332,12 @@ impl Changes {
             {
                 let (old_meta, old) = interest.prev_entity(p as u32);
                 prev_owner = owner_id(old_meta.owner);
-                let fields = &schema.kinds[usize::from(meta.kind)].fields;
+                let k = usize::from(meta.kind);
+                let fields = &schema.kinds[k].fields;
+                let (n, x) = (masks.lens[k], masks.extrapolate[k]);
+                let ps = interest.prev_start(p as u32);
                 let mut w = Writer::new(&mut self.updates);
-                write_change(
+                let mask = write_change(
                     &mut w,
                     fields,
                     masks,
@@ -197,7 +346,17 @@ impl Changes {
                     false,
                     new,
                     false,
+                    (x != 0).then(|| &self.prev_vel[ps..ps + n]),
                 );
+                if x != 0 && mask & masks.jumps[k] == 0 {
+                    let at = interest.start(i);
+                    let mut m = x;
+                    while m != 0 {
+                        let f = m.trailing_zeros() as usize;
+                        self.vel[at + f] = wire::velocity(fields[f].ty, old[f], new[f]);
+                        m &= m - 1;
+                    }
+                }
                 p as u32
             } else {
                 NONE
@@ -218,7 +377,17 @@ impl Changes {
                 short,
             });
             self.spawn.push((NONE, 0));
+            let k = usize::from(meta.kind);
+            let at = interest.start(i);
+            self.moving
+                .push(self.vel[at..at + masks.lens[k]].iter().any(|&v| v != 0));
         }
+    }
+
+    /// Whether entity `i` of this tick moves by itself in a client's prediction (any of its
+    /// common per-tick changes is not 0).
+    pub fn moving(&self, i: u32) -> bool {
+        self.moving[i as usize]
     }
 
     /// The bytes of entity `i`'s spawn for anyone but its owner.
@@ -260,6 +429,7 @@ impl Changes {
     /// indices into the previous tick's world) into what `viewer` sees now (`visible`, from
     /// [`Interest::visible`], which the client then holds), and counts the ids it now holds
     /// and no longer holds in `ids`.
+    /// `held` is the live baseline's two lists; the entities created go into `fresh`.
     #[allow(clippy::too_many_arguments)]
     pub fn delta(
         &mut self,
@@ -267,18 +437,26 @@ impl Changes {
         masks: &Masks,
         schema: &Schema,
         viewer: PlayerId,
-        held: &[u32],
+        (held, was_fresh): (&[u32], &[u32]),
         visible: &[u32],
         out: &mut EncodedEntities,
         ids: &mut NetIds,
+        fresh: &mut Vec<u32>,
     ) {
         out.clear();
+        fresh.clear();
         let me = viewer.0;
         let (mut a, mut b) = (0, 0);
+        let mut was = was_fresh.iter().peekable();
+        let mut is_fresh = |h: u32| {
+            while was.next_if(|&&x| x < h).is_some() {}
+            was.next_if(|&&x| x == h).is_some()
+        };
         while let (Some(&h), Some(&i)) = (held.get(a), visible.get(b)) {
             let r = &self.rows[i as usize];
             if r.prev == h {
-                if r.owner != me && r.prev_owner != me {
+                let new = is_fresh(h);
+                if r.owner != me && r.prev_owner != me && !new {
                     // What everyone but the owner gets: encoded once this tick.
                     let len = (r.to - r.from) as usize;
                     if len != 0 {
@@ -293,7 +471,7 @@ impl Changes {
                         }
                     }
                 } else {
-                    self.update(interest, masks, schema, viewer, h, i, out);
+                    self.update(interest, masks, schema, viewer, (h, new), i, out);
                 }
                 a += 1;
                 b += 1;
@@ -303,7 +481,8 @@ impl Changes {
             let (old, _) = interest.prev_entity(h);
             if old.id == r.id && old.kind == r.kind {
                 // Only if the game replicated an id twice.
-                self.update(interest, masks, schema, viewer, h, i, out);
+                let new = is_fresh(h);
+                self.update(interest, masks, schema, viewer, (h, new), i, out);
                 a += 1;
                 b += 1;
             } else if old.id <= r.id {
@@ -313,6 +492,7 @@ impl Changes {
                 a += 1;
             } else {
                 self.create(interest, masks, schema, viewer, i, out, ids);
+                fresh.push(i);
                 b += 1;
             }
         }
@@ -321,6 +501,7 @@ impl Changes {
         }
         for &i in &visible[b..] {
             self.create(interest, masks, schema, viewer, i, out, ids);
+            fresh.push(i);
         }
         for id in &out.removed {
             ids.release(*id);
@@ -328,8 +509,9 @@ impl Changes {
     }
 
     /// Entity `i` stays in view (it was entity `h` of the previous tick) and the viewer
-    /// owns it now or owned it then (or the game replicated its id twice): its update for
-    /// this viewer alone, if it sees a change.
+    /// owns it now or owned it then, or was sent it whole last tick (`fresh`: its per-tick
+    /// changes are 0), or the game replicated its id twice: its update for this viewer alone,
+    /// if it sees a change.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn update(
@@ -338,7 +520,7 @@ impl Changes {
         masks: &Masks,
         schema: &Schema,
         viewer: PlayerId,
-        h: u32,
+        (h, fresh): (u32, bool),
         i: u32,
         out: &mut EncodedEntities,
     ) {
@@ -350,6 +532,9 @@ impl Changes {
             new_meta.owner == Some(viewer),
         );
         let fields = &schema.kinds[usize::from(r.kind)].fields;
+        let n = masks.lens[usize::from(r.kind)];
+        let ps = interest.prev_start(h);
+        let vel = (!fresh).then(|| &self.prev_vel[ps..ps + n]);
         let mut w = Writer::new(&mut out.updated_bytes);
         if write_change(
             &mut w,
@@ -360,7 +545,9 @@ impl Changes {
             old_own,
             new,
             new_own,
-        ) {
+            vel,
+        ) != 0
+        {
             out.updated += 1;
         }
     }
@@ -426,4 +613,239 @@ pub fn checksum(
         );
     }
     h.finish(room)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Extrapolated fields over the real bytes: a body on its course costs nothing, a turn its
+    //! residual, gaps and jumps stay exact; the live path and the copied one write the same.
+    use crate::game::{Ctx, EntityMeta, Game, World};
+    use crate::room::EngineConfig;
+    use crate::testing::TestRoom;
+    use std::collections::BTreeMap;
+    use tickwire_shared::schema::{KindDesc, Schema};
+    use tickwire_shared::sync::InputCmd;
+    use tickwire_shared::{NetId, PlayerId, fields};
+
+    fields! {
+        mod mover {
+            owner: Player;
+            x: Fixed(8), interpolate, extrapolate;
+            y: Fixed(8), interpolate, extrapolate;
+            aim: Angle8, interpolate, extrapolate;
+            life: U8, discontinuity;
+        }
+    }
+
+    /// Bodies that move by their velocity every tick; tests steer them through `game_mut`.
+    #[derive(Default)]
+    struct Movers {
+        bodies: BTreeMap<PlayerId, (NetId, [i64; 5], [i64; 3])>,
+    }
+
+    impl Game for Movers {
+        fn schema(&self) -> Schema {
+            Schema::new("movers").kind(KindDesc {
+                name: "mover".into(),
+                fields: mover::fields(),
+            })
+        }
+        fn join(&mut self, ctx: &mut Ctx<'_>, p: PlayerId, _: &str) -> Result<(), String> {
+            let at = i64::from(p.0) * 800;
+            self.bodies
+                .insert(p, (ctx.spawn(), [i64::from(p.0), at, at, 0, 0], [0; 3]));
+            Ok(())
+        }
+        fn leave(&mut self, ctx: &mut Ctx<'_>, p: PlayerId) {
+            if let Some((id, ..)) = self.bodies.remove(&p) {
+                ctx.despawn(id);
+            }
+        }
+        fn input(&mut self, _: &mut Ctx<'_>, _: PlayerId, _: &InputCmd) {}
+        fn step(&mut self, _: &mut Ctx<'_>) {
+            for (_, l, v) in self.bodies.values_mut() {
+                for f in 0..3 {
+                    l[1 + f] += v[f];
+                }
+                l[mover::aim] = l[mover::aim].rem_euclid(256);
+            }
+        }
+        fn replicate(&self, world: &mut World) {
+            for (p, (id, l, _)) in &self.bodies {
+                world.entity(EntityMeta::new(*id, 0).owned_by(*p), l);
+            }
+        }
+    }
+
+    fn room(checksums: u16) -> (TestRoom<Movers>, PlayerId, PlayerId) {
+        let config = EngineConfig {
+            checksum_interval: checksums,
+            ..EngineConfig::default()
+        };
+        let mut t = TestRoom::new(config, Movers::default());
+        let (a, b) = (t.join("ann"), t.join("bob"));
+        (t, a, b)
+    }
+
+    fn steer(t: &mut TestRoom<Movers>, p: PlayerId, v: [i64; 3]) {
+        t.room.game_mut().bodies.get_mut(&p).unwrap().2 = v;
+    }
+
+    /// What `viewer` was sent of `p`'s body in its last snapshot: the update's mask and lanes.
+    fn update_of(t: &TestRoom<Movers>, viewer: PlayerId, p: PlayerId) -> Option<(u64, Vec<i64>)> {
+        let id = t.room.game().bodies[&p].0;
+        let (s, _) = &t.last[&viewer];
+        let mut lanes = s.updated_lanes.iter();
+        for u in &s.updated {
+            let n = u.mask.count_ones() as usize;
+            let mine: Vec<i64> = lanes.by_ref().take(n).copied().collect();
+            if u.id == id {
+                return Some((u.mask, mine));
+            }
+        }
+        None
+    }
+
+    /// Every replica sent this tick holds exactly the room's lanes.
+    fn exact(t: &TestRoom<Movers>) {
+        let now = t.room.tick_count();
+        for r in t.replicas.values().filter(|r| r.tick == now) {
+            for (id, l, _) in t.room.game().bodies.values() {
+                assert_eq!(
+                    r.entities[id].lanes,
+                    l.to_vec(),
+                    "player {}'s replica at tick {}",
+                    r.player_id.0,
+                    r.tick.0
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_on_its_course_costs_nothing_after_its_first_two_updates_and_a_turn_its_residual() {
+        let (mut t, a, b) = room(0);
+        steer(&mut t, a, [24, -16, 3]);
+        t.tick(); // created (at rest in the replica's eyes)
+        t.tick(); // the first residual: its course
+        assert_eq!(update_of(&t, b, a), Some((0b1110, vec![24, -16, 3])));
+        for _ in 0..40 {
+            t.tick();
+            exact(&t);
+            assert_eq!(update_of(&t, b, a), None, "on its course: not even its id");
+            // The snapshot is the header alone: tick (varint), ack, sections.
+            assert!(t.last[&b].1 <= 6, "{} bytes", t.last[&b].1);
+        }
+        // A turn: the residual is the change of course, once.
+        steer(&mut t, a, [10, -16, 253]);
+        t.tick();
+        assert_eq!(update_of(&t, b, a), Some((0b1010, vec![-14, -6])));
+        t.tick();
+        assert_eq!(update_of(&t, b, a), None);
+        exact(&t);
+        // Angles wrap: 40 more ticks of -3 round the turn and past 0.
+        for _ in 0..40 {
+            t.tick();
+            assert_eq!(update_of(&t, b, a), None);
+        }
+        exact(&t);
+        // Stopping is a residual too, then nothing.
+        steer(&mut t, a, [0, 0, 0]);
+        t.tick();
+        assert_eq!(update_of(&t, b, a), Some((0b1110, vec![-10, 16, 3])));
+        t.tick();
+        assert_eq!(update_of(&t, b, a), None);
+        exact(&t);
+    }
+
+    #[test]
+    fn a_client_that_skipped_ticks_gets_the_prediction_across_the_gap() {
+        let (mut t, a, b) = room(1);
+        steer(&mut t, a, [24, -16, 0]);
+        for _ in 0..3 {
+            t.tick();
+        }
+        // bob skips 5 ticks while ann's body stays on its course: its next snapshot carries
+        // nothing of it, and every checksum (one a tick) still matches.
+        for _ in 0..5 {
+            t.tick_with(|p| p != b);
+        }
+        t.tick();
+        assert_eq!(update_of(&t, b, a), None);
+        exact(&t);
+        // Skipped again, and ann turns in the middle of the gap: one residual brings bob to
+        // the exact truth; the change measured over the gap needs one more, then nothing.
+        t.tick_with(|p| p != b);
+        t.tick_with(|p| p != b);
+        steer(&mut t, a, [-8, 0, 0]);
+        t.tick_with(|p| p != b);
+        t.tick_with(|p| p != b);
+        t.tick();
+        assert!(update_of(&t, b, a).is_some());
+        exact(&t);
+        t.tick();
+        exact(&t);
+        for _ in 0..3 {
+            t.tick();
+            assert_eq!(update_of(&t, b, a), None);
+            exact(&t);
+        }
+    }
+
+    #[test]
+    fn a_respawn_is_a_residual_and_the_jump_is_not_continued() {
+        let (mut t, a, b) = room(1);
+        steer(&mut t, a, [24, 8, 0]);
+        for _ in 0..4 {
+            t.tick();
+        }
+        // Teleport with the discontinuity field: residuals plus `life`; then it stands still
+        // in the prediction, so standing still costs nothing.
+        {
+            let body = t.room.game_mut().bodies.get_mut(&a).unwrap();
+            body.1[mover::x] = 40_000;
+            body.1[mover::life] += 1;
+            body.2 = [0, 0, 0];
+        }
+        t.tick();
+        let (mask, _) = update_of(&t, b, a).unwrap();
+        assert_eq!(mask, 0b10110);
+        exact(&t);
+        t.tick();
+        assert_eq!(update_of(&t, b, a), None);
+        // A teleport without it is a residual like any other, and its jump is taken back by
+        // the next one.
+        t.room.game_mut().bodies.get_mut(&a).unwrap().1[mover::y] = 9_000;
+        t.tick();
+        exact(&t);
+        t.tick();
+        assert!(update_of(&t, b, a).is_some());
+        exact(&t);
+        t.tick();
+        assert_eq!(update_of(&t, b, a), None);
+    }
+
+    #[test]
+    fn the_live_path_and_the_copied_one_write_the_same_bytes() {
+        let run = |copy: bool| {
+            let (mut t, a, b) = room(3);
+            t.room.always_copy = copy;
+            let c = t.join("cy");
+            let mut out = Vec::new();
+            for tick in 0..120u32 {
+                let v = |k: u32| i64::from((tick / 7 + k) % 5) * 8 - 16;
+                steer(&mut t, a, [v(0), v(1), v(2)]);
+                steer(&mut t, b, [v(3), 0, 1]);
+                if tick % 17 == 0 {
+                    t.room.game_mut().bodies.get_mut(&c).unwrap().1[mover::life] += 1;
+                }
+                // cy skips now and then (its copies cross gaps either way).
+                let o = t.tick_with(|p| p != c || tick % 11 > 2);
+                exact(&t);
+                out.push(o.messages);
+            }
+            out
+        };
+        assert_eq!(run(false), run(true));
+    }
 }

@@ -11,11 +11,11 @@
 //! baseline, player records from the change log since its last snapshot, room fields if they
 //! changed since, every event it missed.
 
-use super::delta::{self, Baseline, Changes};
+use super::delta::{Baseline, Changes};
 use super::events::{Inbox, Journal};
 use super::game::{Audience, Ctx, Game, MatchEnd, MatchResult, ResultRow, World};
 use super::players::{LogEntry, PlayerChanges, Record};
-use super::view::{Interest, Masks, Table, Viewer, diff};
+use super::view::{Interest, Masks, Table, Viewer};
 use crate::input_queue::{InputQueue, Push};
 use crate::limits::TokenBucket;
 use crate::net_ids::NetIds;
@@ -685,7 +685,7 @@ impl<G: Game> Room<G> {
                 out.skipped += 1;
                 let c = self.clients.get_mut(&id).expect("id from the map");
                 c.baseline
-                    .keep_through_skip(&self.interest, &self.masks, &viewer);
+                    .keep_through_skip(&self.interest, &self.masks, &self.changes, &viewer);
                 c.skipped_in_a_row += 1;
                 if c.skipped_in_a_row > self.config.max_skipped_ticks {
                     out.kicked.push((
@@ -874,7 +874,7 @@ impl<G: Game> Room<G> {
         #[cfg(test)]
         if self.always_copy {
             c.baseline
-                .keep_through_skip(&self.interest, &self.masks, viewer);
+                .keep_through_skip(&self.interest, &self.masks, &self.changes, viewer);
         }
         let snap = &mut self.snap;
         snap.clear();
@@ -882,39 +882,20 @@ impl<G: Game> Room<G> {
         snap.ack_input_seq = c.inputs.last_applied();
         // Entities: from the previous tick's world when the client was sent it (nearly every
         // time), else against its own copy; either way it then holds this tick's world.
-        let live = match &c.baseline {
-            Baseline::Live(held) => {
-                self.interest.visible(viewer, &mut self.visible);
-                self.changes.delta(
-                    &self.interest,
-                    &self.masks,
-                    &self.schema,
-                    id,
-                    held,
-                    &self.visible,
-                    &mut self.entities,
-                    &mut self.net_ids,
-                );
-                true
-            }
-            Baseline::Copied(copy) => {
-                self.interest
-                    .view(viewer, &self.masks, &mut self.visible, &mut self.view);
-                diff(&self.masks, copy, &self.view, snap);
-                for s in &snap.created {
-                    self.net_ids.retain(s.id);
-                }
-                for nid in &snap.removed {
-                    self.net_ids.release(*nid);
-                }
-                false
-            }
-        };
-        // It now holds this tick's view.
-        match &mut c.baseline {
-            Baseline::Live(held) => std::mem::swap(held, &mut self.visible),
-            b => *b = Baseline::Live(std::mem::take(&mut self.visible)),
-        }
+        let gap = c.last_sent.map_or(1, |t| tick.since(t).max(1));
+        let live = c.baseline.write(
+            &mut self.interest,
+            &self.masks,
+            &self.schema,
+            &mut self.changes,
+            viewer,
+            gap,
+            &mut self.visible,
+            &mut self.view,
+            &mut self.entities,
+            snap,
+            &mut self.net_ids,
+        );
         c.skipped_in_a_row = 0;
         // Player records.
         let n = self.schema.player_fields.len();
@@ -931,12 +912,12 @@ impl<G: Game> Room<G> {
         if !self.room_lanes.is_empty() && c.last_sent.is_none_or(|t| self.room_changed_at > t) {
             snap.room = Some(self.room_lanes.clone());
         }
-        if with_checksum && let Baseline::Live(rows) = &c.baseline {
-            snap.checksum = Some(delta::checksum(
+        if with_checksum {
+            snap.checksum = Some(c.baseline.checksum(
                 &self.interest,
                 &self.masks,
+                &self.schema,
                 id,
-                rows,
                 &self.room_lanes,
             ));
         }

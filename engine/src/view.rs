@@ -12,8 +12,8 @@
 use super::game::{EntityMeta, Visibility, World};
 use crate::grid::SpatialGrid;
 use glam::Vec2;
-use tickwire_shared::schema::{FieldDesc, Schema};
-use tickwire_shared::sync::{Snapshot, Spawn, Update};
+use tickwire_shared::schema::{FieldDesc, FieldType, Schema};
+use tickwire_shared::sync::{Snapshot, Spawn, Update, wire};
 use tickwire_shared::{NetId, PlayerId};
 
 /// Entity rows with their lanes, sorted by id: a client's baseline or view.
@@ -21,6 +21,8 @@ use tickwire_shared::{NetId, PlayerId};
 pub struct Table {
     rows: Vec<(NetId, u16, u32)>,
     lanes: Vec<i64>,
+    /// Per lane, the per-tick change the client holds for an `extrapolate` field (else 0).
+    vel: Vec<i64>,
 }
 
 impl Table {
@@ -28,6 +30,19 @@ impl Table {
     pub fn clear(&mut self) {
         self.rows.clear();
         self.lanes.clear();
+        self.vel.clear();
+    }
+
+    /// Sets the per-tick changes of the last row pushed.
+    pub(crate) fn set_last_vel(&mut self, vel: &[i64]) {
+        let at = self.rows.last().map_or(0, |r| r.2 as usize);
+        self.vel[at..at + vel.len()].copy_from_slice(vel);
+    }
+
+    /// The per-tick changes of row `row`, which has `n` lanes.
+    pub(crate) fn vel_of(&self, row: usize, n: usize) -> &[i64] {
+        let at = self.rows[row].2 as usize;
+        &self.vel[at..at + n]
     }
 
     /// Entities held.
@@ -66,6 +81,13 @@ pub struct Masks {
     pub(crate) owner_only_bits: Vec<u64>,
     /// Bit `f` set: field `f` of the kind is sent as a change.
     pub(crate) delta: Vec<u64>,
+    /// Bit `f` set: field `f` of the kind is extrapolated (sent as a residual).
+    pub(crate) extrapolate: Vec<u64>,
+    /// Bit `f` set: field `f` is a discontinuity of a kind with extrapolated fields (its
+    /// change sets their per-tick changes to 0).
+    pub(crate) jumps: Vec<u64>,
+    /// Each kind's field types.
+    pub(crate) types: Vec<Vec<FieldType>>,
 }
 
 /// Per kind, the mask of the fields for which `pick` holds.
@@ -89,6 +111,17 @@ impl Masks {
         Masks {
             lens: schema.kinds.iter().map(|k| k.fields.len()).collect(),
             delta: field_bits(schema, |f| f.delta),
+            extrapolate: field_bits(schema, |f| f.extrapolate),
+            jumps: field_bits(schema, |f| f.discontinuity)
+                .into_iter()
+                .zip(field_bits(schema, |f| f.extrapolate))
+                .map(|(j, x)| if x != 0 { j } else { 0 })
+                .collect(),
+            types: schema
+                .kinds
+                .iter()
+                .map(|k| k.fields.iter().map(|f| f.ty).collect())
+                .collect(),
             owner_only_bits: field_bits(schema, |f| f.owner_only),
             owner_only: schema
                 .kinds
@@ -160,6 +193,7 @@ impl Table {
         let at = self.lanes.len();
         self.rows.push((meta.id, meta.kind, at as u32));
         self.lanes.extend_from_slice(&lanes[..masks.lens[k]]);
+        self.vel.resize(self.lanes.len(), 0);
         if meta.owner != Some(viewer.player) {
             for &f in &masks.owner_only[k] {
                 self.lanes[at + f] = 0;
@@ -268,6 +302,24 @@ impl Interest {
         (meta, &self.prev_lanes[*start as usize..])
     }
 
+    /// Where entity `i` of this tick starts in the lanes (and in per-lane tables laid out
+    /// like them).
+    #[inline]
+    pub(crate) fn start(&self, i: u32) -> usize {
+        self.entities[i as usize].1 as usize
+    }
+
+    /// Where entity `i` of the previous tick starts in its lanes.
+    #[inline]
+    pub(crate) fn prev_start(&self, i: u32) -> usize {
+        self.prev_entities[i as usize].1 as usize
+    }
+
+    /// How many lanes this tick's world has.
+    pub(crate) fn lanes_len(&self) -> usize {
+        self.lanes.len()
+    }
+
     /// The previous tick's entities (meta, lane start), ascending id.
     pub(crate) fn prev_entities(&self) -> &[(EntityMeta, u32)] {
         &self.prev_entities
@@ -339,10 +391,11 @@ impl Interest {
     }
 }
 
-/// Writes into `snap` the entity delta that turns `baseline` into `view`: removals, creations
-/// with all lanes, and updates with a bit per changed field (the change, for `delta`
-/// fields).
-pub fn diff(masks: &Masks, baseline: &Table, view: &Table, snap: &mut Snapshot) {
+/// Writes into `snap` the entity delta that turns `baseline` into `view`, `gap` ticks later:
+/// removals, creations with all lanes, and updates with a bit per changed field (the change,
+/// for `delta` fields; for `extrapolate` fields a bit where the value is not the prediction,
+/// with the residual). Sets the per-tick changes the client then holds in `view`.
+pub fn diff(masks: &Masks, baseline: &Table, view: &mut Table, gap: u32, snap: &mut Snapshot) {
     let lanes_of = |row: &(NetId, u16, u32)| -> (usize, usize) {
         let start = row.2 as usize;
         (start, start + masks.lens[usize::from(row.1)])
@@ -356,7 +409,49 @@ pub fn diff(masks: &Masks, baseline: &Table, view: &Table, snap: &mut Snapshot) 
                 let (a0, a1) = lanes_of(o);
                 let (b0, b1) = lanes_of(n);
                 let (a, b) = (&baseline.lanes[a0..a1], &view.lanes[b0..b1]);
-                if a != b {
+                let k = usize::from(n.1);
+                let x = masks.extrapolate[k];
+                if x != 0 {
+                    let (av, types) = (&baseline.vel[a0..a1], &masks.types[k]);
+                    let predicted = |f: usize| wire::predict(types[f], a[f], av[f], gap);
+                    let mut mask = 0u64;
+                    for f in 0..a.len() {
+                        mask |= u64::from(if x >> f & 1 != 0 {
+                            predicted(f) != b[f]
+                        } else {
+                            a[f] != b[f]
+                        }) << f;
+                    }
+                    let delta = masks.delta[k];
+                    let mut m = mask;
+                    while m != 0 {
+                        let f = m.trailing_zeros() as usize;
+                        snap.updated_lanes.push(if x >> f & 1 != 0 {
+                            wire::residual(types[f], predicted(f), b[f])
+                        } else if delta >> f & 1 != 0 {
+                            b[f].wrapping_sub(a[f])
+                        } else {
+                            b[f]
+                        });
+                        m &= m - 1;
+                    }
+                    if mask != 0 {
+                        snap.updated.push(Update {
+                            id: n.0,
+                            kind: n.1,
+                            mask,
+                        });
+                    }
+                    if mask & masks.jumps[k] == 0 {
+                        let mut m = x;
+                        while m != 0 {
+                            let f = m.trailing_zeros() as usize;
+                            let anchor = wire::anchor(types[f], a[f], av[f], gap);
+                            view.vel[b0 + f] = wire::velocity(types[f], anchor, view.lanes[b0 + f]);
+                            m &= m - 1;
+                        }
+                    }
+                } else if a != b {
                     let mut mask = 0u64;
                     for (f, (x, y)) in a.iter().zip(b).enumerate() {
                         mask |= u64::from(x != y) << f;

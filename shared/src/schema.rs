@@ -130,8 +130,15 @@ pub struct FieldDesc {
     /// small for positions that move a little each tick.
     pub delta: bool,
     /// A change of this field means the entity jumped (a respawn counter): clients never blend
-    /// across it.
+    /// across it. In a kind with `extrapolate` fields, its change also sets their per-tick
+    /// changes to 0 (the jump is not a motion to continue).
     pub discontinuity: bool,
+    /// A continuous value (a position, an angle): server and client extrapolate it the same way
+    /// in the quantized integers (the value plus its last per-tick change times the ticks
+    /// elapsed; angles wrap) and an update carries only the residual where the truth differs
+    /// from that prediction, so a body on its course costs nothing. See
+    /// [`crate::sync::wire::predict`].
+    pub extrapolate: bool,
 }
 
 impl FieldDesc {
@@ -145,6 +152,7 @@ impl FieldDesc {
             owner_only: false,
             delta: false,
             discontinuity: false,
+            extrapolate: false,
         }
     }
 
@@ -179,6 +187,12 @@ impl FieldDesc {
     /// A change means a jump: never interpolated across.
     pub fn discontinuity(mut self) -> Self {
         self.discontinuity = true;
+        self
+    }
+
+    /// A continuous value: updates carry the residual against the client's own extrapolation.
+    pub fn extrapolate(mut self) -> Self {
+        self.extrapolate = true;
         self
     }
 }
@@ -264,6 +278,9 @@ pub enum SchemaError {
     /// `Fixed(0)` has no precision.
     #[error("{0}: Fixed needs a scale of at least 1")]
     ZeroScale(String),
+    /// `extrapolate` where it cannot be.
+    #[error("{0}: {1}")]
+    BadExtrapolate(String, &'static str),
 }
 
 impl Schema {
@@ -375,6 +392,36 @@ impl Schema {
                 {
                     return Err(SchemaError::BadDelta(format!("{what}.{}", f.name)));
                 }
+                if f.extrapolate {
+                    let bad = |why| {
+                        Err(SchemaError::BadExtrapolate(
+                            format!("{what}.{}", f.name),
+                            why,
+                        ))
+                    };
+                    if !what.starts_with("kind ") {
+                        return bad("only entity fields are extrapolated");
+                    }
+                    if matches!(
+                        f.ty,
+                        FieldType::Bool | FieldType::Player | FieldType::Entity
+                    ) {
+                        return bad("extrapolation needs an integer, fixed-point or angle type");
+                    }
+                    if f.delta || f.owner_only || f.discontinuity {
+                        return bad(
+                            "an extrapolated field is neither delta, owner_only nor discontinuity",
+                        );
+                    }
+                }
+            }
+            if fields.iter().any(|f| f.extrapolate)
+                && let Some(f) = fields.iter().find(|f| f.discontinuity && f.owner_only)
+            {
+                return Err(SchemaError::BadExtrapolate(
+                    format!("{what}.{}", f.name),
+                    "a kind with extrapolated fields has no owner_only discontinuity field",
+                ));
             }
         }
         for m in self.actions.iter().chain(&self.events) {
@@ -500,6 +547,30 @@ mod tests {
         assert!(matches!(bad.validate(), Err(SchemaError::TextField(_))));
         let bad = Schema::new("t").input(vec![FieldDesc::new("a", FieldType::Angle8).delta()]);
         assert!(matches!(bad.validate(), Err(SchemaError::BadDelta(_))));
+        let kind = |f: FieldDesc| {
+            Schema::new("t").kind(KindDesc {
+                name: "k".into(),
+                fields: vec![f],
+            })
+        };
+        let ok = kind(FieldDesc::new("a", FieldType::Angle8).extrapolate());
+        assert_eq!(ok.validate(), Ok(()));
+        for bad in [
+            kind(FieldDesc::new("b", FieldType::Bool).extrapolate()),
+            kind(FieldDesc::new("p", FieldType::Player).extrapolate()),
+            kind(FieldDesc::new("x", FieldType::I32).extrapolate().delta()),
+            kind(
+                FieldDesc::new("x", FieldType::I32)
+                    .extrapolate()
+                    .owner_only(),
+            ),
+            Schema::new("t").room_fields(vec![FieldDesc::new("x", FieldType::I32).extrapolate()]),
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(SchemaError::BadExtrapolate(..))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! A demo schema that uses every field type and flag, a `Welcome` carrying it, a sequence of
 //! snapshots applied one after another to a [`Replica`] (creates, delta and absolute updates,
 //! owner-only zeros, removals, players joining, changing and leaving, room fields, every
-//! engine event and a game event with text, checksums), and every client message. Each
+//! engine event and a game event with text, checksums; extrapolated fields moving on their
+//! course with no update, residuals, a turn, a jump that stops the course, a gap of several
+//! ticks, a teleport whose residual takes the wide varint escape, angle residuals at the edge
+//! of the half turn, a tick marker), and every client message. Each
 //! message is encoded with the one codec, decoded back and re-encoded byte for byte here; the
 //! files under `client-web/test/vectors/v2/` hold the bytes and, in `v2.json`, the decoded
 //! shape and the replica after each snapshot. The JS SDK's tests decode every `.bin`, compare
@@ -27,9 +30,9 @@ fields! {
     /// A ship: predicted, interpolated, owner-only fuel, a respawn counter.
     mod ship {
         owner: Player;
-        x: Fixed(8), interpolate, predict, delta;
-        y: Fixed(8), interpolate, predict, delta;
-        heading: Angle8, interpolate;
+        x: Fixed(8), interpolate, predict, extrapolate;
+        y: Fixed(8), interpolate, predict, extrapolate;
+        heading: Angle8, interpolate, extrapolate;
         hull: U8;
         fuel: U16, owner_only;
         status: U8, discontinuity;
@@ -184,7 +187,7 @@ fn replica_json(r: &Replica) -> Json {
     json!({
         "tick": r.tick.0, "ack_input_seq": r.ack_input_seq.0,
         "entities": r.entities.iter().map(|(id, e)| json!({
-            "id": id.0, "kind": e.kind, "lanes": e.lanes,
+            "id": id.0, "kind": e.kind, "lanes": e.lanes, "vel": e.vel,
         })).collect::<Vec<_>>(),
         "players": r.players.iter().map(|(id, p)| json!({
             "id": id.0, "name": p.name, "connected": p.connected, "lanes": p.lanes,
@@ -296,8 +299,8 @@ fn snapshots(welcome: &Welcome) -> Vec<Snapshot> {
         },
     ];
     s.updated_lanes = vec![
-        3, -2, // ship 0 moves by (3, -2)
-        -300, 1000, 0, 8, // ship 3 jumps (big deltas), heading 0, respawned
+        3, -2, // ship 0 moves by (3, -2): residuals against standing still
+        -300, 1000, 1, 8, // ship 3 jumps (big residuals), heading 255 → 0, respawned
         0, 32767, 127, 0, 0, 0, 300, -1, // rock: every field
     ];
     s.players_changed = vec![PlayerChange {
@@ -317,10 +320,26 @@ fn snapshots(welcome: &Welcome) -> Vec<Snapshot> {
         ),
     ];
     push(s, true, &mut r);
-    // 3: nothing changed (the fixed header alone).
+    // 3: nothing changed (the fixed header alone): ship 0 carries on by (3, -2); ship 3
+    // jumped (its status changed), so it stands still.
     push(Snapshot::empty(Tick(103), InputSeq(6)), false, &mut r);
-    // 4: removals, a player leaving, the room advancing, a rejection, a checksum.
+    // 4: a tick marker (tick 104, see `markers`): ship 0 on its course again.
+    push(Snapshot::empty(Tick(104), InputSeq(6)), false, &mut r);
+    // 5, six ticks later: ship 0 turned two ticks ago (now (-1, -2) a tick) and its heading
+    // swings by half a turn back (-128, the edge of the residual's range); removals, a
+    // player leaving, the room advancing, a rejection, a checksum.
     let mut s = Snapshot::empty(Tick(110), InputSeq(12));
+    s.updated = vec![Update {
+        id: NetId(0),
+        kind: 0,
+        mask: 0b1110,
+    }];
+    // Predicted over the gap: x 809 + 3×6 = 827, y 1594 − 2×6 = 1582; the truth is x 809 +
+    // 3×4 − 1×2 = 819, y 1582: residuals −8 and none; heading 64 → 192: −128. Its per-tick
+    // changes are then measured from one tick before by the old course (x 824: −5; the
+    // heading −128), as the gap hides when the turn was.
+    s.updated[0].mask = 0b1010;
+    s.updated_lanes = vec![-8, -128];
     s.removed = vec![NetId(3), NetId(7)];
     s.players_left = vec![PlayerId(2)];
     s.room = Some(vec![2, 4600]);
@@ -329,7 +348,32 @@ fn snapshots(welcome: &Welcome) -> Vec<Snapshot> {
         vec![Value::Int(4), Value::Str("not your turn".into())],
     )];
     push(s, true, &mut r);
+    // 6: ship 0 lands 70,000 eighths off its prediction (a teleport: the residual's zigzag
+    // varint takes the 4-byte escape, 252 then u32 LE); its heading goes on turning by −128.
+    let mut s = Snapshot::empty(Tick(111), InputSeq(13));
+    s.updated = vec![Update {
+        id: NetId(0),
+        kind: 0,
+        mask: 0b10,
+    }];
+    s.updated_lanes = vec![70_000];
+    push(s, false, &mut r);
+    // 7: after the teleport its per-tick change is the jump itself, and the next residual
+    // takes it back (a teleport without a discontinuity field costs a second residual).
+    let mut s = Snapshot::empty(Tick(112), InputSeq(13));
+    s.updated = vec![Update {
+        id: NetId(0),
+        kind: 0,
+        mask: 0b10,
+    }];
+    s.updated_lanes = vec![-70_000];
+    push(s, true, &mut r);
     out
+}
+
+/// Which of the snapshots go on the wire as a tick marker (their index, the gap).
+fn markers() -> Vec<(usize, u32)> {
+    vec![(3, 1)]
 }
 
 fn welcome() -> Welcome {
@@ -420,17 +464,47 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     let mut snaps = Vec::new();
     for (i, s) in snapshots(&welcome).into_iter().enumerate() {
         let mut bytes = Vec::new();
-        let msg = ServerMsg::Snapshot(s.clone());
-        encode_server(&msg, &schema, &mut bytes);
-        let back = replica.decode(&bytes).unwrap();
-        assert_eq!(back, msg, "snapshot {i} round trip");
-        let mut again = Vec::new();
-        encode_server(&back, &schema, &mut again);
-        assert_eq!(again, bytes);
-        replica.apply(&s).unwrap();
-        let name = format!("snapshot_{}.bin", i + 1);
+        let marker = markers().into_iter().find(|m| m.0 == i);
+        let (name, msg_json) = if let Some((_, gap)) = marker {
+            let m = ServerMsg::Marker(Marker { gap });
+            encode_server(&m, &schema, &mut bytes);
+            let raw = decode_server(&bytes, Some(&schema), &|_| None).unwrap();
+            assert_eq!(raw, m);
+            // The replica turns it into the empty snapshot it stands for.
+            assert_eq!(
+                replica.decode(&bytes).unwrap(),
+                ServerMsg::Snapshot(s.clone())
+            );
+            (
+                format!("marker_{}.bin", i + 1),
+                json!({ "type": "Marker", "gap": gap }),
+            )
+        } else {
+            let msg = ServerMsg::Snapshot(s.clone());
+            encode_server(&msg, &schema, &mut bytes);
+            let back = replica.decode(&bytes).unwrap();
+            assert_eq!(back, msg, "snapshot {i} round trip");
+            let mut again = Vec::new();
+            encode_server(&back, &schema, &mut again);
+            assert_eq!(again, bytes);
+            (
+                format!("snapshot_{}.bin", i + 1),
+                snapshot_json(&s, &schema),
+            )
+        };
+        let ch = replica.apply(&s).unwrap();
+        let changes = json!({
+            "removed": ch.removed.iter().map(|(id, kind)| json!({ "id": id.0, "kind": kind }))
+                .collect::<Vec<_>>(),
+            "created": ch.created.iter().map(|id| id.0).collect::<Vec<_>>(),
+            "updated": ch.updated.iter().map(|(id, mask)| json!({ "id": id.0, "mask": mask }))
+                .collect::<Vec<_>>(),
+            "players_left": ch.players_left.iter().map(|p| p.0).collect::<Vec<_>>(),
+            "players_changed": ch.players_changed.iter().map(|p| p.0).collect::<Vec<_>>(),
+            "room_changed": ch.room_changed,
+        });
         snaps.push(json!({
-            "file": name, "msg": snapshot_json(&s, &schema), "replica": replica_json(&replica),
+            "file": name, "msg": msg_json, "replica": replica_json(&replica), "changes": changes,
         }));
         files.insert(name, bytes);
     }
@@ -569,9 +643,9 @@ fn assert_doc_example(name: &str, bytes: &[u8]) {
 fields! {
     mod arena_body {
         player: Player;
-        x: Fixed(8), interpolate, predict, delta;
-        y: Fixed(8), interpolate, predict, delta;
-        aim: Angle8, interpolate;
+        x: Fixed(8), interpolate, predict, extrapolate;
+        y: Fixed(8), interpolate, predict, extrapolate;
+        aim: Angle8, interpolate, extrapolate;
         health: U8;
         alive: Bool;
         respawns: U8, discontinuity;
@@ -770,8 +844,9 @@ fn documented_snapshot(r: &Replica) -> Snapshot {
         kind: 0,
         mask: 0b1110,
     }];
-    // bob's body moved by (+59, -3) eighths (delta lanes) and faces +x (absolute).
-    s.updated_lanes = vec![59, -3, 0];
+    // bob's body moved by (+59, -3) eighths and turned from 64 to 0 (face +x): residuals
+    // against standing still, since it was created in the last snapshot.
+    s.updated_lanes = vec![59, -3, -64];
     s.players_joined = vec![PlayerJoin {
         id: PlayerId(6),
         name: "dan".into(),

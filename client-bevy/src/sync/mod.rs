@@ -403,6 +403,11 @@ fn receive(
                     n.handle_pong(&p, now);
                 }
             }
+            // With a replica, `Replica::decode` turns a tick marker into its snapshot; one
+            // before the Welcome means nothing.
+            ServerMsg::Marker(_) => {
+                stats.dropped += 1;
+            }
             ServerMsg::Snapshot(snap) => {
                 let now = session.secs(at);
                 let Some(n) = session.netcode.as_mut() else {

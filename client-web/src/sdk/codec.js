@@ -16,16 +16,18 @@
 //     players_joined: [{ id, name, connected, lanes }], players_changed: [{ id, connected, lanes }],
 //     room: lanes|null, events: [{ kind, values }], checksum: u32|null }
 //   { type: 'Pong', client_time, tick }
+//   { type: 'Marker', gap }   (a tick with nothing new; the replica turns it into a snapshot)
 //
 // An update's lanes are one per set mask bit, ascending; for a `delta` field the lane is the
-// change from the value the client holds. Updates do not carry their kind: the decoder finds it
+// change from the value the client holds, for an `extrapolate` field the residual against the
+// client's own prediction (replica.js). Updates do not carry their kind: the decoder finds it
 // among the entities created earlier in the same snapshot, then asks `kindOf(id)` (the replica).
 
 import { plan, readSchema, validateSchema, writeSchema } from './schema.js';
 import { Reader, T, WireError, Writer, maskBits } from './wire.js';
 
-/** Version 2 of the protocol (schema-driven). */
-export const PROTOCOL_VERSION = 2;
+/** Version 3 of the protocol (schema-driven, extrapolated fields, tick markers). */
+export const PROTOCOL_VERSION = 3;
 /** Longest player name, in characters (shared/src/protocol.rs). */
 export const MAX_NAME_CHARS = 24;
 /** Longest chat line, in characters (shared/src/protocol.rs). */
@@ -40,7 +42,7 @@ export const SECTIONS = Object.freeze({
 });
 
 const CLIENT_TYPES = ['Hello', 'Input', 'Ping', 'Chat', 'Action'];
-const SERVER_TYPES = ['Welcome', 'Snapshot', 'Pong'];
+const SERVER_TYPES = ['Welcome', 'Snapshot', 'Pong', 'Marker'];
 
 const invalid = (msg) => new WireError('Invalid', msg);
 const list = (v) => v ?? [];
@@ -222,6 +224,10 @@ export function encodeServer(msg, schema, kindOf = () => undefined) {
       w.serdeUint(msg.client_time, 0xffffffff);
       w.serdeUint(msg.tick, 0xffffffff);
       break;
+    case 'Marker':
+      if (!Number.isInteger(msg.gap) || msg.gap < 1) throw invalid(`a tick marker's gap: ${msg.gap}`);
+      w.varint(u32(msg.gap, 'gap'));
+      break;
   }
   return w.finish();
 }
@@ -277,7 +283,7 @@ function encodeSnapshot(w, s, p, kindOf) {
       }
       w.varint(u.mask);
       bitsSet.forEach((f, j) => {
-        if (k.delta[f]) w.zigzag(u.lanes[j]);
+        if (k.delta[f] || k.extrap[f]) w.zigzag(u.lanes[j]);
         else w.lane(k.codes[f], u.lanes[j]);
       });
     }
@@ -346,6 +352,12 @@ export function decodeServer(bytes, schema, kindOf = () => undefined) {
     case 2:
       msg = { type: 'Pong', client_time: r.serdeU32(), tick: r.serdeU32() };
       break;
+    case 3: {
+      const gap = r.varint32();
+      if (gap === 0) throw invalid('a tick marker with a gap of 0');
+      msg = { type: 'Marker', gap };
+      break;
+    }
     default:
       throw invalid(`unknown server message ${v}`);
   }
@@ -402,7 +414,7 @@ function decodeSnapshot(r, p, kindOf) {
       const lanes = new Array(set.length);
       for (let j = 0; j < set.length; j++) {
         const f = set[j];
-        lanes[j] = k.delta[f] ? r.zigzag() : r.lane(k.codes[f]);
+        lanes[j] = k.delta[f] || k.extrap[f] ? r.zigzag() : r.lane(k.codes[f]);
       }
       s.updated.push({ id, mask, lanes });
     }

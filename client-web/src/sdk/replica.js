@@ -1,12 +1,16 @@
 // The client's copy of everything a game replicates, for any schema, exactly as
 // shared/src/sync/replica.rs: the entities in view, every player's record and the room's fields,
 // as the server sent them (quantized lanes, so checksums compare to the bit). It never predicts
-// or interpolates. On top of the Rust replica: per-kind add / change / remove callbacks, player,
+// or interpolates; it extrapolates the fields declared `extrapolate` exactly as the server does
+// (each snapshot moves them along their last per-tick change, `vel`, before the residuals), as
+// that is how their values arrive. On top of the Rust replica: per-kind add / change / remove callbacks, player,
 // room and event callbacks, and field look-ups by name.
 
 import { decodeServer } from './codec.js';
 import { dequantize, eventIndex, kindIndex, plan } from './schema.js';
-import { Fnv1a, RANGES, TYPE_NAMES, maskBits } from './wire.js';
+import {
+  Fnv1a, RANGES, TYPE_NAMES, anchor, applyResidual, maskBits, predict, velocity,
+} from './wire.js';
 
 /** A snapshot that does not fit the replica: client and server disagree. Discard the replica. */
 export class ReplicaError extends Error {
@@ -25,6 +29,13 @@ export class ReplicaError extends Error {
 }
 
 const hex = (v) => `0x${v.toString(16).padStart(8, '0')}`;
+
+/** Two change masks or'ed (numbers below 2^53, or BigInts). */
+function orMask(a, b) {
+  if (typeof a === 'number' && a < 2 ** 31 && b < 2 ** 31) return a | b;
+  const m = BigInt(a) | BigInt(b);
+  return m <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(m) : m;
+}
 
 function inRange(code, v) {
   const r = RANGES[code];
@@ -107,9 +118,32 @@ export class Replica {
     return new Replica(msg);
   }
 
-  /** Decodes a server message against this replica (a snapshot's updates name held entities). */
+  /**
+   * Decodes a server message against this replica (a snapshot's updates name held entities).
+   * A tick marker comes back as the empty snapshot it stands for.
+   */
   decode(bytes) {
-    return decodeServer(bytes, this.schema, (id) => this.entities.get(id)?.kind);
+    const msg = decodeServer(bytes, this.schema, (id) => this.entities.get(id)?.kind);
+    return msg.type === 'Marker' ? this.marker(msg) : msg;
+  }
+
+  /** The empty snapshot a tick marker `{ type: 'Marker', gap }` stands for. */
+  marker(m) {
+    return {
+      type: 'Snapshot', tick: this.tick + m.gap, ack_input_seq: this.ackInputSeq, removed: [],
+      created: [], updated: [], players_left: [], players_joined: [], players_changed: [],
+      room: null, events: [], checksum: null,
+    };
+  }
+
+  /**
+   * Whether no extrapolated lane held moves by itself: then a silence from the server means
+   * nothing changed (a heartbeat comes at least once a second); otherwise a frame comes every
+   * tick, and a silence means the frames are late.
+   */
+  isStill() {
+    for (const e of this.entities.values()) if (e.vel.some((v) => v !== 0)) return false;
+    return true;
   }
 
   /**
@@ -130,6 +164,7 @@ export class Replica {
    * after a snapshot applied cleanly.
    */
   apply(s) {
+    if (s?.type === 'Marker') s = this.marker(s);
     if (s.tick <= this.tick && this.snapshotsApplied > 0) {
       throw new ReplicaError('OutOfOrder', `snapshot for tick ${s.tick} after tick ${this.tick}`,
         { have: this.tick, got: s.tick });
@@ -139,24 +174,47 @@ export class Replica {
       removed: [], created: [], updated: [], players_left: [], players_changed: [],
       room_changed: false,
     };
+    // Extrapolated lanes move along their course over the gap first; `vel` holds the anchor
+    // the new per-tick change is measured from until the residuals are in.
+    const gap = Math.max(1, s.tick - this.tick);
+    const moved = new Map();
+    for (const [id, e] of this.entities) {
+      const k = p.kinds[e.kind];
+      let m = 0;
+      for (const f of k.xs) {
+        const code = k.codes[f];
+        const x = e.lanes[f];
+        const d = e.vel[f];
+        e.lanes[f] = predict(code, x, d, gap);
+        e.vel[f] = anchor(code, x, d, gap);
+        if (e.lanes[f] !== x) m += 2 ** f;
+      }
+      if (m !== 0) moved.set(id, m);
+    }
     const gone = [];
     for (const id of s.removed ?? []) {
       const e = this.entities.get(id);
       if (e === undefined) throw new ReplicaError('UnknownEntity', `entity ${id} is unknown`, { id });
       this.entities.delete(id);
+      moved.delete(id);
       ch.removed.push({ id, kind: e.kind });
       gone.push(e);
     }
+    const fresh = new Set();
     for (const c of s.created ?? []) {
       const k = p.kinds[c.kind];
       if (k === undefined) throw new ReplicaError('BadValue', `bad value: unknown kind ${c.kind}`);
-      const e = { kind: c.kind, lanes: checkLanes(k, c.lanes, `entity ${c.id}`) };
+      const e = {
+        kind: c.kind, lanes: checkLanes(k, c.lanes, `entity ${c.id}`), vel: new Array(k.codes.length).fill(0),
+      };
       if (this.entities.has(c.id)) {
         throw new ReplicaError('DuplicateCreate', `entity ${c.id} created twice`, { id: c.id });
       }
       this.entities.set(c.id, e);
+      fresh.add(c.id);
       ch.created.push(c.id);
     }
+    const jumped = [];
     for (const u of s.updated ?? []) {
       const e = this.entities.get(u.id);
       if (e === undefined) {
@@ -173,14 +231,38 @@ export class Replica {
         || (bits.length && bits[bits.length - 1] >= k.codes.length)) {
         throw new ReplicaError('BadValue', `bad value: update of entity ${u.id} does not fit its kind`);
       }
+      let jump = false;
       for (let j = 0; j < bits.length; j++) {
         const i = bits[j];
-        const v = k.delta[i] ? e.lanes[i] + u.lanes[j] : u.lanes[j];
-        if (!inRange(k.codes[i], v)) throw badValue(k.codes[i], v);
+        let v;
+        if (k.extrap[i]) {
+          v = applyResidual(k.codes[i], e.lanes[i], u.lanes[j]);
+          if (v === null) throw badValue(k.codes[i], u.lanes[j]);
+        } else {
+          v = k.delta[i] ? e.lanes[i] + u.lanes[j] : u.lanes[j];
+          if (!inRange(k.codes[i], v)) throw badValue(k.codes[i], v);
+        }
         e.lanes[i] = v;
+        if (k.jumps[i]) jump = true;
       }
-      ch.updated.push({ id: u.id, mask: u.mask });
+      if (jump) jumped.push(e);
+      const m = moved.get(u.id);
+      moved.delete(u.id);
+      ch.updated.push({ id: u.id, mask: m === undefined ? u.mask : orMask(u.mask, m) });
     }
+    for (const [id, mask] of moved) ch.updated.push({ id, mask });
+    // The new per-tick changes: from the anchors; 0 for what was created now and for an
+    // entity that jumped (a discontinuity field changed).
+    for (const [id, e] of this.entities) {
+      const k = p.kinds[e.kind];
+      if (k.xs.length === 0) continue;
+      if (fresh.has(id)) {
+        e.vel.fill(0);
+        continue;
+      }
+      for (const f of k.xs) e.vel[f] = velocity(k.codes[f], e.vel[f], e.lanes[f]);
+    }
+    for (const e of jumped) e.vel.fill(0);
     for (const id of s.players_left ?? []) {
       if (!this.players.delete(id)) {
         throw new ReplicaError('BadPlayer', `player ${id} is unknown or joined twice`, { id });
@@ -366,7 +448,7 @@ export class Replica {
     return {
       tick: this.tick,
       ack_input_seq: this.ackInputSeq,
-      entities: byId(this.entities, (id, e) => ({ id, kind: e.kind, lanes: [...e.lanes] })),
+      entities: byId(this.entities, (id, e) => ({ id, kind: e.kind, lanes: [...e.lanes], vel: [...e.vel] })),
       players: byId(this.players, (id, p) => ({
         id, name: p.name, connected: p.connected, lanes: [...p.lanes],
       })),

@@ -4,7 +4,7 @@
 // Schema      = { game, kinds: [KindDesc], player_fields: [FieldDesc], room_fields, input,
 //                 actions: [MessageDesc], events: [MessageDesc] }
 // KindDesc    = MessageDesc = { name, fields: [FieldDesc] }
-// FieldDesc   = { name, ty, interp, predict, owner_only, delta, discontinuity }
+// FieldDesc   = { name, ty, interp, predict, owner_only, delta, discontinuity, extrapolate }
 // ty          = "Bool" | "U8" | "U16" | "U32" | "I8" | "I16" | "I32" | { Fixed: scale }
 //               | "Angle8" | "Angle16" | "Player" | "Entity" | { Str: max_chars }
 // interp      = "None" | "Linear" | "Angle"
@@ -61,6 +61,7 @@ function readField(r) {
     owner_only: r.bool(),
     delta: r.bool(),
     discontinuity: r.bool(),
+    extrapolate: r.bool(),
   };
 }
 
@@ -99,6 +100,7 @@ function writeField(w, f) {
   w.bool(!!f.owner_only);
   w.bool(!!f.delta);
   w.bool(!!f.discontinuity);
+  w.bool(!!f.extrapolate);
 }
 
 function writeFields(w, fields) {
@@ -180,6 +182,19 @@ export function validateSchema(s) {
       if (numeric && f.delta && (code === T.Bool || code === T.Angle8 || code === T.Angle16)) {
         bad(`${what}.${f.name}: delta encoding needs an integer or fixed-point type`);
       }
+      if (numeric && f.extrapolate) {
+        if (!what.startsWith('kind ')) bad(`${what}.${f.name}: only entity fields are extrapolated`);
+        if (code === T.Bool || code === T.Player || code === T.Entity) {
+          bad(`${what}.${f.name}: extrapolation needs an integer, fixed-point or angle type`);
+        }
+        if (f.delta || f.owner_only || f.discontinuity) {
+          bad(`${what}.${f.name}: an extrapolated field is neither delta, owner_only nor discontinuity`);
+        }
+      }
+    }
+    if (numeric && fields.some((f) => f.extrapolate)) {
+      const f = fields.find((g) => g.discontinuity && g.owner_only);
+      if (f) bad(`${what}.${f.name}: a kind with extrapolated fields has no owner_only discontinuity field`);
     }
   };
   s.kinds.forEach((k) => check(`kind ${k.name}`, k.fields, true));
@@ -196,6 +211,9 @@ export function validateSchema(s) {
  * @typedef {object} FieldPlan
  * @property {Int8Array} codes type code per field
  * @property {Uint8Array} delta 1 where the field is delta-encoded in updates
+ * @property {Uint8Array} extrap 1 where the field is extrapolated (residuals in updates)
+ * @property {number[]} xs the extrapolated fields' indices
+ * @property {boolean[]} jumps per field: a discontinuity of a kind with extrapolated fields
  * @property {Int32Array} args Str max chars (or Fixed scale) per field
  * @property {Map<string, number>} index field name → lane index
  */
@@ -208,12 +226,19 @@ function planFields(fields) {
     fields,
     codes: new Int8Array(n),
     delta: new Uint8Array(n),
+    extrap: new Uint8Array(n),
+    xs: [],
+    jumps: [],
     args: new Int32Array(n),
     index: new Map(),
   };
+  const anyX = fields.some((f) => f.extrapolate);
   fields.forEach((f, i) => {
     p.codes[i] = typeCode(f.ty);
     p.delta[i] = f.delta ? 1 : 0;
+    p.extrap[i] = f.extrapolate ? 1 : 0;
+    if (f.extrapolate) p.xs.push(i);
+    p.jumps[i] = anyX && !!f.discontinuity;
     p.args[i] = typeArg(f.ty) ?? 0;
     if (!p.index.has(f.name)) p.index.set(f.name, i);
   });

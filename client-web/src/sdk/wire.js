@@ -10,6 +10,8 @@
 // - U16, U32, Angle16, Player, Entity: unsigned varint. I16, I32, Fixed: zigzag varint.
 // - Str(n): varint byte length, then UTF-8 of at most n characters.
 // - A `delta` field in an update: the zigzag varint of new − held.
+// - An `extrapolate` field in an update: the zigzag varint of the residual against the
+//   client's own prediction (`predict`, `residual`, `applyResidual`, `anchor`, `velocity`).
 //
 // Values are JS numbers. Every lane fits in [-2^31, 2^32 - 1]; a varint of 2^53 or more (only a
 // u64 change mask can be one legitimately) is returned as a BigInt by `varint()`.
@@ -489,6 +491,55 @@ export function fnv1a(bytes) {
   const h = new Fnv1a();
   h.bytes(bytes);
   return h.value;
+}
+
+// ---------------------------------------------------------------- extrapolation
+//
+// Exactly `predict`, `residual`, `apply_residual`, `anchor` and `velocity` of
+// shared/src/sync/wire.rs, in doubles: every product that matters stays below 2^53, and one
+// that does not only ever lands beyond a clamp, on the same side as the exact one.
+
+const TURNS = { [T.Angle8]: 256, [T.Angle16]: 65536 };
+const mod = (v, m) => ((v % m) + m) % m;
+const signedTurn = (v, t) => mod(v + t / 2, t) - t / 2;
+
+/** The value an `extrapolate` lane is predicted to have `gap` ticks after `x`, moving by `d`. */
+export function predict(code, x, d, gap) {
+  const t = TURNS[code];
+  if (t !== undefined) return mod(x + mod(d, t) * (gap % t), t);
+  const [lo, hi] = RANGES[code];
+  return Math.min(hi, Math.max(lo, x + d * gap));
+}
+
+/** What the server sends: truth − predicted, for angles the short way round. */
+export function residual(code, predicted, truth) {
+  const t = TURNS[code];
+  return t !== undefined ? signedTurn(truth - predicted, t) : truth - predicted;
+}
+
+/** A residual applied to a prediction; null when it leaves the type's range. */
+export function applyResidual(code, predicted, r) {
+  const t = TURNS[code];
+  if (t !== undefined) return r >= -t / 2 && r < t / 2 ? mod(predicted + r, t) : null;
+  const v = predicted + r;
+  const [lo, hi] = RANGES[code];
+  return Number.isSafeInteger(v) && v >= lo && v <= hi ? v : null;
+}
+
+/** Where the lane would have been by its old course one tick before the new value. */
+export function anchor(code, x, d, gap) {
+  const k = Math.max(0, gap - 1);
+  const t = TURNS[code];
+  return t !== undefined ? mod(x + mod(d, t) * (k % t), t) : x + d * k;
+}
+
+/** The per-tick change held after a snapshot: new − anchor, clamped (angles: signed). */
+export function velocity(code, anchorValue, value) {
+  const t = TURNS[code];
+  if (t !== undefined) return signedTurn(value - anchorValue, t);
+  const [lo, hi] = RANGES[code];
+  const span = hi - lo;
+  return Math.min(span, Math.max(-span, value - anchorValue));
 }
 
 /** The bit indices set in a change mask (a number or, for bits 53..63, a BigInt), ascending. */

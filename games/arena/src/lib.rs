@@ -30,9 +30,9 @@ fields! {
     /// A player's body.
     pub mod body {
         player: Player;
-        x: Fixed(8), interpolate, predict, delta;
-        y: Fixed(8), interpolate, predict, delta;
-        aim: Angle8, interpolate;
+        x: Fixed(8), interpolate, predict, extrapolate;
+        y: Fixed(8), interpolate, predict, extrapolate;
+        aim: Angle8, interpolate, extrapolate;
         health: U8;
         alive: Bool;
         respawns: U8, discontinuity;

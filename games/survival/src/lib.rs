@@ -71,9 +71,9 @@ fields! {
     /// A player's hero.
     pub mod hero {
         player: Player;
-        x: Fixed(8), interpolate, predict, delta;
-        y: Fixed(8), interpolate, predict, delta;
-        aim: Angle8, interpolate;
+        x: Fixed(8), interpolate, predict, extrapolate;
+        y: Fixed(8), interpolate, predict, extrapolate;
+        aim: Angle8, interpolate, extrapolate;
         hp: U8;
         alive: Bool;
         respawns: U8, discontinuity;
@@ -86,8 +86,8 @@ fields! {
 fields! {
     /// A zombie (nobody's: no `Player` field, no owner).
     pub mod zombie {
-        x: Fixed(8), interpolate, delta;
-        y: Fixed(8), interpolate, delta;
+        x: Fixed(8), interpolate, extrapolate;
+        y: Fixed(8), interpolate, extrapolate;
         hp: U8;
     }
 }

@@ -338,6 +338,7 @@ impl World {
                     net.handle_message(&msg, now).expect("pongs always apply");
                 }
                 ServerMsg::Welcome(_) => panic!("a second Welcome"),
+                ServerMsg::Marker(_) => panic!("Replica::decode expands tick markers"),
             }
         }
         let Some(net) = p.net.as_mut() else {

@@ -34,8 +34,9 @@ use crate::schema::{FieldDesc, FieldType, Schema};
 use serde::{Deserialize, Serialize};
 use wire::{Reader, WireError, Writer, check_range, decode_serde, encode_serde};
 
-/// Version 2 of the protocol (schema-driven).
-pub const PROTOCOL_VERSION: u16 = 2;
+/// Version 3 of the protocol (schema-driven; version 2 without extrapolated fields and tick
+/// markers).
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The handshake: the first message on a connection, and only the first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,6 +273,17 @@ impl Snapshot {
     }
 }
 
+/// A tick in which nothing the client holds changed but by its own course (every
+/// `extrapolate` lane moved exactly as predicted), no event waits, the acknowledgement did not
+/// move and no checksum is due: index 3, then `gap` as a varint, the ticks since the client's
+/// previous snapshot or marker (usually 1: two bytes). Apply it as an empty snapshot for that
+/// tick ([`Replica::decode`] turns it into one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marker {
+    /// Ticks since the previous snapshot or marker (at least 1).
+    pub gap: u32,
+}
+
 /// A message from the server.
 // Snapshots are nearly every message a client gets: boxing them would cost an allocation per
 // snapshot to save stack space in the rare Pong.
@@ -284,6 +296,8 @@ pub enum ServerMsg {
     Snapshot(Snapshot),
     /// 2: the answer to a ping.
     Pong(Pong),
+    /// 3: a tick that changed nothing but by its course.
+    Marker(Marker),
 }
 
 /// Bits of a snapshot's section byte: which sections follow (in wire order: removed, created,
@@ -375,6 +389,10 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, out: &mut Vec<u8>) {
         ServerMsg::Pong(p) => {
             w.varint(2);
             encode_serde(p, w.out);
+        }
+        ServerMsg::Marker(m) => {
+            w.varint(3);
+            w.varint(u64::from(m.gap));
         }
     }
 }
@@ -483,7 +501,8 @@ pub fn write_spawn(w: &mut Writer<'_>, fields: &[FieldDesc], id: NetId, kind: u1
 
 /// Appends one entity update as a snapshot's `updated` section carries it: id, mask, then
 /// for each set bit, lowest first, `lane(field)`: the change from the held value (zigzag)
-/// for a `delta` field, the value by its field type otherwise.
+/// for a `delta` field, the residual against the prediction (zigzag) for an `extrapolate`
+/// field, the value by its field type otherwise.
 #[inline]
 pub fn write_update(
     w: &mut Writer<'_>,
@@ -499,7 +518,7 @@ pub fn write_update(
         let i = m.trailing_zeros() as usize;
         let f = &fields[i];
         let v = lane(i);
-        if f.delta {
+        if f.delta || f.extrapolate {
             w.zigzag(v)
         } else {
             w.lane(f.ty, v)
@@ -711,6 +730,10 @@ pub fn decode_server(
             ServerMsg::Snapshot(decode_snapshot(&mut r, schema, kind_of)?)
         }
         2 => ServerMsg::Pong(decode_serde(&mut r)?),
+        3 => match r.varint32()? {
+            0 => return Err(WireError::Invalid("a tick marker with a gap of 0".into())),
+            gap => ServerMsg::Marker(Marker { gap }),
+        },
         v => return Err(WireError::Invalid(format!("unknown server message {v}"))),
     };
     r.finish()?;
@@ -763,7 +786,11 @@ fn decode_snapshot(
             let mut m = mask;
             while m != 0 {
                 let f = &fields[m.trailing_zeros() as usize];
-                let v = if f.delta { r.zigzag()? } else { r.lane(f.ty)? };
+                let v = if f.delta || f.extrapolate {
+                    r.zigzag()?
+                } else {
+                    r.lane(f.ty)?
+                };
                 s.updated_lanes.push(v);
                 m &= m - 1;
             }

@@ -202,6 +202,10 @@ impl Netcode {
     ) -> Result<Option<Changes>, ReplicaError> {
         match msg {
             ServerMsg::Snapshot(s) => self.handle_snapshot(s, now).map(Some),
+            ServerMsg::Marker(m) => {
+                let s = self.replica.marker(*m)?;
+                self.handle_snapshot(&s, now).map(Some)
+            }
             ServerMsg::Pong(p) => {
                 self.handle_pong(p, now);
                 Ok(None)

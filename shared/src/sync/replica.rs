@@ -1,11 +1,14 @@
 //! The client's copy of everything a game replicates, for any schema: the entities in view,
 //! every player's record and the room's fields, exactly as the server sent them (quantized
-//! lanes, so a checksum compares to the bit). It never predicts or interpolates.
+//! lanes, so a checksum compares to the bit). It never predicts or interpolates; it does
+//! extrapolate the fields declared `extrapolate` exactly as the server does (each snapshot
+//! advances them along their last per-tick change before the residuals apply), since that is
+//! how the server's values arrive.
 //!
 //! [`Replica::apply`] returns what changed ([`Changes`]), so an SDK can call a game's
 //! add / change / remove callbacks per entity kind without diffing tables itself.
 
-use super::wire::{Fnv1a, WireError};
+use super::wire::{self, Fnv1a, WireError};
 use super::{ServerMsg, Snapshot, Welcome, apply_lane, decode_server};
 use crate::ids::{InputSeq, NetId, PlayerId, Tick};
 use crate::schema::Schema;
@@ -19,6 +22,9 @@ pub struct Entity {
     pub kind: u16,
     /// One lane per field of the kind.
     pub lanes: Vec<i64>,
+    /// Per lane, its last per-tick change for an `extrapolate` field (0 for the others): the
+    /// next snapshot predicts the lane as `lane + vel × ticks elapsed`.
+    pub vel: Vec<i64>,
 }
 
 /// One player's record.
@@ -107,6 +113,8 @@ pub struct Replica {
     pub room: Vec<i64>,
     /// Snapshots applied so far.
     pub snapshots_applied: u64,
+    /// Per kind, its `extrapolate` fields and whether it has any `discontinuity` field (mask).
+    extrapolated: Vec<(Vec<usize>, u64)>,
 }
 
 impl Replica {
@@ -123,15 +131,51 @@ impl Replica {
             entities: BTreeMap::new(),
             players: BTreeMap::new(),
             snapshots_applied: 0,
+            extrapolated: welcome
+                .schema
+                .kinds
+                .iter()
+                .map(|k| {
+                    let x = k.fields.iter().enumerate().filter(|(_, f)| f.extrapolate);
+                    let jumps = k.fields.iter().enumerate().filter(|(_, f)| f.discontinuity);
+                    (
+                        x.map(|(i, _)| i).collect(),
+                        jumps.fold(0, |m, (i, _)| m | 1 << i),
+                    )
+                })
+                .collect(),
         }
+    }
+
+    /// Whether every `extrapolate` lane held is still (no per-tick change): then a silence
+    /// from the server means nothing changed; otherwise a frame comes every tick.
+    pub fn is_still(&self) -> bool {
+        self.entities
+            .values()
+            .all(|e| e.vel.iter().all(|&v| v == 0))
     }
 
     /// Decodes a server message against this replica (a snapshot's updates name entities the
     /// replica holds).
+    /// A tick marker comes back as the empty snapshot it stands for.
     pub fn decode(&self, bytes: &[u8]) -> Result<ServerMsg, WireError> {
-        decode_server(bytes, Some(&self.schema), &|id| {
+        let msg = decode_server(bytes, Some(&self.schema), &|id| {
             self.entities.get(&id).map(|e| e.kind)
+        })?;
+        Ok(match msg {
+            ServerMsg::Marker(m) => ServerMsg::Snapshot(self.marker(m)?),
+            msg => msg,
         })
+    }
+
+    /// The empty snapshot a tick marker stands for.
+    pub fn marker(&self, m: super::Marker) -> Result<Snapshot, WireError> {
+        let tick = self
+            .tick
+            .0
+            .checked_add(m.gap)
+            .ok_or_else(|| WireError::Invalid("a tick marker past the last tick".into()))?;
+        Ok(Snapshot::empty(Tick(tick), self.ack_input_seq))
     }
 
     /// Applies a snapshot, then checks its checksum if it carries one. On error the replica
@@ -144,27 +188,50 @@ impl Replica {
             });
         }
         let mut ch = Changes::default();
+        // Extrapolated lanes first move along their course over the gap; `vel` holds the
+        // anchor its next change is measured from until the residuals are in.
+        let gap = s.tick.0.wrapping_sub(self.tick.0).max(1);
+        let mut moved = BTreeMap::new();
+        for (id, e) in self.entities.iter_mut() {
+            let (xs, _) = &self.extrapolated[usize::from(e.kind)];
+            let fields = &self.schema.kinds[usize::from(e.kind)].fields;
+            let mut m = 0u64;
+            for &f in xs {
+                let (ty, x, d) = (fields[f].ty, e.lanes[f], e.vel[f]);
+                e.lanes[f] = wire::predict(ty, x, d, gap);
+                e.vel[f] = wire::anchor(ty, x, d, gap);
+                m |= u64::from(e.lanes[f] != x) << f;
+            }
+            if m != 0 {
+                moved.insert(*id, m);
+            }
+        }
         for id in &s.removed {
             let e = self
                 .entities
                 .remove(id)
                 .ok_or(ReplicaError::UnknownEntity(id.0))?;
+            moved.remove(id);
             ch.removed.push((*id, e.kind));
         }
         let mut lanes = &s.created_lanes[..];
+        let mut fresh = std::collections::BTreeSet::new();
         for c in &s.created {
             let n = self.schema.kinds[usize::from(c.kind)].fields.len();
             let e = Entity {
                 kind: c.kind,
                 lanes: lanes[..n].to_vec(),
+                vel: vec![0; n],
             };
+            fresh.insert(c.id);
             lanes = &lanes[n..];
             if self.entities.insert(c.id, e).is_some() {
                 return Err(ReplicaError::DuplicateCreate(c.id.0));
             }
             ch.created.push(c.id);
         }
-        let mut wire = s.updated_lanes.iter();
+        let mut lanes_in = s.updated_lanes.iter();
+        let mut jumped = Vec::new();
         for u in &s.updated {
             let e = self
                 .entities
@@ -174,11 +241,41 @@ impl Replica {
             let mut m = u.mask;
             while m != 0 {
                 let i = m.trailing_zeros() as usize;
-                let v = *wire.next().expect("decoded with one lane per bit");
-                e.lanes[i] = apply_lane(&fields[i], e.lanes[i], v)?;
+                let v = *lanes_in.next().expect("decoded with one lane per bit");
+                e.lanes[i] = if fields[i].extrapolate {
+                    wire::apply_residual(fields[i].ty, e.lanes[i], v)?
+                } else {
+                    apply_lane(&fields[i], e.lanes[i], v)?
+                };
                 m &= m - 1;
             }
-            ch.updated.push((u.id, u.mask));
+            if u.mask & self.extrapolated[usize::from(e.kind)].1 != 0 {
+                jumped.push(u.id);
+            }
+            let moved = moved.remove(&u.id).unwrap_or(0);
+            ch.updated.push((u.id, u.mask | moved));
+        }
+        ch.updated.extend(moved);
+        // The new per-tick changes: measured from the anchors, 0 for what was created now
+        // and for an entity that jumped (a discontinuity field changed).
+        for (id, e) in self.entities.iter_mut() {
+            let (xs, _) = &self.extrapolated[usize::from(e.kind)];
+            if xs.is_empty() {
+                continue;
+            }
+            if fresh.contains(id) {
+                e.vel.fill(0);
+                continue;
+            }
+            let fields = &self.schema.kinds[usize::from(e.kind)].fields;
+            for &f in xs {
+                e.vel[f] = wire::velocity(fields[f].ty, e.vel[f], e.lanes[f]);
+            }
+        }
+        for id in jumped {
+            if let Some(e) = self.entities.get_mut(&id) {
+                e.vel.fill(0);
+            }
         }
         let n = self.schema.player_fields.len();
         for id in &s.players_left {

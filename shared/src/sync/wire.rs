@@ -11,6 +11,9 @@
 //! - `I16`, `I32`, `Fixed`: zigzag varint.
 //! - `Str(n)`: varint byte length, then UTF-8 of at most `n` characters.
 //! - A field declared `delta`, in an update: the zigzag varint of `new − held`.
+//! - A field declared `extrapolate`, in an update: the zigzag varint of the residual against
+//!   the client's own prediction ([`predict`], [`residual`], [`apply_residual`],
+//!   [`velocity`]).
 
 use crate::schema::FieldType;
 
@@ -288,6 +291,81 @@ pub fn check_range(ty: FieldType, v: i64) -> Result<i64, WireError> {
     Ok(v)
 }
 
+/// `v` brought into `[−turn/2, turn/2)`: the short way round.
+fn signed(v: i64, turn: i64) -> i64 {
+    (v + turn / 2).rem_euclid(turn) - turn / 2
+}
+
+/// The value an `extrapolate` lane is predicted to have `gap` ticks after it was `x`, moving
+/// by `d` a tick: `x + d × gap`, clamped into the type's range; for angles modulo the turn.
+/// Exact integer arithmetic, identical in every client (`docs/PROTOCOL.md`).
+#[inline]
+pub fn predict(ty: FieldType, x: i64, d: i64, gap: u32) -> i64 {
+    let g = i64::from(gap);
+    match ty.turn() {
+        Some(t) => (x + d.rem_euclid(t) * (g % t)).rem_euclid(t),
+        None => {
+            let (lo, hi) = ty.range();
+            (i128::from(x) + i128::from(d) * i128::from(g)).clamp(i128::from(lo), i128::from(hi))
+                as i64
+        }
+    }
+}
+
+/// What the server sends for an `extrapolate` lane: `truth − predicted`, for angles the short
+/// way round (in `[−turn/2, turn/2)`); 0 means the field is not in the update.
+#[inline]
+pub fn residual(ty: FieldType, predicted: i64, truth: i64) -> i64 {
+    match ty.turn() {
+        Some(t) => signed(truth - predicted, t),
+        None => truth - predicted,
+    }
+}
+
+/// A residual applied to a prediction: the new value, or an error when it leaves the type's
+/// range (for angles: when the residual itself is outside `[−turn/2, turn/2)`).
+#[inline]
+pub fn apply_residual(ty: FieldType, predicted: i64, r: i64) -> Result<i64, WireError> {
+    match ty.turn() {
+        Some(t) if (-t / 2..t / 2).contains(&r) => Ok((predicted + r).rem_euclid(t)),
+        Some(_) => Err(WireError::OutOfRange { ty, value: r }),
+        None => check_range(
+            ty,
+            predicted
+                .checked_add(r)
+                .ok_or(WireError::OutOfRange { ty, value: r })?,
+        ),
+    }
+}
+
+/// Where an `extrapolate` lane that was `x`, moving by `d`, would have been by its own motion
+/// one tick before a snapshot `gap` ticks later: `x + d × (gap − 1)` (angles modulo the turn;
+/// saturated to the `i64` range). [`velocity`] measures the new per-tick change from it.
+#[inline]
+pub fn anchor(ty: FieldType, x: i64, d: i64, gap: u32) -> i64 {
+    let k = i64::from(gap.saturating_sub(1));
+    match ty.turn() {
+        Some(t) => (x + d.rem_euclid(t) * (k % t)).rem_euclid(t),
+        None => (i128::from(x) + i128::from(d) * i128::from(k))
+            .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+    }
+}
+
+/// The per-tick change an `extrapolate` lane holds after a snapshot: `new − anchor` (see
+/// [`anchor`]; on consecutive ticks simply `new − old`), clamped to ± the type's span, for
+/// angles the short way round. A lane on its course keeps its change across any gap.
+#[inline]
+pub fn velocity(ty: FieldType, anchor: i64, new: i64) -> i64 {
+    match ty.turn() {
+        Some(t) => signed(new - anchor, t),
+        None => {
+            let (lo, hi) = ty.range();
+            let span = hi - lo;
+            new.saturating_sub(anchor).clamp(-span, span)
+        }
+    }
+}
+
 /// Appends a serde value with the protocol's one bincode configuration.
 pub fn encode_serde<T: serde::Serialize>(v: &T, out: &mut Vec<u8>) {
     // Encoding into a Vec cannot fail for the protocol's types (no maps, no unsupported serde
@@ -377,6 +455,38 @@ mod tests {
         Writer::new(&mut out).str("héllo");
         assert_eq!(Reader::new(&out).str(5).unwrap(), "héllo");
         assert_eq!(Reader::new(&out).str(4), Err(WireError::BadText));
+    }
+
+    #[test]
+    fn the_predictor_continues_a_course_wraps_angles_and_clamps_the_rest() {
+        use FieldType::{Angle8, Fixed, U8};
+        // A body at 100 moving +3 a tick: 103 a tick later, 115 five ticks later.
+        assert_eq!(predict(Fixed(8), 100, 3, 1), 103);
+        assert_eq!(predict(Fixed(8), 100, 3, 5), 115);
+        assert_eq!(predict(U8, 250, 3, 5), 255);
+        assert_eq!(predict(U8, 2, -3, 1), 0);
+        assert_eq!(predict(Angle8, 250, 10, 1), 4);
+        assert_eq!(predict(Angle8, 3, -10, 1), 249);
+        // The short way round: from 250 to 4 is +10.
+        assert_eq!(residual(Angle8, 250, 4), 10);
+        assert_eq!(residual(Angle8, 0, 128), -128);
+        assert_eq!(apply_residual(Angle8, 250, 10), Ok(4));
+        assert!(apply_residual(Angle8, 250, 128).is_err());
+        assert!(apply_residual(U8, 250, 6).is_err());
+        assert!(apply_residual(Fixed(8), i64::MAX - 1, 5).is_err());
+        // On course across a gap of 4: the change stays 3.
+        let a = anchor(Fixed(8), 100, 3, 4);
+        assert_eq!(velocity(Fixed(8), a, predict(Fixed(8), 100, 3, 4)), 3);
+        // A turn on consecutive ticks: the new change is new − old.
+        assert_eq!(velocity(Fixed(8), anchor(Fixed(8), 100, 3, 1), 98), -2);
+        assert_eq!(velocity(Angle8, anchor(Angle8, 250, 0, 1), 4), 10);
+        // Hostile magnitudes saturate instead of overflowing.
+        let a = anchor(Fixed(8), 0, i64::from(u32::MAX), u32::MAX);
+        assert_eq!(velocity(Fixed(8), a, 0), -(i64::from(u32::MAX)));
+        assert_eq!(
+            predict(Fixed(8), 0, -(1 << 33), u32::MAX),
+            i64::from(i32::MIN)
+        );
     }
 
     #[test]
