@@ -680,6 +680,8 @@ mod tests {
     fn room(checksums: u16) -> (TestRoom<Movers>, PlayerId, PlayerId) {
         let config = EngineConfig {
             checksum_interval: checksums,
+            // Every tick a snapshot, so `last` is this tick's (quiet ticks: their own test).
+            quiet_ticks: false,
             ..EngineConfig::default()
         };
         let mut t = TestRoom::new(config, Movers::default());
@@ -823,6 +825,47 @@ mod tests {
         exact(&t);
         t.tick();
         assert_eq!(update_of(&t, b, a), None);
+    }
+
+    #[test]
+    fn quiet_ticks_send_a_two_byte_marker_while_bodies_move_on_course_and_nothing_when_still() {
+        let (mut t, a, b) = room(0);
+        t.room = crate::room::Room::new(EngineConfig::default(), Movers::default());
+        t.replicas.clear();
+        let (a2, b2) = (t.join("ann"), t.join("bob"));
+        assert_eq!((a2, b2), (a, b));
+        steer(&mut t, a, [24, -16, 0]);
+        t.tick();
+        t.tick();
+        // On its course: a marker (message 3, gap 1) to each client, every tick, and the
+        // replicas (fed the markers) stay exact.
+        for _ in 0..10 {
+            let out = t.tick();
+            assert_eq!(out.messages.len(), 2);
+            for (_, bytes) in &out.messages {
+                assert_eq!(bytes[..], [3, 1]);
+            }
+            exact(&t);
+        }
+        // Still: after the stop's residual, no frame at all, one marker a second (30 ticks)
+        // with the gap since the last frame.
+        steer(&mut t, a, [0, 0, 0]);
+        t.tick();
+        let mut frames = Vec::new();
+        for i in 0..65 {
+            let out = t.tick();
+            frames.extend(out.messages.iter().map(|(p, m)| (i, *p, m.clone())));
+        }
+        let to_b: Vec<_> = frames.iter().filter(|f| f.1 == b).collect();
+        assert_eq!(to_b.len(), 2, "{to_b:?}");
+        assert_eq!(to_b[0].2, [3, 30]);
+        assert_eq!(to_b[1].2, [3, 30]);
+        exact(&t);
+        // The first change after a silence is a snapshot over the gap, exact as ever.
+        steer(&mut t, a, [8, 0, 0]);
+        let out = t.tick();
+        assert_eq!(out.messages.len(), 2);
+        exact(&t);
     }
 
     #[test]

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::schema::{Schema, engine_events};
 use tickwire_shared::sync::{
-    Action, EncodedEntities, EncodedEvents, Event, InputCmd, PROTOCOL_VERSION, ServerMsg, Snapshot,
-    Value, Welcome, encode_server, encode_snapshot_with_parts, wire::MAX_MESSAGE_BYTES,
+    Action, EncodedEntities, EncodedEvents, Event, InputCmd, Marker, PROTOCOL_VERSION, ServerMsg,
+    Snapshot, Value, Welcome, encode_server, encode_snapshot_with_parts, wire::MAX_MESSAGE_BYTES,
 };
 use tickwire_shared::sync::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
 use tickwire_shared::{PlayerId, Tick};
@@ -66,6 +66,10 @@ pub struct EngineConfig {
     /// [`crate::events`]); every snapshot stays far below
     /// [`MAX_MESSAGE_BYTES`](tickwire_shared::sync::wire::MAX_MESSAGE_BYTES).
     pub max_event_bytes: usize,
+    /// Quiet ticks cost nothing: a client whose snapshot would be the header alone (with the
+    /// same acknowledgement as its last frame) gets a 2-byte tick marker while something it
+    /// holds moves on its course, and no frame at all otherwise but one marker a second.
+    pub quiet_ticks: bool,
 }
 
 impl Default for EngineConfig {
@@ -85,6 +89,7 @@ impl Default for EngineConfig {
             motd: None,
             area: (4096.0, 4096.0),
             max_event_bytes: 64 * 1024,
+            quiet_ticks: true,
         }
     }
 }
@@ -167,6 +172,9 @@ struct Client {
     inbox: Inbox,
     /// Tick of the last snapshot sent; `None` until the first (which is then complete).
     last_sent: Option<Tick>,
+    /// Tick and acknowledgement of the last frame sent (snapshot or marker): a quiet tick
+    /// sends none.
+    last_frame: Option<(Tick, tickwire_shared::InputSeq)>,
     skipped_in_a_row: u32,
     connected: bool,
     disconnected_at: Tick,
@@ -286,6 +294,11 @@ impl<G: Game> Room<G> {
     /// The engine settings.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The engine settings, for tests and admin tools.
+    pub fn config_mut(&mut self) -> &mut EngineConfig {
+        &mut self.config
     }
 
     /// Last completed tick.
@@ -427,6 +440,7 @@ impl<G: Game> Room<G> {
                 baseline: Baseline::default(),
                 inbox,
                 last_sent: None,
+                last_frame: None,
                 skipped_in_a_row: 0,
                 connected: true,
                 disconnected_at: Tick(0),
@@ -499,6 +513,7 @@ impl<G: Game> Room<G> {
         c.baseline.clear();
         c.inbox = Inbox::default();
         c.last_sent = None;
+        c.last_frame = None;
         c.skipped_in_a_row = 0;
         c.inputs = fresh;
         let stamp = self.stamp();
@@ -703,6 +718,10 @@ impl<G: Game> Room<G> {
             }
             let (bytes, dropped) = self.snapshot_for(&viewer, tick, with_checksum);
             out.events_dropped += dropped as u64;
+            if bytes.is_empty() {
+                // A quiet tick: nothing to send.
+                continue;
+            }
             if bytes.len() > MAX_MESSAGE_BYTES {
                 // No client decodes a message this big. Only a game whose view holds far too
                 // much can get here (events are bounded above); the client may resume, and
@@ -929,6 +948,41 @@ impl<G: Game> Room<G> {
             &mut self.event_bytes,
         );
         self.encode_buf.clear();
+        let entities_empty = if live {
+            let e = &self.entities;
+            e.removed.is_empty() && e.created == 0 && e.updated == 0
+        } else {
+            snap.removed.is_empty() && snap.created.is_empty() && snap.updated.is_empty()
+        };
+        let header_only = entities_empty
+            && snap.players_left.is_empty()
+            && snap.players_joined.is_empty()
+            && snap.players_changed.is_empty()
+            && snap.room.is_none()
+            && snap.checksum.is_none()
+            && self.event_bytes.count == 0;
+        let last_frame = c.last_frame.replace((tick, snap.ack_input_seq));
+        if self.config.quiet_ticks
+            && header_only
+            && let Some((at, ack)) = last_frame
+            && ack == snap.ack_input_seq
+            && let Baseline::Live(rows, _) = &c.baseline
+        {
+            // Nothing but the courses the client predicts itself. Still (no per-tick change
+            // anywhere in its view): no frame, but a heartbeat a second. Else a marker.
+            let gap = tick.since(at).max(1);
+            let moving = rows.iter().any(|&i| self.changes.moving(i));
+            if !moving && gap < u32::from(self.config.tick_rate.max(1)) {
+                c.last_frame = last_frame;
+                return (Vec::new(), dropped);
+            }
+            encode_server(
+                &ServerMsg::Marker(Marker { gap }),
+                &self.schema,
+                &mut self.encode_buf,
+            );
+            return (self.encode_buf.clone(), dropped);
+        }
         encode_snapshot_with_parts(
             snap,
             live.then_some(&self.entities),

@@ -824,8 +824,12 @@ fn first_snapshot_creates_the_view_then_idle_costs_nothing() {
     assert_eq!(said(last(&t, b)), vec![format!("stepped {} 1", a.0)]);
     assert!(last(&t, b).updated.is_empty());
 
-    // Nothing changes: every snapshot is the 4-byte header (message 1, tick, ack, no
+    // Nothing changes: a quiet tick sends no frame at all.
+    let out = t.tick();
+    assert_eq!(out.messages.len(), 0, "quiet ticks cost nothing");
+    // Without quiet ticks every snapshot is the 4-byte header (message 1, tick, ack, no
     // sections), the same bytes as an empty snapshot, tick after tick.
+    t.room.config_mut().quiet_ticks = false;
     for _ in 0..3 {
         let out = t.tick();
         let tick = t.room.tick_count();

@@ -348,7 +348,8 @@ fn static_pickups_cost_zero_bytes_after_creation() {
     let (mut held, me, other) = room(0.0);
     let (mut away, ..) = room(2500.0);
     let mut sizes = Vec::new();
-    let mut moving: Option<(Vec<Vec<i64>>, Vec<Vec<i64>>)> = None;
+    type Lanes = Vec<Vec<i64>>;
+    let mut moving: Option<(Lanes, Lanes)> = None;
     for t in 0..90 {
         // The heroes walk left and right (never near a pickup), the zombies walk at them.
         for h in [&mut held, &mut away] {
