@@ -9,31 +9,6 @@ use common::{RawWs, TestServer, WAIT, Witnesses};
 use std::time::Duration;
 use tickwire_server::Config;
 use tickwire_shared::sync::{Replica, ServerMsg};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpSocket;
-
-/// A WebSocket whose receive buffer is a few KiB, so that the server's writes to it block as
-/// soon as it stops reading (and the room starts skipping its ticks).
-async fn small_buffer_ws(addr: std::net::SocketAddr) -> RawWs {
-    let s = TcpSocket::new_v4().unwrap();
-    s.set_recv_buffer_size(4096).unwrap();
-    let mut stream = s.connect(addr).await.unwrap();
-    stream
-        .write_all(
-            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut b).await.unwrap();
-        head.push(b[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"));
-    RawWs { stream }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_behind_while_others_chat_gets_bounded_snapshots_and_an_exact_state() {
@@ -56,7 +31,7 @@ async fn a_client_behind_while_others_chat_gets_bounded_snapshots_and_an_exact_s
     let witnesses = Witnesses::join(&url, 3).await;
 
     // The one that will fall behind: joined, with the Welcome and a first snapshot read.
-    let mut slow = small_buffer_ws(server.addr).await;
+    let mut slow = RawWs::connect_small_window(server.addr).await;
     slow.frame(2, true, &hello_bytes("slow")).await;
     let welcome = slow.read_binary().await.expect("a welcome");
     let ServerMsg::Welcome(w) =

@@ -16,7 +16,7 @@ use tickwire_shared::close::CloseCode;
 use tickwire_shared::sync::{ClientMsg, InputCmd};
 use tickwire_shared::{InputSeq, Tick};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 /// One test at a time: some count the process's file descriptors and memory, and all of
 /// them load a small machine.
@@ -124,35 +124,10 @@ async fn read_to_close<R: AsyncRead + Unpin>(r: &mut R) -> Received {
     got
 }
 
-/// The WebSocket upgrade on a connected stream.
-async fn upgrade(mut stream: TcpStream) -> TcpStream {
-    stream
-        .write_all(
-            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut b).await.unwrap();
-        head.push(b[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    stream
-}
-
 /// An upgraded WebSocket whose receive buffer is small, so a client that does not read fills
 /// the path from the server quickly.
 async fn small_window(addr: SocketAddr) -> TcpStream {
-    let s = TcpSocket::new_v4().unwrap();
-    s.set_recv_buffer_size(4096).unwrap();
-    upgrade(s.connect(addr).await.unwrap()).await
+    RawWs::connect_small_window(addr).await.stream
 }
 
 /// A metric's value from `/metrics` (`name` with its labels as printed), 0 when absent.

@@ -47,16 +47,21 @@ impl TestServer {
     }
 }
 
+/// A GET with `Connection: close`: the status and the body. A connection the server refused
+/// or reset before answering is status 0, with the error as the body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    if let Err(e) = s.write_all(request.as_bytes()).await {
+        return (0, e.to_string());
+    }
     let mut buf = Vec::new();
-    tokio::time::timeout(WAIT, s.read_to_end(&mut buf))
+    let read = tokio::time::timeout(WAIT, s.read_to_end(&mut buf))
         .await
-        .unwrap()
-        .unwrap();
+        .expect("an answer in time");
+    if let (Err(e), true) = (read, buf.is_empty()) {
+        return (0, e.to_string());
+    }
     let text = String::from_utf8_lossy(&buf).into_owned();
     let status = text
         .split_whitespace()
@@ -335,11 +340,26 @@ pub struct RawWs {
 
 impl RawWs {
     pub async fn connect(addr: SocketAddr) -> RawWs {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
+        RawWs::upgrade(TcpStream::connect(addr).await.unwrap(), "/ws").await
+    }
+
+    /// A WebSocket whose receive buffer is a few KiB: when it stops reading, the server's
+    /// writes to it block soon (and the room starts skipping its ticks).
+    pub async fn connect_small_window(addr: SocketAddr) -> RawWs {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.set_recv_buffer_size(4096).unwrap();
+        RawWs::upgrade(s.connect(addr).await.unwrap(), "/ws").await
+    }
+
+    /// Speaks the WebSocket upgrade for `path` on a connected stream and checks the 101.
+    pub async fn upgrade(mut stream: TcpStream, path: &str) -> RawWs {
         stream
             .write_all(
-                b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                format!(
+                    "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                )
+                .as_bytes(),
             )
             .await
             .unwrap();
@@ -516,7 +536,6 @@ pub mod from_ip {
     use std::net::{IpAddr, SocketAddr};
     use tickwire_client::game::JoinError;
     use tickwire_client::{Client, GameClient};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpSocket, TcpStream};
 
     /// `127.0.0.N`.
@@ -533,29 +552,7 @@ pub mod from_ip {
 
     /// A raw WebSocket at `path` (`/ws`, `/ws?room=ID`), upgraded from `ip`, nothing said yet.
     pub async fn raw(addr: SocketAddr, ip: IpAddr, path: &str) -> RawWs {
-        let mut stream = tcp(addr, ip).await;
-        stream
-            .write_all(
-                format!(
-                    "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                )
-                .as_bytes(),
-            )
-            .await
-            .unwrap();
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            stream.read_exact(&mut b).await.unwrap();
-            head.push(b[0]);
-        }
-        assert!(
-            head.starts_with(b"HTTP/1.1 101"),
-            "{}",
-            String::from_utf8_lossy(&head)
-        );
-        RawWs { stream }
+        RawWs::upgrade(tcp(addr, ip).await, path).await
     }
 
     /// A `GameClient` join from `ip` with a `Hello` of one's own; the refusal if refused.
