@@ -1,4 +1,4 @@
-//! Protocol version 2: messages for any game, encoded by the game's [`Schema`].
+//! Protocol version 3: messages for any game, encoded by the game's [`Schema`].
 //!
 //! The envelope is the same as version 1 (one message per binary WebSocket frame, the
 //! message's variant index as the first varint, bincode 2 rules throughout), but what a game
