@@ -78,7 +78,9 @@ pub struct BotState {
     pub stats: BotStats,
     brain: Box<dyn BotBrain>,
     tick_period: Duration,
-    last_snapshot: Option<(Instant, Tick)>,
+    /// When the last snapshot came, its tick, and whether the replica was still after it (then
+    /// the server sends no frame until something moves, and a silence is not a missed tick).
+    last_snapshot: Option<(Instant, Tick, bool)>,
     /// After an error the replica is unusable; later snapshots are only counted.
     broken: bool,
     /// Time base of ping timestamps.
@@ -137,13 +139,17 @@ impl BotState {
                 self.stats.snapshots += 1;
                 self.stats.snapshot_bytes += bytes.len() as u64;
                 self.stats.entity_updates += snap.updated.len() as u64;
-                if let Some((at, tick)) = self.last_snapshot {
+                if let Some((at, tick, still)) = self.last_snapshot
+                    && !still
+                {
                     let gap = now.saturating_duration_since(at);
                     self.stats.jitter.record(gap.abs_diff(self.tick_period));
                     self.stats.missed_ticks += u64::from(snap.tick.since(tick).saturating_sub(1));
                 }
-                self.last_snapshot = Some((now, snap.tick));
-                match self.replica.apply(&snap) {
+                let applied = self.replica.apply(&snap);
+                let still = applied.is_ok() && self.replica.is_still();
+                self.last_snapshot = Some((now, snap.tick, still));
+                match applied {
                     Ok(_) => {
                         self.inputs.ack(snap.ack_input_seq);
                         self.stats.entities_in_view += self.replica.entities.len() as u64;
