@@ -377,6 +377,9 @@ async fn wss_client_plays_over_tls() {
     let mut p = Player::join_on(c, hello("secure")).await;
     let mut last = p.next_snapshot().await.tick;
     for _ in 0..4 {
+        // Moving, so that every tick brings a frame (a still view gets one a second).
+        let lanes = p.arena.input(100, 0, 0, 0);
+        p.send_input(lanes).await;
         let s = p.next_snapshot().await;
         assert_eq!(s.tick.0, last.0 + 1);
         last = s.tick;
