@@ -6,7 +6,6 @@
 //! those clients' own [`Inbox`]es. Every event takes the next number of one sequence, so a
 //! snapshot merges the two in the order they happened, and a client that skips ticks gets
 //! everything it missed.
-
 //!
 //! What one snapshot carries is bounded: a client that fell behind (its outbox full for
 //! seconds while others chatted) would otherwise be sent every event it missed in one message,
