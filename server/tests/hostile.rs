@@ -7,13 +7,13 @@
 mod common;
 
 use common::v2::{Player, encode, hello_bytes};
-use common::{RawWs, TestServer, WAIT};
+use common::{RawWs, TestServer, WAIT, closed_within};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tickwire_server::Config;
 use tickwire_shared::close::CloseCode;
 use tickwire_shared::sync::{ClientMsg, Ping};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
@@ -33,21 +33,6 @@ impl Lcg {
             })
             .collect()
     }
-}
-
-/// Reads until EOF or `limit`; returns whether the server closed the connection in time.
-async fn closed_within(mut s: TcpStream, limit: Duration) -> bool {
-    let mut buf = [0u8; 1024];
-    tokio::time::timeout(limit, async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => continue,
-            }
-        }
-    })
-    .await
-    .is_ok()
 }
 
 async fn joined_raw(addr: std::net::SocketAddr, name: &str) -> RawWs {
@@ -199,7 +184,7 @@ async fn hostile_inputs_do_not_hurt_well_behaved_players() {
     let mut garbage = TcpStream::connect(addr).await.unwrap();
     garbage.write_all(&rng.bytes(200)).await.unwrap();
     assert!(
-        closed_within(garbage, Duration::from_secs(5)).await,
+        closed_within(&mut garbage, Duration::from_secs(5)).await,
         "garbage connection closed"
     );
     let mut slow = TcpStream::connect(addr).await.unwrap();
@@ -207,7 +192,7 @@ async fn hostile_inputs_do_not_hurt_well_behaved_players() {
         .await
         .unwrap();
     assert!(
-        closed_within(slow, Duration::from_secs(5)).await,
+        closed_within(&mut slow, Duration::from_secs(5)).await,
         "slowloris connection closed"
     );
 

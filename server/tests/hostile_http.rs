@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{RawWs, TestServer, WAIT, Witnesses, http_get};
+use common::{RawWs, TestServer, WAIT, Witnesses, closed_within, http_get, rss_kib};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tickwire_server::Config;
@@ -576,21 +576,6 @@ async fn health_answers_when_the_per_ip_limit_is_full() {
     server.stop().await;
 }
 
-/// Whether the server closed `s` within `limit` (EOF or reset) rather than keeping it open.
-async fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
-    let mut buf = [0u8; 512];
-    tokio::time::timeout(limit, async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => continue,
-            }
-        }
-    })
-    .await
-    .is_ok()
-}
-
 /// Item 7: connections that never finish their request head are capped at
 /// `--max-handshakes`; each new one past the cap drops the oldest, so a player (whose
 /// handshake takes one round trip) still gets in, and `/healthz` answers.
@@ -646,17 +631,6 @@ async fn parked_handshakes_past_the_cap_drop_the_oldest() {
     server.stop().await;
 }
 
-/// This process's resident memory, bytes (`VmRSS` in `/proc/self/status`).
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("VmRSS in /proc/self/status")
-        * 1024
-}
-
 /// Item 7: handshakes in progress cost bounded memory. 300 connections each push a 256 KiB
 /// request head (each cost up to 383 KiB of buffer before: ~75 MB here), and 600 more park a
 /// 7 KB head, under the request-head buffer: the server's (in-process) resident memory grows
@@ -670,7 +644,7 @@ async fn trickled_headers_cost_bounded_memory() {
     })
     .await;
     let witnesses = Witnesses::join(&server.ws_url(), 3).await;
-    let before = rss();
+    let before = rss_kib() * 1024;
     let mut big = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
     big.resize(256 * 1024, b'a');
     let big: std::sync::Arc<[u8]> = big.into();
@@ -701,7 +675,7 @@ async fn trickled_headers_cost_bounded_memory() {
     }
     let (code, metrics) = server.http_get("/metrics").await;
     assert_eq!(code, 200);
-    let grew = rss().saturating_sub(before);
+    let grew = (rss_kib() * 1024).saturating_sub(before);
     assert!(
         metric(&metrics, "tickwire_handshakes") <= 200.0,
         "{metrics}"

@@ -8,7 +8,7 @@
 mod common;
 
 use common::v2::{encode, hello_bytes};
-use common::{RawWs, TestServer, WAIT, Witnesses};
+use common::{RawWs, TestServer, WAIT, Witnesses, rss_kib};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tickwire_server::Config;
@@ -164,15 +164,6 @@ async fn connections_become(server: &TestServer, n: f64, within: Duration) {
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/self/status")
 }
 
 /// Writes `n` pings of 125 bytes, 10 every 10 ms (1,000 a second), reading nothing; returns

@@ -47,6 +47,32 @@ impl TestServer {
     }
 }
 
+/// Whether the server closed `s` within `limit` (EOF or reset) rather than keeping it open;
+/// reads and discards whatever comes meanwhile.
+pub async fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(limit, async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// This process's resident memory (`VmRSS` of `/proc/self/status`), KiB.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/self/status")
+}
+
 /// A GET with `Connection: close`: the status and the body. A connection the server refused
 /// or reset before answering is status 0, with the error as the body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
