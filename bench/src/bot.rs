@@ -178,7 +178,7 @@ impl BotState {
                 Seen::Pong(rtt)
             }
             // `Replica::decode` turns a tick marker into its snapshot.
-            ServerMsg::Welcome(_) | ServerMsg::Marker(_) => Seen::Other,
+            ServerMsg::Welcome(_) | ServerMsg::Marker(_) | ServerMsg::Redirect(_) => Seen::Other,
         }
     }
 

@@ -165,6 +165,10 @@ impl GameClient {
             Ok(ServerMsg::Welcome(_)) => GameEvent::Undecodable("a second Welcome".into()),
             // `Replica::decode` turns a tick marker into its snapshot.
             Ok(ServerMsg::Marker(_)) => GameEvent::Undecodable("a tick marker".into()),
+            // A server redirects before its Welcome, never after.
+            Ok(ServerMsg::Redirect(_)) => {
+                GameEvent::Undecodable("a redirect after the welcome".into())
+            }
             Err(e) => GameEvent::Undecodable(e.to_string()),
         }
     }

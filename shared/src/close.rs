@@ -165,6 +165,14 @@ close_codes! {
     /// the player back and get the other connection closed with 4006 in turn, and so on
     /// forever. Never retry by yourself: tell the player it is being played elsewhere.
     Replaced = 4006, Never, "replaced by a newer connection";
+    /// 4007: the room (or the player a resume token names) lives on another node of the
+    /// cluster. A `Redirect` message just before the close says where: reconnect there at
+    /// once, with the seat it carries. A client that missed the message reconnects here and is
+    /// redirected again.
+    Moved = 4007, Reconnect, "the room is on another node";
+    /// 4008: the seat token (`?seat=`) has expired, or its seat was already taken. A fresh
+    /// match finds another seat: reconnect without the seat token.
+    SeatExpired = 4008, Reconnect, "the seat reservation has expired";
 }
 
 impl CloseCode {
@@ -245,7 +253,7 @@ mod tests {
             .filter(|&n| CloseCode::from_code(n).is_some())
             .count();
         assert_eq!(known, CloseCode::ALL.len());
-        assert_eq!(CloseCode::from_code(4007), None);
+        assert_eq!(CloseCode::from_code(4009), None);
         assert_eq!(CloseCode::from_code(0), None);
     }
 
@@ -274,6 +282,8 @@ mod tests {
                 (4004, "Unauthorized"),
                 (4005, "TooSlow"),
                 (4006, "Replaced"),
+                (4007, "Moved"),
+                (4008, "SeatExpired"),
             ]
         );
     }
@@ -291,7 +301,7 @@ mod tests {
     fn retry_policy_per_code() {
         use Retry::*;
         let policy = |n| retry_policy(Some(n));
-        for n in [1001, 1006, 1011, 4002, 4005] {
+        for n in [1001, 1006, 1011, 4002, 4005, 4007, 4008] {
             assert_eq!(policy(n), Reconnect, "{n}");
         }
         assert_eq!(policy(4003), Later);

@@ -408,6 +408,10 @@ fn receive(
             ServerMsg::Marker(_) => {
                 stats.dropped += 1;
             }
+            // The connection task follows a redirect before any Welcome reaches here.
+            ServerMsg::Redirect(_) => {
+                stats.dropped += 1;
+            }
             ServerMsg::Snapshot(snap) => {
                 let now = session.secs(at);
                 let Some(n) = session.netcode.as_mut() else {

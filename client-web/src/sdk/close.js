@@ -27,6 +27,8 @@ export const CLOSE_CODES = Object.freeze([
   { code: 4004, name: 'Unauthorized', reason: 'not authorised', retry: 'never' },
   { code: 4005, name: 'TooSlow', reason: 'could not keep up with the server', retry: 'reconnect' },
   { code: 4006, name: 'Replaced', reason: 'replaced by a newer connection', retry: 'never' },
+  { code: 4007, name: 'Moved', reason: 'the room is on another node', retry: 'reconnect' },
+  { code: 4008, name: 'SeatExpired', reason: 'the seat reservation has expired', retry: 'reconnect' },
 ].map((c) => Object.freeze(c)));
 
 /** The policy for a code not in the table (a newer server, a proxy, 1005, 1015). */

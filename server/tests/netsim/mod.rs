@@ -339,6 +339,7 @@ impl World {
                 }
                 ServerMsg::Welcome(_) => panic!("a second Welcome"),
                 ServerMsg::Marker(_) => panic!("Replica::decode expands tick markers"),
+                ServerMsg::Redirect(_) => panic!("one server redirects nobody"),
             }
         }
         let Some(net) = p.net.as_mut() else {

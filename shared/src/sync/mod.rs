@@ -284,6 +284,22 @@ pub struct Marker {
     pub gap: u32,
 }
 
+/// Where to go instead (index 4): sent by a node of a cluster just before it closes with 4007
+/// (`Moved`), when the room asked for, or the one a resume token or seat token names, lives on
+/// another node, or when quick-match found a seat there. Reconnect to `url` at once, with
+/// `?room=ROOM&seat=SEAT` (keeping the URL's other parameters, e.g. `token`), and send the same
+/// `Hello` (with the same resume token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redirect {
+    /// The node's WebSocket URL, e.g. `wss://node-b.example.com/ws` (no query).
+    pub url: String,
+    /// The room to ask for there.
+    pub room: String,
+    /// A seat token for that room (empty for a resume, which needs none: the player's seat is
+    /// held for it).
+    pub seat: String,
+}
+
 /// A message from the server.
 // Snapshots are nearly every message a client gets: boxing them would cost an allocation per
 // snapshot to save stack space in the rare Pong.
@@ -298,6 +314,8 @@ pub enum ServerMsg {
     Pong(Pong),
     /// 3: a tick that changed nothing but by its course.
     Marker(Marker),
+    /// 4: the room is on another node; go there (a close with 4007 follows).
+    Redirect(Redirect),
 }
 
 /// Bits of a snapshot's section byte: which sections follow (in wire order: removed, created,
@@ -393,6 +411,10 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, out: &mut Vec<u8>) {
         ServerMsg::Marker(m) => {
             w.varint(3);
             w.varint(u64::from(m.gap));
+        }
+        ServerMsg::Redirect(r) => {
+            w.varint(4);
+            encode_serde(r, w.out);
         }
     }
 }
@@ -734,6 +756,7 @@ pub fn decode_server(
             0 => return Err(WireError::Invalid("a tick marker with a gap of 0".into())),
             gap => ServerMsg::Marker(Marker { gap }),
         },
+        4 => ServerMsg::Redirect(decode_serde(&mut r)?),
         v => return Err(WireError::Invalid(format!("unknown server message {v}"))),
     };
     r.finish()?;

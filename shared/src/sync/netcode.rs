@@ -210,7 +210,8 @@ impl Netcode {
                 self.handle_pong(p, now);
                 Ok(None)
             }
-            ServerMsg::Welcome(_) => Ok(None),
+            // The connection layer follows a redirect; it changes no state here.
+            ServerMsg::Welcome(_) | ServerMsg::Redirect(_) => Ok(None),
         }
     }
 
