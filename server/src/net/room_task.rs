@@ -228,6 +228,7 @@ impl Driver {
                 // A fresh outbox is empty, so the welcome always fits.
                 if link.outbox.try_send(Bytes::from(joined.welcome)).is_ok() {
                     m.bytes_sent.inc_by(len);
+                    self.stats.bytes_sent.fetch_add(len, Ordering::Relaxed);
                 }
                 if joined.resumed {
                     m.resumes.inc();
@@ -302,6 +303,7 @@ impl Driver {
         }
         let m = &self.state.metrics;
         let mut gone = Vec::new();
+        let mut sent = 0;
         for (id, bytes) in out.messages {
             let Some(link) = self.links.get(&id) else {
                 continue;
@@ -311,6 +313,7 @@ impl Driver {
                 Ok(()) => {
                     m.snapshots_sent.inc();
                     m.bytes_sent.inc_by(len);
+                    sent += len;
                 }
                 // Capacity was checked and only this task sends: full cannot happen.
                 Err(TrySendError::Full(_)) => {
@@ -319,6 +322,7 @@ impl Driver {
                 Err(TrySendError::Closed(_)) => gone.push(id),
             }
         }
+        self.stats.bytes_sent.fetch_add(sent, Ordering::Relaxed);
         m.snapshots_skipped.inc_by(u64::from(out.skipped));
         m.events_dropped.inc_by(out.events_dropped);
         if out.net_id_errors > self.net_id_errors {
@@ -345,10 +349,12 @@ impl Driver {
             .store(self.room.tick_count().0, Ordering::Relaxed);
         self.release_seats();
         self.publish_counts();
-        self.state
-            .metrics
-            .tick_duration
-            .observe(start.elapsed().as_secs_f64());
+        let took = start.elapsed();
+        self.stats.tick_micros.store(
+            u32::try_from(took.as_micros()).unwrap_or(u32::MAX),
+            Ordering::Relaxed,
+        );
+        self.state.metrics.tick_duration.observe(took.as_secs_f64());
     }
 
     fn publish_counts(&mut self) {

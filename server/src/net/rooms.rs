@@ -31,7 +31,7 @@ use crate::metrics::OutcomeLabels;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use tickwire_shared::close::{CloseCode, CloseReason};
@@ -54,6 +54,10 @@ pub struct RoomStats {
     pub resuming: AtomicUsize,
     /// Latest completed tick.
     pub tick: AtomicU32,
+    /// How long the latest tick took, microseconds (simulation, views, encoding, sending).
+    pub tick_micros: AtomicU32,
+    /// Bytes sent to this room's clients since it was created (welcomes and snapshots).
+    pub bytes_sent: AtomicU64,
     /// Capacity.
     pub max_players: usize,
     /// Ticks per second.
@@ -501,6 +505,8 @@ fn spawn_room(state: &Arc<AppState>, id: String, public: bool) -> RoomHandle {
         seats: AtomicUsize::new(0),
         resuming: AtomicUsize::new(0),
         tick: AtomicU32::new(0),
+        tick_micros: AtomicU32::new(0),
+        bytes_sent: AtomicU64::new(0),
         max_players: room.max_players(),
         tick_rate: c.tick_rate,
         created: Instant::now(),
