@@ -13,6 +13,10 @@ import { GameClient } from './sdk/index.js';
 import { Ui } from './ui.js';
 
 const TRACER_MS = 250;
+/** Where this tab keeps the last Welcome's resume token, so a reloaded page takes the same player
+ * back (sessionStorage: per tab, gone with it). In a cluster the token may be for a room on
+ * another node than the one this page reaches; that node redirects and the SDK follows. */
+const RESUME_KEY = 'tickwire.resume';
 /** Farther than this between two drawn positions of the own body is a jump, not a glide. */
 const GLIDE_MAX = 64;
 
@@ -83,11 +87,15 @@ class Game {
     const client = new GameClient({
       url: params.get('ws') || `${proto}//${location.host}/ws${query}`,
       name,
+      resumeToken: sessionStorage.getItem(RESUME_KEY),
       protocolVersion: params.has('protocol') ? Number(params.get('protocol')) : undefined,
       step: (lanes, cmd) => this.step(lanes, cmd),
       input: () => this.makeInput(),
       onWelcome: (replica, welcome) => this.onWelcome(replica, welcome),
-      onState: (state, detail) => this.ui.showConnection(state, detail),
+      onState: (state, detail) => {
+        this.ui.showConnection(state, detail);
+        this.ui.showNode(client.url);
+      },
       onFault: (reason) => console.warn(`tickwire: ${reason}`),
     });
     this.client = client;
@@ -114,6 +122,7 @@ class Game {
   }
 
   onWelcome(replica, welcome) {
+    if (welcome.resume_token) sessionStorage.setItem(RESUME_KEY, welcome.resume_token);
     // Everything the old connection held was just reported gone; start drawing afresh.
     this.f = arenaFields(replica.schema);
     this.arena = arenaConfig(welcome.game_config);
@@ -315,6 +324,8 @@ class Game {
       connection: c?.state ?? 'idle',
       resumed: c?.welcome?.resumed ?? null,
       detail: c?.conn.detail ?? '',
+      url: c?.url ?? null,
+      redirects: c?.stats.redirects ?? 0,
       lastClose: c?.conn.lastClose ?? null,
       lastFault: c?.conn.lastFault ?? null,
       playerId: r?.playerId ?? null,

@@ -64,6 +64,20 @@ export class Ui {
     this.statusText.replaceChildren(b, document.createTextNode(detail ? ` ${detail}` : ''));
   }
 
+  /** The node in use (its WebSocket URL), as the HUD's tooltip: out of the way, there to ask. */
+  showNode(url) {
+    if (!url) return;
+    let where = url;
+    try {
+      const u = new URL(url);
+      where = `${u.host}${u.pathname}${u.searchParams.has('room') ? ` room ${u.searchParams.get('room')}` : ''}`;
+    } catch {
+      // shown as it is
+    }
+    // Host, path and room only: the query's token and guest id stay out of the page.
+    this.hud.title = `Connected through ${where}`;
+  }
+
   showHud(stats) {
     const c = this.hudCells;
     c.ping.textContent = stats.pingMs === null ? '–' : `${Math.round(stats.pingMs)} ms`;

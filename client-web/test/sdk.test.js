@@ -87,6 +87,18 @@ test('the vector set covers every message type and section', () => {
   assert.ok(all.some((s) => s.room !== null) && all.some((s) => s.checksum !== null));
 });
 
+test('redirects decode to their JSON without a schema and re-encode byte for byte', () => {
+  assert.equal(doc.server.length, 2);
+  for (const m of doc.server) {
+    const bytes = bin(m.file);
+    assert.deepEqual(decodeServer(bytes, null), m.msg, m.file);
+    assert.equal(hex(encodeServer(m.msg, null)), hex(bytes), m.file);
+  }
+  // The long seat token takes the wide length prefix (251, then a u16).
+  assert.ok(doc.server.some((m) => m.msg.seat.length > 250));
+  assert.ok(doc.server.some((m) => m.msg.seat === ''), 'a resume redirect carries no seat');
+});
+
 test('Welcome decodes to its JSON, re-encodes byte for byte, and its schema too', () => {
   const msg = decodeServer(welcomeBytes, null);
   assert.deepEqual(msg, doc.welcome.msg);
@@ -367,7 +379,10 @@ test('specific hostile snapshots throw clear errors', () => {
   // A tick wider than u32.
   throwsCode([1, 253, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], 'BadVarint');
   // Unknown message type; a tick marker with a gap of 0, or none.
-  throwsCode([4], 'Invalid', /unknown server message/);
+  throwsCode([5], 'Invalid', /unknown server message/);
+  // A redirect cut short, or with a byte after its three strings.
+  throwsCode([4, 2, 0x77, 0x73], 'Eof');
+  throwsCode([4, 0, 0, 0, 0], 'TrailingBytes');
   throwsCode([3, 0], 'Invalid', /gap of 0/);
   throwsCode([3], 'Eof');
   // An angle residual of half a turn (ship 0's heading: +128 is outside [-128, 128)) decodes

@@ -264,3 +264,37 @@ test('actions, chat and input checks', () => {
   assert.equal(ws.closedWith.code, 1000);
   assert.equal(c.action('buy', [1, '']), null);
 });
+
+test('a Redirect before the Welcome sends the client to the other node, where it plays and resumes', () => {
+  const c = client({ url: 'ws://a.test/ws?guest=g1', resumeToken: 'room.kept' });
+  c.start();
+  const a = FakeWebSocket.last();
+  a.accept();
+  assert.equal(decodeClient(a.sent[0]).resume_token, 'room.kept', 'the token a page kept goes in the first Hello');
+  a.deliver(encodeServer({ type: 'Redirect', url: 'ws://b.test:7001/ws', room: 'R7', seat: '' }, null));
+  a.drop(4007, 'the room is on another node');
+  assert.equal(c.stats.redirects, 1);
+  assert.equal(c.stats.faults, 0, 'a redirect is no fault');
+  const b = FakeWebSocket.last();
+  assert.equal(FakeWebSocket.made.length, 2);
+  assert.equal(b.url, 'ws://b.test:7001/ws?guest=g1&room=R7');
+  assert.equal(c.url, b.url);
+  b.accept();
+  assert.deepEqual(decodeClient(b.sent[0]), decodeClient(a.sent[0]), 'the same Hello again');
+  b.deliver(encodeServer(welcome(schema, { resumed: true, resume_token: 'room.b1' })));
+  assert.equal(c.state, 'connected');
+  assert.equal(c.welcome.resumed, true);
+  firstSnapshot(b, c);
+  assert.deepEqual(log.slice(0, 2), [['add', 0, 800], ['add', 1, 1600]]);
+  // A redirect after the Welcome is the server's mistake: the client faults and reconnects.
+  b.deliver(encodeServer({ type: 'Redirect', url: 'ws://c.test/ws', room: 'x', seat: '' }, null));
+  assert.equal(c.stats.faults, 1);
+  assert.match(c.conn.lastFault, /a redirect after the Welcome/);
+  assert.equal(c.stats.redirects, 1);
+  assert.equal(FakeWebSocket.made.length, 2, 'not followed');
+  timers.advance(c.conn.retryDelayMs);
+  const back = FakeWebSocket.last();
+  assert.equal(back.url, 'ws://b.test:7001/ws?guest=g1&room=R7', 'back to the node that welcomed it');
+  back.accept();
+  assert.equal(decodeClient(back.sent[0]).resume_token, 'room.b1');
+});

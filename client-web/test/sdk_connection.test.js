@@ -1,10 +1,11 @@
 // The WebSocket life cycle with a fake socket and fake timers: Hello v2 with the name and
 // tokens, the resume token of the last Welcome on every reconnection, backoff that grows and
 // resets, the close-code policy (reconnect / later / never; 4006 never reconnects), faults that
-// close the socket with their reason, a Welcome timeout, leaving for good.
+// close the socket with their reason, a Welcome timeout, leaving for good; redirects to another
+// node followed at once with the same Hello, the loop guard, 4008 dropping the seat.
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Connection, closeReason } from '../src/sdk/connection.js';
+import { Connection, MAX_REDIRECTS, closeReason, redirectUrl, withoutSeat } from '../src/sdk/connection.js';
 import { decodeClient } from '../src/sdk/codec.js';
 import { FakeTimers, FakeWebSocket } from './fakes.js';
 
@@ -202,4 +203,111 @@ test('close reasons fit the 123 bytes a close frame allows, on a character bound
   const cut = closeReason(long);
   assert.equal(new TextEncoder().encode(cut).length, 122);
   assert.equal(cut, 'é'.repeat(61));
+});
+
+// ---------------------------------------------------------------- redirects (docs/SCALING.md)
+
+const params = (url) => Object.fromEntries(new URL(url).searchParams);
+
+test('a redirect URL keeps the other query parameters and replaces room and seat', () => {
+  const from = 'ws://a.test:7000/ws?token=jwt&room=old&seat=s0&guest=g1';
+  const to = redirectUrl(from, { url: 'ws://b.test:7001/ws', room: 'R7', seat: 'a+b/c=' });
+  assert.equal(to, 'ws://b.test:7001/ws?token=jwt&guest=g1&room=R7&seat=a%2Bb%2Fc%3D');
+  assert.deepEqual(params(to), { token: 'jwt', guest: 'g1', room: 'R7', seat: 'a+b/c=' });
+  // A resume redirect has no seat; the node's own parameters win.
+  assert.deepEqual(params(redirectUrl(from, { url: 'wss://b.test/ws?token=fresh', room: 'R7', seat: '' })),
+    { token: 'fresh', guest: 'g1', room: 'R7' });
+  assert.equal(withoutSeat('ws://b.test/ws?room=R&seat=S&token=t'), 'ws://b.test/ws?room=R&token=t');
+  assert.equal(withoutSeat('ws://b.test/ws?room=R'), 'ws://b.test/ws?room=R');
+});
+
+test('a redirect before the Welcome is followed at once, with the same Hello and token', () => {
+  const c = connection({ url: 'ws://a.test/ws?room=mine&guest=g1', authToken: 'jwt', resumeToken: 'room.old' });
+  c.start();
+  const a = FakeWebSocket.last();
+  a.accept();
+  assert.equal(hello(a).resume_token, 'room.old', 'a token kept from before (a reload) goes in the first Hello');
+  c.redirect({ url: 'ws://b.test:7001/ws', room: 'R7', seat: 'seat1' });
+  assert.deepEqual(a.closedWith, { code: 1000, reason: 'client: redirected' });
+  assert.equal(FakeWebSocket.made.length, 2, 'at once: no timer in between');
+  assert.equal(timers.pending().length, 0, 'no backoff was scheduled');
+  const b = FakeWebSocket.last();
+  assert.equal(b.url, 'ws://b.test:7001/ws?guest=g1&room=R7&seat=seat1');
+  assert.equal(c.url, b.url);
+  assert.match(c.detail, /Moving to ws:\/\/b\.test:7001\/ws/);
+  // The old node's 4007 close arrives after: it changes nothing.
+  a.drop(4007, 'the room is on another node');
+  assert.equal(FakeWebSocket.made.length, 2);
+  b.accept();
+  assert.deepEqual(hello(b), hello(a), 'the same Hello: name, auth token, resume token');
+  c.welcomed('room.new');
+  assert.equal(c.state, 'connected');
+  assert.equal(c.redirects, 0);
+  assert.equal(c.redirectsTotal, 1);
+  // A lost connection comes back to the node that welcomed it, without the spent seat.
+  b.drop(1006);
+  timers.advance(c.retryDelayMs);
+  const again = FakeWebSocket.last();
+  assert.equal(again.url, 'ws://b.test:7001/ws?guest=g1&room=R7');
+  assert.equal(c.attempt, 1, 'a drop after the Welcome is an ordinary reconnection');
+  // …and when that node cannot even be reached, to the original URL, which redirects again.
+  again.drop(1006);
+  timers.advance(c.retryDelayMs);
+  const back = FakeWebSocket.last();
+  assert.equal(back.url, 'ws://a.test/ws?room=mine&guest=g1');
+  back.accept();
+  assert.equal(hello(back).resume_token, 'room.new');
+});
+
+test('redirects in a row: at most MAX_REDIRECTS, then a failed attempt with backoff from the start', () => {
+  const c = connection({ url: 'ws://a.test/ws?token=t' });
+  c.start();
+  for (let i = 0; i < MAX_REDIRECTS; i++) {
+    const ws = FakeWebSocket.last();
+    ws.accept();
+    c.redirect({ url: 'ws://a.test/ws', room: 'loop', seat: `s${i}` });
+    assert.equal(FakeWebSocket.made.length, i + 2, `redirect ${i + 1} followed at once`);
+  }
+  assert.equal(c.redirects, MAX_REDIRECTS);
+  const last = FakeWebSocket.last();
+  assert.equal(last.url, 'ws://a.test/ws?token=t&room=loop&seat=s3');
+  last.accept();
+  c.redirect({ url: 'ws://a.test/ws', room: 'loop', seat: 's4' });
+  assert.equal(FakeWebSocket.made.length, MAX_REDIRECTS + 1, 'the fifth is not followed');
+  assert.equal(c.state, 'reconnecting');
+  assert.match(c.detail, /Redirected 5 times in a row.*retrying in 0\.3 s/);
+  assert.equal(c.attempt, 1, 'counted as a failed attempt');
+  timers.advance(c.retryDelayMs);
+  const retry = FakeWebSocket.last();
+  assert.equal(retry.url, 'ws://a.test/ws?token=t', 'back to the original URL');
+  retry.accept();
+  c.redirect({ url: 'ws://b.test/ws', room: 'R', seat: '' });
+  assert.equal(FakeWebSocket.last().url, 'ws://b.test/ws?token=t&room=R', 'the guard starts over');
+});
+
+test('a 4007 without a Redirect reconnects as for any reconnect code', () => {
+  const c = connection();
+  c.start();
+  FakeWebSocket.last().accept();
+  FakeWebSocket.last().drop(4007, 'the room is on another node');
+  assert.equal(c.state, 'reconnecting');
+  assert.equal(FakeWebSocket.made.length, 1, 'after the backoff, not at once');
+  timers.advance(c.retryDelayMs);
+  assert.equal(FakeWebSocket.last().url, 'ws://example.test/ws?room=a');
+});
+
+test('4008 (the seat expired) retries at once without the seat, keeping the room', () => {
+  const c = connection({ url: 'ws://a.test/ws?guest=g1&room=R&seat=old' });
+  c.start();
+  FakeWebSocket.last().accept();
+  FakeWebSocket.last().drop(4008, 'the seat reservation has expired');
+  assert.equal(FakeWebSocket.made.length, 2, 'at once');
+  const ws = FakeWebSocket.last();
+  assert.equal(ws.url, 'ws://a.test/ws?guest=g1&room=R');
+  ws.accept();
+  assert.equal(hello(ws).name, 'ann');
+  // Without a seat to drop, a 4008 is an ordinary reconnect code.
+  ws.drop(4008, 'the seat reservation has expired');
+  assert.equal(FakeWebSocket.made.length, 2);
+  assert.equal(c.state, 'reconnecting');
 });

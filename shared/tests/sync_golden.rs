@@ -6,7 +6,7 @@
 //! engine event and a game event with text, checksums; extrapolated fields moving on their
 //! course with no update, residuals, a turn, a jump that stops the course, a gap of several
 //! ticks, a teleport whose residual takes the wide varint escape, angle residuals at the edge
-//! of the half turn, a tick marker), and every client message. Each
+//! of the half turn, a tick marker), two redirects, and every client message. Each
 //! message is encoded with the one codec, decoded back and re-encoded byte for byte here; the
 //! files under `client-web/test/vectors/v2/` hold the bytes and, in `v2.json`, the decoded
 //! shape and the replica after each snapshot. The JS SDK's tests decode every `.bin`, compare
@@ -520,6 +520,41 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         files.insert(file, bytes);
     }
     doc["client"] = Json::Array(client);
+
+    // Redirects (a node of a cluster sends the client elsewhere): one with a seat token long
+    // enough for the wide length prefix, one for a resume (no seat).
+    let mut server = Vec::new();
+    let redirects = [
+        (
+            "redirect",
+            Redirect {
+                url: "wss://node-b.example.com:7443/ws".into(),
+                room: "r-42".into(),
+                seat: "s".repeat(3) + &"0123456789abcdef".repeat(16) + "é",
+            },
+        ),
+        (
+            "redirect_resume",
+            Redirect {
+                url: "ws://10.0.0.2:7000/ws".into(),
+                room: "duel".into(),
+                seat: String::new(),
+            },
+        ),
+    ];
+    for (name, r) in redirects {
+        let msg = ServerMsg::Redirect(r.clone());
+        let mut bytes = Vec::new();
+        encode_server(&msg, &schema, &mut bytes);
+        assert_eq!(decode_server(&bytes, None, &|_| None).unwrap(), msg, "{name}");
+        let file = format!("server_{name}.bin");
+        server.push(json!({
+            "file": file,
+            "msg": { "type": "Redirect", "url": r.url, "room": r.room, "seat": r.seat },
+        }));
+        files.insert(file, bytes);
+    }
+    doc["server"] = Json::Array(server);
     let mut text = serde_json::to_vec_pretty(&doc).unwrap();
     text.push(b'\n');
     files.insert("v2.json".to_string(), text);

@@ -1,7 +1,8 @@
 // The one object a game's page drives: `GameClient` joins a room over protocol version 3 and
 // keeps everything in step for any game, so the page writes only its rendering and its input.
 //
-// - Connection (connection.js): Hello, reconnect with backoff and resume, the close-code policy.
+// - Connection (connection.js): Hello, reconnect with backoff and resume, the close-code policy,
+//   and redirects to another node of a cluster (a Redirect before the Welcome is handed to it).
 // - Per connection, from its Welcome: a Replica (schema-driven decode, checksum), a ClockSync
 //   (snapshot ticks and Ping/Pong), an InputHistory (seq 1 first, redundant frames until
 //   `ack_input_seq` covers them), an Interpolator for the fields marked `interpolate`, and a
@@ -98,6 +99,8 @@ export class GameClient {
    * @param {string} opts.url WebSocket URL
    * @param {string} opts.name player name
    * @param {string | null} [opts.authToken]
+   * @param {string | null} [opts.resumeToken] a token from an earlier Welcome (a page kept it
+   *   across a reload) for the first Hello
    * @param {number} [opts.protocolVersion] 2 (another value only to test the 4000 close)
    * @param {(lanes: number[], cmd: object, ctx: object) => void} [opts.step] the game's
    *   deterministic step for one command (`ctx`: `{id, kind, replica, config}`); without it,
@@ -130,6 +133,7 @@ export class GameClient {
       url: opts.url,
       name: opts.name,
       authToken: opts.authToken ?? null,
+      resumeToken: opts.resumeToken ?? null,
       protocolVersion: opts.protocolVersion ?? PROTOCOL_VERSION,
       onFrame: (bytes) => this.handleFrame(bytes),
       onState: opts.onState,
@@ -150,7 +154,7 @@ export class GameClient {
     this.pumpTimer = null;
     this.lastFrameS = null;
     this.stats = {
-      welcomes: 0, snapshots: 0, faults: 0, divergences: 0,
+      welcomes: 0, snapshots: 0, faults: 0, divergences: 0, redirects: 0,
       corrections: 0, mispredicted: 0, maxCorrection: 0, snaps: 0,
     };
   }
@@ -175,6 +179,11 @@ export class GameClient {
   /** Reconnects at once (after a close the policy would not retry, say). */
   retryNow() {
     this.conn.retryNow();
+  }
+
+  /** The URL of the node in use (after any redirect). */
+  get url() {
+    return this.conn.url;
   }
 
   /** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed'. */
@@ -275,6 +284,12 @@ export class GameClient {
         return;
       }
       if (msg.type === 'Pong') return; // from before the Welcome: no clock to feed yet
+      if (msg.type === 'Redirect') {
+        // The room is on another node: the connection goes there with the same Hello.
+        this.stats.redirects++;
+        this.conn.redirect(msg);
+        return;
+      }
       if (msg.protocol_version !== PROTOCOL_VERSION) {
         this.fault(`a Welcome of protocol version ${msg.protocol_version}`, new WireError('Invalid', 'version'));
         return;
@@ -293,6 +308,7 @@ export class GameClient {
     const { msg } = got;
     if (msg.type === 'Pong') this.clock.handlePong(msg, now);
     else if (msg.type === 'Snapshot') this.afterSnapshot(msg, now);
+    else if (msg.type === 'Redirect') this.fault('a redirect after the Welcome', new WireError('Invalid', 'redirect'));
     else this.fault('a second Welcome on one connection', new WireError('Invalid', 'welcome'));
   }
 

@@ -17,6 +17,8 @@
 //     room: lanes|null, events: [{ kind, values }], checksum: u32|null }
 //   { type: 'Pong', client_time, tick }
 //   { type: 'Marker', gap }   (a tick with nothing new; the replica turns it into a snapshot)
+//   { type: 'Redirect', url, room, seat }   (before any Welcome: the room is on another node;
+//     a close with 4007 follows, and connection.js goes there)
 //
 // An update's lanes are one per set mask bit, ascending; for a `delta` field the lane is the
 // change from the value the client holds, for an `extrapolate` field the residual against the
@@ -42,7 +44,7 @@ export const SECTIONS = Object.freeze({
 });
 
 const CLIENT_TYPES = ['Hello', 'Input', 'Ping', 'Chat', 'Action'];
-const SERVER_TYPES = ['Welcome', 'Snapshot', 'Pong', 'Marker'];
+const SERVER_TYPES = ['Welcome', 'Snapshot', 'Pong', 'Marker', 'Redirect'];
 
 const invalid = (msg) => new WireError('Invalid', msg);
 const list = (v) => v ?? [];
@@ -228,6 +230,12 @@ export function encodeServer(msg, schema, kindOf = () => undefined) {
       if (!Number.isInteger(msg.gap) || msg.gap < 1) throw invalid(`a tick marker's gap: ${msg.gap}`);
       w.varint(u32(msg.gap, 'gap'));
       break;
+    case 'Redirect':
+      // serde's three strings, as Welcome's resume_token.
+      w.str(msg.url);
+      w.str(msg.room);
+      w.str(msg.seat);
+      break;
   }
   return w.finish();
 }
@@ -322,8 +330,8 @@ function encodeSnapshot(w, s, p, kindOf) {
 /**
  * Decodes a server message (the whole byte slice). A snapshot needs the schema (from Welcome)
  * and `kindOf(id)`, the kind index of an entity the client holds (undefined when it holds none);
- * without a schema only Welcome and Pong decode. A Welcome's schema is validated. Throws a
- * WireError for anything malformed.
+ * without a schema only Welcome, Pong, Marker and Redirect decode. A Welcome's schema is
+ * validated. Throws a WireError for anything malformed.
  */
 export function decodeServer(bytes, schema, kindOf = () => undefined) {
   const r = new Reader(bytes);
@@ -358,6 +366,9 @@ export function decodeServer(bytes, schema, kindOf = () => undefined) {
       msg = { type: 'Marker', gap };
       break;
     }
+    case 4:
+      msg = { type: 'Redirect', url: r.serdeStr(), room: r.serdeStr(), seat: r.serdeStr() };
+      break;
     default:
       throw invalid(`unknown server message ${v}`);
   }

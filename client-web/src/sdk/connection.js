@@ -5,9 +5,19 @@
 // delay (a full room), or stop and say why (4006 "replaced": a newer connection owns the
 // player, so reconnecting would only take it back and get that one closed in turn).
 //
+// A node of a cluster may answer the Hello with a Redirect (docs/SCALING.md): the client hands
+// it over (`redirect`) and the connection goes at once, with no backoff, to the redirect's URL
+// with `?room=ROOM&seat=SEAT`, keeping every other query parameter of its URL (`token`,
+// `guest`) but its old room and seat, and says the same Hello there (same resume token). At
+// most MAX_REDIRECTS in a row without a Welcome; past that it is a failed attempt (backoff,
+// then the original URL again). A 4008 (the seat expired) retries at once without the seat.
+// After a Welcome it reconnects to the node that welcomed it (without the seat, which is
+// spent); when that node cannot even be reached, to the original URL, which redirects again.
+//
 // It knows nothing of messages beyond the Hello: the client decodes frames and tells it when a
-// Welcome arrived (`welcomed`) or when what the server sent is bad (`fault`), which closes the
-// socket with the reason and reconnects for a fresh state. Its state is one of 'idle',
+// Welcome arrived (`welcomed`), when a node sent it elsewhere (`redirect`), or when what the
+// server sent is bad (`fault`), which closes the socket with the reason and reconnects for a
+// fresh state. Its state is one of 'idle',
 // 'connecting', 'connected' (a Welcome arrived), 'reconnecting' and 'closed' (given up; the
 // player may `retryNow`), with a sentence for the player in `detail`.
 //
@@ -17,6 +27,51 @@
 import { backoffDelay, longestDelay } from './backoff.js';
 import { describeClose, retryPolicy } from './close.js';
 import { encodeClient, PROTOCOL_VERSION } from './codec.js';
+
+/** At most this many redirects (and seat retries) in a row without a Welcome. */
+export const MAX_REDIRECTS = 4;
+/** 4008 SeatExpired (close.js): the seat token is spent or expired. */
+const SEAT_EXPIRED = 4008;
+
+/**
+ * Where a redirect sends a client that was at `from`: `redirect.url` with the query parameters
+ * of `from` but `room` and `seat` (and those the node's URL sets itself), then `room=ROOM` and,
+ * when non-empty, `seat=SEAT`. Throws a TypeError for a URL that does not parse.
+ */
+export function redirectUrl(from, redirect) {
+  const to = new URL(redirect.url);
+  to.searchParams.delete('room');
+  to.searchParams.delete('seat');
+  const own = new Set(to.searchParams.keys());
+  for (const [k, v] of new URL(from).searchParams) {
+    if (k !== 'room' && k !== 'seat' && !own.has(k)) to.searchParams.append(k, v);
+  }
+  if (redirect.room) to.searchParams.set('room', redirect.room);
+  if (redirect.seat) to.searchParams.set('seat', redirect.seat);
+  return to.toString();
+}
+
+/** `url` without its `seat` parameter (`url` itself when it has none). */
+export function withoutSeat(url) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  if (!u.searchParams.has('seat')) return url;
+  u.searchParams.delete('seat');
+  return u.toString();
+}
+
+/** Whether `url` carries a `seat` parameter. */
+export function hasSeat(url) {
+  try {
+    return new URL(url).searchParams.has('seat');
+  } catch {
+    return false;
+  }
+}
 
 /** WebSocket.OPEN, for WebSocket classes that do not define the constant. */
 const OPEN = 1;
@@ -40,6 +95,8 @@ export class Connection {
    * @param {string} opts.url WebSocket URL (`ws://host/ws`, with `?room=` / `?token=` if wanted)
    * @param {string} opts.name player name for Hello (ignored by the server on a resume)
    * @param {string | null} [opts.authToken] Hello.auth_token
+   * @param {string | null} [opts.resumeToken] Hello.resume_token of the first connection (one
+   *   a page kept from an earlier Welcome, across a reload)
    * @param {number} [opts.protocolVersion] 2; another number only to test the 4000 close
    * @param {(bytes: Uint8Array) => void} opts.onFrame every binary frame from the server
    * @param {(state: string, detail: string) => void} [opts.onState]
@@ -49,10 +106,13 @@ export class Connection {
    * @param {() => number} [opts.random] for the backoff's jitter
    */
   constructor({
-    url, name, authToken = null, protocolVersion = PROTOCOL_VERSION, onFrame, onState = () => {},
+    url, name, authToken = null, resumeToken = null, protocolVersion = PROTOCOL_VERSION, onFrame, onState = () => {},
     welcomeTimeoutMs = 10_000, WebSocket = globalThis.WebSocket, timers = globalThis,
     random = Math.random,
   }) {
+    /** The URL this connection was made with (where it goes back to when lost). */
+    this.baseUrl = url;
+    /** The URL of the current (or next) socket: the node a redirect sent it to. */
     this.url = url;
     this.name = name;
     this.authToken = authToken;
@@ -68,7 +128,11 @@ export class Connection {
     /** Reconnection attempts since the last Welcome (the backoff's exponent). */
     this.attempt = 0;
     /** The token of the last Welcome, sent in the next Hello. */
-    this.resumeToken = null;
+    this.resumeToken = resumeToken || null;
+    /** Redirects followed since the last Welcome (the loop guard's count). */
+    this.redirects = 0;
+    /** Redirects followed in all. */
+    this.redirectsTotal = 0;
     /** `{code, reason}` of the last close, ours or the server's. */
     this.lastClose = null;
     /** The last thing the server sent that the client refused (a sentence), or null. */
@@ -110,8 +174,10 @@ export class Connection {
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     this.hasWelcome = false;
+    let opened = false;
     ws.onopen = () => {
       if (this.ws !== ws) return;
+      opened = true;
       this.send(encodeClient({
         type: 'Hello',
         protocol_version: this.protocolVersion,
@@ -150,6 +216,17 @@ export class Connection {
       this.clearTimers();
       this.lastClose = { code: ev.code, reason: ev.reason ?? '' };
       if (this.stopped) return;
+      if (ev.code === SEAT_EXPIRED && hasSeat(this.url)) {
+        // The seat is gone: the same room without it, at once (within the loop guard).
+        this.url = withoutSeat(this.url);
+        if (this.redirects < MAX_REDIRECTS) {
+          this.redirects++;
+          this.open();
+          return;
+        }
+      }
+      // A node that cannot be reached: the original URL finds where the room went.
+      if (!opened) this.url = this.baseUrl;
       this.scheduleRetry(ev.code, ev.reason ?? '');
     };
   }
@@ -168,8 +245,49 @@ export class Connection {
     this.hasWelcome = true;
     this.attempt = 0;
     this.everConnected = true;
+    this.redirects = 0;
     this.resumeToken = resumeToken || null;
+    // The seat is spent: a reconnection comes back to this node and room without it.
+    this.url = withoutSeat(this.url);
     this.setState('connected');
+  }
+
+  /**
+   * A node sent `{url, room, seat}` (a Redirect before any Welcome): leave this socket and
+   * open one there at once with the same Hello, unless MAX_REDIRECTS in a row were followed
+   * already (then it is a failed attempt: backoff, and the original URL again).
+   */
+  redirect(r) {
+    const ws = this.ws;
+    if (!ws || this.hasWelcome) return;
+    let next;
+    try {
+      next = redirectUrl(this.url, r);
+    } catch (e) {
+      this.fault(`a redirect to a bad URL ${JSON.stringify(r.url)}: ${e.message ?? e}`);
+      return;
+    }
+    this.ws = null;
+    this.clearTimers();
+    try {
+      ws.close(1000, 'client: redirected');
+    } catch {
+      // already closing
+    }
+    if (this.stopped) return;
+    if (this.redirects >= MAX_REDIRECTS) {
+      const text = `Redirected ${this.redirects + 1} times in a row (last to ${r.url})`;
+      this.lastClose = { code: 1000, reason: text };
+      this.redirects = 0;
+      this.url = this.baseUrl;
+      this.scheduleRetry(1000, text, 'reconnect', text);
+      return;
+    }
+    this.redirects++;
+    this.redirectsTotal++;
+    this.url = next;
+    this.detail = `Moving to ${r.url}`;
+    this.open();
   }
 
   /**
@@ -216,6 +334,7 @@ export class Connection {
   /** Retries at once (the player asked), resetting the backoff. */
   retryNow() {
     this.attempt = 0;
+    this.redirects = 0;
     this.stopped = false;
     const ws = this.ws;
     this.ws = null;

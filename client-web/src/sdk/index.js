@@ -46,8 +46,11 @@
  * `remove(id, entity, {reset: true})` and `leave(id, {reset: true})`, then the first snapshot
  * `add`s everything in view again; input numbering starts over at 1.
  *
- * The parts, usable alone: `connection.js` (WebSocket life cycle, Hello, backoff, close-code
- * policy in `close.js` / `backoff.js`), `clock.js` (clock sync), `inputs.js` (input history and
+ * A node of a cluster may send the client to another (a `Redirect` before the Welcome): it
+ * follows at once with the same Hello, keeping its URL's other query parameters.
+ *
+ * The parts, usable alone: `connection.js` (WebSocket life cycle, Hello, backoff, redirects,
+ * close-code policy in `close.js` / `backoff.js`), `clock.js` (clock sync), `inputs.js` (input history and
  * redundant frames), `interpolate.js`, `predict.js`, `replica.js` (the replica: per-kind
  * callbacks, checksum), `codec.js` (every message), `schema.js` (the schema's bytes, rules,
  * names and quantization), `wire.js` (varints, zigzag, lanes, FNV-1a). Rust counterparts:
@@ -88,7 +91,7 @@ export {
 } from './schema.js';
 export { Fnv1a, RANGES, Reader, T, TYPE_NAMES, WireError, Writer, fnv1a, maskBits, maskOf } from './wire.js';
 export { GameClient, clientConfig, ownedByFirstPlayerField } from './client.js';
-export { Connection, closeReason } from './connection.js';
+export { Connection, MAX_REDIRECTS, closeReason, hasSeat, redirectUrl, withoutSeat } from './connection.js';
 export { ClockSync, clockConfig, millis, percentile } from './clock.js';
 export { InputHistory, inputConfig } from './inputs.js';
 export { Interpolator, blend, interpolationConfig, turnOf } from './interpolate.js';
