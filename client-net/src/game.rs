@@ -7,13 +7,14 @@
 //! commands it still holds unacknowledged ([`GameClient::pending`]) are what a predictor
 //! replays.
 
-use crate::{Client, ConnectError, Received};
+use crate::redirect::{MAX_REDIRECTS, has_seat, redirected_url, without_seat};
+use crate::{Client, CloseCode, ConnectError, Received};
 use std::time::Duration;
 use tickwire_shared::sync::inputs::InputHistory;
 use tickwire_shared::sync::replica::{Changes, Replica, ReplicaError};
 use tickwire_shared::sync::{
-    Action, ClientMsg, Event, Hello, InputCmd, PROTOCOL_VERSION, Ping, Pong, ServerMsg, Welcome,
-    encode_client,
+    Action, ClientMsg, Event, Hello, InputCmd, PROTOCOL_VERSION, Ping, Pong, Redirect, ServerMsg,
+    Welcome, encode_client,
 };
 use tickwire_shared::{InputSeq, Tick};
 
@@ -34,6 +35,111 @@ pub enum JoinError {
     /// The server answered something other than a `Welcome`, or nothing in time.
     #[error("no Welcome: {0}")]
     NoWelcome(String),
+    /// Nodes kept sending the client elsewhere: more than [`MAX_REDIRECTS`] redirects (or
+    /// expired seats) in a row without a `Welcome`, a loop between nodes most likely.
+    #[error("gave up after {hops} redirects in a row without a Welcome (last to {last_url})")]
+    TooManyRedirects {
+        /// Redirects followed.
+        hops: usize,
+        /// Where the last one pointed.
+        last_url: String,
+    },
+}
+
+/// A client a server welcomed, before any game state: what [`join_raw`] returns.
+pub struct Joined {
+    /// The connection (to the node that welcomed it).
+    pub client: Client,
+    /// Its `Welcome`.
+    pub welcome: Welcome,
+    /// The `Welcome` frame's size, bytes.
+    pub welcome_bytes: usize,
+    /// Redirects followed (and seat retries) on the way.
+    pub redirects: usize,
+}
+
+/// Says `hello` on `client` and waits for the `Welcome`, following redirects: a node that
+/// answers with a `Redirect` (and closes with 4007, `Moved`) sends the client at once to the
+/// redirect's URL with its room and seat (keeping the other query parameters, see
+/// [`crate::redirect`]), where the same `hello` goes again; a 4008 (`SeatExpired`) retries the
+/// same URL at once without the seat. At most [`MAX_REDIRECTS`] of those in a row. `limit`
+/// bounds each connection and each wait for an answer.
+pub async fn join_raw(
+    mut client: Client,
+    hello: &Hello,
+    limit: Duration,
+) -> Result<Joined, JoinError> {
+    let mut out = Vec::new();
+    // The schema is not known yet; a Hello does not need one.
+    encode_client(
+        &ClientMsg::Hello(hello.clone()),
+        &tickwire_shared::schema::Schema::new(""),
+        &mut out,
+    );
+    let refused = |code, reason| JoinError::Refused { code, reason };
+    let mut hops = 0;
+    loop {
+        client
+            .send_bytes(out.clone())
+            .await
+            .map_err(|_| refused(None, String::new()))?;
+        let next = match answer(&mut client, limit).await? {
+            Answer::Welcome(welcome, welcome_bytes) => {
+                return Ok(Joined {
+                    client,
+                    welcome,
+                    welcome_bytes,
+                    redirects: hops,
+                });
+            }
+            Answer::Redirect(r) => redirected_url(client.url(), &r),
+            Answer::Closed(Some(code), _)
+                if code == CloseCode::SeatExpired.code() && has_seat(client.url()) =>
+            {
+                without_seat(client.url())
+            }
+            Answer::Closed(code, reason) => return Err(refused(code, reason)),
+        };
+        hops += 1;
+        if hops > MAX_REDIRECTS {
+            return Err(JoinError::TooManyRedirects {
+                hops: hops - 1,
+                last_url: next,
+            });
+        }
+        tracing::debug!(url = %next, hops, "following a redirect");
+        let again = client.connect_like(&next, limit).await?;
+        // The old node closes by itself (4007 follows its Redirect); ours goes as 1000.
+        client = again;
+    }
+}
+
+/// What a node answered a `Hello` with.
+enum Answer {
+    Welcome(Welcome, usize),
+    Redirect(Redirect),
+    Closed(Option<u16>, String),
+}
+
+async fn answer(client: &mut Client, limit: Duration) -> Result<Answer, JoinError> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, client.recv_frame())
+            .await
+            .map_err(|_| JoinError::NoWelcome("timed out".into()))?;
+        let bytes = match frame {
+            Received::Binary(b) => b,
+            Received::Closed { code, reason } => return Ok(Answer::Closed(code, reason)),
+        };
+        match tickwire_shared::sync::decode_server(&bytes, None, &|_| None) {
+            Ok(ServerMsg::Welcome(w)) => return Ok(Answer::Welcome(*w, bytes.len())),
+            Ok(ServerMsg::Redirect(r)) => return Ok(Answer::Redirect(r)),
+            // A pong to a ping sent before the Welcome carries nothing yet.
+            Ok(ServerMsg::Pong(_)) => continue,
+            Ok(other) => return Err(JoinError::NoWelcome(format!("{other:?}"))),
+            Err(e) => return Err(JoinError::NoWelcome(e.to_string())),
+        }
+    }
 }
 
 /// What [`GameClient::recv`] got.
@@ -79,6 +185,7 @@ pub struct GameClient {
     next_action: u32,
     /// Commands sent and not yet acknowledged (set its `redundancy` to repeat more or fewer).
     pub inputs: InputHistory,
+    redirects: usize,
 }
 
 impl GameClient {
@@ -100,44 +207,56 @@ impl GameClient {
         Self::join_on(client, hello, limit).await
     }
 
-    /// Says `hello` on a connected client and waits for the `Welcome`.
+    /// Says `hello` on a connected client and waits for the `Welcome`, following redirects
+    /// to other nodes on the way ([`join_raw`]).
     pub async fn join_on(
-        mut client: Client,
+        client: Client,
         hello: Hello,
         limit: Duration,
     ) -> Result<GameClient, JoinError> {
-        let mut out = Vec::new();
-        // The schema is not known yet; a Hello does not need one.
-        encode_client(
-            &ClientMsg::Hello(hello),
-            &tickwire_shared::schema::Schema::new(""),
-            &mut out,
-        );
-        let refused = |code, reason| JoinError::Refused { code, reason };
-        client
-            .send_bytes(out)
-            .await
-            .map_err(|_| refused(None, String::new()))?;
-        let frame = tokio::time::timeout(limit, client.recv_frame())
-            .await
-            .map_err(|_| JoinError::NoWelcome("timed out".into()))?;
-        let bytes = match frame {
-            Received::Binary(b) => b,
-            Received::Closed { code, reason } => return Err(refused(code, reason)),
-        };
-        let welcome = match tickwire_shared::sync::decode_server(&bytes, None, &|_| None) {
-            Ok(ServerMsg::Welcome(w)) => *w,
-            Ok(other) => return Err(JoinError::NoWelcome(format!("{other:?}"))),
-            Err(e) => return Err(JoinError::NoWelcome(e.to_string())),
-        };
-        Ok(GameClient {
+        let joined = join_raw(client, &hello, limit).await?;
+        Ok(GameClient::from_joined(joined))
+    }
+
+    /// Joins with a ticket from [`crate::quick_match`]: connects to its node's URL with its
+    /// room and seat ([`crate::MatchTicket::ws_url`]) and says `hello` (following redirects
+    /// from there too).
+    pub async fn join_ticket(
+        ticket: &crate::MatchTicket,
+        hello: Hello,
+        limit: Duration,
+    ) -> Result<GameClient, JoinError> {
+        let client = Client::connect(&ticket.ws_url(), limit).await?;
+        Self::join_on(client, hello, limit).await
+    }
+
+    /// A game client from what [`join_raw`] returned.
+    pub fn from_joined(joined: Joined) -> GameClient {
+        let Joined {
+            client,
+            welcome,
+            redirects,
+            ..
+        } = joined;
+        GameClient {
             client,
             replica: Replica::new(&welcome),
             welcome,
             next_action: 1,
             // A few seconds of commands at 30 a second; the server refuses what is far behind.
             inputs: InputHistory::new(4, 256),
-        })
+            redirects,
+        }
+    }
+
+    /// The URL of the node this client plays on (after any redirect).
+    pub fn url(&self) -> &str {
+        self.client.url()
+    }
+
+    /// How many redirects the join followed.
+    pub fn redirects(&self) -> usize {
+        self.redirects
     }
 
     /// The next thing from the server: snapshots are applied to the replica before they

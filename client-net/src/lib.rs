@@ -11,7 +11,10 @@
 #![warn(missing_docs)]
 
 pub mod game;
-pub use game::{GameClient, GameEvent};
+pub mod matchmaking;
+pub mod redirect;
+pub use game::{GameClient, GameEvent, JoinError, Joined, join_raw};
+pub use matchmaking::{MatchError, MatchTicket, quick_match};
 
 use bytes::Bytes;
 /// WebSocket opcodes, for building a [`RawFrame`].
@@ -102,6 +105,16 @@ pub struct Client {
     out: mpsc::Sender<Out>,
     incoming: mpsc::Receiver<Received>,
     closed: Option<(Option<u16>, String)>,
+    /// How it was connected, so a redirect reaches the next node the same way.
+    how: How,
+}
+
+/// The URL a client connected to, its TLS settings and local address.
+#[derive(Clone)]
+struct How {
+    url: String,
+    tls: Option<Arc<ClientConfig>>,
+    local: Option<std::net::IpAddr>,
 }
 
 struct SpawnExecutor;
@@ -211,6 +224,20 @@ impl Client {
             .map_err(|_| ConnectError::Timeout)?
     }
 
+    /// The URL this client connected to.
+    pub fn url(&self) -> &str {
+        &self.how.url
+    }
+
+    /// Connects to `url` the way this client was connected (its TLS settings and local
+    /// address), within `limit`: where a redirect sends it.
+    pub async fn connect_like(&self, url: &str, limit: Duration) -> Result<Client, ConnectError> {
+        let how = self.how.clone();
+        tokio::time::timeout(limit, Self::connect_inner(url, how.tls, how.local))
+            .await
+            .map_err(|_| ConnectError::Timeout)?
+    }
+
     /// Connects from a given local address (e.g. `127.0.0.2`, for a test that needs clients
     /// the server sees as different addresses; Linux routes all of 127/8 over loopback).
     pub async fn connect_from(
@@ -258,8 +285,13 @@ impl Client {
             }
         };
         let _ = stream.set_nodelay(true);
+        let how = How {
+            url: url.to_string(),
+            tls: tls.clone(),
+            local,
+        };
         if !parsed.tls {
-            return Self::handshake(url, &parsed, stream).await;
+            return Self::handshake(how, &parsed, stream).await;
         }
         let name = ServerName::try_from(parsed.host().to_string())
             .map_err(|_| ConnectError::BadUrl(url.into()))?;
@@ -270,10 +302,10 @@ impl Client {
                 addr: authority.clone(),
                 source,
             })?;
-        Self::handshake(url, &parsed, stream).await
+        Self::handshake(how, &parsed, stream).await
     }
 
-    async fn handshake<S>(url: &str, parsed: &WsUrl, stream: S) -> Result<Client, ConnectError>
+    async fn handshake<S>(how: How, parsed: &WsUrl, stream: S) -> Result<Client, ConnectError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
     {
@@ -287,7 +319,7 @@ impl Client {
             .header(SEC_WEBSOCKET_KEY, fastwebsockets::handshake::generate_key())
             .header(SEC_WEBSOCKET_VERSION, "13")
             .body(Empty::<Bytes>::new())
-            .map_err(|_| ConnectError::BadUrl(url.into()))?;
+            .map_err(|_| ConnectError::BadUrl(how.url.clone()))?;
         let (ws, _) = fastwebsockets::handshake::client(&SpawnExecutor, req, stream).await?;
         let (out_tx, out_rx) = mpsc::channel(64);
         let (in_tx, in_rx) = mpsc::channel(256);
@@ -297,6 +329,7 @@ impl Client {
             out: out_tx,
             incoming: in_rx,
             closed: None,
+            how,
         })
     }
 
