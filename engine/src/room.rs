@@ -342,6 +342,15 @@ impl<G: Game> Room<G> {
         self.clients.get(&id).is_some_and(|c| c.connected)
     }
 
+    /// Every player in the room, by id: its display name and whether it is connected (not
+    /// waiting in its resume grace).
+    pub fn players(&self) -> impl Iterator<Item = (PlayerId, &str, bool)> + '_ {
+        self.clients.iter().map(|(id, c)| {
+            let name = self.records.get(id).map_or("", |r| r.name.as_str());
+            (*id, name, c.connected)
+        })
+    }
+
     /// The player a resume token belongs to.
     pub fn token_owner(&self, token: &str) -> Option<PlayerId> {
         self.tokens.get(token).copied()
@@ -611,6 +620,16 @@ impl<G: Game> Room<G> {
     /// A server notice to everyone in the room.
     pub fn notice(&mut self, text: &str) {
         self.notice_all(clean_text(text, MAX_CHAT_CHARS));
+    }
+
+    /// A server notice to one player (nothing if it is not in the room).
+    pub fn notice_to(&mut self, id: PlayerId, text: &str) {
+        if self.clients.contains_key(&id) {
+            self.push_to(
+                Audience::Player(id),
+                notice(clean_text(text, MAX_CHAT_CHARS)),
+            );
+        }
     }
 
     fn notice_all(&mut self, text: String) {

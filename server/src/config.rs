@@ -21,6 +21,15 @@ fn head_bytes(s: &str) -> Result<usize, String> {
     }
 }
 
+fn admin_token(s: &str) -> Result<String, String> {
+    if s.chars().count() < 16 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("an admin token is at least 16 characters, with no spaces \
+             (e.g. `openssl rand -hex 16`)"
+            .into());
+    }
+    Ok(s.to_string())
+}
+
 fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| e.to_string())
 }
@@ -146,6 +155,11 @@ pub struct Config {
     /// an address only load balancers and monitoring reach.
     #[arg(long, value_name = "ADDR")]
     pub admin_addr: Option<SocketAddr>,
+    /// Turn on the operator's page `/admin` and its API `/admin/api/*` (on `--addr` and
+    /// `--admin-addr`), which take this token as `Authorization: Bearer TOKEN`; at least 16
+    /// characters. Without it `/admin` answers 404.
+    #[arg(long, env = "TICKWIRE_ADMIN_TOKEN", value_name = "TOKEN", value_parser = admin_token, hide_env_values = true)]
+    pub admin_token: Option<String>,
     /// Most simultaneous connections to `--admin-addr`; more are closed at once.
     #[arg(long, default_value_t = 64)]
     pub max_admin_connections: usize,
@@ -219,9 +233,41 @@ pub struct Config {
     /// operator sets the period: results written while it is set count for it.
     #[arg(long, default_value = "")]
     pub season: String,
-    /// This node's name in match records [default: the host name].
+    /// This node's name in match records [default: the host name]. With `--redis` it is
+    /// also the node's id in the cluster, in every room id it creates (`NODE-7`): then 1-16
+    /// characters of `A-Z a-z 0-9` [default with `--redis`: 6 random characters].
     #[arg(long)]
     pub node: Option<String>,
+    /// Run as one node of a cluster coordinated through this Redis (`redis://host:6379/0`):
+    /// the room directory, cross-node matchmaking with seat reservations, routing, messages
+    /// and draining (docs/SCALING.md). Without it the server runs alone. A Redis that does
+    /// not answer at start stops the server.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TICKWIRE_REDIS",
+        hide_env_values = true
+    )]
+    pub redis: Option<String>,
+    /// The WebSocket URL players reach this node at, given to clients matched or redirected
+    /// here [default: ws://ADDR/ws, or wss:// with TLS].
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// HS256 key every node of the cluster shares, signing seat tokens (at least 32 bytes).
+    /// Needed with `--redis`; a lone server signs its own with a random key.
+    #[arg(long, env = "TICKWIRE_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// How long the node's and its rooms' entries in the directory live unless renewed
+    /// (renewed every third of it): a node that dies leaves the directory within this.
+    #[arg(long, default_value = "3s", value_parser = duration)]
+    pub lease_ttl: Duration,
+    /// How long a seat reserved by `POST /match` waits for its player.
+    #[arg(long, default_value = "15s", value_parser = duration)]
+    pub seat_ttl: Duration,
+    /// On SIGTERM, how long rooms may play on without new players before the server stops
+    /// [default: 5m with `--redis`, 0s (stop at once) alone].
+    #[arg(long, value_parser = duration)]
+    pub drain_timeout: Option<Duration>,
     /// Length of an arena round; at its end the round's result is kept and the scores start
     /// again (0s: one endless round, nothing kept).
     #[arg(long, default_value = "3m", value_parser = duration)]
@@ -251,6 +297,9 @@ impl Default for Config {
         // Defaults only: the environment (TICKWIRE_JWT_SECRET) applies to the command line.
         let mut config = Config::parse_from(["tickwire"]);
         config.jwt_secret = None;
+        config.admin_token = None;
+        config.redis = None;
+        config.cluster_secret = None;
         config.db = "tickwire.db".into();
         config
     }

@@ -9,10 +9,13 @@
 //! - [`engine`]: rooms of any game (re-exported), and [`sim`], the arena's simulation.
 //! - [`net`]: hyper + fastwebsockets; one task per connection, one per room, bounded
 //!   channels between them; quick-match and named rooms, limits, close codes.
+//! - [`cluster`]: many nodes through one Redis (`--redis`): the room directory, matchmaking
+//!   with seat reservations, redirects, cross-node messages, draining.
 //! - [`config`], [`metrics`]: the command line and Prometheus metrics.
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod metrics;
 pub mod net;

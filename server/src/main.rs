@@ -33,9 +33,25 @@ async fn main() -> anyhow::Result<()> {
     if let Some(admin) = server.admin_addr() {
         println!("tickwire health and metrics on http://{admin} (/healthz, /readyz, /metrics)");
     }
+    if let Some(node) = server.node_id() {
+        println!(
+            "tickwire node {node} of the cluster at {}",
+            server.public_url()
+        );
+    }
+    let drain = config.drain_timeout.unwrap_or(if config.redis.is_some() {
+        std::time::Duration::from_secs(300)
+    } else {
+        std::time::Duration::ZERO
+    });
+    let drainer = server.drainer();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("signal received, shutting down");
+        if !drain.is_zero() {
+            tracing::info!("signal received: draining (a second signal stops at once)");
+            drainer.drain(drain, wait_for_signal()).await;
+        }
+        tracing::info!("shutting down");
         shutdown.cancel();
     });
     server.run().await;

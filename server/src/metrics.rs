@@ -306,6 +306,41 @@ impl Metrics {
             .inc();
     }
 
+    /// Adds the cluster's figures (`--redis`): `tickwire_cluster_redis_up` and the rest.
+    pub fn register_cluster(&mut self, c: &crate::cluster::ClusterMetrics) {
+        let r = self.registry.sub_registry_with_prefix("cluster");
+        r.register(
+            "redis_up",
+            "1 while the cluster's Redis answers",
+            c.redis_up.clone(),
+        );
+        r.register(
+            "redis_errors",
+            "Redis calls that failed",
+            c.redis_errors.clone(),
+        );
+        r.register(
+            "redis_commands",
+            "Redis commands this node sent (a script or a renewal's command counts as one)",
+            c.redis_commands.clone(),
+        );
+        r.register(
+            "matches",
+            "Seats this node reserved by matchmaking",
+            c.matches.clone(),
+        );
+        r.register(
+            "redirects",
+            "Joins this node sent to another node",
+            c.redirects.clone(),
+        );
+        r.register(
+            "draining",
+            "1 while this node drains before it stops",
+            c.draining.clone(),
+        );
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut s = String::new();

@@ -80,6 +80,8 @@ pub(crate) struct WsParams {
     pub claims: Option<Claims>,
     /// `?guest=ID`: the guest id a browser keeps, for its results (checked by the HTTP layer).
     pub guest: Option<String>,
+    /// `?seat=TOKEN`: a seat reserved by `POST /match` (checked at the join).
+    pub seat: Option<String>,
 }
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -482,6 +484,71 @@ impl Reader {
         }
     }
 
+    /// The room to join here (and whether a new one is public), after the seat token's
+    /// check and, in a cluster, the routing: a join that belongs on another node gets a
+    /// `Redirect` and close 4007.
+    async fn route(
+        &mut self,
+        resume_token: Option<&str>,
+    ) -> Result<(Option<String>, bool), ReadError> {
+        use crate::cluster::seats::SeatError;
+        let claims = match self.params.seat.as_deref() {
+            None => None,
+            Some(t) => Some(self.state.seats.verify(t).map_err(|e| match e {
+                SeatError::Expired => close_err(CloseCode::SeatExpired, e.to_string()),
+                SeatError::Invalid => close_err(CloseCode::Unauthorized, e.to_string()),
+            })?),
+        };
+        if let (Some(c), Some(r)) = (&claims, &self.params.room)
+            && c.room != *r
+        {
+            return Err(close_err(
+                CloseCode::Unauthorized,
+                format!("the seat token is for room {}, not {r}", c.room),
+            ));
+        }
+        let Some(cluster) = self.state.cluster.clone() else {
+            return Ok(match claims {
+                Some(c) => (Some(c.room), true),
+                None => (self.params.room.clone(), false),
+            });
+        };
+        let state = self.state.clone();
+        let route = crate::cluster::route(
+            &cluster,
+            self.params.room.as_deref(),
+            resume_token,
+            claims.as_ref(),
+            |id| state.rooms.contains(id),
+        )
+        .await
+        .map_err(ReadError::Close)?;
+        match route {
+            crate::cluster::Route::Local { room, public } => {
+                if let Some(c) = &claims
+                    && c.node == cluster.node
+                    && !cluster.consume(c).await
+                {
+                    return Err(close_err(
+                        CloseCode::SeatExpired,
+                        "the seat was already taken or has expired; ask for a new match",
+                    ));
+                }
+                Ok((room, public))
+            }
+            crate::cluster::Route::Redirect(r) => {
+                debug!(to = %r.url, room = %r.room, "redirected to another node");
+                let mut bytes = Vec::new();
+                encode_server(&ServerMsg::Redirect(r), &self.schema, &mut bytes);
+                let _ = self.to_writer.messages.send(Bytes::from(bytes)).await;
+                Err(close_err(
+                    CloseCode::Moved,
+                    "the room is on another node: follow the redirect",
+                ))
+            }
+        }
+    }
+
     async fn join(&mut self, hello: Hello) -> Result<(), ReadError> {
         let mut name = hello.name;
         let mut identity = crate::persist::identity(None, self.params.guest.as_deref());
@@ -501,12 +568,14 @@ impl Reader {
             name = claims.display_name().to_string();
             identity = crate::persist::identity(Some(&claims), None);
         }
+        let (room, public) = self.route(hello.resume_token.as_deref()).await?;
         let seat = self
             .state
             .rooms
             .reserve(
                 &self.state,
-                self.params.room.as_deref(),
+                room.as_deref(),
+                public,
                 hello.resume_token.as_deref(),
                 self.ip,
             )
@@ -818,6 +887,10 @@ async fn write_loop<S: Socket>(
     };
     if initiator == "server" {
         state.metrics.closed(reason.code.code(), "server");
+    }
+    // What the reader queued before it ended goes first (a `Redirect` before its 4007).
+    while let Ok(m) = wants.messages.try_recv() {
+        out.push(OpCode::Binary, &m);
     }
     let mut payload = Vec::with_capacity(2 + reason.reason.len());
     payload.extend_from_slice(&reason.code.code().to_be_bytes());

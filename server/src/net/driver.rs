@@ -66,6 +66,10 @@ pub trait RoomLogic: Send + 'static {
     fn is_connected(&self, id: PlayerId) -> bool;
     /// Whether a player is in the room (connected, or waiting for a resume).
     fn has_player(&self, id: PlayerId) -> bool;
+    /// Every player in the room: id, display name, connected (not waiting for a resume).
+    fn players(&self) -> Vec<(PlayerId, String, bool)>;
+    /// A server notice for everyone (`to` None) or one player.
+    fn notice(&mut self, to: Option<PlayerId>, text: &str);
     /// Adds a player, or takes a disconnected one back.
     fn join(&mut self, name: &str, resume: Option<&str>) -> Result<Admitted, CloseReason>;
     /// A player's connection dropped; it may resume.
@@ -103,6 +107,19 @@ impl<G: Game> RoomLogic for Room<G> {
 
     fn has_player(&self, id: PlayerId) -> bool {
         Room::has_player(self, id)
+    }
+
+    fn notice(&mut self, to: Option<PlayerId>, text: &str) {
+        match to {
+            None => Room::notice(self, text),
+            Some(id) => Room::notice_to(self, id, text),
+        }
+    }
+
+    fn players(&self) -> Vec<(PlayerId, String, bool)> {
+        Room::players(self)
+            .map(|(id, name, connected)| (id, name.to_string(), connected))
+            .collect()
     }
 
     fn join(&mut self, name: &str, resume: Option<&str>) -> Result<Admitted, CloseReason> {

@@ -1,5 +1,6 @@
 //! HTTP routing: `/ws` (WebSocket upgrade), `/rooms`, `/healthz`, `/readyz`, `/metrics`, the
-//! browser client's files (see [`super::web`]); everything else 404. Checks made before an
+//! operator's `/admin` (see [`super::admin`], on both listeners, whether or not the connection
+//! was admitted), the browser client's files (see [`super::web`]); everything else 404. Checks made before an
 //! upgrade (method, handshake headers, origin, room id, a token in the URL) answer with an
 //! HTTP status and a sentence, so a browser sees a clear refusal rather than a dropped socket.
 //!
@@ -35,7 +36,8 @@ pub(super) enum Routes {
     /// The player listener: every route. Without an admission (a connection limit reached)
     /// only the admin routes answer; everything else gets 503.
     Public(Option<Arc<Admission>>),
-    /// The `--admin-addr` listener: `/healthz`, `/readyz` and `/metrics`; everything else 404.
+    /// The `--admin-addr` listener: `/healthz`, `/readyz`, `/metrics` and the operator's
+    /// `/admin`; everything else 404.
     Admin,
 }
 
@@ -57,6 +59,10 @@ pub(super) async fn serve_connection<S>(
         let routes = routes.clone();
         async move {
             Ok::<_, Infallible>(match &*routes {
+                // The operator's page and API (see [`super::admin`]), on both listeners.
+                _ if super::admin::is_admin_path(req.uri().path()) => {
+                    super::admin::serve(req, &st).await
+                }
                 Routes::Public(admitted) => route(req, peer, st, admitted.clone()).await,
                 Routes::Admin => admin_route(&req, &st)
                     .unwrap_or_else(|| text(StatusCode::NOT_FOUND, "not found\n")),
@@ -124,10 +130,8 @@ async fn route(
         );
     };
     match req.uri().path() {
-        "/rooms" => {
-            let body = serde_json::to_vec(&state.rooms.list()).expect("room rows serialize");
-            response(StatusCode::OK, "application/json", body)
-        }
+        "/rooms" => rooms(&req, &state).await,
+        "/match" => quick_match(&req, &state).await,
         "/ws" => upgrade(req, peer, state, admission),
         path if path.starts_with("/leaderboard/") => leaderboard(&req, &state).await,
         path => web::serve(
@@ -143,10 +147,12 @@ async fn route(
 /// The routes for load balancers and monitoring, on both listeners: `/healthz`, `/readyz`,
 /// `/metrics` (and 405 for a method other than GET or HEAD); `None` for any other path.
 fn admin_route(req: &Request<Incoming>, state: &AppState) -> Option<Response<Body>> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
+    let path = req.uri().path();
+    let own = matches!(path, "/healthz" | "/readyz" | "/metrics");
+    if req.method() != Method::GET && req.method() != Method::HEAD && (own || path != "/match") {
         return Some(text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"));
     }
-    match req.uri().path() {
+    match path {
         "/healthz" => Some(text(StatusCode::OK, "ok\n")),
         "/readyz" => Some(readiness(state)),
         "/metrics" => Some(response(
@@ -167,6 +173,15 @@ fn readiness(state: &AppState) -> Response<Body> {
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: the server is shutting down\n",
         )
+    } else if state
+        .rooms
+        .draining
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: draining (current rooms play on; no new players)\n",
+        )
     } else if state.connection_limit.available_permits() == 0 {
         text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -174,6 +189,155 @@ fn readiness(state: &AppState) -> Response<Body> {
         )
     } else {
         text(StatusCode::OK, "ready\n")
+    }
+}
+
+/// `GET /rooms?after=ID&limit=N`: a page of rooms by id (the cluster's with `--redis`, never
+/// the whole directory at once), at most `limit` (default 100, at most 500); an
+/// `X-Next-After` header names the cursor of the next page when there may be one. With Redis
+/// away a node lists its own rooms and says so in `X-Tickwire-Partial`.
+async fn rooms(req: &Request<Incoming>, state: &AppState) -> Response<Body> {
+    let (mut after, mut limit) = (None::<String>, 100usize);
+    for (k, v) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        match &*k {
+            "after" if valid_room_id(&v) => after = Some(v.into_owned()),
+            "after" => return json_error(StatusCode::BAD_REQUEST, "after must be a room id"),
+            "limit" => match v.parse::<usize>() {
+                Ok(n) if (1..=500).contains(&n) => limit = n,
+                _ => {
+                    return json_error(
+                        StatusCode::BAD_REQUEST,
+                        "limit must be a number from 1 to 500",
+                    );
+                }
+            },
+            _ => {}
+        }
+    }
+    let mut partial = None;
+    let page = match &state.cluster {
+        Some(c) => match c.rooms_page(after.as_deref(), limit).await {
+            Ok(p) => Some(p),
+            Err(_) => {
+                partial =
+                    Some("the cluster directory (Redis) is unreachable: this node's rooms only");
+                None
+            }
+        },
+        None => None,
+    };
+    let (rows, next) = page.unwrap_or_else(|| {
+        let mut rows: Vec<_> = state
+            .rooms
+            .list()
+            .into_iter()
+            .filter(|r| after.as_deref().is_none_or(|a| r.id.as_str() > a))
+            .collect();
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
+        (rows, next)
+    });
+    let body = serde_json::to_vec(&rows).expect("room rows serialize");
+    let mut r = response(StatusCode::OK, "application/json", body);
+    if let Some(n) = next.and_then(|n| hyper::header::HeaderValue::from_str(&n).ok()) {
+        r.headers_mut().insert("x-next-after", n);
+    }
+    if let Some(p) = partial {
+        r.headers_mut().insert(
+            "x-tickwire-partial",
+            hyper::header::HeaderValue::from_static(p),
+        );
+    }
+    r
+}
+
+/// `POST /match?game=NAME`: a seat for one player. In a cluster: the fullest open room of the
+/// game anywhere (or a new one on the least-loaded node), its seat reserved for `--seat-ttl`;
+/// alone: the fullest public room here (its seat is checked when the player arrives). Answers
+/// `{url, room, seat, node, expires_in_ms}`: connect to `url?room=ROOM&seat=SEAT`.
+async fn quick_match(req: &Request<Incoming>, state: &AppState) -> Response<Body> {
+    if req.method() != Method::POST {
+        let mut r = json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "ask for a match with POST /match (it reserves a seat)",
+        );
+        r.headers_mut()
+            .insert(ALLOW, hyper::header::HeaderValue::from_static("POST"));
+        return r;
+    }
+    let own = state.game.schema().game.clone();
+    let mut game = own.clone();
+    for (k, v) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        if k == "game" {
+            if !valid_board_name(&v) {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "game names are 1-32 characters of A-Z a-z 0-9 _ -",
+                );
+            }
+            game = v.into_owned();
+        }
+    }
+    let seat_ttl = state.config.seat_ttl;
+    let ticket = |url: &str, room: &str, seat: &str, node: &str, exp_ms: u64| {
+        let body = serde_json::json!({
+            "url": url,
+            "room": room,
+            "seat": seat,
+            "node": node,
+            "expires_in_ms": exp_ms.saturating_sub(crate::cluster::seats::now_ms()),
+        });
+        response(StatusCode::OK, "application/json", body.to_string())
+    };
+    match &state.cluster {
+        Some(c) => {
+            if !c.is_up() {
+                return json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the cluster directory (Redis) is unreachable, so no cross-node match can be made; try again shortly",
+                );
+            }
+            match c.reserve(&game).await {
+                Ok(Some((r, exp_ms))) => {
+                    let node = crate::cluster::node_of(&r.room).unwrap_or("").to_string();
+                    ticket(&r.url, &r.room, &r.seat, &node, exp_ms)
+                }
+                Ok(None) => json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!(
+                        "no node of game {game} can take a player now (all full or draining); try again shortly"
+                    ),
+                ),
+                Err(_) => json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the cluster directory (Redis) did not answer; try again shortly",
+                ),
+            }
+        }
+        None => {
+            if game != own {
+                return json_error(
+                    StatusCode::NOT_FOUND,
+                    &format!("this server plays {own}, not {game}"),
+                );
+            }
+            if state.shutdown.is_cancelled()
+                || state
+                    .rooms
+                    .draining
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                return json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "this server is stopping and takes no new players",
+                );
+            }
+            let room = state.rooms.pick_public();
+            let (seat, exp_ms) = state.seats.issue(&room, "", "", seat_ttl);
+            ticket(&state.public_url, &room, &seat, "", exp_ms)
+        }
     }
 }
 
@@ -358,6 +522,13 @@ fn upgrade(
             "room" => params.room = Some(v.into_owned()),
             "token" => token = Some(v.into_owned()),
             "guest" => params.guest = Some(v.into_owned()),
+            "seat" if v.len() <= 1024 => params.seat = Some(v.into_owned()),
+            "seat" => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "a seat token is at most 1024 bytes\n",
+                );
+            }
             _ => {}
         }
     }

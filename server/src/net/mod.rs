@@ -16,6 +16,7 @@
 //! sends close 1001, rooms stop after their current tick, and [`Server::run`] returns once
 //! every task has finished or the grace period ends.
 
+pub(crate) mod admin;
 mod conn;
 pub mod driver;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -25,7 +26,7 @@ mod room_task;
 pub mod rooms;
 mod web;
 
-pub use room_task::{ClientCmd, ClientLink, JoinReply, RoomCmd};
+pub use room_task::{ClientCmd, ClientLink, JoinReply, PlayerEntry, RoomCmd};
 pub use rooms::{RoomInfo, RoomRegistry};
 
 use crate::auth::JwtVerifier;
@@ -59,6 +60,12 @@ pub(crate) struct AppState {
     pub persist: Option<Arc<crate::persist::Persist>>,
     /// `--max-leaderboard-queries`.
     pub leaderboard_queries: Arc<tokio::sync::Semaphore>,
+    /// This node's place in a cluster (`--redis`).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Signs and checks seat tokens (the cluster's key, or a lone server's random one).
+    pub seats: crate::cluster::seats::SeatSigner,
+    /// Where players reach this server (`--public-url`, else from the bound address).
+    pub public_url: String,
 }
 
 /// The connections in their HTTP phase, by arrival, each with the token that drops it and
@@ -140,7 +147,15 @@ impl AppState {
         game: driver::GameRooms,
         shutdown: CancellationToken,
     ) -> Arc<AppState> {
-        Self::with_persist(config, game, shutdown, Metrics::new(), None)
+        Self::with_persist(
+            config,
+            game,
+            shutdown,
+            Metrics::new(),
+            None,
+            None,
+            String::new(),
+        )
     }
 
     pub(crate) fn with_persist(
@@ -149,10 +164,21 @@ impl AppState {
         shutdown: CancellationToken,
         metrics: Metrics,
         persist: Option<Arc<crate::persist::Persist>>,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
+        public_url: String,
     ) -> Arc<AppState> {
         let config_max_connections = config.max_connections;
         let leaderboard_queries = config.max_leaderboard_queries;
+        let rooms = match &cluster {
+            Some(c) => RoomRegistry::for_node(&c.node),
+            None => RoomRegistry::default(),
+        };
         Arc::new(AppState {
+            seats: crate::cluster::seats::SeatSigner::new(
+                cluster.as_ref().and(config.cluster_secret.as_deref()),
+            ),
+            cluster,
+            public_url,
             persist,
             leaderboard_queries: Arc::new(tokio::sync::Semaphore::new(leaderboard_queries)),
             game,
@@ -161,7 +187,7 @@ impl AppState {
             }),
             config,
             metrics,
-            rooms: RoomRegistry::default(),
+            rooms,
             shutdown,
             tracker: TaskTracker::new(),
             per_ip: Mutex::new(HashMap::new()),
@@ -191,6 +217,9 @@ pub enum StartError {
     /// The database (`--db`) cannot be opened, or is of a newer schema.
     #[error(transparent)]
     Storage(#[from] tickwire_storage::StorageError),
+    /// `--redis` does not answer, or a cluster flag is wrong.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// `--tcp-congestion` and `--tcp-notsent-lowat` on an accepted socket (Linux; a refusal is
@@ -241,6 +270,49 @@ pub struct Server {
     state: Arc<AppState>,
     /// The database writer, finished after the rooms.
     writer: Option<crate::persist::Writer>,
+}
+
+/// Drains a running server: see [`Drainer::drain`].
+pub struct Drainer {
+    state: Arc<AppState>,
+}
+
+impl Drainer {
+    /// Stops taking new rooms and seats (out of matchmaking at once, `/readyz` 503, resumes
+    /// still welcome) and waits until no room has a player left or `timeout` passes, or
+    /// `interrupt` resolves. Rooms are never moved to another node: their players finish
+    /// here. The caller then shuts the server down.
+    pub async fn drain(
+        &self,
+        timeout: std::time::Duration,
+        interrupt: impl std::future::Future<Output = ()>,
+    ) {
+        let state = &self.state;
+        state
+            .rooms
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(c) = &state.cluster {
+            c.drain();
+        }
+        let players = || state.rooms.list().iter().map(|r| r.players).sum::<usize>();
+        info!(
+            ?timeout,
+            players = players(),
+            rooms = state.rooms.len(),
+            "draining: no new players; rooms play on"
+        );
+        let wait = async {
+            while players() > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        };
+        tokio::select! {
+            _ = wait => info!("drained: no player left"),
+            _ = tokio::time::sleep(timeout) => warn!(players = players(), "drain timeout over with players still in rooms"),
+            _ = interrupt => warn!("drain interrupted"),
+        }
+    }
 }
 
 /// A connection's place under the global and per-IP limits, held (shared) by the HTTP
@@ -312,13 +384,35 @@ impl Server {
                     .map_err(|source| StartError::Bind { addr, source })?,
             ),
         };
-        let metrics = Metrics::new();
+        let mut metrics = Metrics::new();
         let (persist, writer) =
             match crate::persist::Persist::open(&config, metrics.db.clone()).await? {
                 Some((p, w)) => (Some(p), Some(w)),
                 None => (None, None),
             };
-        let state = AppState::with_persist(config, game, shutdown, metrics, persist);
+        let bound = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        let public_url = config.public_url.clone().unwrap_or_else(|| {
+            let scheme = if tls.is_some() { "wss" } else { "ws" };
+            format!("{scheme}://{bound}/ws")
+        });
+        let cluster = match &config.redis {
+            None => None,
+            Some(_) => {
+                let cap = game.make(&config, "probe").max_players();
+                let c = crate::cluster::Cluster::connect(&config, public_url.clone(), cap)
+                    .await?
+                    .with_game(&game.schema().game);
+                metrics.register_cluster(&c.metrics);
+                tracing::info!(node = %c.node, url = %public_url, "joined the cluster");
+                Some(Arc::new(c))
+            }
+        };
+        let state = AppState::with_persist(
+            config, game, shutdown, metrics, persist, cluster, public_url,
+        );
         Ok(Server {
             listener,
             admin,
@@ -340,6 +434,23 @@ impl Server {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// A handle that drains this server while it runs (see [`Drainer::drain`]).
+    pub fn drainer(&self) -> Drainer {
+        Drainer {
+            state: self.state.clone(),
+        }
+    }
+
+    /// Where players reach this server (`--public-url`, else from the bound address).
+    pub fn public_url(&self) -> &str {
+        &self.state.public_url
+    }
+
+    /// This node's id in the cluster (`--redis`), if it is in one.
+    pub fn node_id(&self) -> Option<&str> {
+        self.state.cluster.as_ref().map(|c| c.node.as_str())
     }
 
     /// Whether the server speaks TLS.
@@ -375,6 +486,7 @@ impl Server {
             .admin
             .take()
             .map(|l| tokio::spawn(serve_admin(l, state.clone())));
+        let node = tokio::spawn(crate::cluster::run_node(state.clone()));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = state.shutdown.cancelled() => break,
@@ -434,6 +546,8 @@ impl Server {
         if let Some(admin) = admin {
             let _ = admin.await;
         }
+        // Out of the directory before the rooms close, so no one is matched here meanwhile.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), node).await;
         info!("shutting down: closing connections");
         state.tracker.close();
         if tokio::time::timeout(state.config.shutdown_grace, state.tracker.wait())

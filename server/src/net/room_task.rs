@@ -72,7 +72,43 @@ pub enum RoomCmd {
         /// [`crate::persist::identity`]).
         identity: Option<String>,
     },
+    /// A server notice for every player of the room (`player` None) or one of them: an
+    /// announcement or a direct message, perhaps from another node.
+    Notice {
+        /// The one player, if not everyone.
+        player: Option<PlayerId>,
+        /// The text (cleaned and cut by the room).
+        text: String,
+    },
+    /// The room's players, for the operator's view: answered between ticks, at once.
+    Players {
+        /// Where to answer.
+        reply: oneshot::Sender<Vec<PlayerEntry>>,
+    },
+    /// An operator removes a player: its connection is closed with 1008 `removed by an
+    /// operator` and it leaves at once, with no resume. The reply says whether the room had
+    /// that player.
+    Kick {
+        /// The player.
+        player: PlayerId,
+        /// Where to answer.
+        reply: oneshot::Sender<bool>,
+    },
 }
+
+/// One player of a room, as [`RoomCmd::Players`] answers.
+#[derive(Debug, Clone)]
+pub struct PlayerEntry {
+    /// The player.
+    pub id: PlayerId,
+    /// Its display name (as the room cleaned it).
+    pub name: String,
+    /// Connected, or waiting in its resume grace.
+    pub connected: bool,
+}
+
+/// The close reason an operator's kick gives.
+pub const KICKED_REASON: &str = "removed by an operator";
 
 /// Most joins a room takes at the start of a tick (more wait for the next tick or a spare
 /// moment between ticks).
@@ -144,11 +180,10 @@ impl Driver {
                     // meanwhile are taken here too (bounded) instead of waiting for a spare
                     // moment that never comes.
                     for _ in 0..JOINS_PER_TICK {
-                        let Ok(RoomCmd::Join { name, resume_token, link, reply, seat, identity }) = cmds.try_recv()
-                        else {
+                        let Ok(cmd) = cmds.try_recv() else {
                             break;
                         };
-                        self.join(name, resume_token, link, reply, seat, identity);
+                        self.command(cmd);
                     }
                     self.tick();
                     if self.room.player_count() == 0 && self.stats.is_idle() {
@@ -163,17 +198,62 @@ impl Driver {
                         empty_since = None;
                     }
                 }
-                Some(cmd) = cmds.recv() => match cmd {
-                    RoomCmd::Join { name, resume_token, link, reply, seat, identity } => {
-                        self.join(name, resume_token, link, reply, seat, identity);
-                    }
-                },
+                Some(cmd) = cmds.recv() => self.command(cmd),
             }
         }
         state.metrics.rooms.dec();
         state.metrics.players.dec_by(self.published.0);
         state.metrics.entities.dec_by(self.published.1);
         state.metrics.room_players.remove(&self.labels);
+    }
+
+    fn command(&mut self, cmd: RoomCmd) {
+        match cmd {
+            RoomCmd::Join {
+                name,
+                resume_token,
+                link,
+                reply,
+                seat,
+                identity,
+            } => self.join(name, resume_token, link, reply, seat, identity),
+            RoomCmd::Notice { player, text } => self.room.notice(player, &text),
+            RoomCmd::Players { reply } => {
+                let players = self
+                    .room
+                    .players()
+                    .into_iter()
+                    .map(|(id, name, connected)| PlayerEntry {
+                        id,
+                        name,
+                        connected,
+                    })
+                    .collect();
+                let _ = reply.send(players);
+            }
+            RoomCmd::Kick { player, reply } => {
+                let _ = reply.send(self.kick(player));
+            }
+        }
+    }
+
+    /// An operator's kick: closes the player's connection (1008) and removes it now, like a
+    /// player removed for abuse, so its resume token dies with it. False if there is no such
+    /// player.
+    fn kick(&mut self, id: PlayerId) -> bool {
+        if !self.room.has_player(id) {
+            return false;
+        }
+        if let Some(link) = self.links.remove(&id) {
+            let reason = CloseReason::new(CloseCode::PolicyViolation, KICKED_REASON);
+            let _ = link.kick.send(reason);
+        }
+        self.quitting.retain(|q| *q != id);
+        self.room.leave(id);
+        info!(player = %id, "player removed by an operator");
+        self.release_seats();
+        self.publish_counts();
+        true
     }
 
     fn join(

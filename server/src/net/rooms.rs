@@ -186,6 +186,12 @@ pub struct RoomInfo {
     pub public: bool,
     /// The game it plays (the schema's name).
     pub game: String,
+    /// The node that runs it (empty on a lone server).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node: String,
+    /// Seats held (players, and joins and resumes on their way): what capacity counts.
+    #[serde(skip)]
+    pub occupied: usize,
 }
 
 #[derive(Default)]
@@ -205,6 +211,11 @@ pub struct RoomRegistry {
     ledger: SharedLedger,
     /// Time zero of the resume allowances.
     epoch: Instant,
+    /// The node id in a cluster (new public rooms are `NODE-xN` when this node opens one by
+    /// itself), empty alone.
+    node: String,
+    /// Set on SIGTERM: no new rooms or seats, only resumes.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 impl Default for RoomRegistry {
@@ -213,6 +224,8 @@ impl Default for RoomRegistry {
             inner: Mutex::default(),
             ledger: SharedLedger::default(),
             epoch: Instant::now(),
+            node: String::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -247,6 +260,48 @@ fn full(reason: String) -> CloseReason {
 const PRUNE_GUESSES_AT: usize = 1024;
 
 impl RoomRegistry {
+    /// A registry for node `node` of a cluster.
+    pub fn for_node(node: &str) -> RoomRegistry {
+        RoomRegistry {
+            node: node.to_string(),
+            ..RoomRegistry::default()
+        }
+    }
+
+    /// Whether room `id` runs here.
+    pub fn contains(&self, id: &str) -> bool {
+        self.lock().rooms.contains_key(id)
+    }
+
+    /// A lone server's quick-match for `POST /match`: the fullest public room with a free
+    /// seat, else the id of a new one (opened when its player arrives).
+    pub fn pick_public(&self) -> String {
+        let mut inner = self.lock();
+        if let Some(h) = inner
+            .rooms
+            .values()
+            .filter(|h| h.stats.public && h.stats.occupancy() < h.stats.max_players)
+            .max_by_key(|h| (h.stats.occupancy(), std::cmp::Reverse(h.stats.created)))
+        {
+            return h.stats.id.clone();
+        }
+        Self::new_public_id(&mut inner, &self.node)
+    }
+
+    fn new_public_id(inner: &mut Inner, node: &str) -> String {
+        loop {
+            inner.next_public += 1;
+            let id = if node.is_empty() {
+                inner.next_public.to_string()
+            } else {
+                format!("{node}-x{}", inner.next_public)
+            };
+            if !inner.rooms.contains_key(&id) {
+                break id;
+            }
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding this lock would be a bug in a few lines of bookkeeping;
         // keep serving with the data as it is rather than poisoning every later join.
@@ -324,6 +379,7 @@ impl RoomRegistry {
         &self,
         state: &Arc<AppState>,
         wanted: Option<&str>,
+        public_new: bool,
         resume_token: Option<&str>,
         ip: IpAddr,
     ) -> Result<Seat, CloseReason> {
@@ -366,6 +422,13 @@ impl RoomRegistry {
                 refusal,
             });
         }
+        if self.draining.load(Ordering::Relaxed) {
+            return Err(full(
+                "this server is draining before it stops: it takes no new players; join again \
+                 to be matched elsewhere"
+                    .to_string(),
+            ));
+        }
         if let Some(r) = self.over_ip_limit(ip, c) {
             return Err(r);
         }
@@ -396,6 +459,7 @@ impl RoomRegistry {
                     return Err(full(format!("server is full ({} rooms)", c.max_rooms)));
                 }
                 let (id, public) = match wanted {
+                    Some(id) if public_new => (id.to_string(), true),
                     Some(id) => {
                         // Named rooms have a budget of their own inside --max-rooms, so they
                         // cannot take the rooms quick-match needs, and each address a
@@ -416,13 +480,7 @@ impl RoomRegistry {
                         }
                         (id.to_string(), false)
                     }
-                    None => loop {
-                        inner.next_public += 1;
-                        let id = inner.next_public.to_string();
-                        if !inner.rooms.contains_key(&id) {
-                            break (id, true);
-                        }
-                    },
+                    None => (Self::new_public_id(&mut inner, &self.node), true),
                 };
                 let h = spawn_room(state, id.clone(), public);
                 if !public {
@@ -477,8 +535,15 @@ impl RoomRegistry {
                 uptime_secs: h.stats.created.elapsed().as_secs(),
                 public: h.stats.public,
                 game: h.stats.game.clone(),
+                node: self.node.clone(),
+                occupied: h.stats.occupancy(),
             })
             .collect()
+    }
+
+    /// Every room's handle, by id (the operator's view asks each room for its players).
+    pub fn handles(&self) -> Vec<RoomHandle> {
+        self.lock().rooms.values().cloned().collect()
     }
 
     /// Number of rooms.

@@ -58,12 +58,16 @@ pub(crate) const EMBEDDED: &[(&str, &[u8])] = embed!(
     "survival/survival.js",
     "survival/rules.js",
     "survival/survival.css",
+    "admin/index.html",
+    "admin/admin.js",
+    "admin/admin.css",
 );
 
 /// The directories of `client-web/` that hold served files, besides its top level: the
-/// arena's and the SDK's modules, and each other game's page.
+/// arena's and the SDK's modules, each other game's page, and the operator's page (served
+/// through [`super::admin`], which answers every `/admin` path).
 #[cfg(test)]
-const PAGE_DIRS: &[&str] = &["src", "cards", "survival"];
+const PAGE_DIRS: &[&str] = &["src", "cards", "survival", "admin"];
 
 struct Asset {
     bytes: Bytes,
