@@ -2,15 +2,16 @@
 //! [`Replica`] (protocol version 2, decoded with the schema from `Welcome`), checks every
 //! snapshot (and its checksum, when the server sends one), counts what arrives, and asks the
 //! game's [`BotBrain`] for each input. [`run_bot`] is the driver: it connects with
-//! `tickwire-client`, says `Hello`, then sends inputs, pings and chat on timers until told to
-//! stop, and closes the socket cleanly.
+//! `tickwire-client` (first asking `POST /match` for a seat when the plan has a match URL),
+//! says `Hello` (following a cluster's redirects to the node that holds its room), then sends
+//! inputs, pings and chat on timers until told to stop, and closes the socket cleanly.
 
 use crate::live::Live;
 use crate::stats::{BotOutcome, BotStats, Ending};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tickwire_client::{Client, Received};
+use tickwire_client::{Client, Joined, Received, join_raw, quick_match};
 use tickwire_shared::Tick;
 use tickwire_shared::close::CloseCode;
 use tickwire_shared::schema::Schema;
@@ -18,8 +19,7 @@ use tickwire_shared::sync::bot::BotBrain;
 use tickwire_shared::sync::inputs::InputHistory;
 use tickwire_shared::sync::replica::{Replica, ReplicaError};
 use tickwire_shared::sync::{
-    Action, ClientMsg, Hello, PROTOCOL_VERSION, Ping, ServerMsg, Welcome, decode_server,
-    encode_client,
+    Action, ClientMsg, Hello, PROTOCOL_VERSION, Ping, ServerMsg, Welcome, encode_client,
 };
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +29,9 @@ use tokio_util::sync::CancellationToken;
 pub struct BotPlan {
     /// `ws://host:port/path`.
     pub url: String,
+    /// `http://host:port/match`: each bot asks it for a seat (a ticket) and connects to the
+    /// ticket's node and room instead of `url`.
+    pub match_url: Option<String>,
     /// The game bots expect (its schema name; a server playing another is an error).
     pub game: String,
     /// How they play (a behaviour of that game).
@@ -226,39 +229,47 @@ async fn send(client: &Client, state: &mut BotState, live: &Live, msg: &ClientMs
     sent
 }
 
-/// Connects and says `Hello`; returns the client and its `Welcome` (with its frame size).
-async fn connect(plan: &BotPlan, name: &str) -> Result<(Client, Welcome, usize), String> {
+/// A bot that got its `Welcome`.
+struct Seated {
+    joined: Joined,
+    /// From the start of `POST /match` to the `Welcome` (with a match URL only).
+    time_to_seat: Option<Duration>,
+}
+
+/// Asks for a seat when the plan has a match URL, connects and says `Hello` (following
+/// redirects); the client, its `Welcome` and how it got there.
+async fn connect(plan: &BotPlan, name: &str) -> Result<Seated, String> {
     let attempt = async {
-        let mut client = Client::connect(&plan.url, plan.connect_timeout)
+        let started = Instant::now();
+        let url = match &plan.match_url {
+            Some(m) => quick_match(m, Some(&plan.game), plan.connect_timeout)
+                .await
+                .map_err(|e| format!("match: {e}"))?
+                .ws_url(),
+            None => plan.url.clone(),
+        };
+        let client = Client::connect(&url, plan.connect_timeout)
             .await
             .map_err(|e| e.to_string())?;
-        let mut hello = Vec::new();
-        encode_client(
-            &ClientMsg::Hello(Hello {
-                protocol_version: PROTOCOL_VERSION,
-                name: name.into(),
-                auth_token: None,
-                resume_token: None,
-            }),
-            &Schema::new(""),
-            &mut hello,
-        );
-        client.send_bytes(hello).await.map_err(|e| e.to_string())?;
-        loop {
-            match client.recv_frame().await {
-                Received::Binary(b) => match decode_server(&b, None, &|_| None) {
-                    Ok(ServerMsg::Welcome(w)) => return Ok((client, *w, b.len())),
-                    Ok(_) => continue,
-                    Err(e) => return Err(format!("undecodable welcome: {e}")),
-                },
-                Received::Closed { code, reason } => {
-                    return Err(format!(
-                        "closed before welcome: {} {reason}",
-                        code.map_or_else(|| "none".into(), |c| c.to_string())
-                    ));
-                }
-            }
-        }
+        let hello = Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: name.into(),
+            auth_token: None,
+            resume_token: None,
+        };
+        let joined = join_raw(client, &hello, plan.connect_timeout)
+            .await
+            .map_err(|e| match e {
+                tickwire_client::JoinError::Refused { code, reason } => format!(
+                    "closed before welcome: {} {reason}",
+                    code.map_or_else(|| "none".into(), |c| c.to_string())
+                ),
+                other => other.to_string(),
+            })?;
+        Ok(Seated {
+            joined,
+            time_to_seat: plan.match_url.is_some().then(|| started.elapsed()),
+        })
     };
     tokio::time::timeout(plan.connect_timeout, attempt)
         .await
@@ -273,7 +284,7 @@ pub async fn run_bot(
     stop: CancellationToken,
 ) -> BotOutcome {
     let name = format!("bot{index}");
-    let (mut client, welcome, welcome_len) = tokio::select! {
+    let seated = tokio::select! {
         r = connect(&plan, &name) => match r {
             Ok(x) => x,
             Err(reason) => {
@@ -286,6 +297,16 @@ pub async fn run_bot(
             return BotOutcome { ending: Ending::ConnectFailed("stopped before connecting".into()), stats: BotStats::default() };
         }
     };
+    let Seated {
+        joined:
+            Joined {
+                mut client,
+                welcome,
+                welcome_bytes: welcome_len,
+                redirects,
+            },
+        time_to_seat,
+    } = seated;
     let seed = plan.seed.wrapping_add(index as u64);
     let brain = if welcome.schema.game == plan.game {
         crate::behaviour::brain(&plan.game, &plan.behaviour, index, seed)
@@ -311,6 +332,11 @@ pub async fn run_bot(
     let mut state = BotState::new(&welcome, brain, live.epoch);
     state.stats.msgs_in += 1;
     state.stats.bytes_in += welcome_len as u64;
+    state.stats.redirects += redirects as u64;
+    if let Some(t) = time_to_seat {
+        state.stats.matches += 1;
+        state.stats.time_to_seat.record(t);
+    }
 
     // Timers start at a per-bot offset so bots do not all send in the same instant.
     let offset = |period: Duration| period.mul_f64((seed % 1000) as f64 / 1000.0);

@@ -4,7 +4,7 @@
 
 use crate::bot::{BotPlan, run_bot};
 use crate::live::Live;
-use crate::report::{Memory, Report, ServerFigures};
+use crate::report::{Matchmaking, Memory, Report, ServerFigures};
 use crate::server_metrics::{ServerSample, ServerWindow, metrics_url_for, rss_kib, scrape};
 use crate::stats::{BotOutcome, BotStats, Ending, Totals};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -30,6 +30,11 @@ pub struct LoadConfig {
     /// WebSocket URL of the server.
     #[arg(long, default_value = "ws://127.0.0.1:7000/ws")]
     pub url: String,
+    /// Matchmaking URL (`http://host:port/match`): each bot POSTs there (with `?game=`) for a
+    /// seat and connects to the ticket's node and room instead of --url, following redirects.
+    /// The summary then reports matches per second and the time from the POST to the Welcome.
+    #[arg(long)]
+    pub match_url: Option<String>,
     /// Number of bots.
     #[arg(long, default_value_t = 100)]
     pub bots: usize,
@@ -102,6 +107,13 @@ impl LoadConfig {
             return Err("--input-rate must be 0..=1000".into());
         }
         tickwire_client::parse_ws_url(&self.url).map_err(|e| e.to_string())?;
+        if let Some(m) = &self.match_url
+            && !(m.starts_with("http://") || m.starts_with("https://"))
+        {
+            return Err(format!(
+                "--match-url {m:?}: expected http://host:port/match or https://…"
+            ));
+        }
         crate::behaviour::check(&self.game, &self.behaviour)
     }
 
@@ -149,6 +161,7 @@ pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, S
     let stop = CancellationToken::new();
     let plan = Arc::new(BotPlan {
         url: cfg.url.clone(),
+        match_url: cfg.match_url.clone(),
         game: cfg.game.clone(),
         behaviour: cfg.behaviour.clone(),
         input_rate: cfg.input_rate,
@@ -254,6 +267,9 @@ pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, S
     report.input_rate = cfg.input_rate;
     report.ramp_s = ramp_s;
     report.hold_s = hold_s;
+    if cfg.match_url.is_some() {
+        report.matchmaking = Some(Matchmaking::from_totals(&totals, ramp_s));
+    }
     if metrics_url.is_some()
         && let (Some(before), Some(hold_start), Some(after)) = (before, hold_start, after)
     {

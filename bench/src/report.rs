@@ -7,6 +7,51 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// Matchmaking figures of a run with `--match-url`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Matchmaking {
+    /// Bots that got a ticket and then a `Welcome` with it.
+    pub matches: u64,
+    /// `matches` over the ramp (from the first bot's start until all connected or gave up).
+    pub matches_per_s: f64,
+    /// From the start of `POST /match` to the `Welcome`, ms.
+    pub time_to_seat_ms: Percentiles,
+    /// Redirects bots followed on the way (a ticket names the right node: normally 0).
+    pub redirects: u64,
+    /// Bots whose `POST /match` failed.
+    pub match_failures: u64,
+}
+
+impl Matchmaking {
+    /// From the bots' totals; `ramp_s` is the ramp's length in seconds.
+    pub fn from_totals(t: &Totals, ramp_s: f64) -> Matchmaking {
+        let s = &t.stats;
+        let h = &s.time_to_seat;
+        Matchmaking {
+            matches: s.matches,
+            matches_per_s: if ramp_s > 0.0 {
+                s.matches as f64 / ramp_s
+            } else {
+                0.0
+            },
+            time_to_seat_ms: Percentiles {
+                samples: h.count(),
+                p50: h.quantile_ms(0.5),
+                p95: h.quantile_ms(0.95),
+                p99: h.quantile_ms(0.99),
+                max: h.max_ms(),
+            },
+            redirects: s.redirects,
+            match_failures: t
+                .failure_reasons
+                .iter()
+                .filter(|(r, _)| r.starts_with("match: "))
+                .map(|(_, n)| n)
+                .sum(),
+        }
+    }
+}
+
 /// Percentiles of a latency, ms.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Percentiles {
@@ -131,6 +176,9 @@ pub struct Report {
     pub undecodable: u64,
     /// The server's figures (absent when `/metrics` could not be read).
     pub server: Option<ServerFigures>,
+    /// Seats through `POST /match` (with `--match-url` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matchmaking: Option<Matchmaking>,
     /// Why the run failed; empty when it passed.
     pub failures: Vec<String>,
 }
@@ -248,6 +296,14 @@ impl Report {
         );
         for (reason, n) in &c.failure_reasons {
             let _ = writeln!(s, "  failed: {n} × {reason}");
+        }
+        if let Some(m) = &self.matchmaking {
+            let t = &m.time_to_seat_ms;
+            let _ = writeln!(
+                s,
+                "matchmaking      {} matches ({:.1}/s over the ramp), {} failed, time to seat p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms, {} redirects",
+                m.matches, m.matches_per_s, m.match_failures, t.p50, t.p99, t.max, m.redirects
+            );
         }
         let r = &self.rtt_ms;
         let _ = writeln!(

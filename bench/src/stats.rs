@@ -93,6 +93,12 @@ pub struct BotStats {
     pub connected_for: Duration,
     /// The checksum interval the server announced (largest seen across merged bots).
     pub checksum_interval: u16,
+    /// Seats got through `POST /match` (with a match URL).
+    pub matches: u64,
+    /// From the start of `POST /match` to the `Welcome`.
+    pub time_to_seat: Latency,
+    /// Redirects followed on the way to the `Welcome`.
+    pub redirects: u64,
 }
 
 impl BotStats {
@@ -115,6 +121,9 @@ impl BotStats {
         self.undecodable += o.undecodable;
         self.connected_for += o.connected_for;
         self.checksum_interval = self.checksum_interval.max(o.checksum_interval);
+        self.matches += o.matches;
+        self.time_to_seat.merge(&o.time_to_seat);
+        self.redirects += o.redirects;
     }
 }
 

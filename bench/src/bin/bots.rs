@@ -4,6 +4,10 @@
 //! cargo run --release -p tickwire-bench --bin bots -- --url ws://127.0.0.1:7000/ws --bots 500 --duration 60s
 //! ```
 //!
+//! With `--match-url http://127.0.0.1:7000/match` each bot asks matchmaking for a seat first
+//! and connects to the node and room of its ticket (any node of a cluster will do); the
+//! summary adds matches per second and the time from the POST to the `Welcome`.
+//!
 //! Exits 0 when every connection succeeded and no replica diverged, 1 otherwise, 2 when the
 //! run could not start (bad arguments, open-file limit too low).
 
