@@ -925,3 +925,38 @@ async fn deliver(state: &std::sync::Arc<crate::net::AppState>, msg: ClusterMsg) 
         }
     }
 }
+
+/// Sends a cluster message: to every node (`room` None), or to the node that runs `room`.
+/// Alone, or to a room of this node, it is delivered here directly. How many nodes heard it;
+/// an error sentence when nobody could.
+pub(crate) async fn send(
+    state: &std::sync::Arc<crate::net::AppState>,
+    room: Option<&str>,
+    msg: ClusterMsg,
+) -> Result<u64, String> {
+    let local = room.is_none_or(|r| state.rooms.contains(r));
+    let Some(cluster) = state.cluster.clone() else {
+        if !local {
+            return Err(format!("no room {} on this server", room.unwrap_or("")));
+        }
+        deliver(state, msg).await;
+        return Ok(1);
+    };
+    let node = match room {
+        None => None,
+        Some(_) if local => {
+            deliver(state, msg).await;
+            return Ok(1);
+        }
+        Some(r) => match cluster.locate(r).await {
+            Ok(Some((node, _))) => Some(node),
+            Ok(None) => return Err(format!("no room {r} in the cluster")),
+            Err(_) => return Err("the cluster directory (Redis) is unreachable".into()),
+        },
+    };
+    match cluster.publish(node.as_deref(), &msg).await {
+        Ok(0) => Err("no node heard the message (is its node up?)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("the cluster directory (Redis) is unreachable".into()),
+    }
+}

@@ -125,10 +125,10 @@ pub struct KickRequest {
 pub enum KickError {
     /// No room by that id on this node.
     #[error("no room {0} on this node")]
-    NoRoom(String),
+    UnknownRoom(String),
     /// The room has no such player.
     #[error("room {room} has no player {player}")]
-    NoPlayer {
+    UnknownPlayer {
         /// Room id.
         room: String,
         /// Player id.
@@ -136,7 +136,7 @@ pub enum KickError {
     },
     /// The room did not answer (it is shutting down, or far behind).
     #[error("room {0} did not answer; try again")]
-    NoAnswer(String),
+    Unanswered(String),
 }
 
 /// Whether a request path belongs to the operator's page or API.
@@ -232,10 +232,10 @@ pub(crate) async fn kick_local(
         .into_iter()
         .find(|h| h.stats.id == room)
     else {
-        return Err(KickError::NoRoom(room.to_string()));
+        return Err(KickError::UnknownRoom(room.to_string()));
     };
     let (reply, answer) = oneshot::channel();
-    let no_answer = || KickError::NoAnswer(room.to_string());
+    let no_answer = || KickError::Unanswered(room.to_string());
     let cmd = RoomCmd::Kick {
         player: PlayerId(player),
         reply,
@@ -249,7 +249,7 @@ pub(crate) async fn kick_local(
             info!(room, player, reason = KICKED_REASON, "operator kick");
             Ok(())
         }
-        Ok(Ok(false)) => Err(KickError::NoPlayer {
+        Ok(Ok(false)) => Err(KickError::UnknownPlayer {
             room: room.to_string(),
             player,
         }),
@@ -351,9 +351,20 @@ pub(super) async fn serve(req: Request<Incoming>, state: &Arc<AppState>) -> Resp
                 kick(req, state).await
             }
             ("kick", _, false) => method_not_allowed("POST"),
+            ("announce" | "message", _, true) => {
+                if let Some(r) = refusal(&req, token) {
+                    return r;
+                }
+                if api == "announce" {
+                    announce(req, state).await
+                } else {
+                    message(req, state).await
+                }
+            }
+            ("announce" | "message", _, false) => method_not_allowed("POST"),
             _ => json_error(
                 StatusCode::NOT_FOUND,
-                "the admin API has GET /admin/api/overview and POST /admin/api/kick",
+                "the admin API has GET /admin/api/overview and POST /admin/api/kick, /admin/api/announce and /admin/api/message",
             ),
         }
     } else {
@@ -395,45 +406,123 @@ pub(super) async fn serve(req: Request<Incoming>, state: &Arc<AppState>) -> Resp
     }
 }
 
-/// `POST /admin/api/kick`.
-async fn kick(req: Request<Incoming>, state: &Arc<AppState>) -> Response<Body> {
+/// Reads a JSON request body of at most `MAX_BODY_BYTES`; the error answer otherwise.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+    state: &Arc<AppState>,
+    shape: &str,
+) -> Result<T, Response<Body>> {
     let body = Limited::new(req.into_body(), MAX_BODY_BYTES).collect();
     let bytes = match tokio::time::timeout(state.config.handshake_timeout, body).await {
         Ok(Ok(b)) => b.to_bytes(),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return json_error(
+            return Err(json_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("a kick request is at most {MAX_BODY_BYTES} bytes of JSON"),
-            );
+                &format!("a request is at most {MAX_BODY_BYTES} bytes of JSON"),
+            ));
         }
         Ok(Err(_)) => {
-            return json_error(
+            return Err(json_error(
                 StatusCode::BAD_REQUEST,
                 "the request body could not be read",
-            );
+            ));
         }
         Err(_) => {
-            return json_error(
+            return Err(json_error(
                 StatusCode::REQUEST_TIMEOUT,
                 "the request body came too slowly",
-            );
+            ));
         }
     };
-    let request: KickRequest = match serde_json::from_slice(&bytes) {
+    serde_json::from_slice(&bytes).map_err(|e| {
+        json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("the request is JSON {shape} ({e})"),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+struct AnnounceRequest {
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct MessageRequest {
+    room: String,
+    player: u32,
+    text: String,
+}
+
+/// `POST /admin/api/announce` `{"text"}`: a notice to every player of every room, on every
+/// node of the cluster.
+async fn announce(req: Request<Incoming>, state: &Arc<AppState>) -> Response<Body> {
+    let r: AnnounceRequest = match read_json(req, state, "{\"text\":\"...\"}").await {
         Ok(r) => r,
-        Err(e) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                &format!("a kick request is JSON {{\"room\":\"ID\",\"player\":N}} ({e})"),
-            );
-        }
+        Err(e) => return e,
     };
+    match crate::cluster::send(
+        state,
+        None,
+        crate::cluster::ClusterMsg::Announce { text: r.text },
+    )
+    .await
+    {
+        Ok(nodes) => json(StatusCode::OK, &serde_json::json!({ "nodes": nodes })),
+        Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, &e),
+    }
+}
+
+/// `POST /admin/api/message` `{"room","player","text"}`: a notice to one player, on whichever
+/// node runs its room.
+async fn message(req: Request<Incoming>, state: &Arc<AppState>) -> Response<Body> {
+    let r: MessageRequest = match read_json(
+        req,
+        state,
+        "{\"room\":\"ID\",\"player\":N,\"text\":\"...\"}",
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let msg = crate::cluster::ClusterMsg::Direct {
+        room: r.room.clone(),
+        player: r.player,
+        text: r.text,
+    };
+    match crate::cluster::send(state, Some(&r.room), msg).await {
+        Ok(nodes) => json(StatusCode::OK, &serde_json::json!({ "nodes": nodes })),
+        Err(e) => json_error(StatusCode::NOT_FOUND, &e),
+    }
+}
+
+/// `POST /admin/api/kick`.
+async fn kick(req: Request<Incoming>, state: &Arc<AppState>) -> Response<Body> {
+    let request: KickRequest = match read_json(req, state, "{\"room\":\"ID\",\"player\":N}").await {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    if !state.rooms.contains(&request.room) && state.cluster.is_some() {
+        // The room may be on another node: that node kicks.
+        let msg = crate::cluster::ClusterMsg::Kick {
+            room: request.room.clone(),
+            player: request.player,
+        };
+        return match crate::cluster::send(state, Some(&request.room), msg).await {
+            Ok(_) => json(
+                StatusCode::OK,
+                &serde_json::json!({ "kicked": true, "remote": true }),
+            ),
+            Err(e) => json_error(StatusCode::NOT_FOUND, &e),
+        };
+    }
     match kick_local(state, &request.room, request.player).await {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({ "kicked": true })),
-        Err(e @ (KickError::NoRoom(_) | KickError::NoPlayer { .. })) => {
+        Err(e @ (KickError::UnknownRoom(_) | KickError::UnknownPlayer { .. })) => {
             json_error(StatusCode::NOT_FOUND, &e.to_string())
         }
-        Err(e @ KickError::NoAnswer(_)) => {
+        Err(e @ KickError::Unanswered(_)) => {
             json_error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
         }
     }

@@ -288,13 +288,17 @@ impl Drainer {
         interrupt: impl std::future::Future<Output = ()>,
     ) {
         let state = &self.state;
+        if let Some(c) = &state.cluster {
+            // Out of matchmaking first (the renewal says so to the directory), then no seats.
+            c.drain();
+            if let Err(e) = c.renew(&state.rooms.list()).await {
+                warn!(error = %e, "the directory did not hear that this node drains; its rooms leave it with their leases");
+            }
+        }
         state
             .rooms
             .draining
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(c) = &state.cluster {
-            c.drain();
-        }
         let players = || state.rooms.list().iter().map(|r| r.players).sum::<usize>();
         info!(
             ?timeout,
