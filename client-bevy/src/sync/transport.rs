@@ -3,8 +3,14 @@
 //! reconnects with backoff, optionally delays traffic to simulate lag, and talks to Bevy
 //! systems through two channels. It never touches game state: frames go to Bevy as they
 //! arrive (decoding a snapshot needs the replica, which lives there), and Bevy sends frames it
-//! encoded with the game's schema. The only message it reads is the `Welcome`, for the resume
-//! token.
+//! encoded with the game's schema. The only messages it reads are the `Welcome`, for the resume
+//! token, and a `Redirect` before it: a node of a cluster sending the client to another
+//! (docs/SCALING.md). It follows at once, with the same `Hello`, to the redirect's URL with its
+//! room and seat (the URL's other query parameters kept), at most
+//! [`MAX_REDIRECTS`](tickwire_client::redirect::MAX_REDIRECTS) in a row before it counts as a
+//! failed attempt (backoff, then the configured URL again); a 4008 (the seat expired) retries
+//! at once without the seat. After a `Welcome` it reconnects to the node that welcomed it, and
+//! to the configured URL when that node cannot be reached.
 
 use super::backoff::Backoff;
 use super::delay_line::DelayLine;
@@ -12,10 +18,11 @@ use super::status::{Disconnect, LinkStatus};
 use rand::Rng;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tickwire_client::redirect::{MAX_REDIRECTS, has_seat, redirected_url, without_seat};
 use tickwire_client::{Client, CloseCode, Received, Retry};
 use tickwire_shared::schema::Schema;
 use tickwire_shared::sync::{
-    ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg, decode_server, encode_client,
+    ClientMsg, Hello, PROTOCOL_VERSION, Redirect, ServerMsg, decode_server, encode_client,
 };
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::sleep_until;
@@ -130,6 +137,8 @@ enum SessionEnd {
     Shutdown,
     /// The connection ended; `welcomed` tells whether it got as far as `Welcome`.
     Lost { cause: Disconnect, welcomed: bool },
+    /// The node sent the client elsewhere before any `Welcome`.
+    Redirected(Redirect),
 }
 
 /// The thread's whole life: connect, play, and reconnect until told to stop.
@@ -143,24 +152,63 @@ async fn run_link(
     };
     let mut backoff = Backoff::new(config.backoff_base, config.backoff_cap);
     let mut resume_token: Option<String> = None;
+    // Where the next connection goes: the configured URL, or where a redirect sent us.
+    let mut url = config.url.clone();
+    // Redirects (and seat retries) since the last Welcome.
+    let mut hops = 0;
     loop {
         emit(FromNet::Status(LinkStatus::Connecting {
             attempt: backoff.failures() + 1,
         }));
         let connected = tokio::select! {
-            c = Client::connect(&config.url, config.connect_timeout) => Some(c),
+            c = Client::connect(&url, config.connect_timeout) => Some(c),
             stop = wait_for_stop(&mut cmds) => if stop { return } else { None },
         };
         let cause = match connected {
             // Asked to reconnect while connecting: start over at once.
             None => continue,
-            Some(Err(e)) => Disconnect::Unreachable(e.to_string()),
+            Some(Err(e)) => {
+                // A node that cannot be reached: the configured URL finds where the room went.
+                url = config.url.clone();
+                Disconnect::Unreachable(e.to_string())
+            }
             Some(Ok(client)) => {
                 match run_session(&config, client, &mut resume_token, &mut cmds, &events).await {
                     SessionEnd::Shutdown => return,
+                    SessionEnd::Redirected(r) if hops < MAX_REDIRECTS => {
+                        hops += 1;
+                        url = redirected_url(&url, &r);
+                        tracing::info!(%url, hops, "redirected to another node");
+                        continue;
+                    }
+                    SessionEnd::Redirected(r) => {
+                        hops = 0;
+                        url = config.url.clone();
+                        Disconnect::Closed {
+                            code: Some(CloseCode::Moved.code()),
+                            reason: format!(
+                                "redirected {} times in a row without a welcome (last to {})",
+                                MAX_REDIRECTS + 1,
+                                r.url
+                            ),
+                        }
+                    }
                     SessionEnd::Lost { cause, welcomed } => {
                         if welcomed {
                             backoff.reset();
+                            hops = 0;
+                            // The seat is spent: come back to this node and room without it.
+                            url = without_seat(&url);
+                        }
+                        if let Disconnect::Closed { code: Some(c), .. } = &cause
+                            && *c == CloseCode::SeatExpired.code()
+                            && has_seat(&url)
+                        {
+                            url = without_seat(&url);
+                            if hops < MAX_REDIRECTS {
+                                hops += 1;
+                                continue;
+                            }
                         }
                         cause
                     }
@@ -259,11 +307,18 @@ async fn run_session(
         tokio::select! {
             incoming = client.recv_frame() => match incoming {
                 Received::Binary(bytes) => {
-                    if !welcomed
-                        && let Ok(ServerMsg::Welcome(w)) = decode_server(&bytes, None, &|_| None)
-                    {
-                        welcomed = true;
-                        *resume_token = (!w.resume_token.is_empty()).then_some(w.resume_token);
+                    if !welcomed {
+                        match decode_server(&bytes, None, &|_| None) {
+                            Ok(ServerMsg::Welcome(w)) => {
+                                welcomed = true;
+                                *resume_token =
+                                    (!w.resume_token.is_empty()).then_some(w.resume_token);
+                            }
+                            // Go there at once (the node closes with 4007 by itself); Bevy
+                            // never sees it.
+                            Ok(ServerMsg::Redirect(r)) => break SessionEnd::Redirected(r),
+                            _ => {}
+                        }
                     }
                     inbound.push(Instant::now(), FromNet::Frame(bytes, Instant::now()));
                 }
