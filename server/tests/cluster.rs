@@ -376,6 +376,38 @@ async fn announcements_reach_every_node_and_a_direct_message_one_player() {
     assert_eq!(status, 200, "{body}");
     assert!(got_notice(&mut pb, "just for you").await);
     assert!(!got_notice(&mut pb2, "just for you").await);
+    // The operator's overview on a shows both nodes, and b's room with its players.
+    let (status, body) = a.get("/admin/api/overview").await;
+    assert_eq!(status, 200, "{body}");
+    let o: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&str> = o["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["ma", "mb"], "{body}");
+    let rb = o["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "rb")
+        .expect("b's room");
+    assert_eq!(rb["node"], "mb");
+    let mut names: Vec<&str> = rb["player_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["on-b", "on-b-2"], "{body}");
+    // A kick asked of a removes a player of b's room.
+    let kick = format!(r#"{{"room":"rb","player":{}}}"#, pb2.welcome.player_id.0);
+    let (status, body) = http(a.addr, "POST", "/admin/api/kick", &kick).await;
+    assert_eq!(status, 200, "{body}");
+    let closed = pb2.client().wait_closed(WAIT).await.expect("kicked");
+    assert_eq!(closed.0, Some(1008), "{closed:?}");
     // To a room nowhere: a clear 404.
     let (status, body) = http(
         a.addr,

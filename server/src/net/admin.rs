@@ -204,19 +204,125 @@ pub(crate) async fn local_overview(state: &Arc<AppState>) -> Overview {
     } else {
         "http"
     };
+    let node = state.cluster.as_ref().map_or(node, |c| c.node.clone());
+    for r in &mut rooms {
+        r.node = node.clone();
+    }
+    let url = if state.public_url.is_empty() {
+        format!("{scheme}://{}", state.config.addr)
+    } else {
+        state.public_url.clone()
+    };
     Overview {
         nodes: vec![NodeView {
             id: node.clone(),
-            url: format!("{scheme}://{}", state.config.addr),
+            url,
             rooms: rooms.len(),
             players: rooms.iter().map(|r| r.players).sum(),
-            draining: state.shutdown.is_cancelled(),
+            draining: state.shutdown.is_cancelled() || state.rooms.draining.load(Ordering::Relaxed),
             healthy: true,
         }],
         node,
         rooms,
         time_ms: now_ms(),
     }
+}
+
+/// The overview of the whole cluster (this node's alone without `--redis`, or with `local`):
+/// this node's, and each other live node's, asked over HTTP at its public URL (the same API
+/// with `?scope=local`, the same token) at once with one deadline. A node that does not answer
+/// is shown unhealthy, its rooms as the directory lists them (without players).
+pub(crate) async fn cluster_overview(state: &Arc<AppState>, local: bool) -> Overview {
+    let mut overview = local_overview(state).await;
+    let Some(cluster) = state.cluster.clone().filter(|_| !local) else {
+        return overview;
+    };
+    let Ok(nodes) = cluster.nodes().await else {
+        return overview;
+    };
+    let token = state.config.admin_token.clone().unwrap_or_default();
+    let asks = nodes
+        .iter()
+        .filter(|n| n.id != cluster.node)
+        .map(|n| {
+            let (n, token) = (n.clone(), token.clone());
+            tokio::spawn(async move {
+                let got =
+                    tokio::time::timeout(Duration::from_secs(1), fetch_overview(&n.url, &token))
+                        .await
+                        .ok()
+                        .flatten();
+                (n, got)
+            })
+        })
+        .collect::<Vec<_>>();
+    let (listed, _) = cluster.rooms_page(None, 500).await.unwrap_or_default();
+    for ask in asks {
+        let Ok((n, got)) = ask.await else { continue };
+        match got {
+            Some(o) => {
+                overview.nodes.extend(o.nodes);
+                overview.rooms.extend(o.rooms);
+            }
+            None => {
+                overview
+                    .rooms
+                    .extend(listed.iter().filter(|r| r.node == n.id).map(|r| RoomView {
+                        id: r.id.clone(),
+                        node: n.id.clone(),
+                        game: r.game.clone(),
+                        players: r.players,
+                        max_players: r.max_players,
+                        public: r.public,
+                        tick: 0,
+                        tick_ms: 0.0,
+                        bytes_sent: 0,
+                        uptime_secs: r.uptime_secs,
+                        player_list: Vec::new(),
+                    }));
+                overview.nodes.push(NodeView {
+                    id: n.id,
+                    url: n.url,
+                    rooms: n.rooms as usize,
+                    players: n.players as usize,
+                    draining: n.draining,
+                    healthy: false,
+                });
+            }
+        }
+    }
+    overview.nodes.sort_by(|a, b| a.id.cmp(&b.id));
+    overview
+}
+
+/// Another node's own overview, from its public WebSocket URL (`ws://host/prefix/ws` →
+/// `http://host/prefix/admin/api/overview?scope=local`). Plain HTTP only: a node behind
+/// `wss://` is shown from the directory.
+async fn fetch_overview(ws_url: &str, token: &str) -> Option<Overview> {
+    let rest = ws_url.strip_prefix("ws://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, "ws"));
+    let prefix = path.strip_suffix("ws").unwrap_or("");
+    let stream = tokio::net::TcpStream::connect(host).await.ok()?;
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .ok()?;
+    tokio::spawn(conn);
+    let req = Request::builder()
+        .uri(format!("/{prefix}admin/api/overview?scope=local"))
+        .header(hyper::header::HOST, host)
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .body(Full::new(Bytes::new()))
+        .ok()?;
+    let res = send.send_request(req).await.ok()?;
+    if !res.status().is_success() {
+        return None;
+    }
+    let body = Limited::new(res.into_body(), 4 << 20)
+        .collect()
+        .await
+        .ok()?;
+    serde_json::from_slice(&body.to_bytes()).ok()
 }
 
 /// Removes `player` from room `room` of this node: its connection is closed with 1008
@@ -341,7 +447,8 @@ pub(super) async fn serve(req: Request<Incoming>, state: &Arc<AppState>) -> Resp
                 if let Some(r) = refusal(&req, token) {
                     return r;
                 }
-                json(StatusCode::OK, &local_overview(state).await)
+                let local = req.uri().query().is_some_and(|q| q.contains("scope=local"));
+                json(StatusCode::OK, &cluster_overview(state, local).await)
             }
             ("overview", false, _) => method_not_allowed("GET, HEAD"),
             ("kick", _, true) => {
