@@ -87,6 +87,8 @@ before(async () => {
   redis = await startRedis();
   const node = (id) => ServerProcess.start([
     '--db', 'off', '--node', id, '--redis', redis.url, '--cluster-secret', SECRET, '--lease-ttl', '1500ms',
+    // Everyone in everyone's view; a stopped node waits at most 1 s for its players to go.
+    '--view-radius', '5000', '--drain-timeout', '1s',
   ]);
   nodeA = await node('ea');
   nodeB = await node('eb');
@@ -136,10 +138,12 @@ test('two pages on two nodes quick-match into one room; a reload resumes on the 
   assert.equal(new URL(first2.url).host, owner.addr, 'page 2 plays on the room\'s node');
   assert.equal(new URL(first2.url).searchParams.get('room'), room);
 
-  // Each page sees the other player (the scoreboard is every player's replicated record).
+  // Each page sees the other player: on its scoreboard (every player's replicated record)
+  // and as a body in the world.
   const names = (s) => s.scoreboard.map((p) => p.name).sort();
-  await waitFor(page1, (s) => names(s).join() === 'ada,bea', 'page 1 to see bea');
-  await waitFor(page2, (s) => names(s).join() === 'ada,bea', 'page 2 to see ada');
+  const sees = (name) => (s) => names(s).join() === 'ada,bea' && s.others.some((o) => o.name === name);
+  await waitFor(page1, sees('bea'), 'page 1 to see bea');
+  await waitFor(page2, sees('ada'), 'page 2 to see ada');
   // Both nodes list exactly that one room, with two players, on its node.
   for (const n of [nodeA, nodeB]) {
     const deadline = Date.now() + 10_000;
@@ -166,13 +170,21 @@ test('two pages on two nodes quick-match into one room; a reload resumes on the 
   assert.ok(back.redirects >= 1, 'the resume was sent on to the room\'s node');
   assert.equal(new URL(back.url).host, owner.addr, `the WebSocket ends on the room's node (${back.url})`);
   assert.equal(await roomOf(page2), room);
-  await waitFor(page2, (s) => names(s).join() === 'ada,bea' && s.snapshots > 5, 'page 2 to play on with ada');
+  await waitFor(page2, (s) => sees('ada')(s) && s.snapshots > 5, 'page 2 to play on with ada');
   const after1 = await waitFor(page1, (s) => s.scoreboard.some((p) => p.name === 'bea' && p.connected), 'page 1 to see bea back');
   assert.equal(after1.scoreboard.length, 2, 'no second bea');
+  // The reload was a drop and a return, not a leave and a new player.
+  await page1.waitForFunction(() => document.getElementById('chat-log').textContent.includes('bea is back'), null, { timeout: 5000 });
+  assert.doesNotMatch(await page1.textContent('#chat-log'), /bea left/);
   assert.match(await page2.getAttribute('#hud', 'title'), new RegExp(`${owner.addr}/ws room ${room}`));
 
-  await page1.screenshot({ path: '/tmp/cluster-page1.png' });
-  await page2.screenshot({ path: '/tmp/cluster-page2.png' });
+  // With the scoreboard held open (Tab): both players listed on both pages.
+  for (const [i, page] of [page1, page2].entries()) {
+    await page.keyboard.down('Tab');
+    await page.waitForTimeout(200);
+    await page.screenshot({ path: `/tmp/cluster-page${i + 1}.png` });
+    await page.keyboard.up('Tab');
+  }
   assert.deepEqual(page1.errors, []);
   assert.deepEqual(page2.errors, []);
   await page1.close();
