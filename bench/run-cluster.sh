@@ -125,7 +125,7 @@ rcli memory stats >"${base}.memstats-nodes.txt"
 
 # Samples at the start and the end of the hold (in the background while the bots run).
 python3 - "$base.cluster.json" "$redis_port" "$port_a" "$port_b" "${pids_nodes[0]}" \
-  "${pids_nodes[1]}" "$redis_pid" "$bots" "$((bots / 2 / ${ramp%.*} + 15))" "$hold_s" \
+  "${pids_nodes[1]}" "$redis_pid" "$bots" "$((bots / 2 / ${ramp%.*} + 25))" "$hold_s" \
   "$mem_empty" "$mem_nodes" <<'PY' &
 import json, os, re, subprocess, sys, time, urllib.request
 (out, rport, pa, pb, pid_a, pid_b, pid_r, bots, ramp_limit, hold_s, mem_empty,
@@ -193,22 +193,29 @@ def bot_pids():
                          text=True).stdout
     return [int(p) for p in out.split()]
 
-# The hold starts once every bot is seated (as the directory says; polled only before the
-# measured window, since /rooms itself sends Redis commands).
+# The hold starts once every bot is seated, or once the count has stopped growing for 3 s
+# (a bot that was refused does not come back), as the directory says; polled only before the
+# measured window, since /rooms itself sends Redis commands. The window then ends well inside
+# the bots' hold (which starts when their last join succeeded or gave up).
 start = time.monotonic()
-seated = 0
+seated, last, since = 0, -1, start
 while time.monotonic() - start < ramp_limit:
     try:
         seated = sum(r["players"] for r in rooms(pa))
     except Exception:
         pass
+    now = time.monotonic()
     if seated >= bots:
+        break
+    if seated != last:
+        last, since = seated, now
+    elif seated > 0 and now - since >= 3:
         break
     time.sleep(0.5)
 seated_after_s = time.monotonic() - start
 time.sleep(2)
 s0 = sample()
-window = max(5, hold_s - (time.monotonic() - start - seated_after_s) - 6)
+window = max(5, hold_s - 10)
 time.sleep(window)
 s1 = sample()
 mem = int(info("memory")["used_memory"])
@@ -222,6 +229,10 @@ for k in keys:
     prefix[p] = prefix.get(p, 0) + 1
 room_keys = sorted(k for k in keys if k.startswith("tw:room:"))
 usage = {k: int(redis("memory", "usage", k, "samples", "0").strip()) for k in room_keys}
+usage_all = {k: int(redis("memory", "usage", k, "samples", "0").strip()) for k in sorted(keys)}
+mem_info = {k: int(v) for k, v in info("memory").items()
+            if k in ("used_memory", "used_memory_dataset", "used_memory_scripts_eval",
+                     "used_memory_vm_eval", "used_memory_overhead", "used_memory_startup")}
 one = room_keys[0] if room_keys else None
 dt = s1["t"] - s0["t"]
 cmd_diff = {k: v - s0["redis"]["commandstats"].get(k, 0)
@@ -245,6 +256,7 @@ res = {
         "used_memory_empty": int(mem_empty), "used_memory_nodes_no_rooms": int(mem_nodes),
         "used_memory_with_rooms": mem, "memory_stats": stats, "keys": len(keys), "keys_by_pattern": prefix,
         "room_hashes": len(room_keys), "memory_usage_room_hash": usage,
+        "memory_usage_every_key": usage_all, "info_memory_with_rooms": mem_info,
         "one_room_hash": {"key": one, "hgetall": redis("hgetall", one).split("\n") if one else []},
     },
     "bots_cpu_pct_of_a_core": 100 * (s1["bots_cpu_s"] - s0["bots_cpu_s"]) / dt,
@@ -305,6 +317,7 @@ print(f"redis memory: empty {rd['used_memory_empty']} B, two nodes no rooms {rd[
 ms = rd["memory_stats"]
 print(f"MEMORY STATS dataset.bytes: empty {ms['empty']}, two idle nodes {ms['nodes_no_rooms']}, with rooms {ms['with_rooms']}:"
       f" dataset per room {(ms['with_rooms']['dataset.bytes'] - ms['nodes_no_rooms']['dataset.bytes']) / max(nr, 1):.0f} B over two idle nodes")
+print(f"MEMORY USAGE of every key: {rd['memory_usage_every_key']} (sum {sum(rd['memory_usage_every_key'].values())} B); info memory: {rd['info_memory_with_rooms']}")
 print(f"one room hash {rd['one_room_hash']['key']}: {rd['one_room_hash']['hgetall']}")
 per_node = {}
 for r in rooms:
