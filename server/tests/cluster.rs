@@ -75,6 +75,9 @@ async fn quick_match_fills_rooms_across_the_cluster_and_lists_them_everywhere() 
     // A plain quick-match on /ws (no ticket) joins the open room with 2 free seats, wherever
     // it is, asked of any node.
     let open = per_room.iter().find(|(_, n)| **n == 2).unwrap().0.clone();
+    // A seat just taken counts against its room for one lease (1.5 s here), until the node's
+    // renewal surely counts its player: wait that out.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     for n in &nodes[1..] {
         let c = GameClient::join(&n.ws(), "walk-in", None, WAIT)
             .await

@@ -546,7 +546,11 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         let msg = ServerMsg::Redirect(r.clone());
         let mut bytes = Vec::new();
         encode_server(&msg, &schema, &mut bytes);
-        assert_eq!(decode_server(&bytes, None, &|_| None).unwrap(), msg, "{name}");
+        assert_eq!(
+            decode_server(&bytes, None, &|_| None).unwrap(),
+            msg,
+            "{name}"
+        );
         let file = format!("server_{name}.bin");
         server.push(json!({
             "file": file,

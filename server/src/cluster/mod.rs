@@ -343,6 +343,8 @@ impl Cluster {
                 .arg(0)
                 .arg(&claims.room)
                 .arg(&claims.seat)
+                .arg(self.ttl.as_millis() as u64)
+                .arg(now_ms())
                 .query_async(&mut conn)
                 .await,
         );

@@ -85,13 +85,17 @@ end
 return free
 "#;
 
-/// Takes a reserved seat: removes it from the room's seat set and counts the player in the
-/// room's entry until the node's next renewal. ARGV: room, seat. Returns 1 if the seat was
-/// still reserved, 0 if it had expired or was taken.
+/// Takes a reserved seat. The reservation becomes a `taken:` entry that still counts
+/// against the room for one lease (ARGV[3], ms after ARGV[4], now): until then the node's
+/// renewal may carry a player count read before the player sat down, and the seat must not be
+/// sold twice meanwhile (for a moment the room looks one fuller than it is, never emptier).
+/// ARGV: room, seat, lease (ms), now (ms). Returns 1 if the seat was still reserved, 0 if it
+/// had expired or was taken.
 pub const CONSUME: &str = r#"
-local n = redis.call('ZREM', 'tw:seats:' .. ARGV[1], ARGV[2])
-if n == 1 and redis.call('EXISTS', 'tw:room:' .. ARGV[1]) == 1 then
-  redis.call('HINCRBY', 'tw:room:' .. ARGV[1], 'players', 1)
+local sk = 'tw:seats:' .. ARGV[1]
+local n = redis.call('ZREM', sk, ARGV[2])
+if n == 1 then
+  redis.call('ZADD', sk, tonumber(ARGV[4]) + tonumber(ARGV[3]), 'taken:' .. ARGV[2])
 end
 return n
 "#;

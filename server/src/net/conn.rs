@@ -379,8 +379,12 @@ impl Reader {
                 }
                 debug!(code, "client closed");
                 self.state.metrics.closed(code, "client");
-                // A deliberate goodbye: leave now instead of waiting for a resume.
-                if let Some((_, inbox)) = &self.inbox {
+                // A deliberate goodbye: leave now instead of waiting for a resume. 1001 is a
+                // browser page going away (a reload, a navigation): the player is kept for its
+                // resume grace, so the reloaded page takes it back with its saved token.
+                if code != CloseCode::GoingAway.code()
+                    && let Some((_, inbox)) = &self.inbox
+                {
                     let _ = inbox.send(ClientCmd::Quit).await;
                 }
                 // Echo a normal close; the writer does not count it again.
