@@ -367,7 +367,7 @@ mod tests {
             assert_eq!(close_code_label(n), want);
         }
         let labels: std::collections::HashSet<_> = (0..=u16::MAX).map(close_code_label).collect();
-        assert_eq!(labels.len(), 15 + 7 + 1, "{labels:?}");
+        assert_eq!(labels.len(), 15 + 9 + 1, "{labels:?}");
     }
 
     #[test]
@@ -381,7 +381,7 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("tickwire_closes_total{"))
             .count();
-        assert_eq!(series, 23, "{text}");
-        assert!(text.contains(r#"tickwire_closes_total{code="other",initiator="client"} 65514"#));
+        assert_eq!(series, 25, "{text}");
+        assert!(text.contains(r#"tickwire_closes_total{code="other",initiator="client"} 65512"#));
     }
 }
