@@ -80,7 +80,7 @@ pub struct NodeInfo {
 /// Where a join goes.
 pub enum Route {
     /// Here: join `room` (None: quick-match locally), creating it as a public room if
-    /// `public` and it does not exist; `seat` to take in the directory once seated.
+    /// `public` and it does not exist.
     Local {
         /// The room.
         room: Option<String>,
@@ -459,15 +459,7 @@ impl Cluster {
             reg.difference(&current).cloned().collect()
         };
         for id in &gone {
-            pipe.cmd("DEL")
-                .arg(format!("tw:room:{id}"))
-                .arg(format!("tw:seats:{id}"))
-                .ignore();
-            pipe.cmd("ZREM").arg("tw:rooms").arg(id).ignore();
-            pipe.cmd("ZREM")
-                .arg(format!("tw:open:{}", self.game))
-                .arg(id)
-                .ignore();
+            self.unregister(&mut pipe, id);
         }
         let mut conn = self.conn.clone();
         let r: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
@@ -477,6 +469,19 @@ impl Cluster {
         self.seen(r)?;
         *self.registered.lock().unwrap_or_else(|e| e.into_inner()) = current;
         Ok(())
+    }
+
+    /// Adds to `pipe` the commands that take room `id` out of the directory (3 commands).
+    fn unregister(&self, pipe: &mut redis::Pipeline, id: &str) {
+        pipe.cmd("DEL")
+            .arg(format!("tw:room:{id}"))
+            .arg(format!("tw:seats:{id}"))
+            .ignore();
+        pipe.cmd("ZREM").arg("tw:rooms").arg(id).ignore();
+        pipe.cmd("ZREM")
+            .arg(format!("tw:open:{}", self.game))
+            .arg(id)
+            .ignore();
     }
 
     /// Starts draining: no new rooms or seats here; the next renewal (at once) takes this
@@ -501,15 +506,7 @@ impl Cluster {
             .ignore();
         pipe.cmd("ZREM").arg("tw:nodes").arg(&self.node).ignore();
         for id in &ids {
-            pipe.cmd("DEL")
-                .arg(format!("tw:room:{id}"))
-                .arg(format!("tw:seats:{id}"))
-                .ignore();
-            pipe.cmd("ZREM").arg("tw:rooms").arg(id).ignore();
-            pipe.cmd("ZREM")
-                .arg(format!("tw:open:{}", self.game))
-                .arg(id)
-                .ignore();
+            self.unregister(&mut pipe, id);
         }
         let mut conn = self.conn.clone();
         let r: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
@@ -727,7 +724,7 @@ pub async fn route(
     cluster: &Cluster,
     room: Option<&str>,
     resume_token: Option<&str>,
-    seat: Option<&SeatClaims>,
+    seat: Option<(&SeatClaims, &str)>,
     local_room: impl Fn(&str) -> bool,
 ) -> Result<Route, tickwire_shared::close::CloseReason> {
     use tickwire_shared::close::{CloseCode, CloseReason};
@@ -746,7 +743,7 @@ pub async fn route(
         })
     };
     // A seat token names its node.
-    if let Some(c) = seat {
+    if let Some((c, token)) = seat {
         if c.node == cluster.node {
             return Ok(Route::Local {
                 room: Some(c.room.clone()),
@@ -754,7 +751,7 @@ pub async fn route(
             });
         }
         return match cluster.node_url(&c.node).await {
-            Ok(Some(url)) => Ok(redirect(url, &c.room, &raw_seat(c, cluster))),
+            Ok(Some(url)) => Ok(redirect(url, &c.room, token)),
             Ok(None) => Err(CloseReason::new(
                 CloseCode::SeatExpired,
                 "the node that held this seat is gone; ask for a new match",
@@ -817,13 +814,6 @@ pub async fn route(
     quick_match(cluster).await
 }
 
-/// A seat token for a redirect that carries one on (the client presents it to the node).
-fn raw_seat(c: &SeatClaims, cluster: &Cluster) -> String {
-    // Re-sign for the remaining time: the same claims, the same key.
-    let left = Duration::from_millis(c.exp_ms.saturating_sub(now_ms()));
-    cluster.seats.issue(&c.room, &c.node, &c.seat, left).0
-}
-
 async fn quick_match(cluster: &Cluster) -> Result<Route, tickwire_shared::close::CloseReason> {
     if cluster.is_draining() || !cluster.is_up() {
         return Ok(Route::Local {
@@ -833,16 +823,11 @@ async fn quick_match(cluster: &Cluster) -> Result<Route, tickwire_shared::close:
     }
     match cluster.reserve(&cluster.game).await {
         Ok(Some((r, _))) => {
-            if r.url == cluster.url && node_of(&r.room) == Some(cluster.node.as_str()) {
+            if r.url == cluster.url {
                 // The seat is here: take it at once.
                 if let Ok(c) = cluster.seats.verify(&r.seat) {
                     cluster.consume(&c).await;
                 }
-                Ok(Route::Local {
-                    room: Some(r.room),
-                    public: true,
-                })
-            } else if r.url == cluster.url {
                 Ok(Route::Local {
                     room: Some(r.room),
                     public: true,

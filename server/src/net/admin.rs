@@ -18,12 +18,13 @@
 //! nodes' overviews into the same shape and forwards kicks to the node that has the room.
 
 use super::AppState;
+use super::http::{json_error, response};
 use super::room_task::{KICKED_REASON, PlayerEntry, RoomCmd};
 use super::web;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, AUTHORIZATION, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -365,26 +366,9 @@ pub(crate) async fn kick_local(
 
 type Body = Full<Bytes>;
 
-fn response(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, content_type)
-        .header(CACHE_CONTROL, "no-store")
-        .body(Full::new(body.into()))
-        .expect("static response parts are valid")
-}
-
 fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     let body = serde_json::to_vec(value).expect("admin answers serialize");
     response(status, "application/json", body)
-}
-
-fn json_error(status: StatusCode, message: &str) -> Response<Body> {
-    json(status, &serde_json::json!({ "error": message }))
 }
 
 fn method_not_allowed(allow: &'static str) -> Response<Body> {

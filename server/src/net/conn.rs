@@ -522,7 +522,7 @@ impl Reader {
             &cluster,
             self.params.room.as_deref(),
             resume_token,
-            claims.as_ref(),
+            claims.as_ref().zip(self.params.seat.as_deref()),
             |id| state.rooms.contains(id),
         )
         .await

@@ -95,7 +95,7 @@ pub(super) async fn serve_connection<S>(
     }
 }
 
-fn response(
+pub(super) fn response(
     status: StatusCode,
     content_type: &'static str,
     body: impl Into<Bytes>,
@@ -341,7 +341,7 @@ async fn quick_match(req: &Request<Incoming>, state: &AppState) -> Response<Body
     }
 }
 
-fn json_error(status: StatusCode, message: &str) -> Response<Body> {
+pub(super) fn json_error(status: StatusCode, message: &str) -> Response<Body> {
     let body = serde_json::json!({ "error": message });
     response(status, "application/json", body.to_string())
 }
