@@ -149,7 +149,7 @@ fn snapshot_encode(c: &mut Criterion) {
         g.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
                 buf.clear();
-                encode_server(black_box(&msg), &schema, &mut buf);
+                encode_server(black_box(&msg), &schema, &[], &mut buf);
                 buf.len()
             })
         });

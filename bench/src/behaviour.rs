@@ -98,7 +98,7 @@ mod tests {
         let mut bots = Vec::new();
         for i in 0..3 {
             let j = room.handle_join(&format!("bot{i}"), None).unwrap();
-            let ServerMsg::Welcome(w) = decode_server(&j.welcome, None, &|_| None).unwrap() else {
+            let ServerMsg::Welcome(w) = decode_server(&j.welcome, None, &[]).unwrap() else {
                 panic!("not a welcome")
             };
             bots.push((
@@ -163,7 +163,7 @@ mod tests {
         let mut bots = Vec::new();
         for i in 0..3 {
             let j = room.handle_join(&format!("bot{i}"), None).unwrap();
-            let ServerMsg::Welcome(w) = decode_server(&j.welcome, None, &|_| None).unwrap() else {
+            let ServerMsg::Welcome(w) = decode_server(&j.welcome, None, &[]).unwrap() else {
                 panic!("not a welcome")
             };
             bots.push((

@@ -29,7 +29,7 @@ impl Table {
         let bots = (0..n)
             .map(|i| {
                 let j = room.handle_join(&format!("bot{i}"), None).unwrap();
-                let Ok(ServerMsg::Welcome(w)) = decode_server(&j.welcome, None, &|_| None) else {
+                let Ok(ServerMsg::Welcome(w)) = decode_server(&j.welcome, None, &[]) else {
                     panic!("first message is a welcome")
                 };
                 let brain = Brain::new(Behaviour::StrafeAndShoot.for_bot(i), i as u64);

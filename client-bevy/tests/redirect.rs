@@ -62,6 +62,7 @@ async fn redirecting_node(
                         encode_server(
                             &ServerMsg::Redirect(to(n, own)),
                             &Schema::new(""),
+                            &[],
                             &mut bytes,
                         );
                         let frame = Frame::new(true, OpCode::Binary, None, Payload::Owned(bytes));

@@ -131,7 +131,7 @@ async fn answer(client: &mut Client, limit: Duration) -> Result<Answer, JoinErro
             Received::Binary(b) => b,
             Received::Closed { code, reason } => return Ok(Answer::Closed(code, reason)),
         };
-        match tickwire_shared::sync::decode_server(&bytes, None, &|_| None) {
+        match tickwire_shared::sync::decode_server(&bytes, None, &[]) {
             Ok(ServerMsg::Welcome(w)) => return Ok(Answer::Welcome(*w, bytes.len())),
             Ok(ServerMsg::Redirect(r)) => return Ok(Answer::Redirect(r)),
             // A pong to a ping sent before the Welcome carries nothing yet.

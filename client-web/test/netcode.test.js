@@ -122,7 +122,10 @@ function play(seconds, oneWayMs) {
         sent.set(b.id, [b.x, b.y, tick === 1 ? 0 : b.x - ox, tick === 1 ? 0 : b.y - oy]);
       }
       if (tick === 1) s.players_joined = [{ id: 1, name: 'me', connected: true, lanes: [0, 0] }, { id: 2, name: 'them', connected: true, lanes: [0, 0] }];
-      link.push([ms + oneWayMs, 'down', encodeServer(s, schema, () => 0)]);
+      // The client holds both bodies from tick 1 on; updates go in ascending id order.
+      const held = tick === 1 ? [] : [me, other].map((b) => [b.id, 0]).sort((a, b) => a[0] - b[0]);
+      s.updated.sort((a, b) => a.id - b.id);
+      link.push([ms + oneWayMs, 'down', encodeServer(s, schema, held)]);
     }
   }
   client.stop();

@@ -1,5 +1,5 @@
-// The protocol v2 SDK (src/sdk/) against the golden vectors shared/tests/sync_golden.rs writes
-// (test/vectors/v2/): every message decodes to its JSON shape and re-encodes byte for byte, the
+// The protocol SDK (src/sdk/) against the golden vectors shared/tests/sync_golden.rs writes
+// (test/vectors/wire/): every message decodes to its JSON shape and re-encodes byte for byte, the
 // replica replays the snapshots to the very states (and checksums) Rust's replica reached, the
 // callbacks fire, and hostile bytes throw a WireError instead of hanging or allocating.
 import { test } from 'node:test';
@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
+  BitWriter,
   ENGINE_EVENTS,
   Reader,
   Replica,
@@ -14,6 +15,7 @@ import {
   T,
   WireError,
   Writer,
+  codeOf,
   decodeClient,
   decodeSchema,
   decodeServer,
@@ -29,8 +31,8 @@ import {
   schemaHash,
 } from '../src/sdk/index.js';
 
-const dir = fileURLToPath(new URL('./vectors/v2/', import.meta.url));
-const doc = JSON.parse(readFileSync(dir + 'v2.json', 'utf8'));
+const dir = fileURLToPath(new URL('./vectors/wire/', import.meta.url));
+const doc = JSON.parse(readFileSync(dir + 'vectors.json', 'utf8'));
 const bin = (name) => new Uint8Array(readFileSync(dir + name));
 const welcomeBytes = bin(doc.welcome.file);
 const schema = doc.welcome.msg.schema;
@@ -131,9 +133,8 @@ test('snapshots decode to their JSON and re-encode byte for byte', () => {
     }
     const msg = r.decode(bytes);
     assert.deepEqual(msg, s.msg, s.file);
-    const kindOf = (id) => r.entities.get(id)?.kind;
-    assert.equal(hex(encodeServer(msg, schema, kindOf)), hex(bytes), `${s.file} re-encoded`);
-    assert.equal(hex(encodeServer(s.msg, schema, kindOf)), hex(bytes), `${s.file} from JSON`);
+    assert.equal(hex(encodeServer(msg, schema, r.held())), hex(bytes), `${s.file} re-encoded`);
+    assert.equal(hex(encodeServer(s.msg, schema, r.held())), hex(bytes), `${s.file} from JSON`);
     r.apply(msg);
   }
 });
@@ -204,9 +205,17 @@ test('the idle snapshot and a small move are as small as in Rust', () => {
     checksum: null,
   };
   assert.deepEqual([...encodeServer(empty, schema)], [1, 100, 7, 0]);
+  // Skip 0 (`1`), the 7-bit mask 0b0000110, x +3 (zigzag 6: `0` + 4 bits), y −2 (zigzag 3):
+  // 18 bits in three bytes, after the count.
   const move = { ...empty, updated: [{ id: 5, mask: 0b110, lanes: [3, -2] }] };
-  assert.deepEqual([...encodeServer(move, schema, () => 0)], [1, 100, 7, 1, 1, 5, 0b110, 6, 3]);
-  assert.deepEqual(decodeServer(Uint8Array.of(1, 100, 7, 1, 1, 5, 0b110, 6, 3), schema, () => 0), move);
+  const held = [[2, 0], [5, 0]];
+  assert.deepEqual([...encodeServer(move, schema, [[5, 0]])], [1, 100, 7, 1, 1, 0x0d, 0xcc, 0x00]);
+  assert.deepEqual(decodeServer(Uint8Array.of(1, 100, 7, 1, 1, 0x0d, 0xcc, 0x00), schema, [[5, 0]]), move);
+  // Behind entity 2 the same update skips one: `0 1 0` instead of `1`, two bits more.
+  const far = encodeServer(move, schema, held);
+  assert.deepEqual(decodeServer(far, schema, held), move);
+  assert.equal(far.length, 8);
+  assert.throws(() => decodeServer(far, schema, [[5, 0]]), /past the 1 entities/);
 });
 
 // ---------------------------------------------------------------- callbacks and helpers
@@ -385,29 +394,56 @@ test('specific hostile snapshots throw clear errors', () => {
   throwsCode([4, 0, 0, 0, 0], 'TrailingBytes');
   throwsCode([3, 0], 'Invalid', /gap of 0/);
   throwsCode([3], 'Eof');
-  // An angle residual of half a turn (ship 0's heading: +128 is outside [-128, 128)) decodes
-  // but does not apply; -128 does.
-  const turn = (zz) => rs[1].apply(rs[1].decode(Uint8Array.from([1, 120, 0, 1, 1, 0, 0b1000, ...zz])));
-  assert.throws(() => turn([251, 0, 1]), (e) => e instanceof ReplicaError && e.code === 'BadValue');
+  // The updated section, a bit stream. After snapshot 1 the view is ships 0 and 3, marker 7,
+  // rock 300 (places 0..3); `upd` writes the count, then the bits `f` puts.
+  const stream = (f) => {
+    const b = new BitWriter();
+    f(b);
+    return b.finish();
+  };
+  const upd = (count, f) => [1, 120, 0, 1, count, ...stream(f)];
+  const heading = codeOf(T.Angle8, false, true);
+  // An angle residual of half a turn has no code (+128 is outside [-128, 128)): the encoder
+  // refuses it; -128 (zigzag 255, the 8-bit class) applies.
+  assert.throws(() => stream((b) => b.lane(heading, 128)), (e) => e instanceof WireError);
   const r2 = replicaAfter(2);
-  r2.apply(r2.decode(Uint8Array.from([1, 120, 0, 1, 1, 0, 0b1000, 251, 255, 0])));
+  r2.apply(r2.decode(Uint8Array.from(upd(1, (b) => {
+    b.gamma(1);
+    b.put(0b1000, 7);
+    b.lane(heading, -128);
+  }))));
   assert.equal(r2.entities.get(0).lanes[3], 192);
   // A created entity of an unknown kind.
   throwsCode([1, 120, 0, 2, 1, 9, 3], 'Invalid', /unknown entity kind 3/);
-  // An update of an entity neither held nor created.
-  throwsCode([1, 120, 0, 1, 1, 42, 1, 0], 'Invalid', /unknown entity 42/);
-  // An update of a marker (no fields) with a mask bit, of a ship with bit 7 (it has 7 fields).
-  throwsCode([1, 120, 0, 1, 1, 7, 1], 'Invalid', /mask bits beyond kind 2/);
-  throwsCode([1, 120, 0, 1, 1, 0, 0x80, 0], 'Invalid', /mask bits beyond kind 0/);
-  // A 64-bit mask on a 7-field kind.
-  throwsCode([1, 120, 0, 1, 1, 0, 253, 1, 0, 0, 0, 0, 0, 0, 0x80], 'Invalid', /mask bits/);
-  // Values outside their type: a Bool of 2 (rock.alive), a U16 of 65536 (ship.fuel).
-  throwsCode([1, 120, 0, 1, 1, 251, 44, 1, 0b10000, 2], 'OutOfRange', /Bool/);
-  throwsCode([1, 120, 0, 1, 1, 0, 0b100000, 252, 0, 0, 1, 0], 'OutOfRange', /U16/);
-  // An I32 just past i32::MAX (zigzag 2^32).
-  throwsCode([1, 120, 0, 1, 1, 251, 44, 1, 1, 253, 0, 0, 0, 0, 1, 0, 0, 0], 'OutOfRange', /I32/);
-  // A delta too large for any lane.
-  throwsCode([1, 120, 0, 1, 1, 0, 2, 253, 0, 0, 0, 0, 0, 0, 0, 0x80], 'OutOfRange');
+  // An update past the view (place 4 of 4), and more updates than entities in view.
+  throwsCode(upd(1, (b) => b.gamma(5)), 'Invalid', /past the 4 entities/);
+  throwsCode(upd(5, (b) => b.gamma(1)), 'Invalid', /5 updates in a view of 4/);
+  throwsCode([1, 120, 0, 1, 0], 'Invalid', /0 updates/);
+  // A skip code of 33 zeros; a stream cut short (ship 0's mask names x, whose lane is not
+  // there: the skip and mask fill the one byte).
+  throwsCode(upd(1, (b) => b.put(0, 33)), 'Invalid', /longer than 32 bits/);
+  throwsCode(upd(1, (b) => {
+    b.gamma(1);
+    b.put(0b10, 7);
+  }), 'Eof');
+  // Padding bits that are not 0: the marker's update (no fields) is the single bit `1` after
+  // a skip of 2 (`0 1 1`); a stray bit after it.
+  assert.deepEqual(dec(upd(1, (b) => b.gamma(3))).updated, [{ id: 7, mask: 0, lanes: [] }]);
+  throwsCode(upd(1, (b) => {
+    b.gamma(3);
+    b.put(1, 1);
+  }), 'Invalid', /padding/);
+  // A number in a wider class than it needs: ship 0's x residual 3 in the 8-bit class.
+  throwsCode(upd(1, (b) => {
+    b.gamma(1);
+    b.put(0b10, 7);
+    b.put(0b01, 2);
+    b.put(6, 8);
+  }), 'Invalid', /wider code/);
+  // A value lane beyond its type cannot be written (a Bool takes 1 bit, a U16 16): what is
+  // left is a U32 value past 2^32 − 1, which the 32 bits cannot hold either, so the encoder
+  // refuses it.
+  assert.throws(() => stream((b) => b.lane(codeOf(T.U32, false, false), 2 ** 32)), WireError);
   // A joined player whose name is not UTF-8, or longer than 24 characters.
   throwsCode([1, 120, 0, 128, 0, 1, 9, 2, 0xc3, 0x28, 1, 0, 0, 0, 0], 'BadText');
   throwsCode([1, 120, 0, 128, 0, 1, 9, 25, ...Array(25).fill(97), 1, 0, 0, 0, 0], 'BadText');
@@ -497,9 +533,12 @@ test('the replica refuses snapshots that do not fit, as Rust does', () => {
   code(fresh(), snap({ updated: [{ id: 0, mask: 2, lanes: [2 ** 31] }] }), 'BadValue');
   code(fresh(), snap({ updated: [{ id: 300, mask: 2, lanes: [-1] }] }), 'BadValue');
   assert.doesNotThrow(() => fresh().apply(snap({ updated: [{ id: 300, mask: 2, lanes: [65535] }] })));
-  // The same through the bytes: a delta of -1 on rock.y held at -32768.
+  // The same through the bytes: a delta of -1 on rock.y held at -32768. The rock is place 3
+  // of the view (skip 3: `0 0 1 0 0`), mask 0b10 in 8 bits, zigzag 1 in the 4-bit class.
   const r = fresh();
-  const bytes = Uint8Array.of(1, 120, 0, 1, 1, 251, 44, 1, 2, 1);
+  const bytes = Uint8Array.of(1, 120, 0, 1, 1, 0x44, 0x40, 0x00);
+  assert.deepEqual([...encodeServer(snap({ tick: 120, updated: [{ id: 300, mask: 2, lanes: [-1] }] }),
+    schema, r.held())], [...bytes]);
   const s = r.decode(bytes);
   assert.deepEqual(s.updated, [{ id: 300, mask: 2, lanes: [-1] }]);
   code(r, s, 'BadValue');
@@ -607,8 +646,8 @@ test('masks above 2^53 are BigInts and round trip', () => {
     updated: [{ id: 1, mask: (1n << 63n) | 1n, lanes: [4, 5] }], players_left: [],
     players_joined: [], players_changed: [], room: null, events: [], checksum: null,
   };
-  const bytes = encodeServer(s, wide, () => 0);
-  assert.deepEqual(decodeServer(bytes, wide, () => 0), s);
+  const bytes = encodeServer(s, wide, [[1, 0]]);
+  assert.deepEqual(decodeServer(bytes, wide, [[1, 0]]), s);
 });
 
 test('encoders refuse what the decoder would refuse', () => {
@@ -619,5 +658,5 @@ test('encoders refuse what the decoder would refuse', () => {
   assert.throws(() => encodeClient({ type: 'Action', seq: 1, kind: 9, values: [] }, schema), /unknown action/);
   assert.throws(() => encodeClient({ type: 'Nope' }, schema), /unknown client message/);
   assert.throws(() => encodeServer({ type: 'Snapshot', tick: 1, ack_input_seq: 0,
-    updated: [{ id: 77, mask: 1, lanes: [1] }] }, schema), /unknown entity 77/);
+    updated: [{ id: 77, mask: 1, lanes: [1] }] }, schema), /entity 77 that the client does not hold/);
 });

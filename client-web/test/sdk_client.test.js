@@ -64,7 +64,7 @@ function join(c, over = {}) {
   return ws;
 }
 
-const send = (ws, c, s) => ws.deliver(encodeServer(s, schema, (id) => c.replica.entities.get(id)?.kind));
+const send = (ws, c, s) => ws.deliver(encodeServer(s, schema, c.replica ? c.replica.held() : []));
 const sentOf = (ws, type) => ws.sent.map((b) => decodeClient(b, schema)).filter((m) => m.type === type);
 
 function firstSnapshot(ws, c, tick = 1) {
@@ -83,7 +83,7 @@ test('joins, builds the replica from the Welcome and fires the callbacks registe
   const welcomes = [];
   const c = client({ onWelcome: (r) => welcomes.push(r.playerId) });
   const ws = join(c);
-  assert.deepEqual(decodeClient(ws.sent[0]), { type: 'Hello', protocol_version: 3, name: 'ann', auth_token: null, resume_token: null });
+  assert.deepEqual(decodeClient(ws.sent[0]), { type: 'Hello', protocol_version: 4, name: 'ann', auth_token: null, resume_token: null });
   assert.equal(c.state, 'connected');
   assert.deepEqual(welcomes, [1]);
   firstSnapshot(ws, c);

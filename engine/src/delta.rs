@@ -23,6 +23,7 @@
 use crate::net_ids::NetIds;
 use crate::view::{Interest, Masks, Table, Viewer, diff};
 use tickwire_shared::schema::{FieldDesc, Schema};
+use tickwire_shared::sync::bits::Bits;
 use tickwire_shared::sync::replica::Checksum;
 use tickwire_shared::sync::wire::{self, Writer};
 use tickwire_shared::sync::{EncodedEntities, Snapshot, write_spawn, write_update};
@@ -202,7 +203,10 @@ impl Baseline {
 pub struct Changes {
     /// Per entity of this tick, what a client's merge reads.
     rows: Vec<Row>,
-    updates: Vec<u8>,
+    /// Updates longer than a [`Row`] holds (more than 64 bits), each whole.
+    long: Vec<Bits>,
+    /// Where an update is written before it goes into its row.
+    scratch: Bits,
     /// Per entity: its spawn for anyone but its owner, as a range of `spawns`, encoded the
     /// first time a client needs it this tick (`NONE` until then).
     spawn: Vec<(u32, u32)>,
@@ -229,32 +233,28 @@ struct Row {
     /// Its owner's id now and in the previous tick (0: none; no player has id 0).
     owner: u32,
     prev_owner: u32,
-    /// Its update for anyone but its owner, as a range of `updates` (empty: no change they
-    /// can see).
-    from: u32,
-    to: u32,
-    /// The same bytes when they fit (nearly always): copied as one fixed-size block, then cut
-    /// to length, which is cheaper than a copy of variable length.
-    short: [u8; SHORT],
+    /// Its update for anyone but its owner (mask and lanes, without the skip), `len` bits
+    /// (0: no change they can see): in `bits` when it fits 64 (nearly always), else
+    /// `long[bits]`.
+    bits: u64,
+    len: u32,
 }
-
-/// Updates up to this many bytes ride in their [`Row`].
-const SHORT: usize = 16;
 
 fn owner_id(p: Option<PlayerId>) -> u32 {
     p.map_or(0, |p| p.0)
 }
 
-/// Writes the update that turns `old` into `new` of one entity (each seen by its owner or
-/// not, as the flags say) one tick later, its `extrapolate` fields as residuals against `old`
-/// moved by `vel` (none: 0); returns the mask (0: the viewer sees no change, nothing written).
+/// Writes the update (mask and lanes) that turns `old` into `new` of one entity (each seen by
+/// its owner or not, as the flags say) one tick later, its `extrapolate` fields as residuals
+/// against `old` moved by `vel` (none: 0), into the stream `to` gives; returns the mask (0:
+/// the viewer sees no change, `to` is not called).
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn write_change(
-    w: &mut Writer<'_>,
+fn write_change<'b>(
+    to: impl FnOnce() -> &'b mut Bits,
     fields: &[FieldDesc],
     masks: &Masks,
-    (id, kind): (NetId, u16),
+    kind: u16,
     old: &[i64],
     old_own: bool,
     new: &[i64],
@@ -292,7 +292,7 @@ fn write_change(
         return 0;
     }
     let delta = masks.delta[k];
-    write_update(w, fields, id, mask, |f| {
+    write_update(to(), fields, mask, |f| {
         let v = lane(new, new_own, f);
         if x >> f & 1 != 0 {
             residual(f)
@@ -310,7 +310,7 @@ impl Changes {
     /// for viewers other than its owner (call after [`Interest::rebuild`]).
     pub fn compute(&mut self, interest: &Interest, masks: &Masks, schema: &Schema) {
         self.rows.clear();
-        self.updates.clear();
+        self.long.clear();
         self.spawn.clear();
         self.spawns.clear();
         std::mem::swap(&mut self.vel, &mut self.prev_vel);
@@ -319,12 +319,13 @@ impl Changes {
         self.moving.clear();
         let prev = interest.prev_entities();
         let mut p = 0;
+        let mut scratch = std::mem::take(&mut self.scratch);
         for i in 0..interest.len() as u32 {
             let (meta, new) = interest.entity(i);
             while p < prev.len() && prev[p].0.id < meta.id {
                 p += 1;
             }
-            let from = self.updates.len() as u32;
+            scratch.clear();
             let mut prev_owner = 0;
             let at = if prev
                 .get(p)
@@ -336,12 +337,11 @@ impl Changes {
                 let fields = &schema.kinds[k].fields;
                 let (n, x) = (masks.lens[k], masks.extrapolate[k]);
                 let ps = interest.prev_start(p as u32);
-                let mut w = Writer::new(&mut self.updates);
                 let mask = write_change(
-                    &mut w,
+                    || &mut scratch,
                     fields,
                     masks,
-                    (meta.id, meta.kind),
+                    meta.kind,
                     old,
                     false,
                     new,
@@ -361,20 +361,19 @@ impl Changes {
             } else {
                 NONE
             };
-            let to = self.updates.len() as u32;
-            let mut short = [0; SHORT];
-            if let Some(s) = short.get_mut(..(to - from) as usize) {
-                s.copy_from_slice(&self.updates[from as usize..to as usize]);
-            }
+            let len = scratch.len() as u32;
+            let bits = scratch.to_u64().unwrap_or_else(|| {
+                self.long.push(scratch.clone());
+                self.long.len() as u64 - 1
+            });
             self.rows.push(Row {
                 id: meta.id,
                 kind: meta.kind,
                 prev: at,
                 owner: owner_id(meta.owner),
                 prev_owner,
-                from,
-                to,
-                short,
+                bits,
+                len,
             });
             self.spawn.push((NONE, 0));
             let k = usize::from(meta.kind);
@@ -382,6 +381,7 @@ impl Changes {
             self.moving
                 .push(self.vel[at..at + masks.lens[k]].iter().any(|&v| v != 0));
         }
+        self.scratch = scratch;
     }
 
     /// Whether entity `i` of this tick moves by itself in a client's prediction (any of its
@@ -458,20 +458,24 @@ impl Changes {
                 let new = is_fresh(h);
                 if r.owner != me && r.prev_owner != me && !new {
                     // What everyone but the owner gets: encoded once this tick.
-                    let len = (r.to - r.from) as usize;
-                    if len != 0 {
-                        out.updated += 1;
-                        let bytes = &mut out.updated_bytes;
-                        if len <= SHORT {
-                            let end = bytes.len() + len;
-                            bytes.extend_from_slice(&r.short);
-                            bytes.truncate(end);
+                    if r.len != 0 {
+                        let bits = out.update_at(b as u32);
+                        if r.len <= 64 {
+                            bits.put(r.bits, r.len);
                         } else {
-                            bytes.extend_from_slice(&self.updates[r.from as usize..r.to as usize]);
+                            bits.append(&self.long[r.bits as usize]);
                         }
                     }
                 } else {
-                    self.update(interest, masks, schema, viewer, (h, new), i, out);
+                    self.update(
+                        interest,
+                        masks,
+                        schema,
+                        viewer,
+                        (h, new),
+                        (i, b as u32),
+                        out,
+                    );
                 }
                 a += 1;
                 b += 1;
@@ -482,7 +486,15 @@ impl Changes {
             if old.id == r.id && old.kind == r.kind {
                 // Only if the game replicated an id twice.
                 let new = is_fresh(h);
-                self.update(interest, masks, schema, viewer, (h, new), i, out);
+                self.update(
+                    interest,
+                    masks,
+                    schema,
+                    viewer,
+                    (h, new),
+                    (i, b as u32),
+                    out,
+                );
                 a += 1;
                 b += 1;
             } else if old.id <= r.id {
@@ -511,7 +523,7 @@ impl Changes {
     /// Entity `i` stays in view (it was entity `h` of the previous tick) and the viewer
     /// owns it now or owned it then, or was sent it whole last tick (`fresh`: its per-tick
     /// changes are 0), or the game replicated its id twice: its update for this viewer alone,
-    /// if it sees a change.
+    /// if it sees a change (`rank`: its place in the viewer's new view).
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn update(
@@ -521,7 +533,7 @@ impl Changes {
         schema: &Schema,
         viewer: PlayerId,
         (h, fresh): (u32, bool),
-        i: u32,
+        (i, rank): (u32, u32),
         out: &mut EncodedEntities,
     ) {
         let r = &self.rows[i as usize];
@@ -535,21 +547,17 @@ impl Changes {
         let n = masks.lens[usize::from(r.kind)];
         let ps = interest.prev_start(h);
         let vel = (!fresh).then(|| &self.prev_vel[ps..ps + n]);
-        let mut w = Writer::new(&mut out.updated_bytes);
-        if write_change(
-            &mut w,
+        write_change(
+            || out.update_at(rank),
             fields,
             masks,
-            (r.id, r.kind),
+            r.kind,
             old,
             old_own,
             new,
             new_own,
             vel,
-        ) != 0
-        {
-            out.updated += 1;
-        }
+        );
     }
 
     /// Entity `i` enters the view.

@@ -30,7 +30,7 @@ use tickwire_shared::sync::{
     Snapshot, Value, Welcome, encode_server, encode_snapshot_with_parts, wire::MAX_MESSAGE_BYTES,
 };
 use tickwire_shared::sync::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
-use tickwire_shared::{PlayerId, Tick};
+use tickwire_shared::{NetId, PlayerId, Tick};
 
 /// Settings of one room that the engine owns (the game has its own).
 #[derive(Debug, Clone)]
@@ -206,6 +206,8 @@ pub struct Room<G: Game> {
     viewers: Vec<Viewer>,
     visible: Vec<u32>,
     view: Table,
+    /// The ids a client with a copied baseline holds after its snapshot (scratch).
+    view_ids: Vec<NetId>,
     entities: EncodedEntities,
     snap: Snapshot,
     encode_buf: Vec<u8>,
@@ -262,6 +264,7 @@ impl<G: Game> Room<G> {
             viewers: Vec::new(),
             visible: Vec::new(),
             view: Table::default(),
+            view_ids: Vec::new(),
             entities: EncodedEntities::default(),
             snap: Snapshot::default(),
             encode_buf: Vec::new(),
@@ -499,7 +502,7 @@ impl<G: Game> Room<G> {
             game_config: self.client_config.clone(),
         }));
         let mut bytes = Vec::new();
-        encode_server(&msg, &self.schema, &mut bytes);
+        encode_server(&msg, &self.schema, &[], &mut bytes);
         bytes
     }
 
@@ -998,13 +1001,21 @@ impl<G: Game> Room<G> {
             encode_server(
                 &ServerMsg::Marker(Marker { gap }),
                 &self.schema,
+                &[],
                 &mut self.encode_buf,
             );
             return (self.encode_buf.clone(), dropped);
         }
+        // A copied baseline's updates are numbered in the view it now holds.
+        self.view_ids.clear();
+        if !live && !snap.updated.is_empty() {
+            let c = &self.clients[&id];
+            self.view_ids.extend(c.baseline.ids(&self.interest));
+        }
         encode_snapshot_with_parts(
             snap,
             live.then_some(&self.entities),
+            &self.view_ids,
             &self.event_bytes,
             &self.schema,
             &mut self.encode_buf,

@@ -37,7 +37,7 @@ impl<G: Game> TestRoom<G> {
             .handle_join(name, None)
             .expect("the room takes the player");
         let ServerMsg::Welcome(w) =
-            decode_server(&j.welcome, None, &|_| None).expect("a welcome decodes")
+            decode_server(&j.welcome, None, &[]).expect("a welcome decodes")
         else {
             panic!("the first message is not a welcome")
         };

@@ -62,7 +62,7 @@ struct Client {
 impl Client {
     fn new(welcome: &[u8]) -> Client {
         let ServerMsg::Welcome(w) =
-            tickwire_shared::sync::decode_server(welcome, None, &|_| None).unwrap()
+            tickwire_shared::sync::decode_server(welcome, None, &[]).unwrap()
         else {
             panic!("not a welcome")
         };
@@ -601,7 +601,7 @@ fn replicas_stay_exact_through_random_churn_and_skipping() {
 }
 
 fn token_of(welcome: &[u8]) -> String {
-    match tickwire_shared::sync::decode_server(welcome, None, &|_| None).unwrap() {
+    match tickwire_shared::sync::decode_server(welcome, None, &[]).unwrap() {
         ServerMsg::Welcome(w) => w.resume_token,
         _ => panic!("not a welcome"),
     }
@@ -705,7 +705,7 @@ fn enter(t: &mut Walk, name: &str, token: Option<&str>) -> (Joined, String) {
         .handle_join(name, token)
         .expect("the room takes the player");
     let ServerMsg::Welcome(w) =
-        tickwire_shared::sync::decode_server(&j.welcome, None, &|_| None).unwrap()
+        tickwire_shared::sync::decode_server(&j.welcome, None, &[]).unwrap()
     else {
         panic!("not a welcome")
     };
@@ -842,7 +842,7 @@ fn first_snapshot_creates_the_view_then_idle_costs_nothing() {
                 tick,
                 InputSeq(u32::from(ack)),
             ));
-            tickwire_shared::sync::encode_server(&msg, t.room.schema(), &mut empty);
+            tickwire_shared::sync::encode_server(&msg, t.room.schema(), &[], &mut empty);
             assert_eq!(*bytes, empty);
         }
         assert_exact(&t);
@@ -1524,7 +1524,7 @@ mod ids_under_churn {
                                 let (j, token) = {
                                     // Decode the Welcome as `enter` does.
                                     let ServerMsg::Welcome(w) = tickwire_shared::sync::decode_server(
-                                        &j.welcome, None, &|_| None,
+                                        &j.welcome, None, &[],
                                     )
                                     .unwrap() else {
                                         panic!("not a welcome")

@@ -34,8 +34,7 @@ async fn a_client_behind_while_others_chat_gets_bounded_snapshots_and_an_exact_s
     let mut slow = RawWs::connect_small_window(server.addr).await;
     slow.frame(2, true, &hello_bytes("slow")).await;
     let welcome = slow.read_binary().await.expect("a welcome");
-    let ServerMsg::Welcome(w) =
-        tickwire_shared::sync::decode_server(&welcome, None, &|_| None).unwrap()
+    let ServerMsg::Welcome(w) = tickwire_shared::sync::decode_server(&welcome, None, &[]).unwrap()
     else {
         panic!("not a welcome")
     };

@@ -91,7 +91,7 @@ async fn say_hello(ws: &mut RawWs, hello: Hello) -> Answer {
         .await
         .expect("an answer to Hello in time")
     {
-        Some(Ok(bytes)) => match decode_server(&bytes, None, &|_| None) {
+        Some(Ok(bytes)) => match decode_server(&bytes, None, &[]) {
             Ok(ServerMsg::Welcome(w)) => Answer::Welcome(w),
             other => panic!("not a Welcome: {other:?}"),
         },

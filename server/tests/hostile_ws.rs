@@ -241,7 +241,7 @@ async fn unmasked_client_frames_get_1002() {
         .expect("a Welcome");
     assert!(
         matches!(
-            tickwire_shared::sync::decode_server(&welcome, None, &|_| None),
+            tickwire_shared::sync::decode_server(&welcome, None, &[]),
             Ok(tickwire_shared::sync::ServerMsg::Welcome(_))
         ),
         "a masked Hello is unmasked and answered with a Welcome"

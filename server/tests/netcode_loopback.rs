@@ -31,7 +31,7 @@ async fn client_netcode_predicts_the_real_server_exactly() {
         .await
         .unwrap()
     {
-        Received::Binary(b) => match decode_server(&b, None, &|_| None) {
+        Received::Binary(b) => match decode_server(&b, None, &[]) {
             Ok(ServerMsg::Welcome(w)) => *w,
             other => panic!("expected a Welcome, got {other:?}"),
         },

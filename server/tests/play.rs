@@ -261,7 +261,7 @@ async fn silent_peer_is_closed_and_removed() {
     let mut silent = RawWs::connect(server.addr).await;
     silent.frame(2, true, &hello_bytes("silent")).await;
     let welcome = silent.read_binary().await.expect("a Welcome");
-    let Ok(ServerMsg::Welcome(w)) = decode_server(&welcome, None, &|_| None) else {
+    let Ok(ServerMsg::Welcome(w)) = decode_server(&welcome, None, &[]) else {
         panic!("not a Welcome")
     };
     let silent_id = w.player_id;

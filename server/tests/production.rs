@@ -538,7 +538,7 @@ async fn a_player_dropped_by_the_heartbeat_resumes() {
     let mut silent = RawWs::connect(server.addr).await;
     silent.frame(2, true, &hello_bytes("sleepy")).await;
     let welcome = silent.read_binary().await.unwrap();
-    let Ok(ServerMsg::Welcome(w)) = decode_server(&welcome, None, &|_| None) else {
+    let Ok(ServerMsg::Welcome(w)) = decode_server(&welcome, None, &[]) else {
         panic!("not a Welcome")
     };
     // Reading is not talking: its first snapshot says which body is its.

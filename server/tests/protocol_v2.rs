@@ -9,7 +9,7 @@ use tickwire_client::{Client, GameClient, GameEvent};
 use tickwire_server::Config;
 use tickwire_server::net::RoomInfo;
 use tickwire_shared::schema::engine_events;
-use tickwire_shared::sync::{ClientMsg, Hello, encode_client};
+use tickwire_shared::sync::{ClientMsg, Hello, PROTOCOL_VERSION, encode_client};
 use tickwire_shared::{NetId, Tick};
 
 /// A `Hello` of the retired protocol version 1 (its layout is version 2's, so only the
@@ -67,7 +67,7 @@ async fn a_v2_client_gets_the_schema_sees_its_body_and_moves_it() {
     })
     .await;
     let mut c = join(&server, "ada").await;
-    assert_eq!(c.welcome.protocol_version, 3);
+    assert_eq!(c.welcome.protocol_version, PROTOCOL_VERSION);
     assert_eq!(c.welcome.schema.game, "arena");
     assert_eq!(c.welcome.schema, tickwire_arena::schema());
     assert_eq!(c.welcome.checksum_interval, 5);
@@ -124,7 +124,7 @@ async fn a_version_1_hello_is_refused_and_rooms_name_their_game() {
     assert_eq!(code, Some(4000));
     assert_eq!(
         reason,
-        "protocol version 1 is not supported; this server speaks 3"
+        format!("protocol version 1 is not supported; this server speaks {PROTOCOL_VERSION}")
     );
     let (status, body) = server.http_get("/rooms").await;
     assert_eq!(status, 200);
@@ -239,7 +239,10 @@ async fn bad_v2_input_gets_a_clear_close_and_others_play_on() {
     raw.frame(0x2, true, &out).await;
     let (code, reason) = raw.read_close().await.unwrap();
     assert_eq!(code, 4000);
-    assert!(reason.contains("speaks 3"), "{reason}");
+    assert!(
+        reason.contains(&format!("speaks {PROTOCOL_VERSION}")),
+        "{reason}"
+    );
 
     // A version-2 input as a first message: Hello expected.
     let mut raw = RawWs::connect(server.addr).await;
@@ -314,7 +317,10 @@ async fn a_developers_own_game_is_served_by_the_same_server() {
     old.send_bytes(v1_hello_bytes("old")).await.unwrap();
     let (code, reason) = old.wait_closed(WAIT).await.unwrap();
     assert_eq!(code, Some(4000));
-    assert!(reason.contains("speaks 3"), "{reason}");
+    assert!(
+        reason.contains(&format!("speaks {PROTOCOL_VERSION}")),
+        "{reason}"
+    );
     shutdown.cancel();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
 }

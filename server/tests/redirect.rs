@@ -83,6 +83,7 @@ impl FakeNode {
                                     encode_server(
                                         &ServerMsg::Redirect(r),
                                         &Schema::new(""),
+                                        &[],
                                         &mut bytes,
                                     );
                                     let _ =

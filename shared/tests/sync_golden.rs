@@ -1,4 +1,4 @@
-//! Golden vectors of protocol version 2, shared with the browser SDK (`client-web/src/sdk/`).
+//! Golden vectors of the wire protocol (version 4), shared with the browser SDK (`client-web/src/sdk/`).
 //!
 //! A demo schema that uses every field type and flag, a `Welcome` carrying it, a sequence of
 //! snapshots applied one after another to a [`Replica`] (creates, delta and absolute updates,
@@ -8,7 +8,7 @@
 //! ticks, a teleport whose residual takes the wide varint escape, angle residuals at the edge
 //! of the half turn, a tick marker), two redirects, and every client message. Each
 //! message is encoded with the one codec, decoded back and re-encoded byte for byte here; the
-//! files under `client-web/test/vectors/v2/` hold the bytes and, in `v2.json`, the decoded
+//! files under `client-web/test/vectors/wire/` hold the bytes and, in `vectors.json`, the decoded
 //! shape and the replica after each snapshot. The JS SDK's tests decode every `.bin`, compare
 //! with the JSON, re-encode byte for byte and replay the snapshots into its own replica.
 //!
@@ -453,9 +453,10 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     encode_server(
         &ServerMsg::Welcome(Box::new(welcome.clone())),
         &schema,
+        &[],
         &mut bytes,
     );
-    let back = decode_server(&bytes, None, &|_| None).unwrap();
+    let back = decode_server(&bytes, None, &[]).unwrap();
     assert_eq!(back, ServerMsg::Welcome(Box::new(welcome.clone())));
     files.insert("welcome.bin".to_string(), bytes);
     doc["welcome"] = json!({ "file": "welcome.bin", "msg": welcome_json(&welcome) });
@@ -467,8 +468,8 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         let marker = markers().into_iter().find(|m| m.0 == i);
         let (name, msg_json) = if let Some((_, gap)) = marker {
             let m = ServerMsg::Marker(Marker { gap });
-            encode_server(&m, &schema, &mut bytes);
-            let raw = decode_server(&bytes, Some(&schema), &|_| None).unwrap();
+            encode_server(&m, &schema, &[], &mut bytes);
+            let raw = decode_server(&bytes, Some(&schema), &[]).unwrap();
             assert_eq!(raw, m);
             // The replica turns it into the empty snapshot it stands for.
             assert_eq!(
@@ -481,11 +482,12 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
             )
         } else {
             let msg = ServerMsg::Snapshot(s.clone());
-            encode_server(&msg, &schema, &mut bytes);
+            let held = replica.held();
+            encode_server(&msg, &schema, &held, &mut bytes);
             let back = replica.decode(&bytes).unwrap();
             assert_eq!(back, msg, "snapshot {i} round trip");
             let mut again = Vec::new();
-            encode_server(&back, &schema, &mut again);
+            encode_server(&back, &schema, &held, &mut again);
             assert_eq!(again, bytes);
             (
                 format!("snapshot_{}.bin", i + 1),
@@ -545,12 +547,8 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     for (name, r) in redirects {
         let msg = ServerMsg::Redirect(r.clone());
         let mut bytes = Vec::new();
-        encode_server(&msg, &schema, &mut bytes);
-        assert_eq!(
-            decode_server(&bytes, None, &|_| None).unwrap(),
-            msg,
-            "{name}"
-        );
+        encode_server(&msg, &schema, &[], &mut bytes);
+        assert_eq!(decode_server(&bytes, None, &[]).unwrap(), msg, "{name}");
         let file = format!("server_{name}.bin");
         server.push(json!({
             "file": file,
@@ -561,13 +559,13 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     doc["server"] = Json::Array(server);
     let mut text = serde_json::to_vec_pretty(&doc).unwrap();
     text.push(b'\n');
-    files.insert("v2.json".to_string(), text);
+    files.insert("vectors.json".to_string(), text);
     files
 }
 
 #[test]
-fn v2_golden_vectors_match_the_checked_in_files() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../client-web/test/vectors/v2");
+fn golden_vectors_match_the_checked_in_files() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../client-web/test/vectors/wire");
     let files = generate();
     if std::env::var_os("TICKWIRE_UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
@@ -593,10 +591,12 @@ fn the_idle_snapshot_is_four_bytes_and_deltas_are_small() {
     encode_server(
         &ServerMsg::Snapshot(Snapshot::empty(Tick(100), InputSeq(7))),
         &schema,
+        &[],
         &mut b,
     );
     assert_eq!(b, [1, 100, 7, 0]);
-    // A ship moving by (3, -2): id, mask, two one-byte deltas.
+    // A ship (the only entity held) off its course by (3, -2): the count, then 18 bits: skip 0
+    // (`1`), the mask 0b110 in 7 bits, two residuals in the 4-bit class (`0` + 4 bits each).
     let mut s = Snapshot::empty(Tick(100), InputSeq(7));
     s.updated.push(Update {
         id: NetId(5),
@@ -605,8 +605,13 @@ fn the_idle_snapshot_is_four_bytes_and_deltas_are_small() {
     });
     s.updated_lanes = vec![3, -2];
     let mut b = Vec::new();
-    encode_server(&ServerMsg::Snapshot(s), &schema, &mut b);
-    assert_eq!(b, [1, 100, 7, 1, 1, 5, 0b110, 6, 3]);
+    let held = [(NetId(5), 0)];
+    encode_server(&ServerMsg::Snapshot(s.clone()), &schema, &held, &mut b);
+    assert_eq!(b, [1, 100, 7, 1, 1, 0b0000_1101, 0b1100_1100, 0]);
+    assert_eq!(
+        decode_server(&b, Some(&schema), &held).unwrap(),
+        ServerMsg::Snapshot(s)
+    );
 }
 
 // ---- the worked examples of docs/PROTOCOL.md ----
@@ -773,9 +778,9 @@ fn the_documented_welcome_example_encodes_to_its_bytes() {
     };
     let msg = ServerMsg::Welcome(Box::new(w));
     let mut b = Vec::new();
-    encode_server(&msg, &schema, &mut b);
+    encode_server(&msg, &schema, &[], &mut b);
     assert_doc_example("welcome", &b);
-    assert_eq!(decode_server(&b, None, &|_| None).unwrap(), msg);
+    assert_eq!(decode_server(&b, None, &[]).unwrap(), msg);
 }
 
 /// The copy above is the arena's real schema: `games/arena/tests/vectors.rs` writes that into
@@ -858,7 +863,12 @@ fn bob_after_his_first_snapshot() -> Replica {
         .collect();
     first.joined_lanes = vec![2, 1, 0, 0, 0, 0];
     let mut bytes = Vec::new();
-    encode_server(&ServerMsg::Snapshot(first.clone()), &r.schema, &mut bytes);
+    encode_server(
+        &ServerMsg::Snapshot(first.clone()),
+        &r.schema,
+        &[],
+        &mut bytes,
+    );
     let ServerMsg::Snapshot(s) = r.decode(&bytes).unwrap() else {
         panic!("a snapshot");
     };
@@ -921,7 +931,12 @@ fn the_documented_snapshot_example_encodes_to_its_bytes_and_checks_out() {
     let mut r = bob_after_his_first_snapshot();
     let s = documented_snapshot(&r);
     let mut b = Vec::new();
-    encode_server(&ServerMsg::Snapshot(s.clone()), &r.schema, &mut b);
+    encode_server(
+        &ServerMsg::Snapshot(s.clone()),
+        &r.schema,
+        &r.held(),
+        &mut b,
+    );
     assert_doc_example("snapshot", &b);
     assert_eq!(r.decode(&b).unwrap(), ServerMsg::Snapshot(s.clone()));
     // Applying it verifies the checksum.

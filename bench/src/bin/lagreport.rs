@@ -121,7 +121,7 @@ async fn run_client(url: String, kind: usize, start: Instant, until: f64) -> Res
     );
     client.send_bytes(hello).await?;
     let welcome = match tokio::time::timeout(Duration::from_secs(10), client.recv_frame()).await? {
-        Received::Binary(b) => match decode_server(&b, None, &|_| None)? {
+        Received::Binary(b) => match decode_server(&b, None, &[])? {
             ServerMsg::Welcome(w) => *w,
             other => bail!("expected a Welcome, got {other:?}"),
         },

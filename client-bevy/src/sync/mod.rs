@@ -356,7 +356,7 @@ fn receive(
         stats.record(at, bytes.len());
         let decoded = match session.netcode.as_ref() {
             Some(n) => n.replica.decode(&bytes),
-            None => decode_server(&bytes, None, &|_| None),
+            None => decode_server(&bytes, None, &[]),
         };
         let msg = match decoded {
             Ok(m) => m,

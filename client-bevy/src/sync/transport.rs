@@ -308,7 +308,7 @@ async fn run_session(
             incoming = client.recv_frame() => match incoming {
                 Received::Binary(bytes) => {
                     if !welcomed {
-                        match decode_server(&bytes, None, &|_| None) {
+                        match decode_server(&bytes, None, &[]) {
                             Ok(ServerMsg::Welcome(w)) => {
                                 welcomed = true;
                                 *resume_token =

@@ -48,6 +48,6 @@ pub fn arena_welcome(resume_token: &str) -> Welcome {
 /// A server message encoded with the arena's schema.
 pub fn encode(msg: &ServerMsg) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_server(msg, &tickwire_arena::schema(), &mut out);
+    encode_server(msg, &tickwire_arena::schema(), &[], &mut out);
     out
 }

@@ -1,6 +1,6 @@
-// Protocol v2 messages, encoded field by field from the game's schema, exactly as
+// Protocol v4 messages, encoded field by field from the game's schema, exactly as
 // shared/src/sync/mod.rs. Messages are plain objects tagged with `type`, in the shapes of
-// client-web/test/vectors/v2/v2.json:
+// client-web/test/vectors/wire/vectors.json:
 //
 // Client → server
 //   { type: 'Hello', protocol_version, name, auth_token, resume_token }   (tokens: string|null)
@@ -22,14 +22,17 @@
 //
 // An update's lanes are one per set mask bit, ascending; for a `delta` field the lane is the
 // change from the value the client holds, for an `extrapolate` field the residual against the
-// client's own prediction (replica.js). Updates do not carry their kind: the decoder finds it
-// among the entities created earlier in the same snapshot, then asks `kindOf(id)` (the replica).
+// client's own prediction (replica.js). The `updated` section is a bit stream (bits.js) whose
+// updates name their entity by its place in the client's view after the snapshot's removals and
+// creations, so both directions need `held`: the `[id, kind]` pairs the client holds before the
+// snapshot, ascending by id (`replica.held()`).
 
 import { plan, readSchema, validateSchema, writeSchema } from './schema.js';
-import { Reader, T, WireError, Writer, maskBits } from './wire.js';
+import { BitReader, BitWriter, codesOf } from './bits.js';
+import { Reader, T, WireError, Writer, maskBits, maskOf } from './wire.js';
 
-/** Version 3 of the protocol (schema-driven, extrapolated fields, tick markers). */
-export const PROTOCOL_VERSION = 3;
+/** Version 4 of the protocol (schema-driven, extrapolated fields, tick markers, bit-packed updates). */
+export const PROTOCOL_VERSION = 4;
 /** Longest player name, in characters (shared/src/protocol.rs). */
 export const MAX_NAME_CHARS = 24;
 /** Longest chat line, in characters (shared/src/protocol.rs). */
@@ -198,11 +201,13 @@ export function decodeClient(bytes, schema) {
 // ---------------------------------------------------------------- server messages
 
 /**
- * Encodes a server message (a test server, a replay tool). A snapshot's updates need their
- * kind: `u.kind` if given, else an entity created earlier in the snapshot, else `kindOf(id)`.
+ * Encodes a server message (a test server, a replay tool). A snapshot's updates are numbered in
+ * the client's view, so `held` is what the client holds before it: `[id, kind]` pairs, ascending
+ * by id (`replica.held()`); updates must name entities of that view after the snapshot's
+ * removals and creations, in ascending id order.
  * @returns {Uint8Array}
  */
-export function encodeServer(msg, schema, kindOf = () => undefined) {
+export function encodeServer(msg, schema, held = []) {
   const w = new Writer(128);
   const variant = SERVER_TYPES.indexOf(msg?.type);
   if (variant < 0) throw invalid(`unknown server message ${msg?.type}`);
@@ -220,7 +225,7 @@ export function encodeServer(msg, schema, kindOf = () => undefined) {
       w.str(msg.game_config);
       break;
     case 'Snapshot':
-      encodeSnapshot(w, msg, needSchema(schema, 'a snapshot'), kindOf);
+      encodeSnapshot(w, msg, needSchema(schema, 'a snapshot'), held);
       break;
     case 'Pong':
       w.serdeUint(msg.client_time, 0xffffffff);
@@ -240,7 +245,7 @@ export function encodeServer(msg, schema, kindOf = () => undefined) {
   return w.finish();
 }
 
-function encodeSnapshot(w, s, p, kindOf) {
+function encodeSnapshot(w, s, p, held) {
   const removed = list(s.removed);
   const created = list(s.created);
   const updated = list(s.updated);
@@ -277,24 +282,37 @@ function encodeSnapshot(w, s, p, kindOf) {
   }
   if (updated.length) {
     w.varint(updated.length);
+    const view = viewAfter(held, removed, created);
+    const b = new BitWriter();
+    let rank = 0;
+    let next = 0;
     for (const u of updated) {
-      const kind = u.kind ?? created.find((c) => c.id === u.id)?.kind ?? kindOf(u.id);
-      if (kind === undefined || kind === null) throw invalid(`update of unknown entity ${u.id}`);
-      const k = p.kinds[kindIndex(kind, p.kinds.length, 'entity kind')];
-      w.varint(u32(u.id, 'updated id'));
-      const bitsSet = maskBits(u.mask);
-      if (bitsSet.length && bitsSet[bitsSet.length - 1] >= k.codes.length) {
+      while (rank < view.length && view[rank][0] < u.id) rank++;
+      if (rank >= view.length || view[rank][0] !== u.id) {
+        throw invalid(`an update of entity ${u.id} that the client does not hold (or out of order)`);
+      }
+      const kind = view[rank][1];
+      const k = p.kinds[kind];
+      const codes = codesOf(k);
+      const set = maskBits(u.mask);
+      if (set.length && set[set.length - 1] >= k.codes.length) {
         throw invalid(`mask bits beyond kind ${kind}`);
       }
-      if (!Array.isArray(u.lanes) || u.lanes.length !== bitsSet.length) {
+      if (!Array.isArray(u.lanes) || u.lanes.length !== set.length) {
         throw invalid(`entity ${u.id}: one lane per mask bit expected`);
       }
-      w.varint(u.mask);
-      bitsSet.forEach((f, j) => {
-        if (k.delta[f] || k.extrap[f]) w.zigzag(u.lanes[j]);
-        else w.lane(k.codes[f], u.lanes[j]);
-      });
+      b.gamma(rank - next + 1);
+      next = rank + 1;
+      rank++;
+      let j = 0;
+      for (let f = 0; f < k.codes.length; f++) {
+        const on = set[j] === f;
+        b.put(on ? 1 : 0, 1);
+        if (on) j++;
+      }
+      set.forEach((f, i) => b.lane(codes[f], u.lanes[i]));
     }
+    w.bytes(Uint8Array.from(b.finish()));
   }
   if (bits & SECTIONS.PLAYERS) {
     w.varint(left.length);
@@ -329,11 +347,12 @@ function encodeSnapshot(w, s, p, kindOf) {
 
 /**
  * Decodes a server message (the whole byte slice). A snapshot needs the schema (from Welcome)
- * and `kindOf(id)`, the kind index of an entity the client holds (undefined when it holds none);
+ * and `held`, the `[id, kind]` pairs the client holds before it, ascending by id
+ * (`replica.held()`), since its updates name entities by their place in the client's view;
  * without a schema only Welcome, Pong, Marker and Redirect decode. A Welcome's schema is
  * validated. Throws a WireError for anything malformed.
  */
-export function decodeServer(bytes, schema, kindOf = () => undefined) {
+export function decodeServer(bytes, schema, held = []) {
   const r = new Reader(bytes);
   const v = r.varint();
   let msg;
@@ -355,7 +374,7 @@ export function decodeServer(bytes, schema, kindOf = () => undefined) {
       validateSchema(msg.schema);
       return msg;
     case 1:
-      msg = decodeSnapshot(r, needSchema(schema, 'a snapshot'), kindOf);
+      msg = decodeSnapshot(r, needSchema(schema, 'a snapshot'), held);
       break;
     case 2:
       msg = { type: 'Pong', client_time: r.serdeU32(), tick: r.serdeU32() };
@@ -376,7 +395,7 @@ export function decodeServer(bytes, schema, kindOf = () => undefined) {
   return msg;
 }
 
-function decodeSnapshot(r, p, kindOf) {
+function decodeSnapshot(r, p, held) {
   const s = {
     type: 'Snapshot',
     tick: r.varint32(),
@@ -396,39 +415,38 @@ function decodeSnapshot(r, p, kindOf) {
     const n = r.count();
     for (let i = 0; i < n; i++) s.removed.push(r.varint32());
   }
-  // Kinds of the entities created in this snapshot, for its updates (first one wins, as Rust).
-  let createdKinds = null;
   if (bits & SECTIONS.CREATED) {
     const n = r.count();
-    createdKinds = new Map();
     for (let i = 0; i < n; i++) {
       const id = r.varint32();
       const kind = kindIndex(r.varint(), p.kinds.length, 'entity kind');
       s.created.push({ id, kind, lanes: readLanes(r, p.kinds[kind]) });
-      if (!createdKinds.has(id)) createdKinds.set(id, kind);
     }
   }
   if (bits & SECTIONS.UPDATED) {
-    const n = r.count();
+    const n = r.varint();
+    const view = viewAfter(held, s.removed, s.created);
+    // Every update names a distinct entity of the view.
+    if (typeof n !== 'number' || n === 0 || n > view.length) {
+      throw invalid(`${n} updates in a view of ${view.length} entities`);
+    }
+    const b = new BitReader(r.bytes, r.pos);
+    let next = 0;
     for (let i = 0; i < n; i++) {
-      const id = r.varint32();
-      let kind = createdKinds?.get(id);
-      if (kind === undefined) kind = kindOf(id);
-      if (kind === undefined || kind === null) throw invalid(`update of unknown entity ${id}`);
+      const at = next + b.gamma() - 1;
+      if (at >= view.length) throw invalid(`an update past the ${view.length} entities in view`);
+      next = at + 1;
+      const [id, kind] = view[at];
       const k = p.kinds[kind];
       if (k === undefined) throw invalid(`unknown entity kind ${kind} for entity ${id}`);
-      const mask = r.varint();
-      const set = maskBits(mask);
-      if (set.length && set[set.length - 1] >= k.codes.length) {
-        throw invalid(`mask bits beyond kind ${kind}`);
-      }
+      const codes = codesOf(k);
+      const set = [];
+      for (let f = 0; f < k.codes.length; f++) if (b.get(1) === 1) set.push(f);
       const lanes = new Array(set.length);
-      for (let j = 0; j < set.length; j++) {
-        const f = set[j];
-        lanes[j] = k.delta[f] || k.extrap[f] ? r.zigzag() : r.lane(k.codes[f]);
-      }
-      s.updated.push({ id, mask, lanes });
+      for (let j = 0; j < set.length; j++) lanes[j] = b.lane(codes[set[j]], k.codes[set[j]]);
+      s.updated.push({ id, mask: maskOf(set), lanes });
     }
+    r.pos += b.finish();
   }
   if (bits & SECTIONS.PLAYERS) {
     let n = r.count();
@@ -459,4 +477,21 @@ function decodeSnapshot(r, p, kindOf) {
   }
   if (bits & SECTIONS.CHECKSUM) s.checksum = r.u32le();
   return s;
+}
+
+/**
+ * The `[id, kind]` pairs a client holds after a snapshot's removals and creations (`held` before
+ * it, ascending by id), ascending: the view its updates are numbered in (`view_after` in Rust).
+ * An id created twice, or created while still held, is an error.
+ */
+export function viewAfter(held, removed, created) {
+  const gone = new Set(removed);
+  const out = [];
+  for (const h of held) if (!gone.has(h[0])) out.push(h);
+  for (const c of created) out.push([c.id, c.kind]);
+  if (created.length) out.sort((x, y) => x[0] - y[0]);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i][0] === out[i - 1][0]) throw invalid(`entity ${out[i][0]} created while held`);
+  }
+  return out;
 }

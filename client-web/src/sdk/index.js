@@ -1,5 +1,5 @@
 /**
- * tickwire browser SDK, protocol version 3: one module for any game on the engine.
+ * tickwire browser SDK, protocol version 4: one module for any game on the engine.
  *
  * The server describes its game in `Welcome` (the schema: entity kinds and their fields, the
  * player record, the room fields, the input command, actions and events); every later message
@@ -70,7 +70,9 @@ export {
   decodeServer,
   encodeClient,
   encodeServer,
+  viewAfter,
 } from './codec.js';
+export { BitReader, BitWriter, codeOf } from './bits.js';
 export { Replica, ReplicaError, checksum } from './replica.js';
 export {
   ENGINE_EVENTS,

@@ -99,6 +99,8 @@ export class Replica {
     this.ackInputSeq = 0;
     /** @type {Map<number, {kind: number, lanes: number[]}>} entities in view, by id */
     this.entities = new Map();
+    /** `held()`'s list, or null when the entities changed since. */
+    this.heldList = null;
     /** @type {Map<number, {name: string, connected: boolean, lanes: number[]}>} players, by id */
     this.players = new Map();
     /** The room's lanes (zero until the first snapshot that carries them). */
@@ -123,8 +125,19 @@ export class Replica {
    * A tick marker comes back as the empty snapshot it stands for.
    */
   decode(bytes) {
-    const msg = decodeServer(bytes, this.schema, (id) => this.entities.get(id)?.kind);
+    const msg = decodeServer(bytes, this.schema, this.held());
     return msg.type === 'Marker' ? this.marker(msg) : msg;
+  }
+
+  /**
+   * The entities held, as `[id, kind]` pairs ascending by id: what a snapshot's updates are
+   * numbered against (`decodeServer`'s `held`). Kept until the next creation or removal.
+   */
+  held() {
+    if (this.heldList === null) {
+      this.heldList = [...this.entities].map(([id, e]) => [id, e.kind]).sort((a, b) => a[0] - b[0]);
+    }
+    return this.heldList;
   }
 
   /** The empty snapshot a tick marker `{ type: 'Marker', gap }` stands for. */
@@ -196,6 +209,7 @@ export class Replica {
       const e = this.entities.get(id);
       if (e === undefined) throw new ReplicaError('UnknownEntity', `entity ${id} is unknown`, { id });
       this.entities.delete(id);
+      this.heldList = null;
       moved.delete(id);
       ch.removed.push({ id, kind: e.kind });
       gone.push(e);
@@ -211,6 +225,7 @@ export class Replica {
         throw new ReplicaError('DuplicateCreate', `entity ${c.id} created twice`, { id: c.id });
       }
       this.entities.set(c.id, e);
+      this.heldList = null;
       fresh.add(c.id);
       ch.created.push(c.id);
     }
@@ -442,7 +457,7 @@ export class Replica {
     return [...this.entities].filter(([, e]) => e.kind === k).sort((a, b) => a[0] - b[0]);
   }
 
-  /** A plain summary (the shape of v2.json's `replica`): entities and players by ascending id. */
+  /** A plain summary (the shape of vectors.json's `replica`): entities and players by ascending id. */
   toJSON() {
     const byId = (m, f) => [...m].sort((a, b) => a[0] - b[0]).map(([id, v]) => f(id, v));
     return {

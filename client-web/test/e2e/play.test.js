@@ -43,7 +43,7 @@ test('the page joins and both players see each other', async () => {
   assert.equal(a.others[0].name, 'bob');
   assert.equal(b.others[0].name, 'alice');
   for (const s of [a, b]) {
-    assert.equal(s.protocol, 3, 'the page speaks protocol version 3');
+    assert.equal(s.protocol, 4, 'the page speaks protocol version 4');
     assert.equal(s.game, 'arena', "the schema in Welcome is the arena's");
   }
   assert.equal(await pageA.isHidden('#join'), true, 'the join form is gone once playing');

@@ -165,7 +165,7 @@ mod tests {
             ArenaGame::new(ArenaConfig::default()),
         );
         let join = room.handle_join("walker", None).unwrap();
-        let Ok(ServerMsg::Welcome(w)) = decode_server(&join.welcome, None, &|_| None) else {
+        let Ok(ServerMsg::Welcome(w)) = decode_server(&join.welcome, None, &[]) else {
             panic!("a welcome")
         };
         let config = ClientConfig::parse(&w.game_config).unwrap();

@@ -116,7 +116,7 @@ mod tests {
         game.sim_mut().waves_on = false;
         let mut room = Room::new(EngineConfig::default(), game);
         let join = room.handle_join("walker", None).unwrap();
-        let Ok(ServerMsg::Welcome(w)) = decode_server(&join.welcome, None, &|_| None) else {
+        let Ok(ServerMsg::Welcome(w)) = decode_server(&join.welcome, None, &[]) else {
             panic!("a welcome")
         };
         let config = ClientConfig::parse(&w.game_config).unwrap();

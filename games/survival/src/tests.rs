@@ -318,7 +318,7 @@ fn spawn_bytes(id: NetId, lanes: &[i64]) -> usize {
 }
 
 #[test]
-fn static_pickups_cost_zero_bytes_after_creation() {
+fn static_pickups_cost_at_most_one_skip_code_after_creation() {
     const N: usize = 2000;
     // Two rooms alike in everything but where their N pickups lie: in `held` they lie in the
     // measured hero's view all along, in `away` in a far corner no one sees. Pickups take the
@@ -403,11 +403,13 @@ fn static_pickups_cost_zero_bytes_after_creation() {
         );
         assert!(s.updated.iter().all(|u| u.kind != PICKUP));
         assert!(s.removed.is_empty());
-        assert_eq!(
-            a.1,
-            b.1,
+        // The pickups' ids are one run between the heroes' and the zombies', so at most one
+        // update's skip passes over them: its Elias-gamma code grows by 2 bits per doubling,
+        // 22 bits for 2,000 (3 bytes at most after the padding).
+        assert!(
+            a.1 >= b.1 && a.1 - b.1 <= 3,
             "tick {t}: {N} pickups held cost {} bytes",
-            a.1 - b.1
+            a.1 as i64 - b.1 as i64
         );
         sizes.push(a.1);
     }
@@ -421,7 +423,7 @@ fn static_pickups_cost_zero_bytes_after_creation() {
     assert_eq!(strip(&held).len(), 6, "2 heroes and 4 zombies");
     let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
     eprintln!(
-        "moving ticks: {min}..={max} bytes per snapshot in both rooms, 0 of them for {N} pickups"
+        "moving ticks: {min}..={max} bytes per snapshot with {N} pickups held, at most 3 more than without"
     );
 }
 

@@ -475,6 +475,7 @@ impl Reader {
                 encode_server(
                     &ServerMsg::Pong(Pong { client_time, tick }),
                     &self.schema,
+                    &[],
                     &mut pong,
                 );
                 let len = pong.len() as u64;
@@ -543,7 +544,7 @@ impl Reader {
             crate::cluster::Route::Redirect(r) => {
                 debug!(to = %r.url, room = %r.room, "redirected to another node");
                 let mut bytes = Vec::new();
-                encode_server(&ServerMsg::Redirect(r), &self.schema, &mut bytes);
+                encode_server(&ServerMsg::Redirect(r), &self.schema, &[], &mut bytes);
                 let _ = self.to_writer.messages.send(Bytes::from(bytes)).await;
                 Err(close_err(
                     CloseCode::Moved,

@@ -50,6 +50,7 @@ pub(crate) const EMBEDDED: &[(&str, &[u8])] = embed!(
     "src/sdk/codec.js",
     "src/sdk/schema.js",
     "src/sdk/wire.js",
+    "src/sdk/bits.js",
     "src/sdk/f32.js",
     "cards/index.html",
     "cards/cards.js",

@@ -251,7 +251,7 @@ impl World {
                             tick: self.room.tick_count(),
                         });
                         let mut out = Vec::new();
-                        encode_server(&pong, &self.schema, &mut out);
+                        encode_server(&pong, &self.schema, &[], &mut out);
                         p.down.send(now, out);
                     }
                     other => panic!("the netcode sent {other:?}"),
@@ -290,7 +290,7 @@ impl World {
         let p = &mut self.peers[i];
         while let Some(bytes) = p.down.poll(now) {
             let Some(net) = p.net.as_mut() else {
-                let Ok(ServerMsg::Welcome(w)) = decode_server(&bytes, None, &|_| None) else {
+                let Ok(ServerMsg::Welcome(w)) = decode_server(&bytes, None, &[]) else {
                     panic!("a Welcome first")
                 };
                 let mut config = NetcodeConfig::new(&w);

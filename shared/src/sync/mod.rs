@@ -19,6 +19,7 @@
 //! A snapshot's updates do not name their entity's kind: the decoder looks it up in what the
 //! client holds (see [`Replica::decode`]), which is why decoding a snapshot needs the replica.
 
+pub mod bits;
 pub mod bot;
 pub mod inputs;
 pub mod interpolate;
@@ -31,12 +32,13 @@ pub use replica::{Entity, PlayerRecord, Replica, ReplicaError};
 
 use crate::ids::{InputSeq, NetId, PlayerId, Tick};
 use crate::schema::{FieldDesc, FieldType, Schema};
+use bits::{BitReader, Bits, Code};
 use serde::{Deserialize, Serialize};
 use wire::{Reader, WireError, Writer, check_range, decode_serde, encode_serde};
 
-/// Version 3 of the protocol (schema-driven; version 2 without extrapolated fields and tick
-/// markers).
-pub const PROTOCOL_VERSION: u16 = 3;
+/// Version 4 of the protocol (schema-driven; version 3 with its `updated` section as bytes,
+/// version 2 without extrapolated fields and tick markers).
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// The handshake: the first message on a connection, and only the first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,8 +394,11 @@ pub fn encode_client(msg: &ClientMsg, schema: &Schema, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends a server message. Lanes are written as given: the server keeps them in range.
-pub fn encode_server(msg: &ServerMsg, schema: &Schema, out: &mut Vec<u8>) {
+/// Appends a server message. Lanes are written as given: the server keeps them in range. A
+/// snapshot's updates name their entities by their place in the client's view, so `held` is
+/// what the client holds before it: `(id, kind)`, ascending by id (only a snapshot with updates
+/// reads it; it panics if an update names an entity the client would not hold).
+pub fn encode_server(msg: &ServerMsg, schema: &Schema, held: &[(NetId, u16)], out: &mut Vec<u8>) {
     let mut w = Writer::new(out);
     match msg {
         ServerMsg::Welcome(wel) => {
@@ -402,7 +407,15 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, out: &mut Vec<u8>) {
         }
         ServerMsg::Snapshot(s) => {
             w.varint(1);
-            encode_snapshot(&mut w, s, None, Events::Plain(&s.events), schema);
+            let view = if s.updated.is_empty() {
+                Vec::new()
+            } else {
+                let mut v = Vec::new();
+                view_after(held, &s.removed, &s.created, &mut v)
+                    .expect("a snapshot that creates no entity the client holds");
+                v.into_iter().map(|(id, _)| id).collect()
+            };
+            encode_snapshot(&mut w, s, None, &view, Events::Plain(&s.events), schema);
         }
         ServerMsg::Pong(p) => {
             w.varint(2);
@@ -419,21 +432,8 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends a `Snapshot` message whose events are `events` (`s.events` is not read): lets a
-/// server share one event among many clients' snapshots without copying it.
-pub fn encode_snapshot_with_events<E: std::borrow::Borrow<Event>>(
-    s: &Snapshot,
-    events: &[E],
-    schema: &Schema,
-    out: &mut Vec<u8>,
-) {
-    let mut w = Writer::new(out);
-    w.varint(1);
-    encode_snapshot(&mut w, s, None, Events::Plain(events), schema);
-}
-
 /// A snapshot's entity sections encoded ahead of the snapshot with [`write_spawn`] and
-/// [`write_update`]: a server encodes an entity's change once per tick and copies the bytes
+/// [`write_update`]: a server encodes an entity's change once per tick and copies the bits
 /// into every snapshot that carries it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct EncodedEntities {
@@ -443,10 +443,13 @@ pub struct EncodedEntities {
     pub created: u32,
     /// The spawns, each as [`write_spawn`] wrote it.
     pub created_bytes: Vec<u8>,
-    /// How many updates `updated_bytes` holds.
+    /// How many updates `updated_bits` holds.
     pub updated: u32,
-    /// The updates, each as [`write_update`] wrote it.
-    pub updated_bytes: Vec<u8>,
+    /// The updates' bit stream: each one's skip ([`EncodedEntities::update_at`]), then its
+    /// mask and lanes as [`write_update`] writes them.
+    pub updated_bits: Bits,
+    /// The place in the client's new view after the last update (0 before any).
+    next: u32,
 }
 
 impl EncodedEntities {
@@ -456,7 +459,56 @@ impl EncodedEntities {
         self.created = 0;
         self.created_bytes.clear();
         self.updated = 0;
-        self.updated_bytes.clear();
+        self.updated_bits.clear();
+        self.next = 0;
+    }
+
+    /// Starts the update of the entity at place `rank` of the client's new view (ascending
+    /// ids, after this snapshot's removals and creations; each update's place after the
+    /// last's): writes its skip and returns the stream for its mask and lanes.
+    #[inline]
+    pub fn update_at(&mut self, rank: u32) -> &mut Bits {
+        debug_assert!(rank >= self.next, "updates in view order");
+        self.updated += 1;
+        self.updated_bits.gamma(u64::from(rank - self.next) + 1);
+        self.next = rank + 1;
+        &mut self.updated_bits
+    }
+}
+
+/// The entities a client holds after a snapshot's removals and creations (`held` before it,
+/// ascending by id): the view its updates are numbered in. The lists may come in any order; an
+/// id created twice, or created while still held, is an error (the replica would refuse it).
+pub fn view_after(
+    held: &[(NetId, u16)],
+    removed: &[NetId],
+    created: &[Spawn],
+    out: &mut Vec<(NetId, u16)>,
+) -> Result<(), WireError> {
+    out.clear();
+    let mut gone: Vec<NetId> = removed.to_vec();
+    gone.sort_unstable();
+    let mut new: Vec<(NetId, u16)> = created.iter().map(|c| (c.id, c.kind)).collect();
+    new.sort_by_key(|c| c.0);
+    let mut g = gone.iter().peekable();
+    let kept = held.iter().filter(|(id, _)| {
+        while g.next_if(|&&x| x < *id).is_some() {}
+        g.peek().is_none_or(|&&x| x != *id)
+    });
+    let mut n = new.into_iter().peekable();
+    for &(id, kind) in kept {
+        while let Some(c) = n.next_if(|c| c.0 <= id) {
+            out.push(c);
+        }
+        out.push((id, kind));
+    }
+    out.extend(n);
+    match out.windows(2).find(|w| w[0].0 == w[1].0) {
+        Some(w) => Err(WireError::Invalid(format!(
+            "entity {} created while held",
+            w[0].0.0
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -485,19 +537,21 @@ impl EncodedEvents {
 }
 
 /// Appends a `Snapshot` message from parts encoded ahead: its entity sections (`entities`;
-/// `None` encodes `s.removed`, `s.created`, `s.updated` and their lanes) and its events
+/// `None` encodes `s.removed`, `s.created`, `s.updated` and their lanes, the updates numbered
+/// in `view`, the ids the client holds after the snapshot, ascending) and its events
 /// (`s.events` is not read). The bytes are those [`encode_server`] writes for the same
 /// snapshot.
 pub fn encode_snapshot_with_parts(
     s: &Snapshot,
     entities: Option<&EncodedEntities>,
+    view: &[NetId],
     events: &EncodedEvents,
     schema: &Schema,
     out: &mut Vec<u8>,
 ) {
     let mut w = Writer::new(out);
     w.varint(1);
-    encode_snapshot::<Event>(&mut w, s, entities, Events::Encoded(events), schema);
+    encode_snapshot::<Event>(&mut w, s, entities, view, Events::Encoded(events), schema);
 }
 
 /// Appends one event as a snapshot's `events` section carries it: kind, then its values.
@@ -521,30 +575,23 @@ pub fn write_spawn(w: &mut Writer<'_>, fields: &[FieldDesc], id: NetId, kind: u1
     write_lanes(w, fields, lanes);
 }
 
-/// Appends one entity update as a snapshot's `updated` section carries it: id, mask, then
-/// for each set bit, lowest first, `lane(field)`: the change from the held value (zigzag)
-/// for a `delta` field, the residual against the prediction (zigzag) for an `extrapolate`
-/// field, the value by its field type otherwise.
+/// Appends one entity update as a snapshot's `updated` section carries it after its skip:
+/// the mask (one bit per field of the kind), then for each set bit, lowest first,
+/// `lane(field)` in the field's [`Code`]: the change from the held value for a `delta` field,
+/// the residual against the prediction for an `extrapolate` field (both in the small-number
+/// code), the value in its type's bits otherwise.
 #[inline]
 pub fn write_update(
-    w: &mut Writer<'_>,
+    b: &mut Bits,
     fields: &[FieldDesc],
-    id: NetId,
     mask: u64,
     mut lane: impl FnMut(usize) -> i64,
 ) {
-    w.varint(u64::from(id.0));
-    w.varint(mask);
+    b.put(mask, fields.len() as u32);
     let mut m = mask;
     while m != 0 {
         let i = m.trailing_zeros() as usize;
-        let f = &fields[i];
-        let v = lane(i);
-        if f.delta || f.extrapolate {
-            w.zigzag(v)
-        } else {
-            w.lane(f.ty, v)
-        }
+        b.lane(Code::of(&fields[i]), lane(i));
         m &= m - 1;
     }
 }
@@ -553,6 +600,7 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
     w: &mut Writer<'_>,
     s: &Snapshot,
     entities: Option<&EncodedEntities>,
+    view: &[NetId],
     events: Events<'_, E>,
     schema: &Schema,
 ) {
@@ -607,15 +655,27 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
     if bits & sections::UPDATED != 0 {
         w.varint(updated as u64);
         match entities {
-            Some(e) => w.out.extend_from_slice(&e.updated_bytes),
+            Some(e) => e.updated_bits.write_to(w.out),
             None => {
+                let mut e = EncodedEntities::default();
                 let mut lanes = s.updated_lanes.iter();
+                let mut rank = 0;
                 for u in &s.updated {
+                    while view.get(rank).is_some_and(|&id| id < u.id) {
+                        rank += 1;
+                    }
+                    assert!(
+                        view.get(rank) == Some(&u.id),
+                        "an update of entity {} that the client does not hold",
+                        u.id.0
+                    );
                     let fields = &schema.kinds[usize::from(u.kind)].fields;
-                    write_update(w, fields, u.id, u.mask, |_| {
+                    write_update(e.update_at(rank as u32), fields, u.mask, |_| {
                         *lanes.next().expect("one lane per mask bit")
                     });
+                    rank += 1;
                 }
+                e.updated_bits.write_to(w.out);
             }
         }
     }
@@ -729,12 +789,14 @@ pub fn decode_client(bytes: &[u8], schema: &Schema) -> Result<ClientMsg, WireErr
     Ok(msg)
 }
 
-/// Decodes a server message. A snapshot needs the schema (from `Welcome`) and the kind of
-/// each entity the client holds (`kind_of`); without a schema only `Welcome` and `Pong` decode.
+/// Decodes a server message. A snapshot needs the schema (from `Welcome`) and what the client
+/// holds before it (`held`: `(id, kind)`, ascending by id), since its updates name entities by
+/// their place in the client's view; without a schema only `Welcome`, `Pong`, markers and
+/// redirects decode.
 pub fn decode_server(
     bytes: &[u8],
     schema: Option<&Schema>,
-    kind_of: &dyn Fn(NetId) -> Option<u16>,
+    held: &[(NetId, u16)],
 ) -> Result<ServerMsg, WireError> {
     let mut r = Reader::new(bytes);
     let msg = match r.varint()? {
@@ -749,7 +811,7 @@ pub fn decode_server(
         1 => {
             let schema =
                 schema.ok_or_else(|| WireError::Invalid("a snapshot before the welcome".into()))?;
-            ServerMsg::Snapshot(decode_snapshot(&mut r, schema, kind_of)?)
+            ServerMsg::Snapshot(decode_snapshot(&mut r, schema, held)?)
         }
         2 => ServerMsg::Pong(decode_serde(&mut r)?),
         3 => match r.varint32()? {
@@ -766,7 +828,7 @@ pub fn decode_server(
 fn decode_snapshot(
     r: &mut Reader<'_>,
     schema: &Schema,
-    kind_of: &dyn Fn(NetId) -> Option<u16>,
+    held: &[(NetId, u16)],
 ) -> Result<Snapshot, WireError> {
     let mut s = Snapshot {
         tick: Tick(r.varint32()?),
@@ -792,33 +854,38 @@ fn decode_snapshot(
         }
     }
     if bits & sections::UPDATED != 0 {
-        for _ in 0..r.count()? {
-            let id = NetId(r.varint32()?);
-            let kind = s
-                .created
-                .iter()
-                .find(|c| c.id == id)
-                .map(|c| c.kind)
-                .or_else(|| kind_of(id))
-                .ok_or_else(|| WireError::Invalid(format!("update of unknown entity {}", id.0)))?;
+        let n = r.varint()?;
+        let mut view = Vec::new();
+        view_after(held, &s.removed, &s.created, &mut view)?;
+        // Every update names a distinct entity of the view.
+        if n == 0 || n > view.len() as u64 {
+            return Err(WireError::Invalid(format!(
+                "{n} updates in a view of {} entities",
+                view.len()
+            )));
+        }
+        let mut b = BitReader::new(r.rest());
+        let mut next = 0u64;
+        for _ in 0..n {
+            let at = next + b.gamma()? - 1;
+            let &(id, kind) = view.get(at as usize).ok_or_else(|| {
+                WireError::Invalid(format!(
+                    "an update past the {} entities in view",
+                    view.len()
+                ))
+            })?;
+            next = at + 1;
             let fields = &schema.kinds[usize::from(kind)].fields;
-            let mask = r.varint()?;
-            if fields.len() < 64 && mask >> fields.len() != 0 {
-                return Err(WireError::Invalid(format!("mask bits beyond kind {kind}")));
-            }
+            let mask = b.get(fields.len() as u32)?;
             let mut m = mask;
             while m != 0 {
                 let f = &fields[m.trailing_zeros() as usize];
-                let v = if f.delta || f.extrapolate {
-                    r.zigzag()?
-                } else {
-                    r.lane(f.ty)?
-                };
-                s.updated_lanes.push(v);
+                s.updated_lanes.push(b.lane(Code::of(f), f.ty)?);
                 m &= m - 1;
             }
             s.updated.push(Update { id, kind, mask });
         }
+        r.skip(b.finish()?);
     }
     if bits & sections::PLAYERS != 0 {
         for _ in 0..r.count()? {

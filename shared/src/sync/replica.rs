@@ -159,13 +159,17 @@ impl Replica {
     /// replica holds).
     /// A tick marker comes back as the empty snapshot it stands for.
     pub fn decode(&self, bytes: &[u8]) -> Result<ServerMsg, WireError> {
-        let msg = decode_server(bytes, Some(&self.schema), &|id| {
-            self.entities.get(&id).map(|e| e.kind)
-        })?;
+        let msg = decode_server(bytes, Some(&self.schema), &self.held())?;
         Ok(match msg {
             ServerMsg::Marker(m) => ServerMsg::Snapshot(self.marker(m)?),
             msg => msg,
         })
+    }
+
+    /// What the replica holds, as the codec numbers a snapshot's updates: `(id, kind)`,
+    /// ascending by id.
+    pub fn held(&self) -> Vec<(NetId, u16)> {
+        self.entities.iter().map(|(id, e)| (*id, e.kind)).collect()
     }
 
     /// The empty snapshot a tick marker stands for.
