@@ -76,9 +76,10 @@ function decodesOrWireError(fn, what) {
 test('the vector set covers every message type and section', () => {
   const types = new Set(doc.client.map((c) => c.msg.type));
   assert.deepEqual([...types].sort(), ['Action', 'Chat', 'Hello', 'Input', 'Ping']);
-  assert.equal(doc.snapshots.length, 7);
+  assert.equal(doc.snapshots.length, 15);
   assert.ok(doc.snapshots.some((s) => s.msg.type === 'Marker'), 'no tick marker');
-  // A residual in the 4-byte escape (the teleport) and one at the half turn.
+  // A residual in the small-number code's escape to the full width (the teleport) and one at
+  // the half turn.
   assert.ok(doc.snapshots.some((s) => s.msg.updated?.some((u) => u.lanes.includes(70000))));
   assert.ok(doc.snapshots.some((s) => s.msg.updated?.some((u) => u.lanes.includes(-128))));
   const all = doc.snapshots.map((s) => s.msg).filter((m) => m.type === 'Snapshot');
@@ -87,6 +88,77 @@ test('the vector set covers every message type and section', () => {
     assert.ok(all.some((s) => s[key].length > 0), `no snapshot with ${key}`);
   }
   assert.ok(all.some((s) => s.room !== null) && all.some((s) => s.checksum !== null));
+});
+
+/** Each snapshot's updates as the bit stream numbers them: per update its entity, kind,
+ * skip, the entities the skip passes over, and its lanes with each field's flags. */
+function updatePlaces() {
+  const rs = replicas();
+  return doc.snapshots.map((s, i) => {
+    if (s.msg.type !== 'Snapshot') return null;
+    const held = rs[i].held();
+    const gone = new Set(s.msg.removed);
+    const created = new Map(s.msg.created.map((c) => [c.id, c.kind]));
+    const view = [...held.filter(([id]) => !gone.has(id)), ...created]
+      .sort((a, b) => a[0] - b[0]);
+    let next = 0;
+    const updates = s.msg.updated.map((u) => {
+      const at = view.findIndex(([id]) => id === u.id);
+      assert.ok(at >= next, `${s.file}: update of ${u.id} in view order`);
+      const passed = view.slice(next, at).map(([id]) => id);
+      next = at + 1;
+      const kind = view[at][1];
+      const fields = maskBits(u.mask).map((f) => schema.kinds[kind].fields[f]);
+      return { id: u.id, kind, skip: passed.length, passed, fields, lanes: u.lanes };
+    });
+    return { held: held.map(([id]) => id), created: [...created.keys()], updates };
+  });
+}
+
+/** The bits of the Elias-gamma code of a skip. */
+const gammaBits = (skip) => 2 * Math.floor(Math.log2(skip + 1)) + 1;
+const zigzag = (v) => (v < 0 ? -2 * v - 1 : 2 * v);
+
+test('the vectors cover the corners of the bit stream of the updated section', () => {
+  const places = updatePlaces();
+  const snaps = places.map((p, i) => p && { ...p, s: doc.snapshots[i] }).filter(Boolean);
+  // An update whose skip passes over an entity created in the same snapshot between two
+  // held ids, with updates on both sides of it; and an update of an entity in the snapshot
+  // that creates it.
+  assert.ok(snaps.some((p) => p.updates.some((u) => u.passed.some((id) => p.created.includes(id)
+    && p.held.some((h) => h < id) && p.held.some((h) => h > id)
+    && p.updates.some((v) => v.id < id) && p.updates.some((v) => v.id > id)))),
+  'no update skipping over an entity created between held ids');
+  assert.ok(snaps.some((p) => p.updates.some((u) => p.created.includes(u.id))),
+    'no update of an entity created in the same snapshot');
+  // A skip over five or more entities: a gamma code of 7 bits or more (skip 1 is `0 1 0`).
+  assert.equal(gammaBits(0), 1);
+  assert.equal(gammaBits(1), 3);
+  assert.equal(gammaBits(3), 5);
+  const longest = Math.max(...snaps.flatMap((p) => p.updates.map((u) => u.skip)));
+  assert.ok(longest >= 5 && gammaBits(longest) >= 7, `the longest skip is ${longest}`);
+  // The small-number code's escape to the full width: a change or residual of zigzag >= 256.
+  const small = (f) => f.delta || f.extrapolate;
+  assert.ok(snaps.some((p) => p.updates.some((u) => u.fields.some((f, j) => small(f)
+    && zigzag(u.lanes[j]) >= 256))), 'no small-number escape');
+  // A delta field's change (not 0) and a plain value lane in the same update.
+  assert.ok(snaps.some((p) => p.updates.some((u) => u.fields.some((f, j) => f.delta && u.lanes[j] !== 0)
+    && u.fields.some((f) => !small(f)))), 'no delta change beside a plain lane');
+  // A budget-held entity: moving on its course (d != 0), not sent for three consecutive
+  // snapshots of gap 1 in which other entities are updated, then one update with residuals
+  // against the client's prediction, in a snapshot whose checksum (the server's) holds.
+  const tick = (i) => doc.snapshots[i].replica.tick;
+  const gap1 = (i) => i > 0 && tick(i) - tick(i - 1) === 1;
+  const caughtUp = places.findIndex((p, i) => p && i >= 4 && gap1(i)
+    && doc.snapshots[i].msg.checksum !== null
+    && p.updates.some((u) => u.fields.some((f, j) => f.extrapolate && u.lanes[j] !== 0)
+      && [1, 2, 3].every((k) => {
+        const q = places[i - k];
+        const before = doc.snapshots[i - k - 1].replica.entities.find((e) => e.id === u.id);
+        return q && gap1(i - k) && before?.vel.some((d) => d !== 0)
+          && q.updates.length > 0 && !q.updates.some((v) => v.id === u.id);
+      })));
+  assert.equal(doc.snapshots[caughtUp]?.file, 'snapshot_13.bin', 'no budget-held entity caught up');
 });
 
 test('redirects decode to their JSON without a schema and re-encode byte for byte', () => {
@@ -152,7 +224,7 @@ test('the replica replays the snapshots to the states and checksums Rust reached
     assert.equal(r.checksum(), s.replica.checksum);
     if ((s.msg.checksum ?? null) !== null) assert.equal(r.checksum(), s.msg.checksum);
   }
-  assert.equal(r.snapshotsApplied, 7);
+  assert.equal(r.snapshotsApplied, 15);
 });
 
 test('apply returns the same Changes as Rust', () => {
@@ -262,8 +334,8 @@ test('callbacks fire per kind, for players, the room and events', () => {
     perSnapshot.push(log.slice(before));
   }
   assert.deepEqual(counts, {
-    'ship.add': 2, 'rock.add': 1, 'marker.add': 1,
-    'ship.change': 7, 'rock.change': 1,
+    'ship.add': 3, 'rock.add': 3, 'marker.add': 7,
+    'ship.change': 22, 'rock.change': 5,
     'ship.remove': 1, 'marker.remove': 1,
   });
   assert.deepEqual(perSnapshot[0], [
@@ -281,6 +353,15 @@ test('callbacks fire per kind, for players, the room and events', () => {
     ['remove', 'ship', 3], ['remove', 'marker', 7], ['change', 'ship', 0, 14], ['leave', 2],
     ['room', 2, 4600],
   ]);
+  // Rock 50, created and updated in the same snapshot: `add`, then `change`.
+  assert.deepEqual(perSnapshot[7], [
+    ['add', 'rock', 50, 8], ['add', 'rock', 150, 8],
+    ...[310, 311, 312, 313, 314, 315].map((id) => ['add', 'marker', id, 0]),
+    ['add', 'ship', 400, 7],
+    ['change', 'ship', 0, 0b11110], ['change', 'rock', 50, 0b110], ['change', 'rock', 300, 0b10011],
+  ]);
+  // Ship 400, its update held: it changes by its course alone.
+  for (const i of [9, 10, 11]) assert.ok(perSnapshot[i].some((l) => l[2] === 400 && l[3] === 6));
 });
 
 test('fields by name, dequantized values and quantization', () => {

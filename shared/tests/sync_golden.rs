@@ -5,8 +5,13 @@
 //! owner-only zeros, removals, players joining, changing and leaving, room fields, every
 //! engine event and a game event with text, checksums; extrapolated fields moving on their
 //! course with no update, residuals, a turn, a jump that stops the course, a gap of several
-//! ticks, a teleport whose residual takes the wide varint escape, angle residuals at the edge
-//! of the half turn, a tick marker), two redirects, and every client message. Each
+//! ticks, a teleport whose residual takes the small-number code's escape to the full width,
+//! angle residuals at the edge of the half turn, a tick marker; the bit stream's corners:
+//! updates on both sides of an entity created between held ids, an update of an entity in the
+//! snapshot that creates it, a skip over ten entities, delta changes and plain values in one
+//! update, and an update the server's budget held for three ticks, whose residual against the
+//! client's own prediction brings it back to the server's values, checked by the server's
+//! checksum), two redirects, and every client message. Each
 //! message is encoded with the one codec, decoded back and re-encoded byte for byte here; the
 //! files under `client-web/test/vectors/wire/` hold the bytes and, in `vectors.json`, the decoded
 //! shape and the replica after each snapshot. The JS SDK's tests decode every `.bin`, compare
@@ -368,6 +373,153 @@ fn snapshots(welcome: &Welcome) -> Vec<Snapshot> {
     }];
     s.updated_lanes = vec![-70_000];
     push(s, true, &mut r);
+    // 8: creations between the ids held (0 and 300): rock 50, updated in the same snapshot
+    // (its delta `y` on the value just created, and a plain `size`), and rock 150, which the
+    // update of rock 300 skips over (skip 1: `0 1 0`); six markers and ship 400 after them.
+    // Ship 0's update is a plain value alone; rock 300's mixes plain lanes and a delta change.
+    let mut s = Snapshot::empty(Tick(113), InputSeq(14));
+    s.created = [50, 150, 310, 311, 312, 313, 314, 315, 400]
+        .into_iter()
+        .map(|id| Spawn {
+            id: NetId(id),
+            kind: match id {
+                50 | 150 => 1,
+                400 => 0,
+                _ => 2,
+            },
+        })
+        .collect();
+    s.created_lanes = vec![
+        10, 100, -5, 1000, 1, 7, 0, 250, // rock 50
+        -20, 0, 1, 0, 1, 0, 50, 0, // rock 150
+        // (the markers have no lanes) ship 400, someone else's: fuel 0 for us, still.
+        3, 1000, 2000, 0, 80, 0, 0,
+    ];
+    s.updated = vec![
+        Update {
+            id: NetId(0),
+            kind: 0,
+            mask: 0b1_0000,
+        },
+        Update {
+            id: NetId(50),
+            kind: 1,
+            mask: 0b110,
+        },
+        Update {
+            id: NetId(300),
+            kind: 1,
+            mask: 0b1_0011,
+        },
+    ];
+    s.updated_lanes = vec![
+        99, // ship 0: hull 100 → 99
+        5, -6, // rock 50: y 100 + 5 (delta), size −6
+        12345, -3, 1, // rock 300: x 12345, y −1 − 3 (delta), alive
+    ];
+    push(s, false, &mut r);
+    // 9: ship 400 sets off at (4, 2) a tick: its update skips the ten entities before it in
+    // the view (0, 50, 150, 300, 310..=315): v = 11, the gamma code `0 0 0 1 1 1 0` (7 bits).
+    let mut s = Snapshot::empty(Tick(114), InputSeq(14));
+    s.updated = vec![Update {
+        id: NetId(400),
+        kind: 0,
+        mask: 0b110,
+    }];
+    s.updated_lanes = vec![4, 2];
+    push(s, true, &mut r);
+    // 10 to 12: ship 400 turns at tick 115 (now (−2, 4) a tick) but the server's budget holds
+    // its update for three ticks (gap 1 each, other entities updated): the client's copy runs
+    // on along the old course, away from the truth (the server's checksums are of what the
+    // client holds, so they hold throughout).
+    let truth_400 = |tick: u32| match tick {
+        113 => (1000, 2000),
+        114 => (1004, 2002),
+        t => (1004 - 2 * i64::from(t - 114), 2002 + 4 * i64::from(t - 114)),
+    };
+    let held_400 = |r: &Replica| {
+        let e = &r.entities[&NetId(400)];
+        ((e.lanes[1], e.lanes[2]), (e.vel[1], e.vel[2]))
+    };
+    assert_eq!(held_400(&r), (truth_400(114), (4, 2)));
+    let others: [(u32, Update, i64); 3] = [
+        // rock 150's x; rock 300's spin (a quarter turn); ship 0's hull.
+        (
+            115,
+            Update {
+                id: NetId(150),
+                kind: 1,
+                mask: 0b1,
+            },
+            -21,
+        ),
+        (
+            116,
+            Update {
+                id: NetId(300),
+                kind: 1,
+                mask: 0b1000,
+            },
+            16384,
+        ),
+        (
+            117,
+            Update {
+                id: NetId(0),
+                kind: 0,
+                mask: 0b1_0000,
+            },
+            98,
+        ),
+    ];
+    for (tick, u, lane) in others {
+        let mut s = Snapshot::empty(Tick(tick), InputSeq(14));
+        s.updated = vec![u];
+        s.updated_lanes = vec![lane];
+        push(s, tick % 2 == 0, &mut r);
+        let (x, y) = (
+            1004 + 4 * i64::from(tick - 114),
+            2002 + 2 * i64::from(tick - 114),
+        );
+        assert_eq!(held_400(&r), ((x, y), (4, 2)), "held on its old course");
+        assert_ne!(held_400(&r).0, truth_400(tick));
+    }
+    // 13: the held update goes: the residual against the client's own prediction (1020, 2010)
+    // to the truth (996, 2018), (−24, 8), both in the 8-bit class. The checksum is the
+    // server's, hashed from the true table, so applying it proves the replica caught up.
+    let mut s = Snapshot::empty(Tick(118), InputSeq(15));
+    s.updated = vec![Update {
+        id: NetId(400),
+        kind: 0,
+        mask: 0b110,
+    }];
+    s.updated_lanes = vec![-24, 8];
+    let mut truth = r.clone();
+    truth
+        .apply(&Snapshot::empty(Tick(118), InputSeq(15)))
+        .unwrap();
+    let (tx, ty) = truth_400(118);
+    let e = truth.entities.get_mut(&NetId(400)).unwrap();
+    (e.lanes[1], e.lanes[2]) = (tx, ty);
+    s.checksum = Some(truth.checksum());
+    push(s, false, &mut r);
+    // Its per-tick change is now the catch-up, measured from where the old course had it a
+    // tick before (1016, 2008): (−20, 10).
+    assert_eq!(held_400(&r), (truth_400(118), (-20, 10)));
+    // 14: so the engine sends its next update at once, whatever the budget: measured over one
+    // tick, it sets the course right: predicted (976, 2028), the truth (994, 2022).
+    let mut s = Snapshot::empty(Tick(119), InputSeq(15));
+    s.updated = vec![Update {
+        id: NetId(400),
+        kind: 0,
+        mask: 0b110,
+    }];
+    s.updated_lanes = vec![18, -6];
+    push(s, false, &mut r);
+    assert_eq!(held_400(&r), (truth_400(119), (-2, 4)));
+    // 15: on its course, it costs nothing: the header and the checksum alone.
+    push(Snapshot::empty(Tick(120), InputSeq(15)), true, &mut r);
+    assert_eq!(held_400(&r), (truth_400(120), (-2, 4)));
     out
 }
 
