@@ -195,6 +195,12 @@ pub enum GameName {
     Cards,
     /// A co-op survival against zombie waves (`games/survival`).
     Survival,
+    /// The everyone-in-view benchmark scenario (`games/inview`): one room, everyone moving,
+    /// no interest management; positions and angle declared `extrapolate`.
+    Inview,
+    /// The same scenario with the encoding games used before extrapolation (`delta`
+    /// positions, the angle absolute), for comparisons.
+    InviewPlain,
 }
 
 type MakeRoom = dyn Fn(&Config, EngineConfig) -> Box<dyn RoomLogic> + Send + Sync;
@@ -262,6 +268,12 @@ impl GameRooms {
                 };
                 engine.area = (survival.width, survival.height);
                 tickwire_survival::SurvivalGame::new(survival)
+            }),
+            GameName::Inview | GameName::InviewPlain => GameRooms::new(move |config, _| {
+                tickwire_inview::InviewGame::new(tickwire_inview::InviewConfig {
+                    tick_rate: config.tick_rate,
+                    extrapolate: name == GameName::Inview,
+                })
             }),
         }
     }
