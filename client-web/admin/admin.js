@@ -312,7 +312,8 @@ function plot(canvas, now, value, unit) {
       if (v !== null && v > max) max = v;
     }
   }
-  const yMax = niceCeil(Math.max(max * 1.15, unit === 'ms' ? 0.5 : 1));
+  // A floor low enough that a quiet room's few hundred bytes a second still show as a line.
+  const yMax = niceCeil(Math.max(max * 1.15, unit === 'ms' ? 0.5 : 0.05));
   const x = (t) => left + ((t - (now - WINDOW_MS)) / WINDOW_MS) * pw;
   const y = (v) => top + ph - (v / yMax) * ph;
 
@@ -385,7 +386,8 @@ function fmtAxis(v) {
   if (v === 0) return '0';
   if (v >= 100) return v.toFixed(0);
   if (v >= 10) return v.toFixed(1).replace(/\.0$/, '');
-  return v.toFixed(2).replace(/0$/, '').replace(/\.0$/, '');
+  if (v >= 1) return v.toFixed(2).replace(/0$/, '').replace(/\.0$/, '');
+  return v.toFixed(3).replace(/0+$/, '');
 }
 
 $('login-form').addEventListener('submit', (e) => {

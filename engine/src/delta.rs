@@ -32,6 +32,10 @@ use tickwire_shared::{NetId, PlayerId};
 /// No entity (an index that is not one).
 const NONE: u32 = u32::MAX;
 
+/// Chooses which updates of a copied baseline's snapshot wait (see [`Baseline::write`]).
+pub type Hold<'a> =
+    &'a mut dyn FnMut(&Interest, &[u32], &Table, &mut Table, &mut Snapshot) -> usize;
+
 /// What one client holds.
 #[derive(Debug)]
 pub enum Baseline {
@@ -108,8 +112,11 @@ impl Baseline {
 
     /// Writes this client's entity sections for this tick (`gap` ticks after its last
     /// snapshot): into `out` from a live baseline, else into `snap` ([`diff`] against the
-    /// copy); returns which. The client then holds what it sees now. `visible` and `view` are
-    /// scratch buffers.
+    /// copy); returns which. The client then holds what it sees now, except for the updates
+    /// `hold` takes out of a copied baseline's snapshot (given the entity indices in view,
+    /// the copy before, the view after, and the snapshot; it returns how many it held, whose
+    /// rows it set to what the client then holds: see [`crate::budget::hold`]). `visible`
+    /// and `view` are scratch buffers.
     #[allow(clippy::too_many_arguments)]
     pub fn write(
         &mut self,
@@ -124,6 +131,7 @@ impl Baseline {
         out: &mut EncodedEntities,
         snap: &mut Snapshot,
         ids: &mut NetIds,
+        hold: Option<Hold<'_>>,
     ) -> bool {
         match self {
             Baseline::Live(held, fresh) => {
@@ -147,18 +155,19 @@ impl Baseline {
             Baseline::Copied(copy) => {
                 interest.view(viewer, masks, visible, view);
                 diff(masks, copy, view, gap, snap);
+                let held = hold.map_or(0, |h| h(interest, visible, copy, view, snap));
                 for s in &snap.created {
                     ids.retain(s.id);
                 }
                 for nid in &snap.removed {
                     ids.release(*nid);
                 }
-                // Live again as soon as every per-tick change it holds is the common one
-                // (entities just created: 0).
+                // Live again as soon as it holds this tick's world (no update held back) and
+                // every per-tick change it holds is the common one (entities just created: 0).
                 let mut fresh = Vec::new();
                 let mut created = snap.created.iter().peekable();
-                let mut live = true;
-                for (row, &i) in visible.iter().enumerate() {
+                let mut live = held == 0;
+                for (row, &i) in visible.iter().enumerate().take_while(|_| live) {
                     let (meta, _) = interest.entity(i);
                     if created.next_if(|c| c.id == meta.id).is_some() {
                         fresh.push(i);

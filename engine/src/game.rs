@@ -52,6 +52,11 @@ pub struct EntityMeta {
     pub pos: Option<Vec2>,
     /// Who may see it.
     pub visibility: Visibility,
+    /// How much it matters to a viewer next to distance (1 by default): a client over its
+    /// byte budget ([`crate::EngineConfig::client_budget`]) is sent the updates of entities
+    /// with more accumulated priority first, and priority grows each tick an update waits by
+    /// this weight times a closeness factor.
+    pub relevance: f32,
 }
 
 impl EntityMeta {
@@ -63,7 +68,14 @@ impl EntityMeta {
             owner: None,
             pos: None,
             visibility: Visibility::Everyone,
+            relevance: 1.0,
         }
+    }
+
+    /// Sets its relevance (see [`EntityMeta::relevance`]; negative values count as 0).
+    pub fn relevance(mut self, r: f32) -> Self {
+        self.relevance = r.max(0.0);
+        self
     }
 
     /// Places it, for spatial interest.

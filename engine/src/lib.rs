@@ -17,12 +17,13 @@
 //! - player records and room fields as replicated state, events routed to their audience and
 //!   riding in snapshots, engine events (chat, notices, rejected actions), checksums, resume.
 //!
-//! Nothing here knows what the game is about. The wire format is protocol version 2
+//! Nothing here knows what the game is about. The wire format is protocol version 4
 //! ([`tickwire_shared::sync`]), so any client that reads the schema in `Welcome` plays any
 //! game.
 
 #![warn(missing_docs)]
 
+pub mod budget;
 pub mod delta;
 mod events;
 pub mod game;

@@ -11,6 +11,7 @@
 //! baseline, player records from the change log since its last snapshot, room fields if they
 //! changed since, every event it missed.
 
+use super::budget::{self, ClientBudget};
 use super::delta::{Baseline, Changes};
 use super::events::{Inbox, Journal};
 use super::game::{Audience, Ctx, Game, MatchEnd, MatchResult, ResultRow, World};
@@ -70,6 +71,10 @@ pub struct EngineConfig {
     /// same acknowledgement as its last frame) gets a 2-byte tick marker while something it
     /// holds moves on its course, and no frame at all otherwise but one marker a second.
     pub quiet_ticks: bool,
+    /// Most bytes a second each client is sent, on average (`None`: no limit). Over it, the
+    /// entity updates that matter least wait for a later tick, by a priority that grows with
+    /// closeness, relevance and waiting time, and stay exact (see [`crate::budget`]).
+    pub client_budget: Option<u32>,
 }
 
 impl Default for EngineConfig {
@@ -90,9 +95,14 @@ impl Default for EngineConfig {
             area: (4096.0, 4096.0),
             max_event_bytes: 64 * 1024,
             quiet_ticks: true,
+            client_budget: Some(DEFAULT_CLIENT_BUDGET),
         }
     }
 }
+
+/// The default [`EngineConfig::client_budget`]: 32 KiB a second (about 1.1 KB a tick at 30 Hz),
+/// far above what the example games send a client in play, so it binds only in crowds.
+pub const DEFAULT_CLIENT_BUDGET: u32 = 32 * 1024;
 
 /// Why a join was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -160,6 +170,9 @@ pub struct TickOutput {
     pub skipped: u32,
     /// Events dropped from snapshots this tick to keep them under `max_event_bytes`.
     pub events_dropped: u64,
+    /// Entity updates that wait for a later tick this tick, summed over the clients, to keep
+    /// within their byte budget ([`EngineConfig::client_budget`]).
+    pub updates_held: u64,
     /// Matches or rounds the game said were over since the last tick ([`Ctx::end_match`]).
     pub results: Vec<MatchResult>,
 }
@@ -180,6 +193,8 @@ struct Client {
     disconnected_at: Tick,
     resume_token: String,
     chat: TokenBucket,
+    /// Its byte budget, when the room has one.
+    budget: Option<ClientBudget>,
 }
 
 /// One room of a game.
@@ -216,6 +231,8 @@ pub struct Room<G: Game> {
     ended: Vec<(Tick, MatchEnd)>,
     journal: Journal,
     event_bytes: EncodedEvents,
+    /// Entity updates held back this tick by the clients' budgets.
+    updates_held: u64,
     tokens: HashMap<String, PlayerId>,
     token_rng: StdRng,
     /// Tests: every client's delta goes through a copy of what it holds, as after a skip
@@ -272,6 +289,7 @@ impl<G: Game> Room<G> {
             ended: Vec::new(),
             journal: Journal::default(),
             event_bytes: EncodedEvents::default(),
+            updates_held: 0,
             tokens: HashMap::new(),
             token_rng: StdRng::from_os_rng(),
             #[cfg(test)]
@@ -302,6 +320,11 @@ impl<G: Game> Room<G> {
     /// The engine settings, for tests and admin tools.
     pub fn config_mut(&mut self) -> &mut EngineConfig {
         &mut self.config
+    }
+
+    /// A client's byte budget (`None`: no such client, or the room has none).
+    pub fn client_budget(&self, id: PlayerId) -> Option<&ClientBudget> {
+        self.clients.get(&id).and_then(|c| c.budget.as_ref())
     }
 
     /// Last completed tick.
@@ -458,6 +481,7 @@ impl<G: Game> Room<G> {
                 disconnected_at: Tick(0),
                 resume_token: token,
                 chat,
+                budget: self.new_budget(),
             },
         );
         Ok(Joined {
@@ -465,6 +489,12 @@ impl<G: Game> Room<G> {
             welcome: self.welcome(id, false),
             resumed: false,
         })
+    }
+
+    fn new_budget(&self) -> Option<ClientBudget> {
+        self.config
+            .client_budget
+            .map(|b| ClientBudget::new(b, self.config.tick_rate))
     }
 
     fn new_input_queue(&self) -> InputQueue<InputCmd> {
@@ -511,6 +541,7 @@ impl<G: Game> Room<G> {
     pub fn handle_disconnect(&mut self, id: PlayerId) {
         let tick = self.tick;
         let fresh = self.new_input_queue();
+        let budget = self.new_budget();
         let Some(c) = self.clients.get_mut(&id) else {
             return;
         };
@@ -523,6 +554,7 @@ impl<G: Game> Room<G> {
             self.net_ids.release(nid);
         }
         c.baseline.clear();
+        c.budget = budget;
         c.inbox = Inbox::default();
         c.last_sent = None;
         c.last_frame = None;
@@ -762,6 +794,7 @@ impl<G: Game> Room<G> {
             }
             out.messages.push((id, bytes));
         }
+        out.updates_held = std::mem::take(&mut self.updates_held);
         for (id, _) in &out.kicked {
             self.handle_disconnect(*id);
         }
@@ -921,24 +954,9 @@ impl<G: Game> Room<G> {
         snap.clear();
         snap.tick = tick;
         snap.ack_input_seq = c.inputs.last_applied();
-        // Entities: from the previous tick's world when the client was sent it (nearly every
-        // time), else against its own copy; either way it then holds this tick's world.
         let gap = c.last_sent.map_or(1, |t| tick.since(t).max(1));
-        let live = c.baseline.write(
-            &mut self.interest,
-            &self.masks,
-            &self.schema,
-            &mut self.changes,
-            viewer,
-            gap,
-            &mut self.visible,
-            &mut self.view,
-            &mut self.entities,
-            snap,
-            &mut self.net_ids,
-        );
-        c.skipped_in_a_row = 0;
-        // Player records.
+        // Player records, room fields and events first: a client over its byte budget gets
+        // them all, and its entity updates share what is left.
         let n = self.schema.player_fields.len();
         self.player_changes.write(
             &self.records,
@@ -953,6 +971,68 @@ impl<G: Game> Room<G> {
         if !self.room_lanes.is_empty() && c.last_sent.is_none_or(|t| self.room_changed_at > t) {
             snap.room = Some(self.room_lanes.clone());
         }
+        let dropped = self.journal.take(
+            &mut c.inbox,
+            &self.schema,
+            self.config.max_event_bytes,
+            &mut self.event_bytes,
+        );
+        // Entities: from the previous tick's world when the client was sent it (nearly every
+        // time), else against its own copy; either way it then holds this tick's world, but
+        // for the updates its budget holds back.
+        let tight = c.budget.as_mut().is_some_and(|b| {
+            b.refill(gap);
+            b.tight()
+        });
+        if tight {
+            c.baseline
+                .keep_through_skip(&self.interest, &self.masks, &self.changes, viewer);
+        }
+        let (schema, masks, events) = (&self.schema, &self.masks, &self.event_bytes);
+        let scratch = &mut self.encode_buf;
+        let checksum_bytes = if with_checksum { 4 } else { 0 };
+        let mut held_now = 0;
+        let mut budget = c.budget.as_mut();
+        let mut hold = |interest: &Interest,
+                        visible: &[u32],
+                        before: &Table,
+                        view: &mut Table,
+                        snap: &mut Snapshot| {
+            let Some(b) = budget.as_deref_mut().filter(|_| tight) else {
+                return 0;
+            };
+            if snap.updated.is_empty() {
+                return 0;
+            }
+            // What the rest of the snapshot takes; the updates share the rest of the bucket.
+            let updated = std::mem::take(&mut snap.updated);
+            scratch.clear();
+            encode_snapshot_with_parts(snap, None, &[], events, schema, scratch);
+            snap.updated = updated;
+            let fixed = (scratch.len() + checksum_bytes + 5) as f64;
+            let allowance = ((b.bucket() - fixed) * 8.0).max(0.0) as i64;
+            let done = budget::hold(
+                b, interest, masks, schema, viewer, gap, before, view, visible, snap, allowance,
+            );
+            held_now = done.held;
+            done.held
+        };
+        let live = c.baseline.write(
+            &mut self.interest,
+            masks,
+            schema,
+            &mut self.changes,
+            viewer,
+            gap,
+            &mut self.visible,
+            &mut self.view,
+            &mut self.entities,
+            snap,
+            &mut self.net_ids,
+            Some(&mut hold),
+        );
+        self.updates_held += held_now as u64;
+        c.skipped_in_a_row = 0;
         if with_checksum {
             snap.checksum = Some(c.baseline.checksum(
                 &self.interest,
@@ -963,12 +1043,6 @@ impl<G: Game> Room<G> {
             ));
         }
         c.last_sent = Some(tick);
-        let dropped = self.journal.take(
-            &mut c.inbox,
-            &self.schema,
-            self.config.max_event_bytes,
-            &mut self.event_bytes,
-        );
         self.encode_buf.clear();
         let entities_empty = if live {
             let e = &self.entities;
@@ -1004,6 +1078,7 @@ impl<G: Game> Room<G> {
                 &[],
                 &mut self.encode_buf,
             );
+            self.spend(id);
             return (self.encode_buf.clone(), dropped);
         }
         // A copied baseline's updates are numbered in the view it now holds.
@@ -1020,7 +1095,15 @@ impl<G: Game> Room<G> {
             &self.schema,
             &mut self.encode_buf,
         );
+        self.spend(id);
         (self.encode_buf.clone(), dropped)
+    }
+
+    /// The frame in `encode_buf` goes to `id`: its budget pays for it.
+    fn spend(&mut self, id: PlayerId) {
+        if let Some(b) = self.clients.get_mut(&id).and_then(|c| c.budget.as_mut()) {
+            b.spend(self.encode_buf.len());
+        }
     }
 }
 

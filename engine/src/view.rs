@@ -19,10 +19,11 @@ use tickwire_shared::{NetId, PlayerId};
 /// Entity rows with their lanes, sorted by id: a client's baseline or view.
 #[derive(Debug, Default, Clone)]
 pub struct Table {
-    rows: Vec<(NetId, u16, u32)>,
-    lanes: Vec<i64>,
+    /// (id, kind, where its lanes start), ascending id.
+    pub(crate) rows: Vec<(NetId, u16, u32)>,
+    pub(crate) lanes: Vec<i64>,
     /// Per lane, the per-tick change the client holds for an `extrapolate` field (else 0).
-    vel: Vec<i64>,
+    pub(crate) vel: Vec<i64>,
 }
 
 impl Table {
@@ -141,9 +142,9 @@ impl Masks {
 
 /// The world laid out for view queries; rebuilt every tick.
 pub struct Interest {
-    radius: Option<f32>,
+    pub(crate) radius: Option<f32>,
     /// The area the grid covers, grown when entities are placed beyond it.
-    size: (f32, f32),
+    pub(crate) size: (f32, f32),
     /// (meta, lane start) sorted by id.
     pub(super) entities: Vec<(EntityMeta, u32)>,
     lanes: Vec<i64>,

@@ -96,6 +96,11 @@ pub struct Config {
     /// game events, and is told how many; no server message ever exceeds 1 MiB.
     #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(1024..=512 * 1024))]
     pub max_event_bytes: u32,
+    /// Most bytes a second each client is sent, on average (0: no limit). Over it, the entity
+    /// updates that matter least to that client (far, low relevance, least waiting) wait for a
+    /// later tick and stay exact; its own entities, creations, records and events always go.
+    #[arg(long, default_value_t = tickwire_engine::room::DEFAULT_CLIENT_BUDGET)]
+    pub client_budget: u32,
     /// Send a state checksum in snapshots every N ticks (0 = never); for load testers.
     #[arg(long, default_value_t = 0)]
     pub checksum_interval: u16,
@@ -367,6 +372,25 @@ mod tests {
         assert_eq!(c.named_room_limit(), 5, "never more than --max-rooms");
         let c = Config::parse_from(["tickwire", "--max-named-rooms", "0"]);
         assert_eq!(c.named_room_limit(), 0, "quick-match only");
+    }
+
+    #[test]
+    fn the_client_budget_defaults_to_the_engines_and_0_turns_it_off() {
+        let id = "main";
+        let c = Config::default();
+        let e = crate::net::driver::engine_config(&c, id);
+        assert_eq!(e.client_budget, Some(32 * 1024));
+        let c = Config::parse_from(["tickwire", "--client-budget", "4000"]);
+        assert_eq!(
+            crate::net::driver::engine_config(&c, id).client_budget,
+            Some(4000)
+        );
+        let c = Config::parse_from(["tickwire", "--client-budget", "0"]);
+        assert_eq!(
+            crate::net::driver::engine_config(&c, id).client_budget,
+            None
+        );
+        assert!(Config::try_parse_from(["tickwire", "--client-budget", "-1"]).is_err());
     }
 
     #[test]

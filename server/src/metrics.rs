@@ -113,6 +113,9 @@ pub struct Metrics {
     pub snapshots_skipped: Counter,
     /// Events dropped from the snapshots of clients that fell behind (`--max-event-bytes`).
     pub events_dropped: Counter,
+    /// Entity updates held back for a later tick by the clients' byte budgets
+    /// (`--client-budget`).
+    pub updates_held: Counter,
     /// NetId releases the engine refused (a bookkeeping slip that would have let two entities
     /// share an id): 0 unless something is wrong.
     pub net_id_errors: Counter,
@@ -165,6 +168,7 @@ impl Metrics {
             snapshots_sent: Counter::default(),
             snapshots_skipped: Counter::default(),
             events_dropped: Counter::default(),
+            updates_held: Counter::default(),
             net_id_errors: Counter::default(),
             closes: Family::default(),
             inputs: Family::default(),
@@ -216,6 +220,11 @@ impl Metrics {
             "events_dropped",
             "Events dropped from the snapshots of clients that fell behind",
             m.events_dropped.clone(),
+        );
+        registry.register(
+            "updates_held",
+            "Entity updates held back for a later tick by the clients' byte budgets",
+            m.updates_held.clone(),
         );
         registry.register(
             "net_id_errors",

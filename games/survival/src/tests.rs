@@ -24,6 +24,11 @@ fn engine() -> EngineConfig {
 /// A room on a `size × size` map without waves or pickups of its own: each test adds what it
 /// needs.
 fn quiet(size: f32, view_radius: f32) -> Harness {
+    quiet_with(engine(), size, view_radius)
+}
+
+/// [`quiet`] with its own engine settings.
+fn quiet_with(config: EngineConfig, size: f32, view_radius: f32) -> Harness {
     let mut game = SurvivalGame::new(SurvivalConfig {
         width: size,
         height: size,
@@ -32,7 +37,7 @@ fn quiet(size: f32, view_radius: f32) -> Harness {
         ..SurvivalConfig::default()
     });
     game.sim_mut().waves_on = false;
-    TestRoom::new(engine(), game)
+    TestRoom::new(config, game)
 }
 
 fn sim(h: &mut Harness) -> &mut sim::Sim {
@@ -324,7 +329,13 @@ fn static_pickups_cost_at_most_one_skip_code_after_creation() {
     // measured hero's view all along, in `away` in a far corner no one sees. Pickups take the
     // same wire ids in both, so the bytes of the heroes and zombies are the same in both.
     let room = |offset: f32| {
-        let mut h = quiet(4000.0, 700.0);
+        // No byte budget: the 2,000 spawns would empty it, and the ticks after would hold
+        // updates back to pay for them (the budget's own tests cover that).
+        let config = EngineConfig {
+            client_budget: None,
+            ..engine()
+        };
+        let mut h = quiet_with(config, 4000.0, 700.0);
         let (me, other) = (h.join("me"), h.join("other"));
         place(&mut h, me, 1000.0, 1000.0);
         place(&mut h, other, 1150.0, 1000.0);

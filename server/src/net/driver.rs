@@ -41,6 +41,8 @@ pub struct Produced {
     pub skipped: u32,
     /// Events dropped from snapshots this tick (clients that fell behind).
     pub events_dropped: u64,
+    /// Entity updates held back this tick by the clients' byte budgets.
+    pub updates_held: u64,
     /// NetId releases the room refused so far (see `Room::net_id_errors`).
     pub net_id_errors: u64,
     /// Matches the game ended (to be kept; see [`crate::persist`]).
@@ -164,6 +166,7 @@ impl<G: Game> RoomLogic for Room<G> {
             kicked: out.kicked,
             skipped: out.skipped,
             events_dropped: out.events_dropped,
+            updates_held: out.updates_held,
             net_id_errors: self.net_id_errors(),
             results: out.results,
         }
@@ -302,6 +305,7 @@ pub fn engine_config(config: &Config, id: &str) -> EngineConfig {
         chat_refill_ticks: config.ticks(config.chat_interval),
         motd: config.motd.clone(),
         max_event_bytes: config.max_event_bytes as usize,
+        client_budget: (config.client_budget > 0).then_some(config.client_budget),
         ..EngineConfig::default()
     }
 }

@@ -408,6 +408,7 @@ impl Driver {
         self.stats.bytes_sent.fetch_add(sent, Ordering::Relaxed);
         m.snapshots_skipped.inc_by(u64::from(out.skipped));
         m.events_dropped.inc_by(out.events_dropped);
+        m.updates_held.inc_by(out.updates_held);
         if out.net_id_errors > self.net_id_errors {
             warn!(
                 refused = out.net_id_errors - self.net_id_errors,

@@ -1,0 +1,493 @@
+//! A byte budget per client, with a priority accumulator.
+//!
+//! Each client may be sent at most [`EngineConfig::client_budget`](crate::EngineConfig) bytes a
+//! second, on average: a bucket fills by the budget's share of every tick (up to
+//! [`BURST_TICKS`] ticks' worth) and every frame sent empties it by its size. While the bucket
+//! holds at least twice the last frame, nothing changes (the common case costs one
+//! comparison). When it does not, the client's delta goes through a copy of what it holds
+//! ([`crate::delta::Baseline::Copied`]) and [`hold`] chooses which entity updates go this tick:
+//!
+//! - everything that is not an entity update always goes (the header, removals, creations,
+//!   player records, room fields, events, checksums), and so do updates of the client's own
+//!   entities (its prediction is reconciled against them);
+//! - every other update that is due accumulates priority each tick it waits: the entity's
+//!   [`relevance`](crate::EntityMeta::relevance) times a closeness factor (4 next to the
+//!   viewer, falling to 1 at the view radius and beyond; 2.5 for an entity without a
+//!   position), times the ticks elapsed;
+//! - the updates are taken in order of priority (highest first, then by id) while they fit
+//!   in what the bucket holds after the rest of the snapshot; one that does not fit waits
+//!   and the next smaller one is tried;
+//! - an update that waits is not lost: the client keeps predicting the entity on its old
+//!   course, exactly as it would on a quiet tick, and the copy the server keeps of what the
+//!   client holds does the same, so its next update is the residual against that prediction
+//!   and brings the client back to the exact value (checksums hold throughout). Its priority
+//!   keeps growing until it goes, then starts again from 0;
+//! - the per-tick change a client measures from an update that waited (or that spans ticks
+//!   the client skipped) is not the entity's course but the catch-up, so such an entity's
+//!   next update goes in the client's next snapshot whatever the budget: that one is measured
+//!   over one tick and sets the course right. (Left to wait, the wrong course would run, and
+//!   the catch-up after it would be wrong by more.)
+//!
+//! A frame may still go over what the bucket holds (a burst of creations, the client's own
+//! entities): the bucket then goes below 0 and the next ticks hold more until it has paid.
+
+use crate::game::EntityMeta;
+use crate::view::{Interest, Masks, Table, Viewer};
+use tickwire_shared::NetId;
+use tickwire_shared::schema::Schema;
+use tickwire_shared::sync::bits::Bits;
+use tickwire_shared::sync::{Snapshot, Update, wire, write_update};
+
+/// The bucket holds at most this many ticks' share of the budget.
+pub const BURST_TICKS: f64 = 8.0;
+
+/// Bits an update's skip is assumed to take when choosing (the frame is then measured).
+const SKIP_BITS: i64 = 3;
+
+/// One client's budget: its bucket and the updates it is waiting for.
+#[derive(Debug, Clone)]
+pub struct ClientBudget {
+    /// Bytes a second.
+    per_second: f64,
+    /// Ticks a second.
+    rate: f64,
+    /// Bytes the client may be sent now (below 0 after a frame that had to go over).
+    bucket: f64,
+    /// Entities whose update waits, ascending id, with their priority.
+    pending: Vec<(NetId, f32)>,
+    /// Entities whose last update waited or spanned a gap, ascending id: their next update
+    /// goes at once.
+    follow: Vec<NetId>,
+    /// Bytes of the last frame sent.
+    last: usize,
+}
+
+/// What one [`hold`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// Updates sent.
+    pub sent: usize,
+    /// Updates that wait for a later tick.
+    pub held: usize,
+}
+
+impl ClientBudget {
+    /// A full bucket for `per_second` bytes a second at `tick_rate`.
+    pub fn new(per_second: u32, tick_rate: u16) -> ClientBudget {
+        let rate = f64::from(tick_rate.max(1));
+        let per_second = f64::from(per_second);
+        ClientBudget {
+            per_second,
+            rate,
+            bucket: per_second / rate * BURST_TICKS,
+            pending: Vec::new(),
+            follow: Vec::new(),
+            last: 0,
+        }
+    }
+
+    /// `gap` ticks passed since the last snapshot: the bucket fills by their share.
+    pub fn refill(&mut self, gap: u32) {
+        let share = self.per_second / self.rate;
+        self.bucket = (self.bucket + share * f64::from(gap)).min(share * BURST_TICKS);
+    }
+
+    /// Whether this tick's delta must go through [`hold`]: an update waits, or the bucket
+    /// holds less than twice the last frame.
+    pub fn tight(&self) -> bool {
+        !self.pending.is_empty() || !self.follow.is_empty() || self.bucket < 2.0 * self.last as f64
+    }
+
+    /// A frame of `bytes` was sent.
+    pub fn spend(&mut self, bytes: usize) {
+        self.bucket -= bytes as f64;
+        self.last = bytes;
+    }
+
+    /// Bytes the bucket holds now.
+    pub fn bucket(&self) -> f64 {
+        self.bucket
+    }
+
+    /// How many entity updates wait.
+    pub fn waiting(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The priority an entity's waiting update has (0 when none waits).
+    pub fn priority(&self, id: NetId) -> f32 {
+        self.pending
+            .binary_search_by_key(&id, |p| p.0)
+            .map_or(0.0, |i| self.pending[i].1)
+    }
+}
+
+/// How much a waiting update of `meta` gains each tick for `viewer`: its relevance times its
+/// closeness (4 next to the viewer down to 1 at `scale` and beyond, 2.5 without a position).
+pub fn weight(meta: &EntityMeta, viewer: &Viewer, scale: f32) -> f32 {
+    let near = match (meta.pos, viewer.center) {
+        (Some(p), Some(c)) => 1.0 - (p.distance(c) / scale.max(1.0)).min(1.0),
+        _ => 0.5,
+    };
+    meta.relevance * (1.0 + 3.0 * near)
+}
+
+/// The distance at which closeness reaches 1: the view radius, or half the area's larger
+/// side for a game without one.
+pub fn scale(interest: &Interest) -> f32 {
+    interest
+        .radius
+        .unwrap_or(interest.size.0.max(interest.size.1) * 0.5)
+}
+
+/// Chooses which of `snap`'s entity updates go within `allowance` bits (see the module
+/// documentation) and takes the others out of it. `before` is what the client held, `view`
+/// what it holds after `snap` (rows in the order of `visible`, this tick's entity indices),
+/// `gap` the ticks since its last snapshot. A held entity's row in `view` becomes what the
+/// client will then hold: its old values moved along its old course.
+#[allow(clippy::too_many_arguments)]
+pub fn hold(
+    budget: &mut ClientBudget,
+    interest: &Interest,
+    masks: &Masks,
+    schema: &Schema,
+    viewer: &Viewer,
+    gap: u32,
+    before: &Table,
+    view: &mut Table,
+    visible: &[u32],
+    snap: &mut Snapshot,
+    allowance: i64,
+) -> Held {
+    struct Candidate {
+        /// Its index in `snap.updated`, and where its lanes start.
+        at: usize,
+        lanes: usize,
+        /// Its row in `view`.
+        row: usize,
+        must: bool,
+        /// Whether it waited before this tick.
+        waited: bool,
+        priority: f32,
+        bits: i64,
+    }
+    let scale = scale(interest);
+    let mut bits = Bits::default();
+    let mut candidates = Vec::with_capacity(snap.updated.len());
+    let mut lanes = 0;
+    for (at, u) in snap.updated.iter().enumerate() {
+        let n = u.mask.count_ones() as usize;
+        let fields = &schema.kinds[usize::from(u.kind)].fields;
+        bits.clear();
+        let mut l = snap.updated_lanes[lanes..lanes + n].iter();
+        write_update(&mut bits, fields, u.mask, |_| {
+            *l.next().expect("a lane per bit")
+        });
+        let row = view
+            .rows
+            .binary_search_by_key(&u.id, |r| r.0)
+            .expect("an update of an entity in view");
+        let (meta, _) = interest.entity(visible[row]);
+        let waited = budget.priority(u.id);
+        let follow = budget.follow.binary_search(&u.id).is_ok();
+        candidates.push(Candidate {
+            at,
+            lanes,
+            row,
+            must: meta.owner == Some(viewer.player) || follow,
+            waited: waited > 0.0,
+            priority: waited + weight(meta, viewer, scale) * gap as f32,
+            bits: bits.len() as i64 + SKIP_BITS,
+        });
+        lanes += n;
+    }
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&candidates[a], &candidates[b]);
+        y.must
+            .cmp(&x.must)
+            .then(y.priority.total_cmp(&x.priority))
+            .then(x.at.cmp(&y.at))
+    });
+    let mut left = allowance;
+    let mut send = vec![false; candidates.len()];
+    for &c in &order {
+        let c = &candidates[c];
+        if c.must || c.bits <= left {
+            send[c.at] = true;
+            left -= c.bits;
+        }
+    }
+    // Rebuild the updates in id order; a held entity's row becomes its prediction.
+    let updated = std::mem::take(&mut snap.updated);
+    let all_lanes = std::mem::take(&mut snap.updated_lanes);
+    budget.pending.clear();
+    budget.follow.clear();
+    let mut done = Held::default();
+    for (c, u) in candidates.iter().zip(updated) {
+        let n = u.mask.count_ones() as usize;
+        if send[c.at] {
+            snap.updated_lanes
+                .extend_from_slice(&all_lanes[c.lanes..c.lanes + n]);
+            if c.waited || gap > 1 {
+                budget.follow.push(u.id);
+            }
+            snap.updated.push(u);
+            done.sent += 1;
+        } else {
+            keep_prediction(masks, gap, before, view, c.row, &u);
+            budget.pending.push((u.id, c.priority));
+            done.held += 1;
+        }
+    }
+    done
+}
+
+/// Row `row` of `view` (entity `u.id`, whose update waits) becomes what the client holds
+/// without it: each `extrapolate` lane its prediction over `gap`, with the per-tick change
+/// the client then measures; every other lane its old value.
+fn keep_prediction(
+    masks: &Masks,
+    gap: u32,
+    before: &Table,
+    view: &mut Table,
+    row: usize,
+    u: &Update,
+) {
+    let old = before
+        .rows
+        .binary_search_by_key(&u.id, |r| r.0)
+        .expect("an update of an entity held");
+    let k = usize::from(u.kind);
+    let (n, x, types) = (masks.lens[k], masks.extrapolate[k], &masks.types[k]);
+    let a0 = before.rows[old].2 as usize;
+    let b0 = view.rows[row].2 as usize;
+    for (f, &ty) in types.iter().enumerate().take(n) {
+        let (a, d) = (before.lanes[a0 + f], before.vel[a0 + f]);
+        if x >> f & 1 != 0 {
+            let p = wire::predict(ty, a, d, gap);
+            view.lanes[b0 + f] = p;
+            view.vel[b0 + f] = wire::velocity(ty, wire::anchor(ty, a, d, gap), p);
+        } else {
+            view.lanes[b0 + f] = a;
+            view.vel[b0 + f] = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The budget over the real bytes: a client over it is sent the nearest and the longest
+    //! waiting updates first, its own entity every tick, stays within the budget on average,
+    //! and every entity held back catches up exactly (checksums every tick).
+    use crate::game::{Ctx, EntityMeta, Game, World};
+    use crate::room::EngineConfig;
+    use crate::testing::TestRoom;
+    use glam::Vec2;
+    use tickwire_shared::schema::{KindDesc, Schema};
+    use tickwire_shared::sync::InputCmd;
+    use tickwire_shared::{NetId, PlayerId, fields};
+
+    fields! {
+        mod dot {
+            owner: Player;
+            x: Fixed(8), interpolate, extrapolate;
+            y: Fixed(8), interpolate, extrapolate;
+        }
+    }
+
+    /// The viewer's body at the origin and `DOTS` dots on a line away from it, every one
+    /// wobbling (a new velocity every tick) while `wobble` is set.
+    struct Swarm {
+        viewer: Option<(PlayerId, NetId, [i64; 2])>,
+        dots: Vec<(NetId, [i64; 2], [i64; 2])>,
+        wobble: bool,
+        rng: u64,
+        turn: i64,
+    }
+
+    const DOTS: usize = 40;
+
+    impl Swarm {
+        fn next(&mut self) -> i64 {
+            self.rng = self
+                .rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.rng >> 33) as i64 % 9 - 4
+        }
+    }
+
+    impl Game for Swarm {
+        fn schema(&self) -> Schema {
+            Schema::new("swarm").kind(KindDesc {
+                name: "dot".into(),
+                fields: dot::fields(),
+            })
+        }
+        fn view_radius(&self) -> Option<f32> {
+            Some(500.0)
+        }
+        fn view_center(&self, _: PlayerId) -> Option<Vec2> {
+            Some(Vec2::ZERO)
+        }
+        fn join(&mut self, ctx: &mut Ctx<'_>, p: PlayerId, _: &str) -> Result<(), String> {
+            self.viewer = Some((p, ctx.spawn(), [0, 0]));
+            for i in 0..DOTS {
+                // 10, 20, ..., 400 units out (x in eighths).
+                let x = (10 + 10 * i as i64) * 8;
+                self.dots.push((ctx.spawn(), [x, 0], [0, 0]));
+            }
+            Ok(())
+        }
+        fn leave(&mut self, _: &mut Ctx<'_>, _: PlayerId) {}
+        fn input(&mut self, _: &mut Ctx<'_>, _: PlayerId, _: &InputCmd) {}
+        fn step(&mut self, _: &mut Ctx<'_>) {
+            for i in 0..self.dots.len() {
+                let v = if self.wobble {
+                    [self.next(), self.next()]
+                } else {
+                    [0, 0]
+                };
+                let d = &mut self.dots[i];
+                d.2 = v;
+                d.1[0] += v[0];
+                d.1[1] += v[1];
+            }
+            if let (Some(v), true) = (&mut self.viewer, self.wobble) {
+                // A new velocity every tick.
+                self.turn += 1;
+                let w = self.turn % 7 - 3;
+                v.2[0] += w;
+                v.2[1] -= w;
+            }
+        }
+        fn replicate(&self, world: &mut World) {
+            if let Some((p, id, l)) = &self.viewer {
+                let meta = EntityMeta::new(*id, 0).owned_by(*p).at(Vec2::ZERO);
+                world.entity(meta, &[i64::from(p.0), l[0], l[1]]);
+            }
+            for (id, l, _) in &self.dots {
+                let at = Vec2::new(l[0] as f32 / 8.0, l[1] as f32 / 8.0);
+                world.entity(EntityMeta::new(*id, 0).at(at), &[0, l[0], l[1]]);
+            }
+        }
+    }
+
+    fn room(budget: Option<u32>) -> (TestRoom<Swarm>, PlayerId) {
+        let config = EngineConfig {
+            checksum_interval: 1,
+            client_budget: budget,
+            ..EngineConfig::default()
+        };
+        let game = Swarm {
+            viewer: None,
+            dots: Vec::new(),
+            wobble: true,
+            rng: 7,
+            turn: 0,
+        };
+        let mut t = TestRoom::new(config, game);
+        let p = t.join("viewer");
+        (t, p)
+    }
+
+    /// Whether the viewer's replica holds exactly every dot's value.
+    fn exact(t: &TestRoom<Swarm>, p: PlayerId) -> bool {
+        let r = &t.replicas[&p];
+        t.room
+            .game()
+            .dots
+            .iter()
+            .all(|(id, l, _)| r.entities.get(id).is_some_and(|e| e.lanes[1..] == l[..]))
+    }
+
+    #[test]
+    fn over_its_budget_a_client_gets_the_nearest_and_longest_waiting_first_and_catches_up_exactly()
+    {
+        // 1,500 B/s is 50 B a tick; 40 wobbling dots want about 4 bytes each a tick.
+        const BUDGET: u32 = 1500;
+        let (mut t, p) = room(Some(BUDGET));
+        let own = t.room.game().viewer.unwrap().1;
+        let ids: Vec<NetId> = t.room.game().dots.iter().map(|d| d.0).collect();
+        let mut sent = vec![0u32; DOTS];
+        let mut waited = [0u32; DOTS];
+        let mut longest = vec![0u32; DOTS];
+        let (mut own_sent, mut bytes, mut inexact) = (0, 0, 0);
+        const TICKS: u32 = 300;
+        for tick in 0..TICKS {
+            let out = t.tick();
+            let frame = out
+                .messages
+                .iter()
+                .find(|m| m.0 == p)
+                .map_or(0, |m| m.1.len());
+            if tick < 30 {
+                continue; // the creation burst and the bucket paying for it
+            }
+            bytes += frame;
+            let s = &t.last[&p].0;
+            assert_eq!(s.tick, t.room.tick_count(), "a frame every tick");
+            own_sent += u32::from(s.updated.iter().any(|u| u.id == own));
+            for (i, id) in ids.iter().enumerate() {
+                if s.updated.iter().any(|u| u.id == *id) {
+                    sent[i] += 1;
+                    waited[i] = 0;
+                } else {
+                    waited[i] += 1;
+                    longest[i] = longest[i].max(waited[i]);
+                }
+            }
+            inexact += u32::from(!exact(&t, p));
+        }
+        let measured = TICKS - 30;
+        let per_second = bytes as f64 / (f64::from(measured) / 30.0);
+        eprintln!(
+            "{per_second:.0} B/s for a {BUDGET} B/s budget; updates sent per dot (nearest first): {sent:?}; longest waits: {longest:?}"
+        );
+        // Within the budget on average (the bucket's burst aside), and it was binding.
+        assert!(per_second <= f64::from(BUDGET) * 1.05, "{per_second} B/s");
+        assert!(inexact > 0, "the budget held some updates back");
+        // Its own entity every tick (it turns every tick).
+        assert_eq!(own_sent, measured, "own entity sent {own_sent} times");
+        // Nearer dots more often, and no dot starves.
+        let near: u32 = sent[..10].iter().sum();
+        let far: u32 = sent[DOTS - 10..].iter().sum();
+        assert!(near > far * 3 / 2, "near {near}, far {far}");
+        assert!(sent.iter().all(|&n| n > 0), "{sent:?}");
+        assert!(longest.iter().all(|&w| w <= 30), "{longest:?}");
+        // Every checksum held (`TestRoom` checks each); once the dots stop, everything held
+        // catches up and the client holds exactly the room's values again.
+        t.room.game_mut().wobble = false;
+        for _ in 0..90 {
+            t.tick();
+        }
+        assert!(exact(&t, p), "held entities caught up");
+    }
+
+    #[test]
+    fn within_its_budget_a_client_gets_exactly_the_bytes_it_would_without_one() {
+        let run = |budget| {
+            let (mut t, _) = room(budget);
+            (0..120).map(|_| t.tick().messages).collect::<Vec<_>>()
+        };
+        assert_eq!(run(None), run(Some(1 << 20)));
+    }
+
+    #[test]
+    fn a_held_entity_catches_up_exactly_across_skipped_ticks() {
+        let (mut t, p) = room(Some(600));
+        for tick in 0..200u32 {
+            // The client also skips ticks now and then: a held update spans the gap.
+            t.tick_with(|_| tick % 9 > 1);
+        }
+        let held = t.room.client_budget(p).map_or(0, |b| b.waiting());
+        assert!(held > 0, "the budget holds updates back");
+        t.room.game_mut().wobble = false;
+        for _ in 0..120 {
+            t.tick();
+        }
+        assert!(exact(&t, p));
+        assert_eq!(t.room.client_budget(p).map(|b| b.waiting()), Some(0));
+    }
+}
