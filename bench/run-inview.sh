@@ -19,11 +19,21 @@
 # bots' downstream WebSocket payload bytes and frames. Before each run it waits until the
 # 1-minute load average is below MAXLOAD (60 s at most; the load is recorded either way).
 # Tickwire servers run with --checksum-interval 30 so that the VERIFY (default 1) decoding
-# bots check a checksum every second.
+# bots check a checksum every second. NICE (default 0) runs every server and bot process at
+# that niceness, in a session of its own whose scheduler autogroup gets that niceness too
+# (e.g. NICE=-10 as root, on a machine shared with other work: with autogroups, a process's
+# own niceness only counts within its session).
 #
 # Results: OUTDIR (default /tmp/tickwire-inview-<UTC time>): <run>-<N>.json, server and bot
 # logs, table.md (also printed). Every process it starts is stopped on exit, error or Ctrl-C.
 set -euo pipefail
+NICE=${NICE:-0}
+if [ "$NICE" != 0 ] && [ -z "${RUN_INVIEW_SESSION:-}" ]; then
+  RUN_INVIEW_SESSION=1 exec setsid -w "$0" "$@"
+fi
+if [ "$NICE" != 0 ]; then
+  echo "$NICE" >/proc/self/autogroup 2>/dev/null || echo "warning: cannot set the autogroup's niceness" >&2
+fi
 cd "$(dirname "$0")/.."
 root=$PWD
 
@@ -112,7 +122,7 @@ run_tickwire() {
   waited=$(wait_load)
   lstart=$(load1)
   port=$(free_port)
-  RUST_LOG=warn "$server" --game "$game" --addr "127.0.0.1:$port" --db "sqlite::memory:" \
+  RUST_LOG=warn nice -n "$NICE" "$server" --game "$game" --addr "127.0.0.1:$port" --db "sqlite::memory:" \
     --max-players $((n + 100)) --max-seats-per-ip $((n + 100)) \
     --max-connections-per-ip $((n + 100)) --checksum-interval 30 >"$out.server.log" 2>&1 &
   spid=$!
@@ -120,7 +130,7 @@ run_tickwire() {
     curl -sf -o /dev/null "http://127.0.0.1:$port/rooms" && break
     sleep 0.1
   done
-  timeout $((WARMUP + DUR + 120)) "$bots" --url "ws://127.0.0.1:$port/ws" --bots "$n" \
+  nice -n "$NICE" timeout $((WARMUP + DUR + 120)) "$bots" --url "ws://127.0.0.1:$port/ws" --bots "$n" \
     --warmup "$WARMUP" --duration "$DUR" --verify "$verify" "${protocol[@]}" \
     --server-pid "$spid" --label "$label" >"$out.json" 2>"$out.bots.log" &
   bpid=$!
@@ -136,10 +146,10 @@ run_colyseus() {
   waited=$(wait_load)
   lstart=$(load1)
   port=$(free_port)
-  (cd "$COLYSEUS_DIR" && exec node server.js "$port") >"$out.server.log" 2>&1 &
+  (cd "$COLYSEUS_DIR" && exec nice -n "$NICE" node server.js "$port") >"$out.server.log" 2>&1 &
   spid=$!
   for _ in $(seq 100); do grep -q listening "$out.server.log" && break; sleep 0.1; done
-  (cd "$COLYSEUS_DIR" && exec timeout $((WARMUP + DUR + 240)) node bots.js --url "ws://127.0.0.1:$port" \
+  (cd "$COLYSEUS_DIR" && exec nice -n "$NICE" timeout $((WARMUP + DUR + 240)) node bots.js --url "ws://127.0.0.1:$port" \
     --bots "$n" --warmup "$WARMUP" --duration "$DUR" --server-pid "$spid" --json "$out.json") \
     >"$out.bots.log" 2>&1 &
   bpid=$!
