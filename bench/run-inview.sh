@@ -18,7 +18,9 @@
 # /proc/PID/stat over the window, % of one core), RSS and peak RSS (VmRSS, VmHWM), and the
 # bots' downstream WebSocket payload bytes and frames. Before each run it waits until the
 # 1-minute load average is below MAXLOAD (60 s at most; the load is recorded either way).
-# Tickwire servers run with --checksum-interval 30 so that the VERIFY (default 1) decoding
+# This build's servers also get TICKWIRE_FLAGS (default `--client-budget 0`: no byte budget,
+# so that every client is sent every change, as the scenario says; the older binary has no
+# budget). Tickwire servers run with --checksum-interval 30 so that the VERIFY (default 1) decoding
 # bots check a checksum every second. NICE (default 0) runs every server and bot process at
 # that niceness, in a session of its own whose scheduler autogroup gets that niceness too
 # (e.g. NICE=-10 as root, on a machine shared with other work: with autogroups, a process's
@@ -42,6 +44,7 @@ WARMUP=${WARMUP:-5}
 DUR=${DUR:-20}
 MAXLOAD=${MAXLOAD:-1.5}
 VERIFY=${VERIFY:-1}
+TICKWIRE_FLAGS=${TICKWIRE_FLAGS---client-budget 0}
 PREV_PROTOCOL=${PREV_PROTOCOL:-3}
 TICKWIRE_PREV_BIN=${TICKWIRE_PREV_BIN:-}
 SKIP_COLYSEUS=${SKIP_COLYSEUS:-0}
@@ -114,17 +117,19 @@ json.dump(r, open(f, "w"), indent=1)
 EOF
 }
 
-# One tickwire run: label, N, binary, game, protocol (0: the bots' own), verifying bots.
+# One tickwire run: label, N, binary, game, protocol (0: the bots' own), verifying bots,
+# extra server flags (one word each).
 run_tickwire() {
-  local label=$1 n=$2 server=$3 game=$4 proto=$5 verify=$6
+  local label=$1 n=$2 server=$3 game=$4 proto=$5 verify=$6 extra
   local waited lstart lend port out=$OUTDIR/$label-$n protocol=()
+  read -r -a extra <<<"$7"
   [ "$proto" = 0 ] || protocol=(--protocol "$proto")
   waited=$(wait_load)
   lstart=$(load1)
   port=$(free_port)
   RUST_LOG=warn nice -n "$NICE" "$server" --game "$game" --addr "127.0.0.1:$port" --db "sqlite::memory:" \
     --max-players $((n + 100)) --max-seats-per-ip $((n + 100)) \
-    --max-connections-per-ip $((n + 100)) --checksum-interval 30 >"$out.server.log" 2>&1 &
+    --max-connections-per-ip $((n + 100)) --checksum-interval 30 "${extra[@]}" >"$out.server.log" 2>&1 &
   spid=$!
   for _ in $(seq 100); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/rooms" && break
@@ -161,10 +166,10 @@ run_colyseus() {
 }
 
 for n in $NS; do
-  run_tickwire tickwire-inview "$n" "$tickwire" inview 0 "$VERIFY"
-  run_tickwire tickwire-inview-plain "$n" "$tickwire" inview-plain 0 "$VERIFY"
+  run_tickwire tickwire-inview "$n" "$tickwire" inview 0 "$VERIFY" "$TICKWIRE_FLAGS"
+  run_tickwire tickwire-inview-plain "$n" "$tickwire" inview-plain 0 "$VERIFY" "$TICKWIRE_FLAGS"
   if [ -n "$TICKWIRE_PREV_BIN" ]; then
-    run_tickwire tickwire-prev "$n" "$TICKWIRE_PREV_BIN" inview "$PREV_PROTOCOL" 0
+    run_tickwire tickwire-prev "$n" "$TICKWIRE_PREV_BIN" inview "$PREV_PROTOCOL" 0 ""
   fi
   if [ "$SKIP_COLYSEUS" != 1 ]; then run_colyseus "$n"; fi
 done
