@@ -145,7 +145,7 @@ print("\t".join(str(x) for x in [
     c["ok"], c["failed"], c["unexpected_disconnects"], r["divergences"], r["checksums_verified"],
     round(r["rtt_ms"]["p50"], 2), round(r["rtt_ms"]["p99"], 2), round(r["snapshot_jitter_p99_ms"], 2),
     round(t["bytes_in_per_client_s"]), round(t["bytes_out_per_client_s"]),
-    round(t["players_in_view"], 1), round(t["bytes_per_entity_update"], 2), round(h.get("tick_p50_ms", 0), 3),
+    round(t.get("entities_in_view", t.get("players_in_view", 0)), 1), round(t["bytes_per_entity_update"], 2), round(h.get("tick_p50_ms", 0), 3),
     round(h.get("tick_p99_ms", 0), 3), h.get("snapshots_skipped", ""),
     round(m.get("rss_per_connection_kib", 0), 1) if m else "",
     "PASS" if not r["failures"] else "FAIL",

@@ -132,3 +132,49 @@ fn hitscan_and_kills_reach_everyone_and_the_own_body_is_always_in_view() {
     let own = r.of_kind(BODY).next().unwrap();
     assert_eq!(own.1[body::player], i64::from(far.0));
 }
+
+#[test]
+fn a_body_walking_a_straight_line_in_any_direction_costs_nothing_between_its_turns() {
+    // A position on the wire grid plus the same step, snapped to the grid, rounds the same way
+    // every tick: a straight course moves by the same integers every tick, the observer's
+    // extrapolation of it is exact, and after its first updates the walker costs not even its
+    // id.
+    for (mx, my) in [(127, 0), (127, 127), (90, -40), (-127, 33), (5, 127)] {
+        let mut h = harness(
+            EngineConfig {
+                checksum_interval: 1,
+                quiet_ticks: false,
+                ..EngineConfig::default()
+            },
+            ArenaConfig {
+                arena: open_arena(),
+                view_radius: 5000.0,
+                ..ArenaConfig::default()
+            },
+        );
+        let (walker, watcher) = (h.join("walker"), h.join("watcher"));
+        place(&mut h, walker, 2000.0, 2000.0);
+        place(&mut h, watcher, 1000.0, 1000.0);
+        let mut carried = Vec::new();
+        for t in 0..60 {
+            input(&mut h, walker, mx, my, 0.5, 0);
+            input(&mut h, watcher, 0, 0, 0.0, 0);
+            h.tick();
+            let s = &h.last[&watcher].0;
+            let id = h.replicas[&watcher]
+                .entities
+                .iter()
+                .find(|(_, e)| e.kind == BODY && e.lanes[body::player] == i64::from(walker.0))
+                .map(|(id, _)| *id)
+                .expect("the walker in view");
+            if s.updated.iter().any(|u| u.id == id) {
+                carried.push(t);
+            }
+        }
+        // Its start (the first tick it moves, and the one after, which sets its course).
+        assert!(
+            carried.iter().all(|&t| t < 3),
+            "({mx}, {my}): updates of the walker at ticks {carried:?}"
+        );
+    }
+}
