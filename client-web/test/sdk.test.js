@@ -159,6 +159,14 @@ test('the vectors cover the corners of the bit stream of the updated section', (
           && q.updates.length > 0 && !q.updates.some((v) => v.id === u.id);
       })));
   assert.equal(doc.snapshots[caughtUp]?.file, 'snapshot_13.bin', 'no budget-held entity caught up');
+  // Its catch-up carries the reset escape: the replica restarts its courses from 0, and the
+  // follow-up the tick after sets them.
+  const caught = doc.snapshots[caughtUp];
+  assert.deepEqual(caught.msg.reset, [400]);
+  assert.deepEqual(caught.replica.entities.find((e) => e.id === 400).vel.slice(1, 3), [0, 0]);
+  assert.deepEqual(doc.snapshots[caughtUp + 1].replica.entities.find((e) => e.id === 400).vel.slice(1, 3),
+    [-2, 4]);
+  assert.equal(doc.snapshots.filter((x) => x.msg.reset).length, 1, 'one snapshot names a reset');
 });
 
 test('redirects decode to their JSON without a schema and re-encode byte for byte', () => {
@@ -514,6 +522,20 @@ test('specific hostile snapshots throw clear errors', () => {
     b.gamma(3);
     b.put(1, 1);
   }), 'Invalid', /padding/);
+  // The reset escape: ship 0's mask all 0s, then its mask proper (x, residual 3).
+  const esc = dec(upd(1, (b) => {
+    b.gamma(1);
+    b.put(0, 7);
+    b.put(0b10, 7);
+    b.lane(codeOf(T.Fixed, false, true), 3);
+  }));
+  assert.deepEqual([esc.reset, esc.updated], [[0], [{ id: 0, mask: 0b10, lanes: [3] }]]);
+  // The rock has no extrapolated field: an empty mask is an empty update, no escape.
+  const plain = dec(upd(1, (b) => {
+    b.gamma(4);
+    b.put(0, 8);
+  }));
+  assert.deepEqual([plain.reset, plain.updated], [undefined, [{ id: 300, mask: 0, lanes: [] }]]);
   // A number in a wider class than it needs: ship 0's x residual 3 in the 8-bit class.
   throwsCode(upd(1, (b) => {
     b.gamma(1);

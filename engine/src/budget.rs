@@ -13,7 +13,8 @@
 //! - every other update that is due accumulates priority each tick it waits: the entity's
 //!   [`relevance`](crate::EntityMeta::relevance) times a closeness factor (4 next to the
 //!   viewer, falling to 1 at the view radius and beyond; 2.5 for an entity without a
-//!   position), times the ticks elapsed;
+//!   position), times the ticks elapsed, times 1 + the update's length in bits / 16 (a copy
+//!   that strayed far costs more to bring back, so it should not wait longer);
 //! - the updates are taken in order of priority (highest first, then by id) while they fit
 //!   in what the bucket holds after the rest of the snapshot; one that does not fit waits
 //!   and the next smaller one is tried;
@@ -22,11 +23,14 @@
 //!   client holds does the same, so its next update is the residual against that prediction
 //!   and brings the client back to the exact value (checksums hold throughout). Its priority
 //!   keeps growing until it goes, then starts again from 0;
-//! - the per-tick change a client measures from an update that waited (or that spans ticks
-//!   the client skipped) is not the entity's course but the catch-up, so such an entity's
-//!   next update goes in the client's next snapshot whatever the budget: that one is measured
-//!   over one tick and sets the course right. (Left to wait, the wrong course would run, and
-//!   the catch-up after it would be wrong by more.)
+//! - the per-tick change a client would measure from an update that waited is not the entity's
+//!   course but the catch-up: such an update carries the reset escape
+//!   ([`Snapshot::reset`](tickwire_shared::sync::Snapshot)), so the client restarts the
+//!   entity's courses from 0, and the entity's next update goes in the client's next snapshot
+//!   whatever the budget: a small one (its course), measured over one tick. The same follow-up
+//!   comes after an update that spans ticks the client skipped. (Continued, the catch-up would
+//!   run on as a wrong course, and the next catch-up would be wrong by more: a client over its
+//!   budget would spiral into ever larger updates.)
 //!
 //! A frame may still go over what the bucket holds (a burst of creations, the client's own
 //! entities): the bucket then goes below 0 and the next ticks hold more until it has paid.
@@ -100,7 +104,10 @@ impl ClientBudget {
 
     /// A frame of `bytes` was sent.
     pub fn spend(&mut self, bytes: usize) {
-        self.bucket -= bytes as f64;
+        // A debt of at most one bucket: a burst that had to go (a crowd entering the view)
+        // is paid for in a few ticks, not for as long as it was large.
+        let burst = self.per_second / self.rate * BURST_TICKS;
+        self.bucket = (self.bucket - bytes as f64).max(-burst);
         self.last = bytes;
     }
 
@@ -196,7 +203,10 @@ pub fn hold(
             row,
             must: meta.owner == Some(viewer.player) || follow,
             waited: waited > 0.0,
-            priority: waited + weight(meta, viewer, scale) * gap as f32,
+            // The further a client's copy has strayed, the longer its update: priority grows
+            // with it, so an entity that waits does not wait until it costs a fortune.
+            priority: waited
+                + weight(meta, viewer, scale) * gap as f32 * (1.0 + bits.len() as f32 / 16.0),
             bits: bits.len() as i64 + SKIP_BITS,
         });
         lanes += n;
@@ -229,6 +239,18 @@ pub fn hold(
         if send[c.at] {
             snap.updated_lanes
                 .extend_from_slice(&all_lanes[c.lanes..c.lanes + n]);
+            let k = usize::from(u.kind);
+            if c.waited && masks.extrapolate[k] != 0 {
+                // A catch-up: the client restarts its courses from 0 (the escape of
+                // `Snapshot::reset`), and the next update, a tick later, sets them.
+                snap.reset.push(u.id);
+                let b0 = view.rows[c.row].2 as usize;
+                let mut m = masks.extrapolate[k];
+                while m != 0 {
+                    view.vel[b0 + m.trailing_zeros() as usize] = 0;
+                    m &= m - 1;
+                }
+            }
             if c.waited || gap > 1 {
                 budget.follow.push(u.id);
             }

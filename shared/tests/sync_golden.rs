@@ -158,7 +158,7 @@ fn snapshot_json(s: &Snapshot, schema: &Schema) -> Json {
         lanes = &lanes[n..];
     }
     let n = schema.player_fields.len();
-    json!({
+    let mut j = json!({
         "type": "Snapshot", "tick": s.tick.0, "ack_input_seq": s.ack_input_seq.0,
         "removed": s.removed.iter().map(|i| i.0).collect::<Vec<_>>(),
         "created": created, "updated": updated,
@@ -176,7 +176,12 @@ fn snapshot_json(s: &Snapshot, schema: &Schema) -> Json {
             "kind": e.kind, "values": values_json(&e.values),
         })).collect::<Vec<_>>(),
         "checksum": s.checksum,
-    })
+    });
+    // Only a snapshot with a reset names them (the SDK's decoder adds the key only then).
+    if !s.reset.is_empty() {
+        j["reset"] = json!(s.reset.iter().map(|i| i.0).collect::<Vec<_>>());
+    }
+    j
 }
 
 fn welcome_json(w: &Welcome) -> Json {
@@ -485,8 +490,9 @@ fn snapshots(welcome: &Welcome) -> Vec<Snapshot> {
         assert_ne!(held_400(&r).0, truth_400(tick));
     }
     // 13: the held update goes: the residual against the client's own prediction (1020, 2010)
-    // to the truth (996, 2018), (−24, 8), both in the 8-bit class. The checksum is the
-    // server's, hashed from the true table, so applying it proves the replica caught up.
+    // to the truth (996, 2018), (−24, 8), both in the 8-bit class, with the reset escape (the
+    // mask's 7 zero bits first): the catch-up is no course. The checksum is the server's,
+    // hashed from the true table, so applying it proves the replica caught up.
     let mut s = Snapshot::empty(Tick(118), InputSeq(15));
     s.updated = vec![Update {
         id: NetId(400),
@@ -494,6 +500,7 @@ fn snapshots(welcome: &Welcome) -> Vec<Snapshot> {
         mask: 0b110,
     }];
     s.updated_lanes = vec![-24, 8];
+    s.reset = vec![NetId(400)];
     let mut truth = r.clone();
     truth
         .apply(&Snapshot::empty(Tick(118), InputSeq(15)))
@@ -503,18 +510,18 @@ fn snapshots(welcome: &Welcome) -> Vec<Snapshot> {
     (e.lanes[1], e.lanes[2]) = (tx, ty);
     s.checksum = Some(truth.checksum());
     push(s, false, &mut r);
-    // Its per-tick change is now the catch-up, measured from where the old course had it a
-    // tick before (1016, 2008): (−20, 10).
-    assert_eq!(held_400(&r), (truth_400(118), (-20, 10)));
+    // Reset: its per-tick change restarts from 0 (measured from where the old course had it a
+    // tick before, (1016, 2008), it would be the catch-up (−20, 10), no course at all).
+    assert_eq!(held_400(&r), (truth_400(118), (0, 0)));
     // 14: so the engine sends its next update at once, whatever the budget: measured over one
-    // tick, it sets the course right: predicted (976, 2028), the truth (994, 2022).
+    // tick, it sets the course right: predicted (996, 2018), the truth (994, 2022).
     let mut s = Snapshot::empty(Tick(119), InputSeq(15));
     s.updated = vec![Update {
         id: NetId(400),
         kind: 0,
         mask: 0b110,
     }];
-    s.updated_lanes = vec![18, -6];
+    s.updated_lanes = vec![-2, 4];
     push(s, false, &mut r);
     assert_eq!(held_400(&r), (truth_400(119), (-2, 4)));
     // 15: on its course, it costs nothing: the header and the checksum alone.

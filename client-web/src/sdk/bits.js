@@ -2,7 +2,8 @@
 // `updated` section: bit-packed"), exactly as shared/src/sync/bits.rs: bit k of the stream is bit
 // k mod 8 (least significant first) of byte ⌊k / 8⌋, numbers go least significant bit first; a
 // skip is an Elias-gamma code; a `delta` or `extrapolate` lane is the zigzag of its change or
-// residual in the field's small-number code (classes of 4, 8 and the field's widest zigzag);
+// residual in the field's small-number code (classes of 4, 8, 16 for the 32-bit types, and the
+// field's widest zigzag);
 // any other lane is `v − lo` in the bits its type's range needs.
 //
 // Lanes reach 33 bits (the zigzag of a 32-bit change), past JS's 32-bit operators, so numbers
@@ -36,6 +37,7 @@ export function codeOf(code, delta, extrapolate) {
   const turn = TURNS[code];
   const w = extrapolate && turn !== undefined ? bitLen(turn - 1) : bitLen(2 * span);
   const widths = [4, 8].filter((c) => c < w);
+  if (w > 24) widths.push(16);
   widths.push(w);
   return { small: true, widths };
 }

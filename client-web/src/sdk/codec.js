@@ -283,6 +283,7 @@ function encodeSnapshot(w, s, p, held) {
   if (updated.length) {
     w.varint(updated.length);
     const view = viewAfter(held, removed, created);
+    const reset = new Set(list(s.reset));
     const b = new BitWriter();
     let rank = 0;
     let next = 0;
@@ -304,6 +305,13 @@ function encodeSnapshot(w, s, p, held) {
       b.gamma(rank - next + 1);
       next = rank + 1;
       rank++;
+      const courses = k.extrap.some((x) => x === 1);
+      if (reset.has(u.id)) {
+        if (!courses) throw invalid(`a reset of entity ${u.id}, whose kind has no extrapolated field`);
+        b.put(0, k.codes.length); // the escape: this update resets the entity's courses
+      } else if (set.length === 0 && courses) {
+        throw invalid(`an empty update of entity ${u.id} (it would read as a reset)`);
+      }
       let j = 0;
       for (let f = 0; f < k.codes.length; f++) {
         const on = set[j] === f;
@@ -440,8 +448,14 @@ function decodeSnapshot(r, p, held) {
       const k = p.kinds[kind];
       if (k === undefined) throw invalid(`unknown entity kind ${kind} for entity ${id}`);
       const codes = codesOf(k);
-      const set = [];
+      let set = [];
       for (let f = 0; f < k.codes.length; f++) if (b.get(1) === 1) set.push(f);
+      if (set.length === 0 && k.extrap.some((x) => x === 1)) {
+        // The escape: this update resets the entity's courses; its mask follows.
+        (s.reset ??= []).push(id);
+        set = [];
+        for (let f = 0; f < k.codes.length; f++) if (b.get(1) === 1) set.push(f);
+      }
       const lanes = new Array(set.length);
       for (let j = 0; j < set.length; j++) lanes[j] = b.lane(codes[set[j]], k.codes[set[j]]);
       s.updated.push({ id, mask: maskOf(set), lanes });

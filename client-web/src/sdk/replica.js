@@ -230,6 +230,7 @@ export class Replica {
       ch.created.push(c.id);
     }
     const jumped = [];
+    const resets = new Set(s.reset ?? []);
     for (const u of s.updated ?? []) {
       const e = this.entities.get(u.id);
       if (e === undefined) {
@@ -260,14 +261,15 @@ export class Replica {
         e.lanes[i] = v;
         if (k.jumps[i]) jump = true;
       }
-      if (jump) jumped.push(e);
+      // A reset (a catch-up) restarts the courses from 0, as a discontinuity does.
+      if (jump || resets.has(u.id)) jumped.push(e);
       const m = moved.get(u.id);
       moved.delete(u.id);
       ch.updated.push({ id: u.id, mask: m === undefined ? u.mask : orMask(u.mask, m) });
     }
     for (const [id, mask] of moved) ch.updated.push({ id, mask });
     // The new per-tick changes: from the anchors; 0 for what was created now and for an
-    // entity that jumped (a discontinuity field changed).
+    // entity that jumped (a discontinuity field changed, or a reset).
     for (const [id, e] of this.entities) {
       const k = p.kinds[e.kind];
       if (k.xs.length === 0) continue;

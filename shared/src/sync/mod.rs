@@ -229,6 +229,12 @@ pub struct Snapshot {
     pub updated: Vec<Update>,
     /// The changed lanes of each update, in order.
     pub updated_lanes: Vec<i64>,
+    /// The updated entities (ascending ids, each one of `updated`) whose every per-tick change
+    /// restarts from 0 after their update: a catch-up after an update waited, whose change
+    /// from the client's prediction is no course to continue. On the wire, an update whose
+    /// mask is all 0s (for a kind with `extrapolate` fields) is such an escape, and the update
+    /// proper follows.
+    pub reset: Vec<NetId>,
     /// Players who left the room.
     pub players_left: Vec<PlayerId>,
     /// Players new to you.
@@ -264,6 +270,7 @@ impl Snapshot {
         self.created_lanes.clear();
         self.updated.clear();
         self.updated_lanes.clear();
+        self.reset.clear();
         self.players_left.clear();
         self.players_joined.clear();
         self.joined_lanes.clear();
@@ -660,6 +667,7 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
                 let mut e = EncodedEntities::default();
                 let mut lanes = s.updated_lanes.iter();
                 let mut rank = 0;
+                let mut reset = s.reset.iter().peekable();
                 for u in &s.updated {
                     while view.get(rank).is_some_and(|&id| id < u.id) {
                         rank += 1;
@@ -670,7 +678,23 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
                         u.id.0
                     );
                     let fields = &schema.kinds[usize::from(u.kind)].fields;
-                    write_update(e.update_at(rank as u32), fields, u.mask, |_| {
+                    let courses = fields.iter().any(|f| f.extrapolate);
+                    let b = e.update_at(rank as u32);
+                    if reset.next_if(|&&id| id == u.id).is_some() {
+                        assert!(
+                            courses,
+                            "a reset of entity {} with no extrapolated field",
+                            u.id.0
+                        );
+                        b.put(0, fields.len() as u32);
+                    } else {
+                        assert!(
+                            u.mask != 0 || !courses,
+                            "an empty update of entity {} (it would read as a reset)",
+                            u.id.0
+                        );
+                    }
+                    write_update(b, fields, u.mask, |_| {
                         *lanes.next().expect("one lane per mask bit")
                     });
                     rank += 1;
@@ -876,7 +900,12 @@ fn decode_snapshot(
             })?;
             next = at + 1;
             let fields = &schema.kinds[usize::from(kind)].fields;
-            let mask = b.get(fields.len() as u32)?;
+            let mut mask = b.get(fields.len() as u32)?;
+            if mask == 0 && fields.iter().any(|f| f.extrapolate) {
+                // The escape: this update resets the entity's courses; its mask follows.
+                s.reset.push(id);
+                mask = b.get(fields.len() as u32)?;
+            }
             let mut m = mask;
             while m != 0 {
                 let f = &fields[m.trailing_zeros() as usize];

@@ -256,12 +256,16 @@ impl Replica {
             if u.mask & self.extrapolated[usize::from(e.kind)].1 != 0 {
                 jumped.push(u.id);
             }
+            if s.reset.binary_search(&u.id).is_ok() {
+                // A catch-up: its change from the prediction is no course to continue.
+                jumped.push(u.id);
+            }
             let moved = moved.remove(&u.id).unwrap_or(0);
             ch.updated.push((u.id, u.mask | moved));
         }
         ch.updated.extend(moved);
         // The new per-tick changes: measured from the anchors, 0 for what was created now
-        // and for an entity that jumped (a discontinuity field changed).
+        // and for an entity that jumped (a discontinuity field changed, or a reset).
         for (id, e) in self.entities.iter_mut() {
             let (xs, _) = &self.extrapolated[usize::from(e.kind)];
             if xs.is_empty() {
