@@ -113,18 +113,26 @@ impl Game for Scenario {
     }
 }
 
-fn run(n: usize, extrapolate: bool) -> (f64, f64, f64) {
+/// A room of the scenario with room for `n` players.
+fn scenario(n: usize, extrapolate: bool, config: EngineConfig) -> Room<Scenario> {
     let config = EngineConfig {
         max_players: n + 1,
-        client_budget: None,
-        ..EngineConfig::default()
+        ..config
     };
     let game = Scenario {
         extrapolate,
         rng: 12345,
         players: Vec::new(),
     };
-    let mut room = Room::new(config, game);
+    Room::new(config, game)
+}
+
+fn run(n: usize, extrapolate: bool) -> (f64, f64, f64) {
+    let config = EngineConfig {
+        client_budget: None,
+        ..EngineConfig::default()
+    };
+    let mut room = scenario(n, extrapolate, config);
     for i in 0..n {
         room.handle_join(&format!("bot{i}"), None).unwrap();
     }
@@ -158,17 +166,11 @@ struct Budgeted {
 
 fn run_budget(n: usize, extrapolate: bool, budget: Option<u32>) -> Budgeted {
     let config = EngineConfig {
-        max_players: n + 1,
         client_budget: budget,
         checksum_interval: 30,
         ..EngineConfig::default()
     };
-    let game = Scenario {
-        extrapolate,
-        rng: 12345,
-        players: Vec::new(),
-    };
-    let mut room = Room::new(config, game);
+    let mut room = scenario(n, extrapolate, config);
     let mut replicas = BTreeMap::new();
     for i in 0..n {
         let j = room.handle_join(&format!("bot{i}"), None).unwrap();
