@@ -111,6 +111,12 @@ impl ClientBudget {
         self.last = bytes;
     }
 
+    /// The client's snapshot has no update due: no update waits, none follows.
+    pub fn nothing_due(&mut self) {
+        self.pending.clear();
+        self.follow.clear();
+    }
+
     /// Bytes the bucket holds now.
     pub fn bucket(&self) -> f64 {
         self.bucket

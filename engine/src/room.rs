@@ -1002,6 +1002,8 @@ impl<G: Game> Room<G> {
                 return 0;
             };
             if snap.updated.is_empty() {
+                // Nothing is due: nothing waits any more.
+                b.nothing_due();
                 return 0;
             }
             // What the rest of the snapshot takes; the updates share the rest of the bucket.
@@ -1032,6 +1034,10 @@ impl<G: Game> Room<G> {
             Some(&mut hold),
         );
         self.updates_held += held_now as u64;
+        if live && let Some(b) = c.budget.as_mut().filter(|_| tight) {
+            // It held nothing (a client that held nothing before): it got every update.
+            b.nothing_due();
+        }
         c.skipped_in_a_row = 0;
         if with_checksum {
             snap.checksum = Some(c.baseline.checksum(
