@@ -201,14 +201,15 @@ pub fn hold(
             .binary_search_by_key(&u.id, |r| r.0)
             .expect("an update of an entity in view");
         let (meta, _) = interest.entity(visible[row]);
-        let waited = budget.priority(u.id);
+        let waiting = budget.pending.binary_search_by_key(&u.id, |p| p.0);
+        let waited = waiting.map_or(0.0, |i| budget.pending[i].1);
         let follow = budget.follow.binary_search(&u.id).is_ok();
         candidates.push(Candidate {
             at,
             lanes,
             row,
             must: meta.owner == Some(viewer.player) || follow,
-            waited: waited > 0.0,
+            waited: waiting.is_ok(),
             // The further a client's copy has strayed, the longer its update: priority grows
             // with it, so an entity that waits does not wait until it costs a fortune.
             priority: waited
