@@ -14,7 +14,9 @@
 //   { type: 'Snapshot', tick, ack_input_seq, removed: [id], created: [{ id, kind, lanes }],
 //     updated: [{ id, mask, lanes }], players_left: [id],
 //     players_joined: [{ id, name, connected, lanes }], players_changed: [{ id, connected, lanes }],
-//     room: lanes|null, events: [{ kind, values }], checksum: u32|null }
+//     room: lanes|null, events: [{ kind, values }], checksum: u32|null,
+//     reset?: [id] }   (only when some update carried the reset escape: those entities'
+//     per-tick changes restart from 0 after it)
 //   { type: 'Pong', client_time, tick }
 //   { type: 'Marker', gap }   (a tick with nothing new; the replica turns it into a snapshot)
 //   { type: 'Redirect', url, room, seat }   (before any Welcome: the room is on another node;

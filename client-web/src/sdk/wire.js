@@ -9,9 +9,10 @@
 // - Bool, U8, Angle8: one raw byte; I8: one byte, two's complement.
 // - U16, U32, Angle16, Player, Entity: unsigned varint. I16, I32, Fixed: zigzag varint.
 // - Str(n): varint byte length, then UTF-8 of at most n characters.
-// - A `delta` field in an update: the zigzag varint of new − held.
-// - An `extrapolate` field in an update: the zigzag varint of the residual against the
-//   client's own prediction (`predict`, `residual`, `applyResidual`, `anchor`, `velocity`).
+// - The `updated` section of a snapshot is a bit stream instead (bits.js): a `delta` field's
+//   change (new − held) and an `extrapolate` field's residual against the client's own
+//   prediction (`predict`, `residual`, `applyResidual`, `anchor`, `velocity` below) go there in
+//   the small-number code.
 //
 // Values are JS numbers. Every lane fits in [-2^31, 2^32 - 1]; a varint of 2^53 or more (only a
 // u64 change mask can be one legitimately) is returned as a BigInt by `varint()`.

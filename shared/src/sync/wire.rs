@@ -10,10 +10,10 @@
 //! - `U16`, `U32`, `Angle16`, `Player`, `Entity`: unsigned varint.
 //! - `I16`, `I32`, `Fixed`: zigzag varint.
 //! - `Str(n)`: varint byte length, then UTF-8 of at most `n` characters.
-//! - A field declared `delta`, in an update: the zigzag varint of `new − held`.
-//! - A field declared `extrapolate`, in an update: the zigzag varint of the residual against
-//!   the client's own prediction ([`predict`], [`residual`], [`apply_residual`],
-//!   [`velocity`]).
+//! - A snapshot's `updated` section is a bit stream instead ([`super::bits`]): a `delta`
+//!   field's change (`new − held`) and an `extrapolate` field's residual against the client's
+//!   own prediction ([`predict`], [`residual`], [`apply_residual`], [`velocity`]) go there in
+//!   the small-number code.
 
 use crate::schema::FieldType;
 
