@@ -1,0 +1,81 @@
+// The bit stream of the `updated` section (src/sdk/bits.js) on its own: every code of every
+// field type round-trips every value at the edges of its classes, in the fewest bits, with JS
+// numbers past 32 bits (the zigzag of a 32-bit change takes 33); the codes are the Rust ones
+// (shared/src/sync/bits.rs `codes_by_field_type`); Elias-gamma codes up to 33 zeros' worth.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BitReader, BitWriter, codeOf } from '../src/sdk/bits.js';
+import { RANGES, T, WireError } from '../src/sdk/wire.js';
+
+const bytes = (f) => {
+  const w = new BitWriter();
+  f(w);
+  return { bytes: Uint8Array.from(w.finish()), bits: w.length };
+};
+
+test('the codes of each field type are those of Rust', () => {
+  assert.deepEqual(codeOf(T.Fixed, false, true), { small: true, widths: [4, 8, 16, 33] });
+  assert.deepEqual(codeOf(T.Angle8, false, true), { small: true, widths: [4, 8] });
+  assert.deepEqual(codeOf(T.Angle16, false, true), { small: true, widths: [4, 8, 16] });
+  assert.deepEqual(codeOf(T.U16, true, false), { small: true, widths: [4, 8, 17] });
+  assert.deepEqual(codeOf(T.U32, true, false), { small: true, widths: [4, 8, 16, 33] });
+  assert.deepEqual(codeOf(T.Bool, true, false), { small: true, widths: [2] });
+  assert.deepEqual(codeOf(T.U8, false, false), { small: false, lo: 0, bits: 8 });
+  assert.deepEqual(codeOf(T.I32, false, false), { small: false, lo: -0x80000000, bits: 32 });
+  assert.deepEqual(codeOf(T.Bool, false, false), { small: false, lo: 0, bits: 1 });
+});
+
+test('every value at the edges of every class round-trips in the fewest bits', () => {
+  const cases = [];
+  for (const ty of [T.U8, T.U16, T.U32, T.I8, T.I16, T.I32, T.Fixed, T.Player, T.Entity, T.Bool]) {
+    const [lo, hi] = RANGES[ty];
+    cases.push([codeOf(ty, false, false), ty, [lo, hi, lo + 1, hi - 1, Math.floor((lo + hi) / 2)]]);
+    const span = hi - lo;
+    const small = [0, 1, -1, 7, -8, 8, -9, 127, -128, 128, -129, 32767, -32768, 32768, -32769, span, -span];
+    cases.push([codeOf(ty, true, false), ty, small.filter((v) => Math.abs(v) <= span)]);
+  }
+  for (const ty of [T.Angle8, T.Angle16]) {
+    const t = ty === T.Angle8 ? 256 : 65536;
+    cases.push([codeOf(ty, false, true), ty, [0, 1, -1, 7, -8, 8, -9, t / 2 - 1, -t / 2]]);
+  }
+  for (const [code, ty, values] of cases) {
+    for (const v of values) {
+      const { bytes: b, bits } = bytes((w) => w.lane(code, v));
+      const r = new BitReader(b);
+      assert.equal(r.lane(code, ty), v, `${JSON.stringify(code)} ${v}`);
+      assert.equal(r.finish(), b.length);
+      if (code.small) {
+        const z = v >= 0 ? 2 * v : -2 * v - 1;
+        const c = code.widths.findIndex((w) => z < 2 ** w);
+        const last = code.widths.length - 1;
+        assert.equal(bits, c + (c === last ? 0 : 1) + code.widths[c], `${v}: its class, no wider`);
+      } else {
+        assert.equal(bits, code.bits);
+      }
+    }
+  }
+});
+
+test('a value does not fit its code: the writer refuses it', () => {
+  assert.throws(() => bytes((w) => w.lane(codeOf(T.Angle8, false, true), 128)), WireError);
+  assert.throws(() => bytes((w) => w.lane(codeOf(T.U8, false, false), 256)), WireError);
+  assert.throws(() => bytes((w) => w.lane(codeOf(T.Bool, true, false), 2)), WireError);
+  assert.throws(() => bytes((w) => w.lane(codeOf(T.U8, false, false), 1.5)), WireError);
+});
+
+test('Elias-gamma codes and long runs of bits round-trip across byte edges', () => {
+  const values = [1, 2, 3, 4, 5, 250, 251, 2 ** 16, 2 ** 32 - 1, 2 ** 32, 2 ** 33 - 1];
+  const { bytes: b } = bytes((w) => {
+    w.put(1, 3); // off the byte edge
+    for (const v of values) w.gamma(v);
+    w.put(2 ** 33 - 2, 33);
+  });
+  const r = new BitReader(b);
+  assert.equal(r.get(3), 1);
+  for (const v of values) assert.equal(r.gamma(), v);
+  assert.equal(r.get(33), 2 ** 33 - 2);
+  assert.equal(r.finish(), b.length);
+  // 33 zeros is no skip code; a code cut short is the end of the message.
+  assert.throws(() => new BitReader(bytes((w) => w.put(0, 40)).bytes).gamma(), /longer than 32 bits/);
+  assert.throws(() => new BitReader(Uint8Array.of(0)).gamma(), (e) => e.code === 'Eof');
+});
