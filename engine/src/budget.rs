@@ -7,9 +7,13 @@
 //! comparison). When it does not, the client's delta goes through a copy of what it holds
 //! ([`crate::delta::Baseline::Copied`]) and [`hold`] chooses which entity updates go this tick:
 //!
-//! - everything that is not an entity update always goes (the header, removals, creations,
-//!   player records, room fields, events, checksums), and so do updates of the client's own
-//!   entities (its prediction is reconciled against them);
+//! - the header, removals, player records, room fields, events and checksums always go, and
+//!   so do the spawns and updates of the client's own entities (its prediction is reconciled
+//!   against them);
+//! - a spawn of another entity entering the view may wait too, while the client is already
+//!   short (a frame that starts a shortage goes whole): it competes with the updates by the
+//!   same priority, its length in bits counting as an update's does (missing altogether is the
+//!   furthest a copy can stray), and the client does not hold the entity until it goes;
 //! - every other update that is due accumulates priority each tick it waits: the entity's
 //!   [`relevance`](crate::EntityMeta::relevance) times a closeness factor (4 next to the
 //!   viewer, falling to 1 at the view radius and beyond; 2.5 for an entity without a
@@ -40,7 +44,8 @@ use crate::view::{Interest, Masks, Table, Viewer};
 use tickwire_shared::NetId;
 use tickwire_shared::schema::Schema;
 use tickwire_shared::sync::bits::Bits;
-use tickwire_shared::sync::{Snapshot, Update, wire, write_update};
+use tickwire_shared::sync::wire::Writer;
+use tickwire_shared::sync::{Snapshot, Update, wire, write_spawn, write_update};
 
 /// The bucket holds at most this many ticks' share of the budget.
 pub const BURST_TICKS: f64 = 8.0;
@@ -173,8 +178,7 @@ pub fn hold(
     allowance: i64,
 ) -> Held {
     struct Candidate {
-        /// Its index in `snap.updated`, and where its lanes start.
-        at: usize,
+        /// Where its lanes start (in `updated_lanes` or `created_lanes`).
         lanes: usize,
         /// Its row in `view`.
         row: usize,
@@ -188,7 +192,7 @@ pub fn hold(
     let mut bits = Bits::default();
     let mut candidates = Vec::with_capacity(snap.updated.len());
     let mut lanes = 0;
-    for (at, u) in snap.updated.iter().enumerate() {
+    for u in &snap.updated {
         let n = u.mask.count_ones() as usize;
         let fields = &schema.kinds[usize::from(u.kind)].fields;
         bits.clear();
@@ -205,7 +209,6 @@ pub fn hold(
         let waited = waiting.map_or(0.0, |i| budget.pending[i].1);
         let follow = budget.follow.binary_search(&u.id).is_ok();
         candidates.push(Candidate {
-            at,
             lanes,
             row,
             must: meta.owner == Some(viewer.player) || follow,
@@ -218,20 +221,56 @@ pub fn hold(
         });
         lanes += n;
     }
+    // Entities entering the view may wait too (a crowd coming into view is one burst
+    // otherwise): a spawn's cost is its bytes; the client's own entities never wait.
+    let updates = candidates.len();
+    let mut spawn = Vec::new();
+    let mut lanes = 0;
+    for c in &snap.created {
+        let fields = &schema.kinds[usize::from(c.kind)].fields;
+        let n = fields.len();
+        spawn.clear();
+        let mut w = Writer::new(&mut spawn);
+        write_spawn(
+            &mut w,
+            fields,
+            c.id,
+            c.kind,
+            &snap.created_lanes[lanes..lanes + n],
+        );
+        let row = view
+            .rows
+            .binary_search_by_key(&c.id, |r| r.0)
+            .expect("a creation of an entity in view");
+        let (meta, _) = interest.entity(visible[row]);
+        let waited = budget.priority(c.id);
+        candidates.push(Candidate {
+            lanes,
+            row,
+            must: meta.owner == Some(viewer.player),
+            waited: false,
+            // Missing altogether is the furthest a copy can stray: its length counts as an
+            // update's does.
+            priority: waited
+                + weight(meta, viewer, scale) * gap as f32 * (1.0 + spawn.len() as f32 / 2.0),
+            bits: 8 * spawn.len() as i64,
+        });
+        lanes += n;
+    }
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by(|&a, &b| {
         let (x, y) = (&candidates[a], &candidates[b]);
         y.must
             .cmp(&x.must)
             .then(y.priority.total_cmp(&x.priority))
-            .then(x.at.cmp(&y.at))
+            .then(a.cmp(&b))
     });
     let mut left = allowance;
     let mut send = vec![false; candidates.len()];
-    for &c in &order {
-        let c = &candidates[c];
+    for &i in &order {
+        let c = &candidates[i];
         if c.must || c.bits <= left {
-            send[c.at] = true;
+            send[i] = true;
             left -= c.bits;
         }
     }
@@ -241,9 +280,9 @@ pub fn hold(
     budget.pending.clear();
     budget.follow.clear();
     let mut done = Held::default();
-    for (c, u) in candidates.iter().zip(updated) {
+    for ((c, u), &go) in candidates.iter().zip(updated).zip(&send) {
         let n = u.mask.count_ones() as usize;
-        if send[c.at] {
+        if go {
             snap.updated_lanes
                 .extend_from_slice(&all_lanes[c.lanes..c.lanes + n]);
             let k = usize::from(u.kind);
@@ -269,6 +308,31 @@ pub fn hold(
             done.held += 1;
         }
     }
+    // A spawn that waits: the client does not hold the entity yet (its row leaves the view;
+    // the next delta creates it again).
+    let created = std::mem::take(&mut snap.created);
+    let created_lanes = std::mem::take(&mut snap.created_lanes);
+    let mut gone = Vec::new();
+    for ((c, s), &go) in candidates[updates..]
+        .iter()
+        .zip(created)
+        .zip(&send[updates..])
+    {
+        let n = schema.kinds[usize::from(s.kind)].fields.len();
+        if go {
+            snap.created_lanes
+                .extend_from_slice(&created_lanes[c.lanes..c.lanes + n]);
+            snap.created.push(s);
+        } else {
+            gone.push(s.id);
+            budget.pending.push((s.id, c.priority));
+            done.held += 1;
+        }
+    }
+    if !gone.is_empty() {
+        view.rows.retain(|r| gone.binary_search(&r.0).is_err());
+    }
+    budget.pending.sort_unstable_by_key(|p| p.0);
     done
 }
 
@@ -518,5 +582,65 @@ mod tests {
         }
         assert!(exact(&t, p));
         assert_eq!(t.room.client_budget(p).map(|b| b.waiting()), Some(0));
+    }
+
+    /// How many dots the client holds.
+    fn held_dots(t: &TestRoom<Swarm>, p: PlayerId) -> usize {
+        let r = &t.replicas[&p];
+        let dots = &t.room.game().dots;
+        dots.iter()
+            .filter(|d| r.entities.contains_key(&d.0))
+            .count()
+    }
+
+    #[test]
+    fn a_crowd_entering_the_view_is_created_over_a_few_ticks_the_near_ones_first() {
+        // The far half of the dots wobbles in view all along, so the client stays over its
+        // budget (a frame that would go over a full bucket goes whole: spawns wait only when
+        // the client is already short). The near half leaves the view (500 units)...
+        const OUT: usize = DOTS / 2;
+        let (mut t, p) = room(Some(1000));
+        for d in t.room.game_mut().dots[..OUT].iter_mut() {
+            d.1[0] += 100_000;
+        }
+        for _ in 0..60 {
+            t.tick();
+        }
+        assert_eq!(held_dots(&t, p), DOTS - OUT);
+        assert!(t.room.client_budget(p).unwrap().tight(), "over its budget");
+        // ...and comes back at once: 20 spawns of about 9 bytes, against 33 bytes a tick.
+        for d in t.room.game_mut().dots[..OUT].iter_mut() {
+            d.1[0] -= 100_000;
+        }
+        let mut seen = Vec::new();
+        let mut first = Vec::new();
+        for tick in 0..60 {
+            t.tick();
+            let r = &t.replicas[&p];
+            let near = &t.room.game().dots[..OUT];
+            let held: Vec<bool> = near.iter().map(|d| r.entities.contains_key(&d.0)).collect();
+            if tick == 0 {
+                first = held.clone();
+            }
+            seen.push(held.iter().filter(|&&h| h).count());
+        }
+        let n = seen[0];
+        assert!(
+            n > 0 && n < OUT,
+            "the first tick creates part of them: {seen:?}"
+        );
+        // The near ones first (the dots are in order of distance; between two neighbours the
+        // closeness differs by 2 %, so not strictly in order).
+        assert!(
+            first[OUT / 2..].iter().all(|&h| !h),
+            "the nearer half first: {first:?}"
+        );
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+        assert_eq!(*seen.last().unwrap(), OUT, "all of them in time: {seen:?}");
+        t.room.game_mut().wobble = false;
+        for _ in 0..90 {
+            t.tick();
+        }
+        assert!(exact(&t, p), "and then the client holds them exactly");
     }
 }

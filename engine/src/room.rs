@@ -1001,16 +1001,18 @@ impl<G: Game> Room<G> {
             let Some(b) = budget.as_deref_mut().filter(|_| tight) else {
                 return 0;
             };
-            if snap.updated.is_empty() {
+            if snap.updated.is_empty() && snap.created.is_empty() {
                 // Nothing is due: nothing waits any more.
                 b.nothing_due();
                 return 0;
             }
-            // What the rest of the snapshot takes; the updates share the rest of the bucket.
+            // What the rest of the snapshot takes; the updates and spawns share the rest of
+            // the bucket.
             let updated = std::mem::take(&mut snap.updated);
+            let created = std::mem::take(&mut snap.created);
             scratch.clear();
             encode_snapshot_with_parts(snap, None, &[], events, schema, scratch);
-            snap.updated = updated;
+            (snap.updated, snap.created) = (updated, created);
             let fixed = (scratch.len() + checksum_bytes + 5) as f64;
             let allowance = ((b.bucket() - fixed) * 8.0).max(0.0) as i64;
             let done = budget::hold(

@@ -98,7 +98,8 @@ pub struct Config {
     pub max_event_bytes: u32,
     /// Most bytes a second each client is sent, on average (0: no limit). Over it, the entity
     /// updates that matter least to that client (far, low relevance, least waiting) wait for a
-    /// later tick and stay exact; its own entities, creations, records and events always go.
+    /// later tick and stay exact (while it is short, so do spawns of entities entering its
+    /// view); its own entities, removals, records and events always go.
     #[arg(long, default_value_t = tickwire_engine::room::DEFAULT_CLIENT_BUDGET)]
     pub client_budget: u32,
     /// Send a state checksum in snapshots every N ticks (0 = never); for load testers.
