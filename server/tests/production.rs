@@ -238,6 +238,11 @@ async fn resume_after_grace_is_a_new_player_and_a_live_connection_is_replaced() 
     let mut watcher = Player::join(&url, "watcher").await;
     let a = Player::join(&url, "a").await;
     let (aid, token) = (a.id(), a.welcome().resume_token.clone());
+    // The watcher first sees `a` in the room: otherwise, on a loaded machine, its snapshots
+    // may cover `a`'s whole stay (join, drop, grace) in one gap, and there is no leave to see.
+    while !watcher.replica().players.contains_key(&aid) {
+        watcher.next_snapshot().await;
+    }
     a.client.abort();
     // The watcher sees `a` leave once the grace period is over.
     let mut left = false;
