@@ -132,11 +132,12 @@ impl ClientBudget {
         self.pending.len()
     }
 
-    /// The priority an entity's waiting update has (0 when none waits).
-    pub fn priority(&self, id: NetId) -> f32 {
+    /// The priority of an entity's waiting update or spawn (`None` when none waits).
+    pub fn waited(&self, id: NetId) -> Option<f32> {
         self.pending
             .binary_search_by_key(&id, |p| p.0)
-            .map_or(0.0, |i| self.pending[i].1)
+            .ok()
+            .map(|i| self.pending[i].1)
     }
 }
 
@@ -205,14 +206,14 @@ pub fn hold(
             .binary_search_by_key(&u.id, |r| r.0)
             .expect("an update of an entity in view");
         let (meta, _) = interest.entity(visible[row]);
-        let waiting = budget.pending.binary_search_by_key(&u.id, |p| p.0);
-        let waited = waiting.map_or(0.0, |i| budget.pending[i].1);
+        let waiting = budget.waited(u.id);
+        let waited = waiting.unwrap_or(0.0);
         let follow = budget.follow.binary_search(&u.id).is_ok();
         candidates.push(Candidate {
             lanes,
             row,
             must: meta.owner == Some(viewer.player) || follow,
-            waited: waiting.is_ok(),
+            waited: waiting.is_some(),
             // The further a client's copy has strayed, the longer its update: priority grows
             // with it, so an entity that waits does not wait until it costs a fortune.
             priority: waited
@@ -243,7 +244,7 @@ pub fn hold(
             .binary_search_by_key(&c.id, |r| r.0)
             .expect("a creation of an entity in view");
         let (meta, _) = interest.entity(visible[row]);
-        let waited = budget.priority(c.id);
+        let waited = budget.waited(c.id).unwrap_or(0.0);
         candidates.push(Candidate {
             lanes,
             row,
