@@ -6,10 +6,13 @@
 //!
 //!     cargo run --release -p tickwire-bench --example bytes -- 150 30
 //!
-//! `BUDGET=bytes` sets the per-client budget (`0`: none; the engine's default otherwise).
-//! `MASKS=1` adds how often each update mask occurs and in which class of the small-number code
-//! the lanes fall; `ORDER=1` how many body lanes (x, y, aim) one client's copy would need a
-//! residual for under the linear predictor the protocol uses and under a quadratic one.
+//! `BUDGET=bytes` sets the per-client budget (`0`: none; the engine's default otherwise); the
+//! error line shows how far each client's copies of the other bodies are from the copies their
+//! owners hold (exact, as every snapshot carries one's own body).
+//! `MASKS=1` adds how often each update mask occurs and, per kind and field, how many lanes'
+//! zigzags take each bit length (what the small-number code was fitted to); `ORDER=1` how
+//! many body lanes (x, y, aim) one client's copy would need a residual for under the linear
+//! predictor the protocol uses and under a quadratic one.
 use std::collections::BTreeMap;
 use tickwire_arena::{ArenaConfig, ArenaGame};
 use tickwire_engine::{EngineConfig, Room};
@@ -61,9 +64,12 @@ fn main() {
     let mut parts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut frames = 0usize;
     let mut masks: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut classes = [0usize; 3];
+    // Per kind and field: how many lanes' zigzags take each bit length.
+    let mut zbits: BTreeMap<(u16, usize), [usize; 34]> = BTreeMap::new();
     let mut hist: BTreeMap<tickwire_shared::NetId, Vec<[i64; 3]>> = BTreeMap::new();
     let mut order = [0u64; 3];
+    // Error of the other bodies: sum (units), count, max, how many inexact.
+    let mut err = (0.0f64, 0usize, 0.0f64, 0usize);
     for t in 0..warm + ticks {
         for (id, (r, brain, seq)) in bots.iter_mut() {
             *seq += 1;
@@ -76,6 +82,30 @@ fn main() {
             room.handle_inputs(*id, vec![cmd]);
         }
         let out = room.tick(|_| true);
+        if t >= warm {
+            // Every client's copy of every other body against the copy its owner holds (a
+            // player's own body is always exact: every snapshot carries it).
+            for (c, (r, ..)) in &bots {
+                for (eid, e) in &r.entities {
+                    if e.kind != 0 || e.lanes[0] == i64::from(c.0) {
+                        continue;
+                    }
+                    let owner = PlayerId(e.lanes[0] as u32);
+                    let Some(t) = bots.get(&owner).and_then(|(o, ..)| o.entities.get(eid)) else {
+                        continue;
+                    };
+                    let (dx, dy) = (
+                        (e.lanes[1] - t.lanes[1]) as f64,
+                        (e.lanes[2] - t.lanes[2]) as f64,
+                    );
+                    let d = (dx * dx + dy * dy).sqrt() / 8.0;
+                    err.0 += d;
+                    err.1 += 1;
+                    err.2 = err.2.max(d);
+                    err.3 += usize::from(d > 0.0);
+                }
+            }
+        }
         for (id, bytes) in &out.messages {
             let (r, ..) = bots.get_mut(id).unwrap();
             let msg = r.decode(bytes).expect("decodes");
@@ -141,17 +171,14 @@ fn main() {
                         let mut lanes = s.updated_lanes.iter();
                         for u in &s.updated {
                             *masks.entry(u.mask).or_default() += 1;
-                            for _ in 0..u.mask.count_ones() {
+                            let mut m = u.mask;
+                            while m != 0 {
+                                let f = m.trailing_zeros() as usize;
+                                m &= m - 1;
                                 let v = *lanes.next().unwrap();
                                 let z = ((v << 1) ^ (v >> 63)) as u64;
-                                let c = if z < 16 {
-                                    0
-                                } else if z < 256 {
-                                    1
-                                } else {
-                                    2
-                                };
-                                classes[c] += 1;
+                                let h = zbits.entry((u.kind, f)).or_insert([0; 34]);
+                                h[(64 - z.leading_zeros()) as usize] += 1;
                             }
                         }
                     }
@@ -197,6 +224,14 @@ fn main() {
             }
         }
     }
+    if err.1 > 0 {
+        println!(
+            "  other bodies as each client holds them against their owners' copies: error mean {:.3} units, max {:.1}, {:.2} % of them inexact",
+            err.0 / err.1 as f64,
+            err.2,
+            100.0 * err.3 as f64 / err.1 as f64
+        );
+    }
     let per_client_s = |b: usize| b as f64 / n as f64 / ticks as f64 * 30.0;
     println!(
         "{n} players, {secs} s: {:.0} B/client/s ({:.2} KiB/s), {:.1} frames/client/s, {:.1} B a frame",
@@ -212,7 +247,14 @@ fn main() {
         );
     }
     if !masks.is_empty() {
-        println!("  masks: {masks:?}; lane classes (4, 8, wide bits): {classes:?}");
+        println!("  masks: {masks:?}");
+        for ((k, f), h) in &zbits {
+            let last = h.iter().rposition(|&c| c > 0).unwrap_or(0);
+            println!(
+                "  kind {k} field {f}: zigzag bit lengths 0..={last}: {:?}",
+                &h[..=last]
+            );
+        }
     }
     for (k, v) in &parts {
         if k.ends_with("(count)") {

@@ -1,4 +1,4 @@
-// The arena's page on the SDK (sdk/index.js, protocol version 4). The SDK joins, reconnects and
+// The arena's page on the SDK (sdk/index.js, protocol version 5). The SDK joins, reconnects and
 // resumes, decodes the arena from the schema in Welcome, predicts the player's own body through
 // the arena's step (rules.js bodyStep) and interpolates everyone else; this page turns the
 // keyboard and mouse into the input lanes, draws the world at display rate, and shows the HUD,

@@ -14,12 +14,13 @@ const bytes = (f) => {
 };
 
 test('the codes of each field type are those of Rust', () => {
-  assert.deepEqual(codeOf(T.Fixed, false, true), { small: true, widths: [4, 8, 16, 33] });
-  assert.deepEqual(codeOf(T.Angle8, false, true), { small: true, widths: [4, 8] });
-  assert.deepEqual(codeOf(T.Angle16, false, true), { small: true, widths: [4, 8, 16] });
-  assert.deepEqual(codeOf(T.U16, true, false), { small: true, widths: [4, 8, 17] });
-  assert.deepEqual(codeOf(T.U32, true, false), { small: true, widths: [4, 8, 16, 33] });
-  assert.deepEqual(codeOf(T.Bool, true, false), { small: true, widths: [2] });
+  assert.deepEqual(codeOf(T.Fixed, false, true), { small: true, k: 3, w: 33 });
+  assert.deepEqual(codeOf(T.Angle8, false, true), { small: true, k: 2, w: 8 });
+  assert.deepEqual(codeOf(T.Angle16, false, true), { small: true, k: 2, w: 16 });
+  assert.deepEqual(codeOf(T.Angle8, true, false), { small: true, k: 2, w: 9 });
+  assert.deepEqual(codeOf(T.U16, true, false), { small: true, k: 3, w: 17 });
+  assert.deepEqual(codeOf(T.U32, true, false), { small: true, k: 3, w: 33 });
+  assert.deepEqual(codeOf(T.Bool, true, false), { small: true, k: 2, w: 2 });
   assert.deepEqual(codeOf(T.U8, false, false), { small: false, lo: 0, bits: 8 });
   assert.deepEqual(codeOf(T.I32, false, false), { small: false, lo: -0x80000000, bits: 32 });
   assert.deepEqual(codeOf(T.Bool, false, false), { small: false, lo: 0, bits: 1 });
@@ -31,7 +32,9 @@ test('every value at the edges of every class round-trips in the fewest bits', (
     const [lo, hi] = RANGES[ty];
     cases.push([codeOf(ty, false, false), ty, [lo, hi, lo + 1, hi - 1, Math.floor((lo + hi) / 2)]]);
     const span = hi - lo;
-    const small = [0, 1, -1, 7, -8, 8, -9, 127, -128, 128, -129, 32767, -32768, 32768, -32769, span, -span];
+    // The edges of the classes of orders 2 and 3 (zigzags 2^k (2^c − 1) − 1 and 2^k (2^c − 1)).
+    const small = [0, 1, -1, 2, -2, 3, -4, 4, 5, -6, 11, -12, 12, 27, -28, 28, 59, -60, 60, 127, -128, 128, -129,
+      32767, -32768, 32768, -32769, span, -span];
     cases.push([codeOf(ty, true, false), ty, small.filter((v) => Math.abs(v) <= span)]);
   }
   for (const ty of [T.Angle8, T.Angle16]) {
@@ -46,14 +49,56 @@ test('every value at the edges of every class round-trips in the fewest bits', (
       assert.equal(r.finish(), b.length);
       if (code.small) {
         const z = v >= 0 ? 2 * v : -2 * v - 1;
-        const c = code.widths.findIndex((w) => z < 2 ** w);
-        const last = code.widths.length - 1;
-        assert.equal(bits, c + (c === last ? 0 : 1) + code.widths[c], `${v}: its class, no wider`);
+        // Class c = ⌊log₂(z / 2^k + 1)⌋: c ones, a zero and k + c bits; w − k ones and w bits
+        // once k + c reaches w.
+        const c = Math.floor(Math.log2(Math.floor(z / 2 ** code.k) + 1));
+        const want = code.k + c >= code.w ? 2 * code.w - code.k : 2 * c + 1 + code.k;
+        assert.equal(bits, want, `${v}: its class, no wider`);
       } else {
         assert.equal(bits, code.bits);
       }
     }
   }
+});
+
+test('the worked example of the protocol document, bit for bit (bits.rs has the same bytes)', () => {
+  // Fields x, y, aim (extrapolated), hp: skip 2, mask {x, aim}, x residual −14, aim +3.
+  const k = { codes: [T.Fixed, T.Fixed, T.Angle8, T.U8], extrap: [1, 1, 1, 0], delta: [0, 0, 0, 0] };
+  const x = codeOf(T.Fixed, false, true);
+  const aim = codeOf(T.Angle8, false, true);
+  const { bytes: b, bits } = bytes((w) => {
+    w.gamma(3);
+    w.mask(k, [0, 2]);
+    w.lane(x, -14);
+    w.lane(aim, 3);
+  });
+  assert.equal(bits, 21);
+  assert.deepEqual([...b], [0x56, 0x1b, 0x09]);
+  const r = new BitReader(b);
+  assert.equal(r.gamma(), 3);
+  assert.deepEqual(r.mask(k), [0, 2]);
+  assert.equal(r.lane(x, T.Fixed), -14);
+  assert.equal(r.lane(aim, T.Angle8), 3);
+});
+
+test('masks in the course code: one bit for every course, and the long forms refused', () => {
+  // Fields: 0 plain, 1 and 2 courses, 3 plain (bits.rs masks_in_the_course_code).
+  const k = { codes: [T.U8, T.Fixed, T.Fixed, T.U8], extrap: [0, 1, 1, 0], delta: [0, 0, 0, 0] };
+  const len = (set) => bytes((w) => w.mask(k, set)).bits;
+  assert.equal(len([1, 2]), 1);
+  assert.equal(len([1]), 4);
+  assert.equal(len([3]), 6);
+  assert.equal(len([1, 2, 3]), 6);
+  assert.equal(len([]), 4, 'the reset escape');
+  for (let m = 0; m < 16; m++) {
+    const set = [0, 1, 2, 3].filter((f) => (m >> f) & 1);
+    assert.deepEqual(new BitReader(bytes((w) => w.mask(k, set)).bytes).mask(k), set);
+  }
+  const plain = { codes: [T.U8, T.U8, T.U8], extrap: [0, 0, 0], delta: [0, 0, 0] };
+  assert.deepEqual([...bytes((w) => w.mask(plain, [0, 2])).bytes], [0b101]);
+  const long = (f) => () => new BitReader(bytes(f).bytes).mask(k);
+  assert.throws(long((w) => { w.put(0, 1); w.put(3, 2); w.put(0, 1); }), /longer code/);
+  assert.throws(long((w) => { w.put(0, 1); w.put(1, 2); w.put(1, 1); w.put(0, 2); }), /longer code/);
 });
 
 test('a value does not fit its code: the writer refuses it', () => {

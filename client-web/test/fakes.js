@@ -58,7 +58,7 @@ export function toySchema() {
 export function welcome(schema, over = {}) {
   return {
     type: 'Welcome',
-    protocol_version: 4,
+    protocol_version: 5,
     player_id: 1,
     tick_rate: 30,
     tick: 0,

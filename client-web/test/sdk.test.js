@@ -285,16 +285,16 @@ test('the idle snapshot and a small move are as small as in Rust', () => {
     checksum: null,
   };
   assert.deepEqual([...encodeServer(empty, schema)], [1, 100, 7, 0]);
-  // Skip 0 (`1`), the 7-bit mask 0b0000110, x +3 (zigzag 6: `0` + 4 bits), y −2 (zigzag 3):
-  // 18 bits in three bytes, after the count.
+  // Skip 0 (`1`), the mask (`0`, the courses x, y, heading `1 1 0`, no other field `0`), x +3
+  // (zigzag 6: `0` + 3 bits), y −2 (zigzag 3): 14 bits in two bytes, after the count.
   const move = { ...empty, updated: [{ id: 5, mask: 0b110, lanes: [3, -2] }] };
   const held = [[2, 0], [5, 0]];
-  assert.deepEqual([...encodeServer(move, schema, [[5, 0]])], [1, 100, 7, 1, 1, 0x0d, 0xcc, 0x00]);
-  assert.deepEqual(decodeServer(Uint8Array.of(1, 100, 7, 1, 1, 0x0d, 0xcc, 0x00), schema, [[5, 0]]), move);
+  assert.deepEqual([...encodeServer(move, schema, [[5, 0]])], [1, 100, 7, 1, 1, 0x0d, 0x1b]);
+  assert.deepEqual(decodeServer(Uint8Array.of(1, 100, 7, 1, 1, 0x0d, 0x1b), schema, [[5, 0]]), move);
   // Behind entity 2 the same update skips one: `0 1 0` instead of `1`, two bits more.
   const far = encodeServer(move, schema, held);
   assert.deepEqual(decodeServer(far, schema, held), move);
-  assert.equal(far.length, 8);
+  assert.equal(far.length, 7);
   assert.throws(() => decodeServer(far, schema, [[5, 0]]), /past the 1 entities/);
 });
 
@@ -496,9 +496,15 @@ test('specific hostile snapshots throw clear errors', () => {
   // refuses it; -128 (zigzag 255, the 8-bit class) applies.
   assert.throws(() => stream((b) => b.lane(heading, 128)), (e) => e instanceof WireError);
   const r2 = replicaAfter(2);
+  // The mask in the course code: `0`, the courses x, y, heading `0 0 1`, no other field `0`.
+  const onlyHeading = (b) => {
+    b.put(0, 1);
+    b.put(0b100, 3);
+    b.put(0, 1);
+  };
   r2.apply(r2.decode(Uint8Array.from(upd(1, (b) => {
     b.gamma(1);
-    b.put(0b1000, 7);
+    onlyHeading(b);
     b.lane(heading, -128);
   }))));
   assert.equal(r2.entities.get(0).lanes[3], 192);
@@ -513,7 +519,9 @@ test('specific hostile snapshots throw clear errors', () => {
   throwsCode(upd(1, (b) => b.put(0, 33)), 'Invalid', /longer than 32 bits/);
   throwsCode(upd(1, (b) => {
     b.gamma(1);
-    b.put(0b10, 7);
+    b.put(0, 1);
+    b.put(0b001, 3);
+    b.put(0, 1);
   }), 'Eof');
   // Padding bits that are not 0: the marker's update (no fields) is the single bit `1` after
   // a skip of 2 (`0 1 1`); a stray bit after it.
@@ -522,11 +530,18 @@ test('specific hostile snapshots throw clear errors', () => {
     b.gamma(3);
     b.put(1, 1);
   }), 'Invalid', /padding/);
-  // The reset escape: ship 0's mask all 0s, then its mask proper (x, residual 3).
+  // The mask {x} in the course code: `0`, the courses x, y, heading `1 0 0`, no other `0`.
+  const onlyX = (b) => {
+    b.put(0, 1);
+    b.put(0b001, 3);
+    b.put(0, 1);
+  };
+  // The reset escape: ship 0's mask empty (`0`, `0 0 0`, `0`), then its mask proper (x,
+  // residual 3).
   const esc = dec(upd(1, (b) => {
     b.gamma(1);
-    b.put(0, 7);
-    b.put(0b10, 7);
+    b.put(0, 5);
+    onlyX(b);
     b.lane(codeOf(T.Fixed, false, true), 3);
   }));
   assert.deepEqual([esc.reset, esc.updated], [[0], [{ id: 0, mask: 0b10, lanes: [3] }]]);
@@ -536,13 +551,21 @@ test('specific hostile snapshots throw clear errors', () => {
     b.put(0, 8);
   }));
   assert.deepEqual([plain.reset, plain.updated], [undefined, [{ id: 300, mask: 0, lanes: [] }]]);
-  // A number in a wider class than it needs: ship 0's x residual 3 in the 8-bit class.
+  // A number in a wider class than it needs: ship 0's x residual 3 (zigzag 6) in the last
+  // class (30 one bits, then 33 bits), where only zigzags from 2^33 − 8 belong.
   throwsCode(upd(1, (b) => {
     b.gamma(1);
-    b.put(0b10, 7);
-    b.put(0b01, 2);
-    b.put(6, 8);
+    onlyX(b);
+    b.put(2 ** 30 - 1, 30);
+    b.put(6, 33);
   }), 'Invalid', /wider code/);
+  // A mask in a longer code than it needs: every course after a `0`.
+  throwsCode(upd(1, (b) => {
+    b.gamma(1);
+    b.put(0, 1);
+    b.put(0b111, 3);
+    b.put(0, 1);
+  }), 'Invalid', /longer code/);
   // A value lane beyond its type cannot be written (a Bool takes 1 bit, a U16 16): what is
   // left is a U32 value past 2^32 − 1, which the 32 bits cannot hold either, so the encoder
   // refuses it.

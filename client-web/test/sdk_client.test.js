@@ -83,7 +83,7 @@ test('joins, builds the replica from the Welcome and fires the callbacks registe
   const welcomes = [];
   const c = client({ onWelcome: (r) => welcomes.push(r.playerId) });
   const ws = join(c);
-  assert.deepEqual(decodeClient(ws.sent[0]), { type: 'Hello', protocol_version: 4, name: 'ann', auth_token: null, resume_token: null });
+  assert.deepEqual(decodeClient(ws.sent[0]), { type: 'Hello', protocol_version: 5, name: 'ann', auth_token: null, resume_token: null });
   assert.equal(c.state, 'connected');
   assert.deepEqual(welcomes, [1]);
   firstSnapshot(ws, c);

@@ -44,7 +44,7 @@ test('says Hello v2 with the name and tokens once the socket opens, and hands fr
   assert.equal(c.state, 'connecting');
   assert.equal(ws.sent.length, 0, 'nothing before the socket is open');
   ws.accept();
-  assert.deepEqual(hello(ws), { type: 'Hello', protocol_version: 4, name: 'ann', auth_token: 'jwt', resume_token: null });
+  assert.deepEqual(hello(ws), { type: 'Hello', protocol_version: 5, name: 'ann', auth_token: 'jwt', resume_token: null });
   ws.deliver([1, 2, 3]);
   assert.deepEqual(frames.map((f) => [...f]), [[1, 2, 3]]);
   assert.equal(c.bytesIn, 3);

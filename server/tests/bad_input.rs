@@ -201,7 +201,7 @@ async fn wrong_protocol_version_gets_4000() {
     expect_close(
         Config::ephemeral(),
         CloseCode::VersionMismatch.code(),
-        "protocol version 999 is not supported; this server speaks 4",
+        "protocol version 999 is not supported; this server speaks 5",
         |mut ws| async move {
             let h = ClientMsg::Hello(Hello {
                 protocol_version: 999,

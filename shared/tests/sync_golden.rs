@@ -754,8 +754,9 @@ fn the_idle_snapshot_is_four_bytes_and_deltas_are_small() {
         &mut b,
     );
     assert_eq!(b, [1, 100, 7, 0]);
-    // A ship (the only entity held) off its course by (3, -2): the count, then 18 bits: skip 0
-    // (`1`), the mask 0b110 in 7 bits, two residuals in the 4-bit class (`0` + 4 bits each).
+    // A ship (the only entity held) off its course by (3, -2): the count, then 14 bits: skip 0
+    // (`1`), the mask (`0`, the courses x, y, heading `1 1 0`, no other field `0`), two
+    // residuals in class 0 of order 3 (`0` + 3 bits each: zigzags 6 and 3).
     let mut s = Snapshot::empty(Tick(100), InputSeq(7));
     s.updated.push(Update {
         id: NetId(5),
@@ -766,7 +767,7 @@ fn the_idle_snapshot_is_four_bytes_and_deltas_are_small() {
     let mut b = Vec::new();
     let held = [(NetId(5), 0)];
     encode_server(&ServerMsg::Snapshot(s.clone()), &schema, &held, &mut b);
-    assert_eq!(b, [1, 100, 7, 1, 1, 0b0000_1101, 0b1100_1100, 0]);
+    assert_eq!(b, [1, 100, 7, 1, 1, 0b0000_1101, 0b0001_1011]);
     assert_eq!(
         decode_server(&b, Some(&schema), &held).unwrap(),
         ServerMsg::Snapshot(s)

@@ -1,10 +1,10 @@
-// The bit stream of a snapshot's `updated` section (protocol version 4, docs/PROTOCOL.md, "The
+// The bit stream of a snapshot's `updated` section (protocol version 5, docs/PROTOCOL.md, "The
 // `updated` section: bit-packed"), exactly as shared/src/sync/bits.rs: bit k of the stream is bit
 // k mod 8 (least significant first) of byte ⌊k / 8⌋, numbers go least significant bit first; a
-// skip is an Elias-gamma code; a `delta` or `extrapolate` lane is the zigzag of its change or
-// residual in the field's small-number code (classes of 4, 8, 16 for the 32-bit types, and the
-// field's widest zigzag);
-// any other lane is `v − lo` in the bits its type's range needs.
+// skip is an Elias-gamma code; a mask is in the course code (`BitWriter.mask`); a `delta` or
+// `extrapolate` lane is the zigzag of its change or residual in an Exp-Golomb code of order k
+// (3 for the 32-bit types, 2 for the others) cut at the field's widest zigzag w; any other lane
+// is `v − lo` in the bits its type's range needs.
 //
 // Lanes reach 33 bits (the zigzag of a 32-bit change), past JS's 32-bit operators, so numbers
 // are cut into bytes with arithmetic, not shifts.
@@ -25,7 +25,7 @@ function bitLen(v) {
 
 /**
  * How a field's lane goes in an update (`Code::of` in Rust): `{ small: false, lo, bits }` for a
- * value, `{ small: true, widths }` for the zigzag of a change or residual.
+ * value, `{ small: true, k, w }` for the zigzag of a change or residual.
  * @param {number} code the field's type code
  * @param {boolean} delta
  * @param {boolean} extrapolate
@@ -36,11 +36,22 @@ export function codeOf(code, delta, extrapolate) {
   if (!delta && !extrapolate) return { small: false, lo, bits: bitLen(span) };
   const turn = TURNS[code];
   const w = extrapolate && turn !== undefined ? bitLen(turn - 1) : bitLen(2 * span);
-  const widths = [4, 8].filter((c) => c < w);
-  if (w > 24) widths.push(16);
-  widths.push(w);
-  return { small: true, widths };
+  // The order fitted to measured residuals of steering bodies (docs/PROTOCOL.md).
+  return { small: true, k: Math.min(w > 16 ? 3 : 2, w), w };
 }
+
+/** The bits of a kind's `extrapolate` fields (its courses), as an array of field indices. */
+export function coursesOf(p) {
+  if (p.courses === undefined) {
+    p.courses = [];
+    p.others = [];
+    p.extrap.forEach((x, i) => (x === 1 ? p.courses : p.others).push(i));
+  }
+  return p.courses;
+}
+
+/** The first zigzag of class c of an Exp-Golomb code of order k: 2^k (2^c − 1). */
+const classBase = (k, c) => 2 ** k * (2 ** c - 1);
 
 /** The codes of a plan's fields (`plan(schema).kinds[k]`), cached on the plan. */
 export function codesOf(p) {
@@ -102,14 +113,45 @@ export class BitWriter {
       return;
     }
     const z = zig(v);
-    const last = c.widths.length - 1;
-    let k = 0;
-    while (k < last && z >= 2 ** c.widths[k]) k++;
-    if (z >= 2 ** c.widths[k]) throw new WireError('OutOfRange', `${v} is too wide for the field`);
-    // k one bits, then a zero unless it is the last class.
-    for (let i = 0; i < k; i++) this.put(1, 1);
-    if (k !== last) this.put(0, 1);
-    this.put(z, c.widths[k]);
+    if (z >= 2 ** c.w) throw new WireError('OutOfRange', `${v} is too wide for the field`);
+    let cls = 0;
+    while (c.k + cls < c.w && z >= classBase(c.k, cls + 1)) cls++;
+    if (c.k + cls >= c.w) {
+      // The last class: w − k one bits, then z itself.
+      for (let i = 0; i < c.w - c.k; i++) this.put(1, 1);
+      this.put(z, c.w);
+      return;
+    }
+    // cls one bits and a zero, then z − base in k + cls bits.
+    for (let i = 0; i < cls; i++) this.put(1, 1);
+    this.put(0, 1);
+    this.put(z - classBase(c.k, cls), c.k + cls);
+  }
+
+  /**
+   * An update's mask in the course code (`Bits::mask` in Rust) for the kind plan `p`, as the
+   * ascending field indices `set`: with no course field, one bit per field; else a 1 when `set`
+   * is exactly the course fields, or a 0, one bit per course field, then (when the kind has
+   * other fields) a 1 and one bit per other field if any is set, a 0 if none is.
+   */
+  mask(p, set) {
+    const courses = coursesOf(p);
+    const on = new Set(set);
+    if (courses.length === 0) {
+      for (let f = 0; f < p.codes.length; f++) this.put(on.has(f) ? 1 : 0, 1);
+      return;
+    }
+    if (set.length === courses.length && courses.every((f) => on.has(f))) {
+      this.put(1, 1);
+      return;
+    }
+    this.put(0, 1);
+    for (const f of courses) this.put(on.has(f) ? 1 : 0, 1);
+    if (p.others.length) {
+      const any = p.others.some((f) => on.has(f));
+      this.put(any ? 1 : 0, 1);
+      if (any) for (const f of p.others) this.put(on.has(f) ? 1 : 0, 1);
+    }
   }
 
   /** The bytes, the last one padded with 0 bits. */
@@ -162,14 +204,38 @@ export class BitReader {
       }
       return v;
     }
-    const last = c.widths.length - 1;
-    let k = 0;
-    while (k < last && this.get(1) === 1) k++;
-    const z = this.get(c.widths[k]);
-    if (k > 0 && z < 2 ** c.widths[k - 1]) {
-      throw new WireError('Invalid', 'a number in a wider code than it needs');
+    let cls = 0;
+    while (c.k + cls < c.w && this.get(1) === 1) cls++;
+    if (c.k + cls >= c.w) {
+      const z = this.get(c.w);
+      if (cls > 0 && z < classBase(c.k, cls)) {
+        throw new WireError('Invalid', 'a number in a wider code than it needs');
+      }
+      return unzig(z);
     }
-    return unzig(z);
+    return unzig(classBase(c.k, cls) + this.get(c.k + cls));
+  }
+
+  /** An update's mask in the course code, as ascending field indices (see `BitWriter.mask`). */
+  mask(p) {
+    const courses = coursesOf(p);
+    const set = [];
+    if (courses.length === 0) {
+      for (let f = 0; f < p.codes.length; f++) if (this.get(1) === 1) set.push(f);
+      return set;
+    }
+    if (this.get(1) === 1) return courses.slice();
+    for (const f of courses) if (this.get(1) === 1) set.push(f);
+    if (p.others.length && this.get(1) === 1) {
+      const before = set.length;
+      for (const f of p.others) if (this.get(1) === 1) set.push(f);
+      if (set.length === before) throw new WireError('Invalid', 'a mask in a longer code than it needs');
+      set.sort((a, b) => a - b);
+    }
+    if (set.length === courses.length && set.every((f, i) => f === courses[i])) {
+      throw new WireError('Invalid', 'a mask in a longer code than it needs');
+    }
+    return set;
   }
 
   /** Checks the padding bits are 0; returns the whole bytes the stream took. */

@@ -1,4 +1,4 @@
-// The one object a game's page drives: `GameClient` joins a room over protocol version 4 and
+// The one object a game's page drives: `GameClient` joins a room over protocol version 5 and
 // keeps everything in step for any game, so the page writes only its rendering and its input.
 //
 // - Connection (connection.js): Hello, reconnect with backoff and resume, the close-code policy,

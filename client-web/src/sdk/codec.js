@@ -34,7 +34,7 @@ import { BitReader, BitWriter, codesOf } from './bits.js';
 import { Reader, T, WireError, Writer, maskBits, maskOf } from './wire.js';
 
 /** Version 4 of the protocol (schema-driven, extrapolated fields, tick markers, bit-packed updates). */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /** Longest player name, in characters (shared/src/protocol.rs). */
 export const MAX_NAME_CHARS = 24;
 /** Longest chat line, in characters (shared/src/protocol.rs). */
@@ -310,16 +310,11 @@ function encodeSnapshot(w, s, p, held) {
       const courses = k.extrap.some((x) => x === 1);
       if (reset.has(u.id)) {
         if (!courses) throw invalid(`a reset of entity ${u.id}, whose kind has no extrapolated field`);
-        b.put(0, k.codes.length); // the escape: this update resets the entity's courses
+        b.mask(k, []); // the escape: this update resets the entity's courses
       } else if (set.length === 0 && courses) {
         throw invalid(`an empty update of entity ${u.id} (it would read as a reset)`);
       }
-      let j = 0;
-      for (let f = 0; f < k.codes.length; f++) {
-        const on = set[j] === f;
-        b.put(on ? 1 : 0, 1);
-        if (on) j++;
-      }
+      b.mask(k, set);
       set.forEach((f, i) => b.lane(codes[f], u.lanes[i]));
     }
     w.bytes(Uint8Array.from(b.finish()));
@@ -450,13 +445,11 @@ function decodeSnapshot(r, p, held) {
       const k = p.kinds[kind];
       if (k === undefined) throw invalid(`unknown entity kind ${kind} for entity ${id}`);
       const codes = codesOf(k);
-      let set = [];
-      for (let f = 0; f < k.codes.length; f++) if (b.get(1) === 1) set.push(f);
+      let set = b.mask(k);
       if (set.length === 0 && k.extrap.some((x) => x === 1)) {
         // The escape: this update resets the entity's courses; its mask follows.
         (s.reset ??= []).push(id);
-        set = [];
-        for (let f = 0; f < k.codes.length; f++) if (b.get(1) === 1) set.push(f);
+        set = b.mask(k);
       }
       const lanes = new Array(set.length);
       for (let j = 0; j < set.length; j++) lanes[j] = b.lane(codes[set[j]], k.codes[set[j]]);

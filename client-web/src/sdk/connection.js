@@ -1,5 +1,5 @@
 // The WebSocket life cycle of one player, for any game: open a binary socket, say Hello
-// (protocol version 4, name, auth token, resume token), hand every frame to the client, and
+// (protocol version 5, name, auth token, resume token), hand every frame to the client, and
 // when the connection ends do what the shared close-code table says (close.js): reconnect with
 // capped, jittered backoff (backoff.js) presenting the resume token, retry after the longest
 // delay (a full room), or stop and say why (4006 "replaced": a newer connection owns the

@@ -1,5 +1,5 @@
 /**
- * tickwire browser SDK, protocol version 4: one module for any game on the engine.
+ * tickwire browser SDK, protocol version 5: one module for any game on the engine.
  *
  * The server describes its game in `Welcome` (the schema: entity kinds and their fields, the
  * player record, the room fields, the input command, actions and events); every later message

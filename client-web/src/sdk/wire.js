@@ -1,4 +1,4 @@
-// Byte rules of the protocol (version 4), exactly as shared/src/sync/wire.rs (the normative implementation):
+// Byte rules of the protocol (version 5), exactly as shared/src/sync/wire.rs (the normative implementation):
 //
 // - Unsigned varint: a value below 251 is one byte; otherwise a marker byte then the value
 //   little-endian: 251 + 2 bytes, 252 + 4 bytes, 253 + 8 bytes. Writers use the shortest form;

@@ -1,9 +1,9 @@
-//! The bit stream of a snapshot's `updated` section (protocol version 4, `docs/PROTOCOL.md`,
+//! The bit stream of a snapshot's `updated` section (protocol version 5, `docs/PROTOCOL.md`,
 //! "The `updated` section: bit-packed"): bits least significant first within each byte,
-//! numbers least significant bit first; a skip as an Elias-gamma code; a kind's mask in one bit
-//! per field; a `delta` or `extrapolate` lane's zigzag in the field's small-number code
-//! (classes of 4, 8, 16 for the 32-bit types, and the field's full width); any other lane as
-//! `v − lo` in the bits its type's range needs.
+//! numbers least significant bit first; a skip as an Elias-gamma code; a kind's mask in the
+//! course code ([`Bits::mask`]); a `delta` or `extrapolate` lane's zigzag in an Exp-Golomb code
+//! cut at the field's widest zigzag ([`Code::Small`]); any other lane as `v − lo` in the bits
+//! its type's range needs.
 
 use super::wire::{WireError, check_range};
 use crate::schema::{FieldDesc, FieldType};
@@ -115,17 +115,77 @@ impl Bits {
     pub fn lane(&mut self, code: Code, v: i64) {
         match code {
             Code::Value { lo, bits } => self.put(v.wrapping_sub(lo) as u64, bits),
-            Code::Small { widths, classes } => {
+            Code::Small { k, w } => {
                 let z = ((v << 1) ^ (v >> 63)) as u64;
-                let last = classes as usize - 1;
-                let c = (0..last).find(|&c| z >> widths[c] == 0).unwrap_or(last);
-                // c one bits, then a zero unless it is the last class.
-                let prefix = c as u32 + u32::from(c != last);
-                self.put((1 << c) - 1, prefix);
-                self.put(z, u32::from(widths[c]));
+                let (k, w) = (u32::from(k), u32::from(w));
+                let c = bit_len((z >> k) + 1) - 1;
+                if k + c >= w {
+                    // The last class: c one bits, then z itself.
+                    let c = w - k;
+                    self.put(low(c), c);
+                    self.put(z, w);
+                } else {
+                    // c one bits and a zero, then z − base in k + c bits.
+                    self.put(low(c), c + 1);
+                    self.put(z - class_base(k, c), k + c);
+                }
             }
         }
     }
+
+    /// An update's mask in the course code of a kind whose `extrapolate` fields are the bits of
+    /// `courses` (of `n` fields): with no such field, the mask's `n` bits. Otherwise a 1 when
+    /// the mask is exactly `courses` (every course moved off its prediction, nothing else
+    /// changed); else a 0, one bit per course field (in field order), then, when the kind has
+    /// other fields, a 1 and one bit per other field if any of them is set, a 0 if none is.
+    /// The reset escape, an empty mask, is a 0 and zeros.
+    #[inline]
+    pub fn mask(&mut self, n: u32, courses: u64, mask: u64) {
+        if courses == 0 {
+            self.put(mask, n);
+            return;
+        }
+        if mask == courses {
+            self.put(1, 1);
+            return;
+        }
+        self.put(0, 1);
+        self.put_bits_of(mask, courses);
+        let others = low(n) & !courses;
+        if others != 0 {
+            let set = mask & others != 0;
+            self.put(u64::from(set), 1);
+            if set {
+                self.put_bits_of(mask, others);
+            }
+        }
+    }
+
+    /// The bits of `mask` at the places `which` has set, lowest first.
+    #[inline]
+    fn put_bits_of(&mut self, mask: u64, which: u64) {
+        let mut m = which;
+        while m != 0 {
+            self.put(mask >> m.trailing_zeros() & 1, 1);
+            m &= m - 1;
+        }
+    }
+}
+
+/// The bits of a kind's `extrapolate` fields (its courses), as an update's mask would set them.
+#[inline]
+pub fn courses(fields: &[FieldDesc]) -> u64 {
+    fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.extrapolate)
+        .fold(0, |m, (i, _)| m | 1 << i)
+}
+
+/// The first zigzag of class `c` of an Exp-Golomb code of order `k`: 2^k (2^c − 1).
+#[inline]
+fn class_base(k: u32, c: u32) -> u64 {
+    (low(c)) << k
 }
 
 /// `width` low bits set (`width` ≤ 64).
@@ -148,12 +208,16 @@ pub enum Code {
         /// The bit length of its span.
         bits: u32,
     },
-    /// The zigzag of a change or residual in one of `classes` widths, a unary class first.
+    /// The zigzag `z` of a change or residual in an Exp-Golomb code of order `k` cut at `w`,
+    /// the field's widest zigzag: class `c` (0, 1, …) holds the 2^(k+c) zigzags from
+    /// 2^k (2^c − 1) on, written as `c` one bits, a zero, then `z` less the class's first in
+    /// `k + c` bits; the class whose width would reach `w` is the last: `w − k` one bits, then
+    /// `z` itself in `w` bits.
     Small {
-        /// The widths of the classes, narrowest first (the last is the field's widest zigzag).
-        widths: [u8; 4],
-        /// How many classes (1 to 4).
-        classes: u8,
+        /// The order: the narrowest class's width.
+        k: u8,
+        /// The bit length of the field's widest zigzag.
+        w: u8,
     },
 }
 
@@ -177,24 +241,11 @@ impl Code {
             Some(t) if f.extrapolate => bit_len(t as u64 - 1),
             _ => bit_len(2 * span),
         } as u8;
-        let mut widths = [0; 4];
-        let mut classes = 0;
-        // 16 only for the 32-bit types (W = 33): a catch-up of a few hundred units then costs
-        // 19 bits a lane, not 35.
-        let sixteen = (w > 24).then_some(16);
-        for c in [4, 8]
-            .into_iter()
-            .filter(|&c| c < w)
-            .chain(sixteen)
-            .chain([w])
-        {
-            widths[classes] = c;
-            classes += 1;
-        }
-        Code::Small {
-            widths,
-            classes: classes as u8,
-        }
+        // The order fitted to measured residuals of steering bodies (docs/PROTOCOL.md): 3 for
+        // the 32-bit types (positions in 1/8 units a few units off course a tick), 2 for the
+        // narrower ones.
+        let k = if w > 16 { 3 } else { 2 };
+        Code::Small { k: k.min(w), w }
     }
 
     /// The codes of a kind's fields.
@@ -265,21 +316,68 @@ impl<'a> BitReader<'a> {
     pub fn lane(&mut self, code: Code, ty: FieldType) -> Result<i64, WireError> {
         match code {
             Code::Value { lo, bits } => check_range(ty, lo.wrapping_add(self.get(bits)? as i64)),
-            Code::Small { widths, classes } => {
-                let last = classes as usize - 1;
+            Code::Small { k, w } => {
+                let (k, w) = (u32::from(k), u32::from(w));
                 let mut c = 0;
-                while c < last && self.get32(1)? == 1 {
+                while k + c < w && self.get32(1)? == 1 {
                     c += 1;
                 }
-                let z = self.get(u32::from(widths[c]))?;
-                if c > 0 && z >> widths[c - 1] == 0 {
-                    return Err(WireError::Invalid(
-                        "a number in a wider code than it needs".into(),
-                    ));
-                }
+                let z = if k + c >= w {
+                    let z = self.get(w)?;
+                    if c > 0 && z < class_base(k, c) {
+                        return Err(WireError::Invalid(
+                            "a number in a wider code than it needs".into(),
+                        ));
+                    }
+                    z
+                } else {
+                    class_base(k, c) + self.get(k + c)?
+                };
                 Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
             }
         }
+    }
+
+    /// An update's mask in the course code (see [`Bits::mask`]); a mask of exactly `courses`
+    /// written the long way is refused.
+    #[inline]
+    pub fn mask(&mut self, n: u32, courses: u64) -> Result<u64, WireError> {
+        if courses == 0 {
+            return self.get(n);
+        }
+        if self.get32(1)? == 1 {
+            return Ok(courses);
+        }
+        let mut mask = self.bits_of(courses)?;
+        let others = low(n) & !courses;
+        if others != 0 && self.get32(1)? == 1 {
+            let rest = self.bits_of(others)?;
+            if rest == 0 {
+                return Err(WireError::Invalid(
+                    "a mask in a longer code than it needs".into(),
+                ));
+            }
+            mask |= rest;
+        }
+        if mask == courses {
+            return Err(WireError::Invalid(
+                "a mask in a longer code than it needs".into(),
+            ));
+        }
+        Ok(mask)
+    }
+
+    /// One bit for each place `which` has set, lowest first, as a mask.
+    #[inline]
+    fn bits_of(&mut self, which: u64) -> Result<u64, WireError> {
+        let mut out = 0;
+        let mut m = which;
+        while m != 0 {
+            let i = m.trailing_zeros();
+            out |= self.get32(1)? << i;
+            m &= m - 1;
+        }
+        Ok(out)
     }
 
     /// The whole bytes read so far (the last one partly), after checking that the bits of
@@ -308,23 +406,38 @@ mod tests {
 
     #[test]
     fn the_worked_example_of_the_protocol_document() {
-        // Skip 2, mask 0b0101 of 4 fields, x residual −14 (Fixed), aim residual +3 (Angle8).
-        let x = Code::of(&FieldDesc::new("x", FieldType::Fixed(8)).extrapolate());
-        let aim = Code::of(&FieldDesc::new("aim", FieldType::Angle8).extrapolate());
+        // Skip 2; of 4 fields (x, y extrapolated; aim extrapolated; hp plain), x and aim off
+        // course: mask 0b0101; x residual −14 (Fixed), aim residual +3 (Angle8).
+        let fields = [
+            FieldDesc::new("x", FieldType::Fixed(8)).extrapolate(),
+            FieldDesc::new("y", FieldType::Fixed(8)).extrapolate(),
+            FieldDesc::new("aim", FieldType::Angle8).extrapolate(),
+            FieldDesc::new("hp", FieldType::U8),
+        ];
+        let (x, aim) = (Code::of(&fields[0]), Code::of(&fields[2]));
+        let courses = courses(&fields);
+        assert_eq!(courses, 0b0111);
         let bytes = stream(|b| {
             b.gamma(3);
-            b.put(0b0101, 4);
+            b.mask(4, courses, 0b0101);
             b.lane(x, -14);
             b.lane(aim, 3);
         });
-        assert_eq!(bytes, [0xae, 0x36, 0x18]);
+        // gamma(3): 0 1 1. The mask: 0 (not every course), the courses 1 0 1, the others' 0.
+        // x: z = 27, class 2 of order 3 (24..55): 1 1 0, then 27 − 24 = 3 in 5 bits. aim:
+        // z = 6, class 1 of order 2 (4..11): 1 0, then 6 − 4 = 2 in 3 bits. 21 bits in all:
+        // 0110_1010 1101_1000 1001_0 (stream order), bytes 0x56 0x1b 0x09.
         let mut r = BitReader::new(&bytes);
         assert_eq!(r.gamma().unwrap(), 3);
-        assert_eq!(r.get(4).unwrap(), 0b0101);
+        assert_eq!(r.mask(4, courses).unwrap(), 0b0101);
         assert_eq!(r.lane(x, FieldType::Fixed(8)).unwrap(), -14);
         assert_eq!(r.lane(aim, FieldType::Angle8).unwrap(), 3);
+        assert_eq!(bytes, WORKED);
         assert_eq!(r.finish().unwrap(), 3);
     }
+
+    /// The worked example's bytes (docs/PROTOCOL.md).
+    const WORKED: [u8; 3] = [0x56, 0x1b, 0x09];
 
     #[test]
     fn codes_by_field_type() {
@@ -332,13 +445,13 @@ mod tests {
             let f = FieldDesc::new("f", ty);
             Code::of(&if x { f.extrapolate() } else { f.delta() })
         };
-        let s = |w: [u8; 4], classes| Code::Small { widths: w, classes };
-        assert_eq!(small(FieldType::Fixed(8), true), s([4, 8, 16, 33], 4));
-        assert_eq!(small(FieldType::Angle8, true), s([4, 8, 0, 0], 2));
-        assert_eq!(small(FieldType::Angle16, true), s([4, 8, 16, 0], 3));
-        assert_eq!(small(FieldType::Angle8, false), s([4, 8, 9, 0], 3));
-        assert_eq!(small(FieldType::Bool, false), s([2, 0, 0, 0], 1));
-        assert_eq!(small(FieldType::U32, false), s([4, 8, 16, 33], 4));
+        let s = |k, w| Code::Small { k, w };
+        assert_eq!(small(FieldType::Fixed(8), true), s(3, 33));
+        assert_eq!(small(FieldType::Angle8, true), s(2, 8));
+        assert_eq!(small(FieldType::Angle16, true), s(2, 16));
+        assert_eq!(small(FieldType::Angle8, false), s(2, 9));
+        assert_eq!(small(FieldType::Bool, false), s(2, 2));
+        assert_eq!(small(FieldType::U32, false), s(3, 33));
         let v = |ty| Code::of(&FieldDesc::new("f", ty));
         assert_eq!(v(FieldType::Bool), Code::Value { lo: 0, bits: 1 });
         assert_eq!(v(FieldType::I8), Code::Value { lo: -128, bits: 8 });
@@ -349,6 +462,87 @@ mod tests {
                 bits: 32
             }
         );
+    }
+
+    /// The bits a lane takes in its code.
+    fn lane_bits(code: Code, v: i64) -> usize {
+        let mut b = Bits::default();
+        b.lane(code, v);
+        b.len()
+    }
+
+    #[test]
+    fn each_class_of_the_small_code_is_as_long_as_the_document_says() {
+        let x = Code::of(&FieldDesc::new("x", FieldType::Fixed(8)).extrapolate());
+        // Order 3: zigzags 0..7 in 4 bits, 8..23 in 6, 24..55 in 8, 56..119 in 10, …
+        for (v, bits) in [
+            (0, 4),
+            (-4, 4),
+            (3, 4),
+            (4, 6),
+            (-12, 6),
+            (11, 6),
+            (12, 8),
+            (-28, 8),
+            (27, 8),
+            (28, 10),
+        ] {
+            assert_eq!(lane_bits(x, v), bits, "x {v}");
+        }
+        // The last class: 30 one bits, then the zigzag in 33 bits.
+        assert_eq!(lane_bits(x, (1 << 32) - 1), 63);
+        assert_eq!(lane_bits(x, -(1 << 32) + 1), 63);
+        let aim = Code::of(&FieldDesc::new("aim", FieldType::Angle8).extrapolate());
+        // Order 2 cut at 8: 0..3 in 3 bits, 4..11 in 5, 12..27 in 7, 28..59 in 9, 60..123 in
+        // 11, 124..251 in 13, and the last class (6 one bits, then 8 bits) from 252.
+        for (v, bits) in [(0, 3), (1, 3), (-2, 3), (2, 5), (-6, 5), (6, 7), (-128, 14)] {
+            assert_eq!(lane_bits(aim, v), bits, "aim {v}");
+        }
+    }
+
+    #[test]
+    fn masks_in_the_course_code() {
+        // Fields: 0 plain, 1 and 2 courses, 3 plain.
+        let (n, courses) = (4, 0b0110);
+        let len = |mask| {
+            let mut b = Bits::default();
+            b.mask(n, courses, mask);
+            b.len()
+        };
+        assert_eq!(len(0b0110), 1, "every course, nothing else: one bit");
+        assert_eq!(len(0b0010), 4, "0, the course bits, no others");
+        assert_eq!(len(0b1000), 6, "0, the course bits, 1, the other bits");
+        assert_eq!(len(0b1110), 6);
+        assert_eq!(len(0), 4, "the reset escape");
+        for mask in 0..16u64 {
+            let bytes = stream(|b| b.mask(n, courses, mask));
+            assert_eq!(BitReader::new(&bytes).mask(n, courses).unwrap(), mask);
+        }
+        // A kind with no course: the mask's bits as they are.
+        assert_eq!(stream(|b| b.mask(3, 0, 0b101)), [0b101]);
+        // Every course written the long way, or others flagged with none set: refused.
+        for long in [
+            stream(|b| {
+                b.put(0, 1);
+                b.put(0b11, 2);
+                b.put(0, 1);
+            }),
+            stream(|b| {
+                b.put(0, 1);
+                b.put(0b01, 2);
+                b.put(1, 1);
+                b.put(0, 2);
+            }),
+        ] {
+            assert!(matches!(
+                BitReader::new(&long).mask(n, courses),
+                Err(WireError::Invalid(_))
+            ));
+        }
+        // A kind whose every field is a course has no others' flag.
+        let mut b = Bits::default();
+        b.mask(2, 0b11, 0b01);
+        assert_eq!(b.len(), 3);
     }
 
     #[test]
@@ -366,17 +560,21 @@ mod tests {
                 0,
                 1,
                 -1,
-                7,
-                -8,
-                8,
+                3,
+                -4,
+                4,
+                11,
+                -12,
+                12,
                 127,
                 -128,
                 128,
                 1 << 31,
+                (1 << 32) - 5,
                 -(1 << 32) + 1,
                 (1 << 32) - 1,
             ],
-            &[0, 3, -128, 127, -7, 8],
+            &[0, 3, -128, 127, -7, 8, 62, 63, -63, -64],
             &[0, 1, -1],
             &[0, 1, (1 << 32) - 1],
             &[-32768, 0, 32767],
@@ -395,11 +593,11 @@ mod tests {
                 r.finish().unwrap();
             }
         }
-        // z = 6 in the 8-bit class of a Fixed residual: 1 0, then 6 in 8 bits.
+        // z = 6 in the last class of a Fixed residual (30 one bits, then 33 bits): refused.
         let x = Code::of(&fields[0]);
         let wide = stream(|b| {
-            b.put(0b01, 2);
-            b.put(6, 8);
+            b.put((1 << 30) - 1, 30);
+            b.put(6, 33);
         });
         assert!(matches!(
             BitReader::new(&wide).lane(x, FieldType::Fixed(8)),

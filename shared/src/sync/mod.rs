@@ -36,9 +36,10 @@ use bits::{BitReader, Bits, Code};
 use serde::{Deserialize, Serialize};
 use wire::{Reader, WireError, Writer, check_range, decode_serde, encode_serde};
 
-/// Version 4 of the protocol (schema-driven; version 3 with its `updated` section as bytes,
-/// version 2 without extrapolated fields and tick markers).
-pub const PROTOCOL_VERSION: u16 = 4;
+/// Version 5 of the protocol (schema-driven; version 4 with its update masks one bit per field
+/// and its changes in classes of 4, 8 and 16 bits, version 3 with its `updated` section as
+/// bytes, version 2 without extrapolated fields and tick markers).
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// The handshake: the first message on a connection, and only the first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -594,7 +595,7 @@ pub fn write_update(
     mask: u64,
     mut lane: impl FnMut(usize) -> i64,
 ) {
-    b.put(mask, fields.len() as u32);
+    b.mask(fields.len() as u32, bits::courses(fields), mask);
     let mut m = mask;
     while m != 0 {
         let i = m.trailing_zeros() as usize;
@@ -678,7 +679,7 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
                         u.id.0
                     );
                     let fields = &schema.kinds[usize::from(u.kind)].fields;
-                    let courses = fields.iter().any(|f| f.extrapolate);
+                    let courses = bits::courses(fields) != 0;
                     let b = e.update_at(rank as u32);
                     if reset.next_if(|&&id| id == u.id).is_some() {
                         assert!(
@@ -686,7 +687,7 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
                             "a reset of entity {} with no extrapolated field",
                             u.id.0
                         );
-                        b.put(0, fields.len() as u32);
+                        b.mask(fields.len() as u32, bits::courses(fields), 0);
                     } else {
                         assert!(
                             u.mask != 0 || !courses,
@@ -900,11 +901,12 @@ fn decode_snapshot(
             })?;
             next = at + 1;
             let fields = &schema.kinds[usize::from(kind)].fields;
-            let mut mask = b.get(fields.len() as u32)?;
-            if mask == 0 && fields.iter().any(|f| f.extrapolate) {
+            let (n, courses) = (fields.len() as u32, bits::courses(fields));
+            let mut mask = b.mask(n, courses)?;
+            if mask == 0 && courses != 0 {
                 // The escape: this update resets the entity's courses; its mask follows.
                 s.reset.push(id);
-                mask = b.get(fields.len() as u32)?;
+                mask = b.mask(n, courses)?;
             }
             let mut m = mask;
             while m != 0 {
