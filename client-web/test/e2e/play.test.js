@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import net from 'node:net';
 import assert from 'node:assert/strict';
 import { ServerProcess, SHOTS_DIR, joinPage, launchBrowser, summary, waitFor } from './harness.js';
+import { PROTOCOL_VERSION } from '../../src/sdk/codec.js';
 
 let server;
 let browser;
@@ -43,7 +44,7 @@ test('the page joins and both players see each other', async () => {
   assert.equal(a.others[0].name, 'bob');
   assert.equal(b.others[0].name, 'alice');
   for (const s of [a, b]) {
-    assert.equal(s.protocol, 4, 'the page speaks protocol version 4');
+    assert.equal(s.protocol, PROTOCOL_VERSION, `the page speaks protocol version ${PROTOCOL_VERSION}`);
     assert.equal(s.game, 'arena', "the schema in Welcome is the arena's");
   }
   assert.equal(await pageA.isHidden('#join'), true, 'the join form is gone once playing');
