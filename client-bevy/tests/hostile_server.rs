@@ -45,8 +45,12 @@ fn script() -> Vec<Vec<u8>> {
     // player, x, y (1/8 units), aim, health, alive, respawns
     first.created_lanes.extend([7, 800, 800, 0, 100, 1, 0]);
     let mut bad = snapshot(102);
-    // Removes an entity the client never had: the replica is out of step.
-    bad.removed.push(NetId(99));
+    // Creates the entity the client already holds: the replica is out of step.
+    bad.created.push(Spawn {
+        id: NetId(1),
+        kind: BODY,
+    });
+    bad.created_lanes.extend([7, 800, 800, 0, 100, 1, 0]);
     vec![
         encode(&ServerMsg::Welcome(Box::new(welcome()))),
         vec![0xff, 0xfe, 0x00, 0x13],

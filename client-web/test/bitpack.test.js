@@ -4,7 +4,7 @@
 // (shared/src/sync/bits.rs `codes_by_field_type`); Elias-gamma codes up to 33 zeros' worth.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BitReader, BitWriter, codeOf } from '../src/sdk/bits.js';
+import { BitReader, BitWriter, codeOf, spawnCodeOf } from '../src/sdk/bits.js';
 import { RANGES, T, WireError } from '../src/sdk/wire.js';
 
 const bytes = (f) => {
@@ -99,6 +99,31 @@ test('masks in the course code: one bit for every course, and the long forms ref
   const long = (f) => () => new BitReader(bytes(f).bytes).mask(k);
   assert.throws(long((w) => { w.put(0, 1); w.put(3, 2); w.put(0, 1); }), /longer code/);
   assert.throws(long((w) => { w.put(0, 1); w.put(1, 2); w.put(1, 1); w.put(0, 2); }), /longer code/);
+});
+
+test('spawn codes by type, as bits.rs spawn_codes_by_type_and_ticks_against_the_snapshot', () => {
+  const len = (code, v, now = 0) => {
+    const c = spawnCodeOf(code);
+    const { bytes: b, bits } = bytes((w) => w.spawnLane(c, code, v, now));
+    assert.equal(new BitReader(b).spawnLane(c, code, now), v, `${code} ${v}`);
+    return bits;
+  };
+  const cases = [
+    [T.Bool, 1, 1], [T.U8, 200, 8], [T.I8, -128, 8], [T.Angle8, 255, 8], [T.U16, 65535, 16],
+    [T.I16, -32768, 16], [T.Angle16, 49152, 16], [T.Player, 3, 5], [T.Player, 16, 7],
+    [T.Entity, 63, 7], [T.Entity, 64, 9], [T.U32, 255, 9], [T.U32, 2 ** 32 - 1, 56],
+    [T.I32, -128, 9], [T.I32, -(2 ** 31), 56], [T.I32, 2 ** 31 - 1, 56], [T.Fixed, 19200, 19],
+    [T.Fixed, 0, 13], [T.Fixed, -(2 ** 31), 52],
+  ];
+  for (const [code, v, bits] of cases) assert.equal(len(code, v), bits, `${code} ${v}`);
+  assert.equal(len(T.Tick, 999, 1000), 3);
+  assert.equal(len(T.Tick, 1000, 1000), 3);
+  assert.equal(len(T.Tick, 1001, 1000), 3);
+  assert.equal(len(T.Tick, 0, 2 ** 32 - 1), 64);
+  assert.equal(len(T.Tick, 2 ** 32 - 1, 0), 64);
+  // A tick before 0 (from a hostile stream): refused.
+  const { bytes: b } = bytes((w) => w.lane({ small: true, k: 2, w: 33 }, 1));
+  assert.throws(() => new BitReader(b).spawnLane(spawnCodeOf(T.Tick), T.Tick, 0), (e) => e.code === 'OutOfRange');
 });
 
 test('a value does not fit its code: the writer refuses it', () => {

@@ -240,7 +240,7 @@ test('apply returns the same Changes as Rust', () => {
   const ch = doc.snapshots.map((s) => r.apply(r.decode(bin(s.file))));
   doc.snapshots.forEach((s, i) => assert.deepEqual(ch[i], s.changes, s.file));
   assert.deepEqual(ch[0], {
-    removed: [], created: [0, 3, 300, 7], updated: [], players_left: [],
+    removed: [], created: [0, 3, 7, 300], updated: [], players_left: [],
     players_changed: [1, 2], room_changed: true,
   });
   assert.deepEqual(ch[1], {
@@ -347,7 +347,7 @@ test('callbacks fire per kind, for players, the room and events', () => {
     'ship.remove': 1, 'marker.remove': 1,
   });
   assert.deepEqual(perSnapshot[0], [
-    ['add', 'ship', 0, 7], ['add', 'ship', 3, 7], ['add', 'rock', 300, 8], ['add', 'marker', 7, 0],
+    ['add', 'ship', 0, 7], ['add', 'ship', 3, 7], ['add', 'marker', 7, 0], ['add', 'rock', 300, 8],
     ['join', 1, 'ann'], ['join', 2, 'bö😀'], ['room', 1, 4000],
   ]);
   assert.deepEqual(perSnapshot[1], [
@@ -467,10 +467,13 @@ test('specific hostile snapshots throw clear errors', () => {
   const throwsCode = (bytes, code, re) => assert.throws(() => dec(bytes),
     (e) => e instanceof WireError && e.code === code && (!re || re.test(e.message)),
     `${code}: ${bytes}`);
-  // A count of 2^32 - 1 removals in a 9-byte message: refused before any loop or allocation.
-  throwsCode([1, 1, 0, 4, 252, 0xff, 0xff, 0xff, 0xff], 'Eof', /count/);
+  // A count of 2^32 - 1 removals in a 9-byte message: refused before any loop or allocation
+  // (more than the client holds).
+  throwsCode([1, 1, 0, 4, 252, 0xff, 0xff, 0xff, 0xff], 'Invalid', /removals of 4 entities held/);
   // The same with the 8-byte form, and a count that is not even a safe integer.
-  throwsCode([1, 1, 0, 4, 253, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 'Eof');
+  throwsCode([1, 1, 0, 4, 253, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 'Invalid');
+  // As many creations: more than the bits left could hold.
+  throwsCode([1, 1, 0, 2, 252, 0xff, 0xff, 0xff, 0xff], 'Invalid', /creations in 0 bytes/);
   // A varint marker that does not exist.
   throwsCode([1, 254, 0, 0], 'BadVarint');
   throwsCode([1, 255, 0, 0], 'BadVarint');
@@ -509,7 +512,16 @@ test('specific hostile snapshots throw clear errors', () => {
   }))));
   assert.equal(r2.entities.get(0).lanes[3], 192);
   // A created entity of an unknown kind.
-  throwsCode([1, 120, 0, 2, 1, 9, 3], 'Invalid', /unknown entity kind 3/);
+  // (Its id 9: gamma(10); its kind in 2 bits, three kinds: 3.)
+  throwsCode([1, 120, 0, 2, 1, ...stream((b) => {
+    b.gamma(10);
+    b.put(3, 2);
+  })], 'Invalid', /unknown entity kind 3/);
+  // Creations out of id order cannot be written.
+  const first = doc.snapshots[0].msg;
+  assert.doesNotThrow(() => encodeServer(first, schema, []));
+  const backwards = { ...first, created: [...first.created].reverse() };
+  assert.throws(() => encodeServer(backwards, schema, []), /ascending id order/);
   // An update past the view (place 4 of 4), and more updates than entities in view.
   throwsCode(upd(1, (b) => b.gamma(5)), 'Invalid', /past the 4 entities/);
   throwsCode(upd(5, (b) => b.gamma(1)), 'Invalid', /5 updates in a view of 4/);
@@ -605,7 +617,7 @@ test('hostile welcomes and client messages throw clear errors', () => {
   bad(tail([0, 253, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]), /length/);
   bad(tail(sch([1, 1, 107, 252, 0xff, 0xff, 0xff, 0x7f])), /length/);
   // An unknown FieldType or Interp variant.
-  bad(tail(sch([1, 1, 107, 1, 1, 97, 13, 0, 0, 0, 0, 0, 0])), /FieldType variant 13/);
+  bad(tail(sch([1, 1, 107, 1, 1, 97, 14, 0, 0, 0, 0, 0, 0])), /FieldType variant 14/);
   bad(tail(sch([1, 1, 107, 1, 1, 97, 0, 3, 0, 0, 0, 0])), /Interp variant 3/);
   // Schemas the codec cannot work with: text in an entity, delta on an angle, Fixed(0),
   // more than 64 fields.

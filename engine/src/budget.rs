@@ -44,7 +44,6 @@ use crate::view::{Interest, Masks, Table, Viewer};
 use tickwire_shared::NetId;
 use tickwire_shared::schema::Schema;
 use tickwire_shared::sync::bits::Bits;
-use tickwire_shared::sync::wire::Writer;
 use tickwire_shared::sync::{Snapshot, Update, wire, write_spawn, write_update};
 
 /// The bucket holds at most this many ticks' share of the budget.
@@ -225,20 +224,19 @@ pub fn hold(
     // Entities entering the view may wait too (a crowd coming into view is one burst
     // otherwise): a spawn's cost is its bytes; the client's own entities never wait.
     let updates = candidates.len();
-    let mut spawn = Vec::new();
     let mut lanes = 0;
     for c in &snap.created {
         let fields = &schema.kinds[usize::from(c.kind)].fields;
         let n = fields.len();
-        spawn.clear();
-        let mut w = Writer::new(&mut spawn);
+        bits.clear();
         write_spawn(
-            &mut w,
+            &mut bits,
             fields,
-            c.id,
-            c.kind,
             &snap.created_lanes[lanes..lanes + n],
+            snap.tick,
         );
+        // Its id and kind: about a byte.
+        let spawn_bits = bits.len() as i64 + 8;
         let row = view
             .rows
             .binary_search_by_key(&c.id, |r| r.0)
@@ -253,8 +251,8 @@ pub fn hold(
             // Missing altogether is the furthest a copy can stray: its length counts as an
             // update's does.
             priority: waited
-                + weight(meta, viewer, scale) * gap as f32 * (1.0 + spawn.len() as f32 / 2.0),
-            bits: 8 * spawn.len() as i64,
+                + weight(meta, viewer, scale) * gap as f32 * (1.0 + spawn_bits as f32 / 16.0),
+            bits: spawn_bits,
         });
         lanes += n;
     }

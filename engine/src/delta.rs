@@ -25,9 +25,9 @@ use crate::view::{Interest, Masks, Table, Viewer, diff};
 use tickwire_shared::schema::{FieldDesc, Schema};
 use tickwire_shared::sync::bits::Bits;
 use tickwire_shared::sync::replica::Checksum;
-use tickwire_shared::sync::wire::{self, Writer};
+use tickwire_shared::sync::wire;
 use tickwire_shared::sync::{EncodedEntities, Snapshot, write_spawn, write_update};
-use tickwire_shared::{NetId, PlayerId};
+use tickwire_shared::{NetId, PlayerId, Tick};
 
 /// No entity (an index that is not one).
 const NONE: u32 = u32::MAX;
@@ -216,10 +216,14 @@ pub struct Changes {
     long: Vec<Bits>,
     /// Where an update is written before it goes into its row.
     scratch: Bits,
-    /// Per entity: its spawn for anyone but its owner, as a range of `spawns`, encoded the
-    /// first time a client needs it this tick (`NONE` until then).
-    spawn: Vec<(u32, u32)>,
-    spawns: Vec<u8>,
+    /// Per entity: the lanes of its spawn for anyone but its owner, an index into `spawns`,
+    /// encoded the first time a client needs it this tick (`NONE` until then).
+    spawn: Vec<u32>,
+    /// The spawns encoded this tick (the first `spawns_used`; the rest keep their buffers).
+    spawns: Vec<Bits>,
+    spawns_used: usize,
+    /// This tick (a spawn's `Tick` lanes are coded against it).
+    now: Tick,
     /// Lanes with owner-only fields zeroed.
     masked: Vec<i64>,
     /// Per lane of this tick's world (the layout of its lanes): the per-tick change every
@@ -317,11 +321,12 @@ fn write_change<'b>(
 impl Changes {
     /// Compares this tick's world with the previous one and encodes every entity's update
     /// for viewers other than its owner (call after [`Interest::rebuild`]).
-    pub fn compute(&mut self, interest: &Interest, masks: &Masks, schema: &Schema) {
+    pub fn compute(&mut self, interest: &Interest, masks: &Masks, schema: &Schema, now: Tick) {
         self.rows.clear();
         self.long.clear();
         self.spawn.clear();
-        self.spawns.clear();
+        self.spawns_used = 0;
+        self.now = now;
         std::mem::swap(&mut self.vel, &mut self.prev_vel);
         self.vel.clear();
         self.vel.resize(interest.lanes_len(), 0);
@@ -384,7 +389,7 @@ impl Changes {
                 bits,
                 len,
             });
-            self.spawn.push((NONE, 0));
+            self.spawn.push(NONE);
             let k = usize::from(meta.kind);
             let at = interest.start(i);
             self.moving
@@ -399,17 +404,17 @@ impl Changes {
         self.moving[i as usize]
     }
 
-    /// The bytes of entity `i`'s spawn for anyone but its owner.
+    /// The lanes of entity `i`'s spawn for anyone but its owner, as [`write_spawn`] writes them.
     fn public_spawn(
         &mut self,
         interest: &Interest,
         masks: &Masks,
         schema: &Schema,
         i: u32,
-    ) -> &[u8] {
-        let (from, to) = self.spawn[i as usize];
-        if from != NONE {
-            return &self.spawns[from as usize..to as usize];
+    ) -> &Bits {
+        let at = self.spawn[i as usize];
+        if at != NONE {
+            return &self.spawns[at as usize];
         }
         let (meta, lanes) = interest.entity(i);
         let k = usize::from(meta.kind);
@@ -427,11 +432,16 @@ impl Changes {
             );
             &self.masked
         };
-        let from = self.spawns.len();
-        let mut w = Writer::new(&mut self.spawns);
-        write_spawn(&mut w, &schema.kinds[k].fields, meta.id, meta.kind, lanes);
-        self.spawn[i as usize] = (from as u32, self.spawns.len() as u32);
-        &self.spawns[from..]
+        let at = self.spawns_used;
+        if at == self.spawns.len() {
+            self.spawns.push(Bits::default());
+        }
+        self.spawns_used += 1;
+        let b = &mut self.spawns[at];
+        b.clear();
+        write_spawn(b, &schema.kinds[k].fields, lanes, self.now);
+        self.spawn[i as usize] = at as u32;
+        &self.spawns[at]
     }
 
     /// Writes into `out` the entity sections that turn what a live baseline holds (`held`,
@@ -509,7 +519,7 @@ impl Changes {
             } else if old.id <= r.id {
                 // Same id with another kind cannot happen (ids are not reused while held),
                 // but if it did, removal then creation keeps the client exact.
-                out.removed.push(old.id);
+                out.remove_at(a as u32, old.id);
                 a += 1;
             } else {
                 self.create(interest, masks, schema, viewer, i, out, ids);
@@ -517,8 +527,8 @@ impl Changes {
                 b += 1;
             }
         }
-        for &h in &held[a..] {
-            out.removed.push(interest.prev_entity(h).0.id);
+        for (rank, &h) in held.iter().enumerate().skip(a) {
+            out.remove_at(rank as u32, interest.prev_entity(h).0.id);
         }
         for &i in &visible[b..] {
             self.create(interest, masks, schema, viewer, i, out, ids);
@@ -584,22 +594,20 @@ impl Changes {
     ) {
         let r = &self.rows[i as usize];
         let (id, kind, own) = (r.id, r.kind, r.owner == viewer.0);
-        out.created += 1;
         ids.retain(id);
+        let k = usize::from(kind);
         if own {
             let (_, lanes) = interest.entity(i);
-            let k = usize::from(kind);
-            let mut w = Writer::new(&mut out.created_bytes);
+            let b = out.create(id, kind, schema.kinds.len());
             write_spawn(
-                &mut w,
+                b,
                 &schema.kinds[k].fields,
-                id,
-                kind,
                 &lanes[..masks.lens[k]],
+                self.now,
             );
         } else {
-            let bytes = self.public_spawn(interest, masks, schema, i);
-            out.created_bytes.extend_from_slice(bytes);
+            let lanes = self.public_spawn(interest, masks, schema, i);
+            out.create(id, kind, schema.kinds.len()).append(lanes);
         }
     }
 }

@@ -727,7 +727,7 @@ impl<G: Game> Room<G> {
         self.clamp_world();
         self.interest.rebuild(&mut self.world);
         self.changes
-            .compute(&self.interest, &self.masks, &self.schema);
+            .compute(&self.interest, &self.masks, &self.schema, tick);
         self.absorb_records(tick);
         self.viewers.clear();
         for (id, _) in self.clients.iter().filter(|(_, c)| c.connected) {
@@ -1089,9 +1089,10 @@ impl<G: Game> Room<G> {
             self.spend(id);
             return (self.encode_buf.clone(), dropped);
         }
-        // A copied baseline's updates are numbered in the view it now holds.
+        // A copied baseline's updates are numbered in the view it now holds (and its removals
+        // in what it held, the view less its creations with its removals).
         self.view_ids.clear();
-        if !live && !snap.updated.is_empty() {
+        if !live && (!snap.updated.is_empty() || !snap.removed.is_empty()) {
             let c = &self.clients[&id];
             self.view_ids.extend(c.baseline.ids(&self.interest));
         }

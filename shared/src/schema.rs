@@ -49,6 +49,10 @@ pub enum FieldType {
     /// UTF-8 text of at most this many characters: varint byte length, then the bytes. Only in
     /// events and actions.
     Str(u16),
+    /// A tick number (0..=2^32-1: when something happened or will, e.g. a launch or a
+    /// cooldown's end), u32 varint; in an entity's creation it is coded against the
+    /// snapshot's own tick, a few bits when it is recent.
+    Tick,
 }
 
 impl FieldType {
@@ -63,7 +67,9 @@ impl FieldType {
             FieldType::Bool => (0, 1),
             FieldType::U8 | FieldType::Angle8 => (0, 255),
             FieldType::U16 | FieldType::Angle16 => (0, 65535),
-            FieldType::U32 | FieldType::Player | FieldType::Entity => (0, i64::from(u32::MAX)),
+            FieldType::U32 | FieldType::Player | FieldType::Entity | FieldType::Tick => {
+                (0, i64::from(u32::MAX))
+            }
             FieldType::I8 => (-128, 127),
             FieldType::I16 => (-32768, 32767),
             FieldType::I32 | FieldType::Fixed(_) => (i64::from(i32::MIN), i64::from(i32::MAX)),
@@ -404,7 +410,7 @@ impl Schema {
                     }
                     if matches!(
                         f.ty,
-                        FieldType::Bool | FieldType::Player | FieldType::Entity
+                        FieldType::Bool | FieldType::Player | FieldType::Entity | FieldType::Tick
                     ) {
                         return bad("extrapolation needs an integer, fixed-point or angle type");
                     }

@@ -234,13 +234,14 @@ fn snapshots(welcome: &Welcome) -> Vec<Snapshot> {
             id: NetId(3),
             kind: 0,
         },
-        Spawn {
-            id: NetId(300),
-            kind: 1,
-        },
+        // (The marker has no lanes: the rock's follow the ships'.)
         Spawn {
             id: NetId(7),
             kind: 2,
+        },
+        Spawn {
+            id: NetId(300),
+            kind: 1,
         },
     ];
     s.created_lanes = vec![
@@ -862,7 +863,7 @@ fields! {
         origin_x: Fixed(8);
         origin_y: Fixed(8);
         heading: Angle16;
-        spawn_tick: U32;
+        spawn_tick: Tick;
     }
 }
 

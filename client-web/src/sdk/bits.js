@@ -53,6 +53,38 @@ export function coursesOf(p) {
 /** The first zigzag of class c of an Exp-Golomb code of order k: 2^k (2^c − 1). */
 const classBase = (k, c) => 2 ** k * (2 ** c - 1);
 
+/**
+ * How a field's lane goes in an entity's creation (`Code::spawn` in Rust): `{ small: false, lo,
+ * bits }` for the 8- and 16-bit types, angles and `Bool`; `{ count: true, k, w }` for `v` itself
+ * in the Exp-Golomb code of order k cut at w (Player 4, Entity 6, U32 8); `{ small: true, k, w }`
+ * for its zigzag (I32 8, Fixed 12); `{ since: true, k }` for a Tick: the zigzag of (the
+ * snapshot's tick − v), order 2 cut at 33.
+ * @param {number} code the field's type code
+ */
+export function spawnCodeOf(code) {
+  switch (code) {
+    case T.Player: return { count: true, k: 4, w: 32 };
+    case T.Entity: return { count: true, k: 6, w: 32 };
+    case T.U32: return { count: true, k: 8, w: 32 };
+    case T.I32: return { small: true, k: 8, w: 32 };
+    case T.Fixed: return { small: true, k: 12, w: 32 };
+    case T.Tick: return { since: true, k: 2 };
+    default: {
+      const [lo, hi] = RANGES[code];
+      return { small: false, lo, bits: bitLen(hi - lo) };
+    }
+  }
+}
+
+/** The spawn codes of a plan's fields, cached on the plan. */
+export function spawnCodesOf(p) {
+  if (p.spawnCodes === undefined) p.spawnCodes = Array.from(p.codes, spawnCodeOf);
+  return p.spawnCodes;
+}
+
+/** The bits a creation's kind takes: the bit length of the last kind index (0 for one kind). */
+export const kindBits = (kinds) => bitLen(Math.max(kinds - 1, 0));
+
 /** The codes of a plan's fields (`plan(schema).kinds[k]`), cached on the plan. */
 export function codesOf(p) {
   if (p.bitCodes === undefined) {
@@ -112,7 +144,11 @@ export class BitWriter {
       this.put(u, c.bits);
       return;
     }
-    const z = zig(v);
+    this.eg(zig(v), c, v);
+  }
+
+  /** `z` in the Exp-Golomb code of order c.k cut at c.w bits (`v` names it in errors). */
+  eg(z, c, v = z) {
     if (z >= 2 ** c.w) throw new WireError('OutOfRange', `${v} is too wide for the field`);
     let cls = 0;
     while (c.k + cls < c.w && z >= classBase(c.k, cls + 1)) cls++;
@@ -126,6 +162,16 @@ export class BitWriter {
     for (let i = 0; i < cls; i++) this.put(1, 1);
     this.put(0, 1);
     this.put(z - classBase(c.k, cls), c.k + cls);
+  }
+
+  /** A lane of a creation in its spawn code (`spawnCodeOf`); `now` is the snapshot's tick. */
+  spawnLane(c, code, v, now) {
+    if (!Number.isSafeInteger(v)) throw new WireError('OutOfRange', `lane ${v}: not an integer`);
+    const [lo, hi] = RANGES[code];
+    if (v < lo || v > hi) throw new WireError('OutOfRange', `${v} is out of range for the field`);
+    if (c.since) this.eg(zig(now - v), { k: c.k, w: 33 }, v);
+    else if (c.count) this.eg(v, c);
+    else this.lane(c, v);
   }
 
   /**
@@ -204,6 +250,11 @@ export class BitReader {
       }
       return v;
     }
+    return unzig(this.eg(c));
+  }
+
+  /** A number in the Exp-Golomb code of order c.k cut at c.w bits. */
+  eg(c) {
     let cls = 0;
     while (c.k + cls < c.w && this.get(1) === 1) cls++;
     if (c.k + cls >= c.w) {
@@ -211,9 +262,21 @@ export class BitReader {
       if (cls > 0 && z < classBase(c.k, cls)) {
         throw new WireError('Invalid', 'a number in a wider code than it needs');
       }
-      return unzig(z);
+      return z;
     }
-    return unzig(classBase(c.k, cls) + this.get(c.k + cls));
+    return classBase(c.k, cls) + this.get(c.k + cls);
+  }
+
+  /** A lane of a creation in its spawn code, checked against its type's range. */
+  spawnLane(c, code, now) {
+    let v;
+    if (c.since) v = now - unzig(this.eg({ k: c.k, w: 33 }));
+    else if (c.count) v = this.eg(c);
+    else if (c.small) v = unzig(this.eg(c));
+    else return this.lane(c, code);
+    const [lo, hi] = RANGES[code];
+    if (v < lo || v > hi) throw new WireError('OutOfRange', `${v} is out of range for the field`);
+    return v;
   }
 
   /** An update's mask in the course code, as ascending field indices (see `BitWriter.mask`). */

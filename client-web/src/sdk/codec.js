@@ -30,7 +30,7 @@
 // snapshot, ascending by id (`replica.held()`).
 
 import { plan, readSchema, validateSchema, writeSchema } from './schema.js';
-import { BitReader, BitWriter, codesOf } from './bits.js';
+import { BitReader, BitWriter, codesOf, kindBits, spawnCodesOf } from './bits.js';
 import { Reader, T, WireError, Writer, maskBits, maskOf } from './wire.js';
 
 /** Version 4 of the protocol (schema-driven, extrapolated fields, tick markers, bit-packed updates). */
@@ -270,17 +270,43 @@ function encodeSnapshot(w, s, p, held) {
   if (left.length || joined.length) bits |= SECTIONS.PLAYERS;
   w.u8(bits);
   if (removed.length) {
+    // Each removal's skip over what the client held before (ascending).
     w.varint(removed.length);
-    for (const id of removed) w.varint(u32(id, 'removed id'));
+    const b = new BitWriter();
+    let rank = 0;
+    let next = 0;
+    for (const id of removed) {
+      while (rank < held.length && held[rank][0] < id) rank++;
+      if (rank >= held.length || held[rank][0] !== id) {
+        throw invalid(`a removal of entity ${id} that the client does not hold (or out of order)`);
+      }
+      b.gamma(rank - next + 1);
+      next = rank + 1;
+      rank++;
+    }
+    w.bytes(Uint8Array.from(b.finish()));
   }
   if (created.length) {
+    // Each creation's id (a gap from the last), kind, and lanes in their spawn codes.
     w.varint(created.length);
+    const b = new BitWriter();
+    const kb = kindBits(p.kinds.length);
+    let last = -1;
     for (const c of created) {
       const kind = kindIndex(c.kind, p.kinds.length, 'entity kind');
-      w.varint(u32(c.id, 'created id'));
-      w.varint(kind);
-      writeLanes(w, p.kinds[kind], c.lanes, `entity ${c.id}`);
+      const id = u32(c.id, 'created id');
+      if (id <= last) throw invalid(`creations in ascending id order (entity ${id})`);
+      b.gamma(id - last);
+      last = id;
+      b.put(kind, kb);
+      const k = p.kinds[kind];
+      if (!Array.isArray(c.lanes) || c.lanes.length !== k.codes.length) {
+        throw invalid(`entity ${id}: ${k.codes.length} lanes expected`);
+      }
+      const codes = spawnCodesOf(k);
+      c.lanes.forEach((v, f) => b.spawnLane(codes[f], k.codes[f], v, s.tick));
     }
+    w.bytes(Uint8Array.from(b.finish()));
   }
   if (updated.length) {
     w.varint(updated.length);
@@ -417,16 +443,39 @@ function decodeSnapshot(r, p, held) {
   };
   const bits = r.u8();
   if (bits & SECTIONS.REMOVED) {
-    const n = r.count();
-    for (let i = 0; i < n; i++) s.removed.push(r.varint32());
+    const n = r.varint();
+    // Every removal names a distinct entity held.
+    if (typeof n !== 'number' || n > held.length) throw invalid(`${n} removals of ${held.length} entities held`);
+    const b = new BitReader(r.bytes, r.pos);
+    let next = 0;
+    for (let i = 0; i < n; i++) {
+      const at = next + b.gamma() - 1;
+      if (at >= held.length) throw invalid(`a removal past the ${held.length} entities held`);
+      next = at + 1;
+      s.removed.push(held[at][0]);
+    }
+    r.pos += b.finish();
   }
   if (bits & SECTIONS.CREATED) {
-    const n = r.count();
+    const n = r.varint();
+    // Each creation takes at least a bit (its id's gamma code).
+    const left = r.bytes.length - r.pos;
+    if (typeof n !== 'number' || n > left * 8) throw invalid(`${n} creations in ${left} bytes`);
+    const b = new BitReader(r.bytes, r.pos);
+    const kb = kindBits(p.kinds.length);
+    let last = -1;
     for (let i = 0; i < n; i++) {
-      const id = r.varint32();
-      const kind = kindIndex(r.varint(), p.kinds.length, 'entity kind');
-      s.created.push({ id, kind, lanes: readLanes(r, p.kinds[kind]) });
+      const id = last + b.gamma();
+      if (id > 0xffffffff) throw invalid(`a created id of ${id}`);
+      last = id;
+      const kind = kindIndex(b.get(kb), p.kinds.length, 'entity kind');
+      const k = p.kinds[kind];
+      const codes = spawnCodesOf(k);
+      const lanes = new Array(k.codes.length);
+      for (let f = 0; f < k.codes.length; f++) lanes[f] = b.spawnLane(codes[f], k.codes[f], s.tick);
+      s.created.push({ id, kind, lanes });
     }
+    r.pos += b.finish();
   }
   if (bits & SECTIONS.UPDATED) {
     const n = r.varint();

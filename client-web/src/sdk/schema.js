@@ -6,7 +6,7 @@
 // KindDesc    = MessageDesc = { name, fields: [FieldDesc] }
 // FieldDesc   = { name, ty, interp, predict, owner_only, delta, discontinuity, extrapolate }
 // ty          = "Bool" | "U8" | "U16" | "U32" | "I8" | "I16" | "I32" | { Fixed: scale }
-//               | "Angle8" | "Angle16" | "Player" | "Entity" | { Str: max_chars }
+//               | "Angle8" | "Angle16" | "Player" | "Entity" | { Str: max_chars } | "Tick"
 // interp      = "None" | "Linear" | "Angle"
 //
 // On the wire (bincode 2 + serde): a Vec is a varint length then its items, a String a varint
@@ -26,7 +26,7 @@ export const ENGINE_EVENTS = Object.freeze({ CHAT: 0, NOTICE: 1, REJECTED: 2, CO
 
 const PAYLOAD = new Set([T.Fixed, T.Str]);
 
-/** The type code of a `ty` (0..=12, see `T`); throws on anything else. */
+/** The type code of a `ty` (0..=13, see `T`); throws on anything else. */
 export function typeCode(ty) {
   if (typeof ty === 'string') {
     const c = TYPE_NAMES.indexOf(ty);
@@ -184,7 +184,7 @@ export function validateSchema(s) {
       }
       if (numeric && f.extrapolate) {
         if (!what.startsWith('kind ')) bad(`${what}.${f.name}: only entity fields are extrapolated`);
-        if (code === T.Bool || code === T.Player || code === T.Entity) {
+        if (code === T.Bool || code === T.Player || code === T.Entity || code === T.Tick) {
           bad(`${what}.${f.name}: extrapolation needs an integer, fixed-point or angle type`);
         }
         if (f.delta || f.owner_only || f.discontinuity) {

@@ -20,13 +20,13 @@
 /** Field type codes: the variant index of `FieldType` in shared/src/schema.rs. */
 export const T = Object.freeze({
   Bool: 0, U8: 1, U16: 2, U32: 3, I8: 4, I16: 5, I32: 6, Fixed: 7,
-  Angle8: 8, Angle16: 9, Player: 10, Entity: 11, Str: 12,
+  Angle8: 8, Angle16: 9, Player: 10, Entity: 11, Str: 12, Tick: 13,
 });
 
 /** Names by type code. */
 export const TYPE_NAMES = Object.freeze([
   'Bool', 'U8', 'U16', 'U32', 'I8', 'I16', 'I32', 'Fixed', 'Angle8', 'Angle16', 'Player',
-  'Entity', 'Str',
+  'Entity', 'Str', 'Tick',
 ]);
 
 const U32_MAX = 0xffffffff;
@@ -37,7 +37,7 @@ const TWO_32 = 4294967296;
 /** Inclusive lane range by type code (`FieldType::range`). */
 export const RANGES = Object.freeze([
   [0, 1], [0, 255], [0, 65535], [0, U32_MAX], [-128, 127], [-32768, 32767], [I32_MIN, I32_MAX],
-  [I32_MIN, I32_MAX], [0, 255], [0, 65535], [0, U32_MAX], [0, U32_MAX], [0, 0],
+  [I32_MIN, I32_MAX], [0, 255], [0, 65535], [0, U32_MAX], [0, U32_MAX], [0, 0], [0, U32_MAX],
 ]);
 
 /** Why bytes do not decode (or a value cannot be encoded). `code` follows `WireError` in Rust. */
@@ -194,7 +194,7 @@ export class Writer {
       case T.Bool: case T.U8: case T.Angle8: case T.I8:
         this.u8(v);
         break;
-      case T.U16: case T.U32: case T.Angle16: case T.Player: case T.Entity:
+      case T.U16: case T.U32: case T.Angle16: case T.Player: case T.Entity: case T.Tick:
         this.varint(v);
         break;
       case T.I16: case T.I32: case T.Fixed:
@@ -373,7 +373,7 @@ export class Reader {
         v = this.u8();
         if (v >= 128) v -= 256;
         break;
-      case T.U16: case T.U32: case T.Angle16: case T.Player: case T.Entity:
+      case T.U16: case T.U32: case T.Angle16: case T.Player: case T.Entity: case T.Tick:
         v = this.varint();
         if (typeof v !== 'number') throw new WireError('BadVarint', 'bad varint');
         break;

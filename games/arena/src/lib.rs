@@ -46,7 +46,7 @@ fields! {
         origin_x: Fixed(8);
         origin_y: Fixed(8);
         heading: Angle16;
-        spawn_tick: U32;
+        spawn_tick: Tick;
     }
 }
 

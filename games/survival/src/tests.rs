@@ -314,12 +314,45 @@ fn zombies_replicate_appear_move_and_die_in_every_view() {
     }
 }
 
-/// Bytes a pickup's creation costs on the wire (its spawn: id, kind, lanes).
-fn spawn_bytes(id: NetId, lanes: &[i64]) -> usize {
+/// Bits a pickup's creation costs on the wire: its lanes, its kind, and its id when it follows
+/// the id before it (an Elias-gamma gap of 1: one bit).
+fn spawn_bits(lanes: &[i64], kinds: usize) -> usize {
+    let mut b = tickwire_shared::sync::bits::Bits::default();
+    tickwire_shared::sync::write_spawn(&mut b, &pickup::fields(), lanes, tickwire_shared::Tick(0));
+    b.len() + tickwire_shared::sync::kind_bits(kinds) as usize + 1
+}
+
+/// The bytes the pickups' creations and removals take in the last snapshot `me` got: its
+/// length less that of the same snapshot without them.
+fn pickup_share(h: &Harness, me: PlayerId) -> usize {
+    let (s, len) = &h.last[&me];
+    let r = &h.replicas[&me];
+    // What it held before: what it holds less what was created, with what was removed (their
+    // kinds do not matter: nothing updates them).
+    let mut before: Vec<(NetId, u16)> = r
+        .held()
+        .into_iter()
+        .filter(|(id, _)| !s.created.iter().any(|c| c.id == *id))
+        .chain(s.removed.iter().map(|id| (*id, PICKUP)))
+        .collect();
+    before.sort_unstable();
+    let mut without = s.clone();
+    without.removed.clear();
+    let (mut created, mut lanes, mut at) = (Vec::new(), Vec::new(), 0);
+    for c in &s.created {
+        let n = r.schema.kinds[usize::from(c.kind)].fields.len();
+        if c.kind != PICKUP {
+            created.push(*c);
+            lanes.extend_from_slice(&s.created_lanes[at..at + n]);
+        }
+        at += n;
+    }
+    (without.created, without.created_lanes) = (created, lanes);
+    // Without its removals the view keeps those pickups: the updates' skips may pass over them.
     let mut out = Vec::new();
-    let mut w = tickwire_shared::sync::wire::Writer::new(&mut out);
-    tickwire_shared::sync::write_spawn(&mut w, &pickup::fields(), id, PICKUP, lanes);
-    out.len()
+    let msg = tickwire_shared::sync::ServerMsg::Snapshot(without);
+    tickwire_shared::sync::encode_server(&msg, &r.schema, &before, &mut out);
+    len - out.len()
 }
 
 #[test]
@@ -374,13 +407,21 @@ fn static_pickups_cost_at_most_one_skip_code_after_creation() {
         assert_eq!(pickups, N, "the held room's client holds them all");
         assert_eq!(away.replicas[&me].of_kind(PICKUP).count(), 0);
         if t == 0 {
-            // The tick they are created: every pickup's spawn, plus the created count's
-            // varint growing from 1 byte (4 zombies) to 3 (4 + N entities).
-            let spawns: usize = held.replicas[&me]
+            // The tick they are created: every pickup's spawn (its ids follow one another),
+            // give or take the created count's varint, the gaps before and after the run of
+            // pickups and the padding: a few bytes.
+            let kinds = held.replicas[&me].schema.kinds.len();
+            let bits: usize = held.replicas[&me]
                 .of_kind(PICKUP)
-                .map(|(id, l)| spawn_bytes(id, l))
+                .map(|(_, l)| spawn_bits(l, kinds))
                 .sum();
-            assert_eq!(a.1, b.1 + spawns + 2, "creation: {} vs {} bytes", a.1, b.1);
+            let spawns = bits.div_ceil(8);
+            assert!(
+                a.1.abs_diff(b.1 + spawns) <= 6,
+                "creation: {} vs {} bytes, {spawns} for the spawns",
+                a.1,
+                b.1
+            );
             eprintln!(
                 "creation tick: {} bytes with {N} pickups in view, {} without ({spawns} for the spawns, {:.2} per pickup)",
                 a.1,
@@ -632,16 +673,7 @@ fn a_walking_hero_pays_only_for_pickups_crossing_its_view_edge_or_collected() {
             removed, gone,
             "and only those leaving it (or collected) are removed"
         );
-        let spawns: usize = created
-            .iter()
-            .map(|id| spawn_bytes(*id, &h.replicas[&me].entities[id].lanes))
-            .sum();
-        let removals: usize = s
-            .removed
-            .iter()
-            .map(|id| if id.0 < 251 { 1 } else { 3 })
-            .sum();
-        pickup_bytes += spawns + removals;
+        pickup_bytes += pickup_share(&h, me);
         ticks += 1;
     }
     let per_tick = pickup_bytes as f64 / f64::from(ticks);

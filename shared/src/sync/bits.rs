@@ -115,21 +115,35 @@ impl Bits {
     pub fn lane(&mut self, code: Code, v: i64) {
         match code {
             Code::Value { lo, bits } => self.put(v.wrapping_sub(lo) as u64, bits),
-            Code::Small { k, w } => {
-                let z = ((v << 1) ^ (v >> 63)) as u64;
-                let (k, w) = (u32::from(k), u32::from(w));
-                let c = bit_len((z >> k) + 1) - 1;
-                if k + c >= w {
-                    // The last class: c one bits, then z itself.
-                    let c = w - k;
-                    self.put(low(c), c);
-                    self.put(z, w);
-                } else {
-                    // c one bits and a zero, then z − base in k + c bits.
-                    self.put(low(c), c + 1);
-                    self.put(z - class_base(k, c), k + c);
-                }
-            }
+            Code::Small { k, w } => self.eg(((v << 1) ^ (v >> 63)) as u64, k, w),
+            Code::Count { k, w } => self.eg(v as u64, k, w),
+            Code::Since { .. } => panic!("a tick lane needs the snapshot's tick: Bits::lane_at"),
+        }
+    }
+
+    /// A lane in its field's code, `now` being the snapshot's tick (for [`Code::Since`]).
+    #[inline]
+    pub fn lane_at(&mut self, code: Code, v: i64, now: u32) {
+        match code {
+            Code::Since { k } => self.lane(Code::Small { k, w: 33 }, i64::from(now) - v),
+            code => self.lane(code, v),
+        }
+    }
+
+    /// `z` in the Exp-Golomb code of order `k` cut at `w` bits (see [`Code::Small`]).
+    #[inline]
+    fn eg(&mut self, z: u64, k: u8, w: u8) {
+        let (k, w) = (u32::from(k), u32::from(w));
+        let c = bit_len((z >> k) + 1) - 1;
+        if k + c >= w {
+            // The last class: w − k one bits, then z itself.
+            let c = w - k;
+            self.put(low(c), c);
+            self.put(z, w);
+        } else {
+            // c one bits and a zero, then z − base in k + c bits.
+            self.put(low(c), c + 1);
+            self.put(z - class_base(k, c), k + c);
         }
     }
 
@@ -219,6 +233,20 @@ pub enum Code {
         /// The bit length of the field's widest zigzag.
         w: u8,
     },
+    /// A value of at least 0 in the same code as `Small`'s zigzags (no zigzag): a creation's
+    /// ids and counts.
+    Count {
+        /// The order.
+        k: u8,
+        /// The bit length of the type's largest value.
+        w: u8,
+    },
+    /// A [`FieldType::Tick`] in a creation: the zigzag of the snapshot's tick less the value,
+    /// in `Small { k, w: 33 }` (a tick just past is a few bits).
+    Since {
+        /// The order.
+        k: u8,
+    },
 }
 
 /// The bit length of `v` (0 for 0).
@@ -246,6 +274,28 @@ impl Code {
         // narrower ones.
         let k = if w > 16 { 3 } else { 2 };
         Code::Small { k: k.min(w), w }
+    }
+
+    /// The code of a field's lane in an entity's creation (the whole value): a `Bool`, the 8-
+    /// and 16-bit types and the angles as `v − lo` in their bits; the 32-bit types in an
+    /// Exp-Golomb code whose order fits what they usually hold: a `Player` (order 4) or an
+    /// `Entity` (6) id, a `U32` (8) as it is; an `I32` (8) or a `Fixed` (12: coordinates of a
+    /// few thousand units in 1/8 units take 15 to 19 bits) as its zigzag; a `Tick` against the
+    /// snapshot's tick ([`Code::Since`], order 2).
+    pub fn spawn(ty: FieldType) -> Code {
+        let (lo, hi) = ty.range();
+        match ty {
+            FieldType::Player => Code::Count { k: 4, w: 32 },
+            FieldType::Entity => Code::Count { k: 6, w: 32 },
+            FieldType::U32 => Code::Count { k: 8, w: 32 },
+            FieldType::I32 => Code::Small { k: 8, w: 32 },
+            FieldType::Fixed(_) => Code::Small { k: 12, w: 32 },
+            FieldType::Tick => Code::Since { k: 2 },
+            _ => Code::Value {
+                lo,
+                bits: bit_len((hi - lo) as u64),
+            },
+        }
     }
 
     /// The codes of a kind's fields.
@@ -317,24 +367,48 @@ impl<'a> BitReader<'a> {
         match code {
             Code::Value { lo, bits } => check_range(ty, lo.wrapping_add(self.get(bits)? as i64)),
             Code::Small { k, w } => {
-                let (k, w) = (u32::from(k), u32::from(w));
-                let mut c = 0;
-                while k + c < w && self.get32(1)? == 1 {
-                    c += 1;
-                }
-                let z = if k + c >= w {
-                    let z = self.get(w)?;
-                    if c > 0 && z < class_base(k, c) {
-                        return Err(WireError::Invalid(
-                            "a number in a wider code than it needs".into(),
-                        ));
-                    }
-                    z
-                } else {
-                    class_base(k, c) + self.get(k + c)?
-                };
+                let z = self.eg(k, w)?;
                 Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
             }
+            Code::Count { k, w } => check_range(ty, self.eg(k, w)? as i64),
+            Code::Since { .. } => Err(WireError::Invalid(
+                "a tick lane needs the snapshot's tick".into(),
+            )),
+        }
+    }
+
+    /// A lane in its field's code, `now` being the snapshot's tick: a [`Code::Since`] lane
+    /// comes back as the tick it names, checked against `ty`'s range.
+    #[inline]
+    pub fn lane_at(&mut self, code: Code, ty: FieldType, now: u32) -> Result<i64, WireError> {
+        match code {
+            Code::Since { k } => {
+                let back = self.lane(Code::Small { k, w: 33 }, ty)?;
+                check_range(ty, i64::from(now) - back)
+            }
+            Code::Small { .. } => check_range(ty, self.lane(code, ty)?),
+            code => self.lane(code, ty),
+        }
+    }
+
+    /// A number in the Exp-Golomb code of order `k` cut at `w` bits.
+    #[inline]
+    fn eg(&mut self, k: u8, w: u8) -> Result<u64, WireError> {
+        let (k, w) = (u32::from(k), u32::from(w));
+        let mut c = 0;
+        while k + c < w && self.get32(1)? == 1 {
+            c += 1;
+        }
+        if k + c >= w {
+            let z = self.get(w)?;
+            if c > 0 && z < class_base(k, c) {
+                return Err(WireError::Invalid(
+                    "a number in a wider code than it needs".into(),
+                ));
+            }
+            Ok(z)
+        } else {
+            Ok(class_base(k, c) + self.get(k + c)?)
         }
     }
 
@@ -498,6 +572,65 @@ mod tests {
         for (v, bits) in [(0, 3), (1, 3), (-2, 3), (2, 5), (-6, 5), (6, 7), (-128, 14)] {
             assert_eq!(lane_bits(aim, v), bits, "aim {v}");
         }
+    }
+
+    #[test]
+    fn spawn_codes_by_type_and_ticks_against_the_snapshot() {
+        use FieldType::*;
+        let bits = |ty, v: i64, now: u32| {
+            let mut b = Bits::default();
+            b.lane_at(Code::spawn(ty), v, now);
+            let mut out = Vec::new();
+            b.write_to(&mut out);
+            let mut r = BitReader::new(&out);
+            assert_eq!(
+                r.lane_at(Code::spawn(ty), ty, now).unwrap(),
+                v,
+                "{ty:?} {v}"
+            );
+            b.len()
+        };
+        for (ty, v, len) in [
+            (Bool, 1, 1),
+            (U8, 200, 8),
+            (I8, -128, 8),
+            (Angle8, 255, 8),
+            (U16, 65535, 16),
+            (I16, -32768, 16),
+            (Angle16, 49152, 16),
+            // Order 4: 0..15 in 5 bits, 16..47 in 7.
+            (Player, 3, 5),
+            (Player, 16, 7),
+            (Entity, 63, 7),
+            (Entity, 64, 9),
+            (U32, 255, 9),
+            (U32, (1 << 32) - 1, 24 + 32),
+            (I32, -128, 9),
+            (I32, i64::from(i32::MIN), 24 + 32),
+            (I32, i64::from(i32::MAX), 24 + 32),
+            // Order 12 of the zigzag: 2400.0 units in 1/8 is zigzag 38400, class 3 (28672..).
+            (Fixed(8), 19200, 19),
+            (Fixed(8), 0, 13),
+            (Fixed(8), i64::from(i32::MIN), 20 + 32),
+        ] {
+            assert_eq!(bits(ty, v, 0), len, "{ty:?} {v}");
+        }
+        // A tick one before the snapshot's: zigzag 2, 3 bits; the same tick 1; one ahead 3; the
+        // ends of the range from either end.
+        assert_eq!(bits(Tick, 999, 1000), 3);
+        assert_eq!(bits(Tick, 1000, 1000), 3);
+        assert_eq!(bits(Tick, 1001, 1000), 3);
+        assert_eq!(bits(Tick, 0, u32::MAX), 31 + 33);
+        assert_eq!(bits(Tick, i64::from(u32::MAX), 0), 31 + 33);
+        // A tick outside its range (from a hostile stream): refused.
+        let mut b = Bits::default();
+        b.lane(Code::Small { k: 2, w: 33 }, 1);
+        let mut out = Vec::new();
+        b.write_to(&mut out);
+        assert!(matches!(
+            BitReader::new(&out).lane_at(Code::spawn(Tick), Tick, 0),
+            Err(WireError::OutOfRange { .. })
+        ));
     }
 
     #[test]

@@ -423,7 +423,16 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, held: &[(NetId, u16)], ou
                     .expect("a snapshot that creates no entity the client holds");
                 v.into_iter().map(|(id, _)| id).collect()
             };
-            encode_snapshot(&mut w, s, None, &view, Events::Plain(&s.events), schema);
+            let before: Vec<NetId> = if s.removed.is_empty() {
+                Vec::new()
+            } else {
+                held.iter().map(|(id, _)| *id).collect()
+            };
+            let ids = Ids {
+                before: &before,
+                view: &view,
+            };
+            encode_snapshot(&mut w, s, None, ids, Events::Plain(&s.events), schema);
         }
         ServerMsg::Pong(p) => {
             w.varint(2);
@@ -440,17 +449,21 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, held: &[(NetId, u16)], ou
     }
 }
 
-/// A snapshot's entity sections encoded ahead of the snapshot with [`write_spawn`] and
-/// [`write_update`]: a server encodes an entity's change once per tick and copies the bits
-/// into every snapshot that carries it.
+/// A snapshot's entity sections encoded ahead of the snapshot: a server encodes an entity's
+/// change and its creation once per tick and copies the bits into every snapshot that carries
+/// them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct EncodedEntities {
-    /// Entities that left the view, in the order sent.
+    /// Entities that left the view, in the order sent (ascending).
     pub removed: Vec<NetId>,
-    /// How many spawns `created_bytes` holds.
+    /// The removals' bit stream: each one's skip over what the client held before the
+    /// snapshot ([`EncodedEntities::remove_at`]).
+    pub removed_bits: Bits,
+    /// How many spawns `created_bits` holds.
     pub created: u32,
-    /// The spawns, each as [`write_spawn`] wrote it.
-    pub created_bytes: Vec<u8>,
+    /// The spawns' bit stream: each one's id and kind ([`EncodedEntities::create`]), then its
+    /// lanes as [`write_spawn`] writes them.
+    pub created_bits: Bits,
     /// How many updates `updated_bits` holds.
     pub updated: u32,
     /// The updates' bit stream: each one's skip ([`EncodedEntities::update_at`]), then its
@@ -458,17 +471,53 @@ pub struct EncodedEntities {
     pub updated_bits: Bits,
     /// The place in the client's new view after the last update (0 before any).
     next: u32,
+    /// The place in what the client held after the last removal (0 before any).
+    next_removed: u32,
+    /// The last entity created, if any.
+    last_created: Option<NetId>,
 }
 
 impl EncodedEntities {
     /// Empties every section, keeping the buffers.
     pub fn clear(&mut self) {
         self.removed.clear();
+        self.removed_bits.clear();
         self.created = 0;
-        self.created_bytes.clear();
+        self.created_bits.clear();
         self.updated = 0;
         self.updated_bits.clear();
         self.next = 0;
+        self.next_removed = 0;
+        self.last_created = None;
+    }
+
+    /// Entity `id`, at place `rank` of what the client held before the snapshot (ascending
+    /// ids; each removal's place after the last's), leaves the view: writes its skip.
+    #[inline]
+    pub fn remove_at(&mut self, rank: u32, id: NetId) {
+        debug_assert!(rank >= self.next_removed, "removals in held order");
+        self.removed.push(id);
+        self.removed_bits
+            .gamma(u64::from(rank - self.next_removed) + 1);
+        self.next_removed = rank + 1;
+    }
+
+    /// Starts the creation of entity `id` of kind `kind` (ids ascending; `kinds` the schema's
+    /// number of kinds): writes its id and kind and returns the stream for its lanes.
+    #[inline]
+    pub fn create(&mut self, id: NetId, kind: u16, kinds: usize) -> &mut Bits {
+        let gap = match self.last_created {
+            None => u64::from(id.0) + 1,
+            Some(last) => {
+                debug_assert!(id > last, "creations in id order");
+                u64::from(id.0 - last.0)
+            }
+        };
+        self.last_created = Some(id);
+        self.created += 1;
+        self.created_bits.gamma(gap);
+        self.created_bits.put(u64::from(kind), kind_bits(kinds));
+        &mut self.created_bits
     }
 
     /// Starts the update of the entity at place `rank` of the client's new view (ascending
@@ -482,6 +531,13 @@ impl EncodedEntities {
         self.next = rank + 1;
         &mut self.updated_bits
     }
+}
+
+/// The bits a creation's kind takes: the bit length of the schema's last kind index (0 with
+/// one kind).
+#[inline]
+pub fn kind_bits(kinds: usize) -> u32 {
+    usize::BITS - kinds.saturating_sub(1).leading_zeros()
 }
 
 /// The entities a client holds after a snapshot's removals and creations (`held` before it,
@@ -546,7 +602,8 @@ impl EncodedEvents {
 
 /// Appends a `Snapshot` message from parts encoded ahead: its entity sections (`entities`;
 /// `None` encodes `s.removed`, `s.created`, `s.updated` and their lanes, the updates numbered
-/// in `view`, the ids the client holds after the snapshot, ascending) and its events
+/// in `view`, the ids the client holds after the snapshot, ascending, which a snapshot with
+/// removals or updates needs) and its events
 /// (`s.events` is not read). The bytes are those [`encode_server`] writes for the same
 /// snapshot.
 pub fn encode_snapshot_with_parts(
@@ -559,7 +616,32 @@ pub fn encode_snapshot_with_parts(
 ) {
     let mut w = Writer::new(out);
     w.varint(1);
-    encode_snapshot::<Event>(&mut w, s, entities, view, Events::Encoded(events), schema);
+    // What the client held before: the view less this snapshot's creations, with its removals.
+    let before: Vec<NetId> = if entities.is_none() && !s.removed.is_empty() {
+        let mut b: Vec<NetId> = view
+            .iter()
+            .copied()
+            .filter(|id| !s.created.iter().any(|c| c.id == *id))
+            .chain(s.removed.iter().copied())
+            .collect();
+        b.sort_unstable();
+        b
+    } else {
+        Vec::new()
+    };
+    let ids = Ids {
+        before: &before,
+        view,
+    };
+    encode_snapshot::<Event>(&mut w, s, entities, ids, Events::Encoded(events), schema);
+}
+
+/// The ids a snapshot's entity sections are numbered in, ascending: what the client held
+/// before it (for the removals) and after its removals and creations (for the updates).
+#[derive(Clone, Copy)]
+struct Ids<'a> {
+    before: &'a [NetId],
+    view: &'a [NetId],
 }
 
 /// Appends one event as a snapshot's `events` section carries it: kind, then its values.
@@ -574,13 +656,14 @@ enum Events<'a, E> {
     Encoded(&'a EncodedEvents),
 }
 
-/// Appends one entity entering a view as a snapshot's `created` section carries it: id,
-/// kind, then every lane by its field type.
+/// Appends the lanes of one entity entering a view as a snapshot's `created` section carries
+/// them after its id and kind ([`EncodedEntities::create`]): every lane in its field's
+/// [`Code::spawn`], `now` being the snapshot's tick.
 #[inline]
-pub fn write_spawn(w: &mut Writer<'_>, fields: &[FieldDesc], id: NetId, kind: u16, lanes: &[i64]) {
-    w.varint(u64::from(id.0));
-    w.varint(u64::from(kind));
-    write_lanes(w, fields, lanes);
+pub fn write_spawn(b: &mut Bits, fields: &[FieldDesc], lanes: &[i64], now: Tick) {
+    for (f, v) in fields.iter().zip(lanes) {
+        b.lane_at(Code::spawn(f.ty), *v, now.0);
+    }
 }
 
 /// Appends one entity update as a snapshot's `updated` section carries it after its skip:
@@ -608,7 +691,7 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
     w: &mut Writer<'_>,
     s: &Snapshot,
     entities: Option<&EncodedEntities>,
-    view: &[NetId],
+    Ids { before, view }: Ids<'_>,
     events: Events<'_, E>,
     schema: &Schema,
 ) {
@@ -642,21 +725,46 @@ fn encode_snapshot<E: std::borrow::Borrow<Event>>(
     w.u8(bits);
     if bits & sections::REMOVED != 0 {
         w.varint(removed.len() as u64);
-        for id in removed {
-            w.varint(u64::from(id.0));
+        match entities {
+            Some(e) => e.removed_bits.write_to(w.out),
+            None => {
+                let mut e = EncodedEntities::default();
+                let mut rank = 0;
+                for id in removed {
+                    while before.get(rank).is_some_and(|h| h < id) {
+                        rank += 1;
+                    }
+                    assert!(
+                        before.get(rank) == Some(id),
+                        "a removal of entity {} that the client does not hold (or out of order)",
+                        id.0
+                    );
+                    e.remove_at(rank as u32, *id);
+                    rank += 1;
+                }
+                e.removed_bits.write_to(w.out);
+            }
         }
     }
     if bits & sections::CREATED != 0 {
         w.varint(created as u64);
         match entities {
-            Some(e) => w.out.extend_from_slice(&e.created_bytes),
+            Some(e) => e.created_bits.write_to(w.out),
             None => {
+                let mut e = EncodedEntities::default();
                 let mut lanes = &s.created_lanes[..];
                 for c in &s.created {
                     let fields = &schema.kinds[usize::from(c.kind)].fields;
-                    write_spawn(w, fields, c.id, c.kind, &lanes[..fields.len()]);
+                    assert!(
+                        e.last_created.is_none_or(|l| l < c.id),
+                        "creations in ascending id order (entity {})",
+                        c.id.0
+                    );
+                    let b = e.create(c.id, c.kind, schema.kinds.len());
+                    write_spawn(b, fields, &lanes[..fields.len()], s.tick);
                     lanes = &lanes[fields.len()..];
                 }
+                e.created_bits.write_to(w.out);
             }
         }
     }
@@ -862,21 +970,58 @@ fn decode_snapshot(
     };
     let bits = r.u8()?;
     if bits & sections::REMOVED != 0 {
-        for _ in 0..r.count()? {
-            s.removed.push(NetId(r.varint32()?));
+        let n = r.varint()?;
+        // Every removal names a distinct entity held.
+        if n > held.len() as u64 {
+            return Err(WireError::Invalid(format!(
+                "{n} removals of {} entities held",
+                held.len()
+            )));
         }
+        let mut b = BitReader::new(r.rest());
+        let mut next = 0u64;
+        for _ in 0..n {
+            let at = next + b.gamma()? - 1;
+            let &(id, _) = held.get(at as usize).ok_or_else(|| {
+                WireError::Invalid(format!("a removal past the {} entities held", held.len()))
+            })?;
+            next = at + 1;
+            s.removed.push(id);
+        }
+        r.skip(b.finish()?);
     }
     if bits & sections::CREATED != 0 {
-        for _ in 0..r.count()? {
-            let id = NetId(r.varint32()?);
-            let kind = kind_index(r.varint()?, schema.kinds.len(), "entity kind")?;
-            read_lanes(
-                r,
-                &schema.kinds[usize::from(kind)].fields,
-                &mut s.created_lanes,
-            )?;
-            s.created.push(Spawn { id, kind });
+        let n = r.varint()?;
+        // Each creation takes at least a bit (its id's gamma code).
+        if n > r.rest().len() as u64 * 8 {
+            return Err(WireError::Invalid(format!(
+                "{n} creations in {} bytes",
+                r.rest().len()
+            )));
         }
+        let mut b = BitReader::new(r.rest());
+        let mut last: Option<u64> = None;
+        let kb = kind_bits(schema.kinds.len());
+        for _ in 0..n {
+            let gap = b.gamma()?;
+            let id = match last {
+                None => gap - 1,
+                Some(l) => l + gap,
+            };
+            let id = u32::try_from(id)
+                .map_err(|_| WireError::Invalid(format!("a created id of {id}")))?;
+            last = Some(u64::from(id));
+            let kind = kind_index(b.get(kb)?, schema.kinds.len(), "entity kind")?;
+            for f in &schema.kinds[usize::from(kind)].fields {
+                s.created_lanes
+                    .push(b.lane_at(Code::spawn(f.ty), f.ty, s.tick.0)?);
+            }
+            s.created.push(Spawn {
+                id: NetId(id),
+                kind,
+            });
+        }
+        r.skip(b.finish()?);
     }
     if bits & sections::UPDATED != 0 {
         let n = r.varint()?;

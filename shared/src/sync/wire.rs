@@ -160,7 +160,8 @@ impl<'a> Writer<'a> {
             | FieldType::U32
             | FieldType::Angle16
             | FieldType::Player
-            | FieldType::Entity => self.varint(v as u64),
+            | FieldType::Entity
+            | FieldType::Tick => self.varint(v as u64),
             FieldType::I16 | FieldType::I32 | FieldType::Fixed(_) => self.zigzag(v),
             FieldType::Str(_) => {}
         }
@@ -270,9 +271,8 @@ impl<'a> Reader<'a> {
             | FieldType::U32
             | FieldType::Angle16
             | FieldType::Player
-            | FieldType::Entity => {
-                i64::try_from(self.varint()?).map_err(|_| WireError::BadVarint)?
-            }
+            | FieldType::Entity
+            | FieldType::Tick => i64::try_from(self.varint()?).map_err(|_| WireError::BadVarint)?,
             FieldType::I16 | FieldType::I32 | FieldType::Fixed(_) => self.zigzag()?,
             FieldType::Str(_) => {
                 return Err(WireError::Invalid("a text type in a numeric lane".into()));
