@@ -88,7 +88,7 @@ fn sim_step(c: &mut Criterion) {
 fn room_tick(c: &mut Criterion) {
     let mut g = c.benchmark_group("room_tick");
     g.sample_size(30);
-    for n in [100usize, 500, 1_000] {
+    for n in [100usize, 500, 1_000, 5_000] {
         let game = ArenaGame::new(ArenaConfig {
             arena: arena_for(n),
             ..ArenaConfig::default()

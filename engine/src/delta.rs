@@ -20,7 +20,7 @@
 //! entity a client was sent whole in its last snapshot (its change is 0 there, the `fresh`
 //! list of a live baseline) and a copied baseline (after a gap) carry their own.
 
-use crate::net_ids::NetIds;
+use crate::net_ids::IdLog;
 use crate::view::{Interest, Masks, Table, Viewer, diff};
 use tickwire_shared::schema::{FieldDesc, Schema};
 use tickwire_shared::sync::bits::Bits;
@@ -31,6 +31,81 @@ use tickwire_shared::{NetId, PlayerId, Tick};
 
 /// No entity (an index that is not one).
 const NONE: u32 = u32::MAX;
+
+/// Scratch for building clients' entity sections, one per worker: the clients of a tick are
+/// spread over workers, each reusing its own. Holds the spawns it encoded this tick (each
+/// entity's for anyone but its owner, encoded the first time one of its clients needs it).
+#[derive(Debug, Default)]
+pub struct Work {
+    /// Per entity of `tick`: an index into `spawns`, or `NONE`.
+    spawn: Vec<u32>,
+    spawns: Vec<Bits>,
+    spawns_used: usize,
+    /// The tick `spawn` belongs to.
+    tick: Option<Tick>,
+    /// Lanes with owner-only fields zeroed.
+    masked: Vec<i64>,
+    /// [`Interest::visible`]'s bitset.
+    pub(crate) seen: Vec<u64>,
+    /// Entity indices in view.
+    pub(crate) visible: Vec<u32>,
+    /// A view as a table (copied baselines).
+    pub(crate) view: Table,
+    /// The id references the snapshots built here took and dropped.
+    pub(crate) ids: IdLog,
+}
+
+impl Work {
+    /// The lanes of entity `i`'s spawn for anyone but its owner, as [`write_spawn`] writes
+    /// them.
+    fn public_spawn(
+        &mut self,
+        changes: &Changes,
+        interest: &Interest,
+        masks: &Masks,
+        schema: &Schema,
+        i: u32,
+    ) -> &Bits {
+        if self.tick != Some(changes.now) {
+            self.tick = Some(changes.now);
+            self.spawn.clear();
+            self.spawns_used = 0;
+        }
+        if self.spawn.len() < changes.rows.len() {
+            self.spawn.resize(changes.rows.len(), NONE);
+        }
+        let at = self.spawn[i as usize];
+        if at != NONE {
+            return &self.spawns[at as usize];
+        }
+        let (meta, lanes) = interest.entity(i);
+        let k = usize::from(meta.kind);
+        let lanes = &lanes[..masks.lens[k]];
+        let hidden = masks.owner_only_bits[k];
+        let lanes = if hidden == 0 {
+            lanes
+        } else {
+            self.masked.clear();
+            self.masked.extend(
+                lanes
+                    .iter()
+                    .enumerate()
+                    .map(|(f, &v)| if hidden >> f & 1 != 0 { 0 } else { v }),
+            );
+            &self.masked
+        };
+        let at = self.spawns_used;
+        if at == self.spawns.len() {
+            self.spawns.push(Bits::default());
+        }
+        self.spawns_used += 1;
+        let b = &mut self.spawns[at];
+        b.clear();
+        write_spawn(b, &schema.kinds[k].fields, lanes, changes.now);
+        self.spawn[i as usize] = at as u32;
+        &self.spawns[at]
+    }
+}
 
 /// Chooses which updates of a copied baseline's snapshot wait (see [`Baseline::write`]).
 pub type Hold<'a> =
@@ -115,27 +190,27 @@ impl Baseline {
     /// copy); returns which. The client then holds what it sees now, except for the updates
     /// `hold` takes out of a copied baseline's snapshot (given the entity indices in view,
     /// the copy before, the view after, and the snapshot; it returns how many it held, whose
-    /// rows it set to what the client then holds: see [`crate::budget::hold`]). `visible`
-    /// and `view` are scratch buffers.
+    /// rows it set to what the client then holds: see [`crate::budget::hold`]). `work` is the
+    /// scratch of the worker building it; the id references it takes and drops go into
+    /// `work.ids`, for the room to apply.
     #[allow(clippy::too_many_arguments)]
     pub fn write(
         &mut self,
-        interest: &mut Interest,
+        interest: &Interest,
         masks: &Masks,
         schema: &Schema,
-        changes: &mut Changes,
+        changes: &Changes,
         viewer: &Viewer,
         gap: u32,
-        visible: &mut Vec<u32>,
-        view: &mut Table,
+        work: &mut Work,
         out: &mut EncodedEntities,
         snap: &mut Snapshot,
-        ids: &mut NetIds,
         hold: Option<Hold<'_>>,
     ) -> bool {
-        match self {
+        let mut visible = std::mem::take(&mut work.visible);
+        let live = match self {
             Baseline::Live(held, fresh) => {
-                interest.visible(viewer, visible);
+                interest.visible(viewer, &mut work.seen, &mut visible);
                 let mut now_fresh = Vec::new();
                 changes.delta(
                     interest,
@@ -143,24 +218,25 @@ impl Baseline {
                     schema,
                     viewer.player,
                     (held, fresh),
-                    visible,
+                    &visible,
                     out,
-                    ids,
+                    work,
                     &mut now_fresh,
                 );
-                std::mem::swap(held, visible);
+                std::mem::swap(held, &mut visible);
                 *fresh = now_fresh;
                 true
             }
             Baseline::Copied(copy) => {
-                interest.view(viewer, masks, visible, view);
-                diff(masks, copy, view, gap, snap);
-                let held = hold.map_or(0, |h| h(interest, visible, copy, view, snap));
+                let mut view = std::mem::take(&mut work.view);
+                interest.view(viewer, masks, &mut work.seen, &mut visible, &mut view);
+                diff(masks, copy, &mut view, gap, snap);
+                let held = hold.map_or(0, |h| h(interest, &visible, copy, &mut view, snap));
                 for s in &snap.created {
-                    ids.retain(s.id);
+                    work.ids.retain(s.id);
                 }
                 for nid in &snap.removed {
-                    ids.release(*nid);
+                    work.ids.release(*nid);
                 }
                 // Live again as soon as it holds this tick's world (no update held back) and
                 // every per-tick change it holds is the common one (entities just created: 0).
@@ -181,13 +257,16 @@ impl Baseline {
                     }
                 }
                 *self = if live {
-                    Baseline::Live(std::mem::take(visible), fresh)
+                    Baseline::Live(std::mem::take(&mut visible), fresh)
                 } else {
-                    Baseline::Copied(std::mem::take(view))
+                    Baseline::Copied(std::mem::take(&mut view))
                 };
+                work.view = view;
                 false
             }
-        }
+        };
+        work.visible = visible;
+        live
     }
 
     /// The checksum of what the client holds, with the room's lanes.
@@ -216,16 +295,8 @@ pub struct Changes {
     long: Vec<Bits>,
     /// Where an update is written before it goes into its row.
     scratch: Bits,
-    /// Per entity: the lanes of its spawn for anyone but its owner, an index into `spawns`,
-    /// encoded the first time a client needs it this tick (`NONE` until then).
-    spawn: Vec<u32>,
-    /// The spawns encoded this tick (the first `spawns_used`; the rest keep their buffers).
-    spawns: Vec<Bits>,
-    spawns_used: usize,
     /// This tick (a spawn's `Tick` lanes are coded against it).
     now: Tick,
-    /// Lanes with owner-only fields zeroed.
-    masked: Vec<i64>,
     /// Per lane of this tick's world (the layout of its lanes): the per-tick change every
     /// client that holds the entity after this tick's snapshot has for an `extrapolate` field
     /// (its `new − old`, or 0 for an entity new to the world or that jumped), 0 elsewhere.
@@ -324,8 +395,6 @@ impl Changes {
     pub fn compute(&mut self, interest: &Interest, masks: &Masks, schema: &Schema, now: Tick) {
         self.rows.clear();
         self.long.clear();
-        self.spawn.clear();
-        self.spawns_used = 0;
         self.now = now;
         std::mem::swap(&mut self.vel, &mut self.prev_vel);
         self.vel.clear();
@@ -389,7 +458,6 @@ impl Changes {
                 bits,
                 len,
             });
-            self.spawn.push(NONE);
             let k = usize::from(meta.kind);
             let at = interest.start(i);
             self.moving
@@ -404,46 +472,6 @@ impl Changes {
         self.moving[i as usize]
     }
 
-    /// The lanes of entity `i`'s spawn for anyone but its owner, as [`write_spawn`] writes them.
-    fn public_spawn(
-        &mut self,
-        interest: &Interest,
-        masks: &Masks,
-        schema: &Schema,
-        i: u32,
-    ) -> &Bits {
-        let at = self.spawn[i as usize];
-        if at != NONE {
-            return &self.spawns[at as usize];
-        }
-        let (meta, lanes) = interest.entity(i);
-        let k = usize::from(meta.kind);
-        let lanes = &lanes[..masks.lens[k]];
-        let hidden = masks.owner_only_bits[k];
-        let lanes = if hidden == 0 {
-            lanes
-        } else {
-            self.masked.clear();
-            self.masked.extend(
-                lanes
-                    .iter()
-                    .enumerate()
-                    .map(|(f, &v)| if hidden >> f & 1 != 0 { 0 } else { v }),
-            );
-            &self.masked
-        };
-        let at = self.spawns_used;
-        if at == self.spawns.len() {
-            self.spawns.push(Bits::default());
-        }
-        self.spawns_used += 1;
-        let b = &mut self.spawns[at];
-        b.clear();
-        write_spawn(b, &schema.kinds[k].fields, lanes, self.now);
-        self.spawn[i as usize] = at as u32;
-        &self.spawns[at]
-    }
-
     /// Writes into `out` the entity sections that turn what a live baseline holds (`held`,
     /// indices into the previous tick's world) into what `viewer` sees now (`visible`, from
     /// [`Interest::visible`], which the client then holds), and counts the ids it now holds
@@ -451,7 +479,7 @@ impl Changes {
     /// `held` is the live baseline's two lists; the entities created go into `fresh`.
     #[allow(clippy::too_many_arguments)]
     pub fn delta(
-        &mut self,
+        &self,
         interest: &Interest,
         masks: &Masks,
         schema: &Schema,
@@ -459,7 +487,7 @@ impl Changes {
         (held, was_fresh): (&[u32], &[u32]),
         visible: &[u32],
         out: &mut EncodedEntities,
-        ids: &mut NetIds,
+        work: &mut Work,
         fresh: &mut Vec<u32>,
     ) {
         out.clear();
@@ -522,7 +550,7 @@ impl Changes {
                 out.remove_at(a as u32, old.id);
                 a += 1;
             } else {
-                self.create(interest, masks, schema, viewer, i, out, ids);
+                self.create(interest, masks, schema, viewer, i, out, work);
                 fresh.push(i);
                 b += 1;
             }
@@ -531,11 +559,11 @@ impl Changes {
             out.remove_at(rank as u32, interest.prev_entity(h).0.id);
         }
         for &i in &visible[b..] {
-            self.create(interest, masks, schema, viewer, i, out, ids);
+            self.create(interest, masks, schema, viewer, i, out, work);
             fresh.push(i);
         }
         for id in &out.removed {
-            ids.release(*id);
+            work.ids.release(*id);
         }
     }
 
@@ -583,18 +611,18 @@ impl Changes {
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn create(
-        &mut self,
+        &self,
         interest: &Interest,
         masks: &Masks,
         schema: &Schema,
         viewer: PlayerId,
         i: u32,
         out: &mut EncodedEntities,
-        ids: &mut NetIds,
+        work: &mut Work,
     ) {
         let r = &self.rows[i as usize];
         let (id, kind, own) = (r.id, r.kind, r.owner == viewer.0);
-        ids.retain(id);
+        work.ids.retain(id);
         let k = usize::from(kind);
         if own {
             let (_, lanes) = interest.entity(i);
@@ -606,7 +634,7 @@ impl Changes {
                 self.now,
             );
         } else {
-            let lanes = self.public_spawn(interest, masks, schema, i);
+            let lanes = work.public_spawn(self, interest, masks, schema, i);
             out.create(id, kind, schema.kinds.len()).append(lanes);
         }
     }

@@ -25,9 +25,12 @@ pub(crate) struct Journal {
     next: u64,
     /// (seq, encoded event, whether it may be dropped first), ascending seq.
     all: VecDeque<(u64, Vec<u8>, bool)>,
-    /// Scratch of [`Journal::take`] when a client's events are over the bound.
-    scratch: Vec<Pending>,
 }
+
+/// Scratch of [`Journal::take`] when a client's events are over the bound (one per worker
+/// building snapshots).
+#[derive(Debug, Default)]
+pub(crate) struct CutScratch(Vec<Pending>);
 
 /// One event due to a client, while its events are cut to the bound.
 #[derive(Debug)]
@@ -79,11 +82,12 @@ impl Journal {
     /// Moves everything `inbox` has not been sent into `out`, in order, at most `max_bytes`
     /// of them (see the module's note); returns how many were dropped to stay under it.
     pub(crate) fn take(
-        &mut self,
+        &self,
         inbox: &mut Inbox,
         schema: &Schema,
         max_bytes: usize,
         out: &mut EncodedEvents,
+        scratch: &mut CutScratch,
     ) -> usize {
         out.clear();
         let start = self.all.partition_point(|e| e.0 < inbox.from);
@@ -100,7 +104,7 @@ impl Journal {
             write_event(&mut Writer::new(&mut out.bytes), schema, e);
         }
         let dropped = if out.bytes.len() > max_bytes {
-            self.cut(inbox, start, schema, max_bytes, out)
+            self.cut(inbox, start, schema, max_bytes, out, scratch)
         } else {
             0
         };
@@ -116,14 +120,15 @@ impl Journal {
     /// The slow path of [`Journal::take`]: the same events, oldest chatter dropped first, then
     /// the oldest of the rest, until they and a notice of how many went fit in `max_bytes`.
     fn cut(
-        &mut self,
+        &self,
         inbox: &Inbox,
         start: usize,
         schema: &Schema,
         max_bytes: usize,
         out: &mut EncodedEvents,
+        scratch: &mut CutScratch,
     ) -> usize {
-        let pending = &mut self.scratch;
+        let pending = &mut scratch.0;
         pending.clear();
         let mut own = inbox.own.iter().peekable();
         let push_own = |pending: &mut Vec<Pending>, e: &Event| {

@@ -67,6 +67,36 @@ impl NetIds {
     pub fn in_use(&self) -> usize {
         self.refs.len() - self.free.len()
     }
+
+    /// Applies the references a client's snapshot took and dropped, in order, and empties
+    /// the log.
+    pub fn apply(&mut self, log: &mut IdLog) {
+        for (id, take) in log.0.drain(..) {
+            if take {
+                self.retain(id);
+            } else {
+                self.release(id);
+            }
+        }
+    }
+}
+
+/// References to ids taken and dropped while a client's snapshot is built (in parallel with
+/// other clients'), for the room to apply in client order afterwards: the same as if each
+/// snapshot had changed [`NetIds`] itself, one after another.
+#[derive(Debug, Default)]
+pub struct IdLog(Vec<(NetId, bool)>);
+
+impl IdLog {
+    /// A reference taken (see [`NetIds::retain`]).
+    pub fn retain(&mut self, id: NetId) {
+        self.0.push((id, true));
+    }
+
+    /// A reference dropped (see [`NetIds::release`]).
+    pub fn release(&mut self, id: NetId) {
+        self.0.push((id, false));
+    }
 }
 
 #[cfg(test)]

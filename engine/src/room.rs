@@ -12,8 +12,8 @@
 //! changed since, every event it missed.
 
 use super::budget::{self, ClientBudget};
-use super::delta::{Baseline, Changes};
-use super::events::{Inbox, Journal};
+use super::delta::{Baseline, Changes, Work};
+use super::events::{CutScratch, Inbox, Journal};
 use super::game::{Audience, Ctx, Game, MatchEnd, MatchResult, ResultRow, World};
 use super::players::{LogEntry, PlayerChanges, Record};
 use super::view::{Interest, Masks, Table, Viewer};
@@ -175,6 +175,9 @@ pub struct TickOutput {
     pub updates_held: u64,
     /// Matches or rounds the game said were over since the last tick ([`Ctx::end_match`]).
     pub results: Vec<MatchResult>,
+    /// How many threads built this tick's snapshots (1 below `PARALLEL_MIN_CLIENTS` clients
+    /// due one; else the threads of the rayon pool the tick ran in, at most one per client).
+    pub threads: usize,
 }
 
 struct Client {
@@ -209,7 +212,6 @@ pub struct Room<G: Game> {
     clients: BTreeMap<PlayerId, Client>,
     pub(super) records: BTreeMap<PlayerId, Record>,
     log: VecDeque<LogEntry>,
-    player_changes: PlayerChanges,
     room_lanes: Vec<i64>,
     room_changed_at: Tick,
     net_ids: NetIds,
@@ -219,20 +221,12 @@ pub struct Room<G: Game> {
     changes: Changes,
     /// This tick's viewers: every connected client, ascending id.
     viewers: Vec<Viewer>,
-    visible: Vec<u32>,
-    view: Table,
-    /// The ids a client with a copied baseline holds after its snapshot (scratch).
-    view_ids: Vec<NetId>,
-    entities: EncodedEntities,
-    snap: Snapshot,
-    encode_buf: Vec<u8>,
+    /// Scratch for building snapshots, one per worker thread (at least one).
+    workers: Vec<Worker>,
     events: Vec<(Audience, Event)>,
     /// Matches the game ended since the last tick, with the tick each ended at.
     ended: Vec<(Tick, MatchEnd)>,
     journal: Journal,
-    event_bytes: EncodedEvents,
-    /// Entity updates held back this tick by the clients' budgets.
-    updates_held: u64,
     tokens: HashMap<String, PlayerId>,
     token_rng: StdRng,
     /// Tests: every client's delta goes through a copy of what it holds, as after a skip
@@ -272,24 +266,16 @@ impl<G: Game> Room<G> {
             clients: BTreeMap::new(),
             records: BTreeMap::new(),
             log: VecDeque::new(),
-            player_changes: PlayerChanges::new(player_lanes),
             room_changed_at: Tick(0),
             net_ids: NetIds::default(),
             next_player: 1,
             world: World::default(),
             changes: Changes::default(),
             viewers: Vec::new(),
-            visible: Vec::new(),
-            view: Table::default(),
-            view_ids: Vec::new(),
-            entities: EncodedEntities::default(),
-            snap: Snapshot::default(),
-            encode_buf: Vec::new(),
+            workers: vec![Worker::new(player_lanes)],
             events: Vec::new(),
             ended: Vec::new(),
             journal: Journal::default(),
-            event_bytes: EncodedEvents::default(),
-            updates_held: 0,
             tokens: HashMap::new(),
             token_rng: StdRng::from_os_rng(),
             #[cfg(test)]
@@ -747,54 +733,65 @@ impl<G: Game> Room<G> {
             results: self.take_results(),
             ..TickOutput::default()
         };
+        // Clients that cannot take a frame now keep what they hold; the others' snapshots are
+        // built on the workers (see `build_snapshots`).
+        let mut due = Vec::with_capacity(self.viewers.len());
         for k in 0..self.viewers.len() {
             let viewer = self.viewers[k];
             let id = viewer.player;
-            if !ready(id) {
-                out.skipped += 1;
-                let c = self.clients.get_mut(&id).expect("id from the map");
-                c.baseline
-                    .keep_through_skip(&self.interest, &self.masks, &self.changes, &viewer);
-                c.skipped_in_a_row += 1;
-                if c.skipped_in_a_row > self.config.max_skipped_ticks {
-                    out.kicked.push((
-                        id,
-                        CloseReason::new(
-                            CloseCode::TooSlow,
-                            format!(
-                                "could not keep up: {} snapshots skipped in a row",
-                                c.skipped_in_a_row
-                            ),
-                        ),
-                    ));
-                }
+            if ready(id) {
+                due.push(k);
                 continue;
             }
-            let (bytes, dropped) = self.snapshot_for(&viewer, tick, with_checksum);
-            out.events_dropped += dropped as u64;
-            if bytes.is_empty() {
-                // A quiet tick: nothing to send.
-                continue;
-            }
-            if bytes.len() > MAX_MESSAGE_BYTES {
-                // No client decodes a message this big. Only a game whose view holds far too
-                // much can get here (events are bounded above); the client may resume, and
-                // the log says why.
+            out.skipped += 1;
+            let c = self.clients.get_mut(&id).expect("id from the map");
+            c.baseline
+                .keep_through_skip(&self.interest, &self.masks, &self.changes, &viewer);
+            c.skipped_in_a_row += 1;
+            if c.skipped_in_a_row > self.config.max_skipped_ticks {
                 out.kicked.push((
                     id,
                     CloseReason::new(
-                        CloseCode::InternalError,
+                        CloseCode::TooSlow,
                         format!(
-                            "the state in view is too large to send ({} bytes, over the {MAX_MESSAGE_BYTES}-byte message limit)",
-                            bytes.len()
+                            "could not keep up: {} snapshots skipped in a row",
+                            c.skipped_in_a_row
                         ),
                     ),
                 ));
-                continue;
             }
-            out.messages.push((id, bytes));
         }
-        out.updates_held = std::mem::take(&mut self.updates_held);
+        out.threads = self.build_snapshots(&due, tick, with_checksum);
+        let mut held = 0;
+        for w in &mut self.workers {
+            held += std::mem::take(&mut w.updates_held);
+            self.net_ids.apply(&mut w.work.ids);
+            for (id, bytes, dropped) in w.out.drain(..) {
+                out.events_dropped += dropped as u64;
+                if bytes.is_empty() {
+                    // A quiet tick: nothing to send.
+                    continue;
+                }
+                if bytes.len() > MAX_MESSAGE_BYTES {
+                    // No client decodes a message this big. Only a game whose view holds far
+                    // too much can get here (events are bounded above); the client may
+                    // resume, and the log says why.
+                    out.kicked.push((
+                        id,
+                        CloseReason::new(
+                            CloseCode::InternalError,
+                            format!(
+                                "the state in view is too large to send ({} bytes, over the {MAX_MESSAGE_BYTES}-byte message limit)",
+                                bytes.len()
+                            ),
+                        ),
+                    ));
+                    continue;
+                }
+                out.messages.push((id, bytes));
+            }
+        }
+        out.updates_held = held;
         for (id, _) in &out.kicked {
             self.handle_disconnect(*id);
         }
@@ -874,6 +871,72 @@ impl<G: Game> Room<G> {
         }
     }
 
+    /// Builds the snapshots of the viewers at `due` (indices into `viewers`, ascending) into
+    /// the workers' `out`, in client order across the workers. With enough clients they are
+    /// split into one run per thread of the current rayon pool, built in parallel: every
+    /// snapshot reads only the tick's shared state and its own client, so the bytes are the
+    /// same whatever the number of threads (`tests::snapshots_are_the_same_bytes_on_any_number_of_threads`).
+    fn build_snapshots(&mut self, due: &[usize], tick: Tick, with_checksum: bool) -> usize {
+        let threads = if due.len() >= PARALLEL_MIN_CLIENTS {
+            rayon::current_num_threads().clamp(1, due.len())
+        } else {
+            1
+        };
+        let n = self.schema.player_fields.len();
+        while self.workers.len() < threads {
+            self.workers.push(Worker::new(n));
+        }
+        // Each due client with its viewer, in id order (`viewers` lists the connected
+        // clients in id order).
+        let mut jobs: Vec<(&Viewer, &mut Client)> = Vec::with_capacity(due.len());
+        let mut due_at = due.iter().peekable();
+        for (k, (id, c)) in self
+            .clients
+            .iter_mut()
+            .filter(|(_, c)| c.connected)
+            .enumerate()
+        {
+            debug_assert_eq!(self.viewers[k].player, *id, "viewers in client order");
+            if due_at.next_if(|&&d| d == k).is_some() {
+                jobs.push((&self.viewers[k], c));
+            }
+        }
+        let sh = Shared {
+            config: &self.config,
+            schema: &self.schema,
+            masks: &self.masks,
+            player_owner_only: &self.player_owner_only,
+            records: &self.records,
+            log: &self.log,
+            room_lanes: &self.room_lanes,
+            room_changed_at: self.room_changed_at,
+            interest: &self.interest,
+            changes: &self.changes,
+            journal: &self.journal,
+            tick,
+            with_checksum,
+            #[cfg(test)]
+            always_copy: self.always_copy,
+        };
+        let run = |w: &mut Worker, jobs: &mut [(&Viewer, &mut Client)]| {
+            for (viewer, c) in jobs.iter_mut() {
+                let (bytes, dropped) = snapshot_for(&sh, w, c, viewer);
+                w.out.push((viewer.player, bytes, dropped));
+            }
+        };
+        if threads == 1 {
+            run(&mut self.workers[0], &mut jobs);
+        } else {
+            use rayon::prelude::*;
+            let per = jobs.len().div_ceil(threads);
+            jobs.par_chunks_mut(per)
+                .zip(self.workers.par_iter_mut())
+                .for_each(|(chunk, w)| run(w, chunk));
+            return due.len().div_ceil(per);
+        }
+        1
+    }
+
     /// Compares this tick's player records and room fields with the last ones.
     fn absorb_records(&mut self, tick: Tick) {
         let n = self.schema.player_fields.len();
@@ -935,185 +998,6 @@ impl<G: Game> Room<G> {
             self.log.pop_front();
         }
     }
-
-    /// The client's snapshot, and how many of its events were dropped to bound it.
-    fn snapshot_for(
-        &mut self,
-        viewer: &Viewer,
-        tick: Tick,
-        with_checksum: bool,
-    ) -> (Vec<u8>, usize) {
-        let id = viewer.player;
-        let c = self.clients.get_mut(&id).expect("caller checked");
-        #[cfg(test)]
-        if self.always_copy {
-            c.baseline
-                .keep_through_skip(&self.interest, &self.masks, &self.changes, viewer);
-        }
-        let snap = &mut self.snap;
-        snap.clear();
-        snap.tick = tick;
-        snap.ack_input_seq = c.inputs.last_applied();
-        let gap = c.last_sent.map_or(1, |t| tick.since(t).max(1));
-        // Player records, room fields and events first: a client over its byte budget gets
-        // them all, and its entity updates share what is left.
-        let n = self.schema.player_fields.len();
-        self.player_changes.write(
-            &self.records,
-            &self.log,
-            &self.player_owner_only,
-            id,
-            c.last_sent,
-            tick,
-            snap,
-        );
-        debug_assert_eq!(snap.joined_lanes.len(), snap.players_joined.len() * n);
-        if !self.room_lanes.is_empty() && c.last_sent.is_none_or(|t| self.room_changed_at > t) {
-            snap.room = Some(self.room_lanes.clone());
-        }
-        let dropped = self.journal.take(
-            &mut c.inbox,
-            &self.schema,
-            self.config.max_event_bytes,
-            &mut self.event_bytes,
-        );
-        // Entities: from the previous tick's world when the client was sent it (nearly every
-        // time), else against its own copy; either way it then holds this tick's world, but
-        // for the updates its budget holds back.
-        let tight = c.budget.as_mut().is_some_and(|b| {
-            b.refill(gap);
-            b.tight()
-        });
-        if tight {
-            c.baseline
-                .keep_through_skip(&self.interest, &self.masks, &self.changes, viewer);
-        }
-        let (schema, masks, events) = (&self.schema, &self.masks, &self.event_bytes);
-        let scratch = &mut self.encode_buf;
-        let checksum_bytes = if with_checksum { 4 } else { 0 };
-        let mut held_now = 0;
-        let mut budget = c.budget.as_mut();
-        let mut hold = |interest: &Interest,
-                        visible: &[u32],
-                        before: &Table,
-                        view: &mut Table,
-                        snap: &mut Snapshot| {
-            let Some(b) = budget.as_deref_mut().filter(|_| tight) else {
-                return 0;
-            };
-            if snap.updated.is_empty() && snap.created.is_empty() {
-                // Nothing is due: nothing waits any more.
-                b.nothing_due();
-                return 0;
-            }
-            // What the rest of the snapshot takes; the updates and spawns share the rest of
-            // the bucket.
-            let updated = std::mem::take(&mut snap.updated);
-            let created = std::mem::take(&mut snap.created);
-            scratch.clear();
-            encode_snapshot_with_parts(snap, None, &[], events, schema, scratch);
-            (snap.updated, snap.created) = (updated, created);
-            let fixed = (scratch.len() + checksum_bytes + 5) as f64;
-            let allowance = ((b.bucket() - fixed) * 8.0).max(0.0) as i64;
-            let done = budget::hold(
-                b, interest, masks, schema, viewer, gap, before, view, visible, snap, allowance,
-            );
-            held_now = done.held;
-            done.held
-        };
-        let live = c.baseline.write(
-            &mut self.interest,
-            masks,
-            schema,
-            &mut self.changes,
-            viewer,
-            gap,
-            &mut self.visible,
-            &mut self.view,
-            &mut self.entities,
-            snap,
-            &mut self.net_ids,
-            Some(&mut hold),
-        );
-        self.updates_held += held_now as u64;
-        if live && let Some(b) = c.budget.as_mut().filter(|_| tight) {
-            // It held nothing (a client that held nothing before): it got every update.
-            b.nothing_due();
-        }
-        c.skipped_in_a_row = 0;
-        if with_checksum {
-            snap.checksum = Some(c.baseline.checksum(
-                &self.interest,
-                &self.masks,
-                &self.schema,
-                id,
-                &self.room_lanes,
-            ));
-        }
-        c.last_sent = Some(tick);
-        self.encode_buf.clear();
-        let entities_empty = if live {
-            let e = &self.entities;
-            e.removed.is_empty() && e.created == 0 && e.updated == 0
-        } else {
-            snap.removed.is_empty() && snap.created.is_empty() && snap.updated.is_empty()
-        };
-        let header_only = entities_empty
-            && snap.players_left.is_empty()
-            && snap.players_joined.is_empty()
-            && snap.players_changed.is_empty()
-            && snap.room.is_none()
-            && snap.checksum.is_none()
-            && self.event_bytes.count == 0;
-        let last_frame = c.last_frame.replace((tick, snap.ack_input_seq));
-        if self.config.quiet_ticks
-            && header_only
-            && let Some((at, ack)) = last_frame
-            && ack == snap.ack_input_seq
-            && let Baseline::Live(rows, _) = &c.baseline
-        {
-            // Nothing but the courses the client predicts itself. Still (no per-tick change
-            // anywhere in its view): no frame, but a heartbeat a second. Else a marker.
-            let gap = tick.since(at).max(1);
-            let moving = rows.iter().any(|&i| self.changes.moving(i));
-            if !moving && gap < u32::from(self.config.tick_rate.max(1)) {
-                c.last_frame = last_frame;
-                return (Vec::new(), dropped);
-            }
-            encode_server(
-                &ServerMsg::Marker(Marker { gap }),
-                &self.schema,
-                &[],
-                &mut self.encode_buf,
-            );
-            self.spend(id);
-            return (self.encode_buf.clone(), dropped);
-        }
-        // A copied baseline's updates are numbered in the view it now holds (and its removals
-        // in what it held, the view less its creations with its removals).
-        self.view_ids.clear();
-        if !live && (!snap.updated.is_empty() || !snap.removed.is_empty()) {
-            let c = &self.clients[&id];
-            self.view_ids.extend(c.baseline.ids(&self.interest));
-        }
-        encode_snapshot_with_parts(
-            snap,
-            live.then_some(&self.entities),
-            &self.view_ids,
-            &self.event_bytes,
-            &self.schema,
-            &mut self.encode_buf,
-        );
-        self.spend(id);
-        (self.encode_buf.clone(), dropped)
-    }
-
-    /// The frame in `encode_buf` goes to `id`: its budget pays for it.
-    fn spend(&mut self, id: PlayerId) {
-        if let Some(b) = self.clients.get_mut(&id).and_then(|c| c.budget.as_mut()) {
-            b.spend(self.encode_buf.len());
-        }
-    }
 }
 
 fn notice(text: String) -> Event {
@@ -1121,4 +1005,238 @@ fn notice(text: String) -> Event {
         kind: engine_events::NOTICE,
         values: vec![Value::Str(text)],
     }
+}
+/// `viewer`'s snapshot (`c` its client), built in `w`'s scratch, and how many of its events
+/// were dropped to bound it. Reads only what every client's snapshot of the tick reads, so
+/// clients are built on any worker, in any order, to the same bytes.
+fn snapshot_for(
+    sh: &Shared<'_>,
+    w: &mut Worker,
+    c: &mut Client,
+    viewer: &Viewer,
+) -> (Vec<u8>, usize) {
+    let (tick, with_checksum) = (sh.tick, sh.with_checksum);
+    #[cfg(test)]
+    if sh.always_copy {
+        c.baseline
+            .keep_through_skip(sh.interest, sh.masks, sh.changes, viewer);
+    }
+    let snap = &mut w.snap;
+    snap.clear();
+    snap.tick = tick;
+    snap.ack_input_seq = c.inputs.last_applied();
+    let gap = c.last_sent.map_or(1, |t| tick.since(t).max(1));
+    // Player records, room fields and events first: a client over its byte budget gets
+    // them all, and its entity updates share what is left.
+    let n = sh.schema.player_fields.len();
+    w.player_changes.write(
+        sh.records,
+        sh.log,
+        sh.player_owner_only,
+        viewer.player,
+        c.last_sent,
+        tick,
+        snap,
+    );
+    debug_assert_eq!(snap.joined_lanes.len(), snap.players_joined.len() * n);
+    if !sh.room_lanes.is_empty() && c.last_sent.is_none_or(|t| sh.room_changed_at > t) {
+        snap.room = Some(sh.room_lanes.to_vec());
+    }
+    let dropped = sh.journal.take(
+        &mut c.inbox,
+        sh.schema,
+        sh.config.max_event_bytes,
+        &mut w.event_bytes,
+        &mut w.cut,
+    );
+    // Entities: from the previous tick's world when the client was sent it (nearly every
+    // time), else against its own copy; either way it then holds this tick's world, but
+    // for the updates its budget holds back.
+    let tight = c.budget.as_mut().is_some_and(|b| {
+        b.refill(gap);
+        b.tight()
+    });
+    if tight {
+        c.baseline
+            .keep_through_skip(sh.interest, sh.masks, sh.changes, viewer);
+    }
+    let (schema, masks, events) = (sh.schema, sh.masks, &w.event_bytes);
+    let scratch = &mut w.encode_buf;
+    let checksum_bytes = if with_checksum { 4 } else { 0 };
+    let mut held_now = 0;
+    let mut budget = c.budget.as_mut();
+    let mut hold = |interest: &Interest,
+                    visible: &[u32],
+                    before: &Table,
+                    view: &mut Table,
+                    snap: &mut Snapshot| {
+        let Some(b) = budget.as_deref_mut().filter(|_| tight) else {
+            return 0;
+        };
+        if snap.updated.is_empty() && snap.created.is_empty() {
+            // Nothing is due: nothing waits any more.
+            b.nothing_due();
+            return 0;
+        }
+        // What the rest of the snapshot takes; the updates and spawns share the rest of
+        // the bucket.
+        let updated = std::mem::take(&mut snap.updated);
+        let created = std::mem::take(&mut snap.created);
+        scratch.clear();
+        encode_snapshot_with_parts(snap, None, &[], events, schema, scratch);
+        (snap.updated, snap.created) = (updated, created);
+        let fixed = (scratch.len() + checksum_bytes + 5) as f64;
+        let allowance = ((b.bucket() - fixed) * 8.0).max(0.0) as i64;
+        let done = budget::hold(
+            b, interest, masks, schema, viewer, gap, before, view, visible, snap, allowance,
+        );
+        held_now = done.held;
+        done.held
+    };
+    let live = c.baseline.write(
+        sh.interest,
+        masks,
+        schema,
+        sh.changes,
+        viewer,
+        gap,
+        &mut w.work,
+        &mut w.entities,
+        snap,
+        Some(&mut hold),
+    );
+    w.updates_held += held_now as u64;
+    if live && let Some(b) = c.budget.as_mut().filter(|_| tight) {
+        // It held nothing (a client that held nothing before): it got every update.
+        b.nothing_due();
+    }
+    c.skipped_in_a_row = 0;
+    if with_checksum {
+        snap.checksum = Some(c.baseline.checksum(
+            sh.interest,
+            sh.masks,
+            sh.schema,
+            viewer.player,
+            sh.room_lanes,
+        ));
+    }
+    c.last_sent = Some(tick);
+    w.encode_buf.clear();
+    let entities_empty = if live {
+        let e = &w.entities;
+        e.removed.is_empty() && e.created == 0 && e.updated == 0
+    } else {
+        snap.removed.is_empty() && snap.created.is_empty() && snap.updated.is_empty()
+    };
+    let header_only = entities_empty
+        && snap.players_left.is_empty()
+        && snap.players_joined.is_empty()
+        && snap.players_changed.is_empty()
+        && snap.room.is_none()
+        && snap.checksum.is_none()
+        && w.event_bytes.count == 0;
+    let last_frame = c.last_frame.replace((tick, snap.ack_input_seq));
+    if sh.config.quiet_ticks
+        && header_only
+        && let Some((at, ack)) = last_frame
+        && ack == snap.ack_input_seq
+        && let Baseline::Live(rows, _) = &c.baseline
+    {
+        // Nothing but the courses the client predicts itself. Still (no per-tick change
+        // anywhere in its view): no frame, but a heartbeat a second. Else a marker.
+        let gap = tick.since(at).max(1);
+        let moving = rows.iter().any(|&i| sh.changes.moving(i));
+        if !moving && gap < u32::from(sh.config.tick_rate.max(1)) {
+            c.last_frame = last_frame;
+            return (Vec::new(), dropped);
+        }
+        encode_server(
+            &ServerMsg::Marker(Marker { gap }),
+            sh.schema,
+            &[],
+            &mut w.encode_buf,
+        );
+        spend(c, &w.encode_buf);
+        return (w.encode_buf.clone(), dropped);
+    }
+    // A copied baseline's updates are numbered in the view it now holds (and its removals
+    // in what it held, the view less its creations with its removals).
+    w.view_ids.clear();
+    if !live && (!snap.updated.is_empty() || !snap.removed.is_empty()) {
+        w.view_ids.extend(c.baseline.ids(sh.interest));
+    }
+    encode_snapshot_with_parts(
+        snap,
+        live.then_some(&w.entities),
+        &w.view_ids,
+        &w.event_bytes,
+        sh.schema,
+        &mut w.encode_buf,
+    );
+    spend(c, &w.encode_buf);
+    (w.encode_buf.clone(), dropped)
+}
+
+/// The frame `bytes` goes to `c`: its budget pays for it.
+fn spend(c: &mut Client, bytes: &[u8]) {
+    if let Some(b) = c.budget.as_mut() {
+        b.spend(bytes.len());
+    }
+}
+
+/// Below this many clients due a snapshot, a tick builds them on one thread: splitting costs
+/// more than it saves.
+const PARALLEL_MIN_CLIENTS: usize = 32;
+
+/// Scratch for building clients' snapshots, one per worker thread (kept across ticks for its
+/// buffers).
+struct Worker {
+    snap: Snapshot,
+    entities: EncodedEntities,
+    event_bytes: EncodedEvents,
+    cut: CutScratch,
+    player_changes: PlayerChanges,
+    encode_buf: Vec<u8>,
+    view_ids: Vec<NetId>,
+    work: Work,
+    /// Entity updates its clients' budgets held back this tick.
+    updates_held: u64,
+    /// Its clients' frames this tick: (client, bytes, events dropped).
+    out: Vec<(PlayerId, Vec<u8>, usize)>,
+}
+
+impl Worker {
+    fn new(player_fields: usize) -> Worker {
+        Worker {
+            snap: Snapshot::default(),
+            entities: EncodedEntities::default(),
+            event_bytes: EncodedEvents::default(),
+            cut: CutScratch::default(),
+            player_changes: PlayerChanges::new(player_fields),
+            encode_buf: Vec::new(),
+            view_ids: Vec::new(),
+            work: Work::default(),
+            updates_held: 0,
+            out: Vec::new(),
+        }
+    }
+}
+
+/// What every client's snapshot of a tick reads: nothing in it changes while they are built.
+struct Shared<'a> {
+    config: &'a EngineConfig,
+    schema: &'a Schema,
+    masks: &'a Masks,
+    player_owner_only: &'a [usize],
+    records: &'a BTreeMap<PlayerId, Record>,
+    log: &'a VecDeque<LogEntry>,
+    room_lanes: &'a [i64],
+    room_changed_at: Tick,
+    interest: &'a Interest,
+    changes: &'a Changes,
+    journal: &'a Journal,
+    tick: Tick,
+    with_checksum: bool,
+    #[cfg(test)]
+    always_copy: bool,
 }

@@ -155,7 +155,6 @@ pub struct Interest {
     unplaced: Vec<u32>,
     /// (owner, index) sorted.
     owned: Vec<(PlayerId, u32)>,
-    seen: Vec<u64>,
     /// Bit `i` set: entity `i` is visible to everyone (no visibility check needed).
     everyone: Vec<u64>,
 }
@@ -218,7 +217,6 @@ impl Interest {
             grid: SpatialGrid::new(width.max(1.0), height.max(1.0), cell),
             unplaced: Vec::new(),
             owned: Vec::new(),
-            seen: Vec::new(),
             everyone: Vec::new(),
         }
     }
@@ -251,8 +249,6 @@ impl Interest {
         self.grid.clear();
         self.unplaced.clear();
         self.owned.clear();
-        self.seen.clear();
-        self.seen.resize(self.entities.len().div_ceil(64), 0);
         self.everyone.clear();
         self.everyone.resize(self.entities.len().div_ceil(64), 0);
         for (i, (meta, _)) in self.entities.iter().enumerate() {
@@ -327,8 +323,12 @@ impl Interest {
     }
 
     /// What `viewer` sees: indices of this tick's entities, ascending (so ascending id).
-    pub fn visible(&mut self, viewer: &Viewer, out: &mut Vec<u32>) {
-        let seen = &mut self.seen;
+    pub fn visible(&self, viewer: &Viewer, seen: &mut Vec<u64>, out: &mut Vec<u32>) {
+        // `seen` is all 0 between calls (this clears every word it marks); it grows with the
+        // world.
+        if seen.len() < self.everyone.len() {
+            seen.resize(self.everyone.len(), 0);
+        }
         let mark = |seen: &mut Vec<u64>, i: u32| seen[i as usize / 64] |= 1 << (i % 64);
         if let (Some(r), Some(c)) = (self.radius, viewer.center) {
             self.grid.for_each_within(c, r, |_, i| mark(seen, i));
@@ -360,13 +360,14 @@ impl Interest {
 
     /// What `viewer` sees, sorted by id, into `out`; `visible` gets the entities' indices.
     pub fn view(
-        &mut self,
+        &self,
         viewer: &Viewer,
         masks: &Masks,
+        seen: &mut Vec<u64>,
         visible: &mut Vec<u32>,
         out: &mut Table,
     ) {
-        self.visible(viewer, visible);
+        self.visible(viewer, seen, visible);
         out.clear();
         for &i in visible.iter() {
             let (meta, start) = &self.entities[i as usize];

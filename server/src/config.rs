@@ -102,6 +102,11 @@ pub struct Config {
     /// view); its own entities, removals, records and events always go.
     #[arg(long, default_value_t = tickwire_engine::room::DEFAULT_CLIENT_BUDGET)]
     pub client_budget: u32,
+    /// Threads that build a big room's snapshots in parallel (a room with 32 or more clients
+    /// due one splits them over this many; the bytes are the same whatever the number):
+    /// 0 for one per core.
+    #[arg(long, default_value_t = 0)]
+    pub tick_threads: usize,
     /// Send a state checksum in snapshots every N ticks (0 = never); for load testers.
     #[arg(long, default_value_t = 0)]
     pub checksum_interval: u16,

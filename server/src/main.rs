@@ -15,6 +15,15 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("error: {e}");
         std::process::exit(2);
     }
+    // The pool that builds big rooms' snapshots (rayon's global one): sized once, here.
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.tick_threads)
+        .thread_name(|i| format!("tickwire-tick-{i}"))
+        .build_global()
+    {
+        eprintln!("error: cannot start the tick threads: {e}");
+        std::process::exit(1);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -28,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
     } else {
         ("http", "ws")
     };
-    tracing::info!(%addr, tick_rate = config.tick_rate, "tickwire listening");
+    tracing::info!(%addr, tick_rate = config.tick_rate, tick_threads = rayon::current_num_threads(), "tickwire listening");
     println!("tickwire listening on {http}://{addr} (WebSocket: {ws}://{addr}/ws)");
     if let Some(admin) = server.admin_addr() {
         println!("tickwire health and metrics on http://{admin} (/healthz, /readyz, /metrics)");
