@@ -99,7 +99,8 @@ pub struct Config {
     /// Most bytes a second each client is sent, on average (0: no limit). Over it, the entity
     /// updates that matter least to that client (far, low relevance, least waiting) wait for a
     /// later tick and stay exact (while it is short, so do spawns of entities entering its
-    /// view); its own entities, removals, records and events always go.
+    /// view); its own entities, jumps (respawns, teleports), removals, records and events
+    /// always go.
     #[arg(long, default_value_t = tickwire_engine::room::DEFAULT_CLIENT_BUDGET)]
     pub client_budget: u32,
     /// Threads that build a big room's snapshots in parallel (a room with 32 or more clients
