@@ -17,7 +17,7 @@
 //! - player records and room fields as replicated state, events routed to their audience and
 //!   riding in snapshots, engine events (chat, notices, rejected actions), checksums, resume.
 //!
-//! Nothing here knows what the game is about. The wire format is protocol version 4
+//! Nothing here knows what the game is about. The wire format is protocol version 5
 //! ([`tickwire_shared::sync`]), so any client that reads the schema in `Welcome` plays any
 //! game.
 

@@ -1,4 +1,4 @@
-//! Golden vectors of the wire protocol (version 4), shared with the browser SDK (`client-web/src/sdk/`).
+//! Golden vectors of the wire protocol (version 5), shared with the browser SDK (`client-web/src/sdk/`).
 //!
 //! A demo schema that uses every field type and flag, a `Welcome` carrying it, a sequence of
 //! snapshots applied one after another to a [`Replica`] (creates, delta and absolute updates,

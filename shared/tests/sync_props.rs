@@ -1,4 +1,4 @@
-//! Property tests of the protocol (version 4): any declared schema round-trips any snapshot,
+//! Property tests of the protocol (version 5): any declared schema round-trips any snapshot,
 //! input and action built for it, and arbitrary bytes never panic the decoders. The `updated`
 //! section's bit stream in particular: random views (held ids with gaps, removals and
 //! creations in the same snapshot, updates of entities just created), random masks, and lanes

@@ -19,8 +19,8 @@
 //! checksum the server sends (start the server with `--checksum-interval`); the others read
 //! nothing but the first bytes of a snapshot's header (its tick), so that at 1000 bots the
 //! bot process stays cheap and the server is what is measured. `--protocol V` puts V in the
-//! `Hello` (the client messages of protocol 3 are those of 4), for an older server; then
-//! `--verify` must be 0, since this build's codec decodes only version 4.
+//! `Hello` (the client messages of protocols 3 and 4 are those of 5), for an older server;
+//! then `--verify` must be 0, since this build's codec decodes only version 5.
 //!
 //! With `--server-pid P`, the server's `/proc/P` is sampled at the window's edges: CPU
 //! (utime + stime, % of one core), RSS and peak RSS, and its socket-level writes (`wchar`).
