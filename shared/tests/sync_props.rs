@@ -28,6 +28,7 @@ fn numeric_type() -> impl Strategy<Value = FieldType> {
         Just(FieldType::Angle16),
         Just(FieldType::Player),
         Just(FieldType::Entity),
+        Just(FieldType::Tick),
     ]
 }
 
@@ -270,8 +271,10 @@ fn entity_field() -> impl Strategy<Value = FieldDesc> {
     (numeric_type(), 0u8..7, any::<bool>()).prop_map(|(ty, how, interp)| {
         let mut d = FieldDesc::new("f", ty);
         let can_delta = ty.turn().is_none() && ty != FieldType::Bool;
-        let can_extrapolate =
-            !matches!(ty, FieldType::Bool | FieldType::Player | FieldType::Entity);
+        let can_extrapolate = !matches!(
+            ty,
+            FieldType::Bool | FieldType::Player | FieldType::Entity | FieldType::Tick
+        );
         match how {
             0 | 1 if can_delta => d.delta = true,
             2 | 3 if can_extrapolate => d.extrapolate = true,
