@@ -35,7 +35,9 @@ impl Bits {
     }
 
     /// Appends the low `width` bits of `v` (at most 64), least significant first.
-    #[inline]
+    // Always inlined: a few instructions, called for every skip, mask bit and lane of every
+    // client's snapshot (out of line it was 13 % of a 1,000-client tick's instructions).
+    #[inline(always)]
     pub fn put(&mut self, v: u64, width: u32) {
         if width > 32 {
             self.put32(v & 0xffff_ffff, 32);
@@ -45,7 +47,7 @@ impl Bits {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn put32(&mut self, v: u64, width: u32) {
         // n < 32 and width ≤ 32: the sum fits the 64-bit accumulator.
         self.acc |= v << self.n;
