@@ -8,6 +8,9 @@
 //!
 //!     cargo run --release -p tickwire-bench --example inview -- 100 300 1000
 //!
+//! `SHARE=0` turns off [`EngineConfig::share_views`] (each client walks the whole world), to
+//! compare tick times; `RAYON_NUM_THREADS=1` builds the snapshots on one thread.
+//!
 //! With `--budget N` it shows instead what the per-client byte budget
 //! ([`EngineConfig::client_budget`]) does with N players in view, for both encodings and a
 //! range of budgets: bytes per client per second, how many updates wait per client and tick,
@@ -130,6 +133,8 @@ fn scenario(n: usize, extrapolate: bool, config: EngineConfig) -> Room<Scenario>
 fn run(n: usize, extrapolate: bool) -> (f64, f64, f64) {
     let config = EngineConfig {
         client_budget: None,
+        // `SHARE=0`: every client walks the world itself (the bytes are the same).
+        share_views: std::env::var("SHARE").map_or(true, |v| v != "0"),
         ..EngineConfig::default()
     };
     let mut room = scenario(n, extrapolate, config);

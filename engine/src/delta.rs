@@ -53,6 +53,26 @@ pub struct Work {
     pub(crate) view: Table,
     /// The id references the snapshots built here took and dropped.
     pub(crate) ids: IdLog,
+    /// This tick's sections for a client who held the whole of the last tick's world and
+    /// sees the whole of this one, owning nothing (`None` inside: they could not be shared).
+    full: Option<(Tick, Option<Full>)>,
+    /// Clients served from the shared sections since the room last counted.
+    pub(crate) shared: u32,
+}
+
+/// The entity sections every client that holds and sees the whole world shares (see
+/// [`Changes::delta`]): written once a tick, copied into each such client's with its own
+/// entities' updates put in their places.
+#[derive(Debug, Default)]
+struct Full {
+    out: EncodedEntities,
+    /// Per update in `out.updated_bits`: its place in the view (the entity's index) and where
+    /// its skip and its mask start.
+    entries: Vec<(u32, usize, usize)>,
+    /// The entities created (this tick's indices).
+    created: Vec<u32>,
+    /// The entities the clients it serves were sent whole last tick (the last tick's indices).
+    was_fresh: Vec<u32>,
 }
 
 impl Work {
@@ -297,6 +317,9 @@ pub struct Changes {
     scratch: Bits,
     /// This tick (a spawn's `Tick` lanes are coded against it).
     now: Tick,
+    /// Whether clients that hold and see the whole world share one encoding of it (no entity
+    /// changed owner this tick, and the room allows it).
+    share: bool,
     /// Per lane of this tick's world (the layout of its lanes): the per-tick change every
     /// client that holds the entity after this tick's snapshot has for an `extrapolate` field
     /// (its `new − old`, or 0 for an entity new to the world or that jumped), 0 elsewhere.
@@ -392,7 +415,14 @@ fn write_change<'b>(
 impl Changes {
     /// Compares this tick's world with the previous one and encodes every entity's update
     /// for viewers other than its owner (call after [`Interest::rebuild`]).
-    pub fn compute(&mut self, interest: &Interest, masks: &Masks, schema: &Schema, now: Tick) {
+    pub fn compute(
+        &mut self,
+        interest: &Interest,
+        masks: &Masks,
+        schema: &Schema,
+        now: Tick,
+        share: bool,
+    ) {
         self.rows.clear();
         self.long.clear();
         self.now = now;
@@ -464,6 +494,11 @@ impl Changes {
                 .push(self.vel[at..at + masks.lens[k]].iter().any(|&v| v != 0));
         }
         self.scratch = scratch;
+        self.share = share
+            && self
+                .rows
+                .iter()
+                .all(|r| r.prev == NONE || r.owner == r.prev_owner);
     }
 
     /// Whether entity `i` of this tick moves by itself in a client's prediction (any of its
@@ -479,6 +514,173 @@ impl Changes {
     /// `held` is the live baseline's two lists; the entities created go into `fresh`.
     #[allow(clippy::too_many_arguments)]
     pub fn delta(
+        &self,
+        interest: &Interest,
+        masks: &Masks,
+        schema: &Schema,
+        viewer: PlayerId,
+        (held, was_fresh): (&[u32], &[u32]),
+        visible: &[u32],
+        out: &mut EncodedEntities,
+        work: &mut Work,
+        fresh: &mut Vec<u32>,
+    ) {
+        // A client that holds the whole of the last tick's world and sees the whole of this
+        // one gets what every such client gets but for its own entities: encoded once a tick,
+        // then copied, its own entities' updates put in.
+        let whole = self.share
+            && held.len() == interest.prev_entities().len()
+            && visible.len() == self.rows.len();
+        if whole
+            && self.shared_whole(
+                interest,
+                masks,
+                schema,
+                viewer,
+                (held, was_fresh),
+                visible,
+                out,
+                work,
+                fresh,
+            )
+        {
+            return;
+        }
+        self.delta_each(
+            interest,
+            masks,
+            schema,
+            viewer,
+            (held, was_fresh),
+            visible,
+            out,
+            work,
+            fresh,
+        );
+    }
+
+    /// [`Changes::delta`] for a client that holds and sees the whole world, from the shared
+    /// sections (built on first use this tick); false when they cannot serve it (an entity of
+    /// its own is new this tick: its spawn is its own; or it was sent other entities whole
+    /// last tick than the client they were built for), and `out` is then untouched.
+    #[allow(clippy::too_many_arguments)]
+    fn shared_whole(
+        &self,
+        interest: &Interest,
+        masks: &Masks,
+        schema: &Schema,
+        viewer: PlayerId,
+        (held, was_fresh): (&[u32], &[u32]),
+        visible: &[u32],
+        out: &mut EncodedEntities,
+        work: &mut Work,
+        fresh: &mut Vec<u32>,
+    ) -> bool {
+        if interest
+            .owned_by(viewer)
+            .any(|i| self.rows[i as usize].prev == NONE)
+        {
+            return false;
+        }
+        // Built for the first such client of the tick; one sent other entities whole last
+        // tick (it joined, or skipped) walks the world itself.
+        if work.full.as_ref().is_none_or(|f| f.0 != self.now) {
+            let built = self.build_whole(interest, masks, schema, (held, was_fresh), visible, work);
+            work.full = Some((self.now, built));
+        }
+        match &work.full {
+            Some((_, Some(full))) if full.was_fresh == was_fresh => {}
+            _ => return false,
+        }
+        let Some((_, Some(full))) = work.full.take() else {
+            return false;
+        };
+        out.clear();
+        out.removed.clone_from(&full.out.removed);
+        out.removed_bits.clone_from(&full.out.removed_bits);
+        out.created = full.out.created;
+        out.created_bits.clone_from(&full.out.created_bits);
+        fresh.clear();
+        for &i in &full.created {
+            fresh.push(i);
+            work.ids.retain(self.rows[i as usize].id);
+        }
+        for id in &full.out.removed {
+            work.ids.release(*id);
+        }
+        // The shared updates in runs between the viewer's own entities: a run's first update
+        // gets its skip anew (the update before it may be another), the rest are copied as
+        // they are.
+        let src = &full.out.updated_bits;
+        let end = |k: usize| full.entries.get(k + 1).map_or(src.len(), |e| e.1);
+        let copy = |out: &mut EncodedEntities, from: usize, to: usize| {
+            if from == to {
+                return;
+            }
+            let (rank, _, mask_at) = full.entries[from];
+            out.update_at(rank).append_range(src, mask_at, end(from));
+            if to > from + 1 {
+                let span = (full.entries[from + 1].1, end(to - 1));
+                out.append_updates(src, span, (to - from - 1) as u32, full.entries[to - 1].0);
+            }
+        };
+        let mut e = 0;
+        for i in interest.owned_by(viewer) {
+            let upto = e + full.entries[e..].partition_point(|x| x.0 < i);
+            copy(out, e, upto);
+            e = upto + usize::from(full.entries.get(upto).is_some_and(|x| x.0 == i));
+            let h = self.rows[i as usize].prev;
+            let new = was_fresh.binary_search(&h).is_ok();
+            self.update(interest, masks, schema, viewer, (h, new), (i, i), out);
+        }
+        copy(out, e, full.entries.len());
+        work.full = Some((self.now, Some(full)));
+        work.shared += 1;
+        true
+    }
+
+    /// The sections of a viewer who owns nothing and holds and sees the whole world (`held`
+    /// and `visible` are that), with where each update starts; `None` if an update could not
+    /// be placed (a game that replicated an id twice).
+    fn build_whole(
+        &self,
+        interest: &Interest,
+        masks: &Masks,
+        schema: &Schema,
+        (held, was_fresh): (&[u32], &[u32]),
+        visible: &[u32],
+        work: &mut Work,
+    ) -> Option<Full> {
+        let mut full = Full {
+            was_fresh: was_fresh.to_vec(),
+            ..Full::default()
+        };
+        full.out.record_updates();
+        // The viewer's id references are not this viewer's: set aside, then put back.
+        let ids = std::mem::take(&mut work.ids);
+        self.delta_each(
+            interest,
+            masks,
+            schema,
+            PlayerId(u32::MAX),
+            (held, was_fresh),
+            visible,
+            &mut full.out,
+            work,
+            &mut full.created,
+        );
+        work.ids = ids;
+        full.entries = full.out.marks().to_vec();
+        // Every update at its entity's index (the view is the whole world).
+        full.entries
+            .iter()
+            .all(|e| (e.0 as usize) < self.rows.len())
+            .then_some(full)
+    }
+
+    /// [`Changes::delta`], entity by entity.
+    #[allow(clippy::too_many_arguments)]
+    fn delta_each(
         &self,
         interest: &Interest,
         masks: &Masks,

@@ -75,6 +75,10 @@ pub struct EngineConfig {
     /// entity updates that matter least wait for a later tick, by a priority that grows with
     /// closeness, relevance and waiting time, and stay exact (see [`crate::budget`]).
     pub client_budget: Option<u32>,
+    /// Whether the clients that hold and see the whole world share one encoding of a tick's
+    /// entity changes (each gets it with its own entities' updates put in), instead of each
+    /// walking the whole world. The bytes are the same either way; off only to compare.
+    pub share_views: bool,
 }
 
 impl Default for EngineConfig {
@@ -96,6 +100,7 @@ impl Default for EngineConfig {
             max_event_bytes: 64 * 1024,
             quiet_ticks: true,
             client_budget: Some(DEFAULT_CLIENT_BUDGET),
+            share_views: true,
         }
     }
 }
@@ -175,6 +180,9 @@ pub struct TickOutput {
     pub updates_held: u64,
     /// Matches or rounds the game said were over since the last tick ([`Ctx::end_match`]).
     pub results: Vec<MatchResult>,
+    /// How many clients got the entity sections every client that holds and sees the whole
+    /// world shares ([`EngineConfig::share_views`]), their own entities put in.
+    pub shared_views: u32,
     /// How many threads built this tick's snapshots (1 below `PARALLEL_MIN_CLIENTS` clients
     /// due one; else the threads of the rayon pool the tick ran in, at most one per client).
     pub threads: usize,
@@ -712,8 +720,13 @@ impl<G: Game> Room<G> {
         self.game.replicate(&mut self.world);
         self.clamp_world();
         self.interest.rebuild(&mut self.world);
-        self.changes
-            .compute(&self.interest, &self.masks, &self.schema, tick);
+        self.changes.compute(
+            &self.interest,
+            &self.masks,
+            &self.schema,
+            tick,
+            self.config.share_views,
+        );
         self.absorb_records(tick);
         self.viewers.clear();
         for (id, _) in self.clients.iter().filter(|(_, c)| c.connected) {
@@ -765,6 +778,7 @@ impl<G: Game> Room<G> {
         let mut held = 0;
         for w in &mut self.workers {
             held += std::mem::take(&mut w.updates_held);
+            out.shared_views += std::mem::take(&mut w.work.shared);
             self.net_ids.apply(&mut w.work.ids);
             for (id, bytes, dropped) in w.out.drain(..) {
                 out.events_dropped += dropped as u64;

@@ -322,6 +322,15 @@ impl Interest {
         &self.prev_entities
     }
 
+    /// This tick's entities `player` owns (their indices, ascending).
+    pub(crate) fn owned_by(&self, player: PlayerId) -> impl Iterator<Item = u32> + '_ {
+        let from = self.owned.partition_point(|o| o.0 < player);
+        self.owned[from..]
+            .iter()
+            .take_while(move |o| o.0 == player)
+            .map(|o| o.1)
+    }
+
     /// What `viewer` sees: indices of this tick's entities, ascending (so ascending id).
     pub fn visible(&self, viewer: &Viewer, seen: &mut Vec<u64>, out: &mut Vec<u32>) {
         // `seen` is all 0 between calls (this clears every word it marks); it grows with the

@@ -77,6 +77,40 @@ impl Bits {
         )
     }
 
+    /// `width` bits (at most 32) of the stream from bit `pos` (within [`Bits::len`]).
+    fn bits_at(&self, pos: usize, width: u32) -> u64 {
+        let (mut v, mut got, mut p) = (0u64, 0u32, pos);
+        while got < width {
+            let i = p / 8;
+            let byte = match self.bytes.get(i) {
+                Some(b) => u64::from(*b),
+                None => self.acc >> ((i - self.bytes.len()) * 8) & 0xff,
+            };
+            let off = (p % 8) as u32;
+            let take = (8 - off).min(width - got);
+            v |= (byte >> off & low(take)) << got;
+            got += take;
+            p += take as usize;
+        }
+        v
+    }
+
+    /// Appends bits `from..to` of `other`.
+    pub fn append_range(&mut self, other: &Bits, from: usize, to: usize) {
+        debug_assert!(from <= to && to <= other.len());
+        let mut p = from;
+        while p < to {
+            let w = ((to - p) as u32).min(32);
+            self.put32(other.bits_at(p, w), w);
+            p += w as usize;
+        }
+    }
+
+    /// The bits an Elias-gamma code of `v` (at least 1) takes.
+    pub fn gamma_len(v: u64) -> u32 {
+        2 * (63 - v.leading_zeros()) + 1
+    }
+
     /// Appends every bit of `other`.
     #[inline]
     pub fn append(&mut self, other: &Bits) {

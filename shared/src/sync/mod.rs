@@ -475,6 +475,9 @@ pub struct EncodedEntities {
     next_removed: u32,
     /// The last entity created, if any.
     last_created: Option<NetId>,
+    /// When `Some`: per update written, its place in the view and where its skip and its
+    /// mask start in `updated_bits` ([`EncodedEntities::record_updates`]).
+    marks: Option<Vec<(u32, usize, usize)>>,
 }
 
 impl EncodedEntities {
@@ -489,6 +492,20 @@ impl EncodedEntities {
         self.next = 0;
         self.next_removed = 0;
         self.last_created = None;
+        if let Some(m) = &mut self.marks {
+            m.clear();
+        }
+    }
+
+    /// From now on, note where each update starts (see [`EncodedEntities::marks`]).
+    pub fn record_updates(&mut self) {
+        self.marks.get_or_insert_with(Vec::new).clear();
+    }
+
+    /// Per update written since [`EncodedEntities::record_updates`]: its place in the view and
+    /// where its skip and its mask start in `updated_bits` (empty when not recording).
+    pub fn marks(&self) -> &[(u32, usize, usize)] {
+        self.marks.as_deref().unwrap_or(&[])
     }
 
     /// Entity `id`, at place `rank` of what the client held before the snapshot (ascending
@@ -520,6 +537,22 @@ impl EncodedEntities {
         &mut self.created_bits
     }
 
+    /// Appends updates already written as this section writes them (bits `from..to` of `src`:
+    /// `count` updates, each one's skip counted from the update before it in `src`, the last
+    /// one at place `last`): valid when the first of them follows an update that sits where
+    /// its predecessor in `src` sat.
+    pub fn append_updates(
+        &mut self,
+        src: &Bits,
+        (from, to): (usize, usize),
+        count: u32,
+        last: u32,
+    ) {
+        self.updated_bits.append_range(src, from, to);
+        self.updated += count;
+        self.next = last + 1;
+    }
+
     /// Starts the update of the entity at place `rank` of the client's new view (ascending
     /// ids, after this snapshot's removals and creations; each update's place after the
     /// last's): writes its skip and returns the stream for its mask and lanes.
@@ -527,7 +560,11 @@ impl EncodedEntities {
     pub fn update_at(&mut self, rank: u32) -> &mut Bits {
         debug_assert!(rank >= self.next, "updates in view order");
         self.updated += 1;
+        let at = self.updated_bits.len();
         self.updated_bits.gamma(u64::from(rank - self.next) + 1);
+        if let Some(m) = &mut self.marks {
+            m.push((rank, at, self.updated_bits.len()));
+        }
         self.next = rank + 1;
         &mut self.updated_bits
     }
