@@ -64,8 +64,16 @@ test("page A's keyboard moves A, and page B sees A move", async () => {
   } finally {
     await pageA.keyboard.up(key);
   }
-  // Once A stops, the prediction and the server agree exactly.
-  const settled = await waitFor(pageA, (s) => s.ackSeq === s.seq && s.seq > 0, 'all inputs acknowledged', 5000);
+  // Once A stops, the prediction and the server agree exactly. (The page sends a command
+  // every tick, so `ackSeq` equals `seq` only between an acknowledgement and the next
+  // command: wait for the commands up to the key's release instead.)
+  const released = (await summary(pageA)).seq;
+  const settled = await waitFor(
+    pageA,
+    (s) => s.ackSeq >= released && released > 0,
+    'the commands up to the release acknowledged',
+    5000,
+  );
   const again = await waitFor(
     pageA,
     (s) => s.ackSeq >= settled.seq && s.server.x === s.predicted.x && s.server.y === s.predicted.y,
