@@ -4,11 +4,11 @@
 //! tester's mixed brains, each playing from its own replica; combat, respawns, projectiles
 //! created and removed) in an arena they all see, joining over the first 100 ticks, each
 //! skipping one tick in ten, for 600 ticks, with sharing on and off: every frame the same.
-use std::collections::BTreeMap;
+mod common;
+
 use tickwire_arena::{ArenaConfig, ArenaGame};
 use tickwire_engine::{EngineConfig, Room};
-use tickwire_shared::sync::{InputCmd, Replica, ServerMsg, decode_server};
-use tickwire_shared::{InputSeq, PlayerId};
+use tickwire_shared::PlayerId;
 
 const PLAYERS: usize = 24;
 const TICKS: u32 = 600;
@@ -27,38 +27,16 @@ fn play(share: bool) -> (Vec<(u32, PlayerId, Vec<u8>)>, u32) {
         ..ArenaConfig::default()
     });
     let mut room = Room::new(config, game);
-    let mut bots = BTreeMap::new();
+    let mut bots = common::Bots::new();
     let (mut frames, mut shared) = (Vec::new(), 0);
     for t in 0..TICKS {
         if t % 4 == 0 && bots.len() < PLAYERS {
             let i = bots.len();
-            let j = room.handle_join(&format!("bot{i}"), None).unwrap();
-            let Ok(ServerMsg::Welcome(w)) = decode_server(&j.welcome, None, &[]) else {
-                panic!("a welcome")
-            };
-            let brain = tickwire_arena::bot::brain("mixed", i, 11).unwrap();
-            bots.insert(j.player_id, (Replica::new(&w), brain, 0u32));
+            common::join(&mut room, &mut bots, i, 11);
         }
-        for (id, (r, brain, seq)) in bots.iter_mut() {
-            *seq += 1;
-            let lanes = brain.next_input(r, 30.0);
-            let cmd = InputCmd {
-                seq: InputSeq(*seq),
-                view_tick: r.tick,
-                lanes,
-            };
-            room.handle_inputs(*id, vec![cmd]);
-        }
-        let out = room.tick(|p| (p.0 + t) % 10 != 0);
+        let (out, got) = common::tick(&mut room, &mut bots, |p| (p.0 + t) % 10 != 0);
         shared += out.shared_views;
-        for (id, bytes) in out.messages {
-            let (r, ..) = bots.get_mut(&id).unwrap();
-            if let ServerMsg::Snapshot(s) = r.decode(&bytes).expect("a frame decodes") {
-                r.apply(&s)
-                    .expect("a snapshot applies and its checksum holds");
-            }
-            frames.push((t, id, bytes));
-        }
+        frames.extend(got.into_iter().map(|(id, bytes)| (t, id, bytes)));
     }
     (frames, shared)
 }

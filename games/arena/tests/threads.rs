@@ -4,11 +4,11 @@
 //! every client on a byte budget tight enough to hold updates back, and each client skipping
 //! one tick in seven (its copied baseline). Run with 1, 2 and 4 threads: every frame of every
 //! client is the same, byte for byte, in the same order.
-use std::collections::BTreeMap;
+mod common;
+
 use tickwire_arena::{ArenaConfig, ArenaGame};
 use tickwire_engine::{EngineConfig, Room};
-use tickwire_shared::sync::{InputCmd, Replica, ServerMsg, decode_server};
-use tickwire_shared::{InputSeq, PlayerId};
+use tickwire_shared::PlayerId;
 
 const PLAYERS: usize = 48;
 const TICKS: u32 = 1000;
@@ -28,39 +28,17 @@ fn play(threads: usize) -> (Vec<(u32, PlayerId, Vec<u8>)>, u32) {
             ..EngineConfig::default()
         };
         let mut room = Room::new(config, ArenaGame::new(ArenaConfig::default()));
-        let mut bots = BTreeMap::new();
+        let mut bots = common::Bots::new();
         for i in 0..PLAYERS {
-            let j = room.handle_join(&format!("bot{i}"), None).unwrap();
-            let Ok(ServerMsg::Welcome(w)) = decode_server(&j.welcome, None, &[]) else {
-                panic!("a welcome")
-            };
-            let brain = tickwire_arena::bot::brain("mixed", i, 7).unwrap();
-            bots.insert(j.player_id, (Replica::new(&w), brain, 0u32));
+            common::join(&mut room, &mut bots, i, 7);
         }
         let (mut frames, mut parallel, mut held) = (Vec::new(), 0, 0);
         for t in 0..TICKS {
-            for (id, (r, brain, seq)) in bots.iter_mut() {
-                *seq += 1;
-                let lanes = brain.next_input(r, 30.0);
-                let cmd = InputCmd {
-                    seq: InputSeq(*seq),
-                    view_tick: r.tick,
-                    lanes,
-                };
-                room.handle_inputs(*id, vec![cmd]);
-            }
-            let out = room.tick(|p| (p.0 + t) % 7 != 0);
+            let (out, got) = common::tick(&mut room, &mut bots, |p| (p.0 + t) % 7 != 0);
             parallel += u32::from(out.threads > 1);
             held += out.updates_held;
             assert!(out.threads <= threads);
-            for (id, bytes) in out.messages {
-                let (r, ..) = bots.get_mut(&id).unwrap();
-                if let ServerMsg::Snapshot(s) = r.decode(&bytes).expect("a frame decodes") {
-                    r.apply(&s)
-                        .expect("a snapshot applies and its checksum holds");
-                }
-                frames.push((t, id, bytes));
-            }
+            frames.extend(got.into_iter().map(|(id, bytes)| (t, id, bytes)));
         }
         assert!(held > 0, "the budget held updates back");
         (frames, parallel)
