@@ -364,8 +364,10 @@ async fn clients_that_never_read_are_closed_at_the_write_timeout_and_their_memor
 
 /// `n` joined players that ping and never read, until the server's writers are stuck on
 /// their full sockets: the room skips their snapshots (their outboxes are full, so nothing is
-/// taking them out). Then they fall silent; their sockets stay open, unread.
-async fn stuck_players(server: &TestServer, n: usize) -> Vec<TcpStream> {
+/// taking them out). Then, once the server counts `connections` connections if given (checked
+/// while they still ping, so no idle timeout has begun), they fall silent; their sockets stay
+/// open, unread.
+async fn stuck_players(server: &TestServer, n: usize, connections: Option<f64>) -> Vec<TcpStream> {
     let stop = tokio_util::sync::CancellationToken::new();
     let mut tasks = Vec::new();
     for i in 0..n {
@@ -392,6 +394,9 @@ async fn stuck_players(server: &TestServer, n: usize) -> Vec<TcpStream> {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    if let Some(c) = connections {
+        assert_eq!(metric(server, "tickwire_connections").await, c);
+    }
     stop.cancel();
     let mut sockets = Vec::new();
     for t in tasks {
@@ -414,7 +419,7 @@ async fn a_stuck_writer_still_hears_the_kick() {
     })
     .await;
     let witnesses = Witnesses::join(&server.ws_url(), 3).await;
-    let sockets = stuck_players(&server, 5).await;
+    let sockets = stuck_players(&server, 5, None).await;
     connections_become(&server, 3.0, WAIT).await;
     assert_eq!(metric(&server, &closes(4005)).await, 5.0);
     drop(sockets);
@@ -437,8 +442,9 @@ async fn a_stuck_writer_still_hears_the_idle_timeout() {
     })
     .await;
     let witnesses = Witnesses::join(&server.ws_url(), 3).await;
-    let sockets = stuck_players(&server, 5).await;
-    assert_eq!(metric(&server, "tickwire_connections").await, 8.0);
+    // All eight still there while the stuck ones ping (checked before they fall silent: on a
+    // loaded machine the 2 s idle timeout could end some before a check after).
+    let sockets = stuck_players(&server, 5, Some(8.0)).await;
     connections_become(&server, 3.0, WAIT).await;
     assert_eq!(metric(&server, &closes(4002)).await, 5.0);
     drop(sockets);
@@ -461,7 +467,7 @@ async fn a_stuck_writer_still_hears_shutdown() {
     })
     .await;
     let witnesses = Witnesses::join(&server.ws_url(), 3).await;
-    let sockets = stuck_players(&server, 5).await;
+    let sockets = stuck_players(&server, 5, Some(8.0)).await;
     assert_eq!(metric(&server, "tickwire_connections").await, 8.0);
     witnesses.finish().await;
     server.stop().await;
