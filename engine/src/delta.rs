@@ -54,8 +54,8 @@ pub struct Work {
     /// The id references the snapshots built here took and dropped.
     pub(crate) ids: IdLog,
     /// This tick's sections for a client who held the whole of the last tick's world and
-    /// sees the whole of this one, owning nothing (`None` inside: they could not be shared).
-    full: Option<(Tick, Option<Full>)>,
+    /// sees the whole of this one, owning nothing.
+    full: Option<(Tick, Full)>,
     /// Clients served from the shared sections since the room last counted.
     pub(crate) shared: u32,
 }
@@ -65,10 +65,9 @@ pub struct Work {
 /// entities' updates put in their places.
 #[derive(Debug, Default)]
 struct Full {
+    /// The sections, recording where each update starts ([`EncodedEntities::marks`]: its place
+    /// in the view, which is the entity's index, and where its skip and its mask start).
     out: EncodedEntities,
-    /// Per update in `out.updated_bits`: its place in the view (the entity's index) and where
-    /// its skip and its mask start.
-    entries: Vec<(u32, usize, usize)>,
     /// The entities created (this tick's indices).
     created: Vec<u32>,
     /// The entities the clients it serves were sent whole last tick (the last tick's indices).
@@ -584,17 +583,14 @@ impl Changes {
         }
         // Built for the first such client of the tick; one sent other entities whole last
         // tick (it joined, or skipped) walks the world itself.
-        if work.full.as_ref().is_none_or(|f| f.0 != self.now) {
-            let built = self.build_whole(interest, masks, schema, (held, was_fresh), visible, work);
-            work.full = Some((self.now, built));
-        }
-        match &work.full {
-            Some((_, Some(full))) if full.was_fresh == was_fresh => {}
-            _ => return false,
-        }
-        let Some((_, Some(full))) = work.full.take() else {
-            return false;
+        let full = match work.full.take() {
+            Some((t, full)) if t == self.now => full,
+            _ => self.build_whole(interest, masks, schema, (held, was_fresh), visible, work),
         };
+        if full.was_fresh != was_fresh {
+            work.full = Some((self.now, full));
+            return false;
+        }
         out.clear();
         out.removed.clone_from(&full.out.removed);
         out.removed_bits.clone_from(&full.out.removed_bits);
@@ -611,37 +607,37 @@ impl Changes {
         // The shared updates in runs between the viewer's own entities: a run's first update
         // gets its skip anew (the update before it may be another), the rest are copied as
         // they are.
-        let src = &full.out.updated_bits;
-        let end = |k: usize| full.entries.get(k + 1).map_or(src.len(), |e| e.1);
+        let (src, entries) = (&full.out.updated_bits, full.out.marks());
+        let end = |k: usize| entries.get(k + 1).map_or(src.len(), |e| e.1);
         let copy = |out: &mut EncodedEntities, from: usize, to: usize| {
             if from == to {
                 return;
             }
-            let (rank, _, mask_at) = full.entries[from];
+            let (rank, _, mask_at) = entries[from];
             out.update_at(rank).append_range(src, mask_at, end(from));
             if to > from + 1 {
-                let span = (full.entries[from + 1].1, end(to - 1));
-                out.append_updates(src, span, (to - from - 1) as u32, full.entries[to - 1].0);
+                let span = (entries[from + 1].1, end(to - 1));
+                out.append_updates(src, span, (to - from - 1) as u32, entries[to - 1].0);
             }
         };
         let mut e = 0;
         for i in interest.owned_by(viewer) {
-            let upto = e + full.entries[e..].partition_point(|x| x.0 < i);
+            let upto = e + entries[e..].partition_point(|x| x.0 < i);
             copy(out, e, upto);
-            e = upto + usize::from(full.entries.get(upto).is_some_and(|x| x.0 == i));
+            e = upto + usize::from(entries.get(upto).is_some_and(|x| x.0 == i));
             let h = self.rows[i as usize].prev;
             let new = was_fresh.binary_search(&h).is_ok();
             self.update(interest, masks, schema, viewer, (h, new), (i, i), out);
         }
-        copy(out, e, full.entries.len());
-        work.full = Some((self.now, Some(full)));
+        copy(out, e, entries.len());
+        work.full = Some((self.now, full));
         work.shared += 1;
         true
     }
 
     /// The sections of a viewer who owns nothing and holds and sees the whole world (`held`
-    /// and `visible` are that), with where each update starts; `None` if an update could not
-    /// be placed (a game that replicated an id twice).
+    /// and `visible` are that), with where each update starts (its place in the view is its
+    /// entity's index: the view is the whole world).
     fn build_whole(
         &self,
         interest: &Interest,
@@ -650,7 +646,7 @@ impl Changes {
         (held, was_fresh): (&[u32], &[u32]),
         visible: &[u32],
         work: &mut Work,
-    ) -> Option<Full> {
+    ) -> Full {
         let mut full = Full {
             was_fresh: was_fresh.to_vec(),
             ..Full::default()
@@ -670,12 +666,7 @@ impl Changes {
             &mut full.created,
         );
         work.ids = ids;
-        full.entries = full.out.marks().to_vec();
-        // Every update at its entity's index (the view is the whole world).
-        full.entries
-            .iter()
-            .all(|e| (e.0 as usize) < self.rows.len())
-            .then_some(full)
+        full
     }
 
     /// [`Changes::delta`], entity by entity.
