@@ -106,11 +106,6 @@ impl Bits {
         }
     }
 
-    /// The bits an Elias-gamma code of `v` (at least 1) takes.
-    pub fn gamma_len(v: u64) -> u32 {
-        2 * (63 - v.leading_zeros()) + 1
-    }
-
     /// Appends every bit of `other`.
     #[inline]
     pub fn append(&mut self, other: &Bits) {
