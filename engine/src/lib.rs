@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+mod acks;
 pub mod budget;
 pub mod delta;
 mod events;

@@ -11,15 +11,16 @@
 //! baseline, player records from the change log since its last snapshot, room fields if they
 //! changed since, every event it missed.
 
+use super::acks::Acks;
 use super::budget::{self, ClientBudget};
 use super::delta::{Baseline, Changes, Work};
 use super::events::{CutScratch, Inbox, Journal};
 use super::game::{Audience, Ctx, Game, MatchEnd, MatchResult, ResultRow, World};
 use super::players::{LogEntry, PlayerChanges, Record};
-use super::view::{Interest, Masks, Table, Viewer};
+use super::view::{Interest, Masks, Table, Viewer, diff};
 use crate::input_queue::{InputQueue, Push};
 use crate::limits::TokenBucket;
-use crate::net_ids::NetIds;
+use crate::net_ids::{IdLog, NetIds};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -28,7 +29,8 @@ use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::schema::{Schema, engine_events};
 use tickwire_shared::sync::{
     Action, EncodedEntities, EncodedEvents, Event, InputCmd, Marker, PROTOCOL_VERSION, ServerMsg,
-    Snapshot, Value, Welcome, encode_server, encode_snapshot_with_parts, wire::MAX_MESSAGE_BYTES,
+    Snapshot, Value, Welcome, encode_based_with_parts, encode_server, encode_snapshot_with_parts,
+    encode_tick_events, wire::MAX_MESSAGE_BYTES,
 };
 use tickwire_shared::sync::{MAX_CHAT_CHARS, MAX_NAME_CHARS};
 use tickwire_shared::{NetId, PlayerId, Tick};
@@ -206,6 +208,9 @@ struct Client {
     chat: TokenBucket,
     /// Its byte budget, when the room has one.
     budget: Option<ClientBudget>,
+    /// Over an unreliable transport: the tables its snapshots are against
+    /// ([`Room::set_unreliable`]).
+    acks: Option<Acks>,
 }
 
 /// One room of a game.
@@ -476,6 +481,7 @@ impl<G: Game> Room<G> {
                 resume_token: token,
                 chat,
                 budget: self.new_budget(),
+                acks: None,
             },
         );
         Ok(Joined {
@@ -530,6 +536,45 @@ impl<G: Game> Room<G> {
         bytes
     }
 
+    /// From now until its connection drops, `id`'s snapshots go over a transport that may
+    /// lose, repeat or reorder them (datagrams): each is a message 5 against the newest tick
+    /// the client acknowledged ([`Room::handle_ack`]), or against nothing before its first
+    /// acknowledgement and when its base is more than `MAX_BACK` ticks old, and its events go
+    /// apart in a message 6, which must reach it. [`TickOutput::messages`] then has up to two
+    /// messages for it per tick (the events first). Whatever it held is forgotten: its next
+    /// snapshot is complete. False for an unknown or disconnected player.
+    pub fn set_unreliable(&mut self, id: PlayerId) -> bool {
+        let Some(c) = self.clients.get_mut(&id).filter(|c| c.connected) else {
+            return false;
+        };
+        for nid in c.baseline.ids(&self.interest) {
+            self.net_ids.release(nid);
+        }
+        c.baseline.clear();
+        c.last_sent = None;
+        c.last_frame = None;
+        let mut log = IdLog::default();
+        if let Some(a) = c.acks.as_mut() {
+            a.clear(&mut log);
+        }
+        c.acks = Some(Acks::default());
+        self.net_ids.apply(&mut log);
+        true
+    }
+
+    /// `id`'s client (over an unreliable transport) applied the snapshot of `tick`: later
+    /// snapshots are against it. An acknowledgement of a tick not kept (older than the base,
+    /// never sent, or already superseded) changes nothing; returns whether it was kept.
+    pub fn handle_ack(&mut self, id: PlayerId, tick: Tick) -> bool {
+        let Some(a) = self.clients.get_mut(&id).and_then(|c| c.acks.as_mut()) else {
+            return false;
+        };
+        let mut log = IdLog::default();
+        let kept = a.ack(tick, &mut log);
+        self.net_ids.apply(&mut log);
+        kept
+    }
+
     /// A player's connection dropped (or it was dropped for being too slow). Its seat is kept
     /// for the grace period; what its client held is forgotten, so a resume starts complete.
     pub fn handle_disconnect(&mut self, id: PlayerId) {
@@ -548,6 +593,11 @@ impl<G: Game> Room<G> {
             self.net_ids.release(nid);
         }
         c.baseline.clear();
+        if let Some(mut a) = c.acks.take() {
+            let mut log = IdLog::default();
+            a.clear(&mut log);
+            self.net_ids.apply(&mut log);
+        }
         c.budget = budget;
         c.inbox = Inbox::default();
         c.last_sent = None;
@@ -934,6 +984,14 @@ impl<G: Game> Room<G> {
         };
         let run = |w: &mut Worker, jobs: &mut [(&Viewer, &mut Client)]| {
             for (viewer, c) in jobs.iter_mut() {
+                if c.acks.is_some() {
+                    let (events, bytes, dropped) = acked_snapshot_for(&sh, w, c, viewer);
+                    if let Some(e) = events {
+                        w.out.push((viewer.player, e, 0));
+                    }
+                    w.out.push((viewer.player, bytes, dropped));
+                    continue;
+                }
                 let (bytes, dropped) = snapshot_for(&sh, w, c, viewer);
                 w.out.push((viewer.player, bytes, dropped));
             }
@@ -1005,7 +1063,10 @@ impl<G: Game> Room<G> {
             .clients
             .values()
             .filter(|c| c.connected)
-            .filter_map(|c| c.last_sent)
+            .filter_map(|c| match &c.acks {
+                Some(a) => a.base_tick(),
+                None => c.last_sent,
+            })
             .min()
             .unwrap_or(self.tick);
         while self.log.front().is_some_and(|e| e.at <= oldest_needed) {
@@ -1087,25 +1148,15 @@ fn snapshot_for(
         let Some(b) = budget.as_deref_mut().filter(|_| tight) else {
             return 0;
         };
-        if snap.updated.is_empty() && snap.created.is_empty() {
-            // Nothing is due: nothing waits any more.
-            b.nothing_due();
-            return 0;
-        }
-        // What the rest of the snapshot takes; the updates and spawns share the rest of
-        // the bucket.
-        let updated = std::mem::take(&mut snap.updated);
-        let created = std::mem::take(&mut snap.created);
-        scratch.clear();
-        encode_snapshot_with_parts(snap, None, &[], events, schema, scratch);
-        (snap.updated, snap.created) = (updated, created);
-        let fixed = (scratch.len() + checksum_bytes + 5) as f64;
-        let allowance = ((b.bucket() - fixed) * 8.0).max(0.0) as i64;
-        let done = budget::hold(
-            b, interest, masks, schema, viewer, gap, before, view, visible, snap, allowance,
+        held_now = hold_over_budget(
+            b,
+            (schema, masks, interest, viewer),
+            (events, checksum_bytes, scratch),
+            gap,
+            (visible, before, view),
+            snap,
         );
-        held_now = done.held;
-        done.held
+        held_now
     };
     let live = c.baseline.write(
         sh.interest,
@@ -1189,6 +1240,137 @@ fn snapshot_for(
     );
     spend(c, &w.encode_buf);
     (w.encode_buf.clone(), dropped)
+}
+
+/// `viewer`'s snapshot over an unreliable transport ([`Room::set_unreliable`]): a message 5
+/// against the newest tick it acknowledged (or against nothing), with its events apart in a
+/// message 6 (which must arrive), and how many events were dropped to bound them. The view it
+/// leaves the client holding is kept until an acknowledgement makes it the base or a newer
+/// one supersedes it.
+fn acked_snapshot_for(
+    sh: &Shared<'_>,
+    w: &mut Worker,
+    c: &mut Client,
+    viewer: &Viewer,
+) -> (Option<Vec<u8>>, Vec<u8>, usize) {
+    let tick = sh.tick;
+    let acks = c
+        .acks
+        .as_mut()
+        .expect("a client over an unreliable transport");
+    let base = acks.base(tick);
+    let since = base.map(|(t, _)| t);
+    let gap = since.map_or(1, |t| tick.since(t).max(1));
+    let snap = &mut w.snap;
+    snap.clear();
+    snap.tick = tick;
+    snap.ack_input_seq = c.inputs.last_applied();
+    w.player_changes.write(
+        sh.records,
+        sh.log,
+        sh.player_owner_only,
+        viewer.player,
+        since,
+        tick,
+        snap,
+    );
+    if !sh.room_lanes.is_empty() && since.is_none_or(|t| sh.room_changed_at > t) {
+        snap.room = Some(sh.room_lanes.to_vec());
+    }
+    let dropped = sh.journal.take(
+        &mut c.inbox,
+        sh.schema,
+        sh.config.max_event_bytes,
+        &mut w.event_bytes,
+        &mut w.cut,
+    );
+    let mut view = Table::default();
+    sh.interest.view(
+        viewer,
+        sh.masks,
+        &mut w.work.seen,
+        &mut w.work.visible,
+        &mut view,
+    );
+    let empty = Table::default();
+    let before = base.map_or(&empty, |(_, t)| t);
+    diff(sh.masks, before, &mut view, gap, snap);
+    let tight = c.budget.as_mut().is_some_and(|b| {
+        b.refill(c.last_sent.map_or(1, |t| tick.since(t).max(1)));
+        b.tight()
+    });
+    if let Some(b) = c.budget.as_mut().filter(|_| tight) {
+        let no_events = EncodedEvents::default();
+        let checksum_bytes = if sh.with_checksum { 4 } else { 0 };
+        w.updates_held += hold_over_budget(
+            b,
+            (sh.schema, sh.masks, sh.interest, viewer),
+            (&no_events, checksum_bytes, &mut w.encode_buf),
+            gap,
+            (&w.work.visible, before, &mut view),
+            snap,
+        ) as u64;
+    }
+    if sh.with_checksum {
+        snap.checksum = Some(tickwire_shared::sync::replica::checksum(
+            view.iter(sh.schema),
+            sh.room_lanes,
+        ));
+    }
+    w.view_ids.clear();
+    w.view_ids.extend(view.ids());
+    let back = since.map_or(0, |t| tick.since(t));
+    let mut bytes = Vec::new();
+    encode_based_with_parts(
+        Some(back),
+        snap,
+        None,
+        &w.view_ids,
+        &EncodedEvents::default(),
+        sh.schema,
+        &mut bytes,
+    );
+    acks.sent(tick, view, &mut w.work.ids);
+    spend(c, &bytes);
+    let events = (w.event_bytes.count > 0).then(|| {
+        let mut e = Vec::new();
+        encode_tick_events(tick, &w.event_bytes, &mut e);
+        spend(c, &e);
+        e
+    });
+    c.last_sent = Some(tick);
+    c.skipped_in_a_row = 0;
+    (events, bytes, dropped)
+}
+
+/// Takes out of `snap` the entity updates over budget `b` (see [`budget::hold`]): what the
+/// rest of the snapshot costs (encoded in `scratch`, with `events` and a checksum of
+/// `checksum_bytes`) comes first, and the updates and spawns share what is left. Returns how
+/// many updates it held.
+fn hold_over_budget(
+    b: &mut ClientBudget,
+    (schema, masks, interest, viewer): (&Schema, &Masks, &Interest, &Viewer),
+    (events, checksum_bytes, scratch): (&EncodedEvents, usize, &mut Vec<u8>),
+    gap: u32,
+    (visible, before, view): (&[u32], &Table, &mut Table),
+    snap: &mut Snapshot,
+) -> usize {
+    if snap.updated.is_empty() && snap.created.is_empty() {
+        // Nothing is due: nothing waits any more.
+        b.nothing_due();
+        return 0;
+    }
+    let updated = std::mem::take(&mut snap.updated);
+    let created = std::mem::take(&mut snap.created);
+    scratch.clear();
+    encode_snapshot_with_parts(snap, None, &[], events, schema, scratch);
+    (snap.updated, snap.created) = (updated, created);
+    let fixed = (scratch.len() + checksum_bytes + 5) as f64;
+    let allowance = ((b.bucket() - fixed) * 8.0).max(0.0) as i64;
+    budget::hold(
+        b, interest, masks, schema, viewer, gap, before, view, visible, snap, allowance,
+    )
+    .held
 }
 
 /// The frame `bytes` goes to `c`: its budget pays for it.

@@ -19,6 +19,7 @@
 //! A snapshot's updates do not name their entity's kind: the decoder looks it up in what the
 //! client holds (see [`Replica::decode`]), which is why decoding a snapshot needs the replica.
 
+pub mod acked;
 pub mod bits;
 pub mod bot;
 pub mod inputs;
@@ -326,6 +327,33 @@ pub enum ServerMsg {
     Marker(Marker),
     /// 4: the room is on another node; go there (a close with 4007 follows).
     Redirect(Redirect),
+    /// 5: a snapshot against a tick you acknowledged (over datagrams: see [`Acked`]).
+    Acked(Acked),
+    /// 6: events of a tick, sent apart from its snapshot (over datagrams the snapshots may be
+    /// lost; the events may not).
+    Events(TickEvents),
+}
+
+/// A snapshot over an unreliable transport (index 5): the delta from the newest state the
+/// client acknowledged, not from what was merely sent (the Quake III model). A lost one costs
+/// that tick only: the next one is against a state the client holds. Decode it against the
+/// replica of tick `snapshot.tick - back` (`back` 0: against an empty replica, as after the
+/// `Welcome`), and apply it to a copy of that replica: [`acked::Bases`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Acked {
+    /// How many ticks before `snapshot.tick` its base is; 0 for none (everything is created).
+    pub back: u32,
+    /// The delta, as a `Snapshot` message carries it.
+    pub snapshot: Snapshot,
+}
+
+/// Events of one tick, in order (index 6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TickEvents {
+    /// The tick they happened in (or, for those of several ticks sent together, the last).
+    pub tick: Tick,
+    /// The events.
+    pub events: Vec<Event>,
 }
 
 /// Bits of a snapshot's section byte: which sections follow (in wire order: removed, created,
@@ -446,7 +474,41 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, held: &[(NetId, u16)], ou
             w.varint(4);
             encode_serde(r, w.out);
         }
+        ServerMsg::Acked(a) => {
+            w.varint(5);
+            w.varint(u64::from(a.back));
+            let s = &a.snapshot;
+            let mut view = Vec::new();
+            if !s.updated.is_empty() {
+                view_after(held, &s.removed, &s.created, &mut view)
+                    .expect("a snapshot that creates no entity the client holds");
+            }
+            let view: Vec<NetId> = view.into_iter().map(|(id, _)| id).collect();
+            let before: Vec<NetId> = held.iter().map(|(id, _)| *id).collect();
+            let ids = Ids {
+                before: &before,
+                view: &view,
+            };
+            encode_snapshot(&mut w, s, None, ids, Events::Plain(&s.events), schema);
+        }
+        ServerMsg::Events(e) => {
+            w.varint(6);
+            w.varint(u64::from(e.tick.0));
+            w.varint(e.events.len() as u64);
+            for ev in &e.events {
+                write_event(&mut w, schema, ev);
+            }
+        }
     }
+}
+
+/// Encodes a message 6 from events encoded ahead.
+pub fn encode_tick_events(tick: Tick, events: &EncodedEvents, out: &mut Vec<u8>) {
+    let mut w = Writer::new(out);
+    w.varint(6);
+    w.varint(u64::from(tick.0));
+    w.varint(u64::from(events.count));
+    w.out.extend_from_slice(&events.bytes);
 }
 
 /// A snapshot's entity sections encoded ahead of the snapshot: a server encodes an entity's
@@ -651,8 +713,28 @@ pub fn encode_snapshot_with_parts(
     schema: &Schema,
     out: &mut Vec<u8>,
 ) {
+    encode_based_with_parts(None, s, entities, view, events, schema, out);
+}
+
+/// [`encode_snapshot_with_parts`] as a message 5 ([`Acked`]) when `back` is given: a
+/// snapshot against the client's replica of `back` ticks before it (0: against nothing).
+pub fn encode_based_with_parts(
+    back: Option<u32>,
+    s: &Snapshot,
+    entities: Option<&EncodedEntities>,
+    view: &[NetId],
+    events: &EncodedEvents,
+    schema: &Schema,
+    out: &mut Vec<u8>,
+) {
     let mut w = Writer::new(out);
-    w.varint(1);
+    match back {
+        None => w.varint(1),
+        Some(b) => {
+            w.varint(5);
+            w.varint(u64::from(b));
+        }
+    }
     // What the client held before: the view less this snapshot's creations, with its removals.
     let before: Vec<NetId> = if entities.is_none() && !s.removed.is_empty() {
         let mut b: Vec<NetId> = view
@@ -989,6 +1071,31 @@ pub fn decode_server(
             gap => ServerMsg::Marker(Marker { gap }),
         },
         4 => ServerMsg::Redirect(decode_serde(&mut r)?),
+        5 => {
+            let schema =
+                schema.ok_or_else(|| WireError::Invalid("a snapshot before the welcome".into()))?;
+            let back = r.varint32()?;
+            let snapshot = decode_snapshot(&mut r, schema, held)?;
+            if back > snapshot.tick.0 {
+                return Err(WireError::Invalid(format!(
+                    "a snapshot of tick {} against {back} ticks before it",
+                    snapshot.tick.0
+                )));
+            }
+            ServerMsg::Acked(Acked { back, snapshot })
+        }
+        6 => {
+            let schema =
+                schema.ok_or_else(|| WireError::Invalid("events before the welcome".into()))?;
+            let tick = Tick(r.varint32()?);
+            let mut events = Vec::new();
+            for _ in 0..r.count()? {
+                let kind = kind_index(r.varint()?, schema.events.len(), "event")?;
+                let values = read_values(&mut r, &schema.events[usize::from(kind)].fields)?;
+                events.push(Event { kind, values });
+            }
+            ServerMsg::Events(TickEvents { tick, events })
+        }
         v => return Err(WireError::Invalid(format!("unknown server message {v}"))),
     };
     r.finish()?;

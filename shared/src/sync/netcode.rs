@@ -16,6 +16,7 @@
 //! monotonic origin; nothing here reads a clock. It also keeps the figures of the netcode
 //! report ([`NetcodeStats`], [`NetcodeReport`]).
 
+use super::acked::{Applied, Bases};
 use super::inputs::InputHistory;
 use super::interpolate::{InterpolationConfig, Interpolator};
 use super::predict::{Correction, PredictStep, PredictionConfig, Predictor};
@@ -117,6 +118,8 @@ pub struct NetcodeStats {
 pub struct Netcode {
     /// Everything replicated, as the server sent it.
     pub replica: Replica,
+    /// The replicas kept as bases of snapshots over datagrams.
+    bases: Bases,
     /// Server time, round trip and render clock.
     pub clock: ClockSync,
     /// Unacknowledged input commands.
@@ -161,6 +164,7 @@ impl Netcode {
             .collect();
         Netcode {
             replica: Replica::new(welcome),
+            bases: Bases::new(&Replica::new(welcome)),
             clock: ClockSync::new(config.clock.clone()),
             inputs: InputHistory::new(config.input_redundancy, config.input_history),
             interpolator: Interpolator::new(config.interpolation.clone()),
@@ -210,8 +214,13 @@ impl Netcode {
                 self.handle_pong(p, now);
                 Ok(None)
             }
-            // The connection layer follows a redirect; it changes no state here.
-            ServerMsg::Welcome(_) | ServerMsg::Redirect(_) => Ok(None),
+            // Decoded against its base, not the current replica: see `handle_acked`.
+            ServerMsg::Acked(_) => Err(ReplicaError::BadValue(super::wire::WireError::Invalid(
+                "a message 5 is decoded against its base: use Netcode::handle_acked".into(),
+            ))),
+            // The connection layer follows a redirect; events are the game's. Neither changes
+            // state here.
+            ServerMsg::Welcome(_) | ServerMsg::Redirect(_) | ServerMsg::Events(_) => Ok(None),
         }
     }
 
@@ -219,13 +228,35 @@ impl Netcode {
     /// reconciliation of every predicted entity, interpolation buffers.
     pub fn handle_snapshot(&mut self, snap: &Snapshot, now: f64) -> Result<Changes, ReplicaError> {
         let changes = self.replica.apply(snap)?;
+        self.after_snapshot(snap, now);
+        Ok(changes)
+    }
+
+    /// Applies a message 5 (a snapshot over datagrams, against a tick this client applied
+    /// before: see [`super::acked`]) that arrived at `now`, as [`Netcode::handle_snapshot`]
+    /// does. `None` when it was stale (a duplicate, or overtaken by a newer one), which changes
+    /// nothing. Acknowledge the tick of what it returns in the next datagram.
+    pub fn handle_acked(
+        &mut self,
+        bytes: &[u8],
+        now: f64,
+    ) -> Result<Option<(Box<Snapshot>, Changes)>, ReplicaError> {
+        match self.bases.apply(&mut self.replica, bytes)? {
+            Applied::Stale => Ok(None),
+            Applied::New(snap, changes) => {
+                self.after_snapshot(&snap, now);
+                Ok(Some((snap, changes)))
+            }
+        }
+    }
+
+    fn after_snapshot(&mut self, snap: &Snapshot, now: f64) {
         self.clock.handle_snapshot(snap.tick, now);
         self.inputs.ack(snap.ack_input_seq);
         self.reconcile();
         let predicted = &self.predictors;
         self.interpolator
             .handle_snapshot(&self.replica, |id| predicted.contains_key(&id));
-        Ok(changes)
     }
 
     fn reconcile(&mut self) {

@@ -61,6 +61,9 @@ pub enum ReplicaError {
     /// A value that does not fit its field.
     #[error("bad value: {0}")]
     BadValue(#[from] WireError),
+    /// A snapshot against a tick whose replica the client does not hold (over datagrams).
+    #[error("a snapshot against tick {0}, which this client does not hold")]
+    MissingBase(u32),
     /// The checksum differs after applying the snapshot.
     #[error("checksum mismatch at tick {tick}: server {server:#010x}, replica {replica:#010x}")]
     ChecksumMismatch {
@@ -331,6 +334,47 @@ impl Replica {
             }
         }
         Ok(ch)
+    }
+
+    /// What differs from `old` to this replica, as [`Replica::apply`] would have said had it
+    /// applied one snapshot from `old` (over datagrams a snapshot applies to an older base:
+    /// see [`super::acked::Bases`]). An id held by both with another kind counts as a removal
+    /// and a creation.
+    pub fn changes_from(&self, old: &Replica) -> Changes {
+        let mut ch = Changes::default();
+        for (id, e) in &old.entities {
+            if self.entities.get(id).is_none_or(|n| n.kind != e.kind) {
+                ch.removed.push((*id, e.kind));
+            }
+        }
+        for (id, e) in &self.entities {
+            match old.entities.get(id) {
+                Some(o) if o.kind == e.kind => {
+                    let mask = e
+                        .lanes
+                        .iter()
+                        .zip(&o.lanes)
+                        .enumerate()
+                        .fold(0u64, |m, (i, (a, b))| m | (u64::from(a != b) << i));
+                    if mask != 0 {
+                        ch.updated.push((*id, mask));
+                    }
+                }
+                _ => ch.created.push(*id),
+            }
+        }
+        for id in old.players.keys() {
+            if !self.players.contains_key(id) {
+                ch.players_left.push(*id);
+            }
+        }
+        for (id, p) in &self.players {
+            if old.players.get(id) != Some(p) {
+                ch.players_changed.push(*id);
+            }
+        }
+        ch.room_changed = self.room != old.room;
+        ch
     }
 
     /// Checksum of the entity table and the room fields (see [`checksum`]).

@@ -1,0 +1,102 @@
+//! What a client over an unreliable transport holds: its snapshots are deltas against the
+//! newest tick it acknowledged, never against what was merely sent (see
+//! `tickwire_shared::sync::acked`).
+//!
+//! The engine keeps, per such client, the table of entities it held at its newest acknowledged
+//! tick (the base) and the table each later snapshot would leave it holding. An
+//! acknowledgement of one of those makes it the base and drops the older ones. A `NetId` is
+//! retained once while any kept table holds it, so no id is reused for another entity while
+//! the client may still decode against a table that names it.
+
+use crate::net_ids::IdLog;
+use crate::view::Table;
+use std::collections::VecDeque;
+use tickwire_shared::Tick;
+use tickwire_shared::sync::acked::{MAX_BACK, MAX_BASES};
+
+/// One client's kept tables.
+#[derive(Debug, Default)]
+pub struct Acks {
+    /// The newest acknowledged tick still kept, and what the client held then.
+    base: Option<(Tick, Table)>,
+    /// What each snapshot sent after the base left the client holding, oldest first.
+    sent: VecDeque<(Tick, Table)>,
+    /// Per id, how many of the kept tables hold it.
+    holds: Vec<u16>,
+    /// Acknowledgements that named no kept tick (late, duplicated, or made up).
+    pub(crate) unknown_acks: u64,
+}
+
+impl Acks {
+    /// The base for a snapshot of tick `now`: its tick and table, or `None` (a snapshot against
+    /// nothing: the first one, or the base is more than [`MAX_BACK`] ticks old).
+    pub fn base(&self, now: Tick) -> Option<(Tick, &Table)> {
+        self.base
+            .as_ref()
+            .filter(|(t, _)| now.since(*t) <= MAX_BACK)
+            .map(|(t, table)| (*t, table))
+    }
+
+    /// Keeps `table`, what the snapshot of `tick` leaves the client holding; the references it
+    /// takes (and, past [`MAX_BASES`] kept tables, drops) go into `ids`.
+    pub fn sent(&mut self, tick: Tick, table: Table, ids: &mut IdLog) {
+        for id in table.ids() {
+            let i = id.0 as usize;
+            if self.holds.len() <= i {
+                self.holds.resize(i + 1, 0);
+            }
+            self.holds[i] += 1;
+            if self.holds[i] == 1 {
+                ids.retain(id);
+            }
+        }
+        self.sent.push_back((tick, table));
+        while self.sent.len() > MAX_BASES {
+            let (_, old) = self.sent.pop_front().expect("over the limit");
+            self.forget(&old, ids);
+        }
+    }
+
+    /// The client acknowledged `tick`: if that snapshot is kept, it becomes the base and every
+    /// older table goes (their references into `ids`). Returns whether it was kept.
+    pub fn ack(&mut self, tick: Tick, ids: &mut IdLog) -> bool {
+        let Some(at) = self.sent.iter().position(|(t, _)| *t == tick) else {
+            self.unknown_acks += 1;
+            return false;
+        };
+        let mut older: Vec<(Tick, Table)> = self.sent.drain(..=at).collect();
+        let newest = older.pop().expect("drained through `at`");
+        for (_, t) in older {
+            self.forget(&t, ids);
+        }
+        if let Some((_, old)) = self.base.replace(newest) {
+            self.forget(&old, ids);
+        }
+        true
+    }
+
+    /// Drops every table (its references into `ids`).
+    pub fn clear(&mut self, ids: &mut IdLog) {
+        if let Some((_, t)) = self.base.take() {
+            self.forget(&t, ids);
+        }
+        while let Some((_, t)) = self.sent.pop_front() {
+            self.forget(&t, ids);
+        }
+    }
+
+    /// The tick of the base, if any.
+    pub fn base_tick(&self) -> Option<Tick> {
+        self.base.as_ref().map(|(t, _)| *t)
+    }
+
+    fn forget(&mut self, table: &Table, ids: &mut IdLog) {
+        for id in table.ids() {
+            let h = &mut self.holds[id.0 as usize];
+            *h -= 1;
+            if *h == 0 {
+                ids.release(id);
+            }
+        }
+    }
+}
