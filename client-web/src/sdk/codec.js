@@ -21,6 +21,11 @@
 //   { type: 'Marker', gap }   (a tick with nothing new; the replica turns it into a snapshot)
 //   { type: 'Redirect', url, room, seat }   (before any Welcome: the room is on another node;
 //     a close with 4007 follows, and connection.js goes there)
+//   { type: 'Acked', back, snapshot }   (message 5, over WebTransport: `snapshot` is a
+//     Snapshot against the replica of tick `snapshot.tick - back`, 0 meaning an empty one;
+//     decode it with that replica's `held`: acked.js)
+//   { type: 'Events', tick, events: [{ kind, values }] }   (message 6: events apart from the
+//     snapshots, over WebTransport)
 //
 // An update's lanes are one per set mask bit, ascending; for a `delta` field the lane is the
 // change from the value the client holds, for an `extrapolate` field the residual against the
@@ -49,7 +54,7 @@ export const SECTIONS = Object.freeze({
 });
 
 const CLIENT_TYPES = ['Hello', 'Input', 'Ping', 'Chat', 'Action'];
-const SERVER_TYPES = ['Welcome', 'Snapshot', 'Pong', 'Marker', 'Redirect'];
+const SERVER_TYPES = ['Welcome', 'Snapshot', 'Pong', 'Marker', 'Redirect', 'Acked', 'Events'];
 
 const invalid = (msg) => new WireError('Invalid', msg);
 const list = (v) => v ?? [];
@@ -243,6 +248,19 @@ export function encodeServer(msg, schema, held = []) {
       w.str(msg.room);
       w.str(msg.seat);
       break;
+    case 'Acked': {
+      const back = u32(msg.back, 'back');
+      if (back > msg.snapshot.tick) throw invalid(`a snapshot of tick ${msg.snapshot.tick} against ${back} ticks before it`);
+      w.varint(back);
+      encodeSnapshot(w, msg.snapshot, needSchema(schema, 'a snapshot'), held);
+      break;
+    }
+    case 'Events': {
+      const p = needSchema(schema, 'events');
+      w.varint(u32(msg.tick, 'tick'));
+      writeEvents(w, p, list(msg.events));
+      break;
+    }
   }
   return w.finish();
 }
@@ -365,15 +383,18 @@ function encodeSnapshot(w, s, p, held) {
     }
   }
   if (room !== null) writeLanes(w, p.room, room, 'room');
-  if (events.length) {
-    w.varint(events.length);
-    for (const e of events) {
-      const kind = kindIndex(e.kind, p.events.length, 'event');
-      w.varint(kind);
-      writeValues(w, p.events[kind], e.values, `event ${kind}`);
-    }
-  }
+  if (events.length) writeEvents(w, p, events);
   if (checksum !== null) w.u32le(checksum);
+}
+
+/** A count, then each event: its kind (varint) and its values (a snapshot's events section). */
+function writeEvents(w, p, events) {
+  w.varint(events.length);
+  for (const e of events) {
+    const kind = kindIndex(e.kind, p.events.length, 'event');
+    w.varint(kind);
+    writeValues(w, p.events[kind], e.values, `event ${kind}`);
+  }
 }
 
 /**
@@ -419,6 +440,28 @@ export function decodeServer(bytes, schema, held = []) {
     case 4:
       msg = { type: 'Redirect', url: r.serdeStr(), room: r.serdeStr(), seat: r.serdeStr() };
       break;
+    case 5: {
+      const p = needSchema(schema, 'a snapshot');
+      const back = r.varint32();
+      const snapshot = decodeSnapshot(r, p, held);
+      if (back > snapshot.tick) {
+        throw invalid(`a snapshot of tick ${snapshot.tick} against ${back} ticks before it`);
+      }
+      msg = { type: 'Acked', back, snapshot };
+      break;
+    }
+    case 6: {
+      const p = needSchema(schema, 'events');
+      const tick = r.varint32();
+      const events = [];
+      const n = r.count();
+      for (let i = 0; i < n; i++) {
+        const kind = kindIndex(r.varint(), p.events.length, 'event');
+        events.push({ kind, values: readValues(r, p.events[kind]) });
+      }
+      msg = { type: 'Events', tick, events };
+      break;
+    }
     default:
       throw invalid(`unknown server message ${v}`);
   }

@@ -9,14 +9,14 @@
 import { decodeServer } from './codec.js';
 import { dequantize, eventIndex, kindIndex, plan } from './schema.js';
 import {
-  Fnv1a, RANGES, TYPE_NAMES, anchor, applyResidual, maskBits, predict, velocity,
+  Fnv1a, RANGES, TYPE_NAMES, anchor, applyResidual, maskBits, maskOf, predict, velocity,
 } from './wire.js';
 
 /** A snapshot that does not fit the replica: client and server disagree. Discard the replica. */
 export class ReplicaError extends Error {
   /**
-   * @param {string} code OutOfOrder, DuplicateCreate, UnknownEntity, BadPlayer, BadValue or
-   *   ChecksumMismatch (as `ReplicaError` in Rust)
+   * @param {string} code OutOfOrder, DuplicateCreate, UnknownEntity, BadPlayer, BadValue,
+   *   ChecksumMismatch or MissingBase (as `ReplicaError` in Rust)
    * @param {string} message
    * @param {object} [detail]
    */
@@ -355,12 +355,94 @@ export class Replica {
       }
     }
     if (ch.room_changed) for (const f of this.roomHandlers) f(this.room, this);
-    for (const e of s.events ?? []) {
+    this.dispatchEvents(s.events ?? []);
+  }
+
+  /** Calls the event callbacks for `events` (`[{kind, values}]`: a message 6's, in order). */
+  dispatchEvents(events) {
+    for (const e of events) {
       const hs = this.eventHandlers[e.kind];
       if (hs === undefined || hs.length === 0) continue;
       const named = this.eventValues(e);
       for (const f of hs) f(named, e);
     }
+  }
+
+  /**
+   * A deep copy of the state (entities with their courses, players, room, tick, counts),
+   * sharing the schema, without any callback: a base kept for snapshots over datagrams
+   * (acked.js), as the Rust replica's `clone`.
+   */
+  clone() {
+    const r = Object.create(Replica.prototype);
+    Object.assign(r, this);
+    r.entities = new Map();
+    for (const [id, e] of this.entities) r.entities.set(id, { kind: e.kind, lanes: e.lanes.slice(), vel: e.vel.slice() });
+    r.heldList = null;
+    r.players = new Map();
+    for (const [id, p] of this.players) r.players.set(id, { name: p.name, connected: p.connected, lanes: p.lanes.slice() });
+    r.room = this.room.slice();
+    r.kindHandlers = this.schema.kinds.map(() => []);
+    r.playerHandlers = [];
+    r.roomHandlers = [];
+    r.eventHandlers = this.schema.events.map(() => []);
+    return r;
+  }
+
+  /**
+   * Takes the state of `other` (a replica of the same Welcome), keeping this one's callbacks:
+   * the replica a page holds becomes the one a snapshot over datagrams was applied to. Copies,
+   * so `other` (a kept base) and this one never share a mutable part.
+   */
+  assume(other) {
+    const c = other.clone();
+    this.entities = c.entities;
+    this.heldList = null;
+    this.players = c.players;
+    this.room = c.room;
+    this.tick = c.tick;
+    this.ackInputSeq = c.ackInputSeq;
+    this.snapshotsApplied = c.snapshotsApplied;
+  }
+
+  /**
+   * What differs from `old` to this replica, in `apply`'s shape, as `apply` would have said had
+   * it applied one snapshot from `old` (`Replica::changes_from`): over datagrams a snapshot
+   * applies to an older base (acked.js). An id held by both with another kind counts as a
+   * removal and a creation; a player whose record differs in any way is in `players_changed`.
+   */
+  changesFrom(old) {
+    const ch = {
+      removed: [], created: [], updated: [], players_left: [], players_changed: [],
+      room_changed: false,
+    };
+    const asc = (m) => [...m.keys()].sort((a, b) => a - b);
+    for (const id of asc(old.entities)) {
+      const e = old.entities.get(id);
+      const n = this.entities.get(id);
+      if (n === undefined || n.kind !== e.kind) ch.removed.push({ id, kind: e.kind });
+    }
+    for (const id of asc(this.entities)) {
+      const e = this.entities.get(id);
+      const o = old.entities.get(id);
+      if (o === undefined || o.kind !== e.kind) {
+        ch.created.push(id);
+        continue;
+      }
+      const bits = [];
+      for (let i = 0; i < e.lanes.length; i++) if (e.lanes[i] !== o.lanes[i]) bits.push(i);
+      if (bits.length) ch.updated.push({ id, mask: maskOf(bits) });
+    }
+    for (const id of asc(old.players)) if (!this.players.has(id)) ch.players_left.push(id);
+    for (const id of asc(this.players)) {
+      const p = this.players.get(id);
+      const o = old.players.get(id);
+      const same = o !== undefined && o.name === p.name && o.connected === p.connected
+        && o.lanes.length === p.lanes.length && o.lanes.every((v, i) => v === p.lanes[i]);
+      if (!same) ch.players_changed.push(id);
+    }
+    ch.room_changed = this.room.length !== old.room.length || this.room.some((v, i) => v !== old.room[i]);
+    return ch;
   }
 
   /** Checksum of the entity table and the room fields (see `checksum`). */
