@@ -216,6 +216,12 @@ pub struct Config {
     /// shorter one.
     #[arg(long, env = "TICKWIRE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Also serve WebTransport (HTTP/3 over UDP) on the same port number: snapshots as
+    /// datagrams, which a lost packet does not stall; `GET /webtransport` tells clients how
+    /// to connect. Without --tls-cert a self-signed certificate (14 days, renewed) is made and
+    /// its hash served, which browsers accept through `serverCertificateHashes`.
+    #[arg(long)]
+    pub webtransport: bool,
     /// PEM certificate chain: serve https:// and wss:// (needs --tls-key).
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

@@ -77,6 +77,13 @@ pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of a per-transport metric.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransportLabels {
+    /// `websocket` or `webtransport`.
+    pub transport: &'static str,
+}
+
 /// The database's metrics (`--db`), shared with its writer task.
 #[derive(Clone, Default)]
 pub struct DbMetrics {
@@ -95,8 +102,13 @@ pub struct DbMetrics {
 /// Every metric the server exports.
 pub struct Metrics {
     registry: Registry,
-    /// Open WebSocket connections (joined or not).
+    /// Open player connections (joined or not), WebSocket and WebTransport.
     pub connections: Gauge,
+    /// Open player connections by transport.
+    pub connections_by_transport: Family<TransportLabels, Gauge>,
+    /// Snapshots sent as WebTransport datagrams (the others over WebTransport went on its
+    /// stream: larger than a datagram).
+    pub datagrams_sent: Counter,
     /// Players in all rooms (including ones waiting for a resume).
     pub players: Gauge,
     /// Time spent per tick (draining inputs, stepping, building and queueing snapshots).
@@ -158,6 +170,8 @@ impl Metrics {
         let mut registry = Registry::with_prefix("tickwire");
         let m = Metrics {
             connections: Gauge::default(),
+            connections_by_transport: Family::default(),
+            datagrams_sent: Counter::default(),
             players: Gauge::default(),
             tick_duration: Histogram::new([
                 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
@@ -186,8 +200,18 @@ impl Metrics {
         };
         registry.register(
             "connections",
-            "Open WebSocket connections",
+            "Open player connections (WebSocket and WebTransport)",
             m.connections.clone(),
+        );
+        registry.register(
+            "connections_by_transport",
+            "Open player connections by transport",
+            m.connections_by_transport.clone(),
+        );
+        registry.register(
+            "datagrams_sent",
+            "Snapshots sent as WebTransport datagrams",
+            m.datagrams_sent.clone(),
         );
         registry.register("players", "Players in rooms", m.players.clone());
         registry.register(

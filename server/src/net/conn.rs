@@ -52,7 +52,7 @@ pub(crate) trait Socket:
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Socket for T {}
 
 /// The reader's last word to the writer.
-enum Last {
+pub(super) enum Last {
     /// Send a close frame and stop. `initiator` is for metrics.
     Close(CloseReason, &'static str),
     /// The peer is gone (EOF or I/O error): stop without a close frame.
@@ -60,15 +60,15 @@ enum Last {
 }
 
 /// The reader's ends of what it tells the writer; none of them ever waits.
-struct ToWriter {
+pub(super) struct ToWriter {
     /// Encoded server messages to send ahead of snapshots (application pongs); full means
     /// the writer is behind, and the message is dropped.
-    messages: mpsc::Sender<Bytes>,
+    pub(super) messages: mpsc::Sender<Bytes>,
     /// The payload of the newest ping not yet answered (RFC 6455 §5.5.3 lets us answer only
     /// the most recent one).
-    pong: watch::Sender<Option<Bytes>>,
+    pub(super) pong: watch::Sender<Option<Bytes>>,
     /// The reader's end.
-    last: Option<oneshot::Sender<Last>>,
+    pub(super) last: Option<oneshot::Sender<Last>>,
 }
 
 /// What the HTTP layer learned before the upgrade.
@@ -88,7 +88,7 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 /// How long we wait for the peer's close reply after sending ours; also the longest the
 /// close frame may take to write.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
+pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// The largest payload of a control frame (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -116,7 +116,15 @@ pub(crate) async fn serve<S: Socket>(
     state: Arc<AppState>,
     params: WsParams,
 ) {
+    let labels = crate::metrics::TransportLabels {
+        transport: "websocket",
+    };
     state.metrics.connections.inc();
+    state
+        .metrics
+        .connections_by_transport
+        .get_or_create(&labels)
+        .inc();
     let id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let span = debug_span!("conn", id, %peer, player = tracing::field::Empty, room = tracing::field::Empty);
     async {
@@ -139,22 +147,18 @@ pub(crate) async fn serve<S: Socket>(
         let close_sent = CancellationToken::new();
         let hang_up = CancellationToken::new();
 
-        let reader = Reader {
-            state: state.clone(),
+        let reader = Reader::new(
+            &state,
             params,
-            ip: peer.ip(),
-            to_writer: ToWriter {
+            peer.ip(),
+            ToWriter {
                 messages: msg_tx,
                 pong: pong_tx,
                 last: Some(last_tx),
             },
-            link: Some((outbox_tx, kick_tx)),
-            inbox: None,
-            schema: state.game.schema().clone(),
-            room: None,
-            rate: TokenBucket::new(state.config.max_messages_per_sec, state.config.message_burst, 0.0),
-            started: Instant::now(),
-        };
+            (outbox_tx, kick_tx),
+            false,
+        );
         let ends = Ends {
             last: last_rx,
             kick: kick_rx,
@@ -187,9 +191,14 @@ pub(crate) async fn serve<S: Socket>(
     .instrument(span)
     .await;
     state.metrics.connections.dec();
+    state
+        .metrics
+        .connections_by_transport
+        .get_or_create(&labels)
+        .dec();
 }
 
-struct Reader {
+pub(super) struct Reader {
     state: Arc<AppState>,
     params: WsParams,
     /// The peer's address (seats and resume attempts count against it).
@@ -207,6 +216,9 @@ struct Reader {
     rate: TokenBucket,
     /// When the upgrade finished: the Hello deadline counts from here.
     started: Instant,
+    /// Over an unreliable transport (WebTransport datagrams): the room sends its snapshots
+    /// against acknowledged ticks.
+    unreliable: bool,
 }
 
 /// Reassembles fragmented messages under a size limit (fastwebsockets' own collector has none
@@ -217,33 +229,95 @@ struct Assembler {
     limit: usize,
 }
 
-enum ReadError {
+pub(super) enum ReadError {
     Close(CloseReason),
     Gone,
 }
 
-fn close_err(code: CloseCode, reason: impl Into<String>) -> ReadError {
+pub(super) fn close_err(code: CloseCode, reason: impl Into<String>) -> ReadError {
     ReadError::Close(CloseReason::new(code, reason))
 }
 
 impl Reader {
-    async fn run<S: Socket>(mut self, mut rd: WebSocketRead<ReadHalf<S>>) {
-        let mut asm = Assembler {
-            buf: Vec::new(),
-            active: false,
-            limit: self.state.config.max_frame_bytes,
-        };
-        let result = loop {
-            match self.next_message(&mut rd, &mut asm).await {
-                Ok(None) => continue,
-                Ok(Some(msg)) => {
-                    if let Err(e) = self.handle(msg).await {
-                        break e;
-                    }
-                }
-                Err(e) => break e,
-            }
-        };
+    /// A reader for a new connection (`to_writer` its writer's ends; `link` the room's ends of
+    /// its outbox and kick, handed over at the join).
+    pub(super) fn new(
+        state: &Arc<AppState>,
+        params: WsParams,
+        ip: std::net::IpAddr,
+        to_writer: ToWriter,
+        link: (mpsc::Sender<Bytes>, oneshot::Sender<CloseReason>),
+        unreliable: bool,
+    ) -> Reader {
+        Reader {
+            state: state.clone(),
+            params,
+            ip,
+            to_writer,
+            link: Some(link),
+            inbox: None,
+            schema: state.game.schema().clone(),
+            room: None,
+            rate: TokenBucket::new(
+                state.config.max_messages_per_sec,
+                state.config.message_burst,
+                0.0,
+            ),
+            started: Instant::now(),
+            unreliable,
+        }
+    }
+
+    /// Takes a token of the message rate limit (every frame and datagram but a close); a
+    /// client over it gets 1008.
+    pub(super) fn take_token(&mut self) -> Result<(), ReadError> {
+        if self.rate.try_take(self.started.elapsed().as_secs_f64()) {
+            return Ok(());
+        }
+        self.state
+            .metrics
+            .rate_limited
+            .get_or_create(&OutcomeLabels {
+                outcome: "messages",
+            })
+            .inc();
+        Err(close_err(
+            CloseCode::PolicyViolation,
+            "message rate limit exceeded",
+        ))
+    }
+
+    /// When the next message must come by, and what the close says if it does not: the Hello
+    /// deadline before the join, the idle timeout after.
+    pub(super) fn deadline(&self) -> (tokio::time::Instant, String) {
+        if self.inbox.is_some() {
+            let limit = self.state.config.idle_timeout;
+            (
+                tokio::time::Instant::now() + limit,
+                format!("no message for {}s", limit.as_secs_f32()),
+            )
+        } else {
+            let limit = self.state.config.hello_timeout;
+            (
+                tokio::time::Instant::from_std(self.started + limit),
+                format!("no Hello within {}s of connecting", limit.as_secs_f32()),
+            )
+        }
+    }
+
+    /// The client said goodbye with `code`: anything but 1001 leaves the room now.
+    pub(super) async fn goodbye(&mut self, code: u16) {
+        self.state.metrics.closed(code, "client");
+        if code != CloseCode::GoingAway.code()
+            && let Some((_, inbox)) = &self.inbox
+        {
+            let _ = inbox.send(ClientCmd::Quit).await;
+        }
+    }
+
+    /// The end of a reader: what the writer is told (close or gone), and, for a close for
+    /// abuse, the room removes the player now. Returns whether the server closed it.
+    pub(super) async fn finish(&mut self, result: ReadError) -> bool {
         let (last, drain) = match result {
             ReadError::Close(reason) => {
                 let initiator = if reason.code == CloseCode::Normal {
@@ -270,6 +344,47 @@ impl Reader {
         if let (Some(code), Some((_, inbox))) = (abused, &self.inbox) {
             let _ = inbox.send(ClientCmd::Abused(code)).await;
         }
+        drain
+    }
+
+    /// A datagram: its acknowledgement goes to the room, its message (an `Input` or a `Ping`)
+    /// as if it came on the stream.
+    pub(super) async fn datagram(&mut self, bytes: &[u8]) -> Result<(), ReadError> {
+        let (ack, msg) = tickwire_shared::sync::acked::decode_datagram(bytes, &self.schema)
+            .map_err(undecodable)?;
+        let Some((_, inbox)) = &self.inbox else {
+            return Err(hello_expected());
+        };
+        if let Some(t) = ack {
+            inbox
+                .send(ClientCmd::Ack(t))
+                .await
+                .map_err(|_| room_gone())?;
+        }
+        match msg {
+            Some(m) => self.dispatch(m).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn run<S: Socket>(mut self, mut rd: WebSocketRead<ReadHalf<S>>) {
+        let mut asm = Assembler {
+            buf: Vec::new(),
+            active: false,
+            limit: self.state.config.max_frame_bytes,
+        };
+        let result = loop {
+            match self.next_message(&mut rd, &mut asm).await {
+                Ok(None) => continue,
+                Ok(Some(msg)) => {
+                    if let Err(e) = self.handle(msg).await {
+                        break e;
+                    }
+                }
+                Err(e) => break e,
+            }
+        };
+        let drain = self.finish(result).await;
         if drain {
             // Keep reading (and discarding) until the peer answers our close or the grace
             // period ends: closing a socket with unread data would reset the connection, and
@@ -297,19 +412,7 @@ impl Reader {
     ) -> Result<Option<Vec<u8>>, ReadError> {
         // Joined: silence for --idle-timeout ends it. Not yet: --hello-timeout from the
         // upgrade, whatever comes before the Hello (pings, empty fragments) or not.
-        let (deadline, what) = if self.inbox.is_some() {
-            let limit = self.state.config.idle_timeout;
-            (
-                tokio::time::Instant::now() + limit,
-                format!("no message for {}s", limit.as_secs_f32()),
-            )
-        } else {
-            let limit = self.state.config.hello_timeout;
-            (
-                tokio::time::Instant::from_std(self.started + limit),
-                format!("no Hello within {}s of connecting", limit.as_secs_f32()),
-            )
-        };
+        let (deadline, what) = self.deadline();
         let mut no_obligations =
             |_: Frame<'_>| std::future::ready(Ok::<(), std::convert::Infallible>(()));
         let mut frame = match timeout_at(deadline, rd.read_frame(&mut no_obligations)).await {
@@ -336,20 +439,8 @@ impl Reader {
                 "a control frame carried more than 125 bytes",
             ));
         }
-        if frame.opcode != OpCode::Close
-            && !self.rate.try_take(self.started.elapsed().as_secs_f64())
-        {
-            self.state
-                .metrics
-                .rate_limited
-                .get_or_create(&OutcomeLabels {
-                    outcome: "messages",
-                })
-                .inc();
-            return Err(close_err(
-                CloseCode::PolicyViolation,
-                "message rate limit exceeded",
-            ));
+        if frame.opcode != OpCode::Close {
+            self.take_token()?;
         }
         match frame.opcode {
             OpCode::Close => {
@@ -378,15 +469,10 @@ impl Reader {
                     ));
                 }
                 debug!(code, "client closed");
-                self.state.metrics.closed(code, "client");
                 // A deliberate goodbye: leave now instead of waiting for a resume. 1001 is a
                 // browser page going away (a reload, a navigation): the player is kept for its
                 // resume grace, so the reloaded page takes it back with its saved token.
-                if code != CloseCode::GoingAway.code()
-                    && let Some((_, inbox)) = &self.inbox
-                {
-                    let _ = inbox.send(ClientCmd::Quit).await;
-                }
+                self.goodbye(code).await;
                 // Echo a normal close; the writer does not count it again.
                 Err(ReadError::Close(CloseReason::new(CloseCode::Normal, "")))
             }
@@ -437,12 +523,18 @@ impl Reader {
         }
     }
 
-    async fn handle(&mut self, bytes: Vec<u8>) -> Result<(), ReadError> {
+    /// A whole message from the client: the `Hello` before the join, a game message after.
+    pub(super) async fn handle(&mut self, bytes: Vec<u8>) -> Result<(), ReadError> {
         if self.inbox.is_none() {
             let hello = first_message(&bytes, &self.state)?;
             return self.join(hello).await;
         }
-        let msg = match decode_client(&bytes, &self.schema).map_err(undecodable)? {
+        let msg = decode_client(&bytes, &self.schema).map_err(undecodable)?;
+        self.dispatch(msg).await
+    }
+
+    async fn dispatch(&mut self, msg: ClientMsg) -> Result<(), ReadError> {
+        let msg = match msg {
             ClientMsg::Hello(_) => Incoming::Hello,
             ClientMsg::Input(cmds) => Incoming::Game(GameMsg::Inputs(cmds)),
             ClientMsg::Action(a) => Incoming::Game(GameMsg::Action(a)),
@@ -592,6 +684,7 @@ impl Reader {
             outbox,
             inbox: inbox_rx,
             kick,
+            unreliable: self.unreliable,
         };
         let room = seat.room.clone();
         room.cmds
@@ -631,7 +724,7 @@ enum Incoming {
     Ping(u32),
 }
 
-fn undecodable(e: tickwire_shared::sync::wire::WireError) -> ReadError {
+pub(super) fn undecodable(e: tickwire_shared::sync::wire::WireError) -> ReadError {
     close_err(
         CloseCode::InvalidPayload,
         format!("undecodable message: {}", e.for_people()),
@@ -677,7 +770,7 @@ fn first_message(bytes: &[u8], state: &AppState) -> Result<Hello, ReadError> {
     Ok(hello)
 }
 
-fn hello_expected() -> ReadError {
+pub(super) fn hello_expected() -> ReadError {
     close_err(CloseCode::HelloExpected, "the first message must be Hello")
 }
 
@@ -709,7 +802,7 @@ fn read_error(e: WebSocketError) -> ReadError {
 }
 
 /// Why the writer stops.
-enum End {
+pub(super) enum End {
     /// Send this close frame (the reader's, the room's kick). `initiator` is for metrics.
     Close(CloseReason, &'static str),
     /// The server is shutting down.
@@ -722,16 +815,16 @@ enum End {
 
 /// What ends a connection from the writer's side: the reader's last word, the room's kick,
 /// shutdown.
-struct Ends {
-    last: oneshot::Receiver<Last>,
-    kick: oneshot::Receiver<CloseReason>,
-    kick_done: bool,
-    shutdown: CancellationToken,
+pub(super) struct Ends {
+    pub(super) last: oneshot::Receiver<Last>,
+    pub(super) kick: oneshot::Receiver<CloseReason>,
+    pub(super) kick_done: bool,
+    pub(super) shutdown: CancellationToken,
 }
 
 impl Ends {
     /// Waits for the end. Cancel-safe.
-    async fn next(&mut self) -> End {
+    pub(super) async fn next(&mut self) -> End {
         loop {
             tokio::select! {
                 biased;

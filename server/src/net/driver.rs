@@ -76,6 +76,10 @@ pub trait RoomLogic: Send + 'static {
     fn join(&mut self, name: &str, resume: Option<&str>) -> Result<Admitted, CloseReason>;
     /// A player's connection dropped; it may resume.
     fn disconnect(&mut self, id: PlayerId);
+    /// The player's connection takes its snapshots as datagrams ([`Room::set_unreliable`]).
+    fn set_unreliable(&mut self, id: PlayerId);
+    /// The player (over datagrams) applied the snapshot of `tick` ([`Room::handle_ack`]).
+    fn ack(&mut self, id: PlayerId, tick: Tick);
     /// A player left for good.
     fn leave(&mut self, id: PlayerId);
     /// A message for the game from a joined player.
@@ -136,6 +140,14 @@ impl<G: Game> RoomLogic for Room<G> {
 
     fn disconnect(&mut self, id: PlayerId) {
         self.handle_disconnect(id);
+    }
+
+    fn set_unreliable(&mut self, id: PlayerId) {
+        Room::set_unreliable(self, id);
+    }
+
+    fn ack(&mut self, id: PlayerId, tick: Tick) {
+        self.handle_ack(id, tick);
     }
 
     fn leave(&mut self, id: PlayerId) {

@@ -133,6 +133,13 @@ async fn route(
         "/rooms" => rooms(&req, &state).await,
         "/match" => quick_match(&req, &state).await,
         "/ws" => upgrade(req, peer, state, admission),
+        "/webtransport" => match state.webtransport.get() {
+            Some(info) => response(StatusCode::OK, "application/json", info.json()),
+            None => text(
+                StatusCode::NOT_FOUND,
+                "this server has no WebTransport (start it with --webtransport)\n",
+            ),
+        },
         path if path.starts_with("/leaderboard/") => leaderboard(&req, &state).await,
         path => web::serve(
             path,
@@ -490,6 +497,58 @@ fn handshake_refusal(req: &Request<Incoming>) -> Option<Response<Body>> {
     }
 }
 
+/// What a connection's query (`room`, `token`, `guest`, `seat`) asks for, checked; or the
+/// HTTP status and text that refuse it. Shared by the WebSocket and WebTransport paths.
+pub(super) fn ws_params(query: &str, state: &AppState) -> Result<WsParams, (StatusCode, String)> {
+    let mut params = WsParams::default();
+    let mut token = None;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match &*k {
+            "room" => params.room = Some(v.into_owned()),
+            "token" => token = Some(v.into_owned()),
+            "guest" => params.guest = Some(v.into_owned()),
+            "seat" if v.len() <= 1024 => params.seat = Some(v.into_owned()),
+            "seat" => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    "a seat token is at most 1024 bytes\n".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if let Some(g) = &params.guest
+        && !crate::persist::valid_guest_id(g)
+    {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "guest ids are 16-64 characters of A-Z a-z 0-9 _ -\n".into(),
+        ));
+    }
+    if let Some(room) = &params.room
+        && !valid_room_id(room)
+    {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "room ids are 1-32 characters of A-Z a-z 0-9 _ -\n".into(),
+        ));
+    }
+    if let (Some(jwt), Some(token)) = (&state.jwt, token.as_deref()) {
+        match jwt.verify(Some(token)) {
+            Ok(claims) => params.claims = Some(claims),
+            Err(e) => {
+                state
+                    .metrics
+                    .auth_failures
+                    .get_or_create(&crate::metrics::ReasonLabels { reason: e.label() })
+                    .inc();
+                return Err((StatusCode::UNAUTHORIZED, format!("{e}\n")));
+            }
+        }
+    }
+    Ok(params)
+}
+
 fn upgrade(
     mut req: Request<Incoming>,
     peer: SocketAddr,
@@ -515,52 +574,10 @@ fn upgrade(
     {
         return text(StatusCode::FORBIDDEN, "origin not allowed\n");
     }
-    let mut params = WsParams::default();
-    let mut token = None;
-    for (k, v) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
-        match &*k {
-            "room" => params.room = Some(v.into_owned()),
-            "token" => token = Some(v.into_owned()),
-            "guest" => params.guest = Some(v.into_owned()),
-            "seat" if v.len() <= 1024 => params.seat = Some(v.into_owned()),
-            "seat" => {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    "a seat token is at most 1024 bytes\n",
-                );
-            }
-            _ => {}
-        }
-    }
-    if let Some(g) = &params.guest
-        && !crate::persist::valid_guest_id(g)
-    {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "guest ids are 16-64 characters of A-Z a-z 0-9 _ -\n",
-        );
-    }
-    if let Some(room) = &params.room
-        && !valid_room_id(room)
-    {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "room ids are 1-32 characters of A-Z a-z 0-9 _ -\n",
-        );
-    }
-    if let (Some(jwt), Some(token)) = (&state.jwt, token.as_deref()) {
-        match jwt.verify(Some(token)) {
-            Ok(claims) => params.claims = Some(claims),
-            Err(e) => {
-                state
-                    .metrics
-                    .auth_failures
-                    .get_or_create(&crate::metrics::ReasonLabels { reason: e.label() })
-                    .inc();
-                return text(StatusCode::UNAUTHORIZED, format!("{e}\n"));
-            }
-        }
-    }
+    let params = match ws_params(req.uri().query().unwrap_or(""), &state) {
+        Ok(p) => p,
+        Err((status, why)) => return text(status, why),
+    };
     match fastwebsockets::upgrade::upgrade(&mut req) {
         Ok((response, upgrade)) => {
             let st = state.clone();

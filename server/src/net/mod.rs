@@ -25,6 +25,7 @@ mod http;
 mod room_task;
 pub mod rooms;
 mod web;
+mod wt;
 
 pub use room_task::{ClientCmd, ClientLink, JoinReply, PlayerEntry, RoomCmd};
 pub use rooms::{RoomInfo, RoomRegistry};
@@ -66,6 +67,8 @@ pub(crate) struct AppState {
     pub seats: crate::cluster::seats::SeatSigner,
     /// Where players reach this server (`--public-url`, else from the bound address).
     pub public_url: String,
+    /// `--webtransport`: what `GET /webtransport` answers.
+    pub webtransport: std::sync::OnceLock<Arc<wt::Info>>,
 }
 
 /// The connections in their HTTP phase, by arrival, each with the token that drops it and
@@ -179,6 +182,7 @@ impl AppState {
             ),
             cluster,
             public_url,
+            webtransport: std::sync::OnceLock::new(),
             persist,
             leaderboard_queries: Arc::new(tokio::sync::Semaphore::new(leaderboard_queries)),
             game,
@@ -220,6 +224,38 @@ pub enum StartError {
     /// `--redis` does not answer, or a cluster flag is wrong.
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
+    /// `--webtransport` cannot start (the UDP port is taken, the certificate is unusable).
+    #[error("webtransport: {0}")]
+    WebTransport(String),
+}
+
+/// Admits a connection from `ip` under `--max-connections` and `--max-connections-per-ip`
+/// (WebSocket and WebTransport alike); `None` when a limit is reached.
+pub(crate) fn admit(state: &Arc<AppState>, ip: IpAddr) -> Option<Arc<Admission>> {
+    admit_with(state, ip, &state.connection_limit)
+}
+
+fn admit_with(
+    state: &Arc<AppState>,
+    ip: IpAddr,
+    global: &Arc<tokio::sync::Semaphore>,
+) -> Option<Arc<Admission>> {
+    let permit = global.clone().try_acquire_owned().ok()?;
+    let mut map = state.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+    let n = map.entry(ip).or_insert(0);
+    if *n >= state.config.max_connections_per_ip {
+        return None;
+    }
+    *n += 1;
+    Some(Arc::new(Admission {
+        held: Mutex::new(Some((
+            permit,
+            IpSlot {
+                state: state.clone(),
+                ip,
+            },
+        ))),
+    }))
 }
 
 /// `--tcp-congestion` and `--tcp-notsent-lowat` on an accepted socket (Linux; a refusal is
@@ -270,6 +306,8 @@ pub struct Server {
     state: Arc<AppState>,
     /// The database writer, finished after the rooms.
     writer: Option<crate::persist::Writer>,
+    /// `--webtransport`: the UDP side.
+    wt: Option<wt::WebTransport>,
 }
 
 /// Drains a running server: see [`Drainer::drain`].
@@ -414,10 +452,23 @@ impl Server {
                 Some(Arc::new(c))
             }
         };
+        let wt = if config.webtransport {
+            Some(
+                wt::WebTransport::bind(&config, bound)
+                    .await
+                    .map_err(StartError::WebTransport)?,
+            )
+        } else {
+            None
+        };
         let state = AppState::with_persist(
             config, game, shutdown, metrics, persist, cluster, public_url,
         );
+        if let Some(w) = &wt {
+            let _ = state.webtransport.set(w.info());
+        }
         Ok(Server {
+            wt,
             listener,
             admin,
             tls,
@@ -463,22 +514,7 @@ impl Server {
     }
 
     fn admit(&self, ip: IpAddr, global: &Arc<tokio::sync::Semaphore>) -> Option<Arc<Admission>> {
-        let permit = global.clone().try_acquire_owned().ok()?;
-        let mut map = self.state.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        let n = map.entry(ip).or_insert(0);
-        if *n >= self.state.config.max_connections_per_ip {
-            return None;
-        }
-        *n += 1;
-        Some(Arc::new(Admission {
-            held: Mutex::new(Some((
-                permit,
-                IpSlot {
-                    state: self.state.clone(),
-                    ip,
-                },
-            ))),
-        }))
+        admit_with(&self.state, ip, global)
     }
 
     /// Serves until the shutdown token is cancelled, then closes every connection (1001) and
@@ -491,6 +527,7 @@ impl Server {
             .take()
             .map(|l| tokio::spawn(serve_admin(l, state.clone())));
         let node = tokio::spawn(crate::cluster::run_node(state.clone()));
+        let wt = self.wt.take().map(|w| tokio::spawn(w.run(state.clone())));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = state.shutdown.cancelled() => break,
@@ -549,6 +586,9 @@ impl Server {
         drop(self.listener);
         if let Some(admin) = admin {
             let _ = admin.await;
+        }
+        if let Some(wt) = wt {
+            let _ = wt.await;
         }
         // Out of the directory before the rooms close, so no one is matched here meanwhile.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), node).await;

@@ -27,6 +27,8 @@ pub enum ClientCmd {
     Game(GameMsg),
     /// A chat line.
     Chat(String),
+    /// The client (over an unreliable transport) applied the snapshot of this tick.
+    Ack(tickwire_shared::Tick),
     /// The client closed the connection on purpose: leave now, no resume.
     Quit,
     /// The server closed the connection for abuse (a flood, an oversized or undecodable
@@ -43,6 +45,9 @@ pub struct ClientLink {
     pub inbox: mpsc::Receiver<ClientCmd>,
     /// Closes the client's connection with a reason.
     pub kick: oneshot::Sender<CloseReason>,
+    /// Over an unreliable transport (WebTransport datagrams): snapshots go against the ticks
+    /// the client acknowledges ([`ClientCmd::Ack`]), and events apart from them.
+    pub unreliable: bool,
 }
 
 /// The answer to a join.
@@ -328,6 +333,9 @@ impl Driver {
                         self.identities.insert(joined.player_id, id);
                     }
                 }
+                if link.unreliable {
+                    self.room.set_unreliable(joined.player_id);
+                }
                 self.links.insert(joined.player_id, link);
                 Ok(JoinReply {
                     player_id: joined.player_id,
@@ -380,7 +388,12 @@ impl Driver {
         let links = &self.links;
         let out = self
             .room
-            .tick(&mut |id| links.get(&id).is_some_and(|l| l.outbox.capacity() > 0));
+            // Over datagrams a tick may bring two messages (the events apart): both must fit.
+            .tick(&mut |id| {
+                links
+                    .get(&id)
+                    .is_some_and(|l| l.outbox.capacity() > usize::from(l.unreliable))
+            });
         if !out.results.is_empty() {
             self.keep_results(out.results);
         }
@@ -494,6 +507,9 @@ impl Driver {
                                 .get_or_create(&OutcomeLabels { outcome: "chat" })
                                 .inc();
                         }
+                    }
+                    Ok(ClientCmd::Ack(tick)) => {
+                        self.room.ack(id, tick);
                     }
                     Ok(ClientCmd::Quit) => self.quitting.push(id),
                     Ok(ClientCmd::Abused(code)) => {
