@@ -200,3 +200,112 @@ export function rng(seed) {
     return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
 }
+
+/**
+ * A WebTransport session the test drives, with real web streams: `accept()` (the session and
+ * the stream are up), `fail(err)` (the session never comes up), `lose()` (it ends with nothing
+ * said), `frame(bytes)` (bytes on the server's side of the bidirectional stream: whole frames
+ * or pieces), `datagram(bytes)`. What the client wrote is in `written` (the stream's bytes, in
+ * order) and `datagrams`; `closedByClient` once it called `close()`.
+ */
+export class FakeWebTransport {
+  static made = [];
+
+  constructor(url, opts = {}) {
+    this.url = url;
+    this.opts = opts;
+    this.written = [];
+    this.datagrams = null;
+    this.sentDatagrams = [];
+    this.closedByClient = false;
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.closed = new Promise((resolve, reject) => {
+      this.resolveClosed = resolve;
+      this.rejectClosed = reject;
+    });
+    this.ready.catch(() => {});
+    this.closed.catch(() => {});
+    const fake = this;
+    this.streamIn = null;
+    this.datagramsIn = null;
+    this.datagrams = {
+      maxDatagramSize: 1200,
+      readable: new ReadableStream({ start: (c) => { fake.datagramsIn = c; } }),
+      writable: new WritableStream({ write: (chunk) => { fake.sentDatagrams.push(new Uint8Array(chunk)); } }),
+    };
+    FakeWebTransport.made.push(this);
+  }
+
+  async createBidirectionalStream() {
+    const fake = this;
+    return {
+      readable: new ReadableStream({ start: (c) => { fake.streamIn = c; } }),
+      writable: new WritableStream({ write: (chunk) => { fake.written.push(new Uint8Array(chunk)); } }),
+    };
+  }
+
+  accept() {
+    this.resolveReady();
+  }
+
+  fail(err = new Error('QUIC handshake failed')) {
+    this.rejectReady(err);
+    this.rejectClosed(err);
+  }
+
+  lose() {
+    this.resolveClosed({ closeCode: 0, reason: '' });
+  }
+
+  frame(bytes) {
+    this.streamIn.enqueue(new Uint8Array(bytes));
+  }
+
+  datagram(bytes) {
+    this.datagramsIn.enqueue(new Uint8Array(bytes));
+  }
+
+  close() {
+    this.closedByClient = true;
+    this.resolveClosed({ closeCode: 0, reason: '' });
+  }
+
+  /** Everything the client wrote on the stream, concatenated. */
+  streamBytes() {
+    const n = this.written.reduce((a, b) => a + b.length, 0);
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const w of this.written) {
+      out.set(w, at);
+      at += w.length;
+    }
+    return out;
+  }
+
+  static reset() {
+    FakeWebTransport.made = [];
+  }
+
+  static last() {
+    return FakeWebTransport.made[FakeWebTransport.made.length - 1];
+  }
+}
+
+/** A `fetch` answering `GET /webtransport` with `info` (200) or 404 when null; records the URLs. */
+export function fakeFetch(info) {
+  const f = async (url) => {
+    f.urls.push(String(url));
+    if (info === null) return { status: 404, json: async () => ({}) };
+    return { status: 200, json: async () => info };
+  };
+  f.urls = [];
+  return f;
+}
+
+/** Lets promise callbacks and stream reads run (a few turns of the event loop). */
+export async function settle() {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}

@@ -19,6 +19,15 @@
 //   bug, not the server's: it is reported (`onCallbackError`, by default thrown in a later
 //   task so the page's console shows it) and the snapshot carries on.
 //
+// Over WebTransport (connection.js picks it when the server offers it, else a WebSocket;
+// `transport` says which) every snapshot is a message 5 against the newest tick this client
+// acknowledged: it is applied through `Bases` (acked.js) to the same replica object the page
+// holds, with the same callbacks; a stale one (a duplicate, or overtaken) is dropped. Its tick
+// is acknowledged in every input datagram (the inputs go as datagrams: the ack, then the Input
+// message), and when no input datagram went out between two snapshots, a lone ack goes before
+// the second is applied. Events come apart, in messages 6, and reach the same `onEvent`
+// callbacks. Pings and everything else go on the session's stream.
+//
 // Time is milliseconds from `now()` (the page's performance.now by default); the WebSocket
 // class and the timers are options too, so the whole client runs in node tests against a
 // simulated server with a fake clock.
@@ -26,6 +35,7 @@
 import { ClockSync, clockConfig } from './clock.js';
 import { decodeServer, encodeClient, PROTOCOL_VERSION } from './codec.js';
 import { Connection } from './connection.js';
+import { Bases, encodeDatagram } from './acked.js';
 import { InputHistory, inputConfig } from './inputs.js';
 import { Interpolator, interpolationConfig } from './interpolate.js';
 import { Predictor, predictionConfig } from './predict.js';
@@ -115,6 +125,12 @@ export class GameClient {
    * @param {(error: Error) => void} [opts.onCallbackError]
    * @param {() => number} [opts.now] milliseconds
    * @param {Function} [opts.WebSocket]
+   * @param {'auto' | 'websocket' | 'webtransport'} [opts.transport] 'auto' (WebTransport when
+   *   the server offers it and the platform has it, with the WebSocket as the fallback) or
+   *   'websocket' only
+   * @param {Function} [opts.WebTransport]
+   * @param {Function} [opts.fetch] for `GET /webtransport`
+   * @param {number} [opts.fallbackMs] how long a WebTransport attempt has for its Welcome
    * @param {object} [opts.timers] setTimeout, clearTimeout, setInterval, clearInterval
    * @param {() => number} [opts.random]
    */
@@ -140,6 +156,10 @@ export class GameClient {
       WebSocket: opts.WebSocket,
       timers: this.timers,
       random: opts.random,
+      ...(opts.transport !== undefined ? { transport: opts.transport } : {}),
+      ...(opts.WebTransport !== undefined ? { WebTransport: opts.WebTransport } : {}),
+      ...(opts.fetch !== undefined ? { fetch: opts.fetch } : {}),
+      ...(opts.fallbackMs !== undefined ? { fallbackMs: opts.fallbackMs } : {}),
     });
     /** @type {Replica | null} the current connection's replica (the last one after a drop) */
     this.replica = null;
@@ -153,9 +173,18 @@ export class GameClient {
     this.subs = [];
     this.pumpTimer = null;
     this.lastFrameS = null;
+    /** The replicas kept for messages 5 (WebTransport), per connection. */
+    this.bases = null;
+    /** The newest tick applied from a message 5: what the datagrams acknowledge (0: none). */
+    this.ackTick = 0;
+    /** Whether a snapshot was applied since the last datagram that acknowledged one. */
+    this.ackDue = false;
     this.stats = {
       welcomes: 0, snapshots: 0, faults: 0, divergences: 0, redirects: 0,
       corrections: 0, mispredicted: 0, maxCorrection: 0, snaps: 0,
+      // Over WebTransport: messages 5 applied and dropped as stale, input datagrams (each
+      // carrying an ack), lone acks, messages 6.
+      acked: 0, stale: 0, inputDatagrams: 0, loneAcks: 0, eventMessages: 0,
     };
   }
 
@@ -184,6 +213,11 @@ export class GameClient {
   /** The URL of the node in use (after any redirect). */
   get url() {
     return this.conn.url;
+  }
+
+  /** 'webtransport' | 'websocket' (the current or last connection's), or null before any. */
+  get transport() {
+    return this.conn.transport;
   }
 
   /** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed'. */
@@ -297,6 +331,15 @@ export class GameClient {
       this.begin(msg, now);
       return;
     }
+    // Messages 5 and 6 (WebTransport): one byte says which.
+    if (bytes[0] === 5) {
+      this.receiveAcked(bytes, now);
+      return;
+    }
+    if (bytes[0] === 6) {
+      this.receiveEvents(bytes);
+      return;
+    }
     let got;
     try {
       got = this.replica.receive(bytes);
@@ -310,6 +353,49 @@ export class GameClient {
     else if (msg.type === 'Snapshot') this.afterSnapshot(msg, now);
     else if (msg.type === 'Redirect') this.fault('a redirect after the Welcome', new WireError('Invalid', 'redirect'));
     else this.fault('a second Welcome on one connection', new WireError('Invalid', 'welcome'));
+  }
+
+  /** A message 5: applied against its base (acked.js), or dropped when stale. */
+  receiveAcked(bytes, now) {
+    // No input datagram carried the previous snapshot's ack: it goes alone, now.
+    if (this.ackDue) this.sendAck();
+    let got;
+    try {
+      got = this.bases.apply(this.replica, bytes);
+    } catch (e) {
+      if (e instanceof ReplicaError) this.stats.divergences++;
+      this.fault(e instanceof ReplicaError ? `replica diverged: ${e.message}` : `undecodable message: ${e.message}`, e);
+      return;
+    }
+    if (got.stale) {
+      this.stats.stale++;
+      return;
+    }
+    this.stats.acked++;
+    this.ackTick = got.snapshot.tick;
+    this.ackDue = true;
+    this.afterSnapshot(got.snapshot, now);
+  }
+
+  /** A message 6: its events go to the `onEvent` callbacks, as a snapshot's do. */
+  receiveEvents(bytes) {
+    let msg;
+    try {
+      msg = this.replica.decode(bytes);
+    } catch (e) {
+      this.fault(`undecodable message: ${e.message}`, e);
+      return;
+    }
+    this.stats.eventMessages++;
+    this.replica.dispatchEvents(msg.events);
+  }
+
+  /** A datagram with the ack alone. */
+  sendAck() {
+    if (this.conn.sendDatagram(encodeDatagram(this.ackTick))) {
+      this.stats.loneAcks++;
+      this.ackDue = false;
+    }
   }
 
   fault(reason, error) {
@@ -326,6 +412,9 @@ export class GameClient {
     const c = this.config;
     this.welcome = welcome;
     this.replica = replica;
+    this.bases = new Bases(replica);
+    this.ackTick = 0;
+    this.ackDue = false;
     this.clock = new ClockSync({ ...clockConfig(welcome.tick_rate), ...c.clock });
     this.inputs = new InputHistory(c.inputs);
     this.interpolator = new Interpolator(welcome.schema, c.interpolation);
@@ -420,7 +509,14 @@ export class GameClient {
     checkInput(schema, lanes);
     const cmd = this.inputs.push(lanes, this.clock.viewTick());
     for (const p of this.predictors.values()) p.predict(cmd);
-    this.conn.send(encodeClient(this.inputs.frame(), schema));
+    const frame = encodeClient(this.inputs.frame(), schema);
+    // Over WebTransport the inputs go as datagrams, each acknowledging the newest snapshot.
+    if (this.conn.transport === 'webtransport' && this.conn.sendDatagram(encodeDatagram(this.ackTick, frame))) {
+      this.stats.inputDatagrams++;
+      this.ackDue = false;
+    } else {
+      this.conn.send(frame);
+    }
     return cmd;
   }
 

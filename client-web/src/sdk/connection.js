@@ -21,12 +21,27 @@
 // 'connecting', 'connected' (a Welcome arrived), 'reconnecting' and 'closed' (given up; the
 // player may `retryNow`), with a sentence for the player in `detail`.
 //
-// The WebSocket class, the timers and the random source are passed in, so tests drive it with
-// fakes and no network; in a browser the defaults are the page's own.
+// WebTransport (docs/PROTOCOL.md, "WebTransport: snapshots as datagrams"): with `transport`
+// 'auto' (the default) each attempt first asks the server's `GET /webtransport`; when it
+// answers 200 and the platform has `WebTransport`, the attempt opens a session to
+// `https://HOST:PORT/PATH?<the same query>` (`serverCertificateHashes` from the answer) through
+// `WebTransportSocket`, which looks like a WebSocket to the rest of this file: one
+// bidirectional stream carries the Hello and every reliable message in frames (acked.js), the
+// server's close frame becomes the close event's code and reason, datagrams arrive as messages
+// too and go out through `sendDatagram`. When the session plus its Welcome is not up within
+// `fallbackMs` (2 s), or the session fails before the Welcome without a close frame from the
+// server, the attempt goes on at once over a WebSocket (`transport` says which one is in use,
+// `fallbackReason` why the last fallback happened). A 404 (a server without it), a failed
+// fetch or no WebTransport in the platform: straight to the WebSocket, no delay. Every
+// reconnection tries the same way again.
+//
+// The WebSocket and WebTransport classes, fetch, the timers and the random source are passed
+// in, so tests drive it with fakes and no network; in a browser the defaults are the page's own.
 
 import { backoffDelay, longestDelay } from './backoff.js';
 import { describeClose, retryPolicy } from './close.js';
-import { encodeClient, PROTOCOL_VERSION } from './codec.js';
+import { encodeClient, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from './codec.js';
+import { FrameReader, closeFrame, messageFrame } from './acked.js';
 
 /** At most this many redirects (and seat retries) in a row without a Welcome. */
 export const MAX_REDIRECTS = 4;
@@ -75,6 +90,222 @@ export function hasSeat(url) {
 
 /** WebSocket.OPEN, for WebSocket classes that do not define the constant. */
 const OPEN = 1;
+/** How long a WebTransport attempt has for its session and Welcome before the WebSocket. */
+export const WEBTRANSPORT_FALLBACK_MS = 2000;
+
+/** The bytes of a hex string (a certificate hash of `GET /webtransport`). */
+export function hexBytes(hex) {
+  if (typeof hex !== 'string' || hex.length % 2 || !/^[0-9a-fA-F]*$/.test(hex)) {
+    throw new TypeError(`not a hex string: ${JSON.stringify(hex)}`);
+  }
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Where `GET /webtransport` is for a WebSocket URL (`ws://h:p/ws?…` → `http://h:p/webtransport`), or null. */
+export function discoveryUrl(wsUrl) {
+  let u;
+  try {
+    u = new URL(wsUrl);
+  } catch {
+    return null;
+  }
+  const scheme = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
+  return `${scheme}//${u.host}/webtransport`;
+}
+
+/**
+ * The WebTransport URL for a WebSocket URL and the server's `GET /webtransport` answer
+ * (`{port, path}`): `https://HOST:PORT/PATH` with the WebSocket URL's query (room, token,
+ * guest, seat).
+ */
+export function webTransportUrl(wsUrl, info) {
+  const u = new URL(wsUrl);
+  return `https://${u.hostname}:${info.port}${info.path}${u.search}`;
+}
+
+/** `GET /webtransport`'s answer if it is one (`{port, path, cert_hashes}`), else null. */
+export function parseDiscovery(body) {
+  if (body === null || typeof body !== 'object') return null;
+  const { port, path } = body;
+  const hashes = body.cert_hashes ?? [];
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
+  if (typeof path !== 'string' || !path.startsWith('/')) return null;
+  if (!Array.isArray(hashes) || !hashes.every((h) => typeof h === 'string' && /^[0-9a-fA-F]{64}$/.test(h))) return null;
+  return { port, path, cert_hashes: hashes };
+}
+
+/**
+ * A WebTransport session made to look like a WebSocket to `Connection`: `readyState` (0, 1
+ * once the session and its bidirectional stream are up, 3 after), `onopen`, `onmessage({data})`
+ * for every message frame of the stream and every datagram, `onclose({code, reason,
+ * fromServer})` (the server's close frame's code and reason; 1006 for a session that failed or
+ * ended without one), `send(bytes)` (a message frame), `sendDatagram(bytes)`, and
+ * `close(code, reason)` (a close frame, then the session's close). `onfault(reason)`: the
+ * stream broke the framing rules.
+ */
+export class WebTransportSocket {
+  static OPEN = 1;
+
+  /**
+   * @param {string} url `https://…`
+   * @param {object} [opts]
+   * @param {string[]} [opts.certHashes] SHA-256 hashes, hex (`serverCertificateHashes`)
+   * @param {Function} [opts.WebTransport]
+   * @param {number} [opts.maxFrameBytes]
+   * @param {object} [opts.timers]
+   * @param {EventTarget} [opts.page] where `pagehide` is heard (the window)
+   */
+  constructor(url, {
+    certHashes = [], WebTransport = globalThis.WebTransport, maxFrameBytes = MAX_MESSAGE_BYTES + 64,
+    timers = globalThis, page = globalThis,
+  } = {}) {
+    this.url = url;
+    this.readyState = 0;
+    this.binaryType = 'arraybuffer';
+    this.onopen = null;
+    this.onmessage = null;
+    this.onclose = null;
+    this.onfault = null;
+    this.timers = timers;
+    this.ended = false;
+    this.writer = null;
+    this.datagramWriter = null;
+    this.frames = new FrameReader(maxFrameBytes);
+    const opts = certHashes.length
+      ? { serverCertificateHashes: certHashes.map((h) => ({ algorithm: 'sha-256', value: hexBytes(h) })) }
+      : {};
+    this.wt = new WebTransport(url, opts);
+    this.page = typeof page?.addEventListener === 'function' ? page : null;
+    this.onPageHide = () => this.close(1001, 'client: the page went away');
+    this.page?.addEventListener('pagehide', this.onPageHide);
+    this.wt.closed.then(
+      () => this.end(1006, 'the WebTransport session ended', false),
+      (e) => this.end(1006, `the WebTransport session failed: ${e?.message ?? e}`, false),
+    );
+    this.run();
+  }
+
+  async run() {
+    try {
+      await this.wt.ready;
+      if (this.ended) return;
+      const stream = await this.wt.createBidirectionalStream();
+      if (this.ended) return;
+      this.writer = stream.writable.getWriter();
+      const dg = this.wt.datagrams;
+      this.datagramWriter = (dg.writable ?? dg.createWritable()).getWriter();
+      this.readyState = 1;
+      this.readStream(stream.readable.getReader());
+      this.readDatagrams(dg.readable.getReader());
+      this.onopen?.({});
+    } catch (e) {
+      this.end(1006, `the WebTransport session failed: ${e?.message ?? e}`, false);
+    }
+  }
+
+  deliver(bytes) {
+    if (this.ended) return;
+    this.onmessage?.({ data: bytes });
+  }
+
+  async readStream(reader) {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || this.ended) break;
+        this.frames.push(value);
+        for (let f = this.frames.next(); f !== null && !this.ended; f = this.frames.next()) {
+          if (f.kind === 'close') {
+            // The server says why, then ends the session.
+            this.end(f.code, f.reason, true);
+            return;
+          }
+          this.deliver(f.bytes);
+        }
+      }
+      this.end(1006, 'the server ended the stream without a close frame', false);
+    } catch (e) {
+      if (this.ended) return;
+      if (e?.name === 'WireError') this.onfault?.(`bad stream framing: ${e.message}`);
+      else this.end(1006, `the stream failed: ${e?.message ?? e}`, false);
+    }
+  }
+
+  async readDatagrams(reader) {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || this.ended) return;
+        this.deliver(value);
+      }
+    } catch {
+      // the session's end says why
+    }
+  }
+
+  /** The session is over: tell the connection once, and let go of the session. */
+  end(code, reason, fromServer) {
+    if (this.ended) return;
+    this.ended = true;
+    this.readyState = 3;
+    this.page?.removeEventListener('pagehide', this.onPageHide);
+    try {
+      this.wt.close();
+    } catch {
+      // closed already
+    }
+    this.onclose?.({ code, reason, fromServer, wasClean: fromServer });
+  }
+
+  /** The largest datagram the session takes (0: unknown). */
+  get maxDatagramSize() {
+    return this.wt.datagrams?.maxDatagramSize ?? 0;
+  }
+
+  /** A message frame on the stream. */
+  send(bytes) {
+    if (this.readyState !== 1) throw new Error('send on a WebTransport session that is not open');
+    this.writer.write(messageFrame(bytes)).catch(() => {});
+  }
+
+  /** One datagram (a client datagram: acked.js's `encodeDatagram`). */
+  sendDatagram(bytes) {
+    if (this.readyState !== 1) throw new Error('send on a WebTransport session that is not open');
+    this.datagramWriter.write(bytes).catch(() => {});
+  }
+
+  /** Leaves: a close frame with `code` and `reason`, the stream's end, then the session's close. */
+  close(code = 1000, reason = '') {
+    if (this.ended) return;
+    this.ended = true;
+    const wasOpen = this.readyState === 1;
+    this.readyState = 3;
+    this.page?.removeEventListener('pagehide', this.onPageHide);
+    const wt = this.wt;
+    const done = () => {
+      try {
+        wt.close();
+      } catch {
+        // closed already
+      }
+    };
+    if (!wasOpen) {
+      done();
+    } else {
+      const w = this.writer;
+      // The frame first; the session's close may drop what is still queued on the stream, so it
+      // waits for the stream's end (at most a second).
+      const timer = this.timers.setTimeout(done, 1000);
+      w.write(closeFrame(code, reason)).then(() => w.close()).catch(() => {}).finally(() => {
+        this.timers.clearTimeout(timer);
+        done();
+      });
+    }
+    queueMicrotask(() => this.onclose?.({ code, reason, fromServer: false, wasClean: true }));
+  }
+}
 /** Longest close reason a WebSocket may send, in UTF-8 bytes. */
 const MAX_REASON_BYTES = 123;
 
@@ -104,11 +335,20 @@ export class Connection {
    * @param {Function} [opts.WebSocket] the WebSocket class (default: the global one)
    * @param {{setTimeout: Function, clearTimeout: Function}} [opts.timers]
    * @param {() => number} [opts.random] for the backoff's jitter
+   * @param {'auto' | 'websocket' | 'webtransport'} [opts.transport] 'auto': WebTransport when
+   *   the server and the platform have it, else (or when it is not up in `fallbackMs`) a
+   *   WebSocket; 'webtransport' the same; 'websocket' only that
+   * @param {Function} [opts.WebTransport] the WebTransport class (default: the global one)
+   * @param {Function} [opts.fetch] for `GET /webtransport` (default: the global one)
+   * @param {number} [opts.fallbackMs] how long a WebTransport attempt has for its Welcome
+   * @param {EventTarget} [opts.page] where a WebTransport session hears `pagehide`
    */
   constructor({
     url, name, authToken = null, resumeToken = null, protocolVersion = PROTOCOL_VERSION, onFrame, onState = () => {},
     welcomeTimeoutMs = 10_000, WebSocket = globalThis.WebSocket, timers = globalThis,
-    random = Math.random,
+    random = Math.random, transport = 'auto', WebTransport = globalThis.WebTransport,
+    fetch = globalThis.fetch?.bind(globalThis), fallbackMs = WEBTRANSPORT_FALLBACK_MS,
+    page = globalThis,
   }) {
     /** The URL this connection was made with (where it goes back to when lost). */
     this.baseUrl = url;
@@ -123,6 +363,21 @@ export class Connection {
     this.WebSocket = WebSocket;
     this.timers = timers;
     this.random = random;
+    this.transportWanted = transport;
+    this.WebTransport = WebTransport;
+    this.fetch = fetch;
+    this.fallbackMs = fallbackMs;
+    this.page = page;
+    /** @type {'webtransport' | 'websocket' | null} the transport of the current socket */
+    this.transport = null;
+    /** Why the last WebTransport attempt gave way to a WebSocket, or null. */
+    this.fallbackReason = null;
+    /** WebTransport attempts and how many of them fell back. */
+    this.webTransportAttempts = 0;
+    this.fallbacks = 0;
+    /** Each `open` numbers its attempt, so a late `GET /webtransport` answer is ignored. */
+    this.openSeq = 0;
+    this.fallbackTimer = null;
     this.state = 'idle';
     this.detail = '';
     /** Reconnection attempts since the last Welcome (the backoff's exponent). */
@@ -160,9 +415,87 @@ export class Connection {
     this.open();
   }
 
+  /** Whether an attempt asks for WebTransport first. */
+  wantsWebTransport() {
+    return this.transportWanted !== 'websocket' && typeof this.WebTransport === 'function'
+      && typeof this.fetch === 'function';
+  }
+
   open() {
     this.clearTimers();
     this.setState(this.everConnected ? 'reconnecting' : 'connecting', this.detail);
+    const seq = ++this.openSeq;
+    this.ws = null;
+    this.hasWelcome = false;
+    if (!this.wantsWebTransport()) {
+      this.openWebSocket();
+      return;
+    }
+    const url = this.url;
+    this.discover(url).then((info) => {
+      if (seq !== this.openSeq || this.stopped || this.ws !== null) return;
+      if (info) this.openWebTransport(url, info);
+      else this.openWebSocket();
+    });
+  }
+
+  /** `GET /webtransport` of the node `url` names: its answer, or null (404, unreachable, not JSON, slow). */
+  async discover(url) {
+    const where = discoveryUrl(url);
+    if (where === null) return null;
+    const ctl = typeof AbortController === 'function' ? new AbortController() : null;
+    const timer = this.timers.setTimeout(() => ctl?.abort(), this.fallbackMs);
+    try {
+      const res = await this.fetch(where, { signal: ctl?.signal, cache: 'no-store' });
+      if (res.status !== 200) return null;
+      return parseDiscovery(await res.json());
+    } catch {
+      return null;
+    } finally {
+      this.timers.clearTimeout(timer);
+    }
+  }
+
+  openWebTransport(url, info) {
+    this.webTransportAttempts++;
+    let ws;
+    try {
+      ws = new WebTransportSocket(webTransportUrl(url, info), {
+        certHashes: info.cert_hashes, WebTransport: this.WebTransport, timers: this.timers, page: this.page,
+      });
+    } catch (e) {
+      this.fallBack(`WebTransport could not start: ${e.message ?? e}`);
+      return;
+    }
+    this.attach(ws, 'webtransport');
+    this.fallbackTimer = this.timers.setTimeout(() => {
+      this.fallbackTimer = null;
+      if (this.ws === ws && !this.hasWelcome) {
+        this.fallBack(`no WebTransport session and Welcome within ${this.fallbackMs / 1000} s`);
+      }
+    }, this.fallbackMs);
+  }
+
+  /** The WebTransport attempt is given up: the same attempt goes on over a WebSocket, at once. */
+  fallBack(reason) {
+    const ws = this.ws;
+    this.ws = null;
+    this.clearTimers();
+    this.fallbacks++;
+    this.fallbackReason = reason;
+    if (ws) {
+      ws.onclose = null;
+      try {
+        ws.close(1000, 'client: falling back to a WebSocket');
+      } catch {
+        // already closing
+      }
+    }
+    if (this.stopped) return;
+    this.openWebSocket();
+  }
+
+  openWebSocket() {
     let ws;
     try {
       ws = new this.WebSocket(this.url);
@@ -172,9 +505,18 @@ export class Connection {
       return;
     }
     ws.binaryType = 'arraybuffer';
+    this.attach(ws, 'websocket');
+  }
+
+  /** Wires a socket (a WebSocket, or a WebTransportSocket that looks like one) to this connection. */
+  attach(ws, transport) {
     this.ws = ws;
+    this.transport = transport;
     this.hasWelcome = false;
     let opened = false;
+    ws.onfault = (reason) => {
+      if (this.ws === ws) this.fault(reason);
+    };
     ws.onopen = () => {
       if (this.ws !== ws) return;
       opened = true;
@@ -212,6 +554,11 @@ export class Connection {
     ws.onerror = () => {}; // a close event always follows
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
+      if (transport === 'webtransport' && !this.hasWelcome && !ev.fromServer) {
+        // The session failed (or ended) before its Welcome with nothing said: a WebSocket now.
+        this.fallBack(ev.reason || 'the WebTransport session failed');
+        return;
+      }
       this.ws = null;
       this.clearTimers();
       this.lastClose = { code: ev.code, reason: ev.reason ?? '' };
@@ -234,14 +581,18 @@ export class Connection {
   clearTimers() {
     if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
     if (this.welcomeTimer !== null) this.timers.clearTimeout(this.welcomeTimer);
+    if (this.fallbackTimer !== null) this.timers.clearTimeout(this.fallbackTimer);
     this.retryTimer = null;
     this.welcomeTimer = null;
+    this.fallbackTimer = null;
   }
 
   /** The client read a Welcome on this connection: remember its resume token. */
   welcomed(resumeToken) {
     if (this.welcomeTimer !== null) this.timers.clearTimeout(this.welcomeTimer);
     this.welcomeTimer = null;
+    if (this.fallbackTimer !== null) this.timers.clearTimeout(this.fallbackTimer);
+    this.fallbackTimer = null;
     this.hasWelcome = true;
     this.attempt = 0;
     this.everConnected = true;
@@ -351,9 +702,23 @@ export class Connection {
     return true;
   }
 
+  /**
+   * Sends one datagram if the socket is an open WebTransport session; returns whether it was
+   * (over a WebSocket there are none: the caller sends on the socket instead).
+   */
+  sendDatagram(bytes) {
+    const ws = this.ws;
+    if (!ws || this.transport !== 'webtransport' || ws.readyState !== OPEN) return false;
+    if (ws.maxDatagramSize > 0 && bytes.length > ws.maxDatagramSize) return false;
+    ws.sendDatagram(bytes);
+    this.bytesOut += bytes.length;
+    return true;
+  }
+
   /** Leaves for good: the server ends the seat at once (no resume). */
   stop() {
     this.stopped = true;
+    this.openSeq++;
     this.clearTimers();
     const ws = this.ws;
     this.ws = null;
