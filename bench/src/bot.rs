@@ -181,7 +181,12 @@ impl BotState {
                 Seen::Pong(rtt)
             }
             // `Replica::decode` turns a tick marker into its snapshot.
-            ServerMsg::Welcome(_) | ServerMsg::Marker(_) | ServerMsg::Redirect(_) => Seen::Other,
+            // The load tester's bots connect over WebSocket: messages 5 and 6 are WebTransport's.
+            ServerMsg::Welcome(_)
+            | ServerMsg::Marker(_)
+            | ServerMsg::Redirect(_)
+            | ServerMsg::Acked(_)
+            | ServerMsg::Events(_) => Seen::Other,
         }
     }
 

@@ -10,6 +10,7 @@
 use crate::redirect::{MAX_REDIRECTS, has_seat, redirected_url, without_seat};
 use crate::{Client, CloseCode, ConnectError, Received};
 use std::time::Duration;
+use tickwire_shared::sync::acked::{Applied, Bases, encode_datagram};
 use tickwire_shared::sync::inputs::InputHistory;
 use tickwire_shared::sync::replica::{Changes, Replica, ReplicaError};
 use tickwire_shared::sync::{
@@ -186,6 +187,14 @@ pub struct GameClient {
     /// Commands sent and not yet acknowledged (set its `redundancy` to repeat more or fewer).
     pub inputs: InputHistory,
     redirects: usize,
+    /// Over WebTransport: the replicas snapshots are decoded against.
+    bases: Bases,
+    /// Events of messages 6 not yet handed out with a snapshot.
+    events: Vec<Event>,
+    /// The newest tick applied over datagrams, and whether a datagram has acknowledged it.
+    ack: Option<(Tick, bool)>,
+    /// Messages 5 dropped as stale (duplicates, overtaken).
+    pub stale: u64,
 }
 
 impl GameClient {
@@ -198,13 +207,42 @@ impl GameClient {
         limit: Duration,
     ) -> Result<GameClient, JoinError> {
         let client = Client::connect(url, limit).await?;
-        let hello = Hello {
+        Self::join_on(client, Self::hello(name, resume_token), limit).await
+    }
+
+    /// Like [`GameClient::join`], over WebTransport when the server offers it and the
+    /// session and `Welcome` come within [`crate::webtransport::FALLBACK_AFTER`], else over a
+    /// WebSocket ([`GameClient::transport`] says which).
+    pub async fn join_auto(
+        url: &str,
+        name: &str,
+        resume_token: Option<String>,
+        limit: Duration,
+    ) -> Result<GameClient, JoinError> {
+        use crate::webtransport::{FALLBACK_AFTER, discover};
+        if let Some(info) = discover(url, FALLBACK_AFTER).await {
+            let attempt = async {
+                let c = Client::connect_webtransport(url, &info, FALLBACK_AFTER).await?;
+                Self::join_on(c, Self::hello(name, resume_token.clone()), FALLBACK_AFTER).await
+            };
+            match attempt.await {
+                Ok(g) => return Ok(g),
+                // A refusal by the server (full, unauthorised…) is the answer over any
+                // transport; anything else is the transport's failure.
+                Err(e @ JoinError::Refused { code: Some(_), .. }) => return Err(e),
+                Err(e) => tracing::debug!(error = %e, "webtransport join failed: falling back"),
+            }
+        }
+        Self::join(url, name, resume_token, limit).await
+    }
+
+    fn hello(name: &str, resume_token: Option<String>) -> Hello {
+        Hello {
             protocol_version: PROTOCOL_VERSION,
             name: name.into(),
             auth_token: None,
             resume_token,
-        };
-        Self::join_on(client, hello, limit).await
+        }
     }
 
     /// Says `hello` on a connected client and waits for the `Welcome`, following redirects
@@ -238,9 +276,14 @@ impl GameClient {
             redirects,
             ..
         } = joined;
+        let replica = Replica::new(&welcome);
         GameClient {
             client,
-            replica: Replica::new(&welcome),
+            bases: Bases::new(&replica),
+            events: Vec::new(),
+            ack: None,
+            stale: 0,
+            replica,
             welcome,
             next_action: 1,
             // A few seconds of commands at 30 a second; the server refuses what is far behind.
@@ -262,11 +305,26 @@ impl GameClient {
     /// The next thing from the server: snapshots are applied to the replica before they
     /// are returned. Cancel-safe.
     pub async fn recv(&mut self) -> GameEvent {
-        let bytes = match self.client.recv_frame().await {
-            Received::Binary(b) => b,
-            Received::Closed { code, reason } => return GameEvent::Closed { code, reason },
-        };
-        match self.replica.decode(&bytes) {
+        loop {
+            let bytes = match self.client.recv_frame().await {
+                Received::Binary(b) => b,
+                Received::Closed { code, reason } => return GameEvent::Closed { code, reason },
+            };
+            if let Some(e) = self.handle(bytes).await {
+                return e;
+            }
+        }
+    }
+
+    /// One server message: `None` for one that hands nothing out (a stale datagram, events
+    /// that wait for their snapshot).
+    async fn handle(&mut self, bytes: Vec<u8>) -> Option<GameEvent> {
+        match tickwire_shared::sync::acked::peek_acked(&bytes) {
+            Ok(Some(_)) => return self.acked(bytes).await,
+            Ok(None) => {}
+            Err(e) => return Some(GameEvent::Undecodable(e.to_string())),
+        }
+        Some(match self.replica.decode(&bytes) {
             Ok(ServerMsg::Snapshot(s)) => match self.replica.apply(&s) {
                 Ok(changes) => {
                     self.inputs.ack(s.ack_input_seq);
@@ -280,16 +338,58 @@ impl GameClient {
                 }
                 Err(e) => GameEvent::Diverged(e),
             },
+            Ok(ServerMsg::Events(e)) => {
+                // Handed out with the next snapshot, as if they had come in it.
+                self.events.extend(e.events);
+                return None;
+            }
             Ok(ServerMsg::Pong(p)) => GameEvent::Pong(p),
             Ok(ServerMsg::Welcome(_)) => GameEvent::Undecodable("a second Welcome".into()),
-            // `Replica::decode` turns a tick marker into its snapshot.
-            Ok(ServerMsg::Marker(_)) => GameEvent::Undecodable("a tick marker".into()),
+            // `Replica::decode` turns a tick marker into its snapshot; messages 5 are above.
+            Ok(ServerMsg::Marker(_) | ServerMsg::Acked(_)) => {
+                GameEvent::Undecodable("a tick marker".into())
+            }
             // A server redirects before its Welcome, never after.
             Ok(ServerMsg::Redirect(_)) => {
                 GameEvent::Undecodable("a redirect after the welcome".into())
             }
             Err(e) => GameEvent::Undecodable(e.to_string()),
+        })
+    }
+
+    /// A message 5: applied against its base (stale ones dropped), and acknowledged: by the
+    /// next input, or alone when the previous acknowledgement is still unsent.
+    async fn acked(&mut self, bytes: Vec<u8>) -> Option<GameEvent> {
+        match self.bases.apply(&mut self.replica, &bytes) {
+            Err(e) => Some(GameEvent::Diverged(e)),
+            Ok(Applied::Stale) => {
+                self.stale += 1;
+                None
+            }
+            Ok(Applied::New(s, changes)) => {
+                self.inputs.ack(s.ack_input_seq);
+                let unsent = self.ack.is_some_and(|(_, sent)| !sent);
+                self.ack = Some((s.tick, false));
+                if unsent {
+                    let d = encode_datagram(Some(s.tick), None, &self.replica.schema);
+                    if self.client.send_datagram(d).await.is_ok() {
+                        self.ack = Some((s.tick, true));
+                    }
+                }
+                Some(GameEvent::Snapshot {
+                    tick: s.tick,
+                    changes,
+                    events: std::mem::take(&mut self.events),
+                    checked: s.checksum.is_some(),
+                    bytes: bytes.len(),
+                })
+            }
         }
+    }
+
+    /// The transport underneath.
+    pub fn transport(&self) -> crate::Transport {
+        self.client.transport()
     }
 
     /// Like [`GameClient::recv`] but gives up after `limit`.
@@ -319,7 +419,18 @@ impl GameClient {
     ) -> Result<InputSeq, crate::Closed> {
         let cmds = self.inputs.push(view_tick, lanes);
         let seq = cmds.last().map_or(InputSeq(0), |c| c.seq);
-        self.send(&ClientMsg::Input(cmds)).await?;
+        let msg = ClientMsg::Input(cmds);
+        if self.client.transport() == crate::Transport::WebTransport {
+            // A datagram, carrying the acknowledgement of the newest snapshot applied.
+            let ack = self.ack.map(|(t, _)| t);
+            let d = encode_datagram(ack, Some(&msg), &self.replica.schema);
+            self.client.send_datagram(d).await?;
+            if let Some((_, sent)) = self.ack.as_mut() {
+                *sent = true;
+            }
+        } else {
+            self.send(&msg).await?;
+        }
         Ok(seq)
     }
 

@@ -13,6 +13,7 @@
 pub mod game;
 pub mod matchmaking;
 pub mod redirect;
+pub mod webtransport;
 pub use game::{GameClient, GameEvent, JoinError, Joined, join_raw};
 pub use matchmaking::{MatchError, MatchTicket, quick_match};
 
@@ -55,6 +56,28 @@ pub enum ConnectError {
     /// No answer in time.
     #[error("connect timed out")]
     Timeout,
+    /// The WebTransport session could not be set up.
+    #[error("webtransport: {0}")]
+    WebTransport(String),
+}
+
+/// The transport a [`Client`] runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A WebSocket over TCP (or TLS): every message in order.
+    WebSocket,
+    /// A WebTransport session over QUIC: snapshots and inputs as datagrams.
+    WebTransport,
+}
+
+impl Transport {
+    /// `websocket` or `webtransport`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "websocket",
+            Transport::WebTransport => "webtransport",
+        }
+    }
 }
 
 /// A server frame as it came (for clients that decode themselves, such as [`GameClient`]).
@@ -96,6 +119,8 @@ pub struct RawFrame {
 
 enum Out {
     Frame(RawFrame),
+    /// WebTransport only: an unreliable datagram.
+    Datagram(Vec<u8>),
     Close(u16, String),
 }
 
@@ -107,6 +132,7 @@ pub struct Client {
     closed: Option<(Option<u16>, String)>,
     /// How it was connected, so a redirect reaches the next node the same way.
     how: How,
+    transport: Transport,
 }
 
 /// The URL a client connected to, its TLS settings and local address.
@@ -232,6 +258,9 @@ impl Client {
     /// Connects to `url` the way this client was connected (its TLS settings and local
     /// address), within `limit`: where a redirect sends it.
     pub async fn connect_like(&self, url: &str, limit: Duration) -> Result<Client, ConnectError> {
+        if self.transport == Transport::WebTransport {
+            return Self::connect_auto(url, limit).await;
+        }
         let how = self.how.clone();
         tokio::time::timeout(limit, Self::connect_inner(url, how.tls, how.local))
             .await
@@ -330,7 +359,27 @@ impl Client {
             incoming: in_rx,
             closed: None,
             how,
+            transport: Transport::WebSocket,
         })
+    }
+
+    /// The transport this client runs over.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Queues a datagram (WebTransport; over a WebSocket it goes as a binary frame, reliably).
+    /// Fails only when the connection is gone.
+    pub async fn send_datagram(&self, payload: Vec<u8>) -> Result<(), Closed> {
+        let out = match self.transport {
+            Transport::WebTransport => Out::Datagram(payload),
+            Transport::WebSocket => Out::Frame(RawFrame {
+                opcode: OpCode::Binary,
+                fin: true,
+                payload,
+            }),
+        };
+        self.out.send(out).await.map_err(|_| Closed)
     }
 
     /// Queues an encoded message as one binary frame. Fails only when the connection is gone.
@@ -459,6 +508,7 @@ async fn drive(ws: Ws, mut out: mpsc::Receiver<Out>, incoming: mpsc::Sender<Rece
                 },
                 o = out.recv() => match o {
                     Some(Out::Frame(f)) => wr.write_frame(Frame::new(f.fin, f.opcode, None, Payload::Owned(f.payload))).await,
+                    Some(Out::Datagram(d)) => wr.write_frame(Frame::binary(Payload::Owned(d))).await,
                     Some(Out::Close(code, reason)) => {
                         let _ = wr.write_frame(Frame::close(code, reason.as_bytes())).await;
                         return;

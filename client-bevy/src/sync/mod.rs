@@ -408,8 +408,9 @@ fn receive(
             ServerMsg::Marker(_) => {
                 stats.dropped += 1;
             }
-            // The connection task follows a redirect before any Welcome reaches here.
-            ServerMsg::Redirect(_) => {
+            // The connection task follows a redirect before any Welcome reaches here. Messages
+            // 5 and 6 are WebTransport's, and the Bevy client connects over WebSocket.
+            ServerMsg::Redirect(_) | ServerMsg::Acked(_) | ServerMsg::Events(_) => {
                 stats.dropped += 1;
             }
             ServerMsg::Snapshot(snap) => {

@@ -340,6 +340,9 @@ impl World {
                 ServerMsg::Welcome(_) => panic!("a second Welcome"),
                 ServerMsg::Marker(_) => panic!("Replica::decode expands tick markers"),
                 ServerMsg::Redirect(_) => panic!("one server redirects nobody"),
+                ServerMsg::Acked(_) | ServerMsg::Events(_) => {
+                    panic!("the simulated clients are not set unreliable")
+                }
             }
         }
         let Some(net) = p.net.as_mut() else {
