@@ -89,6 +89,8 @@ class Game {
       name,
       resumeToken: sessionStorage.getItem(RESUME_KEY),
       protocolVersion: params.has('protocol') ? Number(params.get('protocol')) : undefined,
+      // `?transport=websocket` keeps to the WebSocket; by default WebTransport is tried first.
+      transport: params.get('transport') === 'websocket' ? 'websocket' : undefined,
       step: (lanes, cmd) => this.step(lanes, cmd),
       input: () => this.makeInput(),
       onWelcome: (replica, welcome) => this.onWelcome(replica, welcome),
@@ -223,7 +225,10 @@ class Game {
     const r = c?.replica;
     if (!r || !this.f) {
       this.renderer.drawIdle();
-      this.ui.showHud({ pingMs: null, tick: null, fps: this.fps, entities: 0, kibDown: this.kibDown });
+      this.ui.showHud({
+        pingMs: null, tick: null, fps: this.fps, entities: 0, kibDown: this.kibDown,
+        transport: c?.transport ?? null, fallbackReason: c?.conn.fallbackReason ?? null,
+      });
       return;
     }
     c.pump(); // a command is due at the tick rate even when the timer runs late
@@ -279,6 +284,8 @@ class Game {
       fps: this.fps,
       entities: r.entities.size,
       kibDown: this.kibDown,
+      transport: c.transport,
+      fallbackReason: c.conn.fallbackReason,
     });
     this.ui.showScoreboard(!!this.scoreboardOpen, this.scoreboard(), me);
     const ownId = this.ownId();
@@ -325,6 +332,17 @@ class Game {
       resumed: c?.welcome?.resumed ?? null,
       detail: c?.conn.detail ?? '',
       url: c?.url ?? null,
+      transport: c?.transport ?? null,
+      hudTransport: document.getElementById('hud-transport')?.textContent ?? null,
+      fallbackReason: c?.conn.fallbackReason ?? null,
+      fallbacks: c?.conn.fallbacks ?? 0,
+      webTransportAttempts: c?.conn.webTransportAttempts ?? 0,
+      acked: c?.stats.acked ?? 0,
+      stale: c?.stats.stale ?? 0,
+      ackTick: c?.ackTick ?? 0,
+      inputDatagrams: c?.stats.inputDatagrams ?? 0,
+      loneAcks: c?.stats.loneAcks ?? 0,
+      eventMessages: c?.stats.eventMessages ?? 0,
       redirects: c?.stats.redirects ?? 0,
       lastClose: c?.conn.lastClose ?? null,
       lastFault: c?.conn.lastFault ?? null,

@@ -10,6 +10,9 @@ function el(tag, cls, text) {
   return e;
 }
 
+/** How the HUD names each transport. */
+const TRANSPORT_NAMES = { webtransport: 'WebTransport', websocket: 'WebSocket' };
+
 export class Ui {
   constructor() {
     this.join = $('join');
@@ -30,7 +33,7 @@ export class Ui {
     $('tab-round').addEventListener('click', () => this.setBoardTab('round'));
     $('tab-alltime').addEventListener('click', () => this.setBoardTab('alltime'));
     this.hudCells = {};
-    for (const k of ['ping', 'tick', 'fps', 'entities', 'down']) this.hudCells[k] = $(`hud-${k}`);
+    for (const k of ['ping', 'tick', 'fps', 'entities', 'down', 'transport']) this.hudCells[k] = $(`hud-${k}`);
   }
 
   /** Calls `fn(name)` when the player submits the join form. */
@@ -85,6 +88,12 @@ export class Ui {
     c.fps.textContent = String(Math.round(stats.fps));
     c.entities.textContent = String(stats.entities);
     c.down.textContent = `${stats.kibDown.toFixed(1)} KiB/s`;
+    // The transport in use ('webtransport' | 'websocket'), and why a WebTransport attempt gave
+    // way to the WebSocket, if one did, as the cell's tooltip.
+    const t = stats.transport ?? null;
+    c.transport.textContent = TRANSPORT_NAMES[t] ?? '–';
+    c.transport.dataset.transport = t ?? '';
+    c.transport.title = t === 'websocket' && stats.fallbackReason ? `WebTransport gave way: ${stats.fallbackReason}` : '';
   }
 
   setBoardTab(tab) {

@@ -1,0 +1,137 @@
+// End to end in headless Chromium against the real server binary started with `--webtransport`:
+// (a) the page plays over WebTransport: the HUD says so, snapshots arrive as messages 5 and
+// apply (checksums every second hold), the inputs go as datagrams carrying the ack and the
+// server acknowledges them, the player moves, the server's /metrics counts the session;
+// (b) with the server's UDP port dropped by the firewall (iptables DROP, as a real firewall
+// does, not a closed port), a page falls back to the WebSocket within the 2 s bound and plays.
+// Needs root and iptables for (b): it fails saying so when iptables cannot be used.
+// Screenshots go to test-results/.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { ServerProcess, SHOTS_DIR, joinPage, launchBrowser, summary, waitFor } from './harness.js';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await ServerProcess.start(['--webtransport', '--view-radius', '5000', '--checksum-interval', '30']);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const port = () => Number(server.addr.split(':').pop());
+
+/** Walks the page's player with `key` until its server position moved, then checks prediction. */
+async function walk(page, what) {
+  const start = await summary(page);
+  const key = start.server.x < 1200 ? 'KeyD' : 'KeyA';
+  const dir = key === 'KeyD' ? 1 : -1;
+  await page.keyboard.down(key);
+  try {
+    await waitFor(page, (s) => (s.predicted.x - start.predicted.x) * dir > 20, `${what}: to move locally`, 5000);
+    await waitFor(page, (s) => (s.server.x - start.server.x) * dir > 60, `${what}: the server to move the player`, 10_000);
+  } finally {
+    await page.keyboard.up(key);
+  }
+  const released = (await summary(page)).seq;
+  const settled = await waitFor(page, (s) => s.ackSeq >= released && released > 0, `${what}: the commands up to the release acknowledged`, 5000);
+  return waitFor(
+    page,
+    (s) => s.ackSeq >= settled.seq && s.server.x === s.predicted.x && s.server.y === s.predicted.y,
+    `${what}: prediction to equal the server`,
+    5000,
+  );
+}
+
+test('GET /webtransport answers the port, the path and a certificate hash', async () => {
+  const res = await fetch(`${server.url}webtransport`);
+  assert.equal(res.status, 200);
+  const info = await res.json();
+  assert.equal(info.port, port());
+  assert.equal(info.path, '/ws');
+  assert.ok(info.cert_hashes.length >= 1 && info.cert_hashes.every((h) => /^[0-9a-f]{64}$/i.test(h)), JSON.stringify(info));
+});
+
+test('(a) the page plays over WebTransport: HUD, messages 5 applied, checksums hold, inputs acknowledged, the player moves', async (t) => {
+  const page = await joinPage(browser, server.url, 'wendy');
+  try {
+    const s = await waitFor(
+      page,
+      (x) => x.connection === 'connected' && x.server !== null && x.acked >= 100,
+      '100 messages 5 applied over WebTransport',
+      20_000,
+    );
+    const brief = ({ transport, fallbacks, fallbackReason, welcomes, faults, lastClose, lastFault, acked }) => ({ transport, fallbacks, fallbackReason, welcomes, faults, lastClose, lastFault, acked });
+    assert.equal(s.transport, 'webtransport');
+    assert.equal(s.hudTransport, 'WebTransport', 'the HUD shows the transport');
+    assert.equal(s.fallbacks, 0, JSON.stringify(brief(s)));
+    assert.equal(s.replicaErrors, 0, 'no divergence: the checksums every 30 ticks hold');
+    assert.equal(s.faults, 0);
+    assert.ok(s.inputDatagrams > 30, `inputs went as datagrams (${s.inputDatagrams})`);
+    assert.ok(s.ackTick > 0 && s.ackTick <= s.tick, `acknowledging tick ${s.ackTick}`);
+    assert.equal(s.snapshots, s.acked, 'every snapshot came as a message 5');
+    t.diagnostic(`${s.acked} messages 5 applied, ${s.stale} stale, ${s.inputDatagrams} input datagrams, ${s.loneAcks} lone acks, acknowledging tick ${s.ackTick}`);
+    const moved = await walk(page, 'over WebTransport');
+    assert.equal(moved.transport, 'webtransport');
+    assert.equal(moved.replicaErrors, 0);
+    assert.equal(moved.faults, 0);
+    assert.equal(moved.welcomes, 1, 'one session all along');
+    assert.deepEqual(page.errors, []);
+    const metrics = await (await fetch(`${server.url}metrics`)).text();
+    const line = metrics.split('\n').find((l) => l.startsWith('tickwire_connections_by_transport{transport="webtransport"}'));
+    assert.ok(line && Number(line.split(' ').pop()) >= 1, `the server counts the session: ${line}`);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${SHOTS_DIR}webtransport.png` });
+  } finally {
+    await page.close();
+  }
+});
+
+/** Runs iptables with `args`, or throws saying what is needed. */
+function iptables(args) {
+  try {
+    execFileSync('iptables', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const why = e.code === 'ENOENT' ? 'iptables is not installed' : String(e.stderr || e.message).trim();
+    throw new Error(`this test blocks the server's UDP port with iptables and cannot (${why}): `
+      + 'install it with `apt-get install -y iptables` and run the test as root (CAP_NET_ADMIN)');
+  }
+}
+
+test('(b) with the UDP port dropped by a firewall, the page falls back to the WebSocket within the bound and plays', async (t) => {
+  const rule = ['INPUT', '-p', 'udp', '--dport', String(port()), '-j', 'DROP'];
+  iptables(['-I', ...rule]);
+  let page;
+  try {
+    const t0 = Date.now();
+    page = await joinPage(browser, server.url, 'wanda');
+    const s = await waitFor(page, (x) => x.connection === 'connected' && x.server !== null, 'connected over the fallback', 15_000);
+    const took = Date.now() - t0;
+    t.diagnostic(`connected over the WebSocket ${took} ms after the join (${s.fallbackReason})`);
+    assert.equal(s.transport, 'websocket');
+    assert.equal(s.hudTransport, 'WebSocket');
+    assert.equal(s.fallbacks, 1);
+    assert.equal(s.webTransportAttempts, 1);
+    assert.match(s.fallbackReason, /within 2 s/);
+    // The bound (2 s) plus the page's load, the join click and the WebSocket's handshake.
+    assert.ok(took < 4500, `connected ${took} ms after the join`);
+    const played = await walk(page, 'over the fallback WebSocket');
+    assert.equal(played.transport, 'websocket');
+    assert.equal(played.acked, 0, 'no message 5 over a WebSocket');
+    // (Over a WebSocket a still world sends no frame on quiet ticks: fewer snapshots than ticks.)
+    assert.ok(played.snapshots > 0 && played.tick > s.tick, `snapshots ${played.snapshots}, tick ${s.tick} → ${played.tick}`);
+    assert.equal(played.replicaErrors, 0);
+    assert.equal(played.faults, 0);
+    assert.deepEqual(page.errors, []);
+    await page.screenshot({ path: `${SHOTS_DIR}webtransport-fallback.png` });
+  } finally {
+    await page?.close();
+    iptables(['-D', ...rule]);
+  }
+});
