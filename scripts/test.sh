@@ -37,6 +37,19 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>
   fi
 fi
 
+# The browser's WebTransport fallback test drops the server's UDP port with iptables.
+if ! command -v iptables >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing iptables for the WebTransport fallback test (apt-get install iptables)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables
+  else
+    echo "The WebTransport fallback test needs root and iptables:" >&2
+    echo "  sudo apt-get install iptables   (and run the tests as root)" >&2
+    exit 1
+  fi
+fi
+
 cargo test --workspace
 
 if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
