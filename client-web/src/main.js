@@ -339,6 +339,8 @@ class Game {
       webTransportAttempts: c?.conn.webTransportAttempts ?? 0,
       acked: c?.stats.acked ?? 0,
       stale: c?.stats.stale ?? 0,
+      early: c?.stats.early ?? 0,
+      againstBase: c?.stats.againstBase ?? 0,
       ackTick: c?.ackTick ?? 0,
       inputDatagrams: c?.stats.inputDatagrams ?? 0,
       loneAcks: c?.stats.loneAcks ?? 0,

@@ -284,6 +284,11 @@ async function joinedClient(log) {
   const wt = FakeWebTransport.last();
   wt.accept();
   await settle();
+  // A datagram that overtakes the Welcome is dropped, not a fault.
+  wt.datagram(five(0, snapshot(10, { created: [{ id: 7, kind: 1, lanes: [1] }] }), []));
+  await settle();
+  assert.equal(c.stats.early, 1);
+  assert.equal(c.stats.faults, 0);
   wt.frame(messageFrame(encodeServer(welcome(schema, { tick: 10 }))));
   await settle();
   return { c, wt };
@@ -327,6 +332,7 @@ test('GameClient over WebTransport: messages 5 through Bases, acks on input data
   assert.equal(c.stats.stale, 2);
   assert.equal(c.replica.tick, 13);
   assert.equal(c.stats.acked, 3);
+  assert.equal(c.stats.againstBase, 2);
   assert.equal(c.stats.snapshots, 3);
   // Events come on the stream in a message 6.
   wt.frame(messageFrame(encodeServer({ type: 'Events', tick: 13, events: [{ kind: 3, values: [16] }] }, schema)));

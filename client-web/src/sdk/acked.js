@@ -80,8 +80,9 @@ export class Bases {
    * the base whose state `current` (the replica the page holds: the newest applied, or the
    * empty one) then takes, keeping its callbacks, which are called as `Replica.apply` calls
    * them (`dispatch: false` to skip them). Returns `{stale: true}` for a duplicate or an
-   * overtaken one, else `{stale: false, snapshot, changes, replica}`: the snapshot (its tick to
-   * acknowledge), what changed from `current` as it was, and the new replica kept as a base.
+   * overtaken one, else `{stale: false, snapshot, back, changes, replica}`: the snapshot (its
+   * tick to acknowledge), how far back its base was, what changed from `current` as it was, and
+   * the new replica kept as a base.
    * Throws a ReplicaError (MissingBase: a base the client never had or has dropped; a checksum
    * mismatch...) or a WireError when client and server disagree: reconnect.
    */
@@ -120,7 +121,7 @@ export class Bases {
     const joined = changes.players_changed.filter((id) => !current.players.has(id));
     current.assume(next);
     if (dispatch) current.dispatch(snap, changes, gone, joined);
-    return { stale: false, snapshot: snap, changes, replica: next };
+    return { stale: false, snapshot: snap, back, changes, replica: next };
   }
 }
 

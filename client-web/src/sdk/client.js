@@ -184,7 +184,9 @@ export class GameClient {
       corrections: 0, mispredicted: 0, maxCorrection: 0, snaps: 0,
       // Over WebTransport: messages 5 applied and dropped as stale, input datagrams (each
       // carrying an ack), lone acks, messages 6.
-      acked: 0, stale: 0, inputDatagrams: 0, loneAcks: 0, eventMessages: 0,
+      // (`early`: messages 5 that overtook the Welcome, dropped; `againstBase`: applied ones
+      // against an acknowledged tick, so the server has the acks.)
+      acked: 0, againstBase: 0, stale: 0, early: 0, inputDatagrams: 0, loneAcks: 0, eventMessages: 0,
     };
   }
 
@@ -309,6 +311,13 @@ export class GameClient {
   handleFrame(bytes) {
     const now = this.now() / 1000;
     if (!this.conn.hasWelcome) {
+      // Over WebTransport a datagram may overtake the Welcome on the stream: a message 5 before
+      // it is against nothing this client has yet, and the next one (or a later, once it
+      // acknowledges) repairs it. Dropped, like a stale one.
+      if (bytes[0] === 5 && this.conn.transport === 'webtransport') {
+        this.stats.early++;
+        return;
+      }
       let msg;
       try {
         msg = decodeServer(bytes, null);
@@ -372,6 +381,7 @@ export class GameClient {
       return;
     }
     this.stats.acked++;
+    if (got.back > 0) this.stats.againstBase++;
     this.ackTick = got.snapshot.tick;
     this.ackDue = true;
     this.afterSnapshot(got.snapshot, now);
