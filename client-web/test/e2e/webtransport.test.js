@@ -3,7 +3,9 @@
 // apply (checksums every second hold), the inputs go as datagrams carrying the ack and the
 // server acknowledges them, the player moves, the server's /metrics counts the session;
 // (b) with the server's UDP port dropped by the firewall (iptables DROP, as a real firewall
-// does, not a closed port), a page falls back to the WebSocket within the 2 s bound and plays.
+// does, not a closed port), a page falls back to the WebSocket within the 2 s bound and plays;
+// after a server restart the page comes back over WebTransport; a server without the flag
+// answers 404 and the page goes straight to the WebSocket.
 // Needs root and iptables for (b): it fails saying so when iptables cannot be used.
 // Screenshots go to test-results/.
 
@@ -135,5 +137,47 @@ test('(b) with the UDP port dropped by a firewall, the page falls back to the We
   } finally {
     await page?.close();
     iptables(['-D', ...rule]);
+  }
+});
+
+test('the server restarts: the page reconnects by itself, over WebTransport again', async () => {
+  const page = await joinPage(browser, server.url, 'rita');
+  try {
+    const first = await waitFor(page, (x) => x.connection === 'connected' && x.transport === 'webtransport' && x.acked > 10, 'playing over WebTransport');
+    await server.stop();
+    await waitFor(page, (x) => x.connection === 'reconnecting', 'the page to notice the server is gone', 10_000);
+    await server.restart();
+    const back = await waitFor(
+      page,
+      (x) => x.connection === 'connected' && x.welcomes >= 2 && x.acked > first.acked + 10,
+      'back over WebTransport',
+      30_000,
+    );
+    assert.equal(back.transport, 'webtransport', JSON.stringify({ fallbackReason: back.fallbackReason, lastClose: back.lastClose }));
+    assert.equal(back.hudTransport, 'WebTransport');
+    assert.ok(back.webTransportAttempts >= 2);
+    assert.equal(back.replicaErrors, 0);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await page.close();
+  }
+});
+
+test('a server without --webtransport: 404, and the page goes straight to the WebSocket', async () => {
+  const plain = await ServerProcess.start(['--view-radius', '5000']);
+  let page;
+  try {
+    assert.equal((await fetch(`${plain.url}webtransport`)).status, 404);
+    page = await joinPage(browser, plain.url, 'walt');
+    const s = await waitFor(page, (x) => x.connection === 'connected' && x.server !== null, 'connected', 10_000);
+    assert.equal(s.transport, 'websocket');
+    assert.equal(s.hudTransport, 'WebSocket');
+    assert.equal(s.webTransportAttempts, 0, 'no session tried');
+    assert.equal(s.fallbacks, 0);
+    assert.equal(s.fallbackReason, null);
+    assert.equal(s.welcomes, 1);
+  } finally {
+    await page?.close();
+    await plain.stop();
   }
 });
