@@ -49,12 +49,19 @@
  * A node of a cluster may send the client to another (a `Redirect` before the Welcome): it
  * follows at once with the same Hello, keeping its URL's other query parameters.
  *
- * The parts, usable alone: `connection.js` (WebSocket life cycle, Hello, backoff, redirects,
- * close-code policy in `close.js` / `backoff.js`), `clock.js` (clock sync), `inputs.js` (input history and
+ * Against a server with `--webtransport` the client plays over WebTransport when the browser
+ * has it (snapshots as datagrams against the ticks it acknowledged, events apart), and falls
+ * back to the WebSocket when the session and its Welcome are not up within 2 s;
+ * `client.transport` says which (`'webtransport'` | `'websocket'`); `transport: 'websocket'`
+ * keeps to the WebSocket. See client-web/README.md, "WebTransport".
+ *
+ * The parts, usable alone: `connection.js` (WebSocket and WebTransport life cycle, Hello,
+ * backoff, redirects, close-code policy in `close.js` / `backoff.js`), `acked.js` (messages 5
+ * against acknowledged bases, the datagram envelope, the stream's frames), `clock.js` (clock sync), `inputs.js` (input history and
  * redundant frames), `interpolate.js`, `predict.js`, `replica.js` (the replica: per-kind
  * callbacks, checksum), `codec.js` (every message), `schema.js` (the schema's bytes, rules,
  * names and quantization), `wire.js` (varints, zigzag, lanes, FNV-1a). Rust counterparts:
- * shared/src/sync/{wire,mod,replica,interpolate,predict}.rs, shared/src/schema.rs,
+ * shared/src/sync/{wire,mod,replica,interpolate,predict,acked}.rs, shared/src/schema.rs,
  * shared/src/clock.rs, shared/src/close.rs.
  *
  * @module tickwire-sdk
@@ -93,7 +100,14 @@ export {
 } from './schema.js';
 export { Fnv1a, RANGES, Reader, T, TYPE_NAMES, WireError, Writer, fnv1a, maskBits, maskOf } from './wire.js';
 export { GameClient, clientConfig, ownedByFirstPlayerField } from './client.js';
-export { Connection, MAX_REDIRECTS, closeReason, hasSeat, redirectUrl, withoutSeat } from './connection.js';
+export {
+  Connection, MAX_REDIRECTS, WEBTRANSPORT_FALLBACK_MS, WebTransportSocket, closeReason, discoveryUrl, hasSeat,
+  hexBytes, parseDiscovery, redirectUrl, webTransportUrl, withoutSeat,
+} from './connection.js';
+export {
+  Bases, FRAME_CLOSE, FRAME_MESSAGE, FrameReader, MAX_BACK, MAX_BASES, MAX_CLOSE_REASON, closeFrame,
+  decodeDatagram, encodeDatagram, messageFrame, peekAcked, writeFrame,
+} from './acked.js';
 export { ClockSync, clockConfig, millis, percentile } from './clock.js';
 export { InputHistory, inputConfig } from './inputs.js';
 export { Interpolator, blend, interpolationConfig, turnOf } from './interpolate.js';
