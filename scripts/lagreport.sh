@@ -5,7 +5,8 @@
 #
 #   scripts/lagreport.sh            # every row, 45 s each (about 6 minutes)
 #   SECONDS_PER_ROW=20 scripts/lagreport.sh
-#   ROWS="200:20:1:cubic:0" scripts/lagreport.sh   # rtt_ms:jitter_ms:loss_pct:congestion:notsent_lowat
+#   ROWS="200:20:1:cubic:0" scripts/lagreport.sh   # rtt_ms:jitter_ms:loss_pct:congestion:notsent_lowat[:transport]
+#   ROWS="200:20:1:-:0:webtransport" scripts/lagreport.sh   # over WebTransport datagrams
 #
 # Congestion control and TCP_NOTSENT_LOWAT are set per socket on the server
 # (--tcp-congestion, --tcp-notsent-lowat: setsockopt, so any congestion control the kernel has,
@@ -17,18 +18,20 @@ cd "$(dirname "$0")/.."
 LAG=${LAG:-../shared/lag/lag.sh}
 SECS=${SECONDS_PER_ROW:-45}
 PROFILE=${PROFILE:-dev}
-ROWS=${ROWS:-"0:0:0:-:0 200:20:0:-:0 200:20:0:cubic:0 200:20:1:-:0 200:20:1:cubic:0 200:20:1:cubic:16384"}
+ROWS=${ROWS:-"0:0:0:-:0 200:20:0:-:0 200:20:0:cubic:0 200:20:1:-:0 200:20:1:cubic:0 200:20:1:cubic:16384 0:0:0:-:0:webtransport 200:20:0:-:0:webtransport 200:20:1:-:0:webtransport"}
 cargo build -q --profile "$PROFILE" -p tickwire-server --bin tickwire -p tickwire-bench --bin lagreport
 DIR=${CARGO_TARGET_DIR:-target}/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 header=--header
 for row in $ROWS; do
-  IFS=: read -r rtt jitter loss cc lowat <<<"$row"
+  IFS=: read -r rtt jitter loss cc lowat transport <<<"$row"
+  transport=${transport:-websocket}
   label="$rtt ms RTT, jitter $jitter ms, loss $loss%"
+  [ "$transport" != websocket ] && label="$label, $transport"
   [ "$lowat" != 0 ] && label="$label, notsent_lowat $lowat"
   extra=()
   [ "$cc" != - ] && extra+=("--server-arg=--tcp-congestion=$cc")
   [ "$lowat" != 0 ] && extra+=("--server-arg=--tcp-notsent-lowat=$lowat")
   "$LAG" --quiet --rtt-ms "$rtt" --jitter-ms "$jitter" --loss-pct "$loss" --seed 19 -- \
-    "$DIR/lagreport" --seconds "$SECS" --label "$label" $header "${extra[@]}"
+    "$DIR/lagreport" --seconds "$SECS" --label "$label" --transport "$transport" $header "${extra[@]}"
   header=
 done

@@ -11,15 +11,18 @@ use crate::stats::{BotOutcome, BotStats, Ending};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use tickwire_client::Transport;
+use tickwire_client::webtransport::discover;
 use tickwire_client::{Client, Joined, Received, join_raw, quick_match};
 use tickwire_shared::Tick;
 use tickwire_shared::close::CloseCode;
 use tickwire_shared::schema::Schema;
+use tickwire_shared::sync::acked::{Applied, Bases, encode_datagram, peek_acked};
 use tickwire_shared::sync::bot::BotBrain;
 use tickwire_shared::sync::inputs::InputHistory;
 use tickwire_shared::sync::replica::{Replica, ReplicaError};
 use tickwire_shared::sync::{
-    Action, ClientMsg, Hello, PROTOCOL_VERSION, Ping, ServerMsg, Welcome, encode_client,
+    Action, ClientMsg, Hello, PROTOCOL_VERSION, Ping, ServerMsg, Snapshot, Welcome, encode_client,
 };
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +49,8 @@ pub struct BotPlan {
     pub connect_timeout: Duration,
     /// Base seed; bot `i` uses `seed + i`.
     pub seed: u64,
+    /// Over WebTransport: snapshots (messages 5) and inputs as datagrams.
+    pub webtransport: bool,
 }
 
 /// What the bot did with one server message.
@@ -90,6 +95,12 @@ pub struct BotState {
     epoch: Instant,
     next_action: u32,
     inputs: InputHistory,
+    /// Over WebTransport: the replicas its snapshots are against.
+    bases: Bases,
+    /// The newest tick applied over datagrams, and whether a datagram has acknowledged it.
+    ack: Option<(Tick, bool)>,
+    /// A lone acknowledgement to send now (two snapshots came without an input between).
+    lone_ack: Option<Tick>,
 }
 
 impl BotState {
@@ -108,6 +119,9 @@ impl BotState {
             epoch,
             next_action: 1,
             inputs: InputHistory::new(REDUNDANCY, PENDING),
+            bases: Bases::new(&Replica::new(welcome)),
+            ack: None,
+            lone_ack: None,
         }
     }
 
@@ -123,11 +137,35 @@ impl BotState {
         if self.broken {
             // Nothing decodes reliably once the replica is off (updates name what it holds);
             // count snapshots by their first byte only.
-            if bytes.first() == Some(&1) {
+            if matches!(bytes.first(), Some(&1 | &5)) {
                 self.stats.snapshots += 1;
                 self.stats.snapshot_bytes += bytes.len() as u64;
             }
             return Seen::Other;
+        }
+        match peek_acked(bytes) {
+            Ok(Some(_)) => {
+                let applied = match self.bases.apply(&mut self.replica, bytes) {
+                    Ok(Applied::Stale) => return Seen::Other,
+                    Ok(Applied::New(snap, _)) => {
+                        if self.ack.is_some_and(|(_, sent)| !sent) {
+                            self.lone_ack = Some(snap.tick);
+                            self.ack = Some((snap.tick, true));
+                        } else {
+                            self.ack = Some((snap.tick, false));
+                        }
+                        Ok(snap)
+                    }
+                    Err(e) => Err(e),
+                };
+                return self.after_snapshot(applied, bytes.len(), now);
+            }
+            Ok(None) => {}
+            Err(_) => {
+                self.stats.undecodable += 1;
+                self.broken = true;
+                return Seen::Undecodable;
+            }
         }
         let msg = match self.replica.decode(bytes) {
             Ok(m) => m,
@@ -139,40 +177,8 @@ impl BotState {
         };
         match msg {
             ServerMsg::Snapshot(snap) => {
-                self.stats.snapshots += 1;
-                self.stats.snapshot_bytes += bytes.len() as u64;
-                self.stats.entity_updates += snap.updated.len() as u64;
-                if let Some((at, tick, still)) = self.last_snapshot
-                    && !still
-                {
-                    let gap = now.saturating_duration_since(at);
-                    self.stats.jitter.record(gap.abs_diff(self.tick_period));
-                    self.stats.missed_ticks += u64::from(snap.tick.since(tick).saturating_sub(1));
-                }
-                let applied = self.replica.apply(&snap);
-                let still = applied.is_ok() && self.replica.is_still();
-                self.last_snapshot = Some((now, snap.tick, still));
-                match applied {
-                    Ok(_) => {
-                        self.inputs.ack(snap.ack_input_seq);
-                        self.stats.entities_in_view += self.replica.entities.len() as u64;
-                        let verified = snap.checksum.is_some();
-                        self.stats.checksums_verified += u64::from(verified);
-                        Seen::Snapshot { verified }
-                    }
-                    Err(ReplicaError::ChecksumMismatch { .. }) => {
-                        // The tables differ; every later checksum would too. Count it once and
-                        // stop checking this bot.
-                        self.stats.divergences += 1;
-                        self.broken = true;
-                        Seen::Divergence
-                    }
-                    Err(_) => {
-                        self.stats.replica_errors += 1;
-                        self.broken = true;
-                        Seen::ReplicaError
-                    }
-                }
+                let applied = self.replica.apply(&snap).map(|_| Box::new(snap));
+                self.after_snapshot(applied, bytes.len(), now)
             }
             ServerMsg::Pong(p) => {
                 let now_us = self.micros(now);
@@ -180,14 +186,68 @@ impl BotState {
                 self.stats.rtt.record(rtt);
                 Seen::Pong(rtt)
             }
-            // `Replica::decode` turns a tick marker into its snapshot.
-            // The load tester's bots connect over WebSocket: messages 5 and 6 are WebTransport's.
+            // `Replica::decode` turns a tick marker into its snapshot; messages 5 are applied
+            // above, and the events of messages 6 mean nothing to a bot.
             ServerMsg::Welcome(_)
             | ServerMsg::Marker(_)
             | ServerMsg::Redirect(_)
             | ServerMsg::Acked(_)
             | ServerMsg::Events(_) => Seen::Other,
         }
+    }
+
+    /// Counts a snapshot applied (or refused) that arrived at `now` in `len` bytes.
+    fn after_snapshot(
+        &mut self,
+        applied: Result<Box<Snapshot>, ReplicaError>,
+        len: usize,
+        now: Instant,
+    ) -> Seen {
+        self.stats.snapshots += 1;
+        self.stats.snapshot_bytes += len as u64;
+        let snap = match applied {
+            Ok(s) => s,
+            Err(ReplicaError::ChecksumMismatch { .. }) => {
+                // The tables differ; every later checksum would too. Count it once and stop
+                // checking this bot.
+                self.stats.divergences += 1;
+                self.broken = true;
+                return Seen::Divergence;
+            }
+            Err(_) => {
+                self.stats.replica_errors += 1;
+                self.broken = true;
+                return Seen::ReplicaError;
+            }
+        };
+        self.stats.entity_updates += snap.updated.len() as u64;
+        if let Some((at, tick, still)) = self.last_snapshot
+            && !still
+        {
+            let gap = now.saturating_duration_since(at);
+            self.stats.jitter.record(gap.abs_diff(self.tick_period));
+            self.stats.missed_ticks += u64::from(snap.tick.since(tick).saturating_sub(1));
+        }
+        let still = self.replica.is_still();
+        self.last_snapshot = Some((now, snap.tick, still));
+        self.inputs.ack(snap.ack_input_seq);
+        self.stats.entities_in_view += self.replica.entities.len() as u64;
+        let verified = snap.checksum.is_some();
+        self.stats.checksums_verified += u64::from(verified);
+        Seen::Snapshot { verified }
+    }
+
+    /// Over WebTransport: the acknowledgement for the next datagram (marked sent).
+    pub fn take_ack(&mut self) -> Option<Tick> {
+        self.ack.as_mut().map(|(t, sent)| {
+            *sent = true;
+            *t
+        })
+    }
+
+    /// Over WebTransport: a lone acknowledgement due now, if any.
+    pub fn lone_ack(&mut self) -> Option<Tick> {
+        self.lone_ack.take()
     }
 
     fn micros(&self, now: Instant) -> u32 {
@@ -224,8 +284,32 @@ impl BotState {
 async fn send(client: &Client, state: &mut BotState, live: &Live, msg: &ClientMsg) -> bool {
     let mut payload = Vec::new();
     encode_client(msg, state.schema(), &mut payload);
+    send_payload(client, state, live, payload, false).await
+}
+
+/// Over WebTransport an input goes as a datagram carrying the acknowledgement.
+async fn send_input(client: &Client, state: &mut BotState, live: &Live, msg: &ClientMsg) -> bool {
+    if client.transport() != Transport::WebTransport {
+        return send(client, state, live, msg).await;
+    }
+    let ack = state.take_ack();
+    let payload = encode_datagram(ack, Some(msg), state.schema());
+    send_payload(client, state, live, payload, true).await
+}
+
+async fn send_payload(
+    client: &Client,
+    state: &mut BotState,
+    live: &Live,
+    payload: Vec<u8>,
+    datagram: bool,
+) -> bool {
     let len = payload.len() as u64;
-    let sent = client.send_bytes(payload).await.is_ok();
+    let sent = if datagram {
+        client.send_datagram(payload).await.is_ok()
+    } else {
+        client.send_bytes(payload).await.is_ok()
+    };
     if sent {
         state.stats.msgs_out += 1;
         state.stats.bytes_out += len;
@@ -253,9 +337,15 @@ async fn connect(plan: &BotPlan, name: &str) -> Result<Seated, String> {
                 .ws_url(),
             None => plan.url.clone(),
         };
-        let client = Client::connect(&url, plan.connect_timeout)
-            .await
-            .map_err(|e| e.to_string())?;
+        let client = if plan.webtransport {
+            let info = discover(&url, plan.connect_timeout)
+                .await
+                .ok_or("the server offers no WebTransport (GET /webtransport)")?;
+            Client::connect_webtransport(&url, &info, plan.connect_timeout).await
+        } else {
+            Client::connect(&url, plan.connect_timeout).await
+        }
+        .map_err(|e| e.to_string())?;
         let hello = Hello {
             protocol_version: PROTOCOL_VERSION,
             name: name.into(),
@@ -375,6 +465,10 @@ pub async fn run_bot(
                         Seen::Pong(rtt) => live.record_rtt(rtt),
                         Seen::Other => {}
                     }
+                    if let Some(t) = state.lone_ack() {
+                        let payload = encode_datagram(Some(t), None, state.schema());
+                        send_payload(&client, &mut state, &live, payload, true).await;
+                    }
                 }
                 Received::Closed { code, reason } => {
                     live.errors.fetch_add(1, Ordering::Relaxed);
@@ -383,7 +477,7 @@ pub async fn run_bot(
             },
             _ = inputs.tick(), if input_period.is_some() => {
                 let (input, action) = state.input(plan.input_rate);
-                send(&client, &mut state, &live, &input).await;
+                send_input(&client, &mut state, &live, &input).await;
                 if let Some(action) = action {
                     send(&client, &mut state, &live, &action).await;
                 }

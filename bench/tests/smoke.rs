@@ -9,10 +9,21 @@ use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_bots_for_a_few_seconds_with_zero_divergences() {
+    twenty_bots("websocket").await;
+}
+
+/// The same over WebTransport: snapshots as datagrams against acknowledged ticks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_bots_over_webtransport_with_zero_divergences() {
+    twenty_bots("webtransport").await;
+}
+
+async fn twenty_bots(transport: &str) {
     let shutdown = CancellationToken::new();
     let server = Server::bind(
         Config {
             checksum_interval: 3,
+            webtransport: transport == "webtransport",
             ..Config::ephemeral()
         },
         shutdown.clone(),
@@ -28,6 +39,7 @@ async fn twenty_bots_for_a_few_seconds_with_zero_divergences() {
     cfg.duration = Duration::from_secs(4);
     cfg.chat_interval = Some(Duration::from_secs(2));
     cfg.ping_interval = Duration::from_millis(250);
+    cfg.transport = transport.into();
     let report = run_load(&cfg, false).await.expect("run starts");
     eprintln!("{}", report.summary());
 
@@ -47,10 +59,37 @@ async fn twenty_bots_for_a_few_seconds_with_zero_divergences() {
     assert_eq!(server_figures.hold_start.players, 20);
     assert!(server_figures.hold.ticks > 0);
     assert!(report.passed(), "{:?}", report.failures);
+    if transport == "webtransport" {
+        let metrics = metrics_text(&url).await;
+        let datagrams: f64 = metrics
+            .lines()
+            .find(|l| l.starts_with("tickwire_datagrams_sent_total"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .expect("the datagram counter");
+        // 20 bots, 4 s held, 30 snapshots a second: most of them went as datagrams.
+        assert!(datagrams > 20.0 * 4.0 * 30.0 * 0.8, "{datagrams} datagrams");
+    }
 
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .expect("server stops")
         .unwrap();
+}
+
+/// The server's `/metrics` text, over a plain HTTP/1.1 request.
+async fn metrics_text(ws_url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = ws_url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/ws")
+        .to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.unwrap();
+    body
 }

@@ -160,6 +160,9 @@ async fn drive(
     let reader = async {
         let mut frames = FrameReader::new(MAX_FRAME);
         let mut buf = vec![0u8; 16 * 1024];
+        // A datagram can overtake the Welcome on the stream: one before the first stream
+        // message is a snapshot the client cannot decode yet, dropped (the next one repairs it).
+        let mut welcomed = false;
         loop {
             tokio::select! {
                 r = recv.read(&mut buf) => match r {
@@ -169,6 +172,7 @@ async fn drive(
                             match frames.next_frame() {
                                 Ok(None) => break,
                                 Ok(Some(Frame::Message(m))) => {
+                                    welcomed = true;
                                     if incoming.send(Received::Binary(m)).await.is_err() {
                                         return;
                                     }
@@ -190,6 +194,7 @@ async fn drive(
                     }
                 },
                 d = conn.receive_datagram() => match d {
+                    Ok(_) if !welcomed => {}
                     Ok(d) => {
                         if incoming.send(Received::Binary(d.payload().to_vec())).await.is_err() {
                             return;

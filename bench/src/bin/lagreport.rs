@@ -28,13 +28,15 @@ use std::time::{Duration, Instant};
 use tickwire_arena::client::{ClientConfig, Intent, input_lanes, predict_step};
 use tickwire_arena::quant::dequantize_pos;
 use tickwire_arena::{BODY, body};
+use tickwire_client::webtransport::discover;
 use tickwire_client::{Client, Received};
 use tickwire_shared::clock::percentile;
+use tickwire_shared::sync::acked::{encode_datagram, peek_acked};
 use tickwire_shared::sync::netcode::{Netcode, NetcodeConfig, NetcodeReport, Source};
 use tickwire_shared::sync::{
     ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg, decode_server, encode_client,
 };
-use tickwire_shared::{NetId, PlayerId};
+use tickwire_shared::{NetId, PlayerId, Tick};
 
 /// The netcode report over real TCP (run it under lag.sh).
 #[derive(Debug, Parser)]
@@ -57,6 +59,10 @@ struct Args {
     /// Print the markdown header before the row.
     #[arg(long)]
     header: bool,
+    /// The clients' transport: `websocket` (TCP) or `webtransport` (the server gets
+    /// `--webtransport`; snapshots and inputs go as datagrams).
+    #[arg(long, default_value = "websocket")]
+    transport: String,
 }
 
 const TICK_RATE: f64 = 30.0;
@@ -106,8 +112,22 @@ fn bot(kind: usize, n: u32) -> Intent {
     }
 }
 
-async fn run_client(url: String, kind: usize, start: Instant, until: f64) -> Result<Measured> {
-    let mut client = Client::connect(&url, Duration::from_secs(10)).await?;
+async fn run_client(
+    url: String,
+    kind: usize,
+    start: Instant,
+    until: f64,
+    webtransport: bool,
+) -> Result<Measured> {
+    let limit = Duration::from_secs(10);
+    let mut client = if webtransport {
+        let info = discover(&url, limit)
+            .await
+            .context("the server offers no WebTransport")?;
+        Client::connect_webtransport(&url, &info, limit).await?
+    } else {
+        Client::connect(&url, limit).await?
+    };
     let mut hello = Vec::new();
     encode_client(
         &ClientMsg::Hello(Hello {
@@ -149,6 +169,8 @@ async fn run_client(url: String, kind: usize, start: Instant, until: f64) -> Res
     inputs.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut predicted_after: BTreeMap<u32, (i64, i64)> = BTreeMap::new();
+    // Over datagrams: the newest tick applied, and whether a datagram has carried it.
+    let mut ack: Option<(Tick, bool)> = None;
     let mut n = 0u32;
     let warmup = 3.0;
     while now() < until {
@@ -162,7 +184,15 @@ async fn run_client(url: String, kind: usize, start: Instant, until: f64) -> Res
                 {
                     predicted_after.insert(seq, (p[body::x], p[body::y]));
                 }
-                client.send_bytes(encode(&msg)).await?;
+                if webtransport {
+                    let a = ack.as_mut().map(|(t, sent)| {
+                        *sent = true;
+                        *t
+                    });
+                    client.send_datagram(encode_datagram(a, Some(&msg), &schema)).await?;
+                } else {
+                    client.send_bytes(encode(&msg)).await?;
+                }
                 if let Some(ping) = net.poll_ping(now()) {
                     client.send_bytes(encode(&ping)).await?;
                 }
@@ -187,9 +217,27 @@ async fn run_client(url: String, kind: usize, start: Instant, until: f64) -> Res
             frame = client.recv_frame() => match frame {
                 Received::Binary(bytes) => {
                     let t = now();
-                    let msg = net.replica.decode(&bytes)?;
-                    net.handle_message(&msg, t).context("replica in step")?;
-                    if let ServerMsg::Snapshot(s) = &msg {
+                    let snap = if peek_acked(&bytes)?.is_some() {
+                        // A datagram: against its base; a stale one changes nothing.
+                        let Some((s, _)) = net.handle_acked(&bytes, t).context("replica in step")? else {
+                            continue;
+                        };
+                        if ack.is_some_and(|(_, sent)| !sent) {
+                            client.send_datagram(encode_datagram(Some(s.tick), None, &schema)).await?;
+                            ack = Some((s.tick, true));
+                        } else {
+                            ack = Some((s.tick, false));
+                        }
+                        Some(*s)
+                    } else {
+                        let msg = net.replica.decode(&bytes)?;
+                        net.handle_message(&msg, t).context("replica in step")?;
+                        match msg {
+                            ServerMsg::Snapshot(s) => Some(s),
+                            _ => None,
+                        }
+                    };
+                    if let Some(s) = &snap {
                         if t >= warmup {
                             m.arrivals.push(t);
                         }
@@ -271,6 +319,7 @@ fn start_server(args: &Args) -> Result<Child> {
             "5000",
         ])
         .args(&args.server_args)
+        .args((args.transport == "webtransport").then_some("--webtransport"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -281,6 +330,11 @@ fn start_server(args: &Args) -> Result<Child> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    let webtransport = match args.transport.as_str() {
+        "websocket" => false,
+        "webtransport" => true,
+        other => bail!("--transport is websocket or webtransport, not {other:?}"),
+    };
     let mut server = start_server(&args)?;
     let url = format!("ws://127.0.0.1:{}/ws", args.port);
     // Wait until it listens.
@@ -295,7 +349,7 @@ async fn main() -> Result<()> {
     let start = Instant::now();
     let until = 3.0 + args.seconds;
     let tasks: Vec<_> = (0..3)
-        .map(|k| tokio::spawn(run_client(url.clone(), k, start, until)))
+        .map(|k| tokio::spawn(run_client(url.clone(), k, start, until, webtransport)))
         .collect();
     let mut all = Vec::new();
     for t in tasks {
@@ -384,6 +438,13 @@ async fn main() -> Result<()> {
         .find_map(|a| a.strip_prefix("--tcp-congestion="))
         .unwrap_or(&cc)
         .to_string();
+    // Over WebTransport the snapshots and inputs ride QUIC datagrams: quinn's own congestion
+    // control (cubic), not the kernel's TCP.
+    let (server_cc, cc) = if webtransport {
+        ("QUIC datagrams".to_string(), "quinn cubic".to_string())
+    } else {
+        (server_cc, cc)
+    };
     let row = report.markdown_row();
     let (checks, mismatches): (u32, u32) = all
         .iter()

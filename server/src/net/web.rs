@@ -52,6 +52,7 @@ pub(crate) const EMBEDDED: &[(&str, &[u8])] = embed!(
     "src/sdk/wire.js",
     "src/sdk/bits.js",
     "src/sdk/f32.js",
+    "src/sdk/acked.js",
     "cards/index.html",
     "cards/cards.js",
     "cards/cards.css",
