@@ -28,6 +28,11 @@ struct TestServer {
 
 impl TestServer {
     fn start(addr: SocketAddr) -> TestServer {
+        TestServer::start_with(addr, false)
+    }
+
+    /// With `webtransport`, the server also takes WebTransport sessions (`--webtransport`).
+    fn start_with(addr: SocketAddr, webtransport: bool) -> TestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -37,6 +42,7 @@ impl TestServer {
             addr,
             // Everyone sees everyone, wherever they spawn.
             view_radius: 10_000.0,
+            webtransport,
             ..Config::ephemeral()
         };
         let shutdown = CancellationToken::new();
@@ -191,6 +197,50 @@ fn a_remote_players_moves_show_in_the_other_clients_view() {
     // Bob renders alice in the past (interpolation delay), never ahead of the server.
     let view = bob.world().resource::<ViewState>();
     assert!(view.render_tick <= view.server_tick, "{view:?}");
+    drop((alice, bob));
+    server.stop();
+}
+
+#[test]
+fn over_webtransport_a_remote_players_moves_arrive_as_datagrams() {
+    let server = TestServer::start_with("127.0.0.1:0".parse().unwrap(), true);
+    let mut alice = client_app(&server.url(), "alice");
+    let mut bob = client_app(&server.url(), "bob");
+    let mut alice_id = None;
+    run_until(
+        &mut [&mut alice, &mut bob],
+        "both joined over WebTransport, bob sees alice",
+        |apps| {
+            alice_id = player_id(apps[0]);
+            alice_id.is_some_and(|a| seen_position(apps[1], a).is_some())
+                && local(apps[0]).is_some()
+        },
+    );
+    for app in [&alice, &bob] {
+        let c = app.world().resource::<Connection>();
+        assert_eq!(
+            c.transport,
+            Some(tickwire_client::Transport::WebTransport),
+            "the client says which transport it uses"
+        );
+    }
+    let alice_id = alice_id.unwrap();
+    let start = seen_position(&bob, alice_id).unwrap();
+    let dir = inward(&alice, local(&alice).unwrap().predicted);
+    set_intent(&mut alice, dir);
+    run_until(
+        &mut [&mut alice, &mut bob],
+        "bob sees alice move 60 units",
+        |apps| {
+            let p = seen_position(apps[1], alice_id).unwrap_or(start);
+            (p - start).dot(dir) > 60.0
+        },
+    );
+    // Alice's inputs went as datagrams and were acknowledged: her prediction is the server's.
+    set_intent(&mut alice, Vec2::ZERO);
+    run_until(&mut [&mut alice, &mut bob], "alice settles", |apps| {
+        local(apps[0]).is_some_and(|l| l.predicted.distance(l.server) < 0.01)
+    });
     drop((alice, bob));
     server.stop();
 }

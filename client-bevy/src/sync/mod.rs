@@ -32,12 +32,15 @@ use bevy::prelude::*;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tickwire_client::Transport;
+use tickwire_shared::sync::acked::{encode_datagram, peek_acked};
 use tickwire_shared::sync::netcode::{Netcode, NetcodeConfig, Source};
 use tickwire_shared::sync::predict::{Correction, PredictStep};
 use tickwire_shared::sync::{
-    Action, ClientMsg, Event, ServerMsg, Value, Welcome, decode_server, encode_client,
+    Acked, Action, ClientMsg, Event, ServerMsg, Snapshot, Value, Welcome, decode_server,
+    encode_client,
 };
-use tickwire_shared::{NetId, PlayerId};
+use tickwire_shared::{NetId, PlayerId, Tick};
 
 /// Builds a game's prediction step from the room's `Welcome` (its `game_config` has the
 /// game's constants); `None` predicts nothing.
@@ -137,6 +140,8 @@ pub struct Connection {
     pub resumed: bool,
     /// The player this client was given last.
     pub player: Option<PlayerId>,
+    /// The transport of the current (or last) connection.
+    pub transport: Option<Transport>,
 }
 
 impl Default for Connection {
@@ -147,6 +152,7 @@ impl Default for Connection {
             sessions: 0,
             resumed: false,
             player: None,
+            transport: None,
         }
     }
 }
@@ -159,6 +165,8 @@ pub struct Session {
     /// The `Welcome` of the current connection.
     pub welcome: Option<Welcome>,
     epoch: Option<Instant>,
+    /// Over WebTransport: the newest tick applied, and whether a datagram has acknowledged it.
+    ack: Option<(Tick, bool)>,
 }
 
 impl Session {
@@ -172,6 +180,7 @@ impl Session {
         self.netcode = None;
         self.welcome = None;
         self.epoch = None;
+        self.ack = None;
     }
 }
 
@@ -352,9 +361,20 @@ fn receive(
                 continue;
             }
             FromNet::Frame(bytes, at) => (bytes, at),
+            FromNet::Connected(t) => {
+                connection.transport = Some(t);
+                continue;
+            }
         };
         stats.record(at, bytes.len());
+        // A message 5 is decoded against its base, which `Netcode::handle_acked` picks: here it
+        // only routes (its snapshot is a placeholder).
+        let acked = matches!(peek_acked(&bytes), Ok(Some(_)));
         let decoded = match session.netcode.as_ref() {
+            _ if acked => Ok(ServerMsg::Acked(Acked {
+                back: 0,
+                snapshot: Snapshot::default(),
+            })),
             Some(n) => n.replica.decode(&bytes),
             None => decode_server(&bytes, None, &[]),
         };
@@ -408,14 +428,20 @@ fn receive(
             ServerMsg::Marker(_) => {
                 stats.dropped += 1;
             }
-            // The connection task follows a redirect before any Welcome reaches here. Messages
-            // 5 and 6 are WebTransport's, and the Bevy client connects over WebSocket.
-            ServerMsg::Redirect(_) | ServerMsg::Acked(_) | ServerMsg::Events(_) => {
+            // The connection task follows a redirect before any Welcome reaches here.
+            ServerMsg::Redirect(_) => {
                 stats.dropped += 1;
             }
-            ServerMsg::Snapshot(snap) => {
-                let now = session.secs(at);
-                let Some(n) = session.netcode.as_mut() else {
+            // Over WebTransport events come apart from their snapshots.
+            ServerMsg::Events(e) => {
+                for e in e.events {
+                    events.write(SyncEvent::Game(e));
+                }
+            }
+            msg @ (ServerMsg::Snapshot(_) | ServerMsg::Acked(_)) => {
+                let sess = &mut *session;
+                let now = sess.secs(at);
+                let Some(n) = sess.netcode.as_mut() else {
                     continue;
                 };
                 let before: BTreeMap<PlayerId, (String, bool)> = n
@@ -424,20 +450,41 @@ fn receive(
                     .iter()
                     .map(|(id, p)| (*id, (p.name.clone(), p.connected)))
                     .collect();
-                let changes = match n.handle_snapshot(&snap, now) {
-                    Ok(c) => c,
+                let applied = match msg {
+                    ServerMsg::Snapshot(snap) => {
+                        n.handle_snapshot(&snap, now).map(|c| Some((snap, c)))
+                    }
+                    _ => n.handle_acked(&bytes, now).map(|o| o.map(|(s, c)| (*s, c))),
+                };
+                let (snap, changes) = match applied {
+                    Ok(Some(x)) => x,
+                    // A datagram that was stale (repeated, or overtaken): nothing changed.
+                    Ok(None) => {
+                        stats.dropped += 1;
+                        continue;
+                    }
                     Err(e) => {
                         // A replica that no longer matches the server cannot be repaired in
                         // place: drop the connection and start from a fresh full state.
                         warn!("replica diverged: {e}; reconnecting");
                         stats.dropped += 1;
                         net.command(ToNet::Reconnect(Disconnect::Diverged(e.to_string())));
-                        session.clear();
+                        sess.clear();
                         despawn_all(&mut commands, &mut map);
                         continue;
                     }
                 };
                 stats.snapshots += 1;
+                if acked {
+                    // Acknowledged by the next input, or alone if the last one still waits.
+                    if sess.ack.is_some_and(|(_, sent)| !sent) {
+                        let d = encode_datagram(Some(snap.tick), None, &n.replica.schema);
+                        net.command(ToNet::Datagram(d));
+                        sess.ack = Some((snap.tick, true));
+                    } else {
+                        sess.ack = Some((snap.tick, false));
+                    }
+                }
                 let r = &n.replica;
                 for (id, _) in &changes.removed {
                     if let Some(e) = map.0.remove(id) {
@@ -521,9 +568,15 @@ fn receive(
     }
 }
 
-fn send_input(link: Option<Res<Link>>, lanes: Res<InputLanes>, mut session: ResMut<Session>) {
+fn send_input(
+    link: Option<Res<Link>>,
+    lanes: Res<InputLanes>,
+    connection: Res<Connection>,
+    mut session: ResMut<Session>,
+) {
     let Some(link) = link else { return };
     let now = session.secs(Instant::now());
+    let session = &mut *session;
     let Some(n) = session.netcode.as_mut() else {
         return;
     };
@@ -531,9 +584,22 @@ fn send_input(link: Option<Res<Link>>, lanes: Res<InputLanes>, mut session: ResM
     let mut cmd = lanes.0.clone();
     cmd.resize(width, 0);
     let msg = n.make_input(cmd);
-    let mut out = Vec::new();
-    encode_client(&msg, &n.replica.schema, &mut out);
-    link.command(ToNet::Send(out));
+    if connection.transport == Some(Transport::WebTransport) {
+        // A datagram, carrying the acknowledgement of the newest snapshot applied.
+        let ack = session.ack.as_mut().map(|(t, sent)| {
+            *sent = true;
+            *t
+        });
+        link.command(ToNet::Datagram(encode_datagram(
+            ack,
+            Some(&msg),
+            &n.replica.schema,
+        )));
+    } else {
+        let mut out = Vec::new();
+        encode_client(&msg, &n.replica.schema, &mut out);
+        link.command(ToNet::Send(out));
+    }
     if let Some(ping) = n.poll_ping(now) {
         let mut out = Vec::new();
         encode_client(&ping, &n.replica.schema, &mut out);

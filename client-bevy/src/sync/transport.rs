@@ -19,7 +19,7 @@ use rand::Rng;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tickwire_client::redirect::{MAX_REDIRECTS, has_seat, redirected_url, without_seat};
-use tickwire_client::{Client, CloseCode, Received, Retry};
+use tickwire_client::{Client, CloseCode, Received, Retry, Transport};
 use tickwire_shared::schema::Schema;
 use tickwire_shared::sync::{
     ClientMsg, Hello, PROTOCOL_VERSION, Redirect, ServerMsg, decode_server, encode_client,
@@ -63,6 +63,8 @@ impl LinkConfig {
 pub enum ToNet {
     /// Send this encoded message (dropped when not connected).
     Send(Vec<u8>),
+    /// Send this as a datagram (over WebTransport; a WebSocket sends it as a message).
+    Datagram(Vec<u8>),
     /// Drop the current connection (or stop waiting) and connect again now.
     Reconnect(Disconnect),
     /// Close the current connection and do not reconnect until asked (`Reconnect`).
@@ -78,6 +80,8 @@ pub enum FromNet {
     Status(LinkStatus),
     /// A binary frame from the server and when it arrived (after any simulated lag).
     Frame(Vec<u8>, Instant),
+    /// A connection is up, over this transport (before its `Hello`).
+    Connected(Transport),
 }
 
 /// Bevy's end of the link: the two channels and the thread. Dropping it shuts the thread down.
@@ -161,7 +165,8 @@ async fn run_link(
             attempt: backoff.failures() + 1,
         }));
         let connected = tokio::select! {
-            c = Client::connect(&url, config.connect_timeout) => Some(c),
+            // WebTransport when the server offers it and it comes up in time, else WebSocket.
+            c = Client::connect_auto(&url, config.connect_timeout) => Some(c),
             stop = wait_for_stop(&mut cmds) => if stop { return } else { None },
         };
         let cause = match connected {
@@ -173,6 +178,7 @@ async fn run_link(
                 Disconnect::Unreachable(e.to_string())
             }
             Some(Ok(client)) => {
+                emit(FromNet::Connected(client.transport()));
                 match run_session(&config, client, &mut resume_token, &mut cmds, &events).await {
                     SessionEnd::Shutdown => return,
                     SessionEnd::Redirected(r) if hops < MAX_REDIRECTS => {
@@ -224,7 +230,7 @@ async fn run_link(
                 match cmds.recv().await {
                     None | Some(ToNet::Shutdown) => return,
                     Some(ToNet::Reconnect(_)) => break,
-                    Some(ToNet::Send(_) | ToNet::Stop(_)) => {}
+                    Some(ToNet::Send(_) | ToNet::Datagram(_) | ToNet::Stop(_)) => {}
                 }
             }
             backoff.reset();
@@ -257,7 +263,7 @@ async fn wait_for_stop(cmds: &mut UnboundedReceiver<ToNet>) -> bool {
         match cmds.recv().await {
             None | Some(ToNet::Shutdown) => return true,
             Some(ToNet::Reconnect(_)) => return false,
-            Some(ToNet::Send(_) | ToNet::Stop(_)) => {}
+            Some(ToNet::Send(_) | ToNet::Datagram(_) | ToNet::Stop(_)) => {}
         }
     }
 }
@@ -293,7 +299,8 @@ async fn run_session(
     let mut welcomed = false;
     let mut abort = false;
     let mut inbound: DelayLine<FromNet> = DelayLine::new(config.lag);
-    let mut outbound: DelayLine<Vec<u8>> = DelayLine::new(config.lag);
+    // (bytes, as a datagram)
+    let mut outbound: DelayLine<(Vec<u8>, bool)> = DelayLine::new(config.lag);
     let far_future = || tokio::time::Instant::now() + Duration::from_secs(3600);
     let end = loop {
         let next_in = inbound
@@ -327,7 +334,8 @@ async fn run_session(
                 }
             },
             cmd = cmds.recv() => match cmd {
-                Some(ToNet::Send(msg)) => outbound.push(Instant::now(), msg),
+                Some(ToNet::Send(msg)) => outbound.push(Instant::now(), (msg, false)),
+                Some(ToNet::Datagram(d)) => outbound.push(Instant::now(), (d, true)),
                 Some(ToNet::Reconnect(cause)) => {
                     // Drop the socket without a goodbye, so the server keeps the player for
                     // a resume instead of removing it.
@@ -355,8 +363,13 @@ async fn run_session(
                 }
             }
             _ = sleep_until(next_out) => {
-                while let Some(bytes) = outbound.pop_due(Instant::now()) {
-                    if client.send_bytes(bytes).await.is_err() {
+                while let Some((bytes, datagram)) = outbound.pop_due(Instant::now()) {
+                    let sent = if datagram {
+                        client.send_datagram(bytes).await
+                    } else {
+                        client.send_bytes(bytes).await
+                    };
+                    if sent.is_err() {
                         break;
                     }
                 }
