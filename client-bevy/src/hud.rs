@@ -262,6 +262,7 @@ fn retry_key(
 
 fn update_status_line(
     view: Res<ViewState>,
+    connection: Res<Connection>,
     mut stats: ResMut<NetStats>,
     diagnostics: Res<DiagnosticsStore>,
     game: Res<Game>,
@@ -283,8 +284,13 @@ fn update_status_line(
         .as_ref()
         .map(|s| s.tick.to_string())
         .unwrap_or_else(|| "-".into());
+    let via = match connection.transport {
+        Some(tickwire_client::Transport::WebTransport) => "   via WebTransport",
+        Some(tickwire_client::Transport::WebSocket) => "   via WebSocket",
+        None => "",
+    };
     text.0 = format!(
-        "ping {ping}   tick {tick}   {fps:.0} FPS   {} in view   {:.1} KiB/s down",
+        "ping {ping}   tick {tick}   {fps:.0} FPS   {} in view   {:.1} KiB/s down{via}",
         view.entities.len(),
         stats.kib_per_sec()
     );
