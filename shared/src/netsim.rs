@@ -72,6 +72,9 @@ pub struct LinkConfig {
     pub loss: f64,
     /// What a loss means and whether order is kept.
     pub delivery: Delivery,
+    /// Datagram-like only: chance that a message arrives twice (a retransmission or a path
+    /// that duplicates; each copy has its own delay, so the second may come first).
+    pub duplicate: f64,
 }
 
 impl LinkConfig {
@@ -88,6 +91,7 @@ impl LinkConfig {
             delivery: Delivery::ReliableOrdered {
                 retransmit_s: 1.25 * rtt_s + jitter_s,
             },
+            duplicate: 0.0,
         }
     }
 
@@ -98,6 +102,15 @@ impl LinkConfig {
             jitter_s,
             loss,
             delivery: Delivery::Unordered,
+            duplicate: 0.0,
+        }
+    }
+
+    /// This datagram-like direction with a chance `p` that a message arrives twice.
+    pub fn duplicating(self, p: f64) -> LinkConfig {
+        LinkConfig {
+            duplicate: p,
+            ..self
         }
     }
 }
@@ -115,6 +128,8 @@ pub struct LinkStats {
     pub retransmits: u64,
     /// Messages delivered before one sent earlier (unordered mode only).
     pub reordered: u64,
+    /// Messages sent twice (unordered mode only).
+    pub duplicated: u64,
 }
 
 /// One direction of a simulated link.
@@ -159,6 +174,13 @@ impl<T> Link<T> {
         self.stats
     }
 
+    /// Messages still in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+}
+
+impl<T: Clone> Link<T> {
     /// Sends a message at `now`.
     pub fn send(&mut self, now: f64, msg: T) {
         self.stats.sent += 1;
@@ -175,6 +197,11 @@ impl<T> Link<T> {
                 if self.rng.next_f64() < self.config.loss {
                     self.stats.dropped += 1;
                     return;
+                }
+                if self.rng.next_f64() < self.config.duplicate {
+                    self.stats.duplicated += 1;
+                    let at = now + one_way(&mut self.rng, &self.config);
+                    self.in_flight.push((at, self.next_order, msg.clone()));
                 }
                 now + one_way(&mut self.rng, &self.config)
             }
@@ -225,11 +252,6 @@ impl<T> Link<T> {
         self.highest_delivered = Some(self.highest_delivered.map_or(order, |h| h.max(order)));
         Some(msg)
     }
-
-    /// Messages still in flight.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
-    }
 }
 
 #[cfg(test)]
@@ -246,6 +268,26 @@ mod tests {
             t += 0.001;
         }
         out
+    }
+
+    #[test]
+    fn a_duplicating_datagram_link_delivers_some_messages_twice_each_copy_on_its_own_time() {
+        let mut link = Link::new(LinkConfig::unordered(0.1, 0.04, 0.1).duplicating(0.2), 7);
+        for i in 0..1000u32 {
+            link.send(f64::from(i) * 0.01, i);
+        }
+        let got = drain(&mut link, 12.0);
+        let s = link.stats();
+        assert!(s.duplicated > 150 && s.duplicated < 250, "{s:?}");
+        assert!(s.dropped > 60 && s.dropped < 140, "{s:?}");
+        assert_eq!(got.len() as u64, s.sent - s.dropped + s.duplicated);
+        let mut seen = std::collections::BTreeMap::new();
+        for (t, m) in &got {
+            seen.entry(*m).or_insert_with(Vec::new).push(*t);
+        }
+        let twice: Vec<_> = seen.values().filter(|ts| ts.len() == 2).collect();
+        assert_eq!(twice.len() as u64, s.duplicated);
+        assert!(twice.iter().any(|ts| ts[0] != ts[1]), "copies travel apart");
     }
 
     #[test]

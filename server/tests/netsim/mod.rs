@@ -22,9 +22,11 @@ use tickwire_arena::{ArenaConfig, ArenaGame, BODY, body};
 use tickwire_engine::{EngineConfig, Room};
 use tickwire_shared::netsim::{Link, LinkConfig};
 use tickwire_shared::schema::Schema;
+use tickwire_shared::sync::acked::{decode_datagram, encode_datagram, peek_acked};
 use tickwire_shared::sync::netcode::{Netcode, NetcodeConfig, Source};
 use tickwire_shared::sync::{
-    ClientMsg, Event, Pong, ServerMsg, decode_client, decode_server, encode_client, encode_server,
+    Acked, ClientMsg, Event, Pong, ServerMsg, decode_client, decode_server, encode_client,
+    encode_server,
 };
 use tickwire_shared::{NetId, PlayerId, Tick};
 
@@ -39,8 +41,11 @@ pub type Bot = Box<dyn FnMut(u32, &Netcode) -> Vec<i64>>;
 pub struct Links {
     /// Client → room.
     pub up: LinkConfig,
-    /// Room → client (must be reliable and ordered: snapshots are deltas).
+    /// Room → client: everything over a WebSocket (reliable and ordered: snapshots are deltas
+    /// against what was sent); over WebTransport, the snapshots (messages 5) as datagrams.
     pub down: LinkConfig,
+    /// Over WebTransport: the reliable stream room → client (the `Welcome`, pongs, events).
+    pub stream: Option<LinkConfig>,
 }
 
 impl Links {
@@ -49,6 +54,17 @@ impl Links {
         Links {
             up: LinkConfig::tcp(rtt_s, jitter_s, loss),
             down: LinkConfig::tcp(rtt_s, jitter_s, loss),
+            stream: None,
+        }
+    }
+
+    /// WebTransport: datagrams both ways (lost, reordered by jitter, and `duplicate` of them
+    /// delivered twice), and a reliable stream down whose losses are repaired as TCP's are.
+    pub fn webtransport(rtt_s: f64, jitter_s: f64, loss: f64, duplicate: f64) -> Links {
+        Links {
+            up: LinkConfig::unordered(rtt_s, jitter_s, loss).duplicating(duplicate),
+            down: LinkConfig::unordered(rtt_s, jitter_s, loss).duplicating(duplicate),
+            stream: Some(LinkConfig::tcp(rtt_s, jitter_s, loss)),
         }
     }
 }
@@ -69,6 +85,12 @@ pub struct Peer {
     pub net: Option<Netcode>,
     up: Link<Vec<u8>>,
     down: Link<Vec<u8>>,
+    /// Over WebTransport: the reliable stream down.
+    stream: Option<Link<Vec<u8>>>,
+    /// Over WebTransport: the newest tick applied, and whether a datagram acknowledged it.
+    ack: Option<(Tick, bool)>,
+    /// Over WebTransport: snapshots dropped as stale (duplicates, overtaken).
+    pub stale: u32,
     bot: Bot,
     repeats: usize,
     commands: u32,
@@ -188,13 +210,25 @@ impl World {
             .pos = pos;
         let n = self.peers.len() as u64;
         let mut down = Link::new(links.down, self.seed * 1000 + 2 * n);
-        down.send(self.now(), j.welcome);
+        let mut stream = links
+            .stream
+            .map(|c| Link::new(c, self.seed * 1000 + 500 + n));
+        match stream.as_mut() {
+            Some(s) => {
+                self.room.set_unreliable(j.player_id);
+                s.send(self.now(), j.welcome);
+            }
+            None => down.send(self.now(), j.welcome),
+        }
         let now = self.now();
         self.peers.push(Peer {
             id: j.player_id,
             net: None,
             up: Link::new(links.up, self.seed * 1000 + 2 * n + 1),
             down,
+            stream,
+            ack: None,
+            stale: 0,
             bot,
             repeats,
             commands: 0,
@@ -238,7 +272,21 @@ impl World {
         // Client → room: decoded with the schema, as the server's connection task does.
         for p in &mut self.peers {
             while let Some(bytes) = p.up.poll(now) {
-                match decode_client(&bytes, &self.schema).expect("clients encode valid messages") {
+                let msg = if p.stream.is_some() {
+                    // A datagram: its acknowledgement, then perhaps an input or a ping.
+                    let (ack, msg) = decode_datagram(&bytes, &self.schema)
+                        .expect("clients encode valid datagrams");
+                    if let Some(t) = ack {
+                        self.room.handle_ack(p.id, t);
+                    }
+                    match msg {
+                        Some(m) => m,
+                        None => continue,
+                    }
+                } else {
+                    decode_client(&bytes, &self.schema).expect("clients encode valid messages")
+                };
+                match msg {
                     ClientMsg::Input(cmds) => {
                         let o = self.room.handle_inputs(p.id, cmds);
                         p.inputs_queued += o.queued;
@@ -252,7 +300,10 @@ impl World {
                         });
                         let mut out = Vec::new();
                         encode_server(&pong, &self.schema, &[], &mut out);
-                        p.down.send(now, out);
+                        match p.stream.as_mut() {
+                            Some(s) => s.send(now, out),
+                            None => p.down.send(now, out),
+                        }
                     }
                     other => panic!("the netcode sent {other:?}"),
                 }
@@ -266,7 +317,11 @@ impl World {
             assert!(out.kicked.is_empty(), "{:?}", out.kicked);
             for (id, bytes) in out.messages {
                 if let Some(p) = self.peers.iter_mut().find(|p| p.id == id) {
-                    p.down.send(now, bytes);
+                    match p.stream.as_mut() {
+                        // Over WebTransport snapshots go as datagrams, the rest on the stream.
+                        Some(s) if bytes.first() != Some(&5) => s.send(now, bytes),
+                        _ => p.down.send(now, bytes),
+                    }
                 }
             }
             let tick = self.room.tick_count().0;
@@ -288,7 +343,12 @@ impl World {
     fn client_step(&mut self, i: usize, now: f64) {
         let dt = 1.0 / self.tick_rate;
         let p = &mut self.peers[i];
-        while let Some(bytes) = p.down.poll(now) {
+        loop {
+            // The stream first (a Welcome before the datagrams it makes sense of).
+            let from_stream = p.stream.as_mut().and_then(|s| s.poll(now));
+            let Some(bytes) = from_stream.or_else(|| p.down.poll(now)) else {
+                break;
+            };
             let Some(net) = p.net.as_mut() else {
                 let Ok(ServerMsg::Welcome(w)) = decode_server(&bytes, None, &[]) else {
                     panic!("a Welcome first")
@@ -304,14 +364,42 @@ impl World {
                 ));
                 continue;
             };
-            match net
-                .replica
-                .decode(&bytes)
-                .expect("the room encodes valid messages")
-            {
-                ServerMsg::Snapshot(s) => {
-                    net.handle_snapshot(&s, now)
-                        .expect("replica in step, checksum equal");
+            let acked = peek_acked(&bytes).expect("the room encodes valid messages");
+            let msg = if acked.is_some() {
+                match net
+                    .handle_acked(&bytes, now)
+                    .expect("replica in step against its base, checksum equal")
+                {
+                    None => {
+                        p.stale += 1;
+                        continue;
+                    }
+                    Some((s, _)) => {
+                        // Acknowledged by the next input, or alone if the last one waits.
+                        if p.ack.is_some_and(|(_, sent)| !sent) {
+                            let d = encode_datagram(Some(s.tick), None, &net.replica.schema);
+                            p.up.send(now, d);
+                            p.ack = Some((s.tick, true));
+                        } else {
+                            p.ack = Some((s.tick, false));
+                        }
+                        ServerMsg::Acked(Acked {
+                            back: 0,
+                            snapshot: *s,
+                        })
+                    }
+                }
+            } else {
+                net.replica
+                    .decode(&bytes)
+                    .expect("the room encodes valid messages")
+            };
+            match msg {
+                ServerMsg::Snapshot(s) | ServerMsg::Acked(Acked { snapshot: s, .. }) => {
+                    if acked.is_none() {
+                        net.handle_snapshot(&s, now)
+                            .expect("replica in step, checksum equal");
+                    }
                     if s.checksum.is_some() {
                         p.checksums += 1;
                     }
@@ -340,8 +428,8 @@ impl World {
                 ServerMsg::Welcome(_) => panic!("a second Welcome"),
                 ServerMsg::Marker(_) => panic!("Replica::decode expands tick markers"),
                 ServerMsg::Redirect(_) => panic!("one server redirects nobody"),
-                ServerMsg::Acked(_) | ServerMsg::Events(_) => {
-                    panic!("the simulated clients are not set unreliable")
+                ServerMsg::Events(e) => {
+                    p.events.extend(e.events.into_iter().map(|ev| (e.tick, ev)));
                 }
             }
         }
@@ -360,13 +448,24 @@ impl World {
             if let Some(l) = own_body(net).and_then(|me| net.predicted(me)) {
                 p.predicted_after.insert(seq, (l[body::x], l[body::y]));
             }
-            let mut out = Vec::new();
-            encode_client(&msg, &net.replica.schema, &mut out);
-            p.up.send(now, out);
-            if let Some(ping) = net.poll_ping(now) {
+            if p.stream.is_some() {
+                let ack = p.ack.as_mut().map(|(t, sent)| {
+                    *sent = true;
+                    *t
+                });
+                p.up.send(now, encode_datagram(ack, Some(&msg), &net.replica.schema));
+                if let Some(ping) = net.poll_ping(now) {
+                    p.up.send(now, encode_datagram(ack, Some(&ping), &net.replica.schema));
+                }
+            } else {
                 let mut out = Vec::new();
-                encode_client(&ping, &net.replica.schema, &mut out);
+                encode_client(&msg, &net.replica.schema, &mut out);
                 p.up.send(now, out);
+                if let Some(ping) = net.poll_ping(now) {
+                    let mut out = Vec::new();
+                    encode_client(&ping, &net.replica.schema, &mut out);
+                    p.up.send(now, out);
+                }
             }
         }
         if now >= p.next_frame {
