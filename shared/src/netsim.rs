@@ -3,16 +3,17 @@
 //! (seconds as `f64`). It carries any message type and does no I/O.
 //!
 //! How it models the real transport honestly:
-//! - tickwire runs over WebSocket on TCP, which is reliable and ordered. In
+//! - A WebSocket runs on TCP, which is reliable and ordered. In
 //!   [`Delivery::ReliableOrdered`] nothing is dropped or reordered: a "lost" packet is
 //!   repaired as Linux's fast retransmit does in a steady stream (about one round trip plus
 //!   one or two send intervals; twice that when the retransmission is lost too), and every
-//!   message behind it waits (head-of-line blocking).
-//!   Server → client snapshots are per-client deltas and must use this mode.
-//! - [`Delivery::Unordered`] stands for an unreliable datagram transport (what a WebTransport
-//!   or WebRTC data channel would give) and is only for client → server input frames: a lost
-//!   frame is gone and jitter reorders frames. This is where input redundancy matters; the
-//!   server de-duplicates by sequence number.
+//!   message behind it waits (head-of-line blocking). Snapshots over a WebSocket are deltas
+//!   against what was sent and must use this mode (so must a WebTransport session's stream).
+//! - [`Delivery::Unordered`] stands for an unreliable datagram transport (WebTransport's
+//!   datagrams): a lost message is gone, jitter reorders messages, and a share of them may
+//!   arrive twice ([`LinkConfig::duplicating`]). Snapshots over it are against the tick the
+//!   client acknowledged; input redundancy covers lost inputs, and the server de-duplicates
+//!   them by sequence number.
 //!
 //! One-way delay is `latency_s` plus a uniform draw in `[0, jitter_s]`, so `latency_s` is the
 //! fastest a message can travel.
