@@ -6,6 +6,8 @@
 #   bash bench/run-load.sh SCENARIO        # smoke | default | active-1000 | connected-5000
 #   DURATION=10s bash bench/run-load.sh default   # shorter hold while developing
 #   SERVER_FLAGS="--view-radius 500" bash bench/run-load.sh default   # any other server flag
+#   TRANSPORT=webtransport bash bench/run-load.sh idle-1000   # bots over WebTransport (the
+#                                                  # server gets --webtransport)
 #
 # Scenarios (server flags | bot flags):
 #   smoke           20 bots, 5 s: a quick end-to-end check.
@@ -13,6 +15,8 @@
 #                   30 inputs/s: the bandwidth figure.
 #   active-1000     1,000 bots, mixed, 30 inputs/s, arena scaled 3.2x (same density as default).
 #   connected-5000  5,000 bots wandering at 2 inputs/s, arena scaled 7.1x: memory per connection.
+#   idle-1000       1,000 joined bots that send nothing but pongs, acknowledgements and a ping
+#                   every 10 s, held 60 s: memory per idle connection, per transport.
 #   idle-5000       5,000 joined bots that send nothing but pongs and a ping every 10 s, held
 #                   60 s; meanwhile a separate playing bot and /healthz are probed for
 #                   responsiveness (written next to the JSON report as *.probe.json).
@@ -42,14 +46,24 @@ case "$scenario" in
     bots=5000; duration="${DURATION:-60s}"; per_ip "$bots"
     server_flags+=(--max-players 5100 --arena-scale 7.1 --idle-timeout 60s --max-skipped-ticks 900)
     bot_flags=(--behaviour wander --input-rate 2 --ramp 250 --ping-interval 5s --connect-timeout 30s) ;;
+  idle-1000)
+    bots=1000; duration="${DURATION:-60s}"; per_ip "$bots"
+    server_flags+=(--max-players 1100 --arena-scale 3.2 --idle-timeout 60s --max-skipped-ticks 900)
+    bot_flags=(--behaviour idle --input-rate 0 --ramp 250 --ping-interval 10s --connect-timeout 30s) ;;
   idle-5000)
     bots=5000; duration="${DURATION:-60s}"; per_ip $((bots + 1)); probe=1
     server_flags+=(--max-players 5100 --arena-scale 7.1 --idle-timeout 60s --max-skipped-ticks 900)
     bot_flags=(--behaviour idle --input-rate 0 --ramp 250 --ping-interval 10s --connect-timeout 30s) ;;
   *)
-    echo "usage: $0 smoke|default|active-1000|connected-5000|idle-5000" >&2
+    echo "usage: $0 smoke|default|active-1000|connected-5000|idle-1000|idle-5000" >&2
     exit 2 ;;
 esac
+
+if [ "${TRANSPORT:-websocket}" = webtransport ]; then
+  server_flags+=(--webtransport)
+  bot_flags+=(--transport webtransport)
+  scenario_label="${scenario}-webtransport"
+fi
 
 # Both processes need a descriptor per connection (the server one per bot, the bots one each).
 need=$((bots + 256))
@@ -67,8 +81,9 @@ bin="$CARGO_TARGET_DIR/release"
 
 mkdir -p bench/results
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-json="bench/results/${scenario}-${stamp}.json"
-log="bench/results/${scenario}-${stamp}.server.log"
+name="${scenario_label:-$scenario}"
+json="bench/results/${name}-${stamp}.json"
+log="bench/results/${name}-${stamp}.server.log"
 
 # SERVER_FLAGS (extra server flags) is split on spaces on purpose.
 # shellcheck disable=SC2086
@@ -121,7 +136,7 @@ PY
 fi
 
 set +e
-"$bin/bots" --url "$url" --bots "$bots" --duration "$duration" --scenario "$scenario" \
+"$bin/bots" --url "$url" --bots "$bots" --duration "$duration" --scenario "$name" \
   --server-pid "$server_pid" --json "$json" "${bot_flags[@]}" ${BOTS_QUIET:+--quiet}
 status=$?
 if [ -n "$probe_pid" ]; then

@@ -137,6 +137,7 @@ async fn sample(url: Option<&str>, pid: Option<u32>) -> Option<ServerSample> {
         None => ServerSample::default(),
     };
     s.rss_kib = pid.and_then(rss_kib);
+    s.cpu_s = pid.and_then(crate::server_metrics::cpu_seconds);
     Some(s)
 }
 
@@ -287,7 +288,12 @@ pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, S
             }),
             _ => None,
         };
+        let cpu_cores = match (hold_start.cpu_s, after.cpu_s) {
+            (Some(a), Some(b)) if hold_s > 0.0 => Some((b - a) / hold_s),
+            _ => None,
+        };
         report.server = Some(ServerFigures {
+            cpu_cores,
             hold: ServerWindow::between(&hold_start, &after),
             before,
             hold_start,

@@ -135,6 +135,9 @@ pub struct ServerFigures {
     pub hold: ServerWindow,
     /// Memory.
     pub memory: Option<Memory>,
+    /// The server process's CPU during the hold, in cores (CPU seconds per second), when its
+    /// pid was given.
+    pub cpu_cores: Option<f64>,
 }
 
 /// Everything a run measured.
@@ -382,6 +385,17 @@ impl Report {
                         s,
                         "server memory    RSS {} KiB before, {} KiB loaded: {:.1} KiB per connection",
                         m.rss_before_kib, m.rss_loaded_kib, m.rss_per_connection_kib
+                    );
+                }
+                if let Some(c) = sv.cpu_cores {
+                    let per = if self.connections.ok > 0 {
+                        c * 1e3 / self.connections.ok as f64
+                    } else {
+                        0.0
+                    };
+                    let _ = writeln!(
+                        s,
+                        "server cpu       {c:.3} cores during the hold: {per:.3} ms of CPU per second per connection"
                     );
                 }
             }

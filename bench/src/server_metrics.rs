@@ -49,6 +49,9 @@ pub struct ServerSample {
     pub connections: u64,
     /// Resident set size of the server process, KiB (when its pid was given).
     pub rss_kib: Option<u64>,
+    /// CPU time the server process has used, user + system, seconds (when its pid was
+    /// given).
+    pub cpu_s: Option<f64>,
 }
 
 fn value(line: &str) -> Option<f64> {
@@ -220,6 +223,19 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// CPU time (user + system) a process has used, seconds, from `/proc/PID/stat`.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count the fields after its closing paren.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    // Fields 3.. follow: utime and stime are fields 14 and 15, so the 12th and 13th here.
+    let utime: f64 = f.nth(11)?.parse().ok()?;
+    let stime: f64 = f.next()?.parse().ok()?;
+    // /proc counts in USER_HZ, which Linux fixes at 100 for its user-space ABI.
+    Some((utime + stime) / 100.0)
 }
 
 #[cfg(test)]

@@ -11,16 +11,25 @@
 use crate::net_ids::IdLog;
 use crate::view::Table;
 use std::collections::VecDeque;
-use tickwire_shared::Tick;
 use tickwire_shared::sync::acked::{MAX_BACK, MAX_BASES};
+use tickwire_shared::{InputSeq, Tick};
+
+/// What one snapshot left the client holding: its tick, its entities, and the input it
+/// acknowledged.
+#[derive(Debug)]
+struct Sent {
+    tick: Tick,
+    table: Table,
+    ack: InputSeq,
+}
 
 /// One client's kept tables.
 #[derive(Debug, Default)]
 pub struct Acks {
     /// The newest acknowledged tick still kept, and what the client held then.
-    base: Option<(Tick, Table)>,
+    base: Option<Sent>,
     /// What each snapshot sent after the base left the client holding, oldest first.
-    sent: VecDeque<(Tick, Table)>,
+    sent: VecDeque<Sent>,
     /// Per id, how many of the kept tables hold it.
     holds: Vec<u16>,
     /// Acknowledgements that named no kept tick (late, duplicated, or made up).
@@ -30,16 +39,16 @@ pub struct Acks {
 impl Acks {
     /// The base for a snapshot of tick `now`: its tick and table, or `None` (a snapshot against
     /// nothing: the first one, or the base is more than [`MAX_BACK`] ticks old).
-    pub fn base(&self, now: Tick) -> Option<(Tick, &Table)> {
+    pub fn base(&self, now: Tick) -> Option<(Tick, &Table, InputSeq)> {
         self.base
             .as_ref()
-            .filter(|(t, _)| now.since(*t) <= MAX_BACK)
-            .map(|(t, table)| (*t, table))
+            .filter(|s| now.since(s.tick) <= MAX_BACK)
+            .map(|s| (s.tick, &s.table, s.ack))
     }
 
     /// Keeps `table`, what the snapshot of `tick` leaves the client holding; the references it
     /// takes (and, past [`MAX_BASES`] kept tables, drops) go into `ids`.
-    pub fn sent(&mut self, tick: Tick, table: Table, ids: &mut IdLog) {
+    pub fn sent(&mut self, tick: Tick, table: Table, ack: InputSeq, ids: &mut IdLog) {
         for id in table.ids() {
             let i = id.0 as usize;
             if self.holds.len() <= i {
@@ -50,44 +59,44 @@ impl Acks {
                 ids.retain(id);
             }
         }
-        self.sent.push_back((tick, table));
+        self.sent.push_back(Sent { tick, table, ack });
         while self.sent.len() > MAX_BASES {
-            let (_, old) = self.sent.pop_front().expect("over the limit");
-            self.forget(&old, ids);
+            let old = self.sent.pop_front().expect("over the limit");
+            self.forget(&old.table, ids);
         }
     }
 
     /// The client acknowledged `tick`: if that snapshot is kept, it becomes the base and every
     /// older table goes (their references into `ids`). Returns whether it was kept.
     pub fn ack(&mut self, tick: Tick, ids: &mut IdLog) -> bool {
-        let Some(at) = self.sent.iter().position(|(t, _)| *t == tick) else {
+        let Some(at) = self.sent.iter().position(|s| s.tick == tick) else {
             self.unknown_acks += 1;
             return false;
         };
-        let mut older: Vec<(Tick, Table)> = self.sent.drain(..=at).collect();
+        let mut older: Vec<Sent> = self.sent.drain(..=at).collect();
         let newest = older.pop().expect("drained through `at`");
-        for (_, t) in older {
-            self.forget(&t, ids);
+        for s in older {
+            self.forget(&s.table, ids);
         }
-        if let Some((_, old)) = self.base.replace(newest) {
-            self.forget(&old, ids);
+        if let Some(old) = self.base.replace(newest) {
+            self.forget(&old.table, ids);
         }
         true
     }
 
     /// Drops every table (its references into `ids`).
     pub fn clear(&mut self, ids: &mut IdLog) {
-        if let Some((_, t)) = self.base.take() {
-            self.forget(&t, ids);
+        if let Some(s) = self.base.take() {
+            self.forget(&s.table, ids);
         }
-        while let Some((_, t)) = self.sent.pop_front() {
-            self.forget(&t, ids);
+        while let Some(s) = self.sent.pop_front() {
+            self.forget(&s.table, ids);
         }
     }
 
     /// The tick of the base, if any.
     pub fn base_tick(&self) -> Option<Tick> {
-        self.base.as_ref().map(|(t, _)| *t)
+        self.base.as_ref().map(|s| s.tick)
     }
 
     fn forget(&mut self, table: &Table, ids: &mut IdLog) {

@@ -1115,6 +1115,62 @@ mod tests {
     }
 
     #[test]
+    fn over_datagrams_a_still_view_gets_a_heartbeat_a_second_and_a_moving_one_every_tick() {
+        use tickwire_shared::sync::acked::{Applied, Bases};
+        use tickwire_shared::sync::{Replica, ServerMsg, decode_server};
+        let mut room = crate::room::Room::new(EngineConfig::default(), Movers::default());
+        let a = room.handle_join("ann", None).unwrap().player_id;
+        let b = room.handle_join("bob", None).unwrap();
+        assert!(room.set_unreliable(b.player_id));
+        let Ok(ServerMsg::Welcome(w)) = decode_server(&b.welcome, None, &[]) else {
+            panic!("a welcome")
+        };
+        let mut replica = Replica::new(&w);
+        let mut bases = Bases::new(&replica);
+        // Every frame to bob is applied against its base and acknowledged at once.
+        let mut tick = |room: &mut crate::room::Room<Movers>, replica: &mut Replica| {
+            let out = room.tick(|_| true);
+            let mut frames = 0;
+            for (id, bytes) in &out.messages {
+                if *id != b.player_id {
+                    continue;
+                }
+                frames += 1;
+                assert_eq!(bytes[0], 5, "snapshots only: no event here");
+                let Applied::New(s, _) = bases.apply(replica, bytes).unwrap() else {
+                    panic!("nothing is stale on a perfect link");
+                };
+                room.handle_ack(b.player_id, s.tick);
+            }
+            frames
+        };
+        room.game_mut().bodies.get_mut(&a).unwrap().2 = [24, -16, 0];
+        for _ in 0..5 {
+            tick(&mut room, &mut replica);
+        }
+        // Moving on its course: a frame every tick (a few bytes: header only).
+        let moving: u32 = (0..30).map(|_| tick(&mut room, &mut replica)).sum();
+        assert_eq!(moving, 30);
+        // Still: after the stop, a frame a second (the heartbeat), and the replica exact.
+        room.game_mut().bodies.get_mut(&a).unwrap().2 = [0; 3];
+        for _ in 0..3 {
+            tick(&mut room, &mut replica);
+        }
+        let still: u32 = (0..90).map(|_| tick(&mut room, &mut replica)).sum();
+        assert_eq!(still, 3, "one heartbeat a second over 3 s");
+        let truth = room.game().bodies[&a].1;
+        let (_, held) = replica
+            .entities
+            .iter()
+            .find(|(_, e)| e.lanes[mover::owner] == i64::from(a.0))
+            .expect("bob holds ann's mover");
+        assert_eq!(held.lanes[..], truth[..], "exact after the silence");
+        // Moving again: a frame at once.
+        room.game_mut().bodies.get_mut(&a).unwrap().2 = [8, 0, 0];
+        assert_eq!(tick(&mut room, &mut replica), 1);
+    }
+
+    #[test]
     fn the_live_path_and_the_copied_one_write_the_same_bytes() {
         let run = |copy: bool| {
             let (mut t, a, b) = room(3);

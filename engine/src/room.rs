@@ -1259,7 +1259,7 @@ fn acked_snapshot_for(
         .as_mut()
         .expect("a client over an unreliable transport");
     let base = acks.base(tick);
-    let since = base.map(|(t, _)| t);
+    let since = base.map(|(t, ..)| t);
     let gap = since.map_or(1, |t| tick.since(t).max(1));
     let snap = &mut w.snap;
     snap.clear();
@@ -1293,7 +1293,7 @@ fn acked_snapshot_for(
         &mut view,
     );
     let empty = Table::default();
-    let before = base.map_or(&empty, |(_, t)| t);
+    let before = base.map_or(&empty, |(_, t, _)| t);
     diff(sh.masks, before, &mut view, gap, snap);
     let tight = c.budget.as_mut().is_some_and(|b| {
         b.refill(c.last_sent.map_or(1, |t| tick.since(t).max(1)));
@@ -1317,6 +1317,28 @@ fn acked_snapshot_for(
             sh.room_lanes,
         ));
     }
+    // Quiet, as over a WebSocket: when the client's base already is this tick's state (the
+    // snapshot would be its header alone, with the input acknowledgement the base carried),
+    // nothing it holds moves, and no event waits, it gets no frame: a heartbeat a second.
+    let header_only = snap.removed.is_empty()
+        && snap.created.is_empty()
+        && snap.updated.is_empty()
+        && snap.players_left.is_empty()
+        && snap.players_joined.is_empty()
+        && snap.players_changed.is_empty()
+        && snap.room.is_none()
+        && snap.checksum.is_none()
+        && w.event_bytes.count == 0;
+    if sh.config.quiet_ticks
+        && header_only
+        && base.is_some_and(|(_, _, ack)| ack == snap.ack_input_seq)
+        && view.vel.iter().all(|&v| v == 0)
+        && c.last_frame
+            .is_some_and(|(at, _)| tick.since(at) < u32::from(sh.config.tick_rate.max(1)))
+    {
+        return (None, Vec::new(), dropped);
+    }
+    c.last_frame = Some((tick, snap.ack_input_seq));
     w.view_ids.clear();
     w.view_ids.extend(view.ids());
     let back = since.map_or(0, |t| tick.since(t));
@@ -1330,7 +1352,7 @@ fn acked_snapshot_for(
         sh.schema,
         &mut bytes,
     );
-    acks.sent(tick, view, &mut w.work.ids);
+    acks.sent(tick, view, snap.ack_input_seq, &mut w.work.ids);
     spend(c, &bytes);
     let events = (w.event_bytes.count > 0).then(|| {
         let mut e = Vec::new();

@@ -79,6 +79,25 @@ fn self_signed() -> Result<(Identity, String), String> {
     Ok((id, hash))
 }
 
+/// Most a session's datagrams may queue to be sent: quinn drops the oldest beyond it, which
+/// for snapshots is right (a newer one supersedes them), and it bounds a slow client's cost.
+const DATAGRAM_SEND_BUFFER: usize = 64 * 1024;
+
+/// QUIC's per-connection limits, sized for a game session instead of quinn's bulk-transfer
+/// defaults (megabytes of window per connection): the client sends small messages (at most
+/// `--max-frame-bytes`) and datagrams; the server's stream carries the Welcome, events and the
+/// rare snapshot too large for a datagram.
+fn transport_config() -> wtransport::config::QuicTransportConfig {
+    use wtransport::quinn::VarInt as QVarInt;
+    let mut tc = wtransport::config::QuicTransportConfig::default();
+    tc.datagram_send_buffer_size(DATAGRAM_SEND_BUFFER);
+    tc.datagram_receive_buffer_size(Some(64 * 1024));
+    tc.stream_receive_window(QVarInt::from_u32(64 * 1024));
+    tc.receive_window(QVarInt::from_u32(256 * 1024));
+    tc.send_window(512 * 1024);
+    tc
+}
+
 fn server_config(
     addr: SocketAddr,
     identity: Identity,
@@ -86,7 +105,7 @@ fn server_config(
 ) -> Result<ServerConfig, String> {
     Ok(ServerConfig::builder()
         .with_bind_address(addr)
-        .with_identity(identity)
+        .with_custom_transport(identity, transport_config())
         .keep_alive_interval(Some(config.ping_interval))
         .max_idle_timeout(Some(config.idle_timeout))
         .map_err(|e| e.to_string())?
