@@ -18,6 +18,20 @@ pub const FALLBACK_AFTER: Duration = Duration::from_secs(2);
 /// The largest server frame accepted on the stream (a complete snapshot can be large).
 const MAX_FRAME: usize = 16 << 20;
 
+/// QUIC limits for a game client rather than quinn's bulk-transfer defaults (megabytes of
+/// buffers per connection): a few snapshots' worth of datagrams queue, older ones are dropped
+/// (a newer snapshot supersedes them), and the stream's window holds a complete snapshot.
+fn transport_config() -> wtransport::config::QuicTransportConfig {
+    use wtransport::quinn::VarInt as QVarInt;
+    let mut tc = wtransport::config::QuicTransportConfig::default();
+    tc.datagram_receive_buffer_size(Some(64 * 1024));
+    tc.datagram_send_buffer_size(16 * 1024);
+    tc.stream_receive_window(QVarInt::from_u32(1 << 20));
+    tc.receive_window(QVarInt::from_u32(2 << 20));
+    tc.send_window(64 * 1024);
+    tc
+}
+
 /// What `GET /webtransport` answered.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct WtInfo {
@@ -94,13 +108,16 @@ impl Client {
         };
         let wt_err = |e: String| ConnectError::WebTransport(e);
         let builder = ClientConfig::builder().with_bind_default();
-        let config = if info.cert_hashes.is_empty() {
+        let mut config = if info.cert_hashes.is_empty() {
             builder.with_native_certs().build()
         } else {
             let hashes: Vec<Sha256Digest> =
                 info.cert_hashes.iter().filter_map(|h| digest(h)).collect();
             builder.with_server_certificate_hashes(hashes).build()
         };
+        config
+            .quic_config_mut()
+            .transport_config(std::sync::Arc::new(transport_config()));
         let endpoint = Endpoint::client(config).map_err(|e| wt_err(e.to_string()))?;
         let conn = endpoint
             .connect(&url)

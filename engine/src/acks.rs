@@ -23,6 +23,10 @@ struct Sent {
     ack: InputSeq,
 }
 
+/// Ticks between two snapshots too large for a datagram while neither is acknowledged
+/// (a second at 30 Hz: several round trips on any usable link).
+pub const LARGE_EVERY: u32 = 30;
+
 /// One client's kept tables.
 #[derive(Debug, Default)]
 pub struct Acks {
@@ -34,6 +38,9 @@ pub struct Acks {
     holds: Vec<u16>,
     /// Acknowledgements that named no kept tick (late, duplicated, or made up).
     pub(crate) unknown_acks: u64,
+    /// The tick of the newest snapshot sent too large for a datagram (so on the stream) that
+    /// no acknowledgement has overtaken yet.
+    large_in_flight: Option<Tick>,
 }
 
 impl Acks {
@@ -81,6 +88,9 @@ impl Acks {
         if let Some(old) = self.base.replace(newest) {
             self.forget(&old.table, ids);
         }
+        if self.large_in_flight.is_some_and(|t| t <= tick) {
+            self.large_in_flight = None;
+        }
         true
     }
 
@@ -92,6 +102,25 @@ impl Acks {
         while let Some(s) = self.sent.pop_front() {
             self.forget(&s.table, ids);
         }
+    }
+
+    /// Whether a snapshot of `len` bytes at `now` should wait: it is too large for a datagram
+    /// (`limit`), so it would go on the reliable stream, and one sent there less than
+    /// [`LARGE_EVERY`] ticks ago is still unacknowledged. Resending the large state every tick
+    /// until the first one is acknowledged would only queue copies behind it; the one in
+    /// flight arrives, its acknowledgement makes it the base, and the next delta is small.
+    pub fn hold_large(&mut self, now: Tick, len: usize, limit: usize) -> bool {
+        if len <= limit {
+            return false;
+        }
+        if self
+            .large_in_flight
+            .is_some_and(|t| now.since(t) < LARGE_EVERY)
+        {
+            return true;
+        }
+        self.large_in_flight = Some(now);
+        false
     }
 
     /// The tick of the base, if any.

@@ -1115,6 +1115,73 @@ mod tests {
     }
 
     #[test]
+    fn over_datagrams_a_snapshot_too_large_for_one_waits_for_the_acknowledgement_of_the_last() {
+        use tickwire_shared::sync::acked::{Applied, Bases, peek_acked};
+        use tickwire_shared::sync::{Replica, ServerMsg, decode_server};
+        // Every complete snapshot of this room is over 12 bytes; a delta of bodies on their
+        // course is under.
+        let config = EngineConfig {
+            datagram_bytes: 12,
+            ..EngineConfig::default()
+        };
+        let mut room = crate::room::Room::new(config, Movers::default());
+        let a = room.handle_join("ann", None).unwrap().player_id;
+        let b = room.handle_join("bob", None).unwrap();
+        room.set_unreliable(b.player_id);
+        room.game_mut().bodies.get_mut(&a).unwrap().2 = [24, -16, 0];
+        let Ok(ServerMsg::Welcome(w)) = decode_server(&b.welcome, None, &[]) else {
+            panic!("a welcome")
+        };
+        let mut replica = Replica::new(&w);
+        let mut bases = Bases::new(&replica);
+        let frames = |room: &mut crate::room::Room<Movers>| -> Vec<Vec<u8>> {
+            let out = room.tick(|_| true);
+            out.messages
+                .into_iter()
+                .filter(|(id, _)| *id == b.player_id)
+                .map(|(_, m)| m)
+                .collect()
+        };
+        let first = frames(&mut room);
+        assert_eq!(first.len(), 1);
+        assert!(first[0].len() > 12, "the complete state");
+        // Unacknowledged: no second copy of the complete state for a second.
+        let held: usize = (0..29).map(|_| frames(&mut room).len()).sum();
+        assert_eq!(held, 0, "nothing queues behind the large one");
+        // Its acknowledgement makes it the base: the next snapshot is a small delta.
+        let Applied::New(s, _) = bases.apply(&mut replica, &first[0]).unwrap() else {
+            panic!("new")
+        };
+        assert!(room.handle_ack(b.player_id, s.tick));
+        let next = frames(&mut room);
+        assert_eq!(next.len(), 1);
+        assert!(next[0].len() <= 12, "{} bytes", next[0].len());
+        let Some((_, back)) = peek_acked(&next[0]).unwrap() else {
+            panic!("a message 5")
+        };
+        assert_eq!(back, 30, "tick 31 against the acknowledged tick 1");
+        assert!(matches!(
+            bases.apply(&mut replica, &next[0]).unwrap(),
+            Applied::New(..)
+        ));
+        // Never acknowledged at all: the large state goes again once a second.
+        let mut room2 = crate::room::Room::new(
+            EngineConfig {
+                datagram_bytes: 12,
+                ..EngineConfig::default()
+            },
+            Movers::default(),
+        );
+        room2.handle_join("ann", None).unwrap();
+        let c = room2.handle_join("cy", None).unwrap().player_id;
+        room2.set_unreliable(c);
+        let sent: Vec<usize> = (0..61)
+            .filter(|_| room2.tick(|_| true).messages.iter().any(|(id, _)| *id == c))
+            .collect();
+        assert_eq!(sent, [0, 30, 60], "ticks 1, 31 and 61");
+    }
+
+    #[test]
     fn over_datagrams_a_still_view_gets_a_heartbeat_a_second_and_a_moving_one_every_tick() {
         use tickwire_shared::sync::acked::{Applied, Bases};
         use tickwire_shared::sync::{Replica, ServerMsg, decode_server};

@@ -81,6 +81,10 @@ pub struct EngineConfig {
     /// entity changes (each gets it with its own entities' updates put in), instead of each
     /// walking the whole world. The bytes are the same either way; off only to compare.
     pub share_views: bool,
+    /// Over an unreliable transport, the largest snapshot that travels as a datagram (QUIC
+    /// guarantees about 1,200 bytes of payload); a larger one goes on the reliable stream,
+    /// and no second one follows it there for a second while neither is acknowledged.
+    pub datagram_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -103,6 +107,7 @@ impl Default for EngineConfig {
             quiet_ticks: true,
             client_budget: Some(DEFAULT_CLIENT_BUDGET),
             share_views: true,
+            datagram_bytes: 1100,
         }
     }
 }
@@ -1338,7 +1343,7 @@ fn acked_snapshot_for(
     {
         return (None, Vec::new(), dropped);
     }
-    c.last_frame = Some((tick, snap.ack_input_seq));
+    let last_frame = c.last_frame.replace((tick, snap.ack_input_seq));
     w.view_ids.clear();
     w.view_ids.extend(view.ids());
     let back = since.map_or(0, |t| tick.since(t));
@@ -1352,14 +1357,22 @@ fn acked_snapshot_for(
         sh.schema,
         &mut bytes,
     );
-    acks.sent(tick, view, snap.ack_input_seq, &mut w.work.ids);
-    spend(c, &bytes);
     let events = (w.event_bytes.count > 0).then(|| {
         let mut e = Vec::new();
         encode_tick_events(tick, &w.event_bytes, &mut e);
-        spend(c, &e);
         e
     });
+    if let (Some(b), Some(e)) = (c.budget.as_mut(), &events) {
+        b.spend(e.len());
+    }
+    if acks.hold_large(tick, bytes.len(), sh.config.datagram_bytes) {
+        // The large state already on its way goes first (see `Acks::hold_large`); the
+        // events go now all the same.
+        c.last_frame = last_frame;
+        return (events, Vec::new(), dropped);
+    }
+    acks.sent(tick, view, snap.ack_input_seq, &mut w.work.ids);
+    spend(c, &bytes);
     c.last_sent = Some(tick);
     c.skipped_in_a_row = 0;
     (events, bytes, dropped)
