@@ -123,6 +123,14 @@ impl Acks {
         false
     }
 
+    /// Whether a snapshot too large for a datagram went less than [`LARGE_EVERY`] ticks
+    /// before `now` and no acknowledgement has overtaken it: then this tick's would be as large
+    /// (its base has not moved), and is not built at all.
+    pub fn waiting_for_large(&self, now: Tick) -> bool {
+        self.large_in_flight
+            .is_some_and(|t| now.since(t) < LARGE_EVERY)
+    }
+
     /// The tick of the base, if any.
     pub fn base_tick(&self) -> Option<Tick> {
         self.base.as_ref().map(|s| s.tick)

@@ -1263,6 +1263,23 @@ fn acked_snapshot_for(
         .acks
         .as_mut()
         .expect("a client over an unreliable transport");
+    if acks.waiting_for_large(tick) {
+        // Its base has not moved since the large one went: this one would be as large, and
+        // waits with it (see `Acks::hold_large`). Its events go all the same.
+        let dropped = sh.journal.take(
+            &mut c.inbox,
+            sh.schema,
+            sh.config.max_event_bytes,
+            &mut w.event_bytes,
+            &mut w.cut,
+        );
+        let events = (w.event_bytes.count > 0).then(|| {
+            let mut e = Vec::new();
+            encode_tick_events(tick, &w.event_bytes, &mut e);
+            e
+        });
+        return (events, Vec::new(), dropped);
+    }
     let base = acks.base(tick);
     let since = base.map(|(t, ..)| t);
     let gap = since.map_or(1, |t| tick.since(t).max(1));
