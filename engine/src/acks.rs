@@ -44,12 +44,15 @@ pub struct Acks {
 }
 
 impl Acks {
-    /// The base for a snapshot of tick `now`: its tick and table, or `None` (a snapshot against
-    /// nothing: the first one, or the base is more than [`MAX_BACK`] ticks old).
-    pub fn base(&self, now: Tick) -> Option<(Tick, &Table, InputSeq)> {
+    /// The base for the next snapshot: its tick, table and the input it acknowledged, or
+    /// `None` (a snapshot against nothing: the first one, or [`MAX_BACK`] snapshots have gone
+    /// since the base without an acknowledgement moving it).
+    pub fn base(&self) -> Option<(Tick, &Table, InputSeq)> {
+        // Counted in snapshots, not ticks: the client keeps a replica per snapshot applied
+        // since the base (quiet ticks send none), and at least `MAX_BASES` of them.
         self.base
             .as_ref()
-            .filter(|s| now.since(s.tick) <= MAX_BACK)
+            .filter(|_| self.sent.len() < MAX_BACK as usize)
             .map(|s| (s.tick, &s.table, s.ack))
     }
 

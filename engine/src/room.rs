@@ -1280,7 +1280,7 @@ fn acked_snapshot_for(
         });
         return (events, Vec::new(), dropped);
     }
-    let base = acks.base(tick);
+    let base = acks.base();
     let since = base.map(|(t, ..)| t);
     let gap = since.map_or(1, |t| tick.since(t).max(1));
     let snap = &mut w.snap;

@@ -21,13 +21,14 @@ use crate::ids::Tick;
 use crate::schema::Schema;
 use std::collections::VecDeque;
 
-/// Most replicas a client keeps (about four seconds at 30 Hz): a server whose base is older
-/// than that sends a snapshot against nothing instead ([`MAX_BACK`]).
+/// Most replicas a client keeps (one per snapshot applied since the newest base; about four
+/// seconds of snapshots at 30 Hz): a server that has sent [`MAX_BACK`] snapshots since its
+/// base sends one against nothing instead.
 pub const MAX_BASES: usize = 128;
 
-/// The oldest base a server uses, in ticks before the snapshot: past it (a client that has
-/// acknowledged nothing for that long) it sends everything again (`back` 0). Below
-/// [`MAX_BASES`], so a client always still holds the base.
+/// The most snapshots a server sends against one base: past it (a client whose
+/// acknowledgements have not arrived for that many snapshots) it sends everything again (`back`
+/// 0). Below [`MAX_BASES`], so a client always still holds the base.
 pub const MAX_BACK: u32 = 96;
 
 /// The tick of a message 5 and how far back its base is; `None` for any other message.
