@@ -107,11 +107,13 @@ impl Acks {
         }
     }
 
-    /// Whether a snapshot of `len` bytes at `now` should wait: it is too large for a datagram
-    /// (`limit`), so it would go on the reliable stream, and one sent there less than
-    /// [`LARGE_EVERY`] ticks ago is still unacknowledged. Resending the large state every tick
-    /// until the first one is acknowledged would only queue copies behind it; the one in
-    /// flight arrives, its acknowledgement makes it the base, and the next delta is small.
+    /// Whether a snapshot against nothing (the complete state) of `len` bytes at `now` should
+    /// wait: it is too large for a datagram (`limit`), so it would go on the reliable stream,
+    /// and one sent there less than [`LARGE_EVERY`] ticks ago is still unacknowledged.
+    /// Resending the complete state every tick until the first one is acknowledged would only
+    /// queue copies of it behind it; the one in flight arrives, its acknowledgement makes it
+    /// the base, and the next delta is small. (A delta against a base that is too large goes
+    /// on the stream every tick: it is what changed.)
     pub fn hold_large(&mut self, now: Tick, len: usize, limit: usize) -> bool {
         if len <= limit {
             return false;

@@ -82,8 +82,9 @@ pub struct EngineConfig {
     /// walking the whole world. The bytes are the same either way; off only to compare.
     pub share_views: bool,
     /// Over an unreliable transport, the largest snapshot that travels as a datagram (QUIC
-    /// guarantees about 1,200 bytes of payload); a larger one goes on the reliable stream,
-    /// and no second one follows it there for a second while neither is acknowledged.
+    /// guarantees about 1,200 bytes of payload); a larger one goes on the reliable stream. A
+    /// complete state (before the first acknowledgement) that large is not sent again for a
+    /// second while it is unacknowledged.
     pub datagram_bytes: usize,
 }
 
@@ -1264,8 +1265,8 @@ fn acked_snapshot_for(
         .as_mut()
         .expect("a client over an unreliable transport");
     if acks.waiting_for_large(tick) {
-        // Its base has not moved since the large one went: this one would be as large, and
-        // waits with it (see `Acks::hold_large`). Its events go all the same.
+        // It has no base yet, and the complete state on its way is unacknowledged: this one
+        // would be as large, and waits (see `Acks::hold_large`). Its events go all the same.
         let dropped = sh.journal.take(
             &mut c.inbox,
             sh.schema,
@@ -1382,7 +1383,7 @@ fn acked_snapshot_for(
     if let (Some(b), Some(e)) = (c.budget.as_mut(), &events) {
         b.spend(e.len());
     }
-    if acks.hold_large(tick, bytes.len(), sh.config.datagram_bytes) {
+    if since.is_none() && acks.hold_large(tick, bytes.len(), sh.config.datagram_bytes) {
         // The large state already on its way goes first (see `Acks::hold_large`); the
         // events go now all the same.
         c.last_frame = last_frame;
