@@ -27,6 +27,9 @@ struct Sent {
 /// (a second at 30 Hz: several round trips on any usable link).
 pub const LARGE_EVERY: u32 = 30;
 
+/// Ticks between two deltas too large for a datagram while neither is acknowledged.
+pub const LARGE_DELTA_EVERY: u32 = 4;
+
 /// One client's kept tables.
 #[derive(Debug, Default)]
 pub struct Acks {
@@ -40,7 +43,7 @@ pub struct Acks {
     pub(crate) unknown_acks: u64,
     /// The tick of the newest snapshot sent too large for a datagram (so on the stream) that
     /// no acknowledgement has overtaken yet.
-    large_in_flight: Option<Tick>,
+    large_in_flight: Option<(Tick, bool)>,
 }
 
 impl Acks {
@@ -91,7 +94,7 @@ impl Acks {
         if let Some(old) = self.base.replace(newest) {
             self.forget(&old.table, ids);
         }
-        if self.large_in_flight.is_some_and(|t| t <= tick) {
+        if self.large_in_flight.is_some_and(|(t, _)| t <= tick) {
             self.large_in_flight = None;
         }
         true
@@ -107,33 +110,40 @@ impl Acks {
         }
     }
 
-    /// Whether a snapshot against nothing (the complete state) of `len` bytes at `now` should
-    /// wait: it is too large for a datagram (`limit`), so it would go on the reliable stream,
-    /// and one sent there less than [`LARGE_EVERY`] ticks ago is still unacknowledged.
-    /// Resending the complete state every tick until the first one is acknowledged would only
-    /// queue copies of it behind it; the one in flight arrives, its acknowledgement makes it
-    /// the base, and the next delta is small. (A delta against a base that is too large goes
-    /// on the stream every tick: it is what changed.)
-    pub fn hold_large(&mut self, now: Tick, len: usize, limit: usize) -> bool {
+    /// Whether a snapshot of `len` bytes at `now` should wait: it is too large for a datagram
+    /// (`limit`), so it would go on the reliable stream, and one sent there not long ago is
+    /// still unacknowledged: [`LARGE_EVERY`] ticks for a complete state (`complete`: before
+    /// the first acknowledgement), [`LARGE_DELTA_EVERY`] for a delta. Sending such a snapshot
+    /// every tick until the first is acknowledged would only queue near-copies behind it on the
+    /// stream (each delta against the same base holds all the last one did), which is what
+    /// makes a slow client slower; the one in flight arrives, its acknowledgement moves the
+    /// base, and the next delta is small again. A client that keeps up never meets this: its
+    /// deltas are against a base a round trip old and fit a datagram.
+    pub fn hold_large(&mut self, now: Tick, len: usize, limit: usize, complete: bool) -> bool {
         if len <= limit {
             return false;
         }
+        let every = if complete {
+            LARGE_EVERY
+        } else {
+            LARGE_DELTA_EVERY
+        };
         if self
             .large_in_flight
-            .is_some_and(|t| now.since(t) < LARGE_EVERY)
+            .is_some_and(|(t, c)| now.since(t) < if c { LARGE_EVERY } else { every })
         {
             return true;
         }
-        self.large_in_flight = Some(now);
+        self.large_in_flight = Some((now, complete));
         false
     }
 
-    /// Whether a snapshot too large for a datagram went less than [`LARGE_EVERY`] ticks
+    /// Whether a complete state too large for a datagram went less than [`LARGE_EVERY`] ticks
     /// before `now` and no acknowledgement has overtaken it: then this tick's would be as large
-    /// (its base has not moved), and is not built at all.
+    /// (there is still no base), and is not built at all.
     pub fn waiting_for_large(&self, now: Tick) -> bool {
         self.large_in_flight
-            .is_some_and(|t| now.since(t) < LARGE_EVERY)
+            .is_some_and(|(t, complete)| complete && now.since(t) < LARGE_EVERY)
     }
 
     /// The tick of the base, if any.

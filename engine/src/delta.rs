@@ -1179,6 +1179,31 @@ mod tests {
             .filter(|_| room2.tick(|_| true).messages.iter().any(|(id, _)| *id == c))
             .collect();
         assert_eq!(sent, [0, 30, 60], "ticks 1, 31 and 61");
+        // Deltas too large for a datagram (every one, at 3 bytes) go one per 4 ticks while
+        // unacknowledged, and at once again after an acknowledgement.
+        let mut room3 = crate::room::Room::new(
+            EngineConfig {
+                datagram_bytes: 3,
+                ..EngineConfig::default()
+            },
+            Movers::default(),
+        );
+        let d = room3.handle_join("dee", None).unwrap().player_id;
+        let e = room3.handle_join("eve", None).unwrap().player_id;
+        room3.set_unreliable(e);
+        room3.game_mut().bodies.get_mut(&d).unwrap().2 = [24, -16, 0];
+        let mut ticks_sent = Vec::new();
+        for t in 0..13u32 {
+            let out = room3.tick(|_| true);
+            if out.messages.iter().any(|(id, _)| *id == e) {
+                ticks_sent.push(t);
+                if t == 0 {
+                    // Acknowledge the complete state: deltas from here on.
+                    room3.handle_ack(e, room3.tick_count());
+                }
+            }
+        }
+        assert_eq!(ticks_sent, [0, 1, 5, 9], "one large delta per 4 ticks");
     }
 
     #[test]

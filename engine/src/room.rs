@@ -82,9 +82,9 @@ pub struct EngineConfig {
     /// walking the whole world. The bytes are the same either way; off only to compare.
     pub share_views: bool,
     /// Over an unreliable transport, the largest snapshot that travels as a datagram (QUIC
-    /// guarantees about 1,200 bytes of payload); a larger one goes on the reliable stream. A
-    /// complete state (before the first acknowledgement) that large is not sent again for a
-    /// second while it is unacknowledged.
+    /// guarantees about 1,200 bytes of payload); a larger one goes on the reliable stream, and
+    /// while it is unacknowledged no other that large follows it for 4 ticks (a second for a
+    /// complete state, before the first acknowledgement).
     pub datagram_bytes: usize,
 }
 
@@ -1383,7 +1383,7 @@ fn acked_snapshot_for(
     if let (Some(b), Some(e)) = (c.budget.as_mut(), &events) {
         b.spend(e.len());
     }
-    if since.is_none() && acks.hold_large(tick, bytes.len(), sh.config.datagram_bytes) {
+    if acks.hold_large(tick, bytes.len(), sh.config.datagram_bytes, since.is_none()) {
         // The large state already on its way goes first (see `Acks::hold_large`); the
         // events go now all the same.
         c.last_frame = last_frame;
