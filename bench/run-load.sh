@@ -8,6 +8,7 @@
 #   SERVER_FLAGS="--view-radius 500" bash bench/run-load.sh default   # any other server flag
 #   TRANSPORT=webtransport bash bench/run-load.sh idle-1000   # bots over WebTransport (the
 #                                                  # server gets --webtransport)
+#   BOTS=300 bash bench/run-load.sh active-1000    # fewer bots, same flags
 #
 # Scenarios (server flags | bot flags):
 #   smoke           20 bots, 5 s: a quick end-to-end check.
@@ -59,10 +60,20 @@ case "$scenario" in
     exit 2 ;;
 esac
 
+# BOTS lowers the scenario's count (to the largest that fits beside the bots on this box);
+# the scenario's limits stay.
+if [ -n "${BOTS:-}" ]; then
+  if [ "$BOTS" -gt "$bots" ]; then
+    echo "BOTS=$BOTS is more than $scenario's $bots" >&2
+    exit 2
+  fi
+  bots="$BOTS"
+  scenario_label="${scenario}-n${bots}"
+fi
 if [ "${TRANSPORT:-websocket}" = webtransport ]; then
   server_flags+=(--webtransport)
   bot_flags+=(--transport webtransport)
-  scenario_label="${scenario}-webtransport"
+  scenario_label="${scenario_label:-$scenario}-webtransport"
 fi
 
 # Both processes need a descriptor per connection (the server one per bot, the bots one each).

@@ -49,8 +49,9 @@ pub struct BotPlan {
     pub connect_timeout: Duration,
     /// Base seed; bot `i` uses `seed + i`.
     pub seed: u64,
-    /// Over WebTransport: snapshots (messages 5) and inputs as datagrams.
-    pub webtransport: bool,
+    /// `websocket`, `webtransport` (snapshots as messages 5 and inputs as datagrams), or
+    /// `auto` (WebTransport when offered, else WebSocket).
+    pub transport: String,
 }
 
 /// What the bot did with one server message.
@@ -337,13 +338,15 @@ async fn connect(plan: &BotPlan, name: &str) -> Result<Seated, String> {
                 .ws_url(),
             None => plan.url.clone(),
         };
-        let client = if plan.webtransport {
-            let info = discover(&url, plan.connect_timeout)
-                .await
-                .ok_or("the server offers no WebTransport (GET /webtransport)")?;
-            Client::connect_webtransport(&url, &info, plan.connect_timeout).await
-        } else {
-            Client::connect(&url, plan.connect_timeout).await
+        let client = match plan.transport.as_str() {
+            "webtransport" => {
+                let info = discover(&url, plan.connect_timeout)
+                    .await
+                    .ok_or("the server offers no WebTransport (GET /webtransport)")?;
+                Client::connect_webtransport(&url, &info, plan.connect_timeout).await
+            }
+            "auto" => Client::connect_auto(&url, plan.connect_timeout).await,
+            _ => Client::connect(&url, plan.connect_timeout).await,
         }
         .map_err(|e| e.to_string())?;
         let hello = Hello {

@@ -76,10 +76,11 @@ pub struct LoadConfig {
     /// Scenario name for the report.
     #[arg(long)]
     pub scenario: Option<String>,
-    /// The bots' transport: `websocket`, or `webtransport` (the server needs
-    /// `--webtransport`; a bot that cannot open a session fails to connect, it does not fall
-    /// back, so a run measures one transport).
-    #[arg(long, default_value = "websocket", value_parser = ["websocket", "webtransport"])]
+    /// The bots' transport: `websocket`; `webtransport` (the server needs `--webtransport`; a
+    /// bot that cannot open a session fails to connect, so a run measures one transport); or
+    /// `auto`, as the SDKs connect: WebTransport when the server offers it and the session
+    /// is up within 2 s, else WebSocket.
+    #[arg(long, default_value = "websocket", value_parser = ["websocket", "webtransport", "auto"])]
     pub transport: String,
 }
 
@@ -175,7 +176,7 @@ pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, S
         chat_interval: cfg.chat_interval,
         connect_timeout: cfg.connect_timeout,
         seed: cfg.seed,
-        webtransport: cfg.transport == "webtransport",
+        transport: cfg.transport.clone(),
     });
 
     let pb = progress_bar(cfg.bots as u64, show_progress);

@@ -18,12 +18,18 @@ async fn twenty_bots_over_webtransport_with_zero_divergences() {
     twenty_bots("webtransport").await;
 }
 
+/// `--transport auto` against a server that offers WebTransport takes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_bots_on_auto_take_webtransport_when_offered() {
+    twenty_bots("auto").await;
+}
+
 async fn twenty_bots(transport: &str) {
     let shutdown = CancellationToken::new();
     let server = Server::bind(
         Config {
             checksum_interval: 3,
-            webtransport: transport == "webtransport",
+            webtransport: transport != "websocket",
             ..Config::ephemeral()
         },
         shutdown.clone(),
@@ -59,7 +65,7 @@ async fn twenty_bots(transport: &str) {
     assert_eq!(server_figures.hold_start.players, 20);
     assert!(server_figures.hold.ticks > 0);
     assert!(report.passed(), "{:?}", report.failures);
-    if transport == "webtransport" {
+    if transport != "websocket" {
         let metrics = metrics_text(&url).await;
         let datagrams: f64 = metrics
             .lines()
