@@ -178,3 +178,90 @@ async fn bad_input_over_webtransport_gets_its_close_code_and_reason() {
     ok.leave().await;
     server.stop().await;
 }
+
+const SECRET: &str = "webtransport test secret, 32 byte";
+
+fn jwt(secret: &str, name: &str) -> String {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = tickwire_server::auth::Claims {
+        sub: format!("acct-{name}"),
+        name: Some(name.into()),
+        exp: now + 60,
+        nbf: None,
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn auth_the_rate_limit_and_the_connection_limit_hold_over_webtransport() {
+    // Auth: a bad token gets 4004 with the reason, a good one plays under the claims' name.
+    let server = TestServer::start(Config {
+        jwt_secret: Some(SECRET.into()),
+        ..config()
+    })
+    .await;
+    let bad = format!("?token={}", jwt("not the secret, but 32 bytes long!", "x"));
+    let (code, reason) = close_after(&server, &bad, &[]).await;
+    assert_eq!(code, Some(4004), "{reason}");
+    let url = format!("{}?token={}", server.ws_url(), jwt(SECRET, "Ada"));
+    let g = GameClient::join_auto(&url, "ignored", None, WAIT)
+        .await
+        .expect("joins");
+    assert_eq!(g.transport(), Transport::WebTransport);
+    let mut p = Player::of(g);
+    p.next_snapshot().await;
+    assert_eq!(p.replica().players[&p.id()].name, "Ada");
+    p.client.leave().await;
+    server.stop().await;
+
+    // The message rate limit counts datagrams: a flood gets 1008, the server goes on.
+    let server = TestServer::start(Config {
+        max_messages_per_sec: 20.0,
+        message_burst: 20.0,
+        ..config()
+    })
+    .await;
+    let i = info(&server).await;
+    let mut c = Client::connect_webtransport(&server.ws_url(), &i, WAIT)
+        .await
+        .unwrap();
+    c.send_bytes(hello()).await.unwrap();
+    let Some(Received::Binary(_)) = c.recv_timeout(WAIT).await else {
+        panic!("a welcome");
+    };
+    for _ in 0..100 {
+        // An acknowledgement of nothing, alone: valid, and one message each.
+        let _ = c.send_datagram(vec![0]).await;
+    }
+    let (code, reason) = c.wait_closed(WAIT).await.expect("closed");
+    assert_eq!(code, Some(1008), "{reason}");
+    assert_eq!(reason, "message rate limit exceeded");
+    server.stop().await;
+
+    // --max-connections-per-ip counts sessions: the second from this address is refused.
+    let server = TestServer::start(Config {
+        max_connections_per_ip: 1,
+        ..config()
+    })
+    .await;
+    let i = info(&server).await;
+    let first = Client::connect_webtransport(&server.ws_url(), &i, WAIT)
+        .await
+        .expect("the first session");
+    let second = Client::connect_webtransport(&server.ws_url(), &i, Duration::from_secs(3)).await;
+    assert!(
+        second.is_err(),
+        "a second session over the limit is refused"
+    );
+    drop(first);
+    server.stop().await;
+}
