@@ -61,22 +61,25 @@ fn script() -> Vec<Vec<u8>> {
 }
 
 async fn serve(listener: TcpListener) {
-    let mut connection = 0u32;
+    // Counted per WebSocket, not per TCP connection: the client asks `GET /webtransport`
+    // first (answered with an error: this server has none), then upgrades.
+    let sessions = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             return;
         };
-        connection += 1;
-        let frames = if connection == 1 {
-            script()
-        } else {
-            script().into_iter().step_by(2).take(2).collect()
-        };
+        let sessions = sessions.clone();
         tokio::spawn(async move {
             let service = service_fn(move |mut req| {
-                let frames = frames.clone();
+                let sessions = sessions.clone();
                 async move {
                     let (response, upgrade) = fastwebsockets::upgrade::upgrade(&mut req)?;
+                    let n = sessions.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    let frames: Vec<Vec<u8>> = if n == 1 {
+                        script()
+                    } else {
+                        script().into_iter().step_by(2).take(2).collect()
+                    };
                     tokio::spawn(async move {
                         let Ok(mut ws) = upgrade.await else { return };
                         // Wait for Hello, then play the script and keep the socket open.
