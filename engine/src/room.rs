@@ -1260,25 +1260,15 @@ fn acked_snapshot_for(
     viewer: &Viewer,
 ) -> (Option<Vec<u8>>, Vec<u8>, usize) {
     let tick = sh.tick;
+    // The events go whatever becomes of the snapshot.
+    let (events, dropped) = events_apart(sh, w, c);
     let acks = c
         .acks
         .as_mut()
         .expect("a client over an unreliable transport");
     if acks.waiting_for_large(tick) {
         // It has no base yet, and the complete state on its way is unacknowledged: this one
-        // would be as large, and waits (see `Acks::hold_large`). Its events go all the same.
-        let dropped = sh.journal.take(
-            &mut c.inbox,
-            sh.schema,
-            sh.config.max_event_bytes,
-            &mut w.event_bytes,
-            &mut w.cut,
-        );
-        let events = (w.event_bytes.count > 0).then(|| {
-            let mut e = Vec::new();
-            encode_tick_events(tick, &w.event_bytes, &mut e);
-            e
-        });
+        // would be as large, and waits (see `Acks::hold_large`).
         return (events, Vec::new(), dropped);
     }
     let base = acks.base();
@@ -1300,13 +1290,6 @@ fn acked_snapshot_for(
     if !sh.room_lanes.is_empty() && since.is_none_or(|t| sh.room_changed_at > t) {
         snap.room = Some(sh.room_lanes.to_vec());
     }
-    let dropped = sh.journal.take(
-        &mut c.inbox,
-        sh.schema,
-        sh.config.max_event_bytes,
-        &mut w.event_bytes,
-        &mut w.cut,
-    );
     let mut view = Table::default();
     sh.interest.view(
         viewer,
@@ -1375,14 +1358,6 @@ fn acked_snapshot_for(
         sh.schema,
         &mut bytes,
     );
-    let events = (w.event_bytes.count > 0).then(|| {
-        let mut e = Vec::new();
-        encode_tick_events(tick, &w.event_bytes, &mut e);
-        e
-    });
-    if let (Some(b), Some(e)) = (c.budget.as_mut(), &events) {
-        b.spend(e.len());
-    }
     if acks.hold_large(tick, bytes.len(), sh.config.datagram_bytes, since.is_none()) {
         // The large state already on its way goes first (see `Acks::hold_large`); the
         // events go now all the same.
@@ -1394,6 +1369,25 @@ fn acked_snapshot_for(
     c.last_sent = Some(tick);
     c.skipped_in_a_row = 0;
     (events, bytes, dropped)
+}
+
+/// `c`'s waiting events as a message 6 (none when none wait), paid for from its byte budget,
+/// and how many were dropped to bound them; `w.event_bytes` keeps them encoded.
+fn events_apart(sh: &Shared<'_>, w: &mut Worker, c: &mut Client) -> (Option<Vec<u8>>, usize) {
+    let dropped = sh.journal.take(
+        &mut c.inbox,
+        sh.schema,
+        sh.config.max_event_bytes,
+        &mut w.event_bytes,
+        &mut w.cut,
+    );
+    let events = (w.event_bytes.count > 0).then(|| {
+        let mut e = Vec::new();
+        encode_tick_events(sh.tick, &w.event_bytes, &mut e);
+        spend(c, &e);
+        e
+    });
+    (events, dropped)
 }
 
 /// Takes out of `snap` the entity updates over budget `b` (see [`budget::hold`]): what the

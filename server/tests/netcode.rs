@@ -390,6 +390,20 @@ fn over_datagrams_a_loss_costs_a_tick_not_a_stall() {
     assert!(wt99 < tcp99, "datagrams {wt99} vs tcp {tcp99}");
 }
 
+/// A report row of [`no_contention`]: every client's corrections, the observer's
+/// interpolation.
+fn no_contention_row(w: &World, label: String) -> NetcodeReport {
+    let mut stats = w.peers[0].net().stats().clone();
+    for p in &w.peers[1..] {
+        stats.corrections.extend(p.net().stats().corrections.iter());
+    }
+    let observer = &w.peers[2];
+    let ostats = observer.net().stats();
+    stats.body_render_s = ostats.body_render_s;
+    stats.extrapolating_s = ostats.extrapolating_s;
+    NetcodeReport::new(label, &stats, &observer.interp_errors)
+}
+
 /// Prints the netcode report of `docs/NETCODE.md`.
 #[test]
 fn netcode_report() {
@@ -403,24 +417,12 @@ fn netcode_report() {
                 loss * 100.0
             );
             let w = no_contention(rtt, jitter, loss, 1);
-            let mut stats = w.peers[0].net().stats().clone();
-            for p in &w.peers[1..] {
-                stats.corrections.extend(p.net().stats().corrections.iter());
-            }
-            let observer = &w.peers[2];
-            let ostats = observer.net().stats();
-            stats.body_render_s = ostats.body_render_s;
-            stats.extrapolating_s = ostats.extrapolating_s;
             println!(
                 "{lag}: observer backward jumps {}, prediction mismatches {}",
-                observer.backward_jumps,
+                w.peers[2].backward_jumps,
                 w.peers.iter().map(|p| p.prediction_mismatches).sum::<u32>()
             );
-            rows.push(NetcodeReport::new(
-                format!("{lag}, no contention"),
-                &stats,
-                &observer.interp_errors,
-            ));
+            rows.push(no_contention_row(&w, format!("{lag}, no contention")));
             for meeting in [Meeting::Bump, Meeting::Shove] {
                 let w = collision(meeting, rtt, jitter, loss, 2);
                 let mut stats = w.peers[0].net().stats().clone();
@@ -455,18 +457,9 @@ fn netcode_report() {
                 loss * 100.0
             );
             let w = no_contention_over(Links::webtransport(rtt, jitter, loss, loss), 1);
-            let mut stats = w.peers[0].net().stats().clone();
-            for p in &w.peers[1..] {
-                stats.corrections.extend(p.net().stats().corrections.iter());
-            }
-            let observer = &w.peers[2];
-            let ostats = observer.net().stats();
-            stats.body_render_s = ostats.body_render_s;
-            stats.extrapolating_s = ostats.extrapolating_s;
-            rows.push(NetcodeReport::new(
+            rows.push(no_contention_row(
+                &w,
                 format!("{lag}, no contention, webtransport"),
-                &stats,
-                &observer.interp_errors,
             ));
         }
     }

@@ -443,19 +443,7 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, held: &[(NetId, u16)], ou
         }
         ServerMsg::Snapshot(s) => {
             w.varint(1);
-            let view = if s.updated.is_empty() {
-                Vec::new()
-            } else {
-                let mut v = Vec::new();
-                view_after(held, &s.removed, &s.created, &mut v)
-                    .expect("a snapshot that creates no entity the client holds");
-                v.into_iter().map(|(id, _)| id).collect()
-            };
-            let before: Vec<NetId> = if s.removed.is_empty() {
-                Vec::new()
-            } else {
-                held.iter().map(|(id, _)| *id).collect()
-            };
+            let (before, view) = numbered_in(held, s);
             let ids = Ids {
                 before: &before,
                 view: &view,
@@ -478,13 +466,7 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, held: &[(NetId, u16)], ou
             w.varint(5);
             w.varint(u64::from(a.back));
             let s = &a.snapshot;
-            let mut view = Vec::new();
-            if !s.updated.is_empty() {
-                view_after(held, &s.removed, &s.created, &mut view)
-                    .expect("a snapshot that creates no entity the client holds");
-            }
-            let view: Vec<NetId> = view.into_iter().map(|(id, _)| id).collect();
-            let before: Vec<NetId> = held.iter().map(|(id, _)| *id).collect();
+            let (before, view) = numbered_in(held, s);
             let ids = Ids {
                 before: &before,
                 view: &view,
@@ -500,6 +482,25 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, held: &[(NetId, u16)], ou
             }
         }
     }
+}
+
+/// The ids a snapshot's removals (what the client held) and updates (its view after the
+/// snapshot) are numbered in, for a client that holds `held`; each empty when not needed.
+fn numbered_in(held: &[(NetId, u16)], s: &Snapshot) -> (Vec<NetId>, Vec<NetId>) {
+    let view = if s.updated.is_empty() {
+        Vec::new()
+    } else {
+        let mut v = Vec::new();
+        view_after(held, &s.removed, &s.created, &mut v)
+            .expect("a snapshot that creates no entity the client holds");
+        v.into_iter().map(|(id, _)| id).collect()
+    };
+    let before = if s.removed.is_empty() {
+        Vec::new()
+    } else {
+        held.iter().map(|(id, _)| *id).collect()
+    };
+    (before, view)
 }
 
 /// Encodes a message 6 from events encoded ahead.
