@@ -109,6 +109,92 @@ pub(super) async fn run(
     serve(ws, peer, state, params).await;
 }
 
+/// A player connection counted in `/metrics` (in total and by transport) while it lives.
+pub(super) struct Counted {
+    state: Arc<AppState>,
+    labels: crate::metrics::TransportLabels,
+}
+
+impl Counted {
+    pub(super) fn new(state: &Arc<AppState>, transport: &'static str) -> Counted {
+        let labels = crate::metrics::TransportLabels { transport };
+        state.metrics.connections.inc();
+        state
+            .metrics
+            .connections_by_transport
+            .get_or_create(&labels)
+            .inc();
+        Counted {
+            state: state.clone(),
+            labels,
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.state.metrics.connections.dec();
+        self.state
+            .metrics
+            .connections_by_transport
+            .get_or_create(&self.labels)
+            .dec();
+    }
+}
+
+/// A connection's reader and the ends its writer listens to, joined by their channels.
+pub(super) struct Wired {
+    pub(super) reader: Reader,
+    pub(super) ends: Ends,
+    /// Application messages from the reader (pongs, a redirect).
+    pub(super) messages: mpsc::Receiver<Bytes>,
+    /// The newest WebSocket ping to answer.
+    pub(super) pong: watch::Receiver<Option<Bytes>>,
+    /// What the room sends.
+    pub(super) outbox: mpsc::Receiver<Bytes>,
+}
+
+/// The channels of a new connection from `ip` (over datagrams when `unreliable`).
+pub(super) fn wire(
+    state: &Arc<AppState>,
+    params: WsParams,
+    ip: std::net::IpAddr,
+    unreliable: bool,
+) -> Wired {
+    let (msg_tx, messages) = mpsc::channel(8);
+    let (pong_tx, pong) = watch::channel(None);
+    let (last_tx, last_rx) = oneshot::channel();
+    // Over datagrams a tick may bring two messages (its events apart): room for both.
+    let least = 1 + usize::from(unreliable);
+    let (outbox_tx, outbox) = mpsc::channel(state.config.outbox_capacity.max(least));
+    let (kick_tx, kick_rx) = oneshot::channel();
+    let reader = Reader::new(
+        state,
+        params,
+        ip,
+        ToWriter {
+            messages: msg_tx,
+            pong: pong_tx,
+            last: Some(last_tx),
+        },
+        (outbox_tx, kick_tx),
+        unreliable,
+    );
+    let ends = Ends {
+        last: last_rx,
+        kick: kick_rx,
+        kick_done: false,
+        shutdown: state.shutdown.clone(),
+    };
+    Wired {
+        reader,
+        ends,
+        messages,
+        pong,
+        outbox,
+    }
+}
+
 /// Runs a WebSocket whose handshake is done until it closes.
 pub(crate) async fn serve<S: Socket>(
     ws: fastwebsockets::WebSocket<S>,
@@ -116,15 +202,7 @@ pub(crate) async fn serve<S: Socket>(
     state: Arc<AppState>,
     params: WsParams,
 ) {
-    let labels = crate::metrics::TransportLabels {
-        transport: "websocket",
-    };
-    state.metrics.connections.inc();
-    state
-        .metrics
-        .connections_by_transport
-        .get_or_create(&labels)
-        .inc();
+    let _counted = Counted::new(&state, "websocket");
     let id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let span = debug_span!("conn", id, %peer, player = tracing::field::Empty, room = tracing::field::Empty);
     async {
@@ -139,38 +217,21 @@ pub(crate) async fn serve<S: Socket>(
         // enforces the same limit across fragments.
         rd.set_max_message_size(state.config.max_frame_bytes + 1);
 
-        let (msg_tx, msg_rx) = mpsc::channel(8);
-        let (pong_tx, pong_rx) = watch::channel(None);
-        let (last_tx, last_rx) = oneshot::channel();
-        let (outbox_tx, outbox_rx) = mpsc::channel(state.config.outbox_capacity.max(1));
-        let (kick_tx, kick_rx) = oneshot::channel();
+        let Wired {
+            reader,
+            ends,
+            messages,
+            pong,
+            outbox,
+        } = wire(&state, params, peer.ip(), false);
         let close_sent = CancellationToken::new();
         let hang_up = CancellationToken::new();
-
-        let reader = Reader::new(
-            &state,
-            params,
-            peer.ip(),
-            ToWriter {
-                messages: msg_tx,
-                pong: pong_tx,
-                last: Some(last_tx),
-            },
-            (outbox_tx, kick_tx),
-            false,
-        );
-        let ends = Ends {
-            last: last_rx,
-            kick: kick_rx,
-            kick_done: false,
-            shutdown: state.shutdown.clone(),
-        };
         let writer = write_loop(
             Out::new(w),
             Wants {
-                messages: msg_rx,
-                pong: pong_rx,
-                outbox: outbox_rx,
+                messages,
+                pong,
+                outbox,
             },
             ends,
             &state,
@@ -190,12 +251,6 @@ pub(crate) async fn serve<S: Socket>(
     }
     .instrument(span)
     .await;
-    state.metrics.connections.dec();
-    state
-        .metrics
-        .connections_by_transport
-        .get_or_create(&labels)
-        .dec();
 }
 
 pub(super) struct Reader {

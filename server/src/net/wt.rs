@@ -14,16 +14,17 @@
 //! [`Reader`] (handshake, join, routing, rate limit) and its ends ([`Ends`]).
 
 use super::AppState;
-use super::conn::{CLOSE_GRACE, End, Ends, ReadError, Reader, ToWriter, WsParams, close_err};
+use super::conn::{
+    CLOSE_GRACE, Counted, End, Ends, ReadError, Reader, Wired, WsParams, close_err, wire,
+};
 use crate::config::Config;
-use crate::metrics::TransportLabels;
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::sync::acked::{Frame, FrameReader, write_frame};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::mpsc;
 use tokio::time::{timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, debug_span, warn};
@@ -273,48 +274,24 @@ async fn serve(
     state: Arc<AppState>,
     params: WsParams,
 ) {
-    let labels = TransportLabels {
-        transport: "webtransport",
-    };
-    state.metrics.connections.inc();
-    state
-        .metrics
-        .connections_by_transport
-        .get_or_create(&labels)
-        .inc();
+    let _counted = Counted::new(&state, "webtransport");
     let span =
         debug_span!("wt", %peer, player = tracing::field::Empty, room = tracing::field::Empty);
     async {
-        let (msg_tx, msg_rx) = mpsc::channel(8);
-        // A WebSocket's ping slot; QUIC answers its own pings.
-        let (pong_tx, _pong_rx) = watch::channel(None);
-        let (last_tx, last_rx) = oneshot::channel();
-        let (outbox_tx, outbox_rx) = mpsc::channel(state.config.outbox_capacity.max(2));
-        let (kick_tx, kick_rx) = oneshot::channel();
+        let Wired {
+            reader,
+            ends,
+            messages,
+            outbox,
+            // A WebSocket's ping slot: QUIC answers its own pings.
+            pong: _,
+        } = wire(&state, params, peer.ip(), true);
         let close_sent = CancellationToken::new();
         let hang_up = CancellationToken::new();
-        let reader = Reader::new(
-            &state,
-            params,
-            peer.ip(),
-            ToWriter {
-                messages: msg_tx,
-                pong: pong_tx,
-                last: Some(last_tx),
-            },
-            (outbox_tx, kick_tx),
-            true,
-        );
-        let ends = Ends {
-            last: last_rx,
-            kick: kick_rx,
-            kick_done: false,
-            shutdown: state.shutdown.clone(),
-        };
         let writer = write_loop(
             &conn,
             send,
-            (msg_rx, outbox_rx),
+            (messages, outbox),
             ends,
             &state,
             close_sent.clone(),
@@ -332,12 +309,6 @@ async fn serve(
     }
     .instrument(span)
     .await;
-    state.metrics.connections.dec();
-    state
-        .metrics
-        .connections_by_transport
-        .get_or_create(&labels)
-        .dec();
 }
 
 enum Got {
