@@ -86,12 +86,18 @@ test('the operator page shows the room and its players, plots them, and kicks a 
   assert.match(row[4], /^2 \/ \d+$/);
   assert.equal(await page.textContent('#nodes tbody tr td:last-child'), 'serving');
 
-  // A few seconds of polls: lines on both plots in the room's colour.
-  await page.waitForTimeout(4000);
+  // A few seconds of polls: lines on both plots in the room's colour. The bandwidth line
+  // starts at the second poll (a rate needs two), and a loaded machine polls late: wait for
+  // the lines rather than a fixed time.
   const color = await page.getAttribute('#rooms tr[data-room="ops"] .swatch', 'data-color');
   assert.match(color, /^#[0-9a-f]{6}$/);
-  const tickPixels = await colorPixels(page, '#plot-tick', color);
-  const bytesPixels = await colorPixels(page, '#plot-bytes', color);
+  let tickPixels = 0;
+  let bytesPixels = 0;
+  await until(async () => {
+    tickPixels = await colorPixels(page, '#plot-tick', color);
+    bytesPixels = await colorPixels(page, '#plot-bytes', color);
+    return tickPixels > 30 && bytesPixels > 30;
+  }, 'lines on both plots', 20_000).catch(() => {});
   assert.ok(tickPixels > 30, `tick-time line drawn (${tickPixels} px of ${color})`);
   assert.ok(bytesPixels > 30, `bandwidth line drawn (${bytesPixels} px of ${color})`);
   const sent = await page.textContent('#rooms tr[data-room="ops"] td:nth-child(9)');
