@@ -31,6 +31,10 @@ use std::time::Duration;
 /// The close-code table and retry policy, re-exported: [`CloseCode`] for each code the server
 /// sends, [`retry_policy`] for what to do after [`Received::Closed`].
 pub use tickwire_shared::close::{CloseCode, Retry, retry_policy};
+/// The merge of a session's two connections ([`Client::attach_mirror`]).
+pub use tickwire_shared::sync::mirror::Merge;
+use tickwire_shared::sync::mirror::{self, Stream};
+use tickwire_shared::sync::{ClientMsg, Hello, PROTOCOL_VERSION, encode_client};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
@@ -59,6 +63,9 @@ pub enum ConnectError {
     /// The WebTransport session could not be set up.
     #[error("webtransport: {0}")]
     WebTransport(String),
+    /// A mirror was asked of a connection that is not a WebSocket (datagrams do not stall).
+    #[error("mirrored streams are for WebSocket connections")]
+    NotWebSocket,
 }
 
 /// The transport a [`Client`] runs over.
@@ -133,6 +140,33 @@ pub struct Client {
     /// How it was connected, so a redirect reaches the next node the same way.
     how: How,
     transport: Transport,
+    /// The session's mirror connection, once attached ([`Client::attach_mirror`]).
+    mirror: Option<MirrorConn>,
+    /// Puts the numbered messages of both connections back into one stream.
+    merge: Merge,
+    /// How the last mirror ended.
+    mirror_closed: Option<(Option<u16>, String)>,
+}
+
+/// A second WebSocket of the session that receives a copy of its numbered messages.
+struct MirrorConn {
+    task: tokio::task::JoinHandle<()>,
+    /// Kept so that its writer lives (dropping it closes the mirror with 1000).
+    _out: mpsc::Sender<Out>,
+    incoming: mpsc::Receiver<Received>,
+}
+
+/// What a client's mirror has done ([`Client::mirror_stats`]).
+#[derive(Debug, Clone, Default)]
+pub struct MirrorStats {
+    /// Whether a mirror is attached now.
+    pub attached: bool,
+    /// Messages taken from the mirror because the main connection was behind.
+    pub from_mirror: u64,
+    /// Copies dropped because the other connection brought them first.
+    pub duplicates: u64,
+    /// How the last mirror ended (close code, reason), if one did.
+    pub closed: Option<(Option<u16>, String)>,
 }
 
 /// The URL a client connected to, its TLS settings and local address.
@@ -360,7 +394,73 @@ impl Client {
             closed: None,
             how,
             transport: Transport::WebSocket,
+            mirror: None,
+            merge: Merge::new(),
+            mirror_closed: None,
         })
+    }
+
+    /// Opens a second WebSocket to this session's node (`?mirror=attach`,
+    /// [`redirect::mirror_url`]) that receives a copy of every numbered message, so that a
+    /// stall of either TCP connection does not stall the game
+    /// ([`tickwire_shared::sync::mirror`]). The session must have connected with `?mirror=1`;
+    /// `resume_token` is its `Welcome`'s. Returns once the mirror's `Hello` is sent: a refusal
+    /// comes as its close ([`Client::mirror_stats`]), and the session goes on without it.
+    /// A newer mirror replaces an older one.
+    pub async fn attach_mirror(
+        &mut self,
+        resume_token: &str,
+        limit: Duration,
+    ) -> Result<(), ConnectError> {
+        if self.transport != Transport::WebSocket {
+            return Err(ConnectError::NotWebSocket);
+        }
+        let url = redirect::mirror_url(&self.how.url);
+        let c = tokio::time::timeout(
+            limit,
+            Self::connect_inner(&url, self.how.tls.clone(), self.how.local),
+        )
+        .await
+        .map_err(|_| ConnectError::Timeout)??;
+        let mut hello = Vec::new();
+        encode_client(
+            &ClientMsg::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                name: String::new(),
+                auth_token: None,
+                resume_token: Some(resume_token.to_string()),
+            }),
+            &tickwire_shared::schema::Schema::new(""),
+            &mut hello,
+        );
+        c.send_bytes(hello)
+            .await
+            .map_err(|_| ConnectError::Handshake(WebSocketError::ConnectionClosed))?;
+        let Client {
+            task,
+            out,
+            incoming,
+            ..
+        } = c;
+        if let Some(old) = self.mirror.replace(MirrorConn {
+            task,
+            _out: out,
+            incoming,
+        }) {
+            old.task.abort();
+        }
+        self.mirror_closed = None;
+        Ok(())
+    }
+
+    /// What the mirror has done so far.
+    pub fn mirror_stats(&self) -> MirrorStats {
+        MirrorStats {
+            attached: self.mirror.is_some(),
+            from_mirror: self.merge.from_mirror,
+            duplicates: self.merge.duplicates,
+            closed: self.mirror_closed.clone(),
+        }
     }
 
     /// The transport this client runs over.
@@ -400,6 +500,9 @@ impl Client {
     /// Drops the connection without a close frame, as a network failure would.
     pub fn abort(self) {
         self.task.abort();
+        if let Some(m) = self.mirror {
+            m.task.abort();
+        }
     }
 
     /// Sends a close frame; the connection ends when the server answers. (A client closes
@@ -408,23 +511,62 @@ impl Client {
         let _ = self.out.send(Out::Close(code.code(), reason.into())).await;
     }
 
-    /// The next server frame as it came; after `Closed` it keeps returning `Closed`.
-    /// Cancel-safe.
+    /// The next server frame as it came (a numbered message unwrapped, and taken once from
+    /// whichever of the session's connections brought it first); after `Closed` it keeps
+    /// returning `Closed`. Cancel-safe.
     pub async fn recv_frame(&mut self) -> Received {
-        if let Some((code, reason)) = &self.closed {
-            return Received::Closed {
-                code: *code,
-                reason: reason.clone(),
+        loop {
+            if let Some((code, reason)) = &self.closed {
+                return Received::Closed {
+                    code: *code,
+                    reason: reason.clone(),
+                };
+            }
+            let (item, stream) = match &mut self.mirror {
+                None => (self.incoming.recv().await, Stream::Main),
+                Some(m) => tokio::select! {
+                    i = self.incoming.recv() => (i, Stream::Main),
+                    i = m.incoming.recv() => (i, Stream::Mirror),
+                },
             };
+            match (stream, item) {
+                (Stream::Mirror, Some(Received::Binary(b))) => {
+                    if let Ok(Some((seq, msg))) = mirror::unwrap(&b)
+                        && self.merge.take(Stream::Mirror, seq)
+                    {
+                        return Received::Binary(msg.to_vec());
+                    }
+                }
+                // The mirror ended: the session goes on over its main connection.
+                (Stream::Mirror, end) => {
+                    self.mirror_closed = Some(match end {
+                        Some(Received::Closed { code, reason }) => (code, reason),
+                        _ => (None, String::new()),
+                    });
+                    self.mirror = None;
+                }
+                (Stream::Main, Some(Received::Binary(b))) => match mirror::unwrap(&b) {
+                    Ok(Some((seq, msg))) => {
+                        if self.merge.take(Stream::Main, seq) {
+                            return Received::Binary(msg.to_vec());
+                        }
+                    }
+                    // Unnumbered (or malformed: the decoder will say so).
+                    _ => return Received::Binary(b),
+                },
+                (Stream::Main, end) => {
+                    let (code, reason) = match end {
+                        Some(Received::Closed { code, reason }) => (code, reason),
+                        _ => (None, String::new()),
+                    };
+                    self.closed = Some((code, reason.clone()));
+                    if let Some(m) = self.mirror.take() {
+                        m.task.abort();
+                    }
+                    return Received::Closed { code, reason };
+                }
+            }
         }
-        let item = self.incoming.recv().await.unwrap_or(Received::Closed {
-            code: None,
-            reason: String::new(),
-        });
-        if let Received::Closed { code, reason } = &item {
-            self.closed = Some((*code, reason.clone()));
-        }
-        item
     }
 
     /// Like [`Client::recv_frame`] but gives up after `limit` (returns `None`).

@@ -83,6 +83,24 @@ pub fn without_seat(url: &str) -> String {
     }
 }
 
+/// `url` with query parameter `k` set to `v` (replacing any it had).
+pub fn with_param(url: &str, k: &str, v: &str) -> String {
+    let (path, params) = split(url);
+    let mut kept: Vec<String> = params
+        .into_iter()
+        .filter(|p| key(p) != k)
+        .map(str::to_string)
+        .collect();
+    kept.push(format!("{k}={}", encode_component(v)));
+    format!("{path}?{}", kept.join("&"))
+}
+
+/// Where a session's mirror connects, from the URL its main connection was welcomed on:
+/// the same, without `seat` (it was taken) and with `mirror=attach`.
+pub fn mirror_url(url: &str) -> String {
+    with_param(&without_seat(url), "mirror", "attach")
+}
+
 /// Whether `url` carries a `seat` parameter.
 pub fn has_seat(url: &str) -> bool {
     split(url).1.iter().any(|p| key(p) == "seat")
@@ -142,5 +160,18 @@ mod tests {
         assert_eq!(without_seat("ws://b:1/ws?seat=S"), "ws://b:1/ws");
         assert!(has_seat("ws://b:1/ws?room=R&seat=S"));
         assert!(!has_seat("ws://b:1/ws?room=R&seats=S"));
+    }
+
+    #[test]
+    fn a_mirror_connects_like_its_session_without_the_seat() {
+        assert_eq!(
+            mirror_url("ws://b:1/ws?token=t&mirror=1&room=R&seat=S"),
+            "ws://b:1/ws?token=t&room=R&mirror=attach"
+        );
+        assert_eq!(mirror_url("ws://b:1/ws"), "ws://b:1/ws?mirror=attach");
+        assert_eq!(
+            with_param("ws://b:1/ws?a=1", "mirror", "1"),
+            "ws://b:1/ws?a=1&mirror=1"
+        );
     }
 }

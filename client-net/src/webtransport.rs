@@ -143,6 +143,9 @@ impl Client {
                 local: None,
             },
             transport: Transport::WebTransport,
+            mirror: None,
+            merge: crate::Merge::new(),
+            mirror_closed: None,
         })
     }
 

@@ -154,6 +154,8 @@ pub struct Metrics {
     pub rate_limited: Family<OutcomeLabels, Counter>,
     /// Players taken back with a resume token.
     pub resumes: Counter,
+    /// Mirror connections attached to a session (`?mirror=attach`).
+    pub mirrors_attached: Counter,
     /// The database.
     pub db: DbMetrics,
 }
@@ -195,6 +197,7 @@ impl Metrics {
             auth_failures: Family::default(),
             rate_limited: Family::default(),
             resumes: Counter::default(),
+            mirrors_attached: Counter::default(),
             db: DbMetrics::default(),
             registry: Registry::default(),
         };
@@ -301,6 +304,11 @@ impl Metrics {
             "resumes",
             "Players taken back with a resume token",
             m.resumes.clone(),
+        );
+        registry.register(
+            "mirrors_attached",
+            "Mirror connections attached to a session (?mirror=attach)",
+            m.mirrors_attached.clone(),
         );
         registry.register(
             "db_up",

@@ -59,8 +59,10 @@ struct Args {
     /// Print the markdown header before the row.
     #[arg(long)]
     header: bool,
-    /// The clients' transport: `websocket` (TCP) or `webtransport` (the server gets
-    /// `--webtransport`; snapshots and inputs go as datagrams).
+    /// The clients' transport: `websocket` (TCP), `websocket-mirror` (two TCP connections per
+    /// client, each bringing every message of the room: `?mirror=1` and a mirror attached) or
+    /// `webtransport` (the server gets `--webtransport`; snapshots and inputs go as
+    /// datagrams).
     #[arg(long, default_value = "websocket")]
     transport: String,
 }
@@ -112,21 +114,31 @@ fn bot(kind: usize, n: u32) -> Intent {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    WebSocket,
+    Mirrored,
+    WebTransport,
+}
+
 async fn run_client(
     url: String,
     kind: usize,
     start: Instant,
     until: f64,
-    webtransport: bool,
+    mode: Mode,
 ) -> Result<Measured> {
     let limit = Duration::from_secs(10);
-    let mut client = if webtransport {
-        let info = discover(&url, limit)
-            .await
-            .context("the server offers no WebTransport")?;
-        Client::connect_webtransport(&url, &info, limit).await?
-    } else {
-        Client::connect(&url, limit).await?
+    let webtransport = mode == Mode::WebTransport;
+    let mut client = match mode {
+        Mode::WebTransport => {
+            let info = discover(&url, limit)
+                .await
+                .context("the server offers no WebTransport")?;
+            Client::connect_webtransport(&url, &info, limit).await?
+        }
+        Mode::Mirrored => Client::connect(&format!("{url}?mirror=1"), limit).await?,
+        Mode::WebSocket => Client::connect(&url, limit).await?,
     };
     let mut hello = Vec::new();
     encode_client(
@@ -147,6 +159,12 @@ async fn run_client(
         },
         other => bail!("expected a Welcome, got {other:?}"),
     };
+    if mode == Mode::Mirrored {
+        client
+            .attach_mirror(&welcome.resume_token, limit)
+            .await
+            .context("attaching the mirror")?;
+    }
     let arena = ClientConfig::parse(&welcome.game_config).context("the arena's config")?;
     let mut net = Netcode::new(
         &welcome,
@@ -271,6 +289,18 @@ async fn run_client(
     m.body_render_s = stats.body_render_s;
     m.extrapolating_s = stats.extrapolating_s;
     m.teleports = net.clock.teleports();
+    if mode == Mode::Mirrored {
+        let ms = client.mirror_stats();
+        anyhow::ensure!(
+            ms.attached,
+            "the mirror ended during the run: {:?}",
+            ms.closed
+        );
+        eprintln!(
+            "client {kind}: {} messages from the mirror first, {} copies dropped",
+            ms.from_mirror, ms.duplicates
+        );
+    }
     Ok(m)
 }
 
@@ -330,10 +360,13 @@ fn start_server(args: &Args) -> Result<Child> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let webtransport = match args.transport.as_str() {
-        "websocket" => false,
-        "webtransport" => true,
-        other => bail!("--transport is websocket or webtransport, not {other:?}"),
+    let mode = match args.transport.as_str() {
+        "websocket" => Mode::WebSocket,
+        "websocket-mirror" => Mode::Mirrored,
+        "webtransport" => Mode::WebTransport,
+        other => {
+            bail!("--transport is websocket, websocket-mirror or webtransport, not {other:?}")
+        }
     };
     let mut server = start_server(&args)?;
     let url = format!("ws://127.0.0.1:{}/ws", args.port);
@@ -349,7 +382,7 @@ async fn main() -> Result<()> {
     let start = Instant::now();
     let until = 3.0 + args.seconds;
     let tasks: Vec<_> = (0..3)
-        .map(|k| tokio::spawn(run_client(url.clone(), k, start, until, webtransport)))
+        .map(|k| tokio::spawn(run_client(url.clone(), k, start, until, mode)))
         .collect();
     let mut all = Vec::new();
     for t in tasks {
@@ -440,10 +473,10 @@ async fn main() -> Result<()> {
         .to_string();
     // Over WebTransport the snapshots and inputs ride QUIC datagrams: quinn's own congestion
     // control (cubic), not the kernel's TCP.
-    let (server_cc, cc) = if webtransport {
-        ("QUIC datagrams".to_string(), "quinn cubic".to_string())
-    } else {
-        (server_cc, cc)
+    let (server_cc, cc) = match mode {
+        Mode::WebTransport => ("QUIC datagrams".to_string(), "quinn cubic".to_string()),
+        Mode::Mirrored => (format!("2 × TCP {server_cc}"), cc),
+        Mode::WebSocket => (server_cc, cc),
     };
     let row = report.markdown_row();
     let (checks, mismatches): (u32, u32) = all

@@ -19,7 +19,7 @@
 
 use super::AppState;
 use super::driver::GameMsg;
-use super::room_task::{ClientCmd, ClientLink, RoomCmd};
+use super::room_task::{ClientCmd, ClientLink, MirrorLink, Numbering, RoomCmd};
 use super::rooms::RoomStats;
 use crate::auth::Claims;
 use crate::limits::TokenBucket;
@@ -82,6 +82,21 @@ pub(crate) struct WsParams {
     pub guest: Option<String>,
     /// `?seat=TOKEN`: a seat reserved by `POST /match` (checked at the join).
     pub seat: Option<String>,
+    /// `?mirror=1` or `?mirror=attach`.
+    pub mirror: MirrorParam,
+}
+
+/// What a connection asked of mirrored streams ([`tickwire_shared::sync::mirror`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MirrorParam {
+    /// Plain messages.
+    #[default]
+    Off,
+    /// `?mirror=1`: number the room's messages, so that a mirror can attach.
+    Numbered,
+    /// `?mirror=attach`: this connection is the mirror of the session whose resume token its
+    /// `Hello` carries: it only receives.
+    Attach,
 }
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -274,6 +289,8 @@ pub(super) struct Reader {
     /// Over an unreliable transport (WebTransport datagrams): the room sends its snapshots
     /// against acknowledged ticks.
     unreliable: bool,
+    /// Set once this connection is attached as the mirror of that player's session.
+    mirror_of: Option<PlayerId>,
 }
 
 /// Reassembles fragmented messages under a size limit (fastwebsockets' own collector has none
@@ -320,6 +337,7 @@ impl Reader {
             ),
             started: Instant::now(),
             unreliable,
+            mirror_of: None,
         }
     }
 
@@ -345,7 +363,8 @@ impl Reader {
     /// When the next message must come by, and what the close says if it does not: the Hello
     /// deadline before the join, the idle timeout after.
     pub(super) fn deadline(&self) -> (tokio::time::Instant, String) {
-        if self.inbox.is_some() {
+        // A mirror sends no messages: its answers to the server's pings keep it.
+        if self.inbox.is_some() || self.mirror_of.is_some() {
             let limit = self.state.config.idle_timeout;
             (
                 tokio::time::Instant::now() + limit,
@@ -580,8 +599,17 @@ impl Reader {
 
     /// A whole message from the client: the `Hello` before the join, a game message after.
     pub(super) async fn handle(&mut self, bytes: Vec<u8>) -> Result<(), ReadError> {
+        if self.mirror_of.is_some() {
+            return Err(close_err(
+                CloseCode::PolicyViolation,
+                "a mirror only receives: send on the session's main connection",
+            ));
+        }
         if self.inbox.is_none() {
             let hello = first_message(&bytes, &self.state)?;
+            if self.params.mirror == MirrorParam::Attach {
+                return self.attach(hello).await;
+            }
             return self.join(hello).await;
         }
         let msg = decode_client(&bytes, &self.schema).map_err(undecodable)?;
@@ -701,6 +729,46 @@ impl Reader {
         }
     }
 
+    /// `?mirror=attach`: this connection becomes the mirror of the session whose resume
+    /// token the `Hello` carries (it must be connected and have asked for `?mirror=1`).
+    async fn attach(&mut self, hello: Hello) -> Result<(), ReadError> {
+        let Some(token) = hello.resume_token else {
+            return Err(close_err(
+                CloseCode::Unauthorized,
+                "a mirror's Hello carries its session's resume token",
+            ));
+        };
+        let (room, attempt) = self
+            .state
+            .rooms
+            .mirror_room(&self.state, &token, self.ip)
+            .map_err(ReadError::Close)?;
+        let (outbox, kick) = self.link.take().expect("attach happens once");
+        let (reply_tx, reply_rx) = oneshot::channel();
+        room.cmds
+            .send(RoomCmd::Mirror {
+                token,
+                link: MirrorLink::new(outbox, kick),
+                reply: reply_tx,
+            })
+            .await
+            .map_err(|_| room_gone())?;
+        match reply_rx.await {
+            Ok(Ok(id)) => {
+                attempt.succeeded();
+                let span = tracing::Span::current();
+                span.record("player", tracing::field::display(id));
+                span.record("room", tracing::field::display(&room.stats.id));
+                debug!(player = %id, "attached as a mirror");
+                self.mirror_of = Some(id);
+                self.room = Some(room.stats);
+                Ok(())
+            }
+            Ok(Err(reason)) => Err(ReadError::Close(reason)),
+            Err(_) => Err(room_gone()),
+        }
+    }
+
     async fn join(&mut self, hello: Hello) -> Result<(), ReadError> {
         let mut name = hello.name;
         let mut identity = crate::persist::identity(None, self.params.guest.as_deref());
@@ -740,6 +808,7 @@ impl Reader {
             inbox: inbox_rx,
             kick,
             unreliable: self.unreliable,
+            numbering: (self.params.mirror == MirrorParam::Numbered).then(Numbering::default),
         };
         let room = seat.room.clone();
         room.cmds

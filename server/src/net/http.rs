@@ -8,7 +8,7 @@
 //! connection not admitted under the connection limits still gets `/healthz`, `/readyz` and
 //! `/metrics` (and 503 for everything else), so a full server is not mistaken for a dead one.
 
-use super::conn::{self, WsParams};
+use super::conn::{self, MirrorParam, WsParams};
 use super::rooms::valid_room_id;
 use super::web;
 use super::{Admission, AppState};
@@ -513,6 +513,18 @@ pub(super) fn ws_params(query: &str, state: &AppState) -> Result<WsParams, (Stat
                     StatusCode::BAD_REQUEST,
                     "a seat token is at most 1024 bytes\n".into(),
                 ));
+            }
+            "mirror" => {
+                params.mirror = match &*v {
+                    "1" => MirrorParam::Numbered,
+                    "attach" => MirrorParam::Attach,
+                    _ => {
+                        return Err((
+                            StatusCode::BAD_REQUEST,
+                            "mirror is 1 (number the messages) or attach (be a mirror)\n".into(),
+                        ));
+                    }
+                }
             }
             _ => {}
         }

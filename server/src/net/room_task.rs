@@ -48,6 +48,102 @@ pub struct ClientLink {
     /// Over an unreliable transport (WebTransport datagrams): snapshots go against the ticks
     /// the client acknowledges ([`ClientCmd::Ack`]), and events apart from them.
     pub unreliable: bool,
+    /// Set when the client asked for numbered messages (`?mirror=1`): the number of the
+    /// next, and the mirror once one has attached.
+    pub numbering: Option<Numbering>,
+}
+
+/// A session's numbered messages ([`tickwire_shared::sync::mirror`]).
+#[derive(Debug, Default)]
+pub struct Numbering {
+    next: u64,
+    mirror: Option<MirrorLink>,
+    /// Messages in a row the mirror had no room for.
+    mirror_behind: u32,
+}
+
+/// The room's end of a mirror: a second connection of a client that receives a copy of each
+/// numbered message. Dropping it closes that connection (the session is over).
+#[derive(Debug)]
+pub struct MirrorLink {
+    outbox: mpsc::Sender<Bytes>,
+    kick: Option<oneshot::Sender<CloseReason>>,
+}
+
+impl MirrorLink {
+    /// The mirror connection's outbox and kick.
+    pub fn new(outbox: mpsc::Sender<Bytes>, kick: oneshot::Sender<CloseReason>) -> MirrorLink {
+        MirrorLink {
+            outbox,
+            kick: Some(kick),
+        }
+    }
+
+    /// Closes the mirror connection with `reason`.
+    fn close(mut self, reason: CloseReason) {
+        if let Some(k) = self.kick.take() {
+            let _ = k.send(reason);
+        }
+    }
+}
+
+impl Drop for MirrorLink {
+    fn drop(&mut self) {
+        if let Some(k) = self.kick.take() {
+            let _ = k.send(CloseReason::new(
+                CloseCode::GoingAway,
+                "the session's main connection ended",
+            ));
+        }
+    }
+}
+
+impl ClientLink {
+    /// Queues a message of the room for the client (numbered, and copied to the mirror, when
+    /// the client asked for that); returns the bytes queued on its connections. Full: the
+    /// client's main connection has no room (nothing was queued on either).
+    fn send(&mut self, msg: Vec<u8>, max_behind: u32) -> Result<u64, TrySendError<Bytes>> {
+        let Some(n) = &mut self.numbering else {
+            let len = msg.len() as u64;
+            return self.outbox.try_send(Bytes::from(msg)).map(|()| len);
+        };
+        let mut out = Vec::with_capacity(msg.len() + 4);
+        tickwire_shared::sync::mirror::wrap(n.next, &msg, &mut out);
+        let bytes = Bytes::from(out);
+        let len = bytes.len() as u64;
+        self.outbox.try_send(bytes.clone())?;
+        n.next += 1;
+        let Some(m) = &n.mirror else {
+            return Ok(len);
+        };
+        match m.outbox.try_send(bytes) {
+            Ok(()) => {
+                n.mirror_behind = 0;
+                Ok(2 * len)
+            }
+            // The main connection has every message: a mirror that is behind only stops
+            // helping for a while, and one that stays behind goes.
+            Err(TrySendError::Full(_)) => {
+                n.mirror_behind += 1;
+                if n.mirror_behind > max_behind
+                    && let Some(m) = n.mirror.take()
+                {
+                    m.close(CloseReason::new(
+                        CloseCode::TooSlow,
+                        format!(
+                            "the mirror could not keep up: {} messages skipped in a row",
+                            n.mirror_behind
+                        ),
+                    ));
+                }
+                Ok(len)
+            }
+            Err(TrySendError::Closed(_)) => {
+                n.mirror = None;
+                Ok(len)
+            }
+        }
+    }
 }
 
 /// The answer to a join.
@@ -92,6 +188,17 @@ pub enum RoomCmd {
     Players {
         /// Where to answer.
         reply: oneshot::Sender<Vec<PlayerEntry>>,
+    },
+    /// A second connection of a connected player (named by its session's resume token)
+    /// becomes that session's mirror: it gets a copy of each numbered message from now on.
+    /// A newer mirror replaces an older one.
+    Mirror {
+        /// The session's resume token.
+        token: String,
+        /// The mirror connection's ends.
+        link: MirrorLink,
+        /// The player, or why not.
+        reply: oneshot::Sender<Result<PlayerId, CloseReason>>,
     },
     /// An operator removes a player: its connection is closed with 1008 `removed by an
     /// operator` and it leaves at once, with no resume. The reply says whether the room had
@@ -242,7 +349,35 @@ impl Driver {
             RoomCmd::Kick { player, reply } => {
                 let _ = reply.send(self.kick(player));
             }
+            RoomCmd::Mirror { token, link, reply } => {
+                let _ = reply.send(self.mirror(&token, link));
+            }
         }
+    }
+
+    /// Attaches a mirror to the connected session `token` names.
+    fn mirror(&mut self, token: &str, link: MirrorLink) -> Result<PlayerId, CloseReason> {
+        let unknown = || {
+            CloseReason::new(
+                CloseCode::Unauthorized,
+                "no connected player of this room holds that resume token",
+            )
+        };
+        let id = self.room.token_owner(token).ok_or_else(unknown)?;
+        let main = self.links.get_mut(&id).ok_or_else(unknown)?;
+        let Some(n) = &mut main.numbering else {
+            return Err(CloseReason::new(
+                CloseCode::PolicyViolation,
+                "the session did not ask for numbered messages (connect it with ?mirror=1)",
+            ));
+        };
+        if let Some(old) = n.mirror.replace(link) {
+            old.close(CloseReason::from(CloseCode::Replaced));
+        }
+        n.mirror_behind = 0;
+        self.state.metrics.mirrors_attached.inc();
+        debug!(player = %id, "mirror attached");
+        Ok(id)
     }
 
     /// An operator's kick: closes the player's connection (1008) and removes it now, like a
@@ -312,9 +447,9 @@ impl Driver {
                 } else if let Some(h) = held {
                     self.seats.insert(joined.player_id, h);
                 }
-                let len = joined.welcome.len() as u64;
+                let mut link = link;
                 // A fresh outbox is empty, so the welcome always fits.
-                if link.outbox.try_send(Bytes::from(joined.welcome)).is_ok() {
+                if let Ok(len) = link.send(joined.welcome, u32::MAX) {
                     m.bytes_sent.inc_by(len);
                     self.stats.bytes_sent.fetch_add(len, Ordering::Relaxed);
                 }
@@ -386,6 +521,7 @@ impl Driver {
         let start = Instant::now();
         self.drain_inboxes();
         let links = &self.links;
+        let max_behind = self.state.config.max_skipped_ticks;
         let out = self
             .room
             // Over datagrams a tick may bring two messages (the events apart): both must fit.
@@ -401,12 +537,11 @@ impl Driver {
         let mut gone = Vec::new();
         let mut sent = 0;
         for (id, bytes) in out.messages {
-            let Some(link) = self.links.get(&id) else {
+            let Some(link) = self.links.get_mut(&id) else {
                 continue;
             };
-            let len = bytes.len() as u64;
-            match link.outbox.try_send(Bytes::from(bytes)) {
-                Ok(()) => {
+            match link.send(bytes, max_behind) {
+                Ok(len) => {
                     m.snapshots_sent.inc();
                     m.bytes_sent.inc_by(len);
                     sent += len;

@@ -373,6 +373,49 @@ impl RoomRegistry {
         })
     }
 
+    /// The room whose session `token` names, for a mirror connection from `ip` to attach to.
+    /// Charged to the address like a resume attempt (so tokens cannot be guessed through
+    /// mirrors either); the attempt is refunded when the mirror attaches.
+    pub(crate) fn mirror_room(
+        &self,
+        state: &Arc<AppState>,
+        token: &str,
+        ip: IpAddr,
+    ) -> Result<(RoomHandle, ResumeAttempt), CloseReason> {
+        let c = &state.config;
+        let ip = address_key(ip);
+        if !self.charge_resume(ip, c) {
+            state
+                .metrics
+                .rate_limited
+                .get_or_create(&OutcomeLabels { outcome: "resume" })
+                .inc();
+            return Err(CloseReason::new(
+                CloseCode::PolicyViolation,
+                "too many resume attempts with unknown tokens from your address; wait a little",
+            ));
+        }
+        let inner = self.lock();
+        let handle = token
+            .split_once('.')
+            .and_then(|(room, _)| inner.rooms.get(room))
+            .cloned()
+            .ok_or_else(|| {
+                CloseReason::new(
+                    CloseCode::Unauthorized,
+                    "no room of this server issued that resume token",
+                )
+            })?;
+        handle.stats.resuming.fetch_add(1, Ordering::Relaxed);
+        let attempt = ResumeAttempt {
+            stats: handle.stats.clone(),
+            ip,
+            ledger: self.ledger.clone(),
+            burst: f64::from(c.resume_guess_burst),
+        };
+        Ok((handle, attempt))
+    }
+
     /// Reserves a seat for a client at `ip`: in room `wanted` (created if missing), in the
     /// room a resume token names, or by quick-match.
     pub(crate) fn reserve(

@@ -15,7 +15,8 @@
 
 use super::AppState;
 use super::conn::{
-    CLOSE_GRACE, Counted, End, Ends, ReadError, Reader, Wired, WsParams, close_err, wire,
+    CLOSE_GRACE, Counted, End, Ends, MirrorParam, ReadError, Reader, Wired, WsParams, close_err,
+    wire,
 };
 use crate::config::Config;
 use bytes::Bytes;
@@ -223,7 +224,17 @@ async fn session(incoming: IncomingSession, peer: SocketAddr, state: Arc<AppStat
         req.forbidden().await;
         return;
     }
-    let params = super::http::ws_params(query, &state);
+    let params = super::http::ws_params(query, &state).and_then(|p| {
+        if p.mirror == MirrorParam::Off {
+            Ok(p)
+        } else {
+            // Datagrams do not stall on a loss: there is nothing to mirror.
+            Err((
+                hyper::StatusCode::BAD_REQUEST,
+                "mirrored streams are for WebSocket connections".into(),
+            ))
+        }
+    });
     let conn = match req.accept().await {
         Ok(c) => c,
         Err(e) => {

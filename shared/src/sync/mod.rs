@@ -24,6 +24,7 @@ pub mod bits;
 pub mod bot;
 pub mod inputs;
 pub mod interpolate;
+pub mod mirror;
 pub mod netcode;
 pub mod predict;
 pub mod replica;
