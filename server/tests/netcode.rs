@@ -390,6 +390,25 @@ fn over_datagrams_a_loss_costs_a_tick_not_a_stall() {
     assert!(wt99 < tcp99, "datagrams {wt99} vs tcp {tcp99}");
 }
 
+/// Over two mirrored TCP connections (every room message down on both, the first copy taken)
+/// a loss on one is covered by the other: prediction stays exact and remote bodies stay
+/// within a tick of motion at p99, where one TCP connection on the same link drifts by
+/// several.
+#[test]
+fn over_mirrored_tcp_a_loss_is_covered_by_the_other_connection() {
+    let (rtt, jitter) = LAGS[2];
+    let m = no_contention_over(Links::tcp_mirrored(rtt, jitter, LOSS), 1);
+    let tcp = no_contention(rtt, jitter, LOSS, 1);
+    for p in &m.peers {
+        assert_prediction_exact(p, "mirrored");
+    }
+    let p99 = |w: &World| q(&w.peers[2].interp_errors, 0.99);
+    let (m99, tcp99) = (p99(&m), p99(&tcp));
+    println!("observer's interpolation error p99: mirrored tcp {m99:.2}, tcp {tcp99:.2}");
+    assert!(m99 < tick_of_motion(), "{m99} over a tick of motion");
+    assert!(m99 < tcp99, "mirrored {m99} vs tcp {tcp99}");
+}
+
 /// A report row of [`no_contention`]: every client's corrections, the observer's
 /// interpolation.
 fn no_contention_row(w: &World, label: String) -> NetcodeReport {
@@ -460,6 +479,22 @@ fn netcode_report() {
             rows.push(no_contention_row(
                 &w,
                 format!("{lag}, no contention, webtransport"),
+            ));
+        }
+    }
+    // And over TCP with the room's messages mirrored on a second connection.
+    for loss in [0.0, LOSS] {
+        for (rtt, jitter) in LAGS {
+            let lag = format!(
+                "{:.0} ms RTT, jitter {:.0} ms, loss {:.0}%",
+                rtt * 1000.0,
+                jitter * 1000.0,
+                loss * 100.0
+            );
+            let w = no_contention_over(Links::tcp_mirrored(rtt, jitter, loss), 1);
+            rows.push(no_contention_row(
+                &w,
+                format!("{lag}, no contention, mirrored tcp"),
             ));
         }
     }

@@ -60,6 +60,13 @@ pub enum Delivery {
     },
     /// Datagram-like: a loss drops the message; jitter may reorder messages.
     Unordered,
+    /// Two TCP-like connections carrying the same messages (mirrored streams,
+    /// `tickwire_shared::sync::mirror`): each has its own losses, repairs and jitter, and a
+    /// message arrives with its first copy. In order, like each of them.
+    MirroredReliable {
+        /// As in [`Delivery::ReliableOrdered`], for each connection.
+        retransmit_s: f64,
+    },
 }
 
 /// Settings of one direction of a link.
@@ -93,6 +100,18 @@ impl LinkConfig {
                 retransmit_s: 1.25 * rtt_s + jitter_s,
             },
             duplicate: 0.0,
+        }
+    }
+
+    /// [`LinkConfig::tcp`] over two mirrored connections.
+    pub fn tcp_mirrored(rtt_s: f64, jitter_s: f64, loss: f64) -> LinkConfig {
+        let tcp = LinkConfig::tcp(rtt_s, jitter_s, loss);
+        let Delivery::ReliableOrdered { retransmit_s } = tcp.delivery else {
+            unreachable!("tcp() is reliable")
+        };
+        LinkConfig {
+            delivery: Delivery::MirroredReliable { retransmit_s },
+            ..tcp
         }
     }
 
@@ -141,7 +160,8 @@ pub struct Link<T> {
     /// (delivery time, send order, message), unsorted.
     in_flight: Vec<(f64, u64, T)>,
     next_order: u64,
-    last_delivery_at: f64,
+    /// When the newest message arrives, over each (mirrored) connection.
+    last_delivery_at: [f64; 2],
     highest_delivered: Option<u64>,
     /// When the last message was sent, and the gap between the last two sends.
     last_send: Option<f64>,
@@ -157,7 +177,7 @@ impl<T> Link<T> {
             rng: SplitMix64::new(seed),
             in_flight: Vec::new(),
             next_order: 0,
-            last_delivery_at: f64::NEG_INFINITY,
+            last_delivery_at: [f64::NEG_INFINITY; 2],
             highest_delivered: None,
             last_send: None,
             send_gap: 0.0,
@@ -206,26 +226,33 @@ impl<T: Clone> Link<T> {
                 }
                 now + one_way(&mut self.rng, &self.config)
             }
-            Delivery::ReliableOrdered { retransmit_s } => {
-                let mut at = now;
-                // At most 16 resends: a loss of 1.0 would otherwise never deliver. The first
-                // is noticed through the next message (one send interval later).
-                for k in 0..16 {
-                    if self.rng.next_f64() >= self.config.loss {
-                        break;
-                    }
-                    self.stats.retransmits += 1;
-                    at += retransmit_s + if k == 0 { self.send_gap } else { 0.0 };
-                }
-                let at = at + one_way(&mut self.rng, &self.config);
-                // In order: nothing overtakes a message sent earlier.
-                let at = at.max(self.last_delivery_at);
-                self.last_delivery_at = at;
-                at
-            }
+            Delivery::ReliableOrdered { retransmit_s } => self.reliable_at(now, retransmit_s, 0),
+            Delivery::MirroredReliable { retransmit_s } => self
+                .reliable_at(now, retransmit_s, 0)
+                .min(self.reliable_at(now, retransmit_s, 1)),
         };
         self.in_flight.push((at, self.next_order, msg));
         self.next_order += 1;
+    }
+
+    /// When a message sent at `now` arrives over reliable connection `path`: its losses and
+    /// repairs, its jitter, never before the one sent before it.
+    fn reliable_at(&mut self, now: f64, retransmit_s: f64, path: usize) -> f64 {
+        let mut at = now;
+        // At most 16 resends: a loss of 1.0 would otherwise never deliver. The first is
+        // noticed through the next message (one send interval later).
+        for k in 0..16 {
+            if self.rng.next_f64() >= self.config.loss {
+                break;
+            }
+            self.stats.retransmits += 1;
+            at += retransmit_s + if k == 0 { self.send_gap } else { 0.0 };
+        }
+        let at = at + self.config.latency_s + self.rng.next_f64() * self.config.jitter_s;
+        // In order: nothing overtakes a message sent earlier.
+        let at = at.max(self.last_delivery_at[path]);
+        self.last_delivery_at[path] = at;
+        at
     }
 
     /// When the next message arrives, if any is in flight.
@@ -318,7 +345,11 @@ mod tests {
 
     /// Stalls (gaps between arrivals) of a 30 Hz stream over `seconds`.
     fn stalls(rtt: f64, jitter: f64, loss: f64, seconds: u32, seed: u64) -> Vec<f64> {
-        let mut link = Link::new(LinkConfig::tcp(rtt, jitter, loss), seed);
+        stalls_over(LinkConfig::tcp(rtt, jitter, loss), seconds, seed)
+    }
+
+    fn stalls_over(config: LinkConfig, seconds: u32, seed: u64) -> Vec<f64> {
+        let mut link = Link::new(config, seed);
         for i in 0..30 * seconds {
             link.send(f64::from(i) / 30.0, i);
         }
@@ -352,6 +383,46 @@ mod tests {
         let doubled = gaps.iter().filter(|g| **g > 0.55).count();
         assert!(doubled >= 3, "{doubled}");
         assert!(gaps.iter().all(|g| *g < 0.35 * 4.0));
+    }
+
+    /// Two mirrored connections: every message once, in order, and a repair on one is
+    /// covered by the other unless both lose within one repair of each other (about one loss
+    /// in ten at 200 ms RTT and 1 % loss, and then for the overlap only).
+    #[test]
+    fn mirrored_links_cover_each_others_repairs() {
+        let mut link = Link::new(LinkConfig::tcp_mirrored(0.2, 0.02, 0.01), 13);
+        for i in 0..30 * 300u32 {
+            link.send(f64::from(i) / 30.0, i);
+        }
+        let mut got = Vec::new();
+        while let Some(t) = link.next_arrival() {
+            while let Some(m) = link.poll(t) {
+                got.push(m);
+            }
+        }
+        assert_eq!(
+            got,
+            (0..30 * 300).collect::<Vec<_>>(),
+            "every message once, in order"
+        );
+        let long = |gaps: &[f64]| gaps.iter().filter(|g| **g > 0.15).count();
+        let one = stalls(0.2, 0.02, 0.01, 300, 13);
+        let two = stalls_over(LinkConfig::tcp_mirrored(0.2, 0.02, 0.01), 300, 13);
+        let worst = |gaps: &[f64]| gaps.iter().copied().fold(0.0, f64::max);
+        println!(
+            "30 Hz, 200 ms RTT, 1% loss, 5 min: stalls over 150 ms: one connection {} (max {:.3} s), mirrored {} (max {:.3} s)",
+            long(&one),
+            worst(&one),
+            long(&two),
+            worst(&two)
+        );
+        assert!(long(&one) >= 60, "{}", long(&one));
+        assert!(
+            long(&two) * 5 < long(&one),
+            "{} vs {}",
+            long(&two),
+            long(&one)
+        );
     }
 
     #[test]

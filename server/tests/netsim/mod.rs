@@ -58,6 +58,16 @@ impl Links {
         }
     }
 
+    /// TCP with the snapshots mirrored: every room message down over two connections (the
+    /// first copy counts), inputs up over the main one.
+    pub fn tcp_mirrored(rtt_s: f64, jitter_s: f64, loss: f64) -> Links {
+        Links {
+            up: LinkConfig::tcp(rtt_s, jitter_s, loss),
+            down: LinkConfig::tcp_mirrored(rtt_s, jitter_s, loss),
+            stream: None,
+        }
+    }
+
     /// WebTransport: datagrams both ways (lost, reordered by jitter, and `duplicate` of them
     /// delivered twice), and a reliable stream down whose losses are repaired as TCP's are.
     pub fn webtransport(rtt_s: f64, jitter_s: f64, loss: f64, duplicate: f64) -> Links {
