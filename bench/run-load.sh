@@ -8,6 +8,7 @@
 #   SERVER_FLAGS="--view-radius 500" bash bench/run-load.sh default   # any other server flag
 #   TRANSPORT=webtransport bash bench/run-load.sh idle-1000   # bots over WebTransport (the
 #                                                  # server gets --webtransport)
+#   TRANSPORT=websocket-mirror bash bench/run-load.sh default  # two WebSockets per bot
 #   BOTS=300 bash bench/run-load.sh active-1000    # fewer bots, same flags
 #
 # Scenarios (server flags | bot flags):
@@ -70,14 +71,32 @@ if [ -n "${BOTS:-}" ]; then
   bots="$BOTS"
   scenario_label="${scenario}-n${bots}"
 fi
-if [ "${TRANSPORT:-websocket}" = webtransport ]; then
-  server_flags+=(--webtransport)
-  bot_flags+=(--transport webtransport)
-  scenario_label="${scenario_label:-$scenario}-webtransport"
-fi
+mirrors=0
+case "${TRANSPORT:-websocket}" in
+  websocket) ;;
+  webtransport)
+    server_flags+=(--webtransport)
+    bot_flags+=(--transport webtransport)
+    scenario_label="${scenario_label:-$scenario}-webtransport"
+    ;;
+  websocket-mirror)
+    bot_flags+=(--transport websocket-mirror)
+    scenario_label="${scenario_label:-$scenario}-mirror"
+    mirrors=$bots
+    # Two connections per bot from 127.0.0.1.
+    for i in "${!server_flags[@]}"; do
+      [ "${server_flags[$i]}" = --max-connections-per-ip ] && server_flags[i+1]=$((2 * bots + 64))
+    done
+    ;;
+  *)
+    echo "TRANSPORT is websocket, webtransport or websocket-mirror, not $TRANSPORT" >&2
+    exit 2
+    ;;
+esac
 
-# Both processes need a descriptor per connection (the server one per bot, the bots one each).
-need=$((bots + 256))
+# Both processes need a descriptor per connection (the server one per bot, the bots one each;
+# twice that with mirrors).
+need=$((bots + mirrors + 256))
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
   ulimit -n "$need" 2>/dev/null || {
     echo "open-file limit $(ulimit -n) is below the $need this scenario needs, and the hard limit" \

@@ -49,8 +49,9 @@ pub struct BotPlan {
     pub connect_timeout: Duration,
     /// Base seed; bot `i` uses `seed + i`.
     pub seed: u64,
-    /// `websocket`, `webtransport` (snapshots as messages 5 and inputs as datagrams), or
-    /// `auto` (WebTransport when offered, else WebSocket).
+    /// `websocket`, `webtransport` (snapshots as messages 5 and inputs as datagrams), `auto`
+    /// (WebTransport when offered, else WebSocket), or `websocket-mirror` (a second
+    /// WebSocket mirroring the room's messages).
     pub transport: String,
 }
 
@@ -346,6 +347,10 @@ async fn connect(plan: &BotPlan, name: &str) -> Result<Seated, String> {
                 Client::connect_webtransport(&url, &info, plan.connect_timeout).await
             }
             "auto" => Client::connect_auto(&url, plan.connect_timeout).await,
+            "websocket-mirror" => {
+                let url = tickwire_client::redirect::with_param(&url, "mirror", "1");
+                Client::connect(&url, plan.connect_timeout).await
+            }
             _ => Client::connect(&url, plan.connect_timeout).await,
         }
         .map_err(|e| e.to_string())?;
@@ -355,7 +360,7 @@ async fn connect(plan: &BotPlan, name: &str) -> Result<Seated, String> {
             auth_token: None,
             resume_token: None,
         };
-        let joined = join_raw(client, &hello, plan.connect_timeout)
+        let mut joined = join_raw(client, &hello, plan.connect_timeout)
             .await
             .map_err(|e| match e {
                 tickwire_client::JoinError::Refused { code, reason } => format!(
@@ -364,6 +369,14 @@ async fn connect(plan: &BotPlan, name: &str) -> Result<Seated, String> {
                 ),
                 other => other.to_string(),
             })?;
+        if plan.transport == "websocket-mirror" {
+            let token = joined.welcome.resume_token.clone();
+            joined
+                .client
+                .attach_mirror(&token, plan.connect_timeout)
+                .await
+                .map_err(|e| format!("mirror: {e}"))?;
+        }
         Ok(Seated {
             joined,
             time_to_seat: plan.match_url.is_some().then(|| started.elapsed()),

@@ -79,8 +79,9 @@ pub struct LoadConfig {
     /// The bots' transport: `websocket`; `webtransport` (the server needs `--webtransport`; a
     /// bot that cannot open a session fails to connect, so a run measures one transport); or
     /// `auto`, as the SDKs connect: WebTransport when the server offers it and the session
-    /// is up within 2 s, else WebSocket.
-    #[arg(long, default_value = "websocket", value_parser = ["websocket", "webtransport", "auto"])]
+    /// is up within 2 s, else WebSocket; or `websocket-mirror`: two WebSockets per bot, each
+    /// bringing every message of its room (`?mirror=1` and a mirror attached).
+    #[arg(long, default_value = "websocket", value_parser = ["websocket", "webtransport", "auto", "websocket-mirror"])]
     pub transport: String,
 }
 

@@ -24,12 +24,19 @@ async fn twenty_bots_on_auto_take_webtransport_when_offered() {
     twenty_bots("auto").await;
 }
 
+/// With a mirror per bot: every bot's room messages over two WebSockets, merged once, in
+/// order (checksums keep passing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_bots_with_mirrors_with_zero_divergences() {
+    twenty_bots("websocket-mirror").await;
+}
+
 async fn twenty_bots(transport: &str) {
     let shutdown = CancellationToken::new();
     let server = Server::bind(
         Config {
             checksum_interval: 3,
-            webtransport: transport != "websocket",
+            webtransport: !transport.starts_with("websocket"),
             ..Config::ephemeral()
         },
         shutdown.clone(),
@@ -65,7 +72,15 @@ async fn twenty_bots(transport: &str) {
     assert_eq!(server_figures.hold_start.players, 20);
     assert!(server_figures.hold.ticks > 0);
     assert!(report.passed(), "{:?}", report.failures);
-    if transport != "websocket" {
+    if transport == "websocket-mirror" {
+        let metrics = metrics_text(&url).await;
+        let attached: f64 = metrics
+            .lines()
+            .find(|l| l.starts_with("tickwire_mirrors_attached_total"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .expect("the mirror counter");
+        assert_eq!(attached, 20.0, "a mirror per bot");
+    } else if transport != "websocket" {
         let metrics = metrics_text(&url).await;
         let datagrams: f64 = metrics
             .lines()
