@@ -53,6 +53,7 @@ pub(crate) const EMBEDDED: &[(&str, &[u8])] = embed!(
     "src/sdk/bits.js",
     "src/sdk/f32.js",
     "src/sdk/acked.js",
+    "src/sdk/mirror.js",
     "cards/index.html",
     "cards/cards.js",
     "cards/cards.css",
