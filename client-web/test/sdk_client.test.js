@@ -3,11 +3,13 @@
 // redundancy, prediction through the game's step for what the player owns, interpolation for
 // the rest, reconnection with resume (what the old replica held is reported gone, numbering
 // starts over), bad bytes and checksum mismatches closing the socket with their reason, a
-// throwing callback reported without breaking the client.
+// throwing callback reported without breaking the client, mirrored streams merged before the
+// replica sees them.
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GameClient } from '../src/sdk/client.js';
 import { decodeClient, encodeServer } from '../src/sdk/codec.js';
+import { wrap } from '../src/sdk/mirror.js';
 import { checksum } from '../src/sdk/replica.js';
 import { FakeTimers, FakeWebSocket, snapshot, toySchema, welcome } from './fakes.js';
 
@@ -297,4 +299,52 @@ test('a Redirect before the Welcome sends the client to the other node, where it
   assert.equal(back.url, 'ws://b.test:7001/ws?guest=g1&room=R7', 'back to the node that welcomed it');
   back.accept();
   assert.equal(decodeClient(back.sent[0]).resume_token, 'room.b1');
+});
+
+test('mirrored streams: every snapshot reaches the replica once and in order, whichever socket brings it first', () => {
+  const c = client({ mirror: true });
+  c.start();
+  const ws = FakeWebSocket.last();
+  assert.equal(ws.url, 'ws://example.test/ws?mirror=1');
+  ws.accept();
+  ws.deliver(wrap(0, encodeServer(welcome(schema))));
+  assert.equal(c.state, 'connected');
+  const m = FakeWebSocket.last();
+  assert.equal(m.url, 'ws://example.test/ws?mirror=attach');
+  m.accept();
+  let seq = 1;
+  // The server numbers each message once and sends the same bytes on both sockets.
+  const next = (s) => wrap(seq++, encodeServer(s, schema, c.replica.held()));
+  const first = next(snapshot(1, {
+    created: [{ id: 1, kind: DOT, lanes: [2, 800, 0, 100, 0] }],
+    players_joined: [{ id: 2, name: 'bob', connected: true, lanes: [3] }],
+  }));
+  ws.deliver(first);
+  m.deliver(first);
+  // Bob's dot moves 16 a tick (a delta: a copy applied twice would move it 32). The main
+  // socket stalls for ticks 2 to 6, which the mirror brings; its repair comes after.
+  const move = (tick) => next(snapshot(tick, { updated: [{ id: 1, mask: 0b10, lanes: [16] }] }));
+  const held = [];
+  for (let tick = 2; tick <= 6; tick++) {
+    const b = move(tick);
+    m.deliver(b);
+    held.push(b);
+  }
+  for (const b of held) ws.deliver(b);
+  for (let tick = 7; tick <= 9; tick++) {
+    const b = move(tick);
+    ws.deliver(b);
+    m.deliver(b);
+  }
+  assert.equal(c.replica.tick, 9);
+  assert.equal(c.replica.entities.get(1).lanes[1], 800 + 8 * 16);
+  assert.equal(log.filter(([what, id]) => what === 'change' && id === 1).length, 8);
+  assert.equal(c.stats.snapshots, 9);
+  assert.equal(c.stats.faults, 0);
+  assert.equal(ws.closedWith, null);
+  assert.deepEqual(c.mirror, { attached: true, fromMirror: 5, duplicates: 1 + 5 + 3, opened: 1, lastClose: null });
+  // Commands and pings go on the main socket only.
+  timers.advance(200);
+  assert.ok(sentOf(ws, 'Input').length > 0);
+  assert.equal(m.sent.length, 1, 'the Hello alone');
 });

@@ -2,11 +2,14 @@
 // tokens, the resume token of the last Welcome on every reconnection, backoff that grows and
 // resets, the close-code policy (reconnect / later / never; 4006 never reconnects), faults that
 // close the socket with their reason, a Welcome timeout, leaving for good; redirects to another
-// node followed at once with the same Hello, the loop guard, 4008 dropping the seat.
+// node followed at once with the same Hello, the loop guard, 4008 dropping the seat; mirrored
+// streams: the numbered session, its mirror's URL and Hello, each message once and in order, a
+// mirror that closes or cannot be made leaving the session alone, a new mirror per session.
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Connection, MAX_REDIRECTS, closeReason, redirectUrl, withoutSeat } from '../src/sdk/connection.js';
 import { decodeClient } from '../src/sdk/codec.js';
+import { wrap } from '../src/sdk/mirror.js';
 import { FakeTimers, FakeWebSocket } from './fakes.js';
 
 let timers;
@@ -310,4 +313,160 @@ test('4008 (the seat expired) retries at once without the seat, keeping the room
   ws.drop(4008, 'the seat reservation has expired');
   assert.equal(FakeWebSocket.made.length, 2);
   assert.equal(c.state, 'reconnecting');
+});
+
+// ---------------------------------------------------------------- mirrored streams
+
+/** A mirrored session through its Welcome: `{c, ws, m}` (the main socket and the mirror, not accepted). */
+function mirrored(over = {}) {
+  const c = connection({ mirror: true, ...over });
+  c.start();
+  const ws = FakeWebSocket.last();
+  ws.accept();
+  ws.deliver(wrap(0, [9, 9]));
+  c.welcomed('room.t1');
+  return { c, ws, m: FakeWebSocket.last() };
+}
+
+test('mirror: the session asks for numbered messages, its mirror says a Hello with the token, each message is handed on once, unwrapped, in order', () => {
+  const c = connection({ mirror: true, url: 'ws://example.test/ws?room=a&seat=s1' });
+  c.start();
+  const ws = FakeWebSocket.last();
+  assert.equal(ws.url, 'ws://example.test/ws?room=a&seat=s1&mirror=1');
+  ws.accept();
+  assert.equal(hello(ws).name, 'ann');
+  ws.deliver(wrap(0, [9, 9]));
+  assert.deepEqual(frames.map((f) => [...f]), [[9, 9]], 'the Welcome, unwrapped');
+  assert.equal(FakeWebSocket.made.length, 1, 'no mirror before the Welcome');
+  c.welcomed('room.t1');
+  assert.equal(FakeWebSocket.made.length, 2);
+  const m = FakeWebSocket.last();
+  assert.equal(m.url, 'ws://example.test/ws?room=a&mirror=attach', 'the same node and room, without the spent seat');
+  assert.equal(m.binaryType, 'arraybuffer');
+  assert.deepEqual(c.mirror, { attached: false, fromMirror: 0, duplicates: 0, opened: 1, lastClose: null });
+  m.accept();
+  assert.deepEqual(decodeClient(m.sent[0]), { type: 'Hello', protocol_version: 5, name: '', auth_token: null, resume_token: 'room.t1' });
+  assert.equal(c.mirror.attached, true);
+  // A Pong is the connection's own answer: unnumbered, as it came.
+  ws.deliver([3, 1]);
+  // The main socket brings 1; it stalls, the mirror brings 1 again, then 2 and 3; the main
+  // socket's repair arrives, then the mirror's 4 and the main socket's.
+  ws.deliver(wrap(1, [10]));
+  m.deliver(wrap(1, [10]));
+  m.deliver(wrap(2, [11]));
+  m.deliver(wrap(3, [12]));
+  for (const seq of [2, 3, 4]) ws.deliver(wrap(seq, [9 + seq]));
+  m.deliver(wrap(4, [13]));
+  assert.deepEqual(frames.map((f) => [...f]), [[9, 9], [3, 1], [10], [11], [12], [13]]);
+  assert.deepEqual(c.mirror, { attached: true, fromMirror: 2, duplicates: 4, opened: 1, lastClose: null });
+  assert.equal(c.bytesIn, 4 + 2 + 4 * 3 + 4 * 3, 'the bytes of both sockets (the Welcome, the Pong, 1 to 4 on each)');
+  // Everything goes on the main socket; the mirror said its Hello and nothing else.
+  assert.equal(c.send(Uint8Array.of(4, 4)), true);
+  assert.deepEqual([...ws.sent.at(-1)], [4, 4]);
+  assert.equal(m.sent.length, 1);
+  // A text frame or an unnumbered message on the mirror is not the session's.
+  m.deliverText('hi');
+  m.deliver([1, 2, 3]);
+  assert.equal(frames.length, 6);
+  assert.equal(c.state, 'connected');
+  assert.equal(ws.closedWith, null);
+});
+
+test('mirror: one that closes or is refused leaves the session as it was; the session goes on over its main socket', () => {
+  const { c, ws, m } = mirrored();
+  m.accept();
+  m.drop(4005, 'the mirror could not keep up');
+  assert.equal(c.state, 'connected');
+  assert.equal(c.mirror.attached, false);
+  assert.deepEqual(c.mirror.lastClose, { code: 4005, reason: 'the mirror could not keep up' });
+  ws.deliver(wrap(1, [10]));
+  assert.deepEqual([...frames.at(-1)], [10]);
+  timers.advance(60_000);
+  assert.equal(FakeWebSocket.made.length, 2, 'no reconnection, no new mirror within the session');
+  assert.equal(ws.closedWith, null);
+
+  // A mirror that cannot even be made: the session does not notice.
+  FakeWebSocket.reset();
+  class NoMirror extends FakeWebSocket {
+    constructor(url) {
+      if (url.includes('mirror=attach')) throw new SyntaxError('blocked port');
+      super(url);
+    }
+  }
+  const r = mirrored({ WebSocket: NoMirror });
+  assert.equal(r.c.state, 'connected');
+  assert.equal(FakeWebSocket.made.length, 1);
+  assert.match(r.c.mirror.lastClose.reason, /could not connect: blocked port/);
+  r.ws.deliver(wrap(1, [10]));
+  assert.deepEqual([...frames.at(-1)], [10]);
+});
+
+test("mirror: the session's end closes it, and the next session (a resume) opens its own", () => {
+  const { c, ws, m } = mirrored();
+  m.accept();
+  m.deliver(wrap(1, [10]));
+  ws.drop(1006);
+  assert.deepEqual(m.closedWith, { code: 1000, reason: 'client: the session ended' });
+  assert.equal(c.mirror.attached, false);
+  // A late message on the closed mirror is ignored.
+  m.deliver(wrap(2, [11]));
+  assert.deepEqual([...frames.at(-1)], [10]);
+  timers.advance(c.retryDelayMs);
+  const ws2 = FakeWebSocket.last();
+  assert.equal(ws2.url, 'ws://example.test/ws?room=a&mirror=1');
+  ws2.accept();
+  assert.equal(hello(ws2).resume_token, 'room.t1');
+  assert.equal(c.mirror, null, 'nothing numbered on the new socket yet');
+  // The resumed session numbers from 0 again, with a merge and a mirror of its own.
+  ws2.deliver(wrap(0, [9, 9]));
+  c.welcomed('room.t2');
+  const m2 = FakeWebSocket.last();
+  assert.notEqual(m2, m);
+  assert.equal(m2.url, 'ws://example.test/ws?room=a&mirror=attach');
+  m2.accept();
+  assert.equal(decodeClient(m2.sent[0]).resume_token, 'room.t2');
+  m2.deliver(wrap(1, [20]));
+  assert.deepEqual(c.mirror, { attached: true, fromMirror: 1, duplicates: 0, opened: 2, lastClose: { code: 1000, reason: 'client: the session ended' } });
+  // A fault, a retry and leaving close it too.
+  c.fault('replica diverged: checksum mismatch at tick 9');
+  assert.deepEqual(m2.closedWith, { code: 1000, reason: 'client: the session ended' });
+  timers.advance(c.retryDelayMs);
+  const ws3 = FakeWebSocket.last();
+  ws3.accept();
+  ws3.deliver(wrap(0, [9, 9]));
+  c.welcomed('room.t3');
+  const m3 = FakeWebSocket.last();
+  c.retryNow();
+  assert.deepEqual(m3.closedWith, { code: 1000, reason: 'client: reconnecting' });
+  const ws4 = FakeWebSocket.last();
+  ws4.accept();
+  ws4.deliver(wrap(0, [9, 9]));
+  c.welcomed('room.t4');
+  const m4 = FakeWebSocket.last();
+  c.stop();
+  assert.deepEqual(m4.closedWith, { code: 1000, reason: 'client: leaving' });
+  assert.deepEqual(ws4.closedWith, { code: 1000, reason: 'client: leaving' });
+});
+
+test('mirror: an unnumbered Welcome (a server that ignored mirror=1) opens none; without the option nothing is unwrapped', () => {
+  const c = connection({ mirror: true });
+  c.start();
+  FakeWebSocket.last().accept();
+  FakeWebSocket.last().deliver([9, 9]);
+  c.welcomed('room.t1');
+  assert.equal(FakeWebSocket.made.length, 1);
+  assert.equal(c.mirror, null);
+
+  FakeWebSocket.reset();
+  frames = [];
+  const plain = connection();
+  plain.start();
+  const ws = FakeWebSocket.last();
+  assert.equal(ws.url, 'ws://example.test/ws?room=a');
+  ws.accept();
+  ws.deliver(wrap(0, [9, 9]));
+  plain.welcomed('room.t1');
+  assert.deepEqual([...frames[0]], [7, 0, 9, 9], 'handed on as it came');
+  assert.equal(FakeWebSocket.made.length, 1);
+  assert.equal(plain.mirror, null);
 });

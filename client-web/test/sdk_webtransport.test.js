@@ -5,7 +5,7 @@
 // frame driving the same retry policy as a WebSocket close, the client's own close frame; then
 // GameClient: messages 5 as datagrams through Bases, inputs as datagrams carrying the ack, a
 // lone ack when no input went between two snapshots, stale ones dropped, messages 6 to the
-// event callbacks.
+// event callbacks; no mirrored streams over WebTransport.
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Connection, WEBTRANSPORT_FALLBACK_MS, discoveryUrl, hexBytes, parseDiscovery, webTransportUrl } from '../src/sdk/connection.js';
@@ -396,4 +396,27 @@ test('GameClient falls back to a WebSocket and plays as before; transport says s
   const types = ws.sent.map((b) => decodeClient(b, schema).type);
   assert.deepEqual(types, ['Hello', 'Input', 'Ping']);
   assert.equal(c.stats.inputDatagrams, 0);
+});
+
+test('mirror: over WebTransport the option does nothing; the fallback WebSocket asks for it', async () => {
+  const c = connection({ mirror: true });
+  c.start();
+  await settle();
+  const wt = FakeWebTransport.last();
+  assert.equal(wt.url, 'https://example.test:4433/ws?room=r1&guest=g1', 'no mirror: the server refuses it here');
+  wt.accept();
+  await settle();
+  wt.frame(messageFrame(encodeServer(welcome(schema))));
+  await settle();
+  c.welcomed('room.tok');
+  assert.equal(c.state, 'connected');
+  assert.equal(FakeWebSocket.made.length, 0, 'no mirror socket');
+  assert.equal(c.mirror, null);
+
+  FakeWebTransport.reset();
+  const c2 = connection({ mirror: true });
+  c2.start();
+  await settle();
+  timers.advance(WEBTRANSPORT_FALLBACK_MS);
+  assert.equal(FakeWebSocket.last().url, 'ws://example.test:8080/ws?room=r1&guest=g1&mirror=1');
 });

@@ -131,6 +131,8 @@ export class GameClient {
    * @param {Function} [opts.WebTransport]
    * @param {Function} [opts.fetch] for `GET /webtransport`
    * @param {number} [opts.fallbackMs] how long a WebTransport attempt has for its Welcome
+   * @param {boolean} [opts.mirror] over a WebSocket, the room's messages over a second socket
+   *   too (mirrored streams, connection.js), so a TCP stall of one does not stall the game
    * @param {object} [opts.timers] setTimeout, clearTimeout, setInterval, clearInterval
    * @param {() => number} [opts.random]
    */
@@ -160,6 +162,7 @@ export class GameClient {
       ...(opts.WebTransport !== undefined ? { WebTransport: opts.WebTransport } : {}),
       ...(opts.fetch !== undefined ? { fetch: opts.fetch } : {}),
       ...(opts.fallbackMs !== undefined ? { fallbackMs: opts.fallbackMs } : {}),
+      mirror: opts.mirror ?? false,
     });
     /** @type {Replica | null} the current connection's replica (the last one after a drop) */
     this.replica = null;
@@ -220,6 +223,11 @@ export class GameClient {
   /** 'webtransport' | 'websocket' (the current or last connection's), or null before any. */
   get transport() {
     return this.conn.transport;
+  }
+
+  /** What the mirror did for this WebSocket session (connection.js's `mirror`), or null. */
+  get mirror() {
+    return this.conn.mirror;
   }
 
   /** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed'. */

@@ -35,6 +35,18 @@
 // fetch or no WebTransport in the platform: straight to the WebSocket, no delay. Every
 // reconnection tries the same way again.
 //
+// Mirrored streams (docs/PROTOCOL.md, "Mirrored streams: two WebSockets for one session";
+// mirror.js): with `mirror: true`, a WebSocket session connects with `mirror=1`, so the room
+// numbers its messages, and once its Welcome came numbered it opens a second WebSocket to the
+// same node (the session's URL without `seat`, with `mirror=attach`) whose only message is a
+// Hello with the Welcome's resume token. Both sockets then bring the room's messages; each one
+// is taken once, from whichever brings it first (`Merge`), and handed to `onFrame` unwrapped,
+// in order, so nothing after this file knows there are two. The mirror is a spare: when it
+// closes or fails the session goes on over its main socket; it goes when the session ends, and
+// the next session (a resume, a reconnection) opens its own. Over WebTransport the option does
+// nothing (datagrams do not stall; the server refuses `mirror` there). `mirror` says what the
+// mirror did.
+//
 // The WebSocket and WebTransport classes, fetch, the timers and the random source are passed
 // in, so tests drive it with fakes and no network; in a browser the defaults are the page's own.
 
@@ -42,6 +54,7 @@ import { backoffDelay, longestDelay } from './backoff.js';
 import { describeClose, retryPolicy } from './close.js';
 import { encodeClient, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from './codec.js';
 import { FrameReader, closeFrame, messageFrame } from './acked.js';
+import { Merge, unwrap } from './mirror.js';
 
 /** At most this many redirects (and seat retries) in a row without a Welcome. */
 export const MAX_REDIRECTS = 4;
@@ -77,6 +90,37 @@ export function withoutSeat(url) {
   if (!u.searchParams.has('seat')) return url;
   u.searchParams.delete('seat');
   return u.toString();
+}
+
+/** `url` with query parameter `key` set to `value` (replacing any it had). */
+export function withParam(url, key, value) {
+  const u = new URL(url);
+  u.searchParams.set(key, value);
+  return u.toString();
+}
+
+/** Where a session's mirror connects: the session's URL without `seat` (spent), with `mirror=attach`. */
+export function mirrorUrl(url) {
+  return withParam(withoutSeat(url), 'mirror', 'attach');
+}
+
+/** The bytes of a binary message event's data, or null for a text frame. */
+function binary(data) {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return null;
+}
+
+/**
+ * The number and message of a numbered message, or null for one that is not (or is cut short:
+ * handed on as it is, the decoder says what is wrong with it).
+ */
+function numbered(bytes) {
+  try {
+    return unwrap(bytes);
+  } catch {
+    return null;
+  }
 }
 
 /** Whether `url` carries a `seat` parameter. */
@@ -342,13 +386,15 @@ export class Connection {
    * @param {Function} [opts.fetch] for `GET /webtransport` (default: the global one)
    * @param {number} [opts.fallbackMs] how long a WebTransport attempt has for its Welcome
    * @param {EventTarget} [opts.page] where a WebTransport session hears `pagehide`
+   * @param {boolean} [opts.mirror] over a WebSocket, take the room's messages from a second
+   *   socket too (mirrored streams), so a TCP stall of one is covered by the other
    */
   constructor({
     url, name, authToken = null, resumeToken = null, protocolVersion = PROTOCOL_VERSION, onFrame, onState = () => {},
     welcomeTimeoutMs = 10_000, WebSocket = globalThis.WebSocket, timers = globalThis,
     random = Math.random, transport = 'auto', WebTransport = globalThis.WebTransport,
     fetch = globalThis.fetch?.bind(globalThis), fallbackMs = WEBTRANSPORT_FALLBACK_MS,
-    page = globalThis,
+    page = globalThis, mirror = false,
   }) {
     /** The URL this connection was made with (where it goes back to when lost). */
     this.baseUrl = url;
@@ -392,8 +438,21 @@ export class Connection {
     this.lastClose = null;
     /** The last thing the server sent that the client refused (a sentence), or null. */
     this.lastFault = null;
+    /** Bytes received (on both sockets of a mirrored session) and sent. */
     this.bytesIn = 0;
     this.bytesOut = 0;
+    /** Whether WebSocket sessions ask for mirrored streams. */
+    this.mirrorWanted = mirror;
+    /** The merge of the current WebSocket session's two streams, or null when it is not numbered. */
+    this.merge = null;
+    /** The current session's mirror socket, or null. */
+    this.mirrorWs = null;
+    /** Whether that mirror is open and has said its Hello. */
+    this.mirrorAttached = false;
+    /** Mirror sockets opened in all (one per numbered session). */
+    this.mirrorsOpened = 0;
+    /** `{code, reason}` of how the last mirror ended (ours or the server's), or null. */
+    this.mirrorClose = null;
     this.ws = null;
     this.retryTimer = null;
     this.welcomeTimer = null;
@@ -498,7 +557,7 @@ export class Connection {
   openWebSocket() {
     let ws;
     try {
-      ws = new this.WebSocket(this.url);
+      ws = new this.WebSocket(this.mirrorWanted ? withParam(this.url, 'mirror', '1') : this.url);
     } catch (e) {
       // A malformed URL: trying again gets the same answer.
       this.setState('closed', `Cannot connect to ${this.url}: ${e.message ?? e}`);
@@ -513,6 +572,8 @@ export class Connection {
     this.ws = ws;
     this.transport = transport;
     this.hasWelcome = false;
+    // A socket that asked for `mirror=1` numbers from 0: a merge of its own.
+    this.merge = transport === 'websocket' && this.mirrorWanted ? new Merge() : null;
     let opened = false;
     ws.onfault = (reason) => {
       if (this.ws === ws) this.fault(reason);
@@ -535,21 +596,17 @@ export class Connection {
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
-      const data = ev.data;
-      if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) {
+      const bytes = binary(ev.data);
+      if (bytes === null) {
         this.fault('the server sent a text frame');
         return;
       }
-      const bytes = data instanceof ArrayBuffer
-        ? new Uint8Array(data)
-        : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       this.bytesIn += bytes.length;
-      try {
-        this.onFrame(bytes);
-      } catch (e) {
-        // The client handles what it can; anything that still escapes is about this frame.
-        this.fault(`could not handle a server message: ${e.message ?? e}`);
-      }
+      // What the connection itself answers (a Pong, a Redirect) is not numbered: it goes on as
+      // it came.
+      const n = this.merge === null ? null : numbered(bytes);
+      if (n === null) this.hand(bytes);
+      else if (this.merge.take('main', n.seq)) this.hand(n.msg);
     };
     ws.onerror = () => {}; // a close event always follows
     ws.onclose = (ev) => {
@@ -561,6 +618,7 @@ export class Connection {
       }
       this.ws = null;
       this.clearTimers();
+      this.closeMirror('client: the session ended');
       this.lastClose = { code: ev.code, reason: ev.reason ?? '' };
       if (this.stopped) return;
       if (ev.code === SEAT_EXPIRED && hasSeat(this.url)) {
@@ -575,6 +633,91 @@ export class Connection {
       // A node that cannot be reached: the original URL finds where the room went.
       if (!opened) this.url = this.baseUrl;
       this.scheduleRetry(ev.code, ev.reason ?? '');
+    };
+  }
+
+  /** One server message, unwrapped, to the client. */
+  hand(bytes) {
+    try {
+      this.onFrame(bytes);
+    } catch (e) {
+      // The client handles what it can; anything that still escapes is about this frame.
+      this.fault(`could not handle a server message: ${e.message ?? e}`);
+    }
+  }
+
+  /**
+   * The session's mirror: a second WebSocket to the same node that says a Hello with the
+   * session's resume token, then only receives. Nothing it does reaches the session but the
+   * messages it brings first.
+   */
+  openMirror() {
+    let m;
+    try {
+      m = new this.WebSocket(mirrorUrl(this.url));
+    } catch (e) {
+      this.mirrorClose = { code: 1006, reason: `the mirror could not connect: ${e.message ?? e}` };
+      return;
+    }
+    m.binaryType = 'arraybuffer';
+    this.mirrorWs = m;
+    this.mirrorsOpened++;
+    m.onopen = () => {
+      if (this.mirrorWs !== m) return;
+      // The name is ignored: the token says which session this copies.
+      m.send(encodeClient({
+        type: 'Hello', protocol_version: this.protocolVersion, name: '', auth_token: null, resume_token: this.resumeToken,
+      }));
+      this.mirrorAttached = true;
+    };
+    m.onmessage = (ev) => {
+      if (this.mirrorWs !== m) return;
+      const bytes = binary(ev.data);
+      if (bytes === null) return;
+      this.bytesIn += bytes.length;
+      // A mirror brings numbered messages only; anything else is not the session's to read.
+      const n = numbered(bytes);
+      if (n !== null && this.merge.take('mirror', n.seq)) this.hand(n.msg);
+    };
+    m.onerror = () => {}; // a close event always follows
+    m.onclose = (ev) => {
+      if (this.mirrorWs !== m) return;
+      // The session goes on over its main socket, as it would have without a mirror.
+      this.mirrorWs = null;
+      this.mirrorAttached = false;
+      this.mirrorClose = { code: ev.code, reason: ev.reason ?? '' };
+    };
+  }
+
+  /** Closes the session's mirror, if it has one, with `reason`. */
+  closeMirror(reason) {
+    const m = this.mirrorWs;
+    if (m === null) return;
+    this.mirrorWs = null;
+    this.mirrorAttached = false;
+    this.mirrorClose = { code: 1000, reason };
+    try {
+      m.close(1000, reason);
+    } catch {
+      // already closing
+    }
+  }
+
+  /**
+   * What mirrored streams did for the current (or last) WebSocket session, or null when it
+   * does not number its messages (the option is off, WebTransport, no numbered Welcome yet):
+   * `attached` (a mirror is open and said its Hello), `fromMirror` (messages taken from it:
+   * the main socket was behind), `duplicates` (copies dropped), `opened` (mirrors opened in
+   * all, across sessions), `lastClose` (how the last one ended, ours or the server's).
+   */
+  get mirror() {
+    if (this.merge === null || this.merge.next === null) return null;
+    return {
+      attached: this.mirrorAttached,
+      fromMirror: this.merge.fromMirror,
+      duplicates: this.merge.duplicates,
+      opened: this.mirrorsOpened,
+      lastClose: this.mirrorClose,
     };
   }
 
@@ -601,6 +744,9 @@ export class Connection {
     // The seat is spent: a reconnection comes back to this node and room without it.
     this.url = withoutSeat(this.url);
     this.setState('connected');
+    // A numbered Welcome: this node keeps the session's messages for a mirror (one that
+    // ignored `mirror=1` would take the mirror's Hello for a resume of the session).
+    if (this.merge !== null && this.merge.next !== null && this.resumeToken !== null) this.openMirror();
   }
 
   /**
@@ -653,6 +799,7 @@ export class Connection {
     this.ws = null;
     this.clearTimers();
     this.lastClose = { code: 1000, reason };
+    this.closeMirror('client: the session ended');
     if (ws) {
       try {
         ws.close(1000, closeReason(`client: ${reason}`));
@@ -689,6 +836,7 @@ export class Connection {
     this.stopped = false;
     const ws = this.ws;
     this.ws = null;
+    this.closeMirror('client: reconnecting');
     if (ws) ws.close(1000, 'client: reconnecting');
     this.open();
   }
@@ -722,6 +870,7 @@ export class Connection {
     this.clearTimers();
     const ws = this.ws;
     this.ws = null;
+    this.closeMirror('client: leaving');
     if (ws) ws.close(1000, 'client: leaving');
     this.setState('closed', 'Left the game');
   }

@@ -55,13 +55,19 @@
  * `client.transport` says which (`'webtransport'` | `'websocket'`); `transport: 'websocket'`
  * keeps to the WebSocket. See client-web/README.md, "WebTransport".
  *
+ * `mirror: true` has a WebSocket session take its room's messages over a second WebSocket too
+ * (docs/PROTOCOL.md, "Mirrored streams"): each message is taken from whichever socket brings it
+ * first, so a TCP stall of one is covered by the other; `client.mirror` says what the mirror did.
+ * Over WebTransport it does nothing.
+ *
  * The parts, usable alone: `connection.js` (WebSocket and WebTransport life cycle, Hello,
  * backoff, redirects, close-code policy in `close.js` / `backoff.js`), `acked.js` (messages 5
- * against acknowledged bases, the datagram envelope, the stream's frames), `clock.js` (clock sync), `inputs.js` (input history and
+ * against acknowledged bases, the datagram envelope, the stream's frames), `mirror.js` (numbered
+ * messages and the merge of two streams), `clock.js` (clock sync), `inputs.js` (input history and
  * redundant frames), `interpolate.js`, `predict.js`, `replica.js` (the replica: per-kind
  * callbacks, checksum), `codec.js` (every message), `schema.js` (the schema's bytes, rules,
  * names and quantization), `wire.js` (varints, zigzag, lanes, FNV-1a). Rust counterparts:
- * shared/src/sync/{wire,mod,replica,interpolate,predict,acked}.rs, shared/src/schema.rs,
+ * shared/src/sync/{wire,mod,replica,interpolate,predict,acked,mirror}.rs, shared/src/schema.rs,
  * shared/src/clock.rs, shared/src/close.rs.
  *
  * @module tickwire-sdk
@@ -102,8 +108,9 @@ export { Fnv1a, RANGES, Reader, T, TYPE_NAMES, WireError, Writer, fnv1a, maskBit
 export { GameClient, clientConfig, ownedByFirstPlayerField } from './client.js';
 export {
   Connection, MAX_REDIRECTS, WEBTRANSPORT_FALLBACK_MS, WebTransportSocket, closeReason, discoveryUrl, hasSeat,
-  hexBytes, parseDiscovery, redirectUrl, webTransportUrl, withoutSeat,
+  hexBytes, mirrorUrl, parseDiscovery, redirectUrl, webTransportUrl, withParam, withoutSeat,
 } from './connection.js';
+export { Merge, NUMBERED, unwrap, wrap } from './mirror.js';
 export {
   Bases, FRAME_CLOSE, FRAME_MESSAGE, FrameReader, MAX_BACK, MAX_BASES, MAX_CLOSE_REASON, closeFrame,
   decodeDatagram, encodeDatagram, messageFrame, peekAcked, writeFrame,
