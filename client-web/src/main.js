@@ -91,6 +91,9 @@ class Game {
       protocolVersion: params.has('protocol') ? Number(params.get('protocol')) : undefined,
       // `?transport=websocket` keeps to the WebSocket; by default WebTransport is tried first.
       transport: params.get('transport') === 'websocket' ? 'websocket' : undefined,
+      // `?mirror=1` takes the room's messages over a second WebSocket too, so a TCP stall of one
+      // does not stall the game (nothing changes over WebTransport).
+      mirror: params.get('mirror') === '1',
       step: (lanes, cmd) => this.step(lanes, cmd),
       input: () => this.makeInput(),
       onWelcome: (replica, welcome) => this.onWelcome(replica, welcome),
@@ -227,7 +230,7 @@ class Game {
       this.renderer.drawIdle();
       this.ui.showHud({
         pingMs: null, tick: null, fps: this.fps, entities: 0, kibDown: this.kibDown,
-        transport: c?.transport ?? null, fallbackReason: c?.conn.fallbackReason ?? null,
+        transport: c?.transport ?? null, fallbackReason: c?.conn.fallbackReason ?? null, mirror: c?.mirror ?? null,
       });
       return;
     }
@@ -286,6 +289,7 @@ class Game {
       kibDown: this.kibDown,
       transport: c.transport,
       fallbackReason: c.conn.fallbackReason,
+      mirror: c.mirror,
     });
     this.ui.showScoreboard(!!this.scoreboardOpen, this.scoreboard(), me);
     const ownId = this.ownId();
@@ -336,6 +340,7 @@ class Game {
       hudTransport: document.getElementById('hud-transport')?.textContent ?? null,
       fallbackReason: c?.conn.fallbackReason ?? null,
       fallbacks: c?.conn.fallbacks ?? 0,
+      mirror: c?.mirror ?? null,
       webTransportAttempts: c?.conn.webTransportAttempts ?? 0,
       acked: c?.stats.acked ?? 0,
       stale: c?.stats.stale ?? 0,

@@ -88,12 +88,22 @@ export class Ui {
     c.fps.textContent = String(Math.round(stats.fps));
     c.entities.textContent = String(stats.entities);
     c.down.textContent = `${stats.kibDown.toFixed(1)} KiB/s`;
-    // The transport in use ('webtransport' | 'websocket'), and why a WebTransport attempt gave
-    // way to the WebSocket, if one did, as the cell's tooltip.
+    // The transport in use ('webtransport' | 'websocket'), '×2' while a mirror brings the
+    // room's messages too, and as the cell's tooltip why a WebTransport attempt gave way to the
+    // WebSocket, if one did, and what the mirror did.
     const t = stats.transport ?? null;
-    c.transport.textContent = TRANSPORT_NAMES[t] ?? '–';
+    const m = stats.mirror ?? null;
+    c.transport.textContent = `${TRANSPORT_NAMES[t] ?? '–'}${m?.attached ? ' ×2' : ''}`;
     c.transport.dataset.transport = t ?? '';
-    c.transport.title = t === 'websocket' && stats.fallbackReason ? `WebTransport gave way: ${stats.fallbackReason}` : '';
+    c.transport.dataset.mirror = m?.attached ? 'attached' : '';
+    const notes = [];
+    if (t === 'websocket' && stats.fallbackReason) notes.push(`WebTransport gave way: ${stats.fallbackReason}`);
+    if (m?.attached) {
+      notes.push(`Mirrored over a second WebSocket: ${m.fromMirror} messages came first on it, ${m.duplicates} copies dropped`);
+    } else if (m?.lastClose) {
+      notes.push(`The mirror closed (${m.lastClose.code}${m.lastClose.reason ? `: ${m.lastClose.reason}` : ''}): one WebSocket now`);
+    }
+    c.transport.title = notes.join('\n');
   }
 
   setBoardTab(tab) {

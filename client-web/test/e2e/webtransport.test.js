@@ -1,7 +1,8 @@
 // End to end in headless Chromium against the real server binary started with `--webtransport`:
 // (a) the page plays over WebTransport: the HUD says so, snapshots arrive as messages 5 and
 // apply (checksums every second hold), the inputs go as datagrams carrying the ack and the
-// server acknowledges them, the player moves, the server's /metrics counts the session;
+// server acknowledges them, the player moves, the server's /metrics counts the session; with
+// `?mirror=1` it plays over WebTransport just the same (mirrors are for WebSockets);
 // (b) with the server's UDP port dropped by the firewall (iptables DROP, as a real firewall
 // does, not a closed port), a page falls back to the WebSocket within the 2 s bound and plays;
 // after a server restart the page comes back over WebTransport; a server without the flag
@@ -92,6 +93,22 @@ test('(a) the page plays over WebTransport: HUD, messages 5 applied, checksums h
     assert.ok(line && Number(line.split(' ').pop()) >= 1, `the server counts the session: ${line}`);
     await page.waitForTimeout(300);
     await page.screenshot({ path: `${SHOTS_DIR}webtransport.png` });
+  } finally {
+    await page.close();
+  }
+});
+
+test('?mirror=1 changes nothing over WebTransport: no mirror, no fallback', async () => {
+  const page = await joinPage(browser, `${server.url}?mirror=1`, 'wim');
+  try {
+    const s = await waitFor(page, (x) => x.connection === 'connected' && x.server !== null && x.acked >= 30, '30 messages 5 applied', 20_000);
+    // The server refuses `mirror` over WebTransport (1008): the session URL must not carry it.
+    assert.equal(s.transport, 'webtransport', JSON.stringify({ fallbackReason: s.fallbackReason, lastClose: s.lastClose }));
+    assert.equal(s.hudTransport, 'WebTransport');
+    assert.equal(s.fallbacks, 0);
+    assert.equal(s.mirror, null);
+    assert.equal(s.replicaErrors, 0);
+    assert.deepEqual(page.errors, []);
   } finally {
     await page.close();
   }
