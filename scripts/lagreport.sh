@@ -7,6 +7,7 @@
 #   SECONDS_PER_ROW=20 scripts/lagreport.sh
 #   ROWS="200:20:1:cubic:0" scripts/lagreport.sh   # rtt_ms:jitter_ms:loss_pct:congestion:notsent_lowat[:transport]
 #   ROWS="200:20:1:-:0:webtransport" scripts/lagreport.sh   # over WebTransport datagrams
+#   ROWS="200:20:1:cubic:0:websocket-mirror:2" scripts/lagreport.sh   # 1 + 2 mirrored TCP connections
 #
 # Congestion control and TCP_NOTSENT_LOWAT are set per socket on the server
 # (--tcp-congestion, --tcp-notsent-lowat: setsockopt, so any congestion control the kernel has,
@@ -23,15 +24,21 @@ cargo build -q --profile "$PROFILE" -p tickwire-server --bin tickwire -p tickwir
 DIR=${CARGO_TARGET_DIR:-target}/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 header=--header
 for row in $ROWS; do
-  IFS=: read -r rtt jitter loss cc lowat transport <<<"$row"
+  IFS=: read -r rtt jitter loss cc lowat transport mirrors <<<"$row"
   transport=${transport:-websocket}
+  mirrors=${mirrors:-1}
   label="$rtt ms RTT, jitter $jitter ms, loss $loss%"
-  [ "$transport" != websocket ] && label="$label, $transport"
+  if [ "$transport" = websocket-mirror ]; then
+    label="$label, websocket + $mirrors mirror$([ "$mirrors" = 1 ] || echo s)"
+  elif [ "$transport" != websocket ]; then
+    label="$label, $transport"
+  fi
   [ "$lowat" != 0 ] && label="$label, notsent_lowat $lowat"
   extra=()
   [ "$cc" != - ] && extra+=("--server-arg=--tcp-congestion=$cc")
   [ "$lowat" != 0 ] && extra+=("--server-arg=--tcp-notsent-lowat=$lowat")
   "$LAG" --quiet --rtt-ms "$rtt" --jitter-ms "$jitter" --loss-pct "$loss" --seed 19 -- \
-    "$DIR/lagreport" --seconds "$SECS" --label "$label" --transport "$transport" $header "${extra[@]}"
+    "$DIR/lagreport" --seconds "$SECS" --label "$label" --transport "$transport" --mirrors "$mirrors" \
+    $header "${extra[@]}"
   header=
 done

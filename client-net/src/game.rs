@@ -236,21 +236,24 @@ impl GameClient {
         Self::join(url, name, resume_token, limit).await
     }
 
-    /// Like [`GameClient::join`], over two WebSockets: the session asks for numbered
-    /// messages (`?mirror=1`) and a mirror connection gets a copy of each, so a lost TCP
-    /// segment on one does not stall the game ([`Client::attach_mirror`]). Costs twice the
-    /// bytes from the server. The game goes on over one connection if the mirror is refused
-    /// or ends.
+    /// Like [`GameClient::join`], with `mirrors` more WebSockets: the session asks for
+    /// numbered messages (`?mirror=1`) and each mirror connection gets a copy of every one,
+    /// so a lost TCP segment on one connection does not stall the game while another brings
+    /// the messages ([`Client::attach_mirror`]). Costs `1 + mirrors` times the bytes from the
+    /// server. The game goes on over the main connection if a mirror is refused or ends.
     pub async fn join_mirrored(
         url: &str,
         name: &str,
         resume_token: Option<String>,
+        mirrors: usize,
         limit: Duration,
     ) -> Result<GameClient, JoinError> {
         let url = crate::redirect::with_param(url, "mirror", "1");
         let mut g = Self::join(&url, name, resume_token, limit).await?;
         let token = g.welcome.resume_token.clone();
-        g.client.attach_mirror(&token, limit).await?;
+        for _ in 0..mirrors {
+            g.client.attach_mirror(&token, limit).await?;
+        }
         Ok(g)
     }
 

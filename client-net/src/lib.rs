@@ -66,6 +66,12 @@ pub enum ConnectError {
     /// A mirror was asked of a connection that is not a WebSocket (datagrams do not stall).
     #[error("mirrored streams are for WebSocket connections")]
     NotWebSocket,
+    /// A mirror was asked of a session whose messages are not numbered: it did not connect
+    /// with `?mirror=1`, has no `Welcome` yet, or its server knows no mirrors.
+    #[error(
+        "the session's messages are not numbered: connect with ?mirror=1 to a server that offers mirrors"
+    )]
+    NotNumbered,
 }
 
 /// The transport a [`Client`] runs over.
@@ -140,32 +146,46 @@ pub struct Client {
     /// How it was connected, so a redirect reaches the next node the same way.
     how: How,
     transport: Transport,
-    /// The session's mirror connection, once attached ([`Client::attach_mirror`]).
-    mirror: Option<MirrorConn>,
-    /// Puts the numbered messages of both connections back into one stream.
+    /// The session's mirror connections ([`Client::attach_mirror`]).
+    mirrors: Vec<MirrorConn>,
+    /// What every mirror brings, tagged with its number.
+    mirror_in: (mpsc::Sender<Tagged>, mpsc::Receiver<Tagged>),
+    /// Puts the numbered messages of every connection back into one stream.
     merge: Merge,
-    /// How the last mirror ended.
+    /// How the last mirror to end ended.
     mirror_closed: Option<(Option<u16>, String)>,
+    next_mirror: u64,
 }
 
-/// A second WebSocket of the session that receives a copy of its numbered messages.
+/// What a mirror brought, with the mirror's number.
+type Tagged = (u64, Received);
+
+/// Another WebSocket of the session that receives a copy of its numbered messages.
 struct MirrorConn {
+    number: u64,
     task: tokio::task::JoinHandle<()>,
+    forward: tokio::task::JoinHandle<()>,
     /// Kept so that its writer lives (dropping it closes the mirror with 1000).
     _out: mpsc::Sender<Out>,
-    incoming: mpsc::Receiver<Received>,
 }
 
-/// What a client's mirror has done ([`Client::mirror_stats`]).
+impl MirrorConn {
+    fn abort(&self) {
+        self.task.abort();
+        self.forward.abort();
+    }
+}
+
+/// What a client's mirrors have done ([`Client::mirror_stats`]).
 #[derive(Debug, Clone, Default)]
 pub struct MirrorStats {
-    /// Whether a mirror is attached now.
-    pub attached: bool,
-    /// Messages taken from the mirror because the main connection was behind.
+    /// Mirrors attached now.
+    pub attached: usize,
+    /// Messages taken from a mirror because the main connection was behind.
     pub from_mirror: u64,
-    /// Copies dropped because the other connection brought them first.
+    /// Copies dropped because another connection brought them first.
     pub duplicates: u64,
-    /// How the last mirror ended (close code, reason), if one did.
+    /// How the last mirror to end ended (close code, reason), if one did.
     pub closed: Option<(Option<u16>, String)>,
 }
 
@@ -394,19 +414,22 @@ impl Client {
             closed: None,
             how,
             transport: Transport::WebSocket,
-            mirror: None,
+            mirrors: Vec::new(),
+            mirror_in: mpsc::channel(256),
             merge: Merge::new(),
             mirror_closed: None,
+            next_mirror: 0,
         })
     }
 
-    /// Opens a second WebSocket to this session's node (`?mirror=attach`,
+    /// Opens another WebSocket to this session's node (`?mirror=attach`,
     /// [`redirect::mirror_url`]) that receives a copy of every numbered message, so that a
-    /// stall of either TCP connection does not stall the game
+    /// stall of one TCP connection does not stall the game while another brings the messages
     /// ([`tickwire_shared::sync::mirror`]). The session must have connected with `?mirror=1`;
     /// `resume_token` is its `Welcome`'s. Returns once the mirror's `Hello` is sent: a refusal
     /// comes as its close ([`Client::mirror_stats`]), and the session goes on without it.
-    /// A newer mirror replaces an older one.
+    /// Call it again for more mirrors (the server keeps up to its `--max-mirrors`, replacing
+    /// the oldest past that).
     pub async fn attach_mirror(
         &mut self,
         resume_token: &str,
@@ -414,6 +437,11 @@ impl Client {
     ) -> Result<(), ConnectError> {
         if self.transport != Transport::WebSocket {
             return Err(ConnectError::NotWebSocket);
+        }
+        // A server that does not number the session's messages knows no mirrors: it would
+        // take the mirror's Hello for a resume and close this connection with 4006.
+        if self.merge.next().is_none() {
+            return Err(ConnectError::NotNumbered);
         }
         let url = redirect::mirror_url(&self.how.url);
         let c = tokio::time::timeout(
@@ -439,24 +467,37 @@ impl Client {
         let Client {
             task,
             out,
-            incoming,
+            mut incoming,
             ..
         } = c;
-        if let Some(old) = self.mirror.replace(MirrorConn {
+        let number = self.next_mirror;
+        self.next_mirror += 1;
+        let to = self.mirror_in.0.clone();
+        let forward = tokio::spawn(async move {
+            loop {
+                let item = incoming.recv().await.unwrap_or(Received::Closed {
+                    code: None,
+                    reason: String::new(),
+                });
+                let end = matches!(item, Received::Closed { .. });
+                if to.send((number, item)).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+        self.mirrors.push(MirrorConn {
+            number,
             task,
+            forward,
             _out: out,
-            incoming,
-        }) {
-            old.task.abort();
-        }
-        self.mirror_closed = None;
+        });
         Ok(())
     }
 
-    /// What the mirror has done so far.
+    /// What the mirrors have done so far.
     pub fn mirror_stats(&self) -> MirrorStats {
         MirrorStats {
-            attached: self.mirror.is_some(),
+            attached: self.mirrors.len(),
             from_mirror: self.merge.from_mirror,
             duplicates: self.merge.duplicates,
             closed: self.mirror_closed.clone(),
@@ -500,8 +541,8 @@ impl Client {
     /// Drops the connection without a close frame, as a network failure would.
     pub fn abort(self) {
         self.task.abort();
-        if let Some(m) = self.mirror {
-            m.task.abort();
+        for m in &self.mirrors {
+            m.abort();
         }
     }
 
@@ -522,12 +563,25 @@ impl Client {
                     reason: reason.clone(),
                 };
             }
-            let (item, stream) = match &mut self.mirror {
-                None => (self.incoming.recv().await, Stream::Main),
-                Some(m) => tokio::select! {
+            let (item, stream) = if self.mirrors.is_empty() {
+                (self.incoming.recv().await, Stream::Main)
+            } else {
+                tokio::select! {
                     i = self.incoming.recv() => (i, Stream::Main),
-                    i = m.incoming.recv() => (i, Stream::Mirror),
-                },
+                    Some((number, i)) = self.mirror_in.1.recv() => {
+                        match i {
+                            Received::Binary(b) => (Some(Received::Binary(b)), Stream::Mirror),
+                            // A mirror ended: the session goes on over the others.
+                            Received::Closed { code, reason } => {
+                                if let Some(k) = self.mirrors.iter().position(|m| m.number == number) {
+                                    self.mirrors.remove(k).abort();
+                                    self.mirror_closed = Some((code, reason));
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                }
             };
             match (stream, item) {
                 (Stream::Mirror, Some(Received::Binary(b))) => {
@@ -537,14 +591,7 @@ impl Client {
                         return Received::Binary(msg.to_vec());
                     }
                 }
-                // The mirror ended: the session goes on over its main connection.
-                (Stream::Mirror, end) => {
-                    self.mirror_closed = Some(match end {
-                        Some(Received::Closed { code, reason }) => (code, reason),
-                        _ => (None, String::new()),
-                    });
-                    self.mirror = None;
-                }
+                (Stream::Mirror, _) => {}
                 (Stream::Main, Some(Received::Binary(b))) => match mirror::unwrap(&b) {
                     Ok(Some((seq, msg))) => {
                         if self.merge.take(Stream::Main, seq) {
@@ -560,8 +607,8 @@ impl Client {
                         _ => (None, String::new()),
                     };
                     self.closed = Some((code, reason.clone()));
-                    if let Some(m) = self.mirror.take() {
-                        m.task.abort();
+                    for m in self.mirrors.drain(..) {
+                        m.abort();
                     }
                     return Received::Closed { code, reason };
                 }

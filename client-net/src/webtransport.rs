@@ -143,9 +143,11 @@ impl Client {
                 local: None,
             },
             transport: Transport::WebTransport,
-            mirror: None,
+            mirrors: Vec::new(),
+            mirror_in: mpsc::channel(1),
             merge: crate::Merge::new(),
             mirror_closed: None,
+            next_mirror: 0,
         })
     }
 

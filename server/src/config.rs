@@ -91,6 +91,11 @@ pub struct Config {
     /// Ticks a client may skip in a row before it is dropped (4005; it may resume).
     #[arg(long, default_value_t = 150)]
     pub max_skipped_ticks: u32,
+    /// Mirror connections a session may have at once (`?mirror=attach`: each receives a copy
+    /// of the session's room messages, so a TCP stall of one connection is covered by
+    /// another); a newer one past this replaces the oldest. 0 refuses mirrors (1008).
+    #[arg(long, default_value_t = 2)]
+    pub max_mirrors: usize,
     /// Most bytes of events one snapshot carries. A client that fell behind (skipping ticks
     /// while others chatted) loses its oldest chat lines and notices first, then its oldest
     /// game events, and is told how many; no server message ever exceeds 1 MiB.

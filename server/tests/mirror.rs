@@ -86,7 +86,7 @@ async fn a_held_main_connection_is_covered_by_its_mirror() {
     let hold = Arc::new(AtomicBool::new(false));
     let via = relay(server.addr, hold.clone()).await;
     let url = format!("ws://{via}/ws");
-    let client = GameClient::join_mirrored(&url, "mirrored", None, WAIT)
+    let client = GameClient::join_mirrored(&url, "mirrored", None, 1, WAIT)
         .await
         .expect("joins with a mirror");
     let mut p = Player::of(client);
@@ -106,7 +106,7 @@ async fn a_held_main_connection_is_covered_by_its_mirror() {
     // In step first: the mirror's copies come after the main connection's.
     play(&mut p, &mut ticks, 30).await;
     let before = p.client.client().mirror_stats();
-    assert!(before.attached, "{before:?}");
+    assert_eq!(before.attached, 1, "{before:?}");
     let start = p.pos_of(me).expect("my body");
 
     // Hold the main connection's downstream for a second: snapshots keep coming.
@@ -162,9 +162,16 @@ async fn attach_close(server: &TestServer, token: Option<&str>) -> (Option<u16>,
 #[tokio::test]
 async fn bad_attaches_get_their_close_code_and_reason() {
     let server = TestServer::start(config()).await;
-    let plain = GameClient::join(&server.ws_url(), "plain", None, WAIT)
+    let mut plain = GameClient::join(&server.ws_url(), "plain", None, WAIT)
         .await
         .unwrap();
+    // The SDK does not even try on a session whose messages are not numbered.
+    let token = plain.welcome.resume_token.clone();
+    let e = plain.client().attach_mirror(&token, WAIT).await;
+    assert!(
+        matches!(e, Err(tickwire_client::ConnectError::NotNumbered)),
+        "{e:?}"
+    );
     let numbered = GameClient::join(&format!("{}?mirror=1", server.ws_url()), "n", None, WAIT)
         .await
         .unwrap();
@@ -237,14 +244,16 @@ async fn raw_mirror(server: &TestServer, token: &str) -> Client {
 }
 
 #[tokio::test]
-async fn a_newer_mirror_replaces_the_older_and_the_mirror_goes_with_its_session() {
+async fn past_max_mirrors_a_newer_mirror_replaces_the_oldest_and_mirrors_go_with_their_session() {
     let server = TestServer::start(config()).await;
-    let mut g = GameClient::join_mirrored(&server.ws_url(), "twice", None, WAIT)
+    let mut g = GameClient::join_mirrored(&server.ws_url(), "thrice", None, 1, WAIT)
         .await
         .unwrap();
     let token = g.welcome.resume_token.clone();
-    // A second mirror replaces the SDK's, which hears 4006; the game goes on.
+    // --max-mirrors is 2: a second one joins the SDK's, a third replaces the oldest (the
+    // SDK's), which hears 4006; the game goes on.
     let mut b = raw_mirror(&server, &token).await;
+    let mut c = raw_mirror(&server, &token).await;
     let mut replaced = None;
     for _ in 0..90 {
         g.next_snapshot(WAIT).await.expect("still playing");
@@ -255,16 +264,42 @@ async fn a_newer_mirror_replaces_the_older_and_the_mirror_goes_with_its_session(
     }
     let (code, reason) = replaced.expect("the SDK's mirror ended");
     assert_eq!(code, Some(CloseCode::Replaced.code()), "{reason}");
-    assert!(!g.client().mirror_stats().attached);
+    assert_eq!(g.client().mirror_stats().attached, 0);
 
-    let mut c = raw_mirror(&server, &token).await;
+    let mut d = raw_mirror(&server, &token).await;
     let (code, reason) = b.wait_closed(WAIT).await.expect("replaced");
     assert_eq!(code, Some(CloseCode::Replaced.code()), "{reason}");
 
-    // The session ends: its mirror is closed with it.
+    // The session ends: its mirrors are closed with it.
     g.client().close(CloseCode::Normal, "bye").await;
-    let (code, reason) = c.wait_closed(WAIT).await.expect("the mirror closes");
-    assert_eq!(code, Some(CloseCode::GoingAway.code()), "{reason}");
-    assert!(reason.contains("main connection ended"), "{reason}");
+    for m in [&mut c, &mut d] {
+        let (code, reason) = m.wait_closed(WAIT).await.expect("the mirror closes");
+        assert_eq!(code, Some(CloseCode::GoingAway.code()), "{reason}");
+        assert!(reason.contains("main connection ended"), "{reason}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_max_mirrors_0_a_mirror_is_refused_and_the_session_plays_on() {
+    let server = TestServer::start(Config {
+        max_mirrors: 0,
+        ..config()
+    })
+    .await;
+    let mut g = GameClient::join_mirrored(&server.ws_url(), "alone", None, 1, WAIT)
+        .await
+        .unwrap();
+    let mut closed = None;
+    for _ in 0..60 {
+        g.next_snapshot(WAIT).await.expect("still playing");
+        if let Some(c) = g.client().mirror_stats().closed {
+            closed = Some(c);
+            break;
+        }
+    }
+    let (code, reason) = closed.expect("the mirror was refused");
+    assert_eq!(code, Some(CloseCode::PolicyViolation.code()), "{reason}");
+    assert!(reason.contains("--max-mirrors 0"), "{reason}");
     server.stop().await;
 }

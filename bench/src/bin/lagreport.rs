@@ -59,12 +59,16 @@ struct Args {
     /// Print the markdown header before the row.
     #[arg(long)]
     header: bool,
-    /// The clients' transport: `websocket` (TCP), `websocket-mirror` (two TCP connections per
-    /// client, each bringing every message of the room: `?mirror=1` and a mirror attached) or
+    /// The clients' transport: `websocket` (TCP), `websocket-mirror` (`1 + --mirrors` TCP
+    /// connections per client, each bringing every message of the room: `?mirror=1` and
+    /// mirrors attached) or
     /// `webtransport` (the server gets `--webtransport`; snapshots and inputs go as
     /// datagrams).
     #[arg(long, default_value = "websocket")]
     transport: String,
+    /// With `websocket-mirror`: mirror connections per client.
+    #[arg(long, default_value_t = 1)]
+    mirrors: usize,
 }
 
 const TICK_RATE: f64 = 30.0;
@@ -127,6 +131,7 @@ async fn run_client(
     start: Instant,
     until: f64,
     mode: Mode,
+    mirrors: usize,
 ) -> Result<Measured> {
     let limit = Duration::from_secs(10);
     let webtransport = mode == Mode::WebTransport;
@@ -160,10 +165,12 @@ async fn run_client(
         other => bail!("expected a Welcome, got {other:?}"),
     };
     if mode == Mode::Mirrored {
-        client
-            .attach_mirror(&welcome.resume_token, limit)
-            .await
-            .context("attaching the mirror")?;
+        for _ in 0..mirrors {
+            client
+                .attach_mirror(&welcome.resume_token, limit)
+                .await
+                .context("attaching a mirror")?;
+        }
     }
     let arena = ClientConfig::parse(&welcome.game_config).context("the arena's config")?;
     let mut net = Netcode::new(
@@ -292,12 +299,13 @@ async fn run_client(
     if mode == Mode::Mirrored {
         let ms = client.mirror_stats();
         anyhow::ensure!(
+            ms.attached == mirrors,
+            "{} of {mirrors} mirrors left at the end: {:?}",
             ms.attached,
-            "the mirror ended during the run: {:?}",
             ms.closed
         );
         eprintln!(
-            "client {kind}: {} messages from the mirror first, {} copies dropped",
+            "client {kind}: {} messages from a mirror first, {} copies dropped",
             ms.from_mirror, ms.duplicates
         );
     }
@@ -382,7 +390,7 @@ async fn main() -> Result<()> {
     let start = Instant::now();
     let until = 3.0 + args.seconds;
     let tasks: Vec<_> = (0..3)
-        .map(|k| tokio::spawn(run_client(url.clone(), k, start, until, mode)))
+        .map(|k| tokio::spawn(run_client(url.clone(), k, start, until, mode, args.mirrors)))
         .collect();
     let mut all = Vec::new();
     for t in tasks {
@@ -475,7 +483,7 @@ async fn main() -> Result<()> {
     // control (cubic), not the kernel's TCP.
     let (server_cc, cc) = match mode {
         Mode::WebTransport => ("QUIC datagrams".to_string(), "quinn cubic".to_string()),
-        Mode::Mirrored => (format!("2 × TCP {server_cc}"), cc),
+        Mode::Mirrored => (format!("{} × TCP {server_cc}", 1 + args.mirrors), cc),
         Mode::WebSocket => (server_cc, cc),
     };
     let row = report.markdown_row();

@@ -57,9 +57,8 @@ pub struct ClientLink {
 #[derive(Debug, Default)]
 pub struct Numbering {
     next: u64,
-    mirror: Option<MirrorLink>,
-    /// Messages in a row the mirror had no room for.
-    mirror_behind: u32,
+    /// The mirrors attached, oldest first.
+    mirrors: Vec<MirrorLink>,
 }
 
 /// The room's end of a mirror: a second connection of a client that receives a copy of each
@@ -68,6 +67,8 @@ pub struct Numbering {
 pub struct MirrorLink {
     outbox: mpsc::Sender<Bytes>,
     kick: Option<oneshot::Sender<CloseReason>>,
+    /// Messages in a row it had no room for.
+    behind: u32,
 }
 
 impl MirrorLink {
@@ -76,11 +77,12 @@ impl MirrorLink {
         MirrorLink {
             outbox,
             kick: Some(kick),
+            behind: 0,
         }
     }
 
-    /// Closes the mirror connection with `reason`.
-    fn close(mut self, reason: CloseReason) {
+    /// Closes the mirror connection with `reason` (dropping it then closes nothing more).
+    fn close(&mut self, reason: CloseReason) {
         if let Some(k) = self.kick.take() {
             let _ = k.send(reason);
         }
@@ -113,36 +115,33 @@ impl ClientLink {
         let len = bytes.len() as u64;
         self.outbox.try_send(bytes.clone())?;
         n.next += 1;
-        let Some(m) = &n.mirror else {
-            return Ok(len);
-        };
-        match m.outbox.try_send(bytes) {
-            Ok(()) => {
-                n.mirror_behind = 0;
-                Ok(2 * len)
-            }
-            // The main connection has every message: a mirror that is behind only stops
-            // helping for a while, and one that stays behind goes.
-            Err(TrySendError::Full(_)) => {
-                n.mirror_behind += 1;
-                if n.mirror_behind > max_behind
-                    && let Some(m) = n.mirror.take()
-                {
+        let mut queued = len;
+        // The main connection has every message: a mirror that is behind only stops helping
+        // for a while, and one that stays behind goes.
+        n.mirrors
+            .retain_mut(|m| match m.outbox.try_send(bytes.clone()) {
+                Ok(()) => {
+                    m.behind = 0;
+                    queued += len;
+                    true
+                }
+                Err(TrySendError::Full(_)) => {
+                    m.behind += 1;
+                    if m.behind <= max_behind {
+                        return true;
+                    }
                     m.close(CloseReason::new(
                         CloseCode::TooSlow,
                         format!(
                             "the mirror could not keep up: {} messages skipped in a row",
-                            n.mirror_behind
+                            m.behind
                         ),
                     ));
+                    false
                 }
-                Ok(len)
-            }
-            Err(TrySendError::Closed(_)) => {
-                n.mirror = None;
-                Ok(len)
-            }
-        }
+                Err(TrySendError::Closed(_)) => false,
+            });
+        Ok(queued)
     }
 }
 
@@ -190,8 +189,8 @@ pub enum RoomCmd {
         reply: oneshot::Sender<Vec<PlayerEntry>>,
     },
     /// A second connection of a connected player (named by its session's resume token)
-    /// becomes that session's mirror: it gets a copy of each numbered message from now on.
-    /// A newer mirror replaces an older one.
+    /// becomes a mirror of that session: it gets a copy of each numbered message from now on.
+    /// Past `--max-mirrors`, a newer mirror replaces the oldest.
     Mirror {
         /// The session's resume token.
         token: String,
@@ -355,28 +354,49 @@ impl Driver {
         }
     }
 
-    /// Attaches a mirror to the connected session `token` names.
-    fn mirror(&mut self, token: &str, link: MirrorLink) -> Result<PlayerId, CloseReason> {
+    /// Attaches a mirror to the connected session `token` names (replacing its oldest when it
+    /// has `--max-mirrors` already). A refused mirror is told why by its own reader.
+    fn mirror(&mut self, token: &str, mut link: MirrorLink) -> Result<PlayerId, CloseReason> {
+        let max = self.state.config.max_mirrors;
         let unknown = || {
             CloseReason::new(
                 CloseCode::Unauthorized,
                 "no connected player of this room holds that resume token",
             )
         };
-        let id = self.room.token_owner(token).ok_or_else(unknown)?;
-        let main = self.links.get_mut(&id).ok_or_else(unknown)?;
-        let Some(n) = &mut main.numbering else {
-            return Err(CloseReason::new(
+        let found = if max == 0 {
+            Err(CloseReason::new(
                 CloseCode::PolicyViolation,
-                "the session did not ask for numbered messages (connect it with ?mirror=1)",
-            ));
+                "this server takes no mirror connections (--max-mirrors 0)",
+            ))
+        } else {
+            self.room
+                .token_owner(token)
+                .and_then(|id| Some(id).zip(self.links.get_mut(&id)))
+                .ok_or_else(unknown)
+                .and_then(|(id, main)| match &mut main.numbering {
+                    Some(n) => Ok((id, n)),
+                    None => Err(CloseReason::new(
+                        CloseCode::PolicyViolation,
+                        "the session did not ask for numbered messages (connect it with ?mirror=1)",
+                    )),
+                })
         };
-        if let Some(old) = n.mirror.replace(link) {
-            old.close(CloseReason::from(CloseCode::Replaced));
+        let (id, n) = match found {
+            Ok(x) => x,
+            Err(reason) => {
+                // Not attached: its reader closes it with the reason, not its drop.
+                link.kick = None;
+                return Err(reason);
+            }
+        };
+        if n.mirrors.len() >= max {
+            let mut oldest = n.mirrors.remove(0);
+            oldest.close(CloseReason::from(CloseCode::Replaced));
         }
-        n.mirror_behind = 0;
+        n.mirrors.push(link);
         self.state.metrics.mirrors_attached.inc();
-        debug!(player = %id, "mirror attached");
+        debug!(player = %id, mirrors = n.mirrors.len(), "mirror attached");
         Ok(id)
     }
 
