@@ -73,20 +73,10 @@ async fn twenty_bots(transport: &str) {
     assert!(server_figures.hold.ticks > 0);
     assert!(report.passed(), "{:?}", report.failures);
     if transport == "websocket-mirror" {
-        let metrics = metrics_text(&url).await;
-        let attached: f64 = metrics
-            .lines()
-            .find(|l| l.starts_with("tickwire_mirrors_attached_total"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .expect("the mirror counter");
+        let attached = metric(&metrics_text(&url).await, "tickwire_mirrors_attached_total");
         assert_eq!(attached, 20.0, "a mirror per bot");
     } else if transport != "websocket" {
-        let metrics = metrics_text(&url).await;
-        let datagrams: f64 = metrics
-            .lines()
-            .find(|l| l.starts_with("tickwire_datagrams_sent_total"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .expect("the datagram counter");
+        let datagrams = metric(&metrics_text(&url).await, "tickwire_datagrams_sent_total");
         // 20 bots, 4 s held, 30 snapshots a second: most of them went as datagrams.
         assert!(datagrams > 20.0 * 4.0 * 30.0 * 0.8, "{datagrams} datagrams");
     }
@@ -96,6 +86,14 @@ async fn twenty_bots(transport: &str) {
         .await
         .expect("server stops")
         .unwrap();
+}
+
+/// The value of the unlabelled metric `name` in a `/metrics` text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
 /// The server's `/metrics` text, over a plain HTTP/1.1 request.

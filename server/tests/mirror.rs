@@ -234,6 +234,18 @@ async fn bad_attaches_get_their_close_code_and_reason() {
     server.stop().await;
 }
 
+/// Plays `g` (up to 90 snapshots, each of which must come) until a mirror of it has ended;
+/// how it ended.
+async fn mirror_end(g: &mut GameClient) -> Option<(Option<u16>, String)> {
+    for _ in 0..90 {
+        g.next_snapshot(WAIT).await.expect("still playing");
+        if let Some(closed) = g.client().mirror_stats().closed {
+            return Some(closed);
+        }
+    }
+    None
+}
+
 /// A raw mirror of session `token`, once the first copy has come (it is attached).
 async fn raw_mirror(server: &TestServer, token: &str) -> Client {
     let mut m = raw(&format!("{}?mirror=attach", server.ws_url())).await;
@@ -254,15 +266,7 @@ async fn past_max_mirrors_a_newer_mirror_replaces_the_oldest_and_mirrors_go_with
     // SDK's), which hears 4006; the game goes on.
     let mut b = raw_mirror(&server, &token).await;
     let mut c = raw_mirror(&server, &token).await;
-    let mut replaced = None;
-    for _ in 0..90 {
-        g.next_snapshot(WAIT).await.expect("still playing");
-        if let Some(closed) = g.client().mirror_stats().closed {
-            replaced = Some(closed);
-            break;
-        }
-    }
-    let (code, reason) = replaced.expect("the SDK's mirror ended");
+    let (code, reason) = mirror_end(&mut g).await.expect("the SDK's mirror ended");
     assert_eq!(code, Some(CloseCode::Replaced.code()), "{reason}");
     assert_eq!(g.client().mirror_stats().attached, 0);
 
@@ -290,15 +294,7 @@ async fn with_max_mirrors_0_a_mirror_is_refused_and_the_session_plays_on() {
     let mut g = GameClient::join_mirrored(&server.ws_url(), "alone", None, 1, WAIT)
         .await
         .unwrap();
-    let mut closed = None;
-    for _ in 0..60 {
-        g.next_snapshot(WAIT).await.expect("still playing");
-        if let Some(c) = g.client().mirror_stats().closed {
-            closed = Some(c);
-            break;
-        }
-    }
-    let (code, reason) = closed.expect("the mirror was refused");
+    let (code, reason) = mirror_end(&mut g).await.expect("the mirror was refused");
     assert_eq!(code, Some(CloseCode::PolicyViolation.code()), "{reason}");
     assert!(reason.contains("--max-mirrors 0"), "{reason}");
     server.stop().await;

@@ -423,18 +423,23 @@ fn no_contention_row(w: &World, label: String) -> NetcodeReport {
     NetcodeReport::new(label, &stats, &observer.interp_errors)
 }
 
+/// A report row's link: "200 ms RTT, jitter 40 ms, loss 1%".
+fn lag_label(rtt: f64, jitter: f64, loss: f64) -> String {
+    format!(
+        "{:.0} ms RTT, jitter {:.0} ms, loss {:.0}%",
+        rtt * 1000.0,
+        jitter * 1000.0,
+        loss * 100.0
+    )
+}
+
 /// Prints the netcode report of `docs/NETCODE.md`.
 #[test]
 fn netcode_report() {
     let mut rows = Vec::new();
     for loss in [0.0, LOSS] {
         for (rtt, jitter) in LAGS {
-            let lag = format!(
-                "{:.0} ms RTT, jitter {:.0} ms, loss {:.0}%",
-                rtt * 1000.0,
-                jitter * 1000.0,
-                loss * 100.0
-            );
+            let lag = lag_label(rtt, jitter, loss);
             let w = no_contention(rtt, jitter, loss, 1);
             println!(
                 "{lag}: observer backward jumps {}, prediction mismatches {}",
@@ -469,12 +474,7 @@ fn netcode_report() {
     // deliver 1 % of datagrams twice).
     for loss in [0.0, LOSS] {
         for (rtt, jitter) in LAGS {
-            let lag = format!(
-                "{:.0} ms RTT, jitter {:.0} ms, loss {:.0}%",
-                rtt * 1000.0,
-                jitter * 1000.0,
-                loss * 100.0
-            );
+            let lag = lag_label(rtt, jitter, loss);
             let w = no_contention_over(Links::webtransport(rtt, jitter, loss, loss), 1);
             rows.push(no_contention_row(
                 &w,
@@ -485,12 +485,7 @@ fn netcode_report() {
     // And over TCP with the room's messages mirrored on a second connection.
     for loss in [0.0, LOSS] {
         for (rtt, jitter) in LAGS {
-            let lag = format!(
-                "{:.0} ms RTT, jitter {:.0} ms, loss {:.0}%",
-                rtt * 1000.0,
-                jitter * 1000.0,
-                loss * 100.0
-            );
+            let lag = lag_label(rtt, jitter, loss);
             let w = no_contention_over(Links::tcp_mirrored(rtt, jitter, loss), 1);
             rows.push(no_contention_row(
                 &w,

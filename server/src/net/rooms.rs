@@ -382,19 +382,8 @@ impl RoomRegistry {
         token: &str,
         ip: IpAddr,
     ) -> Result<(RoomHandle, ResumeAttempt), CloseReason> {
-        let c = &state.config;
         let ip = address_key(ip);
-        if !self.charge_resume(ip, c) {
-            state
-                .metrics
-                .rate_limited
-                .get_or_create(&OutcomeLabels { outcome: "resume" })
-                .inc();
-            return Err(CloseReason::new(
-                CloseCode::PolicyViolation,
-                "too many resume attempts with unknown tokens from your address; wait a little",
-            ));
-        }
+        self.charge_or_refuse(state, ip, "wait a little")?;
         let inner = self.lock();
         let handle = token
             .split_once('.')
@@ -406,14 +395,42 @@ impl RoomRegistry {
                     "no room of this server issued that resume token",
                 )
             })?;
+        let attempt = self.attempt(&handle, ip, &state.config);
+        Ok((handle, attempt))
+    }
+
+    /// Charges a resume attempt to address key `ip`; when its budget is used up, the refusal
+    /// (its reason ending in `then`, what the client can do).
+    fn charge_or_refuse(
+        &self,
+        state: &AppState,
+        ip: IpAddr,
+        then: &str,
+    ) -> Result<(), CloseReason> {
+        if self.charge_resume(ip, &state.config) {
+            return Ok(());
+        }
+        state
+            .metrics
+            .rate_limited
+            .get_or_create(&OutcomeLabels { outcome: "resume" })
+            .inc();
+        Err(CloseReason::new(
+            CloseCode::PolicyViolation,
+            format!("too many resume attempts with unknown tokens from your address; {then}"),
+        ))
+    }
+
+    /// A resume attempt from address key `ip` on its way to `handle`'s room (which it keeps
+    /// from being disposed of until it is dropped).
+    fn attempt(&self, handle: &RoomHandle, ip: IpAddr, c: &Config) -> ResumeAttempt {
         handle.stats.resuming.fetch_add(1, Ordering::Relaxed);
-        let attempt = ResumeAttempt {
+        ResumeAttempt {
             stats: handle.stats.clone(),
             ip,
             ledger: self.ledger.clone(),
             burst: f64::from(c.resume_guess_burst),
-        };
-        Ok((handle, attempt))
+        }
     }
 
     /// Reserves a seat for a client at `ip`: in room `wanted` (created if missing), in the
@@ -428,17 +445,8 @@ impl RoomRegistry {
     ) -> Result<Seat, CloseReason> {
         let c = &state.config;
         let ip = address_key(ip);
-        if resume_token.is_some() && !self.charge_resume(ip, c) {
-            state
-                .metrics
-                .rate_limited
-                .get_or_create(&OutcomeLabels { outcome: "resume" })
-                .inc();
-            return Err(CloseReason::new(
-                CloseCode::PolicyViolation,
-                "too many resume attempts with unknown tokens from your address; \
-                 wait a little, or join without a token",
-            ));
+        if resume_token.is_some() {
+            self.charge_or_refuse(state, ip, "wait a little, or join without a token")?;
         }
         let mut inner = self.lock();
         // A resume goes back to the room that issued the token, full or not: the player
@@ -447,13 +455,7 @@ impl RoomRegistry {
             .and_then(|t| t.split_once('.'))
             .map(|(room, _)| room);
         if let Some(handle) = resume_room.and_then(|r| inner.rooms.get(r)).cloned() {
-            handle.stats.resuming.fetch_add(1, Ordering::Relaxed);
-            let resume = ResumeAttempt {
-                stats: handle.stats.clone(),
-                ip,
-                ledger: self.ledger.clone(),
-                burst: f64::from(c.resume_guess_burst),
-            };
+            let resume = self.attempt(&handle, ip, c);
             let (held, refusal) = match self.take_seat(&handle, ip, c) {
                 Ok(h) => (Some(h), None),
                 Err(r) => (None, Some(r)),
