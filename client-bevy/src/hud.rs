@@ -284,10 +284,12 @@ fn update_status_line(
         .as_ref()
         .map(|s| s.tick.to_string())
         .unwrap_or_else(|| "-".into());
-    let via = match connection.transport {
-        Some(tickwire_client::Transport::WebTransport) => "   via WebTransport",
-        Some(tickwire_client::Transport::WebSocket) => "   via WebSocket",
-        None => "",
+    let via = match (connection.transport, connection.mirrors) {
+        (Some(tickwire_client::Transport::WebTransport), _) => "   via WebTransport".to_string(),
+        (Some(tickwire_client::Transport::WebSocket), 0) => "   via WebSocket".to_string(),
+        // The HUD's font has no "×".
+        (Some(tickwire_client::Transport::WebSocket), n) => format!("   via {} WebSockets", n + 1),
+        (None, _) => String::new(),
     };
     text.0 = format!(
         "ping {ping}   tick {tick}   {fps:.0} FPS   {} in view   {:.1} KiB/s down{via}",

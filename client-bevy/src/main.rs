@@ -47,6 +47,11 @@ struct Args {
     /// Window size, e.g. 1280x720.
     #[arg(long, default_value = "1280x720")]
     size: String,
+    /// Mirror WebSockets per session: every room message also comes over this many more TCP
+    /// connections, so a lost packet on one does not stall the game (for networks where
+    /// WebTransport cannot be used; each costs one more copy of the server's bytes).
+    #[arg(long, default_value_t = 0)]
+    mirrors: usize,
 }
 
 fn ask_name() -> anyhow::Result<String> {
@@ -74,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         .context("--size must look like 1280x720")?;
     let mut link = LinkConfig::new(args.url.clone(), name);
     link.lag = Duration::from_millis(args.lag_ms);
+    link.mirrors = args.mirrors;
     let exit = App::new()
         .add_plugins(DefaultPlugins.set(WindowPlugin {
             primary_window: Some(Window {

@@ -77,8 +77,13 @@ fn client_app(url: &str, name: &str) -> App {
 }
 
 fn client_app_with_lag(url: &str, name: &str, lag: Duration) -> App {
+    client_app_with(url, name, lag, 0)
+}
+
+fn client_app_with(url: &str, name: &str, lag: Duration, mirrors: usize) -> App {
     let mut link = LinkConfig::new(url, name);
     link.lag = lag;
+    link.mirrors = mirrors;
     link.backoff_base = Duration::from_millis(100);
     link.backoff_cap = Duration::from_millis(400);
     let mut app = App::new();
@@ -237,6 +242,48 @@ fn over_webtransport_a_remote_players_moves_arrive_as_datagrams() {
         },
     );
     // Alice's inputs went as datagrams and were acknowledged: her prediction is the server's.
+    set_intent(&mut alice, Vec2::ZERO);
+    run_until(&mut [&mut alice, &mut bob], "alice settles", |apps| {
+        local(apps[0]).is_some_and(|l| l.predicted.distance(l.server) < 0.01)
+    });
+    drop((alice, bob));
+    server.stop();
+}
+
+#[test]
+fn with_a_mirror_each_the_clients_play_over_two_websockets() {
+    let server = TestServer::start("127.0.0.1:0".parse().unwrap());
+    let mut alice = client_app_with(&server.url(), "alice", Duration::ZERO, 1);
+    let mut bob = client_app_with(&server.url(), "bob", Duration::ZERO, 1);
+    let mut alice_id = None;
+    run_until(
+        &mut [&mut alice, &mut bob],
+        "both joined with a mirror each, bob sees alice",
+        |apps| {
+            alice_id = player_id(apps[0]);
+            alice_id.is_some_and(|a| seen_position(apps[1], a).is_some())
+                && local(apps[0]).is_some()
+                && apps
+                    .iter()
+                    .all(|a| a.world().resource::<Connection>().mirrors == 1)
+        },
+    );
+    for app in [&alice, &bob] {
+        let c = app.world().resource::<Connection>();
+        assert_eq!(c.transport, Some(tickwire_client::Transport::WebSocket));
+    }
+    let alice_id = alice_id.unwrap();
+    let start = seen_position(&bob, alice_id).unwrap();
+    let dir = inward(&alice, local(&alice).unwrap().predicted);
+    set_intent(&mut alice, dir);
+    run_until(
+        &mut [&mut alice, &mut bob],
+        "bob sees alice move 60 units",
+        |apps| {
+            let p = seen_position(apps[1], alice_id).unwrap_or(start);
+            (p - start).dot(dir) > 60.0
+        },
+    );
     set_intent(&mut alice, Vec2::ZERO);
     run_until(&mut [&mut alice, &mut bob], "alice settles", |apps| {
         local(apps[0]).is_some_and(|l| l.predicted.distance(l.server) < 0.01)

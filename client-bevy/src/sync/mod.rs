@@ -142,6 +142,8 @@ pub struct Connection {
     pub player: Option<PlayerId>,
     /// The transport of the current (or last) connection.
     pub transport: Option<Transport>,
+    /// Mirror connections attached to the current session (each a copy of its messages).
+    pub mirrors: usize,
 }
 
 impl Default for Connection {
@@ -153,6 +155,7 @@ impl Default for Connection {
             resumed: false,
             player: None,
             transport: None,
+            mirrors: 0,
         }
     }
 }
@@ -363,6 +366,11 @@ fn receive(
             FromNet::Frame(bytes, at) => (bytes, at),
             FromNet::Connected(t) => {
                 connection.transport = Some(t);
+                connection.mirrors = 0;
+                continue;
+            }
+            FromNet::Mirrors(n) => {
+                connection.mirrors = n;
                 continue;
             }
         };

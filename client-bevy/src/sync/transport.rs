@@ -42,6 +42,12 @@ pub struct LinkConfig {
     pub backoff_cap: Duration,
     /// Time allowed for TCP connect plus the WebSocket handshake.
     pub connect_timeout: Duration,
+    /// Mirror WebSockets per session (0: none, and WebTransport is tried first). With any, the
+    /// client connects over a WebSocket asking for numbered messages (`?mirror=1`) and, once
+    /// welcomed, attaches this many mirrors, each bringing a copy of every room message, so a
+    /// TCP stall of one connection does not stall the game (docs/PROTOCOL.md, "Mirrored
+    /// streams").
+    pub mirrors: usize,
 }
 
 impl LinkConfig {
@@ -54,6 +60,7 @@ impl LinkConfig {
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(8),
             connect_timeout: Duration::from_secs(5),
+            mirrors: 0,
         }
     }
 }
@@ -82,6 +89,8 @@ pub enum FromNet {
     Frame(Vec<u8>, Instant),
     /// A connection is up, over this transport (before its `Hello`).
     Connected(Transport),
+    /// Mirror connections now attached to the session (see [`LinkConfig::mirrors`]).
+    Mirrors(usize),
 }
 
 /// Bevy's end of the link: the two channels and the thread. Dropping it shuts the thread down.
@@ -165,8 +174,9 @@ async fn run_link(
             attempt: backoff.failures() + 1,
         }));
         let connected = tokio::select! {
-            // WebTransport when the server offers it and it comes up in time, else WebSocket.
-            c = Client::connect_auto(&url, config.connect_timeout) => Some(c),
+            // WebTransport when the server offers it and it comes up in time, else WebSocket;
+            // a WebSocket with numbered messages when mirrors are asked for.
+            c = connect(&config, &url) => Some(c),
             stop = wait_for_stop(&mut cmds) => if stop { return } else { None },
         };
         let cause = match connected {
@@ -268,6 +278,34 @@ async fn wait_for_stop(cmds: &mut UnboundedReceiver<ToNet>) -> bool {
     }
 }
 
+async fn connect(config: &LinkConfig, url: &str) -> Result<Client, tickwire_client::ConnectError> {
+    if config.mirrors == 0 {
+        return Client::connect_auto(url, config.connect_timeout).await;
+    }
+    let url = tickwire_client::redirect::with_param(url, "mirror", "1");
+    Client::connect(&url, config.connect_timeout).await
+}
+
+/// Attaches `config.mirrors` mirror connections to the session that was just welcomed (a
+/// refused or failed one leaves the session on its other connections) and says how many.
+async fn attach_mirrors(
+    config: &LinkConfig,
+    client: &mut Client,
+    token: &str,
+    events: &UnboundedSender<FromNet>,
+) {
+    if config.mirrors == 0 {
+        return;
+    }
+    for _ in 0..config.mirrors {
+        if let Err(e) = client.attach_mirror(token, config.connect_timeout).await {
+            tracing::warn!(error = %e, "no mirror connection");
+            break;
+        }
+    }
+    let _ = events.send(FromNet::Mirrors(client.mirror_stats().attached));
+}
+
 /// One connection: `Hello`, then messages both ways until it ends.
 async fn run_session(
     config: &LinkConfig,
@@ -320,6 +358,9 @@ async fn run_session(
                                 welcomed = true;
                                 *resume_token =
                                     (!w.resume_token.is_empty()).then_some(w.resume_token);
+                                if let Some(token) = resume_token.as_deref() {
+                                    attach_mirrors(config, &mut client, token, events).await;
+                                }
                             }
                             // Go there at once (the node closes with 4007 by itself); Bevy
                             // never sees it.
