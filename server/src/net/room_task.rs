@@ -49,7 +49,7 @@ pub struct ClientLink {
     /// the client acknowledges ([`ClientCmd::Ack`]), and events apart from them.
     pub unreliable: bool,
     /// Set when the client asked for numbered messages (`?mirror=1`): the number of the
-    /// next, and the mirror once one has attached.
+    /// next, and the mirrors attached.
     pub numbering: Option<Numbering>,
 }
 
@@ -101,9 +101,9 @@ impl Drop for MirrorLink {
 }
 
 impl ClientLink {
-    /// Queues a message of the room for the client (numbered, and copied to the mirror, when
+    /// Queues a message of the room for the client (numbered, and copied to its mirrors, when
     /// the client asked for that); returns the bytes queued on its connections. Full: the
-    /// client's main connection has no room (nothing was queued on either).
+    /// client's main connection has no room (nothing was queued on any).
     fn send(&mut self, msg: Vec<u8>, max_behind: u32) -> Result<u64, TrySendError<Bytes>> {
         let Some(n) = &mut self.numbering else {
             let len = msg.len() as u64;
