@@ -291,6 +291,8 @@ pub(super) struct Reader {
     unreliable: bool,
     /// Set once this connection is attached as the mirror of that player's session.
     mirror_of: Option<PlayerId>,
+    /// A mirror the room refused: its outbox, kept open until this reader ends.
+    refused_mirror: Option<MirrorLink>,
 }
 
 /// Reassembles fragmented messages under a size limit (fastwebsockets' own collector has none
@@ -338,6 +340,7 @@ impl Reader {
             started: Instant::now(),
             unreliable,
             mirror_of: None,
+            refused_mirror: None,
         }
     }
 
@@ -764,7 +767,12 @@ impl Reader {
                 self.room = Some(room.stats);
                 Ok(())
             }
-            Ok(Err(reason)) => Err(ReadError::Close(reason)),
+            Ok(Err((reason, link))) => {
+                // Held until this reader ends, after its close: the writer must not see the
+                // outbox end (1001) before the reason.
+                self.refused_mirror = Some(link);
+                Err(ReadError::Close(reason))
+            }
             Err(_) => Err(room_gone()),
         }
     }

@@ -196,8 +196,9 @@ pub enum RoomCmd {
         token: String,
         /// The mirror connection's ends.
         link: MirrorLink,
-        /// The player, or why not.
-        reply: oneshot::Sender<Result<PlayerId, CloseReason>>,
+        /// The player, or why not (with the link back, so that the mirror's outbox stays
+        /// open until its reader has closed it with the reason).
+        reply: oneshot::Sender<Result<PlayerId, (CloseReason, MirrorLink)>>,
     },
     /// An operator removes a player: its connection is closed with 1008 `removed by an
     /// operator` and it leaves at once, with no resume. The reply says whether the room had
@@ -356,7 +357,11 @@ impl Driver {
 
     /// Attaches a mirror to the connected session `token` names (replacing its oldest when it
     /// has `--max-mirrors` already). A refused mirror is told why by its own reader.
-    fn mirror(&mut self, token: &str, mut link: MirrorLink) -> Result<PlayerId, CloseReason> {
+    fn mirror(
+        &mut self,
+        token: &str,
+        mut link: MirrorLink,
+    ) -> Result<PlayerId, (CloseReason, MirrorLink)> {
         let max = self.state.config.max_mirrors;
         let unknown = || {
             CloseReason::new(
@@ -387,7 +392,7 @@ impl Driver {
             Err(reason) => {
                 // Not attached: its reader closes it with the reason, not its drop.
                 link.kick = None;
-                return Err(reason);
+                return Err((reason, link));
             }
         };
         if n.mirrors.len() >= max {
