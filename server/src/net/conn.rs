@@ -293,6 +293,8 @@ pub(super) struct Reader {
     mirror_of: Option<PlayerId>,
     /// A mirror the room refused: its outbox, kept open until this reader ends.
     refused_mirror: Option<MirrorLink>,
+    /// A refused join's outbox, kept open until this reader ends.
+    refused_outbox: Option<mpsc::Sender<Bytes>>,
 }
 
 /// Reassembles fragmented messages under a size limit (fastwebsockets' own collector has none
@@ -341,6 +343,7 @@ impl Reader {
             unreliable,
             mirror_of: None,
             refused_mirror: None,
+            refused_outbox: None,
         }
     }
 
@@ -811,6 +814,9 @@ impl Reader {
         let (outbox, kick) = self.link.take().expect("join happens once");
         let (inbox_tx, inbox_rx) = mpsc::channel(self.state.config.inbox_capacity.max(1));
         let (reply_tx, reply_rx) = oneshot::channel();
+        // A refused join's outbox stays open until this reader has closed with the reason:
+        // the room drops its end at once, and the writer must not see that (1001) first.
+        let keep = outbox.clone();
         let link = ClientLink {
             outbox,
             inbox: inbox_rx,
@@ -840,9 +846,13 @@ impl Reader {
                 debug!(player = %r.player_id, resumed = r.resumed, "joined");
                 self.inbox = Some((r.player_id, inbox_tx));
                 self.room = Some(room);
+                drop(keep);
                 Ok(())
             }
-            Ok(Err(reason)) => Err(ReadError::Close(reason)),
+            Ok(Err(reason)) => {
+                self.refused_outbox = Some(keep);
+                Err(ReadError::Close(reason))
+            }
             Err(_) => Err(room_gone()),
         }
     }
