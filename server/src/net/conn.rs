@@ -955,6 +955,43 @@ pub(super) enum End {
     Gone,
 }
 
+impl End {
+    /// The close frame this end sends, counted in `/metrics` when the server started it;
+    /// `None` when the peer is gone (counted as 1006 from the client, nothing to send).
+    pub(super) fn into_close(
+        self,
+        state: &AppState,
+        write_timeout: Duration,
+    ) -> Option<CloseReason> {
+        let (reason, initiator) = match self {
+            End::Close(reason, initiator) => (reason, initiator),
+            End::Shutdown => (
+                CloseReason::new(CloseCode::GoingAway, "server shutting down"),
+                "server",
+            ),
+            End::Stalled => {
+                debug!(?write_timeout, "a write waited too long: closing");
+                let reason = CloseReason::new(
+                    CloseCode::TooSlow,
+                    format!(
+                        "the connection took no data for {}s",
+                        write_timeout.as_secs_f32()
+                    ),
+                );
+                (reason, "server")
+            }
+            End::Gone => {
+                state.metrics.closed(CloseCode::Abnormal.code(), "client");
+                return None;
+            }
+        };
+        if initiator == "server" {
+            state.metrics.closed(reason.code.code(), "server");
+        }
+        Some(reason)
+    }
+}
+
 /// What ends a connection from the writer's side: the reader's last word, the room's kick,
 /// shutdown.
 pub(super) struct Ends {
@@ -1102,32 +1139,10 @@ async fn write_loop<S: Socket>(
     };
     // The close frame goes after whatever part of a frame is still unwritten, and gets a
     // second (at most --write-timeout): a peer that takes nothing is not waited for again.
-    let (reason, initiator) = match end {
-        End::Close(reason, initiator) => (reason, initiator),
-        End::Shutdown => (
-            CloseReason::new(CloseCode::GoingAway, "server shutting down"),
-            "server",
-        ),
-        End::Stalled => {
-            debug!(?write_timeout, "a write waited too long: closing");
-            let reason = CloseReason::new(
-                CloseCode::TooSlow,
-                format!(
-                    "the connection took no data for {}s",
-                    write_timeout.as_secs_f32()
-                ),
-            );
-            (reason, "server")
-        }
-        End::Gone => {
-            state.metrics.closed(CloseCode::Abnormal.code(), "client");
-            hang_up.cancel();
-            return;
-        }
+    let Some(reason) = end.into_close(state, write_timeout) else {
+        hang_up.cancel();
+        return;
     };
-    if initiator == "server" {
-        state.metrics.closed(reason.code.code(), "server");
-    }
     // What the reader queued before it ended goes first (a `Redirect` before its 4007).
     while let Ok(m) = wants.messages.try_recv() {
         out.push(OpCode::Binary, &m);

@@ -446,31 +446,10 @@ async fn write_loop(
             e = ends.next() => break e,
         }
     };
-    let (reason, initiator) = match end {
-        End::Close(reason, initiator) => (reason, initiator),
-        End::Shutdown => (
-            CloseReason::new(CloseCode::GoingAway, "server shutting down"),
-            "server",
-        ),
-        End::Stalled => (
-            CloseReason::new(
-                CloseCode::TooSlow,
-                format!(
-                    "the connection took no data for {}s",
-                    write_timeout.as_secs_f32()
-                ),
-            ),
-            "server",
-        ),
-        End::Gone => {
-            state.metrics.closed(CloseCode::Abnormal.code(), "client");
-            hang_up.cancel();
-            return;
-        }
+    let Some(reason) = end.into_close(state, write_timeout) else {
+        hang_up.cancel();
+        return;
     };
-    if initiator == "server" {
-        state.metrics.closed(reason.code.code(), "server");
-    }
     while let Ok(m) = messages.try_recv() {
         write_frame(&Frame::Message(m.to_vec()), &mut out);
     }
