@@ -1199,13 +1199,7 @@ fn snapshot_for(
     } else {
         snap.removed.is_empty() && snap.created.is_empty() && snap.updated.is_empty()
     };
-    let header_only = entities_empty
-        && snap.players_left.is_empty()
-        && snap.players_joined.is_empty()
-        && snap.players_changed.is_empty()
-        && snap.room.is_none()
-        && snap.checksum.is_none()
-        && w.event_bytes.count == 0;
+    let header_only = entities_empty && no_records(snap) && w.event_bytes.count == 0;
     let last_frame = c.last_frame.replace((tick, snap.ack_input_seq));
     if sh.config.quiet_ticks
         && header_only
@@ -1329,11 +1323,7 @@ fn acked_snapshot_for(
     let header_only = snap.removed.is_empty()
         && snap.created.is_empty()
         && snap.updated.is_empty()
-        && snap.players_left.is_empty()
-        && snap.players_joined.is_empty()
-        && snap.players_changed.is_empty()
-        && snap.room.is_none()
-        && snap.checksum.is_none()
+        && no_records(snap)
         && w.event_bytes.count == 0;
     if sh.config.quiet_ticks
         && header_only
@@ -1369,6 +1359,16 @@ fn acked_snapshot_for(
     c.last_sent = Some(tick);
     c.skipped_in_a_row = 0;
     (events, bytes, dropped)
+}
+
+/// Whether `snap` carries nothing beside its entity sections and events: no player record,
+/// room field or checksum.
+fn no_records(snap: &Snapshot) -> bool {
+    snap.players_left.is_empty()
+        && snap.players_joined.is_empty()
+        && snap.players_changed.is_empty()
+        && snap.room.is_none()
+        && snap.checksum.is_none()
 }
 
 /// `c`'s waiting events as a message 6 (none when none wait), paid for from its byte budget,

@@ -444,12 +444,7 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, held: &[(NetId, u16)], ou
         }
         ServerMsg::Snapshot(s) => {
             w.varint(1);
-            let (before, view) = numbered_in(held, s);
-            let ids = Ids {
-                before: &before,
-                view: &view,
-            };
-            encode_snapshot(&mut w, s, None, ids, Events::Plain(&s.events), schema);
+            encode_held(&mut w, s, held, schema);
         }
         ServerMsg::Pong(p) => {
             w.varint(2);
@@ -467,12 +462,7 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, held: &[(NetId, u16)], ou
             w.varint(5);
             w.varint(u64::from(a.back));
             let s = &a.snapshot;
-            let (before, view) = numbered_in(held, s);
-            let ids = Ids {
-                before: &before,
-                view: &view,
-            };
-            encode_snapshot(&mut w, s, None, ids, Events::Plain(&s.events), schema);
+            encode_held(&mut w, s, held, schema);
         }
         ServerMsg::Events(e) => {
             w.varint(6);
@@ -483,6 +473,16 @@ pub fn encode_server(msg: &ServerMsg, schema: &Schema, held: &[(NetId, u16)], ou
             }
         }
     }
+}
+
+/// Encodes the body of `s` (its events with it) for a client that holds `held`.
+fn encode_held(w: &mut Writer<'_>, s: &Snapshot, held: &[(NetId, u16)], schema: &Schema) {
+    let (before, view) = numbered_in(held, s);
+    let ids = Ids {
+        before: &before,
+        view: &view,
+    };
+    encode_snapshot(w, s, None, ids, Events::Plain(&s.events), schema);
 }
 
 /// The ids a snapshot's removals (what the client held) and updates (its view after the
