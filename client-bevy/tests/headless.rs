@@ -229,25 +229,30 @@ fn over_webtransport_a_remote_players_moves_arrive_as_datagrams() {
             "the client says which transport it uses"
         );
     }
-    let alice_id = alice_id.unwrap();
-    let start = seen_position(&bob, alice_id).unwrap();
-    let dir = inward(&alice, local(&alice).unwrap().predicted);
-    set_intent(&mut alice, dir);
+    // Alice's inputs go as datagrams and are acknowledged: her prediction is the server's.
+    walks_and_is_seen(&mut alice, &mut bob, alice_id.unwrap());
+    drop((alice, bob));
+    server.stop();
+}
+
+/// Alice walks inward until bob sees her 60 units on, then stops until her prediction is the
+/// server's position.
+fn walks_and_is_seen(alice: &mut App, bob: &mut App, alice_id: PlayerId) {
+    let start = seen_position(bob, alice_id).unwrap();
+    let dir = inward(alice, local(alice).unwrap().predicted);
+    set_intent(alice, dir);
     run_until(
-        &mut [&mut alice, &mut bob],
+        &mut [&mut *alice, &mut *bob],
         "bob sees alice move 60 units",
         |apps| {
             let p = seen_position(apps[1], alice_id).unwrap_or(start);
             (p - start).dot(dir) > 60.0
         },
     );
-    // Alice's inputs went as datagrams and were acknowledged: her prediction is the server's.
-    set_intent(&mut alice, Vec2::ZERO);
-    run_until(&mut [&mut alice, &mut bob], "alice settles", |apps| {
+    set_intent(alice, Vec2::ZERO);
+    run_until(&mut [&mut *alice, &mut *bob], "alice settles", |apps| {
         local(apps[0]).is_some_and(|l| l.predicted.distance(l.server) < 0.01)
     });
-    drop((alice, bob));
-    server.stop();
 }
 
 #[test]
@@ -272,22 +277,7 @@ fn with_a_mirror_each_the_clients_play_over_two_websockets() {
         let c = app.world().resource::<Connection>();
         assert_eq!(c.transport, Some(tickwire_client::Transport::WebSocket));
     }
-    let alice_id = alice_id.unwrap();
-    let start = seen_position(&bob, alice_id).unwrap();
-    let dir = inward(&alice, local(&alice).unwrap().predicted);
-    set_intent(&mut alice, dir);
-    run_until(
-        &mut [&mut alice, &mut bob],
-        "bob sees alice move 60 units",
-        |apps| {
-            let p = seen_position(apps[1], alice_id).unwrap_or(start);
-            (p - start).dot(dir) > 60.0
-        },
-    );
-    set_intent(&mut alice, Vec2::ZERO);
-    run_until(&mut [&mut alice, &mut bob], "alice settles", |apps| {
-        local(apps[0]).is_some_and(|l| l.predicted.distance(l.server) < 0.01)
-    });
+    walks_and_is_seen(&mut alice, &mut bob, alice_id.unwrap());
     drop((alice, bob));
     server.stop();
 }

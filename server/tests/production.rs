@@ -275,26 +275,6 @@ async fn resume_after_grace_is_a_new_player_and_a_live_connection_is_replaced() 
 /// A secret of the 32 bytes the server asks for at least.
 const SECRET: &str = "production test secret, 32 bytes";
 
-fn jwt(secret: &str, name: &str, exp_offset: i64) -> String {
-    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let claims = tickwire_server::auth::Claims {
-        sub: format!("acct-{name}"),
-        name: Some(name.into()),
-        exp: (now + exp_offset) as u64,
-        nbf: None,
-    };
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwt_auth_refuses_bad_tokens_and_takes_the_name_from_claims() {
     let server = TestServer::start(Config {
@@ -304,10 +284,13 @@ async fn jwt_auth_refuses_bad_tokens_and_takes_the_name_from_claims() {
     .await;
     let url = server.ws_url();
     // A bad token in the URL: HTTP 401 before the upgrade.
-    let err = Client::connect(&format!("{url}?token={}", jwt("wrong", "x", 60)), WAIT)
-        .await
-        .err()
-        .unwrap();
+    let err = Client::connect(
+        &format!("{url}?token={}", common::jwt("wrong", "x", 60)),
+        WAIT,
+    )
+    .await
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("401"), "{err}");
     // No token at all: close 4004 after Hello.
     assert_eq!(
@@ -320,7 +303,7 @@ async fn jwt_auth_refuses_bad_tokens_and_takes_the_name_from_claims() {
     // An expired token in Hello: 4004 with the reason.
     let c = Client::connect(&url, WAIT).await.unwrap();
     let expired = Hello {
-        auth_token: Some(jwt(SECRET, "old", -120)),
+        auth_token: Some(common::jwt(SECRET, "old", -120)),
         ..hello("x")
     };
     assert_eq!(
@@ -332,7 +315,7 @@ async fn jwt_auth_refuses_bad_tokens_and_takes_the_name_from_claims() {
     );
     // A good token in the URL: admitted, named by the claims, not by Hello.
     let mut p = Player::join(
-        &format!("{url}?token={}", jwt(SECRET, "Ada", 60)),
+        &format!("{url}?token={}", common::jwt(SECRET, "Ada", 60)),
         "ignored",
     )
     .await;
@@ -343,7 +326,7 @@ async fn jwt_auth_refuses_bad_tokens_and_takes_the_name_from_claims() {
     let mut g = Player::join_on(
         c,
         Hello {
-            auth_token: Some(jwt(SECRET, "Grace", 60)),
+            auth_token: Some(common::jwt(SECRET, "Grace", 60)),
             ..hello("x")
         },
     )

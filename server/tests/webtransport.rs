@@ -181,26 +181,6 @@ async fn bad_input_over_webtransport_gets_its_close_code_and_reason() {
 
 const SECRET: &str = "webtransport test secret, 32 byte";
 
-fn jwt(secret: &str, name: &str) -> String {
-    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let claims = tickwire_server::auth::Claims {
-        sub: format!("acct-{name}"),
-        name: Some(name.into()),
-        exp: now + 60,
-        nbf: None,
-    };
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn auth_the_rate_limit_and_the_connection_limit_hold_over_webtransport() {
     // Auth: a bad token gets 4004 with the reason, a good one plays under the claims' name.
@@ -209,10 +189,17 @@ async fn auth_the_rate_limit_and_the_connection_limit_hold_over_webtransport() {
         ..config()
     })
     .await;
-    let bad = format!("?token={}", jwt("not the secret, but 32 bytes long!", "x"));
+    let bad = format!(
+        "?token={}",
+        common::jwt("not the secret, but 32 bytes long!", "x", 60)
+    );
     let (code, reason) = close_after(&server, &bad, &[]).await;
     assert_eq!(code, Some(4004), "{reason}");
-    let url = format!("{}?token={}", server.ws_url(), jwt(SECRET, "Ada"));
+    let url = format!(
+        "{}?token={}",
+        server.ws_url(),
+        common::jwt(SECRET, "Ada", 60)
+    );
     let g = GameClient::join_auto(&url, "ignored", None, WAIT)
         .await
         .expect("joins");

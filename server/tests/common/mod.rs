@@ -11,6 +11,28 @@ use tokio_util::sync::CancellationToken;
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// An HS256 token for account `acct-NAME` signed with `secret`, expiring `exp_offset` seconds
+/// from now (negative: already expired).
+pub fn jwt(secret: &str, name: &str, exp_offset: i64) -> String {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = tickwire_server::auth::Claims {
+        sub: format!("acct-{name}"),
+        name: Some(name.into()),
+        exp: (now + exp_offset) as u64,
+        nbf: None,
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub shutdown: CancellationToken,
