@@ -19,6 +19,7 @@
 
 use super::AppState;
 use super::driver::GameMsg;
+use super::lean::{LeanRead, masked};
 use super::room_task::{ClientCmd, ClientLink, MirrorLink, Numbering, RoomCmd};
 use super::rooms::RoomStats;
 use crate::auth::Claims;
@@ -26,7 +27,7 @@ use crate::limits::TokenBucket;
 use crate::metrics::{OutcomeLabels, ReasonLabels};
 use bytes::Bytes;
 use fastwebsockets::upgrade::UpgradeFut;
-use fastwebsockets::{Frame, OpCode, Role, WebSocketError, WebSocketRead};
+use fastwebsockets::{OpCode, WebSocketError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -225,12 +226,9 @@ pub(crate) async fn serve<S: Socket>(
         // back, read with fastwebsockets, and frame what we write ourselves (its writer cannot
         // take up a write that a deadline cut short).
         let (r, w) = tokio::io::split(ws.into_inner());
-        let (mut rd, _) = fastwebsockets::after_handshake_split(r, tokio::io::sink(), Role::Server);
-        rd.set_auto_close(false);
-        rd.set_auto_pong(false);
         // fastwebsockets rejects frames of this length or more; the reader's own assembler
         // enforces the same limit across fragments.
-        rd.set_max_message_size(state.config.max_frame_bytes + 1);
+        let rd = LeanRead::new(r, state.config.max_frame_bytes + 1);
 
         let Wired {
             reader,
@@ -241,6 +239,10 @@ pub(crate) async fn serve<S: Socket>(
         } = wire(&state, params, peer.ip(), false);
         let close_sent = CancellationToken::new();
         let hang_up = CancellationToken::new();
+        // Both halves are pinned where they are made and polled through references: a
+        // future moved into `join!` or `select!` after being made would be stored twice in
+        // this task (rustc does not overlap the two), and a connection task's size is most of
+        // what an idle connection costs.
         let writer = write_loop(
             Out::new(w),
             Wants {
@@ -253,16 +255,19 @@ pub(crate) async fn serve<S: Socket>(
             close_sent.clone(),
             hang_up.clone(),
         );
+        let run = reader.run(rd);
+        tokio::pin!(writer, run);
         let reader = async {
             tokio::select! {
-                _ = reader.run(rd) => {}
+                _ = &mut run => {}
                 // Once our close frame is out, give the peer a moment to answer, then stop.
                 _ = async { close_sent.cancelled().await; tokio::time::sleep(CLOSE_GRACE).await } => {}
                 // The writer gave up on the peer: drop the socket now.
                 _ = hang_up.cancelled() => {}
             }
         };
-        tokio::join!(reader, writer);
+        tokio::pin!(reader);
+        tokio::join!(&mut reader, &mut writer);
     }
     .instrument(span)
     .await;
@@ -447,7 +452,7 @@ impl Reader {
         }
     }
 
-    async fn run<S: Socket>(mut self, mut rd: WebSocketRead<ReadHalf<S>>) {
+    async fn run<S: Socket>(mut self, mut rd: LeanRead<ReadHalf<S>>) {
         let mut asm = Assembler {
             buf: Vec::new(),
             active: false,
@@ -464,15 +469,13 @@ impl Reader {
                 Err(e) => break e,
             }
         };
-        let drain = self.finish(result).await;
+        let drain = Box::pin(self.finish(result)).await;
         if drain {
             // Keep reading (and discarding) until the peer answers our close or the grace
             // period ends: closing a socket with unread data would reset the connection, and
             // the peer would never see our close code and reason.
-            let mut none =
-                |_: Frame<'_>| std::future::ready(Ok::<(), std::convert::Infallible>(()));
             let _ = timeout(CLOSE_GRACE, async {
-                while let Ok(f) = rd.read_frame(&mut none).await {
+                while let Ok(f) = rd.read_frame().await {
                     if f.opcode == OpCode::Close {
                         break;
                     }
@@ -487,15 +490,13 @@ impl Reader {
     /// partial fragments.
     async fn next_message<S: Socket>(
         &mut self,
-        rd: &mut WebSocketRead<ReadHalf<S>>,
+        rd: &mut LeanRead<ReadHalf<S>>,
         asm: &mut Assembler,
     ) -> Result<Option<Vec<u8>>, ReadError> {
         // Joined: silence for --idle-timeout ends it. Not yet: --hello-timeout from the
         // upgrade, whatever comes before the Hello (pings, empty fragments) or not.
         let (deadline, what) = self.deadline();
-        let mut no_obligations =
-            |_: Frame<'_>| std::future::ready(Ok::<(), std::convert::Infallible>(()));
-        let mut frame = match timeout_at(deadline, rd.read_frame(&mut no_obligations)).await {
+        let mut frame = match timeout_at(deadline, rd.read_frame()).await {
             Err(_) => return Err(close_err(CloseCode::Timeout, what)),
             Ok(Err(e)) => return Err(read_error(e)),
             Ok(Ok(f)) => f,
@@ -506,7 +507,7 @@ impl Reader {
             .inc_by(frame.payload.len() as u64);
         // RFC 6455 §5.1: a server must close on an unmasked client frame. fastwebsockets
         // unmasks what is masked and passes the rest on as it came.
-        if !is_masked(&mut frame) {
+        if !masked(&mut frame) {
             return Err(close_err(
                 CloseCode::ProtocolError,
                 "client frames must be masked",
@@ -613,10 +614,12 @@ impl Reader {
         }
         if self.inbox.is_none() {
             let hello = first_message(&bytes, &self.state)?;
+            // Boxed: these run once a connection, and inline they would make every
+            // connection's task as large as their state for its whole life.
             if self.params.mirror == MirrorParam::Attach {
-                return self.attach(hello).await;
+                return Box::pin(self.attach(hello)).await;
             }
-            return self.join(hello).await;
+            return Box::pin(self.join(hello)).await;
         }
         let msg = decode_client(&bytes, &self.schema).map_err(undecodable)?;
         self.dispatch(msg).await
@@ -873,14 +876,6 @@ pub(super) fn undecodable(e: tickwire_shared::sync::wire::WireError) -> ReadErro
     )
 }
 
-/// Whether a frame came with a masking key. fastwebsockets keeps the key but does not expose
-/// it; the header it would write for the frame carries the mask bit.
-fn is_masked(frame: &mut Frame<'_>) -> bool {
-    let mut head = [0u8; 16];
-    frame.fmt_head(&mut head);
-    head[1] & 0x80 != 0
-}
-
 fn is_control(op: OpCode) -> bool {
     matches!(op, OpCode::Close | OpCode::Ping | OpCode::Pong)
 }
@@ -1044,8 +1039,10 @@ struct Out<W> {
     pos: usize,
 }
 
-/// The buffer kept between writes; a larger one (a big snapshot) is released once written.
-const OUT_KEEP: usize = 64 * 1024;
+/// The buffer kept between writes; a larger one (the `Welcome`, a snapshot) is released once
+/// written, so that an idle connection holds none (a new one costs an allocation per write,
+/// against a system call per write).
+const OUT_KEEP: usize = 128;
 
 impl<W: AsyncWrite + Unpin> Out<W> {
     fn new(w: W) -> Self {

@@ -22,6 +22,7 @@ pub mod driver;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 mod http;
+mod lean;
 mod room_task;
 pub mod rooms;
 mod web;
