@@ -18,6 +18,7 @@
 //! while a write waits, so a client that never reads cannot pin a connection.
 
 use super::AppState;
+use super::chan as mpsc;
 use super::driver::GameMsg;
 use super::lean::{LeanRead, masked};
 use super::room_task::{ClientCmd, ClientLink, MirrorLink, Numbering, RoomCmd};
@@ -39,7 +40,7 @@ use tickwire_shared::sync::{
 };
 use tickwire_shared::{PlayerId, Tick};
 use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::time::{MissedTickBehavior, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, debug_span};
@@ -275,7 +276,8 @@ pub(crate) async fn serve<S: Socket>(
 
 pub(super) struct Reader {
     state: Arc<AppState>,
-    params: WsParams,
+    /// Boxed: read at the join only, and a connection task holds the reader all its life.
+    params: Box<WsParams>,
     /// The peer's address (seats and resume attempts count against it).
     ip: std::net::IpAddr,
     to_writer: ToWriter,
@@ -332,7 +334,7 @@ impl Reader {
     ) -> Reader {
         Reader {
             state: state.clone(),
-            params,
+            params: Box::new(params),
             ip,
             to_writer,
             link: Some(link),
@@ -1154,5 +1156,64 @@ async fn write_loop<S: Socket>(
             debug!("the close frame could not be written: dropping the socket");
             hang_up.cancel();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use fastwebsockets::{Role, WebSocket};
+
+    /// Most of what an idle connection costs is its task: the state of its reader and writer
+    /// futures. Their sizes are fixed by the compiler; this keeps them from creeping back up
+    /// (a future moved after it is made is stored twice, for one).
+    #[tokio::test]
+    async fn a_connection_task_stays_small() {
+        let config = Config::ephemeral();
+        let game = super::super::driver::GameRooms::bundled(config.game);
+        let state = AppState::new(config, game, CancellationToken::new());
+        let (_client, server) = tokio::io::duplex(64);
+        let ws = WebSocket::after_handshake(server, Role::Server);
+        let peer = "127.0.0.1:1".parse().expect("literal address");
+        let task = serve(ws, peer, state.clone(), WsParams::default());
+        let (_client, server) = tokio::io::duplex(64);
+        let (r, w) = tokio::io::split(server);
+        let Wired {
+            reader,
+            ends,
+            messages,
+            pong,
+            outbox,
+        } = wire(&state, WsParams::default(), peer.ip(), false);
+        let run = reader.run(LeanRead::new(r, 100));
+        let writer = write_loop(
+            Out::new(w),
+            Wants {
+                messages,
+                pong,
+                outbox,
+            },
+            ends,
+            &state,
+            CancellationToken::new(),
+            CancellationToken::new(),
+        );
+        let sizes = (
+            std::mem::size_of_val(&task),
+            std::mem::size_of_val(&run),
+            std::mem::size_of_val(&writer),
+        );
+        eprintln!(
+            "connection task {} B: reader {} B, writer {} B",
+            sizes.0, sizes.1, sizes.2
+        );
+        // Debug builds lay futures out far more loosely.
+        let bound = if cfg!(debug_assertions) {
+            32 * 1024
+        } else {
+            4096
+        };
+        assert!(sizes.0 <= bound, "a connection task takes {} B", sizes.0);
     }
 }

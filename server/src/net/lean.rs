@@ -87,7 +87,8 @@ impl<R: AsyncRead + Unpin> Feed<R> {
 /// the peer is quiet.
 pub(super) struct LeanRead<R> {
     quiet: Option<Feed<R>>,
-    frames: Option<WebSocket<Feed<R>>>,
+    /// Boxed: it is there only while frames come, with its 8 KiB buffer.
+    frames: Option<Box<WebSocket<Feed<R>>>>,
     given: Arc<AtomicU64>,
     /// Bytes of the frames returned (headers and payloads).
     taken: u64,
@@ -130,10 +131,12 @@ impl<R: AsyncRead + Unpin> LeanRead<R> {
             ws.set_auto_close(false);
             ws.set_auto_pong(false);
             ws.set_max_message_size(self.max_message_size);
-            self.frames = Some(ws);
+            self.frames = Some(Box::new(ws));
         }
         let ws = self.frames.as_mut().expect("made above");
-        let mut frame = ws.read_frame().await?;
+        // Boxed, for the same reason: fastwebsockets' parsing state is there only while a
+        // frame is read, and inline it would be part of every connection's task.
+        let mut frame = Box::pin(ws.read_frame()).await?;
         let mut head = [0u8; 16];
         // The header fastwebsockets parsed was at least as long as the shortest that encodes
         // this frame (a peer may spend more bytes on a length): `taken` never passes `given`,

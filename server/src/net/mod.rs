@@ -17,6 +17,7 @@
 //! every task has finished or the grace period ends.
 
 pub(crate) mod admin;
+mod chan;
 mod conn;
 pub mod driver;
 #[cfg(any(test, feature = "fuzzing"))]

@@ -3,6 +3,7 @@
 //! queued with `try_send` only where the outbox has room.
 
 use super::AppState;
+use super::chan;
 use super::driver::{GameMsg, RoomLogic};
 use super::rooms::{HeldSeat, RoomStats, Seat};
 use crate::metrics::{OutcomeLabels, RoomLabels};
@@ -40,9 +41,9 @@ pub enum ClientCmd {
 /// The room's ends of a client's channels.
 pub struct ClientLink {
     /// Encoded server messages to the client (bounded; full means "skip").
-    pub outbox: mpsc::Sender<Bytes>,
+    pub outbox: chan::Sender<Bytes>,
     /// Messages from the client.
-    pub inbox: mpsc::Receiver<ClientCmd>,
+    pub inbox: chan::Receiver<ClientCmd>,
     /// Closes the client's connection with a reason.
     pub kick: oneshot::Sender<CloseReason>,
     /// Over an unreliable transport (WebTransport datagrams): snapshots go against the ticks
@@ -65,7 +66,7 @@ pub struct Numbering {
 /// numbered message. Dropping it closes that connection (the session is over).
 #[derive(Debug)]
 pub struct MirrorLink {
-    outbox: mpsc::Sender<Bytes>,
+    outbox: chan::Sender<Bytes>,
     kick: Option<oneshot::Sender<CloseReason>>,
     /// Messages in a row it had no room for.
     behind: u32,
@@ -73,7 +74,7 @@ pub struct MirrorLink {
 
 impl MirrorLink {
     /// The mirror connection's outbox and kick.
-    pub fn new(outbox: mpsc::Sender<Bytes>, kick: oneshot::Sender<CloseReason>) -> MirrorLink {
+    pub fn new(outbox: chan::Sender<Bytes>, kick: oneshot::Sender<CloseReason>) -> MirrorLink {
         MirrorLink {
             outbox,
             kick: Some(kick),

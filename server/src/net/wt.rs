@@ -14,6 +14,7 @@
 //! [`Reader`] (handshake, join, routing, rate limit) and its ends ([`Ends`]).
 
 use super::AppState;
+use super::chan as mpsc;
 use super::conn::{
     CLOSE_GRACE, Counted, End, Ends, MirrorParam, ReadError, Reader, Wired, WsParams, close_err,
     wire,
@@ -25,7 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tickwire_shared::close::{CloseCode, CloseReason};
 use tickwire_shared::sync::acked::{Frame, FrameReader, write_frame};
-use tokio::sync::mpsc;
 use tokio::time::{timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, debug_span, warn};
