@@ -288,6 +288,21 @@ impl Baseline {
         live
     }
 
+    /// The whole of a tick in which nothing changed ([`Changes::still`]) for a client that was
+    /// sent the last tick and whose view is where it was: it sees what it holds, so nothing is
+    /// written and nothing is walked. `false` (do the full [`Baseline::write`]) for a copied
+    /// baseline.
+    pub fn stay(&mut self, out: &mut EncodedEntities) -> bool {
+        let Baseline::Live(_, fresh) = self else {
+            return false;
+        };
+        // Every per-tick change of a still tick is 0, the common ones too: the entities sent
+        // whole last tick are no longer apart.
+        fresh.clear();
+        out.clear();
+        true
+    }
+
     /// The checksum of what the client holds, with the room's lanes.
     pub fn checksum(
         &self,
@@ -327,6 +342,9 @@ pub struct Changes {
     pub(crate) prev_vel: Vec<i64>,
     /// Per entity of this tick: whether any of its per-tick changes is not 0.
     moving: Vec<bool>,
+    /// Whether this tick's world is the previous one's exactly: the same entities in the same
+    /// places (ids, kinds, owners, positions, visibility, lanes), none of them moving.
+    still: bool,
 }
 
 /// What the merge needs of one entity of this tick, in one place.
@@ -430,6 +448,7 @@ impl Changes {
         self.vel.resize(interest.lanes_len(), 0);
         self.moving.clear();
         let prev = interest.prev_entities();
+        let mut still = prev.len() == interest.len();
         let mut p = 0;
         let mut scratch = std::mem::take(&mut self.scratch);
         for i in 0..interest.len() as u32 {
@@ -474,6 +493,7 @@ impl Changes {
                 NONE
             };
             let len = scratch.len() as u32;
+            let row_at = at;
             let bits = scratch.to_u64().unwrap_or_else(|| {
                 self.long.push(scratch.clone());
                 self.long.len() as u64 - 1
@@ -489,15 +509,27 @@ impl Changes {
             });
             let k = usize::from(meta.kind);
             let at = interest.start(i);
-            self.moving
-                .push(self.vel[at..at + masks.lens[k]].iter().any(|&v| v != 0));
+            let moving = self.vel[at..at + masks.lens[k]].iter().any(|&v| v != 0);
+            self.moving.push(moving);
+            // Owner-only lanes are not in `len` (the update for anyone else): compare lanes.
+            still = still && !moving && len == 0 && row_at == i && {
+                let (old_meta, old) = interest.prev_entity(i);
+                let n = masks.lens[k];
+                old_meta == meta && old[..n] == new[..n]
+            };
         }
+        self.still = still;
         self.scratch = scratch;
         self.share = share
             && self
                 .rows
                 .iter()
                 .all(|r| r.prev == NONE || r.owner == r.prev_owner);
+    }
+
+    /// Whether nothing changed since the last tick ([`Baseline::stay`]).
+    pub fn still(&self) -> bool {
+        self.still
     }
 
     /// Whether entity `i` of this tick moves by itself in a client's prediction (any of its

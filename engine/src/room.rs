@@ -191,8 +191,12 @@ pub struct TickOutput {
     /// How many clients got the entity sections every client that holds and sees the whole
     /// world shares ([`EngineConfig::share_views`]), their own entities put in.
     pub shared_views: u32,
-    /// How many threads built this tick's snapshots (1 below `PARALLEL_MIN_CLIENTS` clients
-    /// due one; else the threads of the rayon pool the tick ran in, at most one per client).
+    /// How many clients' views nothing changed in this tick (nothing in the world changed, and
+    /// the view is where it was): none of their entities was walked.
+    pub still_views: u32,
+    /// How many threads built this tick's snapshots (1 in a tick where nothing changed, and
+    /// below `PARALLEL_MIN_CLIENTS` clients due one; else the threads of the rayon pool the
+    /// tick ran in, at most one per client).
     pub threads: usize,
 }
 
@@ -207,6 +211,9 @@ struct Client {
     /// Tick and acknowledgement of the last frame sent (snapshot or marker): a quiet tick
     /// sends none.
     last_frame: Option<(Tick, tickwire_shared::InputSeq)>,
+    /// Its view's centre and team at its last snapshot: in a tick where nothing changed, a
+    /// view that is where it was sees what it holds ([`Baseline::stay`]).
+    last_view: Option<(Option<glam::Vec2>, Option<u16>)>,
     skipped_in_a_row: u32,
     connected: bool,
     disconnected_at: Tick,
@@ -481,6 +488,7 @@ impl<G: Game> Room<G> {
                 inbox,
                 last_sent: None,
                 last_frame: None,
+                last_view: None,
                 skipped_in_a_row: 0,
                 connected: true,
                 disconnected_at: Tick(0),
@@ -835,6 +843,7 @@ impl<G: Game> Room<G> {
         for w in &mut self.workers {
             held += std::mem::take(&mut w.updates_held);
             out.shared_views += std::mem::take(&mut w.work.shared);
+            out.still_views += std::mem::take(&mut w.still_views);
             self.net_ids.apply(&mut w.work.ids);
             for (id, bytes, dropped) in w.out.drain(..) {
                 out.events_dropped += dropped as u64;
@@ -947,7 +956,9 @@ impl<G: Game> Room<G> {
     /// snapshot reads only the tick's shared state and its own client, so the bytes are the
     /// same whatever the number of threads (`tests::snapshots_are_the_same_bytes_on_any_number_of_threads`).
     fn build_snapshots(&mut self, due: &[usize], tick: Tick, with_checksum: bool) -> usize {
-        let threads = if due.len() >= PARALLEL_MIN_CLIENTS {
+        // A still tick leaves each client a few records and events at most: waking the pool
+        // for it would cost more than the work (and an idle room does it every tick).
+        let threads = if due.len() >= PARALLEL_MIN_CLIENTS && !self.changes.still() {
             rayon::current_num_threads().clamp(1, due.len())
         } else {
             1
@@ -1164,18 +1175,29 @@ fn snapshot_for(
         );
         held_now
     };
-    let live = c.baseline.write(
-        sh.interest,
-        masks,
-        schema,
-        sh.changes,
-        viewer,
-        gap,
-        &mut w.work,
-        &mut w.entities,
-        snap,
-        Some(&mut hold),
-    );
+    // A still tick for a client sent the last one whose view has not moved: nothing to walk.
+    let view = (viewer.center, viewer.team);
+    let stays = !tight
+        && sh.changes.still()
+        && gap == 1
+        && c.last_sent.is_some()
+        && c.last_view == Some(view);
+    c.last_view = Some(view);
+    let stayed = stays && c.baseline.stay(&mut w.entities);
+    w.still_views += u32::from(stayed);
+    let live = stayed
+        || c.baseline.write(
+            sh.interest,
+            masks,
+            schema,
+            sh.changes,
+            viewer,
+            gap,
+            &mut w.work,
+            &mut w.entities,
+            snap,
+            Some(&mut hold),
+        );
     w.updates_held += held_now as u64;
     if live && let Some(b) = c.budget.as_mut().filter(|_| tight) {
         // It held nothing (a client that held nothing before): it got every update.
@@ -1444,6 +1466,8 @@ struct Worker {
     work: Work,
     /// Entity updates its clients' budgets held back this tick.
     updates_held: u64,
+    /// Its clients whose view nothing changed this tick ([`Baseline::stay`]).
+    still_views: u32,
     /// Its clients' frames this tick: (client, bytes, events dropped).
     out: Vec<(PlayerId, Vec<u8>, usize)>,
 }
@@ -1460,6 +1484,7 @@ impl Worker {
             view_ids: Vec::new(),
             work: Work::default(),
             updates_held: 0,
+            still_views: 0,
             out: Vec::new(),
         }
     }

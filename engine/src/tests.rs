@@ -789,6 +789,53 @@ fn assert_exact(t: &Walk) {
 }
 
 #[test]
+fn a_still_tick_walks_no_view_and_what_changes_after_it_arrives_exactly() {
+    // A checksum every tick: every client gets a frame, and every replica is checked.
+    let mut t = walkers(config());
+    let (a, b, c) = (t.join("ann"), t.join("bob"), t.join("cy"));
+    place(&mut t, c, 2000);
+    assert_eq!(
+        t.tick().still_views,
+        0,
+        "the first snapshots create the views"
+    );
+    assert_exact(&t);
+    for _ in 0..3 {
+        let out = t.tick();
+        assert_eq!(out.still_views, 3, "nothing changed: no view walked");
+        assert_eq!(out.messages.len(), 3);
+        assert_exact(&t);
+    }
+    // A step is a change: every view is walked, and bob sees it.
+    t.input(a, vec![5]);
+    assert_eq!(t.tick().still_views, 0);
+    assert!(last(&t, b).created.is_empty());
+    assert_eq!(last(&t, b).updated.len(), 1);
+    assert_exact(&t);
+    assert_eq!(t.tick().still_views, 3);
+    assert_exact(&t);
+    // A newcomer is a change; on the next still tick its view stays too.
+    let d = t.join("dee");
+    assert_eq!(t.tick().still_views, 0);
+    assert_eq!(t.tick().still_views, 4);
+    assert_exact(&t);
+    // One that skipped a tick is walked in full, then stays again.
+    let out = t.tick_with(|p| p != d);
+    assert_eq!(out.still_views, 3);
+    let out = t.tick();
+    assert_eq!(out.still_views, 3, "dee skipped the last tick");
+    assert_exact(&t);
+    assert_eq!(t.tick().still_views, 4);
+    // Cy walks into ann's view after the still ticks: both see each other, exactly.
+    place(&mut t, c, 1020);
+    assert_eq!(t.tick().still_views, 0);
+    assert_exact(&t);
+    assert!(ids(&last(&t, a).created).contains(&body_of(&t, c)));
+    assert_eq!(t.tick().still_views, 4);
+    assert_exact(&t);
+}
+
+#[test]
 fn first_snapshot_creates_the_view_then_idle_costs_nothing() {
     // No checksums: an idle snapshot is the header alone.
     let mut t = walkers(EngineConfig::default());
