@@ -22,6 +22,11 @@
 #   idle-5000       5,000 joined bots that send nothing but pongs and a ping every 10 s, held
 #                   60 s; meanwhile a separate playing bot and /healthz are probed for
 #                   responsiveness (written next to the JSON report as *.probe.json).
+#   idle-100k       100,000 idle bots quick-matched into rooms of the default size (256), from
+#                   127.0.0.2, 127.0.0.3, ... (25,000 each), held 60 s, with the same probe plus
+#                   the kernel's socket memory (/proc/net/sockstat) and the load average. Where
+#                   the open-file hard limit is lower (a process holds one descriptor per
+#                   connection) it runs the largest count that fits, and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,8 +61,27 @@ case "$scenario" in
     bots=5000; duration="${DURATION:-60s}"; per_ip $((bots + 1)); probe=1
     server_flags+=(--max-players 5100 --arena-scale 7.1 --idle-timeout 60s --max-skipped-ticks 900)
     bot_flags=(--behaviour idle --input-rate 0 --ramp 250 --ping-interval 10s --connect-timeout 30s) ;;
+  idle-100k)
+    # A checksum every 10 s (not every 10 ticks): each one is a frame to every client, and
+    # an idle client is otherwise sent a heartbeat once a second.
+    bots=100000; duration="${DURATION:-60s}"; probe=1; ramp="${RAMP:-400}"
+    server_flags[3]="${CHECKSUM_INTERVAL:-300}"
+    hard="$(ulimit -Hn)"
+    if [ "$hard" != unlimited ] && [ $((hard - 300)) -lt "$bots" ]; then
+      bots=$((hard - 300))
+      echo "idle-100k: the open-file hard limit is $hard, so this machine holds $bots connections" \
+           "per process (not 100,000); running $bots. Raise it (as root with CAP_SYS_RESOURCE:" \
+           "ulimit -Hn 200000, or LimitNOFILE) for the full count." >&2
+    fi
+    addrs=$(( (bots + 24999) / 25000 ))
+    local_addrs="$(seq -s, -f '127.0.0.%g' 2 $((addrs + 1)))"
+    per_ip $((bots / addrs + 64))
+    server_flags+=(--max-connections $((bots + 256)) --max-rooms $((bots / 256 + 16)) \
+      --idle-timeout 60s --max-skipped-ticks 900)
+    bot_flags=(--behaviour idle --input-rate 0 --ramp "$ramp" --ping-interval 10s \
+      --connect-timeout 60s --local-addrs "$local_addrs") ;;
   *)
-    echo "usage: $0 smoke|default|active-1000|connected-5000|idle-1000|idle-5000" >&2
+    echo "usage: $0 smoke|default|active-1000|connected-5000|idle-1000|idle-5000|idle-100k" >&2
     exit 2 ;;
 esac
 
@@ -143,10 +167,15 @@ done
 # Responsiveness probe (idle-5000): once the ramp is over, one playing bot for 15 s and ten
 # timed /healthz requests, while the main bots hold their connections.
 probe_pid=""
+sockstat_before="$(cat /proc/net/sockstat)"
 if [ -n "${probe:-}" ]; then
   probe_json="${json%.json}.probe.json"
   (
-    sleep $((bots / 250 + 10))
+    sleep $((bots / ${ramp:-250} + 10))
+    # What the kernel holds for the sockets and how loaded the machine is, once all are in.
+    { echo "# /proc/net/sockstat before the bots"; echo "$sockstat_before"
+      echo "# /proc/net/sockstat during the hold"; cat /proc/net/sockstat
+      echo "# load average"; cat /proc/loadavg; } >"${json%.json}.sockstat.txt"
     "$bin/bots" --url "$url" --bots 1 --behaviour strafe-and-shoot --input-rate 30 --duration 15s \
       --scenario "${scenario}-probe" --metrics-url off --json "$probe_json" --quiet >/dev/null 2>&1
     python3 - "$port" "${json%.json}.healthz.txt" <<'PY'
@@ -172,6 +201,8 @@ status=$?
 if [ -n "$probe_pid" ]; then
   wait "$probe_pid"
   echo "probe: $(cat "${json%.json}.healthz.txt" | tail -1); playing bot report: $probe_json"
+  echo "sockets and load during the hold (${json%.json}.sockstat.txt):"
+  cat "${json%.json}.sockstat.txt"
 fi
 set -e
 stop_server

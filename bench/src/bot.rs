@@ -53,6 +53,9 @@ pub struct BotPlan {
     /// (WebTransport when offered, else WebSocket), or `websocket-mirror` (a second
     /// WebSocket mirroring the room's messages).
     pub transport: String,
+    /// Source addresses to connect from, bot `i` from the `i % len`-th (none: the system's
+    /// choice).
+    pub local_addrs: Vec<std::net::IpAddr>,
 }
 
 /// What the bot did with one server message.
@@ -329,7 +332,7 @@ struct Seated {
 
 /// Asks for a seat when the plan has a match URL, connects and says `Hello` (following
 /// redirects); the client, its `Welcome` and how it got there.
-async fn connect(plan: &BotPlan, name: &str) -> Result<Seated, String> {
+async fn connect(plan: &BotPlan, index: usize, name: &str) -> Result<Seated, String> {
     let attempt = async {
         let started = Instant::now();
         let url = match &plan.match_url {
@@ -349,9 +352,9 @@ async fn connect(plan: &BotPlan, name: &str) -> Result<Seated, String> {
             "auto" => Client::connect_auto(&url, plan.connect_timeout).await,
             "websocket-mirror" => {
                 let url = tickwire_client::redirect::with_param(&url, "mirror", "1");
-                Client::connect(&url, plan.connect_timeout).await
+                connect_ws(plan, index, &url).await
             }
-            _ => Client::connect(&url, plan.connect_timeout).await,
+            _ => connect_ws(plan, index, &url).await,
         }
         .map_err(|e| e.to_string())?;
         let hello = Hello {
@@ -387,6 +390,19 @@ async fn connect(plan: &BotPlan, name: &str) -> Result<Seated, String> {
         .map_err(|_| "timed out".to_string())?
 }
 
+/// A WebSocket from the bot's source address, if the plan gives any (its mirror then comes
+/// from the same one).
+async fn connect_ws(
+    plan: &BotPlan,
+    index: usize,
+    url: &str,
+) -> Result<Client, tickwire_client::ConnectError> {
+    match plan.local_addrs.get(index % plan.local_addrs.len().max(1)) {
+        Some(&ip) => Client::connect_from(url, ip, plan.connect_timeout).await,
+        None => Client::connect(url, plan.connect_timeout).await,
+    }
+}
+
 /// Runs bot number `index` until `stop` fires or the server ends the connection.
 pub async fn run_bot(
     index: usize,
@@ -396,7 +412,7 @@ pub async fn run_bot(
 ) -> BotOutcome {
     let name = format!("bot{index}");
     let seated = tokio::select! {
-        r = connect(&plan, &name) => match r {
+        r = connect(&plan, index, &name) => match r {
             Ok(x) => x,
             Err(reason) => {
                 live.failed.fetch_add(1, Ordering::Relaxed);

@@ -13,8 +13,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// Most bots one run may start.
-pub const MAX_BOTS: usize = 20_000;
+/// Most bots one run may start (past one source address's ephemeral ports, give
+/// `--local-addrs`).
+pub const MAX_BOTS: usize = 200_000;
 /// Longest hold.
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 /// How long stopping bots may take before the rest are abandoned.
@@ -83,6 +84,12 @@ pub struct LoadConfig {
     /// bringing every message of its room (`?mirror=1` and a mirror attached).
     #[arg(long, default_value = "websocket", value_parser = ["websocket", "webtransport", "auto", "websocket-mirror"])]
     pub transport: String,
+    /// Source addresses the bots connect from, in turn (e.g. `127.0.0.2,127.0.0.3`; Linux
+    /// routes all of 127/8 over loopback): each gives its own range of ephemeral ports (about
+    /// 28,000), so more bots fit than one address allows. The server sees each as a client
+    /// address of its own. WebSocket transports only.
+    #[arg(long, value_delimiter = ',')]
+    pub local_addrs: Vec<std::net::IpAddr>,
 }
 
 impl LoadConfig {
@@ -114,6 +121,9 @@ impl LoadConfig {
             return Err("--input-rate must be 0..=1000".into());
         }
         tickwire_client::parse_ws_url(&self.url).map_err(|e| e.to_string())?;
+        if !self.local_addrs.is_empty() && !self.transport.starts_with("websocket") {
+            return Err("--local-addrs works with the websocket transports only".into());
+        }
         if let Some(m) = &self.match_url
             && !(m.starts_with("http://") || m.starts_with("https://"))
         {
@@ -165,6 +175,7 @@ pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, S
     cfg.validate()?;
     let metrics_url = cfg.metrics();
     let before = sample(metrics_url.as_deref(), cfg.server_pid).await;
+    let own_before = rss_kib(std::process::id());
     let live = Arc::new(Live::default());
     let stop = CancellationToken::new();
     let plan = Arc::new(BotPlan {
@@ -178,6 +189,7 @@ pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, S
         connect_timeout: cfg.connect_timeout,
         seed: cfg.seed,
         transport: cfg.transport.clone(),
+        local_addrs: cfg.local_addrs.clone(),
     });
 
     let pb = progress_bar(cfg.bots as u64, show_progress);
@@ -242,6 +254,8 @@ pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, S
     let hold_began = Instant::now();
     tokio::time::sleep(cfg.duration).await;
     let after = sample(metrics_url.as_deref(), cfg.server_pid).await;
+    let own_loaded = rss_kib(std::process::id());
+    let connected_at_end = live.connected.load(Ordering::Relaxed);
     let hold_s = hold_began.elapsed().as_secs_f64();
 
     stop.cancel();
@@ -276,6 +290,14 @@ pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, S
     report.input_rate = cfg.input_rate;
     report.ramp_s = ramp_s;
     report.hold_s = hold_s;
+    report.bots_memory = match (own_before, own_loaded) {
+        (Some(b), Some(a)) if connected_at_end > 0 => Some(Memory {
+            rss_before_kib: b,
+            rss_loaded_kib: a,
+            rss_per_connection_kib: a.saturating_sub(b) as f64 / connected_at_end as f64,
+        }),
+        _ => None,
+    };
     if cfg.match_url.is_some() {
         report.matchmaking = Some(Matchmaking::from_totals(&totals, ramp_s));
     }

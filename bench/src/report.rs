@@ -179,6 +179,9 @@ pub struct Report {
     pub undecodable: u64,
     /// The server's figures (absent when `/metrics` could not be read).
     pub server: Option<ServerFigures>,
+    /// The bots' own process: RSS before the first bot and at the end of the hold, per bot
+    /// connected then (what each simulated player costs the load tester).
+    pub bots_memory: Option<Memory>,
     /// Seats through `POST /match` (with `--match-url` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matchmaking: Option<Matchmaking>,
@@ -384,6 +387,13 @@ impl Report {
                     let _ = writeln!(
                         s,
                         "server memory    RSS {} KiB before, {} KiB loaded: {:.1} KiB per connection",
+                        m.rss_before_kib, m.rss_loaded_kib, m.rss_per_connection_kib
+                    );
+                }
+                if let Some(m) = &self.bots_memory {
+                    let _ = writeln!(
+                        s,
+                        "bots memory      RSS {} KiB before, {} KiB loaded: {:.1} KiB per bot",
                         m.rss_before_kib, m.rss_loaded_kib, m.rss_per_connection_kib
                     );
                 }

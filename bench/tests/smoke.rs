@@ -112,3 +112,39 @@ async fn metrics_text(ws_url: &str) -> String {
     s.read_to_string(&mut body).await.unwrap();
     body
 }
+
+/// `--local-addrs`: bots connect from each address in turn, and the server counts them apart.
+/// Six bots over a per-address limit of four fit from two addresses (three each); from one
+/// they would not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_from_two_source_addresses_count_as_two_clients() {
+    let shutdown = CancellationToken::new();
+    let server = Server::bind(
+        Config {
+            max_connections_per_ip: 4,
+            ..Config::ephemeral()
+        },
+        shutdown.clone(),
+    )
+    .await
+    .expect("bind");
+    let url = format!("ws://{}/ws", server.local_addr());
+    let task = tokio::spawn(server.run());
+    let mut cfg = LoadConfig::for_url(&url);
+    cfg.bots = 6;
+    cfg.duration = Duration::from_secs(1);
+    cfg.local_addrs = vec!["127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap()];
+    let report = run_load(&cfg, false).await.expect("run starts");
+    assert_eq!(report.connections.ok, 6, "{:?}", report.connections);
+    assert!(
+        report.bots_memory.is_some(),
+        "the bots measure their own memory"
+    );
+    // The same six from one address: two are refused.
+    cfg.local_addrs = vec!["127.0.0.4".parse().unwrap()];
+    let report = run_load(&cfg, false).await.expect("run starts");
+    assert_eq!(report.connections.ok, 4, "{:?}", report.connections);
+    assert_eq!(report.connections.failed, 2);
+    shutdown.cancel();
+    let _ = task.await;
+}

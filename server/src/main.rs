@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    raise_open_file_limit(config.max_connections);
     let shutdown = CancellationToken::new();
     let server = Server::bind(config.clone(), shutdown.clone()).await?;
     let addr = server.local_addr();
@@ -86,5 +87,27 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Descriptors the server needs besides one per connection (listeners, the database, the
+/// WebTransport socket, a cluster's links).
+const SPARE_FDS: u64 = 128;
+
+/// Raises the soft open-file limit as far as `--max-connections` needs (up to the hard
+/// limit), and says so when the hard limit is lower: past it, accepts fail and are retried.
+fn raise_open_file_limit(max_connections: usize) {
+    let need = max_connections as u64 + SPARE_FDS;
+    match rlimit::increase_nofile_limit(need) {
+        Ok(got) if got < need => tracing::warn!(
+            limit = got,
+            max_connections,
+            "the open-file limit is below what --max-connections needs: past about {} \
+             connections, new ones wait until others close; raise the hard limit \
+             (LimitNOFILE, `ulimit -Hn`) to hold more",
+            got.saturating_sub(SPARE_FDS)
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the open-file limit"),
     }
 }
