@@ -222,8 +222,8 @@ struct Client {
     /// Its byte budget, when the room has one.
     budget: Option<ClientBudget>,
     /// Over an unreliable transport: the tables its snapshots are against
-    /// ([`Room::set_unreliable`]).
-    acks: Option<Acks>,
+    /// ([`Room::set_unreliable`]; boxed, since most clients have none).
+    acks: Option<Box<Acks>>,
 }
 
 /// One room of a game.
@@ -571,7 +571,7 @@ impl<G: Game> Room<G> {
         if let Some(a) = c.acks.as_mut() {
             a.clear(&mut log);
         }
-        c.acks = Some(Acks::default());
+        c.acks = Some(Box::default());
         self.net_ids.apply(&mut log);
         true
     }

@@ -40,7 +40,7 @@ use tickwire_shared::sync::{
 };
 use tickwire_shared::{PlayerId, Tick};
 use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tokio::time::{MissedTickBehavior, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, debug_span};
@@ -66,11 +66,33 @@ pub(super) struct ToWriter {
     /// Encoded server messages to send ahead of snapshots (application pongs); full means
     /// the writer is behind, and the message is dropped.
     pub(super) messages: mpsc::Sender<Bytes>,
-    /// The payload of the newest ping not yet answered (RFC 6455 §5.5.3 lets us answer only
-    /// the most recent one).
-    pub(super) pong: watch::Sender<Option<Bytes>>,
+    /// The payload of the newest ping not yet answered.
+    pub(super) pong: Arc<PongSlot>,
     /// The reader's end.
     pub(super) last: Option<oneshot::Sender<Last>>,
+}
+
+/// The payload of the newest ping not yet answered (RFC 6455 §5.5.3 lets us answer only the
+/// most recent one): the reader puts, the writer takes, neither waits. (A `watch` channel did
+/// this for ten times the memory.)
+#[derive(Default)]
+pub(super) struct PongSlot {
+    payload: std::sync::Mutex<Option<Bytes>>,
+    ready: tokio::sync::Notify,
+}
+
+impl PongSlot {
+    fn put(&self, payload: Bytes) {
+        *self.payload.lock().unwrap_or_else(|e| e.into_inner()) = Some(payload);
+        self.ready.notify_one();
+    }
+
+    fn take(&self) -> Option<Bytes> {
+        self.payload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
 }
 
 /// What the HTTP layer learned before the upgrade.
@@ -166,7 +188,7 @@ pub(super) struct Wired {
     /// Application messages from the reader (pongs, a redirect).
     pub(super) messages: mpsc::Receiver<Bytes>,
     /// The newest WebSocket ping to answer.
-    pub(super) pong: watch::Receiver<Option<Bytes>>,
+    pub(super) pong: Arc<PongSlot>,
     /// What the room sends.
     pub(super) outbox: mpsc::Receiver<Bytes>,
 }
@@ -179,7 +201,7 @@ pub(super) fn wire(
     unreliable: bool,
 ) -> Wired {
     let (msg_tx, messages) = mpsc::channel(8);
-    let (pong_tx, pong) = watch::channel(None);
+    let pong = Arc::new(PongSlot::default());
     let (last_tx, last_rx) = oneshot::channel();
     // Over datagrams a tick may bring two messages (its events apart): room for both.
     let least = 1 + usize::from(unreliable);
@@ -191,7 +213,7 @@ pub(super) fn wire(
         ip,
         ToWriter {
             messages: msg_tx,
-            pong: pong_tx,
+            pong: pong.clone(),
             last: Some(last_tx),
         },
         (outbox_tx, kick_tx),
@@ -476,13 +498,14 @@ impl Reader {
             // Keep reading (and discarding) until the peer answers our close or the grace
             // period ends: closing a socket with unread data would reset the connection, and
             // the peer would never see our close code and reason.
-            let _ = timeout(CLOSE_GRACE, async {
+            // Boxed: it runs once, at the end (see `handle`).
+            let _ = Box::pin(timeout(CLOSE_GRACE, async {
                 while let Ok(f) = rd.read_frame().await {
                     if f.opcode == OpCode::Close {
                         break;
                     }
                 }
-            })
+            }))
             .await;
         }
         // Dropping `self` drops the inbox: the room removes the player on its next tick.
@@ -563,7 +586,7 @@ impl Reader {
                 // Replaces a pong the writer has not sent yet: never waits, never queues.
                 self.to_writer
                     .pong
-                    .send_replace(Some(Bytes::copy_from_slice(&frame.payload)));
+                    .put(Bytes::copy_from_slice(&frame.payload));
                 Ok(None)
             }
             OpCode::Pong => Ok(None),
@@ -1027,7 +1050,7 @@ impl Ends {
 /// the room's outbox.
 struct Wants {
     messages: mpsc::Receiver<Bytes>,
-    pong: watch::Receiver<Option<Bytes>>,
+    pong: Arc<PongSlot>,
     outbox: mpsc::Receiver<Bytes>,
 }
 
@@ -1110,9 +1133,8 @@ async fn write_loop<S: Socket>(
             biased;
             e = ends.next() => break e,
             Some(m) = wants.messages.recv() => out.push(OpCode::Binary, &m),
-            Ok(()) = wants.pong.changed() => {
-                let p = wants.pong.borrow_and_update().clone();
-                if let Some(p) = p {
+            () = wants.pong.ready.notified() => {
+                if let Some(p) = wants.pong.take() {
                     out.push(OpCode::Pong, &p);
                 }
             }
