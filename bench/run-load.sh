@@ -10,6 +10,9 @@
 #                                                  # server gets --webtransport)
 #   TRANSPORT=websocket-mirror bash bench/run-load.sh default  # two WebSockets per bot
 #   BOTS=300 bash bench/run-load.sh active-1000    # fewer bots, same flags
+#   TLS=1 bash bench/run-load.sh idle-1000          # over wss:// (a CA and a certificate for
+#                                                  # 127.0.0.1 made with openssl; /metrics and
+#                                                  # /healthz from --admin-addr)
 #
 # Scenarios (server flags | bot flags):
 #   smoke           20 bots, 5 s: a quick end-to-end check.
@@ -96,6 +99,29 @@ if [ -n "${BOTS:-}" ]; then
   scenario_label="${scenario}-n${bots}"
 fi
 mirrors=0
+# Where /healthz answers in plain HTTP: the player port, or with TLS the admin port.
+health_port="$port"
+tls_flags=()
+if [ -n "${TLS:-}" ]; then
+  tls_dir="$(mktemp -d)"
+  (
+    cd "$tls_dir"
+    ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.pem -days 2 -subj /CN=tickwire-bench-ca \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+    openssl req "${ec[@]}" -keyout key.pem -out req.csr -subj /CN=127.0.0.1
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >ext
+    openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem -days 2 \
+      -extfile ext
+  ) >/dev/null 2>&1 || { echo "TLS=1 needs openssl to make a certificate" >&2; exit 2; }
+  health_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  url="wss://127.0.0.1:${port}/ws"
+  server_flags+=(--tls-cert "$tls_dir/cert.pem" --tls-key "$tls_dir/key.pem" \
+    --admin-addr "127.0.0.1:${health_port}")
+  tls_flags=(--tls-ca "$tls_dir/ca.pem")
+  bot_flags+=("${tls_flags[@]}" --metrics-url "http://127.0.0.1:${health_port}/metrics")
+  scenario_label="${scenario_label:-$scenario}-tls"
+fi
 case "${TRANSPORT:-websocket}" in
   websocket) ;;
   webtransport)
@@ -148,6 +174,7 @@ stop_server() {
     kill -TERM "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
+  if [ -n "${tls_dir:-}" ]; then rm -rf "$tls_dir"; fi
 }
 trap stop_server EXIT
 
@@ -158,7 +185,7 @@ for attempt in $(seq 1 101); do
     cat "$log" >&2
     exit 2
   fi
-  if (exec 3<>"/dev/tcp/127.0.0.1/${port}" && printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3 && grep -q ok <&3) 2>/dev/null; then
+  if (exec 3<>"/dev/tcp/127.0.0.1/${health_port}" && printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3 && grep -q ok <&3) 2>/dev/null; then
     break
   fi
   sleep 0.1
@@ -176,9 +203,9 @@ if [ -n "${probe:-}" ]; then
     { echo "# /proc/net/sockstat before the bots"; echo "$sockstat_before"
       echo "# /proc/net/sockstat during the hold"; cat /proc/net/sockstat
       echo "# load average"; cat /proc/loadavg; } >"${json%.json}.sockstat.txt"
-    "$bin/bots" --url "$url" --bots 1 --behaviour strafe-and-shoot --input-rate 30 --duration 15s \
+    "$bin/bots" --url "$url" "${tls_flags[@]}" --bots 1 --behaviour strafe-and-shoot --input-rate 30 --duration 15s \
       --scenario "${scenario}-probe" --metrics-url off --json "$probe_json" --quiet >/dev/null 2>&1
-    python3 - "$port" "${json%.json}.healthz.txt" <<'PY'
+    python3 - "$health_port" "${json%.json}.healthz.txt" <<'PY'
 import sys, time, urllib.request
 port, out = sys.argv[1], sys.argv[2]
 times = []

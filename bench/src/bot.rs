@@ -56,6 +56,8 @@ pub struct BotPlan {
     /// Source addresses to connect from, bot `i` from the `i % len`-th (none: the system's
     /// choice).
     pub local_addrs: Vec<std::net::IpAddr>,
+    /// TLS settings for `wss://` (`None`: the public roots).
+    pub tls: Option<Arc<tickwire_client::ClientConfig>>,
 }
 
 /// What the bot did with one server message.
@@ -391,16 +393,17 @@ async fn connect(plan: &BotPlan, index: usize, name: &str) -> Result<Seated, Str
 }
 
 /// A WebSocket from the bot's source address, if the plan gives any (its mirror then comes
-/// from the same one).
+/// from the same one), with the plan's TLS settings.
 async fn connect_ws(
     plan: &BotPlan,
     index: usize,
     url: &str,
 ) -> Result<Client, tickwire_client::ConnectError> {
-    match plan.local_addrs.get(index % plan.local_addrs.len().max(1)) {
-        Some(&ip) => Client::connect_from(url, ip, plan.connect_timeout).await,
-        None => Client::connect(url, plan.connect_timeout).await,
-    }
+    let local = plan
+        .local_addrs
+        .get(index % plan.local_addrs.len().max(1))
+        .copied();
+    Client::connect_from_with(url, local, plan.connect_timeout, plan.tls.clone()).await
 }
 
 /// Runs bot number `index` until `stop` fires or the server ends the connection.

@@ -90,6 +90,10 @@ pub struct LoadConfig {
     /// address of its own. WebSocket transports only.
     #[arg(long, value_delimiter = ',')]
     pub local_addrs: Vec<std::net::IpAddr>,
+    /// Trust the certificates of this PEM file for `wss://` (a private CA): by default only
+    /// the public roots are.
+    #[arg(long, value_name = "PEM")]
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl LoadConfig {
@@ -190,6 +194,10 @@ pub async fn run_load(cfg: &LoadConfig, show_progress: bool) -> Result<Report, S
         seed: cfg.seed,
         transport: cfg.transport.clone(),
         local_addrs: cfg.local_addrs.clone(),
+        tls: match &cfg.tls_ca {
+            Some(path) => Some(tickwire_client::tls_config_from_pem(path)?),
+            None => None,
+        },
     });
 
     let pb = progress_bar(cfg.bots as u64, show_progress);

@@ -38,7 +38,9 @@ use tickwire_shared::sync::{ClientMsg, Hello, PROTOCOL_VERSION, encode_client};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+/// TLS settings of a `wss://` connection ([`Client::connect_with`]).
+pub use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::rustls::RootCertStore;
 
 /// Why a connection could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -274,6 +276,26 @@ pub fn default_tls_config() -> Arc<ClientConfig> {
     Arc::new(tls_config_with_roots(roots))
 }
 
+/// TLS settings trusting the certificates of a PEM file (a private CA, or a server's
+/// self-signed CA), for `wss://` servers the public roots do not vouch for.
+pub fn tls_config_from_pem(path: &std::path::Path) -> Result<Arc<ClientConfig>, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = RootCertStore::empty();
+    let certs =
+        CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("{}: no certificate in it", path.display()));
+    }
+    Ok(Arc::new(tls_config_with_roots(roots)))
+}
+
 /// TLS settings trusting the given roots (ring provider, HTTP/1.1 ALPN).
 pub fn tls_config_with_roots(roots: RootCertStore) -> ClientConfig {
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
@@ -329,6 +351,19 @@ impl Client {
         limit: Duration,
     ) -> Result<Client, ConnectError> {
         tokio::time::timeout(limit, Self::connect_inner(url, None, Some(local)))
+            .await
+            .map_err(|_| ConnectError::Timeout)?
+    }
+
+    /// Connects from `local` (when given) with `tls` for `wss://` (when given; else the public
+    /// roots), within `limit`.
+    pub async fn connect_from_with(
+        url: &str,
+        local: Option<std::net::IpAddr>,
+        limit: Duration,
+        tls: Option<Arc<ClientConfig>>,
+    ) -> Result<Client, ConnectError> {
+        tokio::time::timeout(limit, Self::connect_inner(url, tls, local))
             .await
             .map_err(|_| ConnectError::Timeout)?
     }
