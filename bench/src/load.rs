@@ -124,7 +124,7 @@ impl LoadConfig {
         if !(0.0..=1000.0).contains(&self.input_rate) {
             return Err("--input-rate must be 0..=1000".into());
         }
-        tickwire_client::parse_ws_url(&self.url).map_err(|e| e.to_string())?;
+        tickwire_client::parse_url(&self.url).map_err(|e| e.to_string())?;
         if !self.local_addrs.is_empty() && !self.transport.starts_with("websocket") {
             return Err("--local-addrs works with the websocket transports only".into());
         }

@@ -46,7 +46,7 @@ use tokio_rustls::rustls::RootCertStore;
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The URL is not `ws://host:port/path`.
-    #[error("bad url {0:?}: expected ws://host:port/path")]
+    #[error("bad url {0:?}: expected ws:// or wss://host:port/path")]
     BadUrl(String),
     /// TCP connect failed.
     #[error("cannot connect to {addr}: {source}")]
