@@ -31,20 +31,21 @@ async fn twenty_bots_with_mirrors_with_zero_divergences() {
     twenty_bots("websocket-mirror").await;
 }
 
-async fn twenty_bots(transport: &str) {
+/// The real server on a loopback port: its WebSocket URL, its shutdown and its task.
+async fn start(config: Config) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
     let shutdown = CancellationToken::new();
-    let server = Server::bind(
-        Config {
-            checksum_interval: 3,
-            webtransport: !transport.starts_with("websocket"),
-            ..Config::ephemeral()
-        },
-        shutdown.clone(),
-    )
-    .await
-    .expect("bind");
+    let server = Server::bind(config, shutdown.clone()).await.expect("bind");
     let url = format!("ws://{}/ws", server.local_addr());
-    let task = tokio::spawn(server.run());
+    (url, shutdown, tokio::spawn(server.run()))
+}
+
+async fn twenty_bots(transport: &str) {
+    let (url, shutdown, task) = start(Config {
+        checksum_interval: 3,
+        webtransport: !transport.starts_with("websocket"),
+        ..Config::ephemeral()
+    })
+    .await;
 
     let mut cfg = LoadConfig::for_url(&url);
     cfg.bots = 20;
@@ -118,18 +119,11 @@ async fn metrics_text(ws_url: &str) -> String {
 /// they would not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_from_two_source_addresses_count_as_two_clients() {
-    let shutdown = CancellationToken::new();
-    let server = Server::bind(
-        Config {
-            max_connections_per_ip: 4,
-            ..Config::ephemeral()
-        },
-        shutdown.clone(),
-    )
-    .await
-    .expect("bind");
-    let url = format!("ws://{}/ws", server.local_addr());
-    let task = tokio::spawn(server.run());
+    let (url, shutdown, task) = start(Config {
+        max_connections_per_ip: 4,
+        ..Config::ephemeral()
+    })
+    .await;
     let mut cfg = LoadConfig::for_url(&url);
     cfg.bots = 6;
     cfg.duration = Duration::from_secs(1);

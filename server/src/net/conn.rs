@@ -253,32 +253,19 @@ pub(crate) async fn serve<S: Socket>(
         // enforces the same limit across fragments.
         let rd = LeanRead::new(r, state.config.max_frame_bytes + 1);
 
-        let Wired {
-            reader,
-            ends,
-            messages,
-            pong,
-            outbox,
-        } = wire(&state, params, peer.ip(), false);
         let close_sent = CancellationToken::new();
         let hang_up = CancellationToken::new();
         // Both halves are pinned where they are made and polled through references: a
         // future moved into `join!` or `select!` after being made would be stored twice in
         // this task (rustc does not overlap the two), and a connection task's size is most of
         // what an idle connection costs.
-        let writer = write_loop(
-            Out::new(w),
-            Wants {
-                messages,
-                pong,
-                outbox,
-            },
-            ends,
+        let (run, writer) = halves(
+            (rd, w),
             &state,
-            close_sent.clone(),
-            hang_up.clone(),
+            params,
+            peer.ip(),
+            (close_sent.clone(), hang_up.clone()),
         );
-        let run = reader.run(rd);
         tokio::pin!(writer, run);
         let reader = async {
             tokio::select! {
@@ -294,6 +281,40 @@ pub(crate) async fn serve<S: Socket>(
     }
     .instrument(span)
     .await;
+}
+
+/// A WebSocket connection's reader and writer, not started; `ends` are the writer's signals
+/// to the reader (its close frame is out; it gave up on the peer).
+fn halves<'a, S: Socket>(
+    (rd, w): (LeanRead<ReadHalf<S>>, WriteHalf<S>),
+    state: &'a Arc<AppState>,
+    params: WsParams,
+    ip: std::net::IpAddr,
+    (close_sent, hang_up): (CancellationToken, CancellationToken),
+) -> (
+    impl std::future::Future<Output = ()> + 'a,
+    impl std::future::Future<Output = ()> + 'a,
+) {
+    let Wired {
+        reader,
+        ends,
+        messages,
+        pong,
+        outbox,
+    } = wire(state, params, ip, false);
+    let writer = write_loop(
+        Out::new(w),
+        Wants {
+            messages,
+            pong,
+            outbox,
+        },
+        ends,
+        state,
+        close_sent,
+        hang_up,
+    );
+    (reader.run(rd), writer)
 }
 
 pub(super) struct Reader {
@@ -1201,25 +1222,13 @@ mod tests {
         let task = serve(ws, peer, state.clone(), WsParams::default());
         let (_client, server) = tokio::io::duplex(64);
         let (r, w) = tokio::io::split(server);
-        let Wired {
-            reader,
-            ends,
-            messages,
-            pong,
-            outbox,
-        } = wire(&state, WsParams::default(), peer.ip(), false);
-        let run = reader.run(LeanRead::new(r, 100));
-        let writer = write_loop(
-            Out::new(w),
-            Wants {
-                messages,
-                pong,
-                outbox,
-            },
-            ends,
+        let tokens = (CancellationToken::new(), CancellationToken::new());
+        let (run, writer) = halves(
+            (LeanRead::new(r, 100), w),
             &state,
-            CancellationToken::new(),
-            CancellationToken::new(),
+            WsParams::default(),
+            peer.ip(),
+            tokens,
         );
         let sizes = (
             std::mem::size_of_val(&task),
