@@ -142,3 +142,37 @@ async fn bots_from_two_source_addresses_count_as_two_clients() {
     shutdown.cancel();
     let _ = task.await;
 }
+
+/// `--tls-ca`: bots play over `wss://` against a server whose certificate only that file
+/// vouches for; without it the public roots refuse it and no bot connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_over_wss_trust_the_given_ca() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("tickwire-bench-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let (url, shutdown, task) = start(Config {
+        tls_cert: Some(cert_path.clone()),
+        tls_key: Some(key_path),
+        checksum_interval: 3,
+        ..Config::ephemeral()
+    })
+    .await;
+    let url = url.replace("ws://127.0.0.1", "wss://localhost");
+    let mut cfg = LoadConfig::for_url(&url);
+    cfg.bots = 4;
+    cfg.duration = Duration::from_secs(1);
+    cfg.tls_ca = Some(cert_path);
+    let report = run_load(&cfg, false).await.expect("run starts");
+    assert_eq!(report.connections.ok, 4, "{:?}", report.connections);
+    assert_eq!(report.divergences, 0);
+    assert!(report.checksums_verified > 0);
+    cfg.tls_ca = None;
+    let report = run_load(&cfg, false).await.expect("run starts");
+    assert_eq!(report.connections.failed, 4, "{:?}", report.connections);
+    shutdown.cancel();
+    let _ = task.await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
