@@ -9,17 +9,19 @@ use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 
 /// A queue of at most `capacity` items (at least 1).
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    let (tx, rx) = flume::bounded(capacity.max(1));
-    (Sender(tx), Receiver(rx))
+    let capacity = capacity.max(1);
+    let (tx, rx) = flume::bounded(capacity);
+    (Sender(tx, capacity), Receiver(rx))
 }
 
-/// The sending end (cloned for each sender).
+/// The sending end (cloned for each sender), with the queue's capacity (flume's own answer
+/// takes its lock; the room asks every client's outbox every tick).
 #[derive(Debug)]
-pub struct Sender<T>(flume::Sender<T>);
+pub struct Sender<T>(flume::Sender<T>, usize);
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
-        Sender(self.0.clone())
+        Sender(self.0.clone(), self.1)
     }
 }
 
@@ -43,10 +45,7 @@ impl<T> Sender<T> {
 
     /// Free places.
     pub fn capacity(&self) -> usize {
-        self.0
-            .capacity()
-            .unwrap_or(usize::MAX)
-            .saturating_sub(self.0.len())
+        self.1.saturating_sub(self.0.len())
     }
 }
 
