@@ -70,7 +70,6 @@ impl<R: AsyncRead + Unpin> Feed<R> {
     /// Waits for the peer's next bytes into the array; `false` when the stream ended. Cancel-safe:
     /// bytes read are kept in the same poll that reads them.
     async fn wait(&mut self) -> io::Result<bool> {
-        debug_assert!(self.at == self.len, "waiting with bytes unread");
         std::future::poll_fn(|cx| {
             let mut buf = ReadBuf::new(&mut self.head);
             ready!(Pin::new(&mut self.inner).poll_read(cx, &mut buf))?;
@@ -123,7 +122,10 @@ impl<R: AsyncRead + Unpin> LeanRead<R> {
                 .quiet
                 .as_mut()
                 .expect("a lean reader is quiet or reading");
-            if !feed.wait().await? {
+            // A reader takes all of the array at its first read (its buffer is empty then), so
+            // the array is used up whenever the reader is let go; should it not be, its bytes
+            // go to the next reader first.
+            if feed.at == feed.len && !feed.wait().await? {
                 return Err(WebSocketError::UnexpectedEOF);
             }
             let feed = self.quiet.take().expect("checked above");
