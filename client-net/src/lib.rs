@@ -321,9 +321,7 @@ impl Client {
         limit: Duration,
         tls: Option<Arc<ClientConfig>>,
     ) -> Result<Client, ConnectError> {
-        tokio::time::timeout(limit, Self::connect_inner(url, tls, None))
-            .await
-            .map_err(|_| ConnectError::Timeout)?
+        Self::connect_from_with(url, None, limit, tls).await
     }
 
     /// The URL this client connected to.
@@ -338,9 +336,7 @@ impl Client {
             return Self::connect_auto(url, limit).await;
         }
         let how = self.how.clone();
-        tokio::time::timeout(limit, Self::connect_inner(url, how.tls, how.local))
-            .await
-            .map_err(|_| ConnectError::Timeout)?
+        Self::connect_from_with(url, how.local, limit, how.tls).await
     }
 
     /// Connects from a given local address (e.g. `127.0.0.2`, for a test that needs clients
@@ -350,9 +346,7 @@ impl Client {
         local: std::net::IpAddr,
         limit: Duration,
     ) -> Result<Client, ConnectError> {
-        tokio::time::timeout(limit, Self::connect_inner(url, None, Some(local)))
-            .await
-            .map_err(|_| ConnectError::Timeout)?
+        Self::connect_from_with(url, Some(local), limit, None).await
     }
 
     /// Connects from `local` (when given) with `tls` for `wss://` (when given; else the public
@@ -479,12 +473,7 @@ impl Client {
             return Err(ConnectError::NotNumbered);
         }
         let url = redirect::mirror_url(&self.how.url);
-        let c = tokio::time::timeout(
-            limit,
-            Self::connect_inner(&url, self.how.tls.clone(), self.how.local),
-        )
-        .await
-        .map_err(|_| ConnectError::Timeout)??;
+        let c = Self::connect_from_with(&url, self.how.local, limit, self.how.tls.clone()).await?;
         let mut hello = Vec::new();
         encode_client(
             &ClientMsg::Hello(Hello {
