@@ -390,13 +390,6 @@ impl Report {
                         m.rss_before_kib, m.rss_loaded_kib, m.rss_per_connection_kib
                     );
                 }
-                if let Some(m) = &self.bots_memory {
-                    let _ = writeln!(
-                        s,
-                        "bots memory      RSS {} KiB before, {} KiB loaded: {:.1} KiB per bot",
-                        m.rss_before_kib, m.rss_loaded_kib, m.rss_per_connection_kib
-                    );
-                }
                 if let Some(c) = sv.cpu_cores {
                     let per = if self.connections.ok > 0 {
                         c * 1e3 / self.connections.ok as f64
@@ -412,6 +405,14 @@ impl Report {
             None => {
                 let _ = writeln!(s, "server           /metrics not available");
             }
+        }
+        // The bots' own process: measured without the server's /metrics.
+        if let Some(m) = &self.bots_memory {
+            let _ = writeln!(
+                s,
+                "bots memory      RSS {} KiB before, {} KiB loaded: {:.1} KiB per bot",
+                m.rss_before_kib, m.rss_loaded_kib, m.rss_per_connection_kib
+            );
         }
         if self.passed() {
             let _ = writeln!(s, "result           PASS");
