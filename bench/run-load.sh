@@ -37,7 +37,9 @@ scenario="${1:-}"
 # A free loopback port unless PORT is given (other servers may be running on this machine).
 port="${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 url="ws://127.0.0.1:${port}/ws"
-server_flags=(--addr "127.0.0.1:${port}" --checksum-interval "${CHECKSUM_INTERVAL:-10}")
+server_flags=(--addr "127.0.0.1:${port}")
+# Ticks between checksums (CHECKSUM_INTERVAL overrides the scenario's choice).
+checksum_every=10
 # Every bot connects from 127.0.0.1: lift the per-IP connection and seat limits (default 256
 # and 64).
 per_ip() { server_flags+=(--max-connections-per-ip $(($1 + 64)) --max-seats-per-ip $(($1 + 64))); }
@@ -68,7 +70,7 @@ case "$scenario" in
     # A checksum every 10 s (not every 10 ticks): each one is a frame to every client, and
     # an idle client is otherwise sent a heartbeat once a second.
     bots=100000; duration="${DURATION:-60s}"; probe=1; ramp="${RAMP:-400}"
-    server_flags[3]="${CHECKSUM_INTERVAL:-300}"
+    checksum_every=300
     hard="$(ulimit -Hn)"
     if [ "$hard" != unlimited ] && [ $((hard - 300)) -lt "$bots" ]; then
       bots=$((hard - 300))
@@ -87,6 +89,8 @@ case "$scenario" in
     echo "usage: $0 smoke|default|active-1000|connected-5000|idle-1000|idle-5000|idle-100k" >&2
     exit 2 ;;
 esac
+
+server_flags+=(--checksum-interval "${CHECKSUM_INTERVAL:-$checksum_every}")
 
 # BOTS lowers the scenario's count (to the largest that fits beside the bots on this box);
 # the scenario's limits stay.
