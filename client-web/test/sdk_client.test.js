@@ -178,6 +178,19 @@ test('interpolates entities it does not predict at the render tick; holds the re
   assert.deepEqual(c.views('dot').map((d) => [d.id, d.how]), [[0, 'predicted'], [1, 'interpolated']]);
 });
 
+test('a silence while the replica is still is quiet ticks: a start is drawn from the tick before', () => {
+  const c = client();
+  const ws = join(c);
+  firstSnapshot(ws, c);
+  send(ws, c, snapshot(2));
+  assert.ok(c.replica.isStill());
+  // Nothing for tick 3 (a quiet tick), then the other dot moves 16.
+  send(ws, c, snapshot(4, { updated: [{ id: 1, mask: 0b10, lanes: [16] }] }));
+  assert.equal(c.interpolator.sample(1, 3).lanes[1], 1600, 'it stood through tick 3');
+  assert.equal(c.interpolator.sample(1, 3.5).lanes[1], 1608);
+  assert.equal(c.interpolator.sample(1, 2.5).lanes[1], 1600);
+});
+
 test('reconnects and resumes: the old replica is reported gone, numbering starts over', () => {
   const c = client();
   let ws = join(c);

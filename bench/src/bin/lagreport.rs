@@ -92,8 +92,6 @@ struct Measured {
     mismatches: u32,
     corrections: Vec<f32>,
     snaps: u32,
-    body_render_s: f64,
-    extrapolating_s: f64,
     teleports: u32,
 }
 
@@ -242,6 +240,10 @@ async fn run_client(
             frame = client.recv_frame() => match frame {
                 Received::Binary(bytes) => {
                     let t = now();
+                    // Over TCP a silence while the replica is still is quiet ticks: the
+                    // server had nothing changed on them (docs/PROTOCOL.md), so the truth
+                    // holds. (A lost datagram may have carried a change.)
+                    let quiet = (!webtransport && net.replica.is_still()).then_some(net.replica.tick);
                     let snap = if peek_acked(&bytes)?.is_some() {
                         // A datagram: against its base; a stale one changes nothing.
                         let Some((s, _)) = net.handle_acked(&bytes, t).context("replica in step")? else {
@@ -273,6 +275,13 @@ async fn run_client(
                                 dequantize_pos(l[body::y] as i32),
                             );
                             let status = l[body::alive] | (l[body::respawns] << 1);
+                            if let Some(from) = quiet
+                                && let Some(held) = m.truth.get(&from.0).copied()
+                            {
+                                for q in from.0 + 1..s.tick.0 {
+                                    m.truth.insert(q, held);
+                                }
+                            }
                             m.truth.insert(s.tick.0, (pos, status));
                             if let Some(want) = predicted_after.get(&s.ack_input_seq.0)
                                 && t >= warmup
@@ -293,8 +302,6 @@ async fn run_client(
     let stats = net.stats();
     m.corrections = stats.corrections.clone();
     m.snaps = stats.snaps;
-    m.body_render_s = stats.body_render_s;
-    m.extrapolating_s = stats.extrapolating_s;
     m.teleports = net.clock.teleports();
     if mode == Mode::Mirrored {
         let ms = client.mirror_stats();
@@ -406,6 +413,9 @@ async fn main() -> Result<()> {
     let (mut errors, mut steps) = (Vec::<f32>::new(), Vec::<f64>::new());
     let (mut backward, mut jumps, mut largest_jump) = (0u32, 0u32, 0.0f64);
     let mut gaps = Vec::new();
+    // Time drawn and time extrapolating, over every remote body every client drew after the
+    // warm-up (a frame lasts until the next).
+    let (mut body_render_s, mut extrapolating_s) = (0.0, 0.0);
     for m in &all {
         for w in m.arrivals.windows(2) {
             gaps.push((w[1] - w[0]) * 1000.0);
@@ -414,6 +424,8 @@ async fn main() -> Result<()> {
         for (i, (t, render, drawn)) in m.frames.iter().enumerate() {
             if i > 0 {
                 let (pt, prender, _) = &m.frames[i - 1];
+                body_render_s += (t - pt) * drawn.len() as f64;
+                extrapolating_s += (t - pt) * drawn.iter().filter(|d| d.2 > 0.0).count() as f64;
                 let off = (render - prender) - (t - pt) / dt;
                 if off.abs() > 0.25 {
                     jumps += 1;
@@ -465,20 +477,25 @@ async fn main() -> Result<()> {
     for m in &all {
         stats.corrections.extend(&m.corrections);
         stats.snaps += m.snaps;
-        stats.body_render_s += m.body_render_s;
-        stats.extrapolating_s += m.extrapolating_s;
     }
+    stats.body_render_s = body_render_s;
+    stats.extrapolating_s = extrapolating_s;
     let report = NetcodeReport::new(args.label.clone(), &stats, &errors);
     let cc = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
         .unwrap_or_default()
         .trim()
         .to_string();
-    let server_cc = args
+    // The server's default is cubic; `system` (or empty) keeps the namespace's.
+    let server_cc = match args
         .server_args
         .iter()
+        .rev()
         .find_map(|a| a.strip_prefix("--tcp-congestion="))
-        .unwrap_or(&cc)
-        .to_string();
+    {
+        None => "cubic".to_string(),
+        Some("" | "system") => cc.clone(),
+        Some(name) => name.to_string(),
+    };
     // Over WebTransport the snapshots and inputs ride QUIC datagrams: quinn's own congestion
     // control (cubic), not the kernel's TCP.
     let (server_cc, cc) = match mode {

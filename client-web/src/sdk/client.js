@@ -357,6 +357,7 @@ export class GameClient {
       this.receiveEvents(bytes);
       return;
     }
+    const quiet = this.quietSince();
     let got;
     try {
       got = this.replica.receive(bytes);
@@ -367,7 +368,7 @@ export class GameClient {
     }
     const { msg } = got;
     if (msg.type === 'Pong') this.clock.handlePong(msg, now);
-    else if (msg.type === 'Snapshot') this.afterSnapshot(msg, now);
+    else if (msg.type === 'Snapshot') this.afterSnapshot(msg, now, quiet);
     else if (msg.type === 'Redirect') this.fault('a redirect after the Welcome', new WireError('Invalid', 'redirect'));
     else this.fault('a second Welcome on one connection', new WireError('Invalid', 'welcome'));
   }
@@ -376,6 +377,7 @@ export class GameClient {
   receiveAcked(bytes, now) {
     // No input datagram carried the previous snapshot's ack: it goes alone, now.
     if (this.ackDue) this.sendAck();
+    const quiet = this.quietSince();
     let got;
     try {
       got = this.bases.apply(this.replica, bytes);
@@ -392,7 +394,12 @@ export class GameClient {
     if (got.back > 0) this.stats.againstBase++;
     this.ackTick = got.snapshot.tick;
     this.ackDue = true;
-    this.afterSnapshot(got.snapshot, now);
+    this.afterSnapshot(got.snapshot, now, quiet);
+  }
+
+  /** The replica's tick when it is still: a silence after it is quiet ticks, not lateness. */
+  quietSince() {
+    return this.replica !== null && this.replica.isStill() ? this.replica.tick : null;
   }
 
   /** A message 6: its events go to the `onEvent` callbacks, as a snapshot's do. */
@@ -450,7 +457,7 @@ export class GameClient {
     this.guard(this.onWelcome)(replica, welcome);
   }
 
-  afterSnapshot(snap, now) {
+  afterSnapshot(snap, now, quiet = null) {
     const r = this.replica;
     this.stats.snapshots++;
     this.clock.handleSnapshot(snap.tick, now);
@@ -478,6 +485,7 @@ export class GameClient {
         this.stats.maxCorrection = Math.max(this.stats.maxCorrection, c.error);
       }
     }
+    if (quiet !== null && snap.tick > quiet + 1) this.interpolator.holdQuiet(quiet, snap.tick - 1);
     this.interpolator.handleSnapshot(r, (id) => this.predictors.has(id));
   }
 

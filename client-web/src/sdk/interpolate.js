@@ -140,6 +140,23 @@ export class Interpolator {
   }
 
   /**
+   * The server sent nothing after tick `from` until `to` (inclusive) because nothing changed:
+   * the replica was still at `from` and those were quiet ticks. Every entity whose newest state
+   * is at `from` holds it through `to`. Call it before `handleSnapshot` with the next frame's
+   * tick less one, so a body that starts moving then is drawn standing until the tick before.
+   */
+  holdQuiet(from, to) {
+    if (to <= from) return;
+    for (const buf of this.buffers.values()) {
+      const states = buf.states;
+      const last = states[states.length - 1];
+      if (last === undefined || last.tick !== from) continue;
+      states.push({ tick: to, lanes: [...last.lanes] });
+      while (states.length > this.config.maxStates) states.shift();
+    }
+  }
+
+  /**
    * Moves display time to `renderTick`, `frameS` seconds after the last call: decays every
    * blend-back offset, but never so fast that the drawn entity would move back against its
    * motion along its path this frame.

@@ -22,6 +22,11 @@
 //! never slower than needed to keep the drawn motion from going back against the entity's
 //! motion on its path (the decay is held back just enough). A discontinuity drops the offset.
 //!
+//! **Quiet ticks** are states too: while a client's replica is still, the server sends nothing
+//! for the ticks on which nothing changed (see docs/PROTOCOL.md, "Tick markers and quiet
+//! ticks"). [`Interpolator::hold_quiet`] records them, so that the next state is blended from
+//! the tick before it, where the entity still stood, and not from the last frame.
+//!
 //! Values stay in lane units (quantized) as `f64`; [`crate::schema::FieldType::dequantize`]
 //! turns them into world units. Sans-IO: time is passed in. The browser SDK's
 //! `interpolate.js` is the same.
@@ -170,6 +175,29 @@ impl Interpolator {
                             last[i] -= b.lanes[i] - a.lanes[i];
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// The server sent nothing after tick `from` until `to` (inclusive) because nothing
+    /// changed: the replica was still at `from` (every per-tick change 0) and those were quiet
+    /// ticks. Every entity whose newest state is at `from` holds it through `to`. Call it
+    /// before [`Interpolator::handle_snapshot`] with the next frame's tick less one; then a body
+    /// that starts moving at that frame is drawn standing until the tick before it, as it did,
+    /// and not gliding off from the last frame.
+    pub fn hold_quiet(&mut self, from: Tick, to: Tick) {
+        if to <= from {
+            return;
+        }
+        for track in self.tracks.values_mut() {
+            if let Some((t, lanes)) = track.states.back()
+                && *t == from
+            {
+                let lanes = lanes.clone();
+                track.states.push_back((to, lanes));
+                while track.states.len() > self.config.max_states {
+                    track.states.pop_front();
                 }
             }
         }

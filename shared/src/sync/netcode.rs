@@ -23,7 +23,7 @@ use super::predict::{Correction, PredictStep, PredictionConfig, Predictor};
 use super::replica::{Changes, Entity, Replica, ReplicaError};
 use super::{ClientMsg, Pong, ServerMsg, Snapshot, Welcome};
 use crate::clock::{ClockConfig, ClockSync, percentile};
-use crate::ids::{NetId, PlayerId};
+use crate::ids::{NetId, PlayerId, Tick};
 use crate::schema::{FieldType, Interp, Schema};
 use std::collections::BTreeMap;
 
@@ -227,9 +227,16 @@ impl Netcode {
     /// Applies a snapshot that arrived at `now`: replica, clock sample, acknowledgement,
     /// reconciliation of every predicted entity, interpolation buffers.
     pub fn handle_snapshot(&mut self, snap: &Snapshot, now: f64) -> Result<Changes, ReplicaError> {
+        let quiet = self.quiet_since();
         let changes = self.replica.apply(snap)?;
-        self.after_snapshot(snap, now);
+        self.after_snapshot(snap, now, quiet);
         Ok(changes)
+    }
+
+    /// The replica's tick when it is still: a silence after it is quiet ticks (nothing
+    /// changed), not lateness.
+    fn quiet_since(&self) -> Option<Tick> {
+        self.replica.is_still().then_some(self.replica.tick)
     }
 
     /// Applies a message 5 (a snapshot over datagrams, against a tick this client applied
@@ -241,19 +248,25 @@ impl Netcode {
         bytes: &[u8],
         now: f64,
     ) -> Result<Option<(Box<Snapshot>, Changes)>, ReplicaError> {
+        let quiet = self.quiet_since();
         match self.bases.apply(&mut self.replica, bytes)? {
             Applied::Stale => Ok(None),
             Applied::New(snap, changes) => {
-                self.after_snapshot(&snap, now);
+                self.after_snapshot(&snap, now, quiet);
                 Ok(Some((snap, changes)))
             }
         }
     }
 
-    fn after_snapshot(&mut self, snap: &Snapshot, now: f64) {
+    fn after_snapshot(&mut self, snap: &Snapshot, now: f64, quiet: Option<Tick>) {
         self.clock.handle_snapshot(snap.tick, now);
         self.inputs.ack(snap.ack_input_seq);
         self.reconcile();
+        if let Some(from) = quiet
+            && snap.tick.0 > from.0 + 1
+        {
+            self.interpolator.hold_quiet(from, Tick(snap.tick.0 - 1));
+        }
         let predicted = &self.predictors;
         self.interpolator
             .handle_snapshot(&self.replica, |id| predicted.contains_key(&id));
@@ -666,6 +679,60 @@ mod tests {
         assert!(n.last_corrections()[0].1.snapped);
         assert_eq!(n.stats().snaps, 1);
         assert_eq!(n.view(NetId(10)).unwrap().lanes[1], 25_600.0);
+    }
+
+    /// A glider (x interpolated and extrapolated) that nobody here owns.
+    fn glider() -> Netcode {
+        let mut w = welcome();
+        w.schema = Schema::new("glide").kind(KindDesc {
+            name: "glider".into(),
+            fields: vec![
+                FieldDesc::new("x", FieldType::Fixed(8))
+                    .interpolate()
+                    .extrapolate(),
+            ],
+        });
+        let mut n = Netcode::new(&w, NetcodeConfig::new(&w), None);
+        let mut s = snap(1, 0);
+        spawn(&mut s, 20, 0, &[100]);
+        n.handle_snapshot(&s, 0.1).unwrap();
+        n
+    }
+
+    fn x_at(n: &Netcode, t: f64) -> f64 {
+        n.interpolator
+            .sample(&n.replica.schema, NetId(20), t)
+            .unwrap()
+            .lanes[0]
+    }
+
+    #[test]
+    fn a_silence_while_still_is_quiet_ticks_and_a_start_is_drawn_from_the_tick_before() {
+        let mut n = glider();
+        n.handle_snapshot(&snap(2, 0), 0.2).unwrap();
+        assert!(n.replica.is_still());
+        // Nothing for tick 3 (a quiet tick), then the glider starts: 10 past its course.
+        let mut s = snap(4, 0);
+        update(&mut s, 20, 0, 10);
+        n.handle_snapshot(&s, 0.4).unwrap();
+        assert_eq!(n.replica.entities[&NetId(20)].lanes[0], 110);
+        // It stood through tick 3, as the server had it, and moved in the tick after.
+        assert_eq!(x_at(&n, 3.0), 100.0);
+        assert_eq!(x_at(&n, 3.5), 105.0);
+        assert_eq!(x_at(&n, 2.5), 100.0);
+        // A gap while something moves is lateness, not quiet: no state is made up for it.
+        let mut n = glider();
+        let mut s = snap(2, 0);
+        update(&mut s, 20, 0, 10);
+        n.handle_snapshot(&s, 0.2).unwrap();
+        assert!(!n.replica.is_still());
+        n.handle_snapshot(&snap(4, 0), 0.4).unwrap();
+        assert_eq!(
+            n.replica.entities[&NetId(20)].lanes[0],
+            130,
+            "on its course"
+        );
+        assert_eq!(x_at(&n, 3.0), 120.0);
     }
 
     #[test]
