@@ -11,7 +11,8 @@
 #
 # Congestion control and TCP_NOTSENT_LOWAT are set per socket on the server
 # (--tcp-congestion, --tcp-notsent-lowat: setsockopt, so any congestion control the kernel has,
-# not only those in net.ipv4.tcp_allowed_congestion_control); "-" keeps the namespace default.
+# not only those in net.ipv4.tcp_allowed_congestion_control); the server's default is cubic,
+# "-" keeps the namespace's (--tcp-congestion system).
 # The clients run with the namespace default (the host's, bbr here). The row says which.
 # TCP_NODELAY is always on (the server sets it on every accepted socket, the client too).
 set -euo pipefail
@@ -35,7 +36,7 @@ for row in $ROWS; do
   fi
   [ "$lowat" != 0 ] && label="$label, notsent_lowat $lowat"
   extra=()
-  [ "$cc" != - ] && extra+=("--server-arg=--tcp-congestion=$cc")
+  extra+=("--server-arg=--tcp-congestion=$([ "$cc" = - ] && echo system || echo "$cc")")
   [ "$lowat" != 0 ] && extra+=("--server-arg=--tcp-notsent-lowat=$lowat")
   "$LAG" --quiet --rtt-ms "$rtt" --jitter-ms "$jitter" --loss-pct "$loss" --seed 19 -- \
     "$DIR/lagreport" --seconds "$SECS" --label "$label" --transport "$transport" --mirrors "$mirrors" \

@@ -188,10 +188,12 @@ pub struct Config {
     /// fragmented one, pings and pongs all count); a flood gets close 1008.
     #[arg(long, default_value_t = 100.0)]
     pub max_messages_per_sec: f64,
-    /// TCP congestion control for every accepted socket (Linux `TCP_CONGESTION`), e.g.
-    /// `cubic`; empty: the system's default (`net.ipv4.tcp_congestion_control`). A name the
-    /// kernel refuses is logged and the default kept. See docs/NETCODE.md for why it matters.
-    #[arg(long, default_value = "")]
+    /// TCP congestion control for every accepted socket (Linux `TCP_CONGESTION`); `system`
+    /// (or empty) keeps the system's default (`net.ipv4.tcp_congestion_control`). A name the
+    /// kernel refuses is logged once and the system's default kept. Cubic by default: a game
+    /// stream needs no bandwidth probing, and BBR's periodic window cuts stall it for up to
+    /// 300 ms at 200 ms RTT without any loss (docs/NETCODE.md, "Report over real TCP").
+    #[arg(long, default_value = "cubic")]
     pub tcp_congestion: String,
     /// `TCP_NOTSENT_LOWAT` for every accepted socket, bytes: how much unsent data the kernel
     /// queues per socket before writes wait; 0: the system's default.
@@ -329,6 +331,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The congestion control to set on accepted sockets, `None` for the system's default.
+    pub fn tcp_congestion_name(&self) -> Option<&str> {
+        Some(self.tcp_congestion.as_str()).filter(|n| !n.is_empty() && *n != "system")
+    }
+
     /// Ticks in a duration at this config's tick rate (at least 1).
     pub fn ticks(&self, d: Duration) -> u32 {
         ((d.as_secs_f64() * f64::from(self.tick_rate)).round() as u32).max(1)
@@ -414,7 +421,16 @@ mod tests {
     #[test]
     fn tcp_options_default_to_the_system_and_parse() {
         let c = Config::default();
-        assert_eq!((c.tcp_congestion.as_str(), c.tcp_notsent_lowat), ("", 0));
+        assert_eq!(
+            (c.tcp_congestion.as_str(), c.tcp_notsent_lowat),
+            ("cubic", 0)
+        );
+        let c = Config::parse_from(["tickwire", "--tcp-congestion", "system"]);
+        assert_eq!(c.tcp_congestion_name(), None);
+        let c = Config::parse_from(["tickwire", "--tcp-congestion="]);
+        assert_eq!(c.tcp_congestion_name(), None);
+        let c = Config::parse_from(["tickwire", "--tcp-congestion", "bbr"]);
+        assert_eq!(c.tcp_congestion_name(), Some("bbr"));
         let c = Config::parse_from([
             "tickwire",
             "--tcp-congestion",

@@ -47,7 +47,8 @@ pub struct ClockConfig {
     pub window_s: f64,
     /// Interpolation delay with no jitter, in snapshot intervals.
     pub base_delay_ticks: f64,
-    /// Multiplier on the measured lateness (95th percentile of bursts) added to the delay.
+    /// Multiplier on the measured lateness (95th percentile of bursts) added to the delay:
+    /// above 1 so the delay also covers the tail past that percentile.
     pub jitter_margin: f64,
     /// Largest interpolation delay, seconds.
     pub max_delay_s: f64,
@@ -73,7 +74,7 @@ impl ClockConfig {
             tick_rate,
             window_s: 2.0,
             base_delay_ticks: 2.0,
-            jitter_margin: 1.0,
+            jitter_margin: 1.25,
             max_delay_s: 0.5,
             max_warp: 0.05,
             snap_after_s: 1.0,
@@ -471,10 +472,10 @@ mod tests {
         }
         assert_eq!(clock.teleports(), 0);
         // One stalled burst is one late sample among ~60: the delay never exceeds what the
-        // 20 ms of jitter alone asks for (2 ticks + 0.6).
+        // 20 ms of jitter alone asks for (2 ticks + the margin times 0.6).
         let most = frames.iter().map(|f| f.2).fold(0.0, f64::max);
         assert!(
-            most <= 2.0 + 0.02 / DT + 1e-9,
+            most <= 2.0 + clock.config().jitter_margin * 0.02 / DT + 1e-9,
             "delay rose from {before:.3} to {most:.3} ticks"
         );
         // And the render clock still sits where it should once the stalls are over.

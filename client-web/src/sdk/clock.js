@@ -27,7 +27,7 @@ export function clockConfig(tickRate) {
     tickRate,
     windowS: 2.0,
     baseDelayTicks: 2.0,
-    jitterMargin: 1.0,
+    jitterMargin: 1.25,
     maxDelayS: 0.5,
     maxWarp: 0.05,
     snapAfterS: 1.0,

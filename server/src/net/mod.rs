@@ -271,9 +271,15 @@ fn tcp_options(stream: &tokio::net::TcpStream, config: &Config) {
             // SAFETY: fd is an open socket for the call; val points to len readable bytes.
             unsafe { libc::setsockopt(fd, libc::IPPROTO_TCP, opt, val, len as libc::socklen_t) }
         };
-        let cc = config.tcp_congestion.as_bytes();
-        if !cc.is_empty() && set(libc::TCP_CONGESTION, cc.as_ptr().cast(), cc.len()) != 0 {
-            tracing::warn!(cc = %config.tcp_congestion, err = %std::io::Error::last_os_error(), "TCP_CONGESTION refused");
+        if let Some(cc) = config.tcp_congestion_name()
+            && set(libc::TCP_CONGESTION, cc.as_ptr().cast(), cc.len()) != 0
+        {
+            // Once, not per connection: every socket would be refused the same way.
+            static WARNED: std::sync::atomic::AtomicBool =
+                std::sync::atomic::AtomicBool::new(false);
+            if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(%cc, err = %std::io::Error::last_os_error(), "TCP_CONGESTION refused; the system's default is kept (--tcp-congestion system to stop trying)");
+            }
         }
         let lowat = config.tcp_notsent_lowat;
         if lowat > 0 && set(libc::TCP_NOTSENT_LOWAT, (&lowat as *const u32).cast(), 4) != 0 {
