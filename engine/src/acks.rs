@@ -146,9 +146,11 @@ impl Acks {
             .is_some_and(|(t, complete)| complete && now.since(t) < LARGE_EVERY)
     }
 
-    /// The tick of the base, if any.
-    pub fn base_tick(&self) -> Option<Tick> {
-        self.base.as_ref().map(|s| s.tick)
+    /// The oldest tick a later snapshot may be measured from: the base's, or, before the
+    /// first acknowledgement, the oldest snapshot sent (an acknowledgement makes one of those
+    /// the base). What happened after it (player joins, say) must still be at hand.
+    pub fn oldest_base(&self) -> Option<Tick> {
+        self.base.as_ref().or(self.sent.front()).map(|s| s.tick)
     }
 
     fn forget(&mut self, table: &Table, ids: &mut IdLog) {
@@ -159,5 +161,28 @@ impl Acks {
                 ids.release(id);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn before_the_first_acknowledgement_the_oldest_snapshot_sent_may_become_the_base() {
+        let (mut acks, mut ids) = (Acks::default(), IdLog::default());
+        assert_eq!(acks.oldest_base(), None, "nothing sent");
+        // The complete state at tick 1, then deltas waiting on its acknowledgement.
+        for t in 1..=3 {
+            acks.sent(Tick(t), Table::default(), InputSeq(0), &mut ids);
+        }
+        assert!(acks.base().is_none());
+        assert_eq!(acks.oldest_base(), Some(Tick(1)));
+        // Tick 1 is acknowledged late: it is the base, and what came after it is still due.
+        assert!(acks.ack(Tick(1), &mut ids));
+        assert_eq!(acks.base().map(|b| b.0), Some(Tick(1)));
+        assert_eq!(acks.oldest_base(), Some(Tick(1)));
+        assert!(acks.ack(Tick(3), &mut ids));
+        assert_eq!(acks.oldest_base(), Some(Tick(3)));
     }
 }

@@ -1239,6 +1239,50 @@ mod tests {
     }
 
     #[test]
+    fn over_datagrams_a_join_stays_due_until_the_first_acknowledgement_arrives() {
+        use tickwire_shared::sync::acked::{Applied, Bases};
+        use tickwire_shared::sync::{Replica, ServerMsg, decode_server};
+        let mut room = crate::room::Room::new(EngineConfig::default(), Movers::default());
+        room.handle_join("ann", None).unwrap();
+        let b = room.handle_join("bob", None).unwrap();
+        room.set_unreliable(b.player_id);
+        let Ok(ServerMsg::Welcome(w)) = decode_server(&b.welcome, None, &[]) else {
+            panic!("a welcome")
+        };
+        let mut replica = Replica::new(&w);
+        let mut bases = Bases::new(&replica);
+        let frames = |room: &mut crate::room::Room<Movers>| -> Vec<Vec<u8>> {
+            let out = room.tick(|_| true);
+            out.messages
+                .into_iter()
+                .filter(|(id, _)| *id == b.player_id)
+                .map(|(_, m)| m)
+                .collect()
+        };
+        let first = frames(&mut room);
+        // Cy joins while bob's acknowledgement of his first snapshot is on its way.
+        let cy = room.handle_join("cy", None).unwrap().player_id;
+        for _ in 0..3 {
+            frames(&mut room);
+        }
+        let Applied::New(s, _) = bases.apply(&mut replica, &first[0]).unwrap() else {
+            panic!("new")
+        };
+        assert!(room.handle_ack(b.player_id, s.tick));
+        // Measured from that first snapshot, the next one still brings cy's join.
+        let next = frames(&mut room);
+        assert!(matches!(
+            bases.apply(&mut replica, &next[0]).unwrap(),
+            Applied::New(..)
+        ));
+        assert!(
+            replica.players.contains_key(&cy),
+            "{:?}",
+            replica.players.keys()
+        );
+    }
+
+    #[test]
     fn over_datagrams_a_still_view_gets_a_heartbeat_a_second_and_a_moving_one_every_tick() {
         use tickwire_shared::sync::acked::{Applied, Bases};
         use tickwire_shared::sync::{Replica, ServerMsg, decode_server};

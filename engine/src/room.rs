@@ -1081,7 +1081,7 @@ impl<G: Game> Room<G> {
             .values()
             .filter(|c| c.connected)
             .filter_map(|c| match &c.acks {
-                Some(a) => a.base_tick(),
+                Some(a) => a.oldest_base(),
                 None => c.last_sent,
             })
             .min()
