@@ -226,6 +226,12 @@ impl Baseline {
         snap: &mut Snapshot,
         hold: Option<Hold<'_>>,
     ) -> bool {
+        // Across a gap, an entity sent whole at the last snapshot has no per-tick change in
+        // the client (0) but may have one in the common changes: its prediction is the
+        // client's own, so the client goes by its copy this once.
+        if changes.gap() > 1 && matches!(self, Baseline::Live(_, fresh) if !fresh.is_empty()) {
+            self.keep_through_skip(interest, masks, changes, viewer);
+        }
         let mut visible = std::mem::take(&mut work.visible);
         let live = match self {
             Baseline::Live(held, fresh) => {
@@ -331,6 +337,10 @@ pub struct Changes {
     scratch: Bits,
     /// This tick (a spawn's `Tick` lanes are coded against it).
     now: Tick,
+    /// Ticks since the world it was compared with (1 but when the room sends a snapshot only
+    /// every few ticks: `Room::set_snapshot_interval`). Extrapolated lanes are predicted
+    /// across it, as a client's replica does.
+    gap: u32,
     /// Whether clients that hold and see the whole world share one encoding of it (no entity
     /// changed owner this tick, and the room allows it).
     share: bool,
@@ -384,6 +394,7 @@ fn write_change<'b>(
     new: &[i64],
     new_own: bool,
     vel: Option<&[i64]>,
+    gap: u32,
 ) -> u64 {
     let k = usize::from(kind);
     let n = masks.lens[k];
@@ -401,7 +412,7 @@ fn write_change<'b>(
     let residual = |f: usize| {
         let ty = fields[f].ty;
         let d = vel.map_or(0, |v| v[f]);
-        wire::residual(ty, wire::predict(ty, old[f], d, 1), new[f])
+        wire::residual(ty, wire::predict(ty, old[f], d, gap), new[f])
     };
     let mut mask = 0u64;
     for f in 0..n {
@@ -430,19 +441,23 @@ fn write_change<'b>(
 }
 
 impl Changes {
-    /// Compares this tick's world with the previous one and encodes every entity's update
-    /// for viewers other than its owner (call after [`Interest::rebuild`]).
+    /// Compares this tick's world with the previous one, `gap` ticks before (1 on every tick
+    /// but in a room sending every few ticks), and encodes every entity's update for viewers
+    /// other than its owner (call after [`Interest::rebuild`]).
     pub fn compute(
         &mut self,
         interest: &Interest,
         masks: &Masks,
         schema: &Schema,
         now: Tick,
+        gap: u32,
         share: bool,
     ) {
+        let gap = gap.max(1);
         self.rows.clear();
         self.long.clear();
         self.now = now;
+        self.gap = gap;
         std::mem::swap(&mut self.vel, &mut self.prev_vel);
         self.vel.clear();
         self.vel.resize(interest.lanes_len(), 0);
@@ -478,13 +493,18 @@ impl Changes {
                     new,
                     false,
                     (x != 0).then(|| &self.prev_vel[ps..ps + n]),
+                    gap,
                 );
                 if x != 0 && mask & masks.jumps[k] == 0 {
                     let at = interest.start(i);
                     let mut m = x;
                     while m != 0 {
                         let f = m.trailing_zeros() as usize;
-                        self.vel[at + f] = wire::velocity(fields[f].ty, old[f], new[f]);
+                        let ty = fields[f].ty;
+                        // Measured from where its course put it a tick before, as the
+                        // replica does (on consecutive ticks simply `new − old`).
+                        let from = wire::anchor(ty, old[f], self.prev_vel[ps + f], gap);
+                        self.vel[at + f] = wire::velocity(ty, from, new[f]);
                         m &= m - 1;
                     }
                 }
@@ -530,6 +550,11 @@ impl Changes {
     /// Whether nothing changed since the last tick ([`Baseline::stay`]).
     pub fn still(&self) -> bool {
         self.still
+    }
+
+    /// Ticks between the world this tick's changes were measured from and this one.
+    pub fn gap(&self) -> u32 {
+        self.gap
     }
 
     /// Whether entity `i` of this tick moves by itself in a client's prediction (any of its
@@ -829,6 +854,7 @@ impl Changes {
             new,
             new_own,
             vel,
+            self.gap,
         );
     }
 
@@ -1068,6 +1094,55 @@ mod tests {
         for _ in 0..3 {
             t.tick();
             assert_eq!(update_of(&t, b, a), None);
+            exact(&t);
+        }
+    }
+
+    #[test]
+    fn every_third_tick_the_snapshots_measured_across_the_gap_keep_every_replica_exact() {
+        let (mut t, a, b) = room(1);
+        steer(&mut t, a, [24, -16, 3]);
+        for _ in 0..3 {
+            t.tick();
+        }
+        t.room.set_snapshot_interval(3);
+        let mut built = 0;
+        let mut cy = None;
+        for k in 0..60u32 {
+            // Turns on and between snapshot ticks, a stop, a newcomer, a skip.
+            match k {
+                7 => steer(&mut t, a, [-8, 40, -5]),
+                13 => steer(&mut t, b, [16, 0, 1]),
+                20 => steer(&mut t, a, [0, 0, 0]),
+                25 => cy = Some(t.join("cy")),
+                31 => steer(&mut t, cy.unwrap(), [-24, 8, 2]),
+                44 => steer(&mut t, a, [32, 32, 7]),
+                _ => {}
+            }
+            let out = if (40..43).contains(&k) {
+                t.tick_with(|p| p != b)
+            } else {
+                t.tick()
+            };
+            let now = t.room.tick_count();
+            if out.between {
+                assert!(out.messages.is_empty(), "tick {}: no frame between", now.0);
+                continue;
+            }
+            built += 1;
+            for (p, r) in &t.replicas {
+                if !(40..43).contains(&k) || *p != b {
+                    assert_eq!(r.tick, now, "player {} was sent tick {}", p.0, now.0);
+                }
+            }
+            // Checksums matched on the way (every snapshot carries one); the bodies too.
+            exact(&t);
+        }
+        assert_eq!(built, 20, "a snapshot every third tick");
+        // Back to every tick, from any phase.
+        t.room.set_snapshot_interval(1);
+        for _ in 0..5 {
+            assert!(!t.tick().between);
             exact(&t);
         }
     }

@@ -198,6 +198,8 @@ pub struct TickOutput {
     /// below `PARALLEL_MIN_CLIENTS` clients due one; else the threads of the rayon pool the
     /// tick ran in, at most one per client).
     pub threads: usize,
+    /// A tick between snapshots ([`Room::set_snapshot_interval`]): nothing was built.
+    pub between: bool,
 }
 
 struct Client {
@@ -255,6 +257,11 @@ pub struct Room<G: Game> {
     journal: Journal,
     tokens: HashMap<String, PlayerId>,
     token_rng: StdRng,
+    /// Snapshots go out every this many ticks (1: every tick; more under overload, see
+    /// [`Room::set_snapshot_interval`]).
+    snapshot_interval: u32,
+    /// The tick of the last snapshots built: the world the next ones are measured from.
+    last_built: Tick,
     /// Tests: every client's delta goes through a copy of what it holds, as after a skip
     /// (the reference the live path must match byte for byte).
     #[cfg(test)]
@@ -306,6 +313,8 @@ impl<G: Game> Room<G> {
             token_rng: StdRng::from_os_rng(),
             #[cfg(test)]
             always_copy: false,
+            snapshot_interval: 1,
+            last_built: Tick(0),
         }
     }
 
@@ -337,6 +346,21 @@ impl<G: Game> Room<G> {
     /// A client's byte budget (`None`: no such client, or the room has none).
     pub fn client_budget(&self, id: PlayerId) -> Option<&ClientBudget> {
         self.clients.get(&id).and_then(|c| c.budget.as_ref())
+    }
+
+    /// Sends snapshots only every `ticks` ticks (at least 1, the default), for a room that
+    /// cannot build them all within its tick period. The game still steps every tick and
+    /// inputs are still applied every tick; on the ticks between, nothing is replicated and no
+    /// client gets a frame; the next snapshot is measured across the gap, exactly, as after a
+    /// skip (events and records wait for it). Every client's clock, interpolation and replica
+    /// work as they do across quiet or skipped ticks.
+    pub fn set_snapshot_interval(&mut self, ticks: u32) {
+        self.snapshot_interval = ticks.max(1);
+    }
+
+    /// Every how many ticks snapshots go out ([`Room::set_snapshot_interval`]).
+    pub fn snapshot_interval(&self) -> u32 {
+        self.snapshot_interval
     }
 
     /// Last completed tick.
@@ -780,6 +804,16 @@ impl<G: Game> Room<G> {
             }
         }
         self.game.step(&mut ctx);
+        let gap = tick.since(self.last_built).max(1);
+        if gap < self.snapshot_interval {
+            // A tick between snapshots: the game stepped, its events and records wait.
+            return TickOutput {
+                results: self.take_results(),
+                between: true,
+                ..TickOutput::default()
+            };
+        }
+        self.last_built = tick;
         self.world.clear();
         self.game.replicate(&mut self.world);
         self.clamp_world();
@@ -789,6 +823,7 @@ impl<G: Game> Room<G> {
             &self.masks,
             &self.schema,
             tick,
+            gap,
             self.config.share_views,
         );
         self.absorb_records(tick);
@@ -1179,7 +1214,7 @@ fn snapshot_for(
     let view = (viewer.center, viewer.team);
     let stays = !tight
         && sh.changes.still()
-        && gap == 1
+        && gap == sh.changes.gap()
         && c.last_sent.is_some()
         && c.last_view == Some(view);
     c.last_view = Some(view);
