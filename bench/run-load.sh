@@ -91,6 +91,9 @@ case "$scenario" in
 esac
 
 server_flags+=(--checksum-interval "${CHECKSUM_INTERVAL:-$checksum_every}")
+# The scenarios measure what a tick costs: no degrading under overload unless asked for
+# (OVERLOAD_MAX_INTERVAL=4 is the server's default).
+server_flags+=(--overload-max-interval "${OVERLOAD_MAX_INTERVAL:-1}")
 
 # BOTS lowers the scenario's count (to the largest that fits beside the bots on this box);
 # the scenario's limits stay.

@@ -31,6 +31,49 @@ async fn twenty_bots_with_mirrors_with_zero_divergences() {
     twenty_bots("websocket-mirror").await;
 }
 
+/// A room over its tick budget (here any tick is: `--tick-budget` 0.000001) degrades to a
+/// snapshot every third tick: the bots get 10 a second, every replica stays exact, and
+/// `/metrics` says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_room_sends_every_third_tick_and_every_replica_stays_exact() {
+    let (url, shutdown, task) = start(Config {
+        checksum_interval: 3,
+        tick_budget: 0.000_001,
+        overload_max_interval: 3,
+        ..Config::ephemeral()
+    })
+    .await;
+    let mut cfg = LoadConfig::for_url(&url);
+    cfg.bots = 20;
+    cfg.ramp = 100.0;
+    cfg.duration = Duration::from_secs(5);
+    cfg.ping_interval = Duration::from_millis(250);
+    let report = run_load(&cfg, false).await.expect("run starts");
+    eprintln!("{}", report.summary());
+    assert_eq!(report.connections.failed, 0, "{:?}", report.connections);
+    assert_eq!(report.connections.unexpected_disconnects, 0);
+    assert_eq!((report.divergences, report.replica_errors), (0, 0));
+    assert!(report.passed(), "{:?}", report.failures);
+    let text = metrics_text(&url).await;
+    assert_eq!(metric(&text, "tickwire_rooms_degraded"), 1.0);
+    let between = metric(&text, "tickwire_ticks_between_snapshots_total");
+    let snapshots = metric(&text, "tickwire_snapshots_sent_total");
+    // Degraded a tick per second: 1 s at every tick, then every 2nd, then every 3rd.
+    assert!(between > 30.0 * 2.0, "{between} ticks between snapshots");
+    assert!(
+        report.checksums_verified > 20 * 5,
+        "checksums were checked: {}",
+        report.checksums_verified
+    );
+    // 20 bots for about 5 s: at most a third of 30 a second each once degraded.
+    assert!(snapshots < 20.0 * 30.0 * 7.0 * 0.6, "{snapshots} snapshots");
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("server stops")
+        .unwrap();
+}
+
 /// The real server on a loopback port: its WebSocket URL, its shutdown and its task.
 async fn start(config: Config) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
     let shutdown = CancellationToken::new();

@@ -813,7 +813,7 @@ impl<G: Game> Room<G> {
                 ..TickOutput::default()
             };
         }
-        self.last_built = tick;
+        let prev_built = std::mem::replace(&mut self.last_built, tick);
         self.world.clear();
         self.game.replicate(&mut self.world);
         self.clamp_world();
@@ -837,10 +837,10 @@ impl<G: Game> Room<G> {
         }
         self.route_events();
 
-        let with_checksum = self.config.checksum_interval > 0
-            && tick
-                .0
-                .is_multiple_of(u32::from(self.config.checksum_interval));
+        // Every tick that is a multiple of the interval, or the first snapshot after one when
+        // snapshots go every few ticks.
+        let every = u32::from(self.config.checksum_interval);
+        let with_checksum = every > 0 && tick.0 / every != prev_built.0 / every;
         let mut out = TickOutput {
             results: self.take_results(),
             ..TickOutput::default()

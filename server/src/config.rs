@@ -91,6 +91,14 @@ pub struct Config {
     /// Ticks a client may skip in a row before it is dropped (4005; it may resume).
     #[arg(long, default_value_t = 150)]
     pub max_skipped_ticks: u32,
+    /// Under overload a room sends its snapshots only every 2, 3, … ticks, up to this many,
+    /// while its game still steps every tick (see docs/OPERATIONS.md, "Overload"); 1 never.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub overload_max_interval: u32,
+    /// The share of its period a room's tick may take on average (over about a second) before
+    /// the room degrades (`--overload-max-interval`): above 0, at most 1.
+    #[arg(long, default_value_t = 0.9, value_parser = tick_budget)]
+    pub tick_budget: f64,
     /// Mirror connections a session may have at once (`?mirror=attach`: each receives a copy
     /// of the session's room messages, so a TCP stall of one connection is covered by
     /// another); a newer one past this replaces the oldest. 0 refuses mirrors (1008).
@@ -330,6 +338,18 @@ impl Default for Config {
     }
 }
 
+/// `--tick-budget`: a share of the tick period, above 0 and at most 1.
+fn tick_budget(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{v} is not a share of the tick period (above 0, at most 1)"
+        ))
+    }
+}
+
 impl Config {
     /// The congestion control to set on accepted sockets, `None` for the system's default.
     pub fn tcp_congestion_name(&self) -> Option<&str> {
@@ -431,6 +451,28 @@ mod tests {
         assert_eq!(c.tcp_congestion_name(), None);
         let c = Config::parse_from(["tickwire", "--tcp-congestion", "bbr"]);
         assert_eq!(c.tcp_congestion_name(), Some("bbr"));
+        let c = Config::parse_from(["tickwire"]);
+        assert_eq!((c.overload_max_interval, c.tick_budget), (4, 0.9));
+        let c = Config::parse_from([
+            "tickwire",
+            "--tick-budget",
+            "0.5",
+            "--overload-max-interval",
+            "1",
+        ]);
+        assert_eq!((c.overload_max_interval, c.tick_budget), (1, 0.5));
+        for bad in [
+            ["--tick-budget", "0"],
+            ["--tick-budget", "1.5"],
+            ["--tick-budget", "x"],
+            ["--overload-max-interval", "0"],
+            ["--overload-max-interval", "31"],
+        ] {
+            assert!(
+                Config::try_parse_from(["tickwire", bad[0], bad[1]]).is_err(),
+                "{bad:?}"
+            );
+        }
         let c = Config::parse_from([
             "tickwire",
             "--tcp-congestion",

@@ -128,6 +128,11 @@ pub struct Metrics {
     /// Entity updates held back for a later tick by the clients' byte budgets
     /// (`--client-budget`).
     pub updates_held: Counter,
+    /// Rooms sending snapshots less often than every tick because their ticks overran their
+    /// period (`--overload-max-interval`).
+    pub rooms_degraded: Gauge,
+    /// Ticks on which an overloaded room stepped its game but sent no snapshot.
+    pub ticks_between_snapshots: Counter,
     /// NetId releases the engine refused (a bookkeeping slip that would have let two entities
     /// share an id): 0 unless something is wrong.
     pub net_id_errors: Counter,
@@ -185,6 +190,8 @@ impl Metrics {
             snapshots_skipped: Counter::default(),
             events_dropped: Counter::default(),
             updates_held: Counter::default(),
+            rooms_degraded: Gauge::default(),
+            ticks_between_snapshots: Counter::default(),
             net_id_errors: Counter::default(),
             closes: Family::default(),
             inputs: Family::default(),
@@ -252,6 +259,16 @@ impl Metrics {
             "updates_held",
             "Entity updates held back for a later tick by the clients' byte budgets",
             m.updates_held.clone(),
+        );
+        registry.register(
+            "rooms_degraded",
+            "Rooms sending snapshots only every few ticks because their ticks overran the period",
+            m.rooms_degraded.clone(),
+        );
+        registry.register(
+            "ticks_between_snapshots",
+            "Ticks on which an overloaded room stepped its game but sent no snapshot",
+            m.ticks_between_snapshots.clone(),
         );
         registry.register(
             "net_id_errors",

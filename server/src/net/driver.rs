@@ -47,6 +47,8 @@ pub struct Produced {
     pub net_id_errors: u64,
     /// Matches the game ended (to be kept; see [`crate::persist`]).
     pub results: Vec<tickwire_engine::MatchResult>,
+    /// A tick between snapshots (the room sends every few ticks under overload).
+    pub between: bool,
 }
 
 /// What happened to a game message, for metrics.
@@ -88,6 +90,8 @@ pub trait RoomLogic: Send + 'static {
     fn chat(&mut self, id: PlayerId, text: &str) -> ChatOutcome;
     /// Runs one tick; `ready(player)` says whether its outbox has room.
     fn tick(&mut self, ready: &mut dyn FnMut(PlayerId) -> bool) -> Produced;
+    /// Sends snapshots every `ticks` ticks (1: every tick; see `Room::set_snapshot_interval`).
+    fn set_snapshot_interval(&mut self, ticks: u32);
     /// The latest completed tick.
     fn tick_count(&self) -> Tick;
     /// Players, including those waiting for a resume.
@@ -181,7 +185,12 @@ impl<G: Game> RoomLogic for Room<G> {
             updates_held: out.updates_held,
             net_id_errors: self.net_id_errors(),
             results: out.results,
+            between: out.between,
         }
+    }
+
+    fn set_snapshot_interval(&mut self, ticks: u32) {
+        Room::set_snapshot_interval(self, ticks);
     }
 
     fn tick_count(&self) -> Tick {

@@ -248,6 +248,25 @@ struct Driver {
     matches: u64,
     /// NetId releases the room had refused at the last tick (for the metric).
     net_id_errors: u64,
+    /// Overload: the share of its period each tick takes (smoothed), the snapshot interval,
+    /// and the tick it was last changed at.
+    load: f64,
+    interval: u32,
+    interval_changed: tickwire_shared::Tick,
+}
+
+/// The snapshot interval for a room at `interval` whose ticks take `load` of their period on
+/// average (smoothed over about a second), at most `max`: one more when it is over `budget`
+/// (`--tick-budget`, 0.9), one less when the smaller interval would stay 0.2 under it (the
+/// snapshot work, nearly all of a busy tick, spread over one tick fewer).
+pub(crate) fn next_interval(interval: u32, load: f64, max: u32, budget: f64) -> u32 {
+    if load > budget && interval < max {
+        interval + 1
+    } else if interval > 1 && load * f64::from(interval) / f64::from(interval - 1) < budget - 0.2 {
+        interval - 1
+    } else {
+        interval.min(max.max(1))
+    }
 }
 
 pub(super) async fn run(
@@ -272,6 +291,9 @@ pub(super) async fn run(
         identities: HashMap::new(),
         matches: 0,
         net_id_errors: 0,
+        load: 0.0,
+        interval: 1,
+        interval_changed: tickwire_shared::Tick(0),
     };
     driver.run(cmds).instrument(span).await;
 }
@@ -318,6 +340,9 @@ impl Driver {
             }
         }
         state.metrics.rooms.dec();
+        if self.interval > 1 {
+            state.metrics.rooms_degraded.dec();
+        }
         state.metrics.players.dec_by(self.published.0);
         state.metrics.entities.dec_by(self.published.1);
         state.metrics.room_players.remove(&self.labels);
@@ -559,6 +584,7 @@ impl Driver {
         if !out.results.is_empty() {
             self.keep_results(out.results);
         }
+        let out_between = out.between;
         let m = &self.state.metrics;
         let mut gone = Vec::new();
         let mut sent = 0;
@@ -608,11 +634,60 @@ impl Driver {
         self.release_seats();
         self.publish_counts();
         let took = start.elapsed();
+        if out_between {
+            self.state.metrics.ticks_between_snapshots.inc();
+        }
+        self.overload(took);
         self.stats.tick_micros.store(
             u32::try_from(took.as_micros()).unwrap_or(u32::MAX),
             Ordering::Relaxed,
         );
         self.state.metrics.tick_duration.observe(took.as_secs_f64());
+    }
+
+    /// Degrades instead of drifting: when ticks overrun their period, snapshots go out every
+    /// 2, 3, … ticks (`--overload-max-interval`), the game still stepping every tick; back
+    /// down when there is room again. At most one change a second.
+    fn overload(&mut self, took: Duration) {
+        let config = &self.state.config;
+        let period = 1.0 / f64::from(config.tick_rate.max(1));
+        let rate = u32::from(config.tick_rate.max(1));
+        self.load += (took.as_secs_f64() / period - self.load) * (2.0 / f64::from(rate + 1));
+        let now = self.room.tick_count();
+        if now.since(self.interval_changed) < rate {
+            return;
+        }
+        let next = next_interval(
+            self.interval,
+            self.load,
+            config.overload_max_interval,
+            config.tick_budget,
+        );
+        if next == self.interval {
+            return;
+        }
+        let m = &self.state.metrics;
+        match (self.interval > 1, next > 1) {
+            (false, true) => m.rooms_degraded.inc(),
+            (true, false) => m.rooms_degraded.dec(),
+            _ => 0,
+        };
+        if next > self.interval {
+            warn!(
+                load = format!("{:.2}", self.load),
+                interval = next,
+                "tick over budget: snapshots every {next} ticks"
+            );
+        } else {
+            info!(
+                load = format!("{:.2}", self.load),
+                interval = next,
+                "tick within budget again: snapshots every {next} ticks"
+            );
+        }
+        self.interval = next;
+        self.interval_changed = now;
+        self.room.set_snapshot_interval(next);
     }
 
     fn publish_counts(&mut self) {
@@ -699,5 +774,30 @@ impl Driver {
                 info!(player = %id, "player disconnected; may resume");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod overload_tests {
+    #[test]
+    fn the_snapshot_interval_rises_past_90_percent_and_falls_when_one_less_stays_under_70() {
+        let next_interval = |i, load, max| super::next_interval(i, load, max, 0.9);
+        assert_eq!(next_interval(1, 0.5, 4), 1);
+        assert_eq!(next_interval(1, 0.95, 4), 2);
+        assert_eq!(next_interval(2, 0.95, 4), 3);
+        assert_eq!(next_interval(4, 1.5, 4), 4, "never past the maximum");
+        assert_eq!(
+            next_interval(1, 3.0, 1),
+            1,
+            "--overload-max-interval 1: never"
+        );
+        // At 2, a load of 0.4 would be 0.8 at 1: stay; 0.3 would be 0.6: back to 1.
+        assert_eq!(next_interval(2, 0.4, 4), 2);
+        assert_eq!(next_interval(2, 0.3, 4), 1);
+        // At 3, 0.45 would be 0.675 at 2.
+        assert_eq!(next_interval(3, 0.45, 4), 2);
+        assert_eq!(next_interval(3, 0.5, 4), 3);
+        // A maximum lowered below the interval in use brings it down to it.
+        assert_eq!(next_interval(4, 0.8, 2), 2);
     }
 }
