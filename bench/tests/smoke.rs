@@ -43,11 +43,8 @@ async fn an_overloaded_room_sends_every_third_tick_and_every_replica_stays_exact
         ..Config::ephemeral()
     })
     .await;
-    let mut cfg = LoadConfig::for_url(&url);
-    cfg.bots = 20;
-    cfg.ramp = 100.0;
+    let mut cfg = twenty_bots_on(&url);
     cfg.duration = Duration::from_secs(5);
-    cfg.ping_interval = Duration::from_millis(250);
     let report = run_load(&cfg, false).await.expect("run starts");
     eprintln!("{}", report.summary());
     assert_eq!(report.connections.failed, 0, "{:?}", report.connections);
@@ -74,6 +71,16 @@ async fn an_overloaded_room_sends_every_third_tick_and_every_replica_stays_exact
         .unwrap();
 }
 
+/// 20 bots joining at once, for 4 s, an application ping every 250 ms.
+fn twenty_bots_on(url: &str) -> LoadConfig {
+    let mut cfg = LoadConfig::for_url(url);
+    cfg.bots = 20;
+    cfg.ramp = 100.0;
+    cfg.duration = Duration::from_secs(4);
+    cfg.ping_interval = Duration::from_millis(250);
+    cfg
+}
+
 /// The real server on a loopback port: its WebSocket URL, its shutdown and its task.
 async fn start(config: Config) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
     let shutdown = CancellationToken::new();
@@ -90,12 +97,8 @@ async fn twenty_bots(transport: &str) {
     })
     .await;
 
-    let mut cfg = LoadConfig::for_url(&url);
-    cfg.bots = 20;
-    cfg.ramp = 100.0;
-    cfg.duration = Duration::from_secs(4);
+    let mut cfg = twenty_bots_on(&url);
     cfg.chat_interval = Some(Duration::from_secs(2));
-    cfg.ping_interval = Duration::from_millis(250);
     cfg.transport = transport.into();
     let report = run_load(&cfg, false).await.expect("run starts");
     eprintln!("{}", report.summary());

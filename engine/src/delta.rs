@@ -1221,6 +1221,16 @@ mod tests {
         exact(&t);
     }
 
+    /// One tick of `room`: the messages it sent `player`.
+    fn frames_of(room: &mut crate::room::Room<Movers>, player: PlayerId) -> Vec<Vec<u8>> {
+        room.tick(|_| true)
+            .messages
+            .into_iter()
+            .filter(|(id, _)| *id == player)
+            .map(|(_, m)| m)
+            .collect()
+    }
+
     #[test]
     fn over_datagrams_a_snapshot_too_large_for_one_waits_for_the_acknowledgement_of_the_last() {
         use tickwire_shared::sync::acked::{Applied, Bases, peek_acked};
@@ -1241,14 +1251,7 @@ mod tests {
         };
         let mut replica = Replica::new(&w);
         let mut bases = Bases::new(&replica);
-        let frames = |room: &mut crate::room::Room<Movers>| -> Vec<Vec<u8>> {
-            let out = room.tick(|_| true);
-            out.messages
-                .into_iter()
-                .filter(|(id, _)| *id == b.player_id)
-                .map(|(_, m)| m)
-                .collect()
-        };
+        let frames = |room: &mut crate::room::Room<Movers>| frames_of(room, b.player_id);
         let first = frames(&mut room);
         assert_eq!(first.len(), 1);
         assert!(first[0].len() > 12, "the complete state");
@@ -1326,14 +1329,7 @@ mod tests {
         };
         let mut replica = Replica::new(&w);
         let mut bases = Bases::new(&replica);
-        let frames = |room: &mut crate::room::Room<Movers>| -> Vec<Vec<u8>> {
-            let out = room.tick(|_| true);
-            out.messages
-                .into_iter()
-                .filter(|(id, _)| *id == b.player_id)
-                .map(|(_, m)| m)
-                .collect()
-        };
+        let frames = |room: &mut crate::room::Room<Movers>| frames_of(room, b.player_id);
         let first = frames(&mut room);
         // Cy joins while bob's acknowledgement of his first snapshot is on its way.
         let cy = room.handle_join("cy", None).unwrap().player_id;
